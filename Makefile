@@ -1,0 +1,80 @@
+# nabla — make builds build/libnabla.a, build/libnabla.so and build/nabla.
+#   make test          every test; ends with "N passed, N failed"
+#   make SAN=1 test    the same under ASan+UBSan (objects in build-san/)
+#   make install PREFIX=/usr/local DESTDIR=
+VERSION := $(shell sed -n 's/^\#define NB_VERSION "\(.*\)"/\1/p' include/nabla/nabla.h)
+CC      ?= cc
+PREFIX  ?= /usr/local
+PYTHON_TORCH ?= /usr/bin/python3
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+CSTD    := -std=c11 -D_POSIX_C_SOURCE=200809L -ffp-contract=off
+OPT     ?= -O2 -g
+ifeq ($(SAN),1)
+  B       := build-san
+  OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+  LDSAN   := -fsanitize=address,undefined
+else
+  B       := build
+endif
+CFLAGS  += $(CSTD) $(WARN) $(OPT) -fPIC -Iinclude
+LDLIBS  += -lm
+
+LIB_SRC  := $(shell find src -name '*.c' | sort)
+LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o)
+CLI_SRC  := $(wildcard tools/*.c)
+CLI_OBJ  := $(CLI_SRC:%.c=$(B)/obj/%.o)
+TEST_SRC := $(wildcard tests/*.c)
+TEST_OBJ := $(TEST_SRC:%.c=$(B)/obj/%.o)
+EX_SRC   := $(wildcard examples/*.c)
+EX_BIN   := $(EX_SRC:examples/%.c=$(B)/examples/%)
+
+.PHONY: all test check examples install clean fixtures
+all: $(B)/libnabla.a $(B)/libnabla.so $(B)/nabla
+
+$(B)/obj/%.o: %.c $(wildcard include/nabla/*.h) $(shell find src -name '*.h' -o -name '*.inc')
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Isrc -c $< -o $@
+
+$(B)/libnabla.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/libnabla.so: $(LIB_OBJ)
+	$(CC) -shared $(LDSAN) -Wl,-soname,libnabla.so.0 -o $@ $^ $(LDLIBS)
+
+$(B)/nabla: $(CLI_OBJ) $(B)/libnabla.a
+	$(CC) $(LDSAN) -o $@ $(CLI_OBJ) $(B)/libnabla.a $(LDLIBS)
+
+$(B)/examples/%: examples/%.c $(B)/libnabla.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(B)/libnabla.a $(LDSAN) $(LDLIBS)
+
+examples: $(EX_BIN)
+
+$(B)/test_nabla: $(TEST_OBJ) $(B)/libnabla.a
+	$(CC) $(LDSAN) -o $@ $(TEST_OBJ) $(B)/libnabla.a $(LDLIBS)
+
+# Every suite, the CLI checks and the examples; the runner prints the closing line.
+test: all $(B)/test_nabla examples
+	@NB_BUILD=$(B) ./$(B)/test_nabla
+
+check: test
+
+# Regenerate the PyTorch reference fixtures (needs Debian's python3-torch).
+fixtures: $(B)/nabla
+	./$(B)/nabla gradcheck --dump-cases tests/ref/cases.txt
+	$(PYTHON_TORCH) tests/ref/torch_ref.py tests/ref/cases.txt tests/ref/torch_ops.txt
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/nabla $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 $(B)/libnabla.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(B)/libnabla.so $(DESTDIR)$(PREFIX)/lib/libnabla.so.$(VERSION)
+	ln -sf libnabla.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libnabla.so.0
+	ln -sf libnabla.so.0 $(DESTDIR)$(PREFIX)/lib/libnabla.so
+	install -m 644 include/nabla/*.h $(DESTDIR)$(PREFIX)/include/nabla/
+	install -m 755 $(B)/nabla $(DESTDIR)$(PREFIX)/bin/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' nabla.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/nabla.pc
+
+clean:
+	rm -rf build build-san

@@ -1,0 +1,342 @@
+/* nabla — tensors and reverse-mode autograd in C11.
+ *
+ *   nb_ctx *c = nb_ctx_new(NULL);                    // owns per-step temporaries
+ *   nb_tensor *w = nb_tensor_new(NB_F64, 1, (size_t[]){3});   // long-lived
+ *   nb_tensor_set_requires_grad(w, 1);
+ *   for (int step = 0; step < 100; step++) {
+ *       nb_tensor *x = nb_from_data(c, NB_F64, 1, (size_t[]){3}, xs, NB_COPY);
+ *       nb_tensor *y = nb_sum(c, nb_mul(c, w, x), NULL, 0, 0);
+ *       if (!y || nb_backward(c, y, NULL) != 0) { puts(nb_errmsg()); break; }
+ *       ... update w from nb_grad(w), then nb_zero_grad(w) ...
+ *       nb_ctx_reset(c);                               // frees x, y, the graph
+ *   }
+ *   nb_ctx_free(c); nb_tensor_free(w);
+ *
+ * MEMORY MODEL
+ *   Two lifetimes, nothing else:
+ *   - Long-lived tensors (parameters, datasets, optimizer state) come from
+ *     nb_tensor_new / nb_tensor_from / nb_tensor_clone.  They own their storage
+ *     (or borrow the caller's, see nb_tensor_from) and are released with
+ *     nb_tensor_free.  Their .grad is allocated on the first backward that
+ *     reaches them and lives as long as they do.
+ *   - Everything an op returns, every graph node, every saved buffer and every
+ *     gradient of a non-leaf is bump-allocated in an nb_ctx (an arena).  None of
+ *     it is freed by hand: nb_ctx_reset() releases all of it at once and keeps
+ *     the arena's memory for the next step, so after the first (warm-up) step a
+ *     training step makes no heap allocation at all.  Pointers returned by ops
+ *     are valid until the next nb_ctx_reset/nb_ctx_free of that context.
+ *   A context is not thread-safe; use one per thread.  Two contexts never share
+ *   state, so two models can train in two threads.
+ *
+ * ERRORS
+ *   The library never prints and never exits.  A failing call returns NULL (or
+ *   a non-zero int) and nb_errmsg() says why, naming the op and the shapes.
+ *   Every op given a NULL input returns NULL and keeps the first message, so a
+ *   whole forward pass can be checked once, at the loss.  The message is
+ *   per-thread.
+ */
+#ifndef NABLA_H
+#define NABLA_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NB_VERSION_MAJOR 0
+#define NB_VERSION_MINOR 1
+#define NB_VERSION_PATCH 0
+#define NB_VERSION "0.1.0"
+#define NB_MAX_DIMS 8
+
+const char *nb_version(void);
+/* The last error of the calling thread ("" when none). */
+const char *nb_errmsg(void);
+void nb_clear_error(void);
+
+/* ---------------------------------------------------------------- dtypes */
+typedef enum {
+    NB_F32 = 0, /* float, differentiable */
+    NB_F64 = 1, /* double, differentiable */
+    NB_I32 = 2  /* int32 indices and labels only; never differentiable */
+} nb_dtype;
+
+size_t nb_dtype_size(nb_dtype dt);
+const char *nb_dtype_name(nb_dtype dt);
+
+/* ------------------------------------------------------------------- RNG */
+/* A seeded generator whose stream is the same on every platform: xoshiro256**
+ * seeded by splitmix64; uniform floats from the top bits; normals by the polar
+ * method with a portable logarithm (no libm), so bit-identical everywhere. */
+typedef struct nb_rng {
+    uint64_t s[4];
+    double spare; /* cached second normal */
+    int has_spare;
+} nb_rng;
+
+void nb_rng_seed(nb_rng *r, uint64_t seed);
+uint64_t nb_rng_u64(nb_rng *r);
+double nb_rng_uniform(nb_rng *r);           /* [0, 1), 53 bits */
+double nb_rng_normal(nb_rng *r);            /* mean 0, std 1 */
+uint64_t nb_rng_below(nb_rng *r, uint64_t n); /* [0, n), unbiased; n > 0 */
+
+/* ---------------------------------------------------------------- tensors */
+typedef struct nb_tensor nb_tensor;
+typedef struct nb_ctx nb_ctx;
+struct nb__node;
+struct nb__hook;
+
+/* Read the fields; change them only through the API.  Storage is always
+ * row-major and contiguous from `data`; a view shares another tensor's data. */
+struct nb_tensor {
+    nb_dtype dtype;
+    int ndim;                    /* 0..NB_MAX_DIMS; 0 is a scalar */
+    size_t shape[NB_MAX_DIMS];
+    size_t numel;
+    void *data;                  /* float*, double* or int32_t* by dtype */
+    nb_tensor *grad;             /* accumulated gradient, or NULL */
+    unsigned flags;              /* NB__F_* below; read with the accessors */
+    struct nb__node *node;       /* the op that made it; NULL for leaves */
+    struct nb__hook *hooks;      /* gradient hooks */
+    nb_ctx *ctx;                 /* the arena it lives in; NULL if long-lived */
+};
+
+/* How nb_tensor_from / nb_from_data treat the caller's buffer. */
+typedef enum {
+    NB_COPY = 0,  /* copy it; the caller keeps ownership of its buffer */
+    NB_BORROW = 1 /* point at it; it must outlive the tensor; never freed */
+} nb_own;
+
+/* Long-lived tensors: caller frees with nb_tensor_free (NULL is fine).
+ * nb_tensor_new zero-fills.  Return NULL on bad shapes or no memory. */
+nb_tensor *nb_tensor_new(nb_dtype dt, int ndim, const size_t *shape);
+nb_tensor *nb_tensor_from(nb_dtype dt, int ndim, const size_t *shape,
+                          void *buf, nb_own own);
+nb_tensor *nb_tensor_clone(const nb_tensor *t); /* copy of data, no grad */
+void nb_tensor_free(nb_tensor *t);
+
+/* Arena tensors (valid until nb_ctx_reset). */
+nb_tensor *nb_empty(nb_ctx *c, nb_dtype dt, int ndim, const size_t *shape);
+nb_tensor *nb_zeros(nb_ctx *c, nb_dtype dt, int ndim, const size_t *shape);
+nb_tensor *nb_ones(nb_ctx *c, nb_dtype dt, int ndim, const size_t *shape);
+nb_tensor *nb_full(nb_ctx *c, nb_dtype dt, int ndim, const size_t *shape, double v);
+nb_tensor *nb_arange(nb_ctx *c, nb_dtype dt, double start, double stop, double step);
+nb_tensor *nb_uniform(nb_ctx *c, nb_dtype dt, int ndim, const size_t *shape,
+                      double lo, double hi, nb_rng *r);
+nb_tensor *nb_normal(nb_ctx *c, nb_dtype dt, int ndim, const size_t *shape,
+                     double mean, double std, nb_rng *r);
+nb_tensor *nb_from_data(nb_ctx *c, nb_dtype dt, int ndim, const size_t *shape,
+                        void *buf, nb_own own);
+nb_tensor *nb_scalar(nb_ctx *c, nb_dtype dt, double v);
+
+/* In-place fills for any tensor (long-lived or arena); 0 on success. */
+int nb_fill(nb_tensor *t, double v);
+int nb_fill_uniform(nb_tensor *t, double lo, double hi, nb_rng *r);
+int nb_fill_normal(nb_tensor *t, double mean, double std, nb_rng *r);
+int nb_copy_into(nb_tensor *dst, const nb_tensor *src); /* same shape; dtype may differ */
+
+double nb_get(const nb_tensor *t, size_t flat_index);  /* as double */
+void nb_set(nb_tensor *t, size_t flat_index, double v);
+double nb_item(const nb_tensor *t);                    /* numel must be 1; NAN otherwise */
+int nb_same_shape(const nb_tensor *a, const nb_tensor *b);
+/* "[2, 3]" into buf; returns buf. */
+char *nb_shape_str(const nb_tensor *t, char *buf, size_t size);
+/* Print shape, dtype and values (at most `max_items` per tensor, 0 = 6). */
+void nb_tensor_print(FILE *f, const nb_tensor *t, size_t max_items);
+
+/* ----------------------------------------------------------------- context */
+typedef struct nb_ctx_opts {
+    size_t chunk_bytes; /* first arena chunk; 0 = 1 MiB */
+} nb_ctx_opts;
+
+nb_ctx *nb_ctx_new(const nb_ctx_opts *opts); /* NULL opts = defaults */
+void nb_ctx_free(nb_ctx *c);
+/* Release every arena tensor and graph node; keep the memory for reuse. */
+void nb_ctx_reset(nb_ctx *c);
+size_t nb_ctx_bytes_used(const nb_ctx *c);
+size_t nb_ctx_bytes_reserved(const nb_ctx *c);
+/* Raw scratch memory in the arena, aligned to 64 bytes, zeroed. */
+void *nb_ctx_alloc(nb_ctx *c, size_t bytes);
+
+/* Grad mode: ops record graph nodes only while it is on (default on).
+ * Returns the previous setting so blocks nest:  int g = nb_set_grad_enabled(c, 0); ... nb_set_grad_enabled(c, g); */
+int nb_set_grad_enabled(nb_ctx *c, int on);
+int nb_grad_enabled(const nb_ctx *c);
+/* Training mode (dropout active); default on. Returns the previous setting. */
+int nb_set_training(nb_ctx *c, int on);
+int nb_training(const nb_ctx *c);
+
+/* ----------------------------------------------------------------- autograd */
+/* Leaves: only float tensors may require grad.  0 on success. */
+int nb_tensor_set_requires_grad(nb_tensor *t, int on);
+int nb_requires_grad(const nb_tensor *t);
+int nb_is_leaf(const nb_tensor *t);
+/* Keep the gradient of a non-leaf in t->grad during backward. */
+int nb_retain_grad(nb_tensor *t);
+/* The accumulated gradient, or NULL before any backward reached t. */
+nb_tensor *nb_grad(const nb_tensor *t);
+/* Zero t->grad if it exists (keeps the buffer). */
+void nb_zero_grad(nb_tensor *t);
+/* A view sharing t's data with no history and requires_grad off. */
+nb_tensor *nb_detach(nb_ctx *c, nb_tensor *t);
+
+/* A hook sees (and may change in place) the gradient flowing into t, once per
+ * backward, before it is accumulated into t->grad (leaves) or passed on to the
+ * op that made t.  Return non-zero to abort the backward pass with an error. */
+typedef int (*nb_hook_fn)(nb_tensor *t, nb_tensor *grad, void *user);
+/* Hooks on long-lived tensors live until nb_tensor_free (or
+ * nb_remove_hooks); hooks on arena tensors until the context reset.
+ * Returns 0 on success. */
+int nb_register_hook(nb_tensor *t, nb_hook_fn fn, void *user);
+void nb_remove_hooks(nb_tensor *t);
+
+typedef struct nb_backward_opts {
+    int retain_graph; /* keep saved buffers so backward can run again */
+} nb_backward_opts;
+
+/* Backpropagate from `root`.  grad_out: the upstream gradient (same shape as
+ * root), or NULL when root has one element (then it is 1).  Gradients
+ * accumulate (+=) into every reachable leaf's ->grad.  Unless retain_graph,
+ * the graph is released: a second backward through it fails.  0 on success. */
+int nb_backward(nb_ctx *c, nb_tensor *root, const nb_tensor *grad_out);
+int nb_backward_ex(nb_ctx *c, nb_tensor *root, const nb_tensor *grad_out,
+                   const nb_backward_opts *opts);
+
+/* --------------------------------------------------------------------- ops */
+/* Every op returns an arena tensor of c, or NULL with nb_errmsg() set.
+ * Element-wise binary ops broadcast by NumPy's rules; operands share a dtype. */
+nb_tensor *nb_add(nb_ctx *c, nb_tensor *a, nb_tensor *b);
+nb_tensor *nb_sub(nb_ctx *c, nb_tensor *a, nb_tensor *b);
+nb_tensor *nb_mul(nb_ctx *c, nb_tensor *a, nb_tensor *b);
+nb_tensor *nb_div(nb_ctx *c, nb_tensor *a, nb_tensor *b);
+nb_tensor *nb_neg(nb_ctx *c, nb_tensor *a);
+nb_tensor *nb_add_scalar(nb_ctx *c, nb_tensor *a, double s);  /* a + s */
+nb_tensor *nb_mul_scalar(nb_ctx *c, nb_tensor *a, double s);  /* a * s */
+nb_tensor *nb_rsub_scalar(nb_ctx *c, nb_tensor *a, double s); /* s - a */
+nb_tensor *nb_rdiv_scalar(nb_ctx *c, nb_tensor *a, double s); /* s / a */
+nb_tensor *nb_pow_scalar(nb_ctx *c, nb_tensor *a, double p);  /* a ^ p */
+nb_tensor *nb_pow(nb_ctx *c, nb_tensor *a, nb_tensor *b);     /* a ^ b, a > 0 for d/db */
+nb_tensor *nb_exp(nb_ctx *c, nb_tensor *a);
+nb_tensor *nb_log(nb_ctx *c, nb_tensor *a);
+nb_tensor *nb_sqrt(nb_ctx *c, nb_tensor *a);
+nb_tensor *nb_abs(nb_ctx *c, nb_tensor *a);   /* d|x|/dx = sign(x), 0 at 0 */
+nb_tensor *nb_clamp(nb_ctx *c, nb_tensor *a, double lo, double hi); /* grad 1 inside [lo,hi] */
+
+/* Activations. */
+nb_tensor *nb_relu(nb_ctx *c, nb_tensor *a);
+nb_tensor *nb_leaky_relu(nb_ctx *c, nb_tensor *a, double slope);
+nb_tensor *nb_elu(nb_ctx *c, nb_tensor *a, double alpha);
+nb_tensor *nb_gelu(nb_ctx *c, nb_tensor *a);  /* exact (erf) form */
+nb_tensor *nb_sigmoid(nb_ctx *c, nb_tensor *a);
+nb_tensor *nb_tanh(nb_ctx *c, nb_tensor *a);
+nb_tensor *nb_softplus(nb_ctx *c, nb_tensor *a); /* log(1 + e^x), stable */
+
+/* Linear algebra.  matmul: a [..., m, k] x b [..., k, n] -> [..., m, n];
+ * trans_a / trans_b read a or b as transposed in its last two dims (no copy).
+ * Batch dims are equal, or one operand is 2-D and is used for every batch. */
+nb_tensor *nb_matmul(nb_ctx *c, nb_tensor *a, nb_tensor *b, int trans_a, int trans_b);
+
+/* Shape ops.  reshape accepts one -1; it is a view (no copy). */
+nb_tensor *nb_reshape(nb_ctx *c, nb_tensor *a, int ndim, const long *shape);
+nb_tensor *nb_transpose(nb_ctx *c, nb_tensor *a, int d0, int d1); /* copies */
+nb_tensor *nb_permute(nb_ctx *c, nb_tensor *a, const int *perm);   /* copies */
+/* a[..., start:stop, ...] along `axis` (step 1); a view when the slice is contiguous. */
+nb_tensor *nb_slice(nb_ctx *c, nb_tensor *a, int axis, size_t start, size_t stop);
+nb_tensor *nb_concat(nb_ctx *c, int n, nb_tensor *const *xs, int axis);
+
+/* Reductions over `axes` (n_axes of them; axes NULL or n_axes 0 = all),
+ * negative axes count from the end; keepdim keeps reduced dims as 1. */
+nb_tensor *nb_sum(nb_ctx *c, nb_tensor *a, const int *axes, int n_axes, int keepdim);
+nb_tensor *nb_mean(nb_ctx *c, nb_tensor *a, const int *axes, int n_axes, int keepdim);
+/* max/min: the gradient goes to the first extreme element of each group. */
+nb_tensor *nb_max(nb_ctx *c, nb_tensor *a, const int *axes, int n_axes, int keepdim);
+nb_tensor *nb_min(nb_ctx *c, nb_tensor *a, const int *axes, int n_axes, int keepdim);
+
+/* Softmax family along one axis (negative counts from the end). */
+nb_tensor *nb_softmax(nb_ctx *c, nb_tensor *a, int axis);
+nb_tensor *nb_log_softmax(nb_ctx *c, nb_tensor *a, int axis);
+
+/* Losses.  Reductions: */
+typedef enum { NB_MEAN = 0, NB_SUM = 1, NB_NONE = 2 } nb_reduction;
+/* logits [N, C], labels int32 [N] in [0, C); fused log-softmax + NLL;
+ * label_smoothing in [0, 1) as in torch.nn.functional.cross_entropy. */
+nb_tensor *nb_cross_entropy(nb_ctx *c, nb_tensor *logits, const nb_tensor *labels,
+                            nb_reduction red, double label_smoothing);
+/* logp [N, C] (log-probabilities), labels int32 [N]. */
+nb_tensor *nb_nll(nb_ctx *c, nb_tensor *logp, const nb_tensor *labels, nb_reduction red);
+/* Mean squared error; pred and target of the same shape. */
+nb_tensor *nb_mse(nb_ctx *c, nb_tensor *pred, nb_tensor *target, nb_reduction red);
+/* Binary cross-entropy on logits, stable; target in [0, 1], same shape. */
+nb_tensor *nb_bce_with_logits(nb_ctx *c, nb_tensor *logits, nb_tensor *target,
+                              nb_reduction red);
+
+/* Dropout: in training mode zeroes each element with probability p (mask drawn
+ * from r) and scales the rest by 1/(1-p); identity when not training or p == 0. */
+nb_tensor *nb_dropout(nb_ctx *c, nb_tensor *a, double p, nb_rng *r);
+
+/* Indexing.  index is int32.  gather: out[i][j] = a[i][index[i][j]] along
+ * axis (torch.gather); index_select picks whole slices along axis. */
+nb_tensor *nb_gather(nb_ctx *c, nb_tensor *a, int axis, const nb_tensor *index);
+nb_tensor *nb_index_select(nb_ctx *c, nb_tensor *a, int axis, const nb_tensor *index);
+/* where(cond != 0, a, b), all three broadcast; cond any dtype, no gradient. */
+nb_tensor *nb_where(nb_ctx *c, const nb_tensor *cond, nb_tensor *a, nb_tensor *b);
+
+/* ------------------------------------------------- custom differentiable ops */
+/* Like torch.autograd.Function.  forward computes the output from the inputs
+ * (it runs with grad mode off, so ops inside record nothing) and may save
+ * tensors with nb_fn_save; backward gets the upstream gradient and stores, for
+ * each input i that needs one, a gradient of input i's shape in grad_in[i]
+ * (NULL = no gradient).  Both return NULL/non-zero on error. */
+typedef struct nb_fnctx nb_fnctx;
+typedef struct nb_function {
+    const char *name;
+    nb_tensor *(*forward)(nb_fnctx *fc, nb_tensor *const *in, int n_in);
+    int (*backward)(nb_fnctx *fc, const nb_tensor *grad_out, nb_tensor **grad_in, int n_in);
+} nb_function;
+
+nb_tensor *nb_apply(nb_ctx *c, const nb_function *fn, int n_in, nb_tensor *const *in,
+                    void *user);
+nb_ctx *nb_fn_ctx(nb_fnctx *fc);          /* the arena to build tensors in */
+void *nb_fn_user(nb_fnctx *fc);           /* the `user` given to nb_apply */
+int nb_fn_save(nb_fnctx *fc, nb_tensor *t); /* up to 8 tensors; 0 on success */
+nb_tensor *nb_fn_saved(nb_fnctx *fc, int i);
+int nb_fn_needs_grad(nb_fnctx *fc, int i); /* does input i require grad? */
+
+/* ------------------------------------------------------- gradient checking */
+/* The function under test: build an output from inputs in ctx c. */
+typedef nb_tensor *(*nb_gc_fn)(nb_ctx *c, nb_tensor *const *in, int n_in, void *user);
+
+typedef struct nb_gradcheck_opts {
+    double eps;   /* central-difference step; default 1e-6 */
+    double atol;  /* default 1e-5 */
+    double rtol;  /* default 1e-3 */
+    int fast;     /* 1: check random projections u^T J v instead of all of J */
+    int n_probes; /* fast mode: how many (u, v) pairs; default 4 */
+    uint64_t seed; /* fast mode RNG seed */
+} nb_gradcheck_opts;
+
+typedef struct nb_gradcheck_result {
+    int passed;
+    double max_abs_err;
+    double max_rel_err;     /* |a - n| / max(|n|, tiny) at the worst element */
+    int worst_input;        /* which input holds the worst element (-1 none) */
+    size_t worst_in_index;  /* flat index into that input */
+    size_t worst_out_index; /* flat index into the output */
+    double worst_analytic, worst_numeric;
+    size_t n_checked;       /* Jacobian entries (or projections) compared */
+} nb_gradcheck_result;
+
+/* Check fn's backward against central differences in float64.  Inputs must be
+ * float64; the ones with requires_grad are checked (int32 inputs pass through).
+ * opts NULL = defaults.  Returns 0 when the check ran (see res->passed), -1 on
+ * error (fn failed, inputs not float64...). */
+int nb_gradcheck(nb_gc_fn fn, void *user, int n_in, nb_tensor *const *in,
+                 const nb_gradcheck_opts *opts, nb_gradcheck_result *res);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NABLA_H */

@@ -1,0 +1,122 @@
+/* Private to libnabla: graph nodes, op definitions, the arena, error helpers.
+ * Names are nb__*.  Nothing here is installed. */
+#ifndef NB_INTERNAL_H
+#define NB_INTERNAL_H
+
+#include "nabla/nabla.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- errors */
+/* Set the calling thread's error message; always returns NULL so a failing
+ * op can `return nb__err(...)`. */
+void *nb__err(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+/* The same, for functions returning int: returns -1. */
+int nb__erri(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
+/* ------------------------------------------------------------ tensor flags */
+enum {
+    NB__F_REQUIRES_GRAD = 1u << 0,
+    NB__F_OWNS_DATA = 1u << 1,   /* data is ours to free (long-lived) */
+    NB__F_RETAIN_GRAD = 1u << 2,
+    NB__F_OWNS_STRUCT = 1u << 3, /* heap struct, freed by nb_tensor_free */
+};
+
+static inline bool nb__is_float(nb_dtype dt) { return dt == NB_F32 || dt == NB_F64; }
+
+/* ------------------------------------------------------------------ arena */
+void *nb__arena_alloc(nb_ctx *c, size_t bytes); /* 64-aligned, NOT zeroed; NULL + error on OOM */
+/* An arena tensor with uninitialised data (NULL + error on failure). */
+nb_tensor *nb__new(nb_ctx *c, nb_dtype dt, int ndim, const size_t *shape);
+nb_tensor *nb__new_like(nb_ctx *c, const nb_tensor *t);
+nb_tensor *nb__zeros_like(nb_ctx *c, const nb_tensor *t);
+/* A tensor struct in the arena pointing at existing data (a view). */
+nb_tensor *nb__view(nb_ctx *c, nb_tensor *base, int ndim, const size_t *shape, size_t elem_offset);
+/* Validate a shape; writes numel; returns 0 or -1 with an error naming `what`. */
+int nb__check_shape(const char *what, int ndim, const size_t *shape, size_t *numel);
+/* "[2, 3]" for error messages; uses a small rotating set of thread-local buffers. */
+const char *nb__shp(const nb_tensor *t);
+
+/* ---------------------------------------------------------- graph nodes */
+struct nb__node;
+/* backward: read n->gout (gradient of n->out) and ACCUMULATE (+=) into the
+ * gradient buffers of the inputs, obtained with nb__gbuf.  0 on success. */
+typedef int (*nb__backward_fn)(nb_ctx *c, struct nb__node *n);
+
+typedef struct nb__opdef {
+    const char *name;
+    nb__backward_fn backward;
+} nb__opdef;
+
+#define NB__NODE_INLINE_IN 3
+typedef struct nb__node {
+    const nb__opdef *op;
+    nb_tensor *out;
+    nb_tensor *gout;          /* gradient of out during a backward pass */
+    int n_in;
+    nb_tensor **in;           /* inputs (points at inline_in or into the arena) */
+    nb_tensor *inline_in[NB__NODE_INLINE_IN];
+    void *saved;              /* op-owned scratch in the arena */
+    void *saved2;
+    double f[4];              /* op parameters */
+    long i[NB_MAX_DIMS + 4];
+    size_t id;                /* position on the tape */
+    struct nb__node *prev;    /* tape: previous node recorded in this ctx */
+    bool released;            /* graph freed by a backward without retain_graph */
+} nb__node;
+
+/* Record a node for `out` if grad mode is on and any input requires grad.
+ * *node is NULL when nothing was recorded.  Returns -1 (error set) on OOM or
+ * when an input belongs to another context. */
+int nb__record(nb_ctx *c, const nb__opdef *op, nb_tensor *out, int n_in,
+               nb_tensor *const *in, nb__node **node);
+
+/* During backward: the buffer to accumulate x's gradient into (zeroed when
+ * first created), or NULL when x needs no gradient.  *err is set to -1 on
+ * allocation failure. */
+nb_tensor *nb__gbuf(nb_ctx *c, nb_tensor *x, int *err);
+
+/* ------------------------------------------------------------- hooks */
+typedef struct nb__hook {
+    nb_hook_fn fn;
+    void *user;
+    struct nb__hook *next;
+    bool heap; /* allocated with malloc (long-lived tensor) */
+} nb__hook;
+
+/* -------------------------------------------------------------- context */
+typedef struct nb__chunk {
+    struct nb__chunk *next;
+    size_t size, used;
+    unsigned char *mem;
+} nb__chunk;
+
+struct nb_ctx {
+    nb__chunk *chunks;   /* all chunks; `cur` is where we bump now */
+    nb__chunk *cur;
+    size_t chunk_bytes;
+    nb__node *tape;      /* the last recorded node */
+    size_t n_nodes;
+    struct nb__leafbuf *pass_leaves; /* hooked leaves, during backward only */
+    bool grad_enabled;
+    bool training;
+};
+
+/* Broadcast two shapes (NumPy rules); 0 or -1 with an error naming op. */
+int nb__broadcast_shape(const char *op, const nb_tensor *a, const nb_tensor *b,
+                        int *ndim, size_t *shape);
+
+/* 0 if a is float32/float64, else -1 with an error naming op and shape. */
+int nb__need_float(const char *op, const nb_tensor *a);
+
+#endif

@@ -1,0 +1,67 @@
+/* Kernels: plain loops over buffers, no autograd, no allocation.  Outputs
+ * first, then inputs, then sizes.  Each exists as _f32 and _f64, written once
+ * in a template (*.inc) compiled for both types.  The ops in src/ops call
+ * these; a faster kernel can replace one without touching any op. */
+#ifndef NB_KERNELS_H
+#define NB_KERNELS_H
+
+#include <stddef.h>
+#include "nabla/nabla.h"
+
+/* Element-wise unary functions; p0/p1 are their parameters. */
+typedef enum {
+    NB_U_NEG, NB_U_EXP, NB_U_LOG, NB_U_SQRT, NB_U_ABS,
+    NB_U_CLAMP,    /* p0 = lo, p1 = hi */
+    NB_U_POWS,     /* x ^ p0 */
+    NB_U_ADDS,     /* x + p0 */
+    NB_U_MULS,     /* x * p0 */
+    NB_U_RSUBS,    /* p0 - x */
+    NB_U_RDIVS,    /* p0 / x */
+    NB_U_RELU,
+    NB_U_LEAKY,    /* slope p0 */
+    NB_U_ELU,      /* alpha p0 */
+    NB_U_GELU, NB_U_SIGMOID, NB_U_TANH, NB_U_SOFTPLUS,
+    NB_U_COUNT
+} nb_unary_kind;
+
+/* Binary element-wise functions with broadcasting. */
+typedef enum { NB_B_ADD, NB_B_SUB, NB_B_MUL, NB_B_DIV, NB_B_POW, NB_B_COUNT } nb_binary_kind;
+
+/* Broadcast iteration over an output of `shape` (contiguous): operand k is
+ * read at sum(idx[d] * st[k][d]); a stride of 0 repeats it along d. */
+typedef struct nb_k_bcast {
+    int ndim;
+    size_t shape[NB_MAX_DIMS];
+    size_t st[3][NB_MAX_DIMS];
+    size_t numel;
+} nb_k_bcast;
+
+/* Fill bc for an output of out_shape from operands' shapes (each right-aligned
+ * and broadcastable; nops <= 3). */
+void nb_k_bcast_init(nb_k_bcast *bc, int out_ndim, const size_t *out_shape, int nops,
+                     const int *op_ndim, const size_t *const *op_shape);
+
+#define NB__KERNEL_DECLS(T, S)                                                                     \
+    /* y = f(x) */                                                                                 \
+    void nb_k_unary_##S(nb_unary_kind k, T *y, const T *x, size_t n, double p0, double p1);       \
+    /* gx += gy * f'(x)  (x and y are the forward's input and output) */                           \
+    void nb_k_unary_bwd_##S(nb_unary_kind k, T *gx, const T *gy, const T *x, const T *y, size_t n, \
+                            double p0, double p1);                                                 \
+    /* y = a (op) b with broadcasting: bc operand 0 is a, 1 is b. */                               \
+    void nb_k_binary_##S(nb_binary_kind k, T *y, const T *a, const T *b, const nb_k_bcast *bc);    \
+    /* ga += d/da, gb += d/db (either may be NULL), summed over broadcast dims. */                  \
+    void nb_k_binary_bwd_##S(nb_binary_kind k, T *ga, T *gb, const T *gy, const T *a, const T *b,  \
+                             const T *y, const nb_k_bcast *bc);                                    \
+    /* out[off0(i)] += x[i] over x's shape (bc operand 0 = out strides): sum-to-shape. */          \
+    void nb_k_sum_to_##S(T *out, const T *x, const nb_k_bcast *bc);                                \
+    /* gx[i] += g[off0(i)] over gx's shape: broadcast-add. */                                      \
+    void nb_k_bcast_add_##S(T *gx, const T *g, const nb_k_bcast *bc);                              \
+    /* y[i] += a * x[i] */                                                                         \
+    void nb_k_axpy_##S(T *y, T a, const T *x, size_t n);                                           \
+    /* y[i] *= a */                                                                                \
+    void nb_k_scale_##S(T *y, T a, size_t n);
+
+NB__KERNEL_DECLS(float, f32)
+NB__KERNEL_DECLS(double, f64)
+
+#endif

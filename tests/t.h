@@ -1,0 +1,55 @@
+/* A small test harness.  TEST(suite, name) registers a case; CHECK* record
+ * failures without stopping the case.  The runner prints each failure with
+ * file:line, and closes with "N passed, N failed" (exit 1 on any failure).
+ *   build/test_nabla [SUBSTRING...]   runs the cases whose "suite.name" matches */
+#ifndef NB_T_H
+#define NB_T_H
+
+#include <math.h>
+#include <stdio.h>
+
+#include "nabla/nabla.h"
+
+typedef void (*t_fn)(void);
+void t_register(const char *suite, const char *name, t_fn fn);
+void t_fail(const char *file, int line, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* Relative-or-absolute closeness: |a-b| <= atol + rtol*|b|, NaNs equal only to NaN. */
+int t_close(double a, double b, double atol, double rtol);
+/* Directory holding the build (NB_BUILD, default "build"). */
+const char *t_build_dir(void);
+/* Path of a repository file (tests run from the repository root). */
+
+#define TEST(suite, name)                                                         \
+    static void suite##__##name(void);                                            \
+    __attribute__((constructor)) static void suite##__##name##__reg(void)         \
+    {                                                                             \
+        t_register(#suite, #name, suite##__##name);                               \
+    }                                                                             \
+    static void suite##__##name(void)
+
+#define CHECK(cond)                                                               \
+    do {                                                                          \
+        if (!(cond)) t_fail(__FILE__, __LINE__, "CHECK(%s)", #cond);              \
+    } while (0)
+#define CHECK_MSG(cond, ...)                                                      \
+    do {                                                                          \
+        if (!(cond)) t_fail(__FILE__, __LINE__, __VA_ARGS__);                     \
+    } while (0)
+#define CHECK_NEAR(a, b, tol)                                                     \
+    do {                                                                          \
+        double a_ = (a), b_ = (b);                                                \
+        if (!t_close(a_, b_, (tol), (tol)))                                       \
+            t_fail(__FILE__, __LINE__, "%s = %.17g, expected %s = %.17g (tol %g)", \
+                   #a, a_, #b, b_, (double)(tol));                                \
+    } while (0)
+/* A call that must succeed (non-NULL / 0); prints nb_errmsg() otherwise. */
+#define CHECK_OK(expr)                                                            \
+    do {                                                                          \
+        if (!(expr)) t_fail(__FILE__, __LINE__, "%s failed: %s", #expr, nb_errmsg()); \
+    } while (0)
+
+#endif
