@@ -18,7 +18,7 @@ else
   B       := build
 endif
 CFLAGS  += $(CSTD) $(WARN) $(OPT) -fPIC -Iinclude
-LDLIBS  += -lm
+LDLIBS  += -lz -lm
 
 LIB_SRC  := $(shell find src -name '*.c' | sort)
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o)
