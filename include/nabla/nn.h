@@ -1,0 +1,132 @@
+/* nabla/nn.h — layers and models with named, contiguous parameters.
+ *
+ *   nb_model *m = nb_model_new(NB_F32);
+ *   nb_model_linear(m, 784, 128, 1);     // layers.0.weight [128, 784], layers.0.bias
+ *   nb_model_act(m, NB_ACT_RELU, 0);     // layers.1
+ *   nb_model_linear(m, 128, 10, 1);      // layers.2.*
+ *   nb_model_init(m, NB_INIT_TORCH, 0, &rng);
+ *   ... logits = nb_model_forward(m, ctx, x, &rng); loss; nb_backward; ...
+ *   nb_optim_step(opt, nb_model_params(m), nb_model_grads(m));  // one flat loop
+ *
+ * Every trainable parameter lives in ONE contiguous buffer (nb_model_params),
+ * and its gradient at the same offset of a second buffer (nb_model_grads), so
+ * optimizers, clipping and the gradient monitor are flat loops.  Non-trainable
+ * state (BatchNorm running statistics) lives in a third buffer.  Each entry
+ * also has a tensor view (nb_model_entry) whose ->grad views the gradient
+ * buffer, so autograd accumulates straight into it.
+ * Weights use PyTorch's layout ([out, in] for Linear) and names
+ * ("layers.0.weight"), so a state dict maps one to one.
+ * The model owns all of it; nb_model_free releases it. */
+#ifndef NABLA_NN_H
+#define NABLA_NN_H
+
+#include "nabla.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    NB_ACT_NONE = 0, NB_ACT_RELU, NB_ACT_LEAKY_RELU, NB_ACT_ELU, NB_ACT_GELU,
+    NB_ACT_SIGMOID, NB_ACT_TANH, NB_ACT_SOFTPLUS, NB_ACT__COUNT
+} nb_act;
+
+typedef enum {
+    NB_INIT_TORCH = 0,     /* PyTorch's Linear default: U(±1/sqrt(fan_in)) for weight and bias */
+    NB_INIT_XAVIER_UNIFORM, NB_INIT_XAVIER_NORMAL,
+    NB_INIT_HE_UNIFORM, NB_INIT_HE_NORMAL, /* Kaiming, mode fan_in */
+    NB_INIT_NORMAL,        /* N(0, param^2) */
+    NB_INIT_ZEROS, NB_INIT__COUNT
+} nb_init;
+
+/* "relu" -> NB_ACT_RELU etc.; -1 when unknown. */
+int nb_act_parse(const char *name);
+const char *nb_act_name(nb_act a);
+int nb_init_parse(const char *name);
+const char *nb_init_name(nb_init i);
+/* The gain torch.nn.init.calculate_gain gives for an activation. */
+double nb_act_gain(nb_act a, double param);
+
+typedef struct nb_model nb_model;
+
+/* An empty sequential model of float32 or float64 parameters. */
+nb_model *nb_model_new(nb_dtype dt);
+void nb_model_free(nb_model *m);
+
+/* Builders append a layer and return 0, or -1 (nb_errmsg) on bad sizes or
+ * after the model was finalised.  in must equal the previous layer's width. */
+int nb_model_linear(nb_model *m, size_t in, size_t out, int bias);
+int nb_model_act(nb_model *m, nb_act a, double param); /* param: leaky slope / elu alpha */
+int nb_model_batchnorm1d(nb_model *m, size_t features, double eps, double momentum, int affine);
+int nb_model_layernorm(nb_model *m, size_t features, double eps);
+int nb_model_dropout(nb_model *m, double p);
+int nb_model_flatten(nb_model *m);
+/* Residual block y = x + f(x): layers added between begin and end form f; when
+ * f changes the width, a bias-free projection Linear maps x ("layers.N.proj"). */
+int nb_model_residual_begin(nb_model *m);
+int nb_model_residual_end(nb_model *m);
+
+/* Allocate the flat buffers (done by nb_model_init/forward if not yet). */
+int nb_model_finalize(nb_model *m);
+/* Initialise weights and biases; param = std for NB_INIT_NORMAL, otherwise
+ * unused.  Gains follow the activation after each Linear.  BatchNorm/LayerNorm
+ * get weight 1, bias 0; running mean 0, var 1. */
+int nb_model_init(nb_model *m, nb_init init, double param, nb_rng *r);
+
+/* Forward pass for x [N, in] (or [N, ...] after a flatten) in context c; in
+ * training mode (nb_training(c)) dropout draws from r and BatchNorm uses batch
+ * statistics and updates its running ones.  Returns [N, out] or NULL. */
+nb_tensor *nb_model_forward(nb_model *m, nb_ctx *c, nb_tensor *x, nb_rng *r);
+
+nb_dtype nb_model_dtype(const nb_model *m);
+size_t nb_model_in_width(const nb_model *m);
+size_t nb_model_out_width(const nb_model *m);
+size_t nb_model_n_params(const nb_model *m); /* trainable scalars */
+void *nb_model_params(nb_model *m);           /* float* or double*, n_params */
+void *nb_model_grads(nb_model *m);            /* same layout */
+size_t nb_model_n_buffer_values(const nb_model *m);
+void *nb_model_buffers(nb_model *m);          /* running statistics */
+void nb_model_zero_grad(nb_model *m);
+
+/* Named entries: trainable parameters first (in creation order), then buffers. */
+typedef struct nb_model_entry {
+    const char *name;    /* "layers.0.weight" */
+    nb_tensor *t;        /* a view into the flat buffer; owned by the model */
+    size_t offset;       /* into nb_model_params() or nb_model_buffers() */
+    int trainable;       /* 0 for buffers */
+    int layer;           /* index of the top-level layer it belongs to */
+} nb_model_entry;
+size_t nb_model_n_entries(const nb_model *m);
+const nb_model_entry *nb_model_entry_at(const nb_model *m, size_t i);
+const nb_model_entry *nb_model_find(const nb_model *m, const char *name);
+
+/* Top-level layers, for monitors: kind name ("linear", "relu", "batchnorm1d",
+ * "residual", ...) and, for activations, the output of the last forward pass
+ * in that context (NULL otherwise; valid until the context's reset). */
+size_t nb_model_n_layers(const nb_model *m);
+const char *nb_model_layer_kind(const nb_model *m, size_t i);
+nb_tensor *nb_model_layer_output(const nb_model *m, size_t i);
+
+/* A one-line description, e.g. "784-128(relu)-10, 101770 params". */
+const char *nb_model_describe(const nb_model *m, char *buf, size_t size);
+
+/* The command line's MLP: widths "784-128-10", activation between Linear
+ * layers, optional BatchNorm before each activation, residual blocks around
+ * each hidden Linear+act whose width is unchanged, dropout after each act. */
+typedef struct nb_mlp_config {
+    size_t widths[64];
+    int n_widths;
+    nb_act act;
+    double act_param;
+    int batchnorm;
+    int residual;
+    double dropout;
+} nb_mlp_config;
+/* Parse "784-128-10" into cfg->widths; 0 or -1 with a message. */
+int nb_mlp_parse_widths(nb_mlp_config *cfg, const char *spec);
+nb_model *nb_mlp_new(nb_dtype dt, const nb_mlp_config *cfg);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
