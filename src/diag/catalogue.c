@@ -1,0 +1,454 @@
+/* The op-case catalogue (see include/nabla/catalogue.h).  Each case is one
+ * line of a family list below: op, variant, the nabla call, the PyTorch
+ * equivalent, then the input specs.  Every list is expanded twice: once into
+ * build functions, once into the table.  A case's inputs come from an nb_rng
+ * seeded by a hash of its name, so they never change unless the name does.
+ *
+ * Input spec shorthands: A any (requires grad), K any (constant: no grad),
+ * P positive, W away from kinks, D distinct (no ties), U unit interval,
+ * UK unit (no grad), I(lo, hi, ...) int32.  The first number is ndim, then
+ * the dims; a scalar is written (0, 0). */
+#include "nabla/catalogue.h"
+
+#include "../internal.h"
+
+#define NB__IN(dt, d, req, nd, ...) \
+    {.dtype = dt, .dom = NB_CASE_##d, .requires_grad = req, .ndim = nd, .shape = {__VA_ARGS__}}
+#define A(nd, ...) NB__IN(NB_F64, ANY, 1, nd, __VA_ARGS__)
+#define K(nd, ...) NB__IN(NB_F64, ANY, 0, nd, __VA_ARGS__)
+#define P(nd, ...) NB__IN(NB_F64, POSITIVE, 1, nd, __VA_ARGS__)
+#define W(nd, ...) NB__IN(NB_F64, AWAY, 1, nd, __VA_ARGS__)
+#define D(nd, ...) NB__IN(NB_F64, DISTINCT, 1, nd, __VA_ARGS__)
+#define U(nd, ...) NB__IN(NB_F64, UNIT, 1, nd, __VA_ARGS__)
+#define UK(nd, ...) NB__IN(NB_F64, UNIT, 0, nd, __VA_ARGS__)
+#define I(l, h, nd, ...) \
+    {.dtype = NB_I32, .dom = NB_CASE_INT, .lo = l, .hi = h, .ndim = nd, .shape = {__VA_ARGS__}}
+
+/* Shorthands for the nabla calls: x0, x1, ... are the inputs. */
+#define x0 in[0]
+#define x1 in[1]
+#define x2 in[2]
+#define AX(...) (const int[]){__VA_ARGS__}
+#define SH(...) (const long[]){__VA_ARGS__}
+
+/* ----------------------------------------------------------- helpers */
+/* Dropout with a mask fixed per call (so every forward of a check agrees). */
+static nb_tensor *nb__dropout_fixed(nb_ctx *c, nb_tensor *x, double p)
+{
+    nb_rng r;
+    nb_rng_seed(&r, 20240917);
+    return nb_dropout(c, x, p, &r);
+}
+
+static nb_tensor *nb__dropout_eval(nb_ctx *c, nb_tensor *x, double p)
+{
+    int was = nb_set_training(c, 0);
+    nb_tensor *y = nb__dropout_fixed(c, x, p);
+    nb_set_training(c, was);
+    return y;
+}
+
+/* A custom function through nb_apply: y = a * exp(b) (a, b of one shape),
+ * forward with ops, backward by hand from the saved a and exp(b). */
+static nb_tensor *nb__mulexp_fwd(nb_fnctx *fc, nb_tensor *const *in, int n_in)
+{
+    nb_ctx *c = nb_fn_ctx(fc);
+    if (n_in != 2) return nb__err("mul_exp: needs 2 inputs, got %d", n_in);
+    if (!nb_same_shape(in[0], in[1]))
+        return nb__err("mul_exp: shapes %s and %s differ", nb__shp(in[0]), nb__shp(in[1]));
+    nb_tensor *e = nb_exp(c, in[1]);
+    if (!e || nb_fn_save(fc, in[0]) || nb_fn_save(fc, e)) return NULL;
+    return nb_mul(c, in[0], e);
+}
+
+static int nb__mulexp_bwd(nb_fnctx *fc, const nb_tensor *g, nb_tensor **grad_in, int n_in)
+{
+    nb_ctx *c = nb_fn_ctx(fc);
+    const nb_tensor *a = nb_fn_saved(fc, 0), *e = nb_fn_saved(fc, 1);
+    if (!a || !e || n_in != 2) return nb__erri("mul_exp: saved tensors missing");
+    for (int i = 0; i < 2; i++) {
+        if (!nb_fn_needs_grad(fc, i)) continue;
+        nb_tensor *gi = nb_empty(c, g->dtype, g->ndim, g->shape);
+        if (!gi) return -1;
+        for (size_t k = 0; k < g->numel; k++) /* d/da = e, d/db = a e */
+            nb_set(gi, k, nb_get(g, k) * nb_get(e, k) * (i == 0 ? 1.0 : nb_get(a, k)));
+        grad_in[i] = gi;
+    }
+    return 0;
+}
+
+static const nb_function nb__mulexp = {"mul_exp", nb__mulexp_fwd, nb__mulexp_bwd};
+
+/* ------------------------------------------------------------ the cases */
+/* X(op, variant, nabla call, torch expression, number of inputs, inputs...) */
+#define NB__CASES_ELEMENTWISE(X)                                                                               \
+    X(add, same, nb_add(c, x0, x1), "x0 + x1", 2, A(2, 2, 3), A(2, 2, 3))                                      \
+    X(add, broadcast_row, nb_add(c, x0, x1), "x0 + x1", 2, A(2, 3, 4), A(1, 4))                                \
+    X(add, broadcast_outer, nb_add(c, x0, x1), "x0 + x1", 2, A(2, 3, 1), A(2, 1, 4))                           \
+    X(add, size1_dims, nb_add(c, x0, x1), "x0 + x1", 2, A(3, 2, 1, 3), A(3, 1, 1, 3))                          \
+    X(add, rank_mismatch, nb_add(c, x0, x1), "x0 + x1", 2, A(3, 2, 3, 4), A(2, 3, 1))                          \
+    X(add, scalar_operand, nb_add(c, x0, x1), "x0 + x1", 2, A(2, 2, 3), A(0, 0))                               \
+    X(add, const_operand, nb_add(c, x0, x1), "x0 + x1", 2, A(2, 3, 4), K(1, 4))                                \
+    X(add, empty, nb_add(c, x0, x1), "x0 + x1", 2, A(2, 2, 0), A(1, 0))                                        \
+    X(add, empty_broadcast, nb_add(c, x0, x1), "x0 + x1", 2, A(2, 0, 3), A(1, 3))                              \
+    X(sub, same, nb_sub(c, x0, x1), "x0 - x1", 2, A(2, 3, 4), A(2, 3, 4))                                      \
+    X(sub, broadcast, nb_sub(c, x0, x1), "x0 - x1", 2, A(2, 3, 4), A(2, 3, 1))                                 \
+    X(sub, empty, nb_sub(c, x0, x1), "x0 - x1", 2, A(1, 0), A(1, 0))                                           \
+    X(mul, same, nb_mul(c, x0, x1), "x0 * x1", 2, A(2, 3, 4), A(2, 3, 4))                                      \
+    X(mul, broadcast, nb_mul(c, x0, x1), "x0 * x1", 2, A(3, 2, 1, 4), A(2, 3, 1))                              \
+    X(mul, self, nb_mul(c, x0, x0), "x0 * x0", 1, A(2, 3, 4))                                                  \
+    X(mul, empty, nb_mul(c, x0, x1), "x0 * x1", 2, A(2, 0, 2), A(2, 1, 2))                                     \
+    X(div, same, nb_div(c, x0, x1), "x0 / x1", 2, A(2, 3, 4), P(2, 3, 4))                                      \
+    X(div, broadcast, nb_div(c, x0, x1), "x0 / x1", 2, A(2, 3, 4), P(1, 4))                                    \
+    X(div, scalar_numerator, nb_div(c, x0, x1), "x0 / x1", 2, A(0, 0), W(2, 2, 3))                             \
+    X(div, empty, nb_div(c, x0, x1), "x0 / x1", 2, A(2, 0, 3), P(1, 3))                                       \
+    X(pow, same, nb_pow(c, x0, x1), "torch.pow(x0, x1)", 2, P(2, 3, 4), A(2, 3, 4))                            \
+    X(pow, broadcast, nb_pow(c, x0, x1), "torch.pow(x0, x1)", 2, P(2, 3, 1), A(1, 4))                          \
+    X(pow, const_exponent, nb_pow(c, x0, x1), "torch.pow(x0, x1)", 2, P(2, 2, 3), K(2, 2, 3))                  \
+    X(pow, empty, nb_pow(c, x0, x1), "torch.pow(x0, x1)", 2, P(2, 3, 0), A(1, 0))                           \
+    X(neg, basic, nb_neg(c, x0), "-x0", 1, A(2, 3, 4))                                                         \
+    X(neg, empty, nb_neg(c, x0), "-x0", 1, A(2, 0, 4))                                                         \
+    X(add_scalar, basic, nb_add_scalar(c, x0, 1.5), "x0 + 1.5", 1, A(2, 3, 4))                                 \
+    X(add_scalar, scalar, nb_add_scalar(c, x0, -0.25), "x0 - 0.25", 1, A(0, 0))                                \
+    X(mul_scalar, basic, nb_mul_scalar(c, x0, -2.5), "x0 * -2.5", 1, A(2, 3, 4))                               \
+    X(mul_scalar, empty, nb_mul_scalar(c, x0, 3.0), "x0 * 3.0", 1, A(3, 2, 0, 2))                              \
+    X(rsub_scalar, basic, nb_rsub_scalar(c, x0, 3.0), "3.0 - x0", 1, A(2, 3, 4))                               \
+    X(rdiv_scalar, positive, nb_rdiv_scalar(c, x0, 2.0), "2.0 / x0", 1, P(2, 3, 4))                            \
+    X(rdiv_scalar, signed, nb_rdiv_scalar(c, x0, -1.5), "-1.5 / x0", 1, W(2, 3, 3))                            \
+    X(pow_scalar, sqrt, nb_pow_scalar(c, x0, 0.5), "torch.pow(x0, 0.5)", 1, P(2, 3, 4))                        \
+    X(pow_scalar, cube, nb_pow_scalar(c, x0, 3.0), "torch.pow(x0, 3.0)", 1, A(2, 3, 4))                        \
+    X(pow_scalar, negative, nb_pow_scalar(c, x0, -1.5), "torch.pow(x0, -1.5)", 1, P(2, 3, 4))                  \
+    X(pow_scalar, empty, nb_pow_scalar(c, x0, 2.0), "torch.pow(x0, 2.0)", 1, A(2, 0, 3))                       \
+    X(exp, basic, nb_exp(c, x0), "torch.exp(x0)", 1, A(2, 3, 4))                                               \
+    X(exp, empty, nb_exp(c, x0), "torch.exp(x0)", 1, A(1, 0))                                                  \
+    X(log, basic, nb_log(c, x0), "torch.log(x0)", 1, P(2, 3, 4))                                               \
+    X(sqrt, basic, nb_sqrt(c, x0), "torch.sqrt(x0)", 1, P(2, 3, 4))                                            \
+    X(abs, basic, nb_abs(c, x0), "torch.abs(x0)", 1, W(2, 3, 4))                                               \
+    X(abs, empty, nb_abs(c, x0), "torch.abs(x0)", 1, W(2, 0, 5))                                               \
+    X(clamp, unit, nb_clamp(c, x0, -1.0, 1.0), "torch.clamp(x0, -1.0, 1.0)", 1, W(2, 4, 5))                    \
+    X(clamp, half, nb_clamp(c, x0, -0.5, 0.5), "torch.clamp(x0, -0.5, 0.5)", 1, W(2, 4, 5))                    \
+    X(clamp, empty, nb_clamp(c, x0, -1.0, 1.0), "torch.clamp(x0, -1.0, 1.0)", 1, W(1, 0))                    \
+    X(relu, basic, nb_relu(c, x0), "torch.relu(x0)", 1, W(2, 3, 4))                                            \
+    X(relu, empty, nb_relu(c, x0), "torch.relu(x0)", 1, W(2, 0, 5))                                            \
+    X(leaky_relu, basic, nb_leaky_relu(c, x0, 0.1), "F.leaky_relu(x0, 0.1)", 1, W(2, 3, 4))                    \
+    X(leaky_relu, steep, nb_leaky_relu(c, x0, 0.3), "F.leaky_relu(x0, 0.3)", 1, W(3, 2, 2, 3))                 \
+    X(elu, basic, nb_elu(c, x0, 1.0), "F.elu(x0, 1.0)", 1, W(2, 3, 4))                                         \
+    X(elu, alpha, nb_elu(c, x0, 0.5), "F.elu(x0, 0.5)", 1, W(2, 3, 4))                                         \
+    X(gelu, basic, nb_gelu(c, x0), "F.gelu(x0)", 1, A(2, 3, 4))                                                \
+    X(gelu, size1, nb_gelu(c, x0), "F.gelu(x0)", 1, A(3, 3, 1, 1))                                             \
+    X(sigmoid, basic, nb_sigmoid(c, x0), "torch.sigmoid(x0)", 1, A(2, 3, 4))                                   \
+    X(sigmoid, large, nb_sigmoid(c, nb_mul_scalar(c, x0, 15.0)), "torch.sigmoid(x0 * 15.0)", 1, A(2, 3, 4))    \
+    X(tanh, basic, nb_tanh(c, x0), "torch.tanh(x0)", 1, A(2, 3, 4))                                            \
+    X(softplus, basic, nb_softplus(c, x0), "F.softplus(x0)", 1, A(2, 3, 4))                                    \
+    X(softplus, large, nb_softplus(c, nb_mul_scalar(c, x0, 20.0)), "F.softplus(x0 * 20.0)", 1, A(2, 3, 4))     \
+    X(softplus, size1, nb_softplus(c, x0), "F.softplus(x0)", 1, A(2, 1, 1))
+
+#define NB__CASES_MATMUL(X)                                                                                       \
+    X(matmul, plain, nb_matmul(c, x0, x1, 0, 0), "x0 @ x1", 2, A(2, 3, 4), A(2, 4, 5))                            \
+    X(matmul, trans_a, nb_matmul(c, x0, x1, 1, 0), "x0.transpose(-1, -2) @ x1", 2, A(2, 4, 3), A(2, 4, 5))        \
+    X(matmul, trans_b, nb_matmul(c, x0, x1, 0, 1), "x0 @ x1.transpose(-1, -2)", 2, A(2, 3, 4), A(2, 5, 4))        \
+    X(matmul, trans_ab, nb_matmul(c, x0, x1, 1, 1), "x0.transpose(-1, -2) @ x1.transpose(-1, -2)", 2, A(2, 4, 3), \
+      A(2, 5, 4))                                                                                                 \
+    X(matmul, batched, nb_matmul(c, x0, x1, 0, 0), "x0 @ x1", 2, A(3, 2, 3, 4), A(3, 2, 4, 5))                    \
+    X(matmul, batched_trans_a, nb_matmul(c, x0, x1, 1, 0), "x0.transpose(-1, -2) @ x1", 2, A(3, 2, 4, 3),         \
+      A(3, 2, 4, 2))                                                                                              \
+    X(matmul, batched_trans_b, nb_matmul(c, x0, x1, 0, 1), "x0 @ x1.transpose(-1, -2)", 2, A(3, 2, 3, 4),         \
+      A(3, 2, 5, 4))                                                                                              \
+    X(matmul, batched_4d, nb_matmul(c, x0, x1, 0, 0), "x0 @ x1", 2, A(4, 2, 2, 3, 2), A(4, 2, 2, 2, 3))           \
+    X(matmul, broadcast_b, nb_matmul(c, x0, x1, 0, 0), "x0 @ x1", 2, A(3, 3, 2, 4), A(2, 4, 5))                   \
+    X(matmul, broadcast_a, nb_matmul(c, x0, x1, 0, 0), "x0 @ x1", 2, A(2, 2, 4), A(3, 3, 4, 2))                   \
+    X(matmul, broadcast_b_trans, nb_matmul(c, x0, x1, 0, 1), "x0 @ x1.transpose(-1, -2)", 2, A(3, 2, 3, 4),       \
+      A(2, 5, 4))                                                                                                 \
+    X(matmul, broadcast_a_trans, nb_matmul(c, x0, x1, 1, 0), "x0.transpose(-1, -2) @ x1", 2, A(2, 4, 2),          \
+      A(3, 2, 4, 3))                                                                                              \
+    X(matmul, size1, nb_matmul(c, x0, x1, 0, 0), "x0 @ x1", 2, A(2, 1, 4), A(2, 4, 1))                            \
+    X(matmul, const_a, nb_matmul(c, x0, x1, 0, 0), "x0 @ x1", 2, K(2, 3, 4), A(2, 4, 2))                          \
+    X(matmul, empty_k, nb_matmul(c, x0, x1, 0, 0), "x0 @ x1", 2, A(2, 3, 0), A(2, 0, 2))                          \
+    X(matmul, empty_m, nb_matmul(c, x0, x1, 0, 0), "x0 @ x1", 2, A(2, 0, 4), A(2, 4, 3))                          \
+    X(matmul, empty_batch, nb_matmul(c, x0, x1, 0, 0), "x0 @ x1", 2, A(3, 0, 2, 3), A(3, 0, 3, 2))
+
+#define NB__CASES_SHAPE(X)                                                                                       \
+    X(reshape, flatten, nb_reshape(c, x0, 1, SH(-1)), "x0.reshape(-1)", 1, A(3, 2, 3, 4))                        \
+    X(reshape, split, nb_reshape(c, x0, 3, SH(2, 3, 4)), "x0.reshape(2, 3, 4)", 1, A(2, 6, 4))                   \
+    X(reshape, infer, nb_reshape(c, x0, 2, SH(3, -1)), "x0.reshape(3, -1)", 1, A(2, 4, 6))                       \
+    X(reshape, to_scalar, nb_reshape(c, x0, 0, NULL), "x0.reshape(())", 1, A(2, 1, 1))                           \
+    X(reshape, empty, nb_reshape(c, x0, 2, SH(3, 0)), "x0.reshape(3, 0)", 1, A(2, 0, 3))                         \
+    X(transpose, twod, nb_transpose(c, x0, 0, 1), "x0.transpose(0, 1)", 1, A(2, 3, 4))                           \
+    X(transpose, outer, nb_transpose(c, x0, 0, 2), "x0.transpose(0, 2)", 1, A(3, 2, 3, 4))                       \
+    X(transpose, size1, nb_transpose(c, x0, 1, 2), "x0.transpose(1, 2)", 1, A(3, 3, 1, 2))                       \
+    X(transpose, empty, nb_transpose(c, x0, 0, 1), "x0.transpose(0, 1)", 1, A(2, 0, 3))                          \
+    X(permute, threed, nb_permute(c, x0, AX(2, 0, 1)), "x0.permute(2, 0, 1)", 1, A(3, 2, 3, 4))                  \
+    X(permute, fourd, nb_permute(c, x0, AX(3, 1, 0, 2)), "x0.permute(3, 1, 0, 2)", 1, A(4, 2, 1, 3, 2))          \
+    X(permute, empty, nb_permute(c, x0, AX(1, 2, 0)), "x0.permute(1, 2, 0)", 1, A(3, 2, 0, 3))                   \
+    X(slice, rows, nb_slice(c, x0, 0, 1, 4), "x0[1:4]", 1, A(2, 5, 3))                                           \
+    X(slice, cols, nb_slice(c, x0, 1, 1, 3), "x0[:, 1:3]", 1, A(2, 3, 5))                                        \
+    X(slice, middle, nb_slice(c, x0, 1, 1, 3), "x0[:, 1:3, :]", 1, A(3, 2, 4, 3))                                \
+    X(slice, full, nb_slice(c, x0, 0, 0, 4), "x0[0:4]", 1, A(2, 4, 3))                                           \
+    X(slice, empty, nb_slice(c, x0, 0, 2, 2), "x0[2:2]", 1, A(2, 4, 3))                                          \
+    X(concat, axis0, nb_concat(c, 2, in, 0), "torch.cat([x0, x1], 0)", 2, A(2, 2, 3), A(2, 4, 3))                \
+    X(concat, axis1_three, nb_concat(c, 3, in, 1), "torch.cat([x0, x1, x2], 1)", 3, A(2, 2, 3), A(2, 2, 1),      \
+      A(2, 2, 2))                                                                                                \
+    X(concat, middle_axis, nb_concat(c, 2, in, 1), "torch.cat([x0, x1], 1)", 2, A(3, 2, 1, 3), A(3, 2, 2, 3))    \
+    X(concat, with_empty, nb_concat(c, 2, in, 0), "torch.cat([x0, x1], 0)", 2, A(2, 2, 3), A(2, 0, 3))           \
+    X(concat, const_part, nb_concat(c, 2, in, 0), "torch.cat([x0, x1], 0)", 2, A(2, 2, 3), K(2, 1, 3))
+
+#define NB__CASES_REDUCE(X)                                                                                   \
+    X(sum, all, nb_sum(c, x0, NULL, 0, 0), "x0.sum()", 1, A(2, 3, 4))                                         \
+    X(sum, axis0, nb_sum(c, x0, AX(0), 1, 0), "x0.sum(dim=0)", 1, A(2, 3, 4))                                 \
+    X(sum, axes_keepdim, nb_sum(c, x0, AX(0, 2), 2, 1), "x0.sum(dim=(0, 2), keepdim=True)", 1, A(3, 2, 3, 4)) \
+    X(sum, negative_axis, nb_sum(c, x0, AX(-1), 1, 0), "x0.sum(dim=-1)", 1, A(2, 3, 4))                       \
+    X(sum, all_keepdim, nb_sum(c, x0, NULL, 0, 1), "x0.sum(dim=(0, 1), keepdim=True)", 1, A(2, 3, 4))         \
+    X(sum, scalar, nb_sum(c, x0, NULL, 0, 0), "x0.sum()", 1, A(0, 0))                                         \
+    X(sum, empty_all, nb_sum(c, x0, NULL, 0, 0), "x0.sum()", 1, A(2, 0, 3))                                   \
+    X(sum, empty_axis, nb_sum(c, x0, AX(0), 1, 0), "x0.sum(dim=0)", 1, A(2, 0, 3))                            \
+    X(mean, all, nb_mean(c, x0, NULL, 0, 0), "x0.mean()", 1, A(2, 3, 4))                                      \
+    X(mean, axis_keepdim, nb_mean(c, x0, AX(1), 1, 1), "x0.mean(dim=1, keepdim=True)", 1, A(3, 2, 3, 4))      \
+    X(mean, axes, nb_mean(c, x0, AX(0, -1), 2, 0), "x0.mean(dim=(0, -1))", 1, A(3, 2, 3, 4))                  \
+    X(mean, size1, nb_mean(c, x0, AX(1), 1, 0), "x0.mean(dim=1)", 1, A(3, 3, 1, 2))                           \
+    X(mean, empty_rows, nb_mean(c, x0, AX(1), 1, 0), "x0.mean(dim=1)", 1, A(2, 0, 3))                        \
+    X(max, all, nb_max(c, x0, NULL, 0, 0), "x0.max()", 1, D(2, 3, 4))                                         \
+    X(max, axis1, nb_max(c, x0, AX(1), 1, 0), "torch.amax(x0, dim=1)", 1, D(2, 3, 4))                         \
+    X(max, axes_keepdim, nb_max(c, x0, AX(0, 2), 2, 1), "torch.amax(x0, dim=(0, 2), keepdim=True)", 1,        \
+      D(3, 2, 3, 4))                                                                                          \
+    X(max, negative_axis, nb_max(c, x0, AX(-1), 1, 0), "torch.amax(x0, dim=-1)", 1, D(2, 3, 4))               \
+    X(max, size1, nb_max(c, x0, AX(1), 1, 0), "torch.amax(x0, dim=1)", 1, D(3, 4, 1, 3))                      \
+    X(max, empty_rows, nb_max(c, x0, AX(1), 1, 0), "torch.amax(x0, dim=1)", 1, D(2, 0, 3))                    \
+    X(min, all, nb_min(c, x0, NULL, 0, 0), "x0.min()", 1, D(2, 3, 4))                                         \
+    X(min, axis0, nb_min(c, x0, AX(0), 1, 0), "torch.amin(x0, dim=0)", 1, D(2, 3, 4))                         \
+    X(min, empty_rows, nb_min(c, x0, AX(-1), 1, 1), "torch.amin(x0, dim=-1, keepdim=True)", 1, D(2, 0, 3))   \
+    X(min, axes_keepdim, nb_min(c, x0, AX(1, 2), 2, 1), "torch.amin(x0, dim=(1, 2), keepdim=True)", 1,        \
+      D(3, 2, 3, 4))
+
+#define NB__CASES_SOFTMAX(X)                                                                                          \
+    X(softmax, last, nb_softmax(c, x0, -1), "torch.softmax(x0, dim=-1)", 1, A(2, 3, 4))                               \
+    X(softmax, axis0, nb_softmax(c, x0, 0), "torch.softmax(x0, dim=0)", 1, A(2, 3, 4))                                \
+    X(softmax, middle, nb_softmax(c, x0, 1), "torch.softmax(x0, dim=1)", 1, A(3, 2, 3, 4))                            \
+    X(softmax, size1, nb_softmax(c, x0, -1), "torch.softmax(x0, dim=-1)", 1, A(2, 3, 1))                              \
+    X(softmax, large, nb_softmax(c, nb_mul_scalar(c, x0, 30.0), -1), "torch.softmax(x0 * 30.0, dim=-1)", 1,           \
+      A(2, 3, 4))                                                                                                     \
+    X(softmax, empty, nb_softmax(c, x0, -1), "torch.softmax(x0, dim=-1)", 1, A(2, 0, 4))                              \
+    X(log_softmax, last, nb_log_softmax(c, x0, -1), "torch.log_softmax(x0, dim=-1)", 1, A(2, 3, 4))                   \
+    X(log_softmax, axis0, nb_log_softmax(c, x0, 0), "torch.log_softmax(x0, dim=0)", 1, A(2, 3, 4))                    \
+    X(log_softmax, middle, nb_log_softmax(c, x0, -2), "torch.log_softmax(x0, dim=-2)", 1, A(3, 2, 3, 4))              \
+    X(log_softmax, large, nb_log_softmax(c, nb_mul_scalar(c, x0, 30.0), 1), "torch.log_softmax(x0 * 30.0, dim=1)", 1, \
+      A(2, 3, 4))                                                                                                     \
+    X(log_softmax, empty, nb_log_softmax(c, x0, 1), "torch.log_softmax(x0, dim=1)", 1, A(2, 0, 4))
+
+#define NB__CASES_LOSS(X)                                                                                              \
+    X(cross_entropy, mean, nb_cross_entropy(c, x0, x1, NB_MEAN, 0.0), "F.cross_entropy(x0, x1)", 2, A(2, 4, 5),        \
+      I(0, 5, 1, 4))                                                                                                   \
+    X(cross_entropy, sum, nb_cross_entropy(c, x0, x1, NB_SUM, 0.0), "F.cross_entropy(x0, x1, reduction='sum')", 2,     \
+      A(2, 4, 5), I(0, 5, 1, 4))                                                                                       \
+    X(cross_entropy, none, nb_cross_entropy(c, x0, x1, NB_NONE, 0.0), "F.cross_entropy(x0, x1, reduction='none')", 2,  \
+      A(2, 4, 5), I(0, 5, 1, 4))                                                                                       \
+    X(cross_entropy, smooth_mean, nb_cross_entropy(c, x0, x1, NB_MEAN, 0.1),                                           \
+      "F.cross_entropy(x0, x1, label_smoothing=0.1)", 2, A(2, 4, 5), I(0, 5, 1, 4))                                    \
+    X(cross_entropy, smooth_sum, nb_cross_entropy(c, x0, x1, NB_SUM, 0.2),                                             \
+      "F.cross_entropy(x0, x1, reduction='sum', label_smoothing=0.2)", 2, A(2, 3, 6), I(0, 6, 1, 3))                   \
+    X(cross_entropy, smooth_none, nb_cross_entropy(c, x0, x1, NB_NONE, 0.3),                                           \
+      "F.cross_entropy(x0, x1, reduction='none', label_smoothing=0.3)", 2, A(2, 5, 3), I(0, 3, 1, 5))                  \
+    X(cross_entropy, large_logits, nb_cross_entropy(c, nb_mul_scalar(c, x0, 40.0), x1, NB_MEAN, 0.0),                  \
+      "F.cross_entropy(x0 * 40.0, x1)", 2, A(2, 4, 5), I(0, 5, 1, 4))                                                  \
+    X(cross_entropy, one_row, nb_cross_entropy(c, x0, x1, NB_MEAN, 0.0), "F.cross_entropy(x0, x1)", 2, A(2, 1, 3),     \
+      I(0, 3, 1, 1))                                                                                                   \
+    X(cross_entropy, empty_none, nb_cross_entropy(c, x0, x1, NB_NONE, 0.0),                                            \
+      "F.cross_entropy(x0, x1, reduction='none')", 2, A(2, 0, 5), I(0, 5, 1, 0))                                       \
+    X(nll, mean, nb_nll(c, x0, x1, NB_MEAN), "F.nll_loss(x0, x1)", 2, A(2, 4, 5), I(0, 5, 1, 4))                       \
+    X(nll, sum, nb_nll(c, x0, x1, NB_SUM), "F.nll_loss(x0, x1, reduction='sum')", 2, A(2, 4, 5), I(0, 5, 1, 4))        \
+    X(nll, none, nb_nll(c, x0, x1, NB_NONE), "F.nll_loss(x0, x1, reduction='none')", 2, A(2, 4, 5), I(0, 5, 1, 4))     \
+    X(nll, empty_none, nb_nll(c, x0, x1, NB_NONE), "F.nll_loss(x0, x1, reduction='none')", 2, A(2, 0, 3),         \
+      I(0, 3, 1, 0))                                                                                                   \
+    X(nll, of_log_softmax, nb_nll(c, nb_log_softmax(c, x0, 1), x1, NB_MEAN), "F.nll_loss(torch.log_softmax(x0, 1), x1)", \
+      2, A(2, 3, 4), I(0, 4, 1, 3))                                                                                    \
+    X(mse, mean, nb_mse(c, x0, x1, NB_MEAN), "F.mse_loss(x0, x1)", 2, A(2, 3, 4), A(2, 3, 4))                          \
+    X(mse, sum, nb_mse(c, x0, x1, NB_SUM), "F.mse_loss(x0, x1, reduction='sum')", 2, A(2, 3, 4), A(2, 3, 4))           \
+    X(mse, none, nb_mse(c, x0, x1, NB_NONE), "F.mse_loss(x0, x1, reduction='none')", 2, A(2, 3, 4), A(2, 3, 4))        \
+    X(mse, const_target, nb_mse(c, x0, x1, NB_MEAN), "F.mse_loss(x0, x1)", 2, A(1, 6), K(1, 6))                        \
+    X(mse, empty_none, nb_mse(c, x0, x1, NB_NONE), "F.mse_loss(x0, x1, reduction='none')", 2, A(2, 0, 3), A(2, 0, 3))  \
+    X(bce_with_logits, mean, nb_bce_with_logits(c, x0, x1, NB_MEAN), "F.binary_cross_entropy_with_logits(x0, x1)", 2,  \
+      A(2, 3, 4), U(2, 3, 4))                                                                                          \
+    X(bce_with_logits, sum, nb_bce_with_logits(c, x0, x1, NB_SUM),                                                     \
+      "F.binary_cross_entropy_with_logits(x0, x1, reduction='sum')", 2, A(2, 3, 4), UK(2, 3, 4))                       \
+    X(bce_with_logits, none, nb_bce_with_logits(c, x0, x1, NB_NONE),                                                   \
+      "F.binary_cross_entropy_with_logits(x0, x1, reduction='none')", 2, A(2, 3, 4), UK(2, 3, 4))                      \
+    X(bce_with_logits, large_logits, nb_bce_with_logits(c, nb_mul_scalar(c, x0, 20.0), x1, NB_MEAN),                   \
+      "F.binary_cross_entropy_with_logits(x0 * 20.0, x1)", 2, A(2, 3, 4), UK(2, 3, 4))                               \
+    X(bce_with_logits, empty_none, nb_bce_with_logits(c, x0, x1, NB_NONE),                                             \
+      "F.binary_cross_entropy_with_logits(x0, x1, reduction='none')", 2, A(2, 0, 2), U(2, 0, 2))
+
+#define NB__CASES_INDEX(X)                                                                                          \
+    X(gather, axis1, nb_gather(c, x0, 1, x1), "torch.gather(x0, 1, x1)", 2, A(2, 3, 4), I(0, 4, 2, 3, 4))           \
+    X(gather, axis0, nb_gather(c, x0, 0, x1), "torch.gather(x0, 0, x1)", 2, A(2, 3, 4), I(0, 3, 2, 3, 4))           \
+    X(gather, wider, nb_gather(c, x0, 1, x1), "torch.gather(x0, 1, x1)", 2, A(2, 3, 2), I(0, 2, 2, 3, 5))           \
+    X(gather, threed, nb_gather(c, x0, 2, x1), "torch.gather(x0, 2, x1)", 2, A(3, 2, 3, 4), I(0, 4, 3, 2, 3, 2))    \
+    X(gather, empty, nb_gather(c, x0, 1, x1), "torch.gather(x0, 1, x1)", 2, A(2, 3, 4), I(0, 4, 2, 3, 0))           \
+    X(index_select, rows, nb_index_select(c, x0, 0, x1), "torch.index_select(x0, 0, x1)", 2, A(2, 4, 3),            \
+      I(0, 4, 1, 6))                                                                                                \
+    X(index_select, cols, nb_index_select(c, x0, 1, x1), "torch.index_select(x0, 1, x1)", 2, A(2, 3, 5),            \
+      I(0, 5, 1, 3))                                                                                                \
+    X(index_select, middle, nb_index_select(c, x0, 1, x1), "torch.index_select(x0, 1, x1)", 2, A(3, 2, 4, 3),       \
+      I(0, 4, 1, 5))                                                                                                \
+    X(index_select, empty, nb_index_select(c, x0, 0, x1), "torch.index_select(x0, 0, x1)", 2, A(2, 4, 3),           \
+      I(0, 4, 1, 0))                                                                                                \
+    X(where, same, nb_where(c, x0, x1, x2), "torch.where(x0 != 0, x1, x2)", 3, I(0, 2, 2, 3, 4), A(2, 3, 4),        \
+      A(2, 3, 4))                                                                                                   \
+    X(where, broadcast, nb_where(c, x0, x1, x2), "torch.where(x0 != 0, x1, x2)", 3, I(0, 2, 2, 3, 1), A(2, 3, 4),   \
+      A(1, 4))                                                                                                      \
+    X(where, scalar_branch, nb_where(c, x0, x1, x2), "torch.where(x0 != 0, x1, x2)", 3, I(0, 2, 2, 3, 4),           \
+      A(2, 3, 4), A(0, 0))                                                                                          \
+    X(where, const_branch, nb_where(c, x0, x1, x2), "torch.where(x0 != 0, x1, x2)", 3, I(0, 2, 2, 2, 3), A(2, 2, 3), \
+      K(2, 2, 3))                                                                                                   \
+    X(where, empty, nb_where(c, x0, x1, x2), "torch.where(x0 != 0, x1, x2)", 3, I(0, 2, 2, 0, 4), A(2, 0, 4),       \
+      A(2, 0, 4))
+
+#define NB__CASES_APPLY(X)                                                                                  \
+    X(apply, mul_exp, nb_apply(c, &nb__mulexp, 2, in, NULL), "x0 * torch.exp(x1)", 2, A(2, 3, 4), A(2, 3, 4)) \
+    X(apply, one_grad, nb_apply(c, &nb__mulexp, 2, in, NULL), "x0 * torch.exp(x1)", 2, K(2, 3, 4), A(2, 3, 4)) \
+    X(apply, empty, nb_apply(c, &nb__mulexp, 2, in, NULL), "x0 * torch.exp(x1)", 2, A(2, 0, 4), A(2, 0, 4))
+
+/* Dropout has a parameter the tests need (p), and no torch reference where the
+ * mask is random: XP(op, variant, nabla call, torch or NULL, p, n, inputs...). */
+#define NB__CASES_DROPOUT(XP)                                                                         \
+    XP(dropout, train, nb__dropout_fixed(c, x0, 0.3), NULL, 0.3, 1, A(2, 6, 5))                       \
+    XP(dropout, high_p, nb__dropout_fixed(c, x0, 0.8), NULL, 0.8, 1, A(3, 4, 4, 4))                   \
+    XP(dropout, empty, nb__dropout_fixed(c, x0, 0.5), NULL, 0.5, 1, A(2, 0, 3))                       \
+    XP(dropout, p_zero, nb__dropout_fixed(c, x0, 0.0), "x0", 0.0, 1, A(2, 3, 4))                      \
+    XP(dropout, eval_mode, nb__dropout_eval(c, x0, 0.5), "x0", 0.5, 1, A(2, 3, 4))
+
+/* ----------------------------------------------------- expansions */
+#define NB__BUILD(op, var, call, tx, n, ...) \
+    static nb_tensor *nb__b_##op##__##var(nb_ctx *c, nb_tensor *const *in, int n_in) { return call; }
+#define NB__BUILDP(op, var, call, tx, p, n, ...) NB__BUILD(op, var, call, tx, n, 0)
+NB__CASES_ELEMENTWISE(NB__BUILD)
+NB__CASES_MATMUL(NB__BUILD)
+NB__CASES_SHAPE(NB__BUILD)
+NB__CASES_REDUCE(NB__BUILD)
+NB__CASES_SOFTMAX(NB__BUILD)
+NB__CASES_LOSS(NB__BUILD)
+NB__CASES_INDEX(NB__BUILD)
+NB__CASES_APPLY(NB__BUILD)
+NB__CASES_DROPOUT(NB__BUILDP)
+
+#define NB__ENTRY(op_, var, call, tx, n, ...) \
+    {.name = #op_ "." #var, .op = #op_, .n_in = n, .in = {__VA_ARGS__}, .build = nb__b_##op_##__##var, .torch = tx},
+#define NB__ENTRYP(op_, var, call, tx, p, n, ...)                                                            \
+    {.name = #op_ "." #var, .op = #op_, .n_in = n, .in = {__VA_ARGS__}, .build = nb__b_##op_##__##var, .torch = tx, \
+     .param = p},
+
+static const nb_opcase nb__cases[] = {
+    NB__CASES_ELEMENTWISE(NB__ENTRY)
+    NB__CASES_MATMUL(NB__ENTRY)
+    NB__CASES_SHAPE(NB__ENTRY)
+    NB__CASES_REDUCE(NB__ENTRY)
+    NB__CASES_SOFTMAX(NB__ENTRY)
+    NB__CASES_LOSS(NB__ENTRY)
+    NB__CASES_DROPOUT(NB__ENTRYP)
+    NB__CASES_INDEX(NB__ENTRY)
+    NB__CASES_APPLY(NB__ENTRY)
+};
+
+#undef A
+#undef K
+#undef P
+#undef W
+#undef D
+#undef U
+#undef UK
+#undef I
+#undef x0
+#undef x1
+#undef x2
+#undef AX
+#undef SH
+
+const nb_opcase *nb_opcases(size_t *n)
+{
+    if (n) *n = sizeof nb__cases / sizeof nb__cases[0];
+    return nb__cases;
+}
+
+const nb_opcase *nb_opcase_find(const char *name)
+{
+    for (size_t i = 0; name && i < sizeof nb__cases / sizeof nb__cases[0]; i++)
+        if (strcmp(nb__cases[i].name, name) == 0) return &nb__cases[i];
+    return NULL;
+}
+
+uint64_t nb_opcase_seed(const nb_opcase *oc)
+{
+    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+    for (const char *p = oc && oc->name ? oc->name : ""; *p; p++) h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+    return h;
+}
+
+/* The values of one input, as doubles, into t (any dtype). */
+static void nb__case_fill(nb_tensor *t, const nb_case_input *s, nb_rng *r)
+{
+    size_t n = t->numel;
+    switch (s->dom) {
+    case NB_CASE_ANY:
+        for (size_t k = 0; k < n; k++) nb_set(t, k, -2.0 + 4.0 * nb_rng_uniform(r));
+        break;
+    case NB_CASE_POSITIVE:
+        for (size_t k = 0; k < n; k++) nb_set(t, k, 0.5 + 1.5 * nb_rng_uniform(r));
+        break;
+    case NB_CASE_AWAY: /* 0.5 * (m + [0.25, 0.75)), m in -4..3 */
+        for (size_t k = 0; k < n; k++) {
+            double m = (double)nb_rng_below(r, 8) - 4.0;
+            nb_set(t, k, 0.5 * (m + 0.25 + 0.5 * nb_rng_uniform(r)));
+        }
+        break;
+    case NB_CASE_DISTINCT: /* a shuffled grid 0.1 apart, jittered by < 0.05 */
+        for (size_t k = 0; k < n; k++) nb_set(t, k, (double)k);
+        for (size_t k = n; k > 1; k--) {
+            size_t j = (size_t)nb_rng_below(r, k);
+            double tmp = nb_get(t, k - 1);
+            nb_set(t, k - 1, nb_get(t, j));
+            nb_set(t, j, tmp);
+        }
+        for (size_t k = 0; k < n; k++)
+            nb_set(t, k, 0.1 * (nb_get(t, k) - 0.5 * (double)n) + 0.05 * nb_rng_uniform(r));
+        break;
+    case NB_CASE_UNIT:
+        for (size_t k = 0; k < n; k++) nb_set(t, k, nb_rng_uniform(r));
+        break;
+    case NB_CASE_INT:
+        for (size_t k = 0; k < n; k++)
+            nb_set(t, k, s->hi > s->lo ? s->lo + (double)nb_rng_below(r, (uint64_t)(s->hi - s->lo)) : s->lo);
+        break;
+    }
+}
+
+int nb_opcase_inputs(nb_ctx *c, const nb_opcase *oc, nb_dtype float_dt, nb_tensor **in)
+{
+    if (!c || !oc || !in) return nb__erri("nb_opcase_inputs: NULL argument");
+    if (float_dt != NB_F32 && float_dt != NB_F64)
+        return nb__erri("nb_opcase_inputs: %s: float inputs must be float32 or float64", oc->name);
+    if (oc->n_in < 0 || oc->n_in > NB_OPCASE_MAX_IN) return nb__erri("nb_opcase_inputs: %s: bad n_in", oc->name);
+    nb_rng r;
+    nb_rng_seed(&r, nb_opcase_seed(oc));
+    for (int i = 0; i < oc->n_in; i++) {
+        const nb_case_input *s = &oc->in[i];
+        nb_dtype dt = s->dtype == NB_I32 ? NB_I32 : float_dt;
+        /* Generate in float64 and round once, so both dtypes see the same values. */
+        nb_tensor *t64 = nb_empty(c, s->dtype == NB_I32 ? NB_I32 : NB_F64, s->ndim, s->shape);
+        if (!t64) return -1;
+        nb__case_fill(t64, s, &r);
+        nb_tensor *t = t64;
+        if (dt != t64->dtype && (!(t = nb_empty(c, dt, s->ndim, s->shape)) || nb_copy_into(t, t64))) return -1;
+        if (s->requires_grad && dt != NB_I32 && nb_tensor_set_requires_grad(t, 1)) return -1;
+        in[i] = t;
+    }
+    return 0;
+}
+
+nb_tensor *nb_opcase_upstream(nb_ctx *c, const nb_opcase *oc, const nb_tensor *like)
+{
+    if (!c || !oc || !like) return nb__err("nb_opcase_upstream: NULL argument");
+    nb_rng r;
+    nb_rng_seed(&r, nb_opcase_seed(oc) ^ 0x5eed0fu); /* a stream apart from the inputs' */
+    nb_tensor *g = nb_empty(c, nb__is_float(like->dtype) ? like->dtype : NB_F64, like->ndim, like->shape);
+    if (!g) return NULL;
+    for (size_t k = 0; k < g->numel; k++) nb_set(g, k, nb_rng_normal(&r));
+    return g;
+}

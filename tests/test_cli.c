@@ -1,0 +1,155 @@
+/* The nabla command-line tool, run as a program (build/nabla, or NB_BUILD). */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "t.h"
+
+/* Runs `nabla ARGS` (stderr joined to stdout); returns the exit status
+ * (-1 if it could not run) and the output in a malloc'd *out. */
+static int cli_run(const char *args, char **out)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "%s/nabla %s 2>&1", t_build_dir(), args);
+    *out = NULL;
+    FILE *p = popen(cmd, "r");
+    if (!p) return -1;
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    size_t got;
+    while (buf && (got = fread(buf + len, 1, cap - len - 1, p)) > 0) {
+        len += got;
+        if (cap - len < 2) {
+            char *nb = realloc(buf, cap *= 2);
+            if (!nb) break;
+            buf = nb;
+        }
+    }
+    if (buf) buf[len] = '\0';
+    int st = pclose(p);
+    *out = buf;
+    return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+TEST(cli, version)
+{
+    char *out;
+    CHECK(cli_run("--version", &out) == 0);
+    CHECK_MSG(out && strstr(out, NB_VERSION), "output: %s", out ? out : "(none)");
+    free(out);
+}
+
+TEST(cli, help)
+{
+    const char *forms[] = {"", "help", "-h", "--help"};
+    for (int i = 0; i < 4; i++) {
+        char *out;
+        CHECK_MSG(cli_run(forms[i], &out) == 0, "nabla %s", forms[i]);
+        CHECK_MSG(out && strstr(out, "usage") && strstr(out, "gradcheck"), "nabla %s: %s", forms[i], out ? out : "");
+        free(out);
+    }
+    char *out;
+    CHECK(cli_run("help gradcheck", &out) == 0);
+    CHECK(out && strstr(out, "--dump-cases"));
+    free(out);
+    CHECK(cli_run("gradcheck --help", &out) == 0);
+    free(out);
+    CHECK(cli_run("no-such-command", &out) == 2);
+    CHECK(out && strstr(out, "no-such-command"));
+    free(out);
+}
+
+TEST(cli, gradcheck_all_pass)
+{
+    char *out;
+    int rc = cli_run("gradcheck", &out);
+    CHECK_MSG(rc == 0, "exit %d:\n%s", rc, out ? out : "");
+    CHECK(out && !strstr(out, "FAIL") && strstr(out, "PASS"));
+    /* At least 40 op lines: "<op> <cases> <abs> <rel> PASS". */
+    int ops = 0;
+    char *save = NULL;
+    for (char *l = out ? strtok_r(out, "\n", &save) : NULL; l; l = strtok_r(NULL, "\n", &save)) {
+        size_t len = strlen(l);
+        if (l[0] != ' ' && len > 6 && !strcmp(l + len - 6, "  PASS")) ops++;
+    }
+    CHECK_MSG(ops >= 40, "only %d op lines", ops);
+    free(out);
+}
+
+TEST(cli, gradcheck_one_op)
+{
+    char *out;
+    CHECK(cli_run("gradcheck --op add", &out) == 0);
+    CHECK(out && strstr(out, "add.broadcast_row") && !strstr(out, "matmul"));
+    free(out);
+    CHECK(cli_run("gradcheck --op matmul.trans_a --fast", &out) == 0);
+    CHECK(out && strstr(out, "matmul.trans_a") && !strstr(out, "matmul.trans_b"));
+    free(out);
+}
+
+TEST(cli, gradcheck_json)
+{
+    char *out;
+    CHECK(cli_run("gradcheck --json", &out) == 0);
+    int lines = 0, ok = 1;
+    for (char *l = out; l && *l;) {
+        char *nl = strchr(l, '\n');
+        size_t len = nl ? (size_t)(nl - l) : strlen(l);
+        char line[512];
+        snprintf(line, sizeof line, "%.*s", (int)(len < 511 ? len : 511), l);
+        lines++;
+        if (line[0] != '{' || line[len - 1] != '}' || !strstr(line, "\"status\":\"pass\"")) {
+            ok = 0;
+            t_fail(__FILE__, __LINE__, "json line %d: %s", lines, line);
+        }
+        if (!strstr(line, "\"summary\"")) {
+            CHECK_MSG(strstr(line, "\"op\":\"") && strstr(line, "\"cases\":") && strstr(line, "\"max_abs_err\":") &&
+                          strstr(line, "\"max_rel_err\":"),
+                      "json line %d lacks a key: %s", lines, line);
+        }
+        l = nl ? nl + 1 : l + len;
+    }
+    CHECK(ok && lines >= 41);
+    free(out);
+    CHECK(cli_run("gradcheck --json --op softmax", &out) == 0);
+    CHECK(out && out[0] == '{' && strstr(out, "\"op\":\"softmax\"") && strstr(out, "\"cases\":"));
+    free(out);
+}
+
+TEST(cli, gradcheck_bad_usage)
+{
+    char *out;
+    CHECK(cli_run("gradcheck --frobnicate", &out) == 2);
+    CHECK_MSG(out && strstr(out, "--frobnicate") && !strchr(strchr(out, '\n') ? strchr(out, '\n') + 1 : "", '\n'),
+              "message: %s", out ? out : "");
+    free(out);
+    CHECK(cli_run("gradcheck --op no_such_op", &out) == 2);
+    CHECK(out && strstr(out, "no_such_op"));
+    free(out);
+    CHECK(cli_run("gradcheck --op", &out) == 2);
+    free(out);
+}
+
+TEST(cli, gradcheck_dump_cases)
+{
+    char path[256], *out;
+    snprintf(path, sizeof path, "%s/test_dump_cases.txt", t_build_dir());
+    char args[300];
+    snprintf(args, sizeof args, "gradcheck --op cross_entropy --dump-cases %s", path);
+    CHECK(cli_run(args, &out) == 0);
+    free(out);
+    FILE *f = fopen(path, "r");
+    CHECK_OK(f);
+    if (!f) return;
+    char line[4096];
+    int cases = 0, header = 0, ends = 0, ups = 0;
+    while (fgets(line, sizeof line, f)) {
+        header |= !strcmp(line, "nabla-cases 1\n");
+        cases += !strncmp(line, "case cross_entropy.", 19);
+        ends += !strcmp(line, "end\n");
+        ups += !strncmp(line, "upstream ", 9);
+    }
+    fclose(f);
+    remove(path);
+    CHECK(header && cases >= 3 && ends == cases && ups == cases);
+}

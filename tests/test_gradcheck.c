@@ -1,0 +1,285 @@
+/* nb_gradcheck and the op catalogue: every case passes in float64 (full and
+ * fast mode); deliberately wrong backwards are caught (the negative controls);
+ * errors are reported; the caller's tensors are left alone. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "nabla/catalogue.h"
+#include "t.h"
+
+static nb_tensor *gc_call(nb_ctx *c, nb_tensor *const *in, int n_in, void *user)
+{
+    const nb_opcase *oc = user;
+    return oc->build(c, in, n_in);
+}
+
+/* Runs the whole catalogue; returns the number of failing cases. */
+static int gc_run_catalogue(int fast)
+{
+    size_t n;
+    const nb_opcase *cs = nb_opcases(&n);
+    nb_ctx *c = nb_ctx_new(NULL);
+    int failed = 0;
+    for (size_t i = 0; i < n; i++) {
+        nb_tensor *in[NB_OPCASE_MAX_IN];
+        nb_gradcheck_result r;
+        nb_gradcheck_opts o = {.fast = fast, .n_probes = 6, .seed = 99 + i};
+        nb_ctx_reset(c);
+        int rc = nb_opcase_inputs(c, &cs[i], NB_F64, in);
+        if (rc == 0) rc = nb_gradcheck(gc_call, (void *)&cs[i], cs[i].n_in, in, &o, &r);
+        if (rc != 0 || !r.passed) {
+            failed++;
+            t_fail(__FILE__, __LINE__, "%s%s: rc %d, %s; worst in%d[%zu] -> out[%zu]: analytic %.10g numeric %.10g",
+                   cs[i].name, fast ? " (fast)" : "", rc, rc ? nb_errmsg() : "FAIL", r.worst_input,
+                   r.worst_in_index, r.worst_out_index, r.worst_analytic, r.worst_numeric);
+        }
+    }
+    nb_ctx_free(c);
+    return failed;
+}
+
+TEST(gradcheck, catalogue_all_pass_float64) { CHECK(gc_run_catalogue(0) == 0); }
+
+TEST(gradcheck, catalogue_all_pass_fast_mode) { CHECK(gc_run_catalogue(1) == 0); }
+
+TEST(gradcheck, catalogue_covers_every_op)
+{
+    static const char *const ops[] = {
+        "add", "sub", "mul", "div", "neg", "add_scalar", "mul_scalar", "rsub_scalar", "rdiv_scalar",
+        "pow_scalar", "pow", "exp", "log", "sqrt", "abs", "clamp", "relu", "leaky_relu", "elu", "gelu",
+        "sigmoid", "tanh", "softplus", "matmul", "reshape", "transpose", "permute", "slice", "concat", "sum",
+        "mean", "max", "min", "softmax", "log_softmax", "cross_entropy", "nll", "mse", "bce_with_logits",
+        "dropout", "gather", "index_select", "where", "apply"};
+    size_t n;
+    const nb_opcase *cs = nb_opcases(&n);
+    CHECK_MSG(n >= 60, "only %zu cases", n);
+    for (size_t k = 0; k < sizeof ops / sizeof ops[0]; k++) {
+        int cases = 0, empty = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (strcmp(cs[i].op, ops[k])) continue;
+            cases++;
+            for (int j = 0; j < cs[i].n_in; j++)
+                for (int d = 0; d < cs[i].in[j].ndim; d++) empty |= cs[i].in[j].shape[d] == 0;
+        }
+        CHECK_MSG(cases >= 1, "op %s has no case", ops[k]);
+        (void)empty;
+    }
+    /* Names are unique, "op.variant", and findable. */
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(cs[i].op);
+        CHECK_MSG(!strncmp(cs[i].name, cs[i].op, len) && cs[i].name[len] == '.', "%s: name/op mismatch", cs[i].name);
+        CHECK_MSG(nb_opcase_find(cs[i].name) == &cs[i], "%s is not unique", cs[i].name);
+        CHECK(cs[i].n_in >= 1 && cs[i].n_in <= NB_OPCASE_MAX_IN && cs[i].build);
+    }
+    CHECK(nb_opcase_find("no.such_case") == NULL);
+}
+
+TEST(gradcheck, catalogue_inputs_are_reproducible)
+{
+    const nb_opcase *oc = nb_opcase_find("matmul.broadcast_b");
+    CHECK_OK(oc);
+    if (!oc) return;
+    nb_ctx *c = nb_ctx_new(NULL);
+    nb_tensor *a[NB_OPCASE_MAX_IN], *b[NB_OPCASE_MAX_IN], *f[NB_OPCASE_MAX_IN];
+    CHECK_OK(nb_opcase_inputs(c, oc, NB_F64, a) == 0);
+    CHECK_OK(nb_opcase_inputs(c, oc, NB_F64, b) == 0);
+    CHECK_OK(nb_opcase_inputs(c, oc, NB_F32, f) == 0);
+    for (int i = 0; i < oc->n_in; i++) {
+        CHECK(a[i]->dtype == NB_F64 && f[i]->dtype == NB_F32 && nb_requires_grad(a[i]));
+        CHECK(memcmp(a[i]->data, b[i]->data, a[i]->numel * sizeof(double)) == 0);
+        for (size_t k = 0; k < a[i]->numel; k++) CHECK(nb_get(f[i], k) == (double)(float)nb_get(a[i], k));
+    }
+    CHECK(nb_opcase_seed(oc) != nb_opcase_seed(nb_opcase_find("matmul.broadcast_a")));
+    CHECK(nb_opcase_inputs(c, oc, NB_I32, a) != 0);
+    nb_ctx_free(c);
+}
+
+/* ------------------------------------------------ negative controls */
+/* y = a * b through nb_apply, with a backward that can be made wrong. */
+typedef enum { GC_RIGHT, GC_SCALED, GC_SIGN, GC_MISSING, GC_ONE_ELEMENT } gc_mode;
+
+static nb_tensor *gc_mul_fwd(nb_fnctx *fc, nb_tensor *const *in, int n_in)
+{
+    nb_ctx *c = nb_fn_ctx(fc);
+    if (nb_fn_save(fc, in[0]) || nb_fn_save(fc, in[1])) return NULL;
+    return nb_mul(c, in[0], in[1]);
+}
+
+static int gc_mul_bwd(nb_fnctx *fc, const nb_tensor *g, nb_tensor **grad_in, int n_in)
+{
+    gc_mode mode = *(const gc_mode *)nb_fn_user(fc);
+    nb_tensor *a = nb_fn_saved(fc, 0), *b = nb_fn_saved(fc, 1);
+    for (int i = 0; i < 2; i++) {
+        if (!nb_fn_needs_grad(fc, i)) continue;
+        if (mode == GC_MISSING && i == 1) continue; /* forgets d/db */
+        nb_tensor *gi = nb_empty(nb_fn_ctx(fc), g->dtype, g->ndim, g->shape);
+        if (!gi) return -1;
+        for (size_t k = 0; k < g->numel; k++) {
+            double v = nb_get(g, k) * nb_get(i == 0 ? b : a, k);
+            if (mode == GC_SCALED && i == 0) v *= 1.1;
+            if (mode == GC_SIGN && i == 1) v = -v;
+            if (mode == GC_ONE_ELEMENT && i == 1 && k == 3) v += 0.01 * nb_get(g, k);
+            nb_set(gi, k, v);
+        }
+        grad_in[i] = gi;
+    }
+    return 0;
+}
+
+static const nb_function gc_mul = {"checked_mul", gc_mul_fwd, gc_mul_bwd};
+
+static nb_tensor *gc_apply_mul(nb_ctx *c, nb_tensor *const *in, int n_in, void *user)
+{
+    return nb_apply(c, &gc_mul, 2, in, user);
+}
+
+static int gc_check_mul(gc_mode mode, int fast, nb_gradcheck_result *r)
+{
+    nb_ctx *c = nb_ctx_new(NULL);
+    nb_rng rng;
+    nb_rng_seed(&rng, 5);
+    size_t shape[2] = {2, 3};
+    nb_tensor *in[2] = {nb_uniform(c, NB_F64, 2, shape, -2, 2, &rng), nb_uniform(c, NB_F64, 2, shape, -2, 2, &rng)};
+    nb_tensor_set_requires_grad(in[0], 1);
+    nb_tensor_set_requires_grad(in[1], 1);
+    nb_gradcheck_opts o = {.fast = fast, .seed = 3};
+    int rc = nb_gradcheck(gc_apply_mul, &mode, 2, in, &o, r);
+    nb_ctx_free(c);
+    return rc;
+}
+
+TEST(gradcheck, correct_custom_function_passes)
+{
+    nb_gradcheck_result r;
+    CHECK_OK(gc_check_mul(GC_RIGHT, 0, &r) == 0);
+    CHECK(r.passed);
+    CHECK(r.n_checked == 6 * 12); /* 6 outputs x (6 + 6) input elements */
+    CHECK(r.max_abs_err < 1e-8);
+    CHECK_OK(gc_check_mul(GC_RIGHT, 1, &r) == 0);
+    CHECK(r.passed && r.n_checked == 4);
+}
+
+TEST(gradcheck, catches_scaled_backward)
+{
+    nb_gradcheck_result r;
+    CHECK_OK(gc_check_mul(GC_SCALED, 0, &r) == 0);
+    CHECK(r.passed == 0);
+    CHECK(r.worst_input == 0);
+    CHECK(fabs(r.worst_analytic - 1.1 * r.worst_numeric) < 1e-6);
+    CHECK_OK(gc_check_mul(GC_SCALED, 1, &r) == 0);
+    CHECK(r.passed == 0);
+}
+
+TEST(gradcheck, catches_sign_error)
+{
+    nb_gradcheck_result r;
+    CHECK_OK(gc_check_mul(GC_SIGN, 0, &r) == 0);
+    CHECK(r.passed == 0);
+    CHECK(r.worst_input == 1);
+    CHECK_NEAR(r.worst_analytic, -r.worst_numeric, 1e-6);
+    CHECK_OK(gc_check_mul(GC_SIGN, 1, &r) == 0);
+    CHECK(r.passed == 0);
+}
+
+TEST(gradcheck, catches_missing_gradient)
+{
+    nb_gradcheck_result r;
+    CHECK_OK(gc_check_mul(GC_MISSING, 0, &r) == 0);
+    CHECK(r.passed == 0);
+    CHECK(r.worst_input == 1 && r.worst_analytic == 0.0);
+}
+
+TEST(gradcheck, locates_a_single_wrong_element)
+{
+    nb_gradcheck_result r;
+    CHECK_OK(gc_check_mul(GC_ONE_ELEMENT, 0, &r) == 0);
+    CHECK(r.passed == 0);
+    CHECK_MSG(r.worst_input == 1 && r.worst_in_index == 3 && r.worst_out_index == 3, "worst in%d[%zu] out[%zu]", r.worst_input, r.worst_in_index, r.worst_out_index);
+    CHECK_NEAR(r.max_abs_err, 0.01, 1e-6);
+    CHECK_NEAR(r.worst_analytic - r.worst_numeric, 0.01, 1e-6);
+}
+
+/* ------------------------------------------------------------ errors */
+static nb_tensor *gc_fail_fn(nb_ctx *c, nb_tensor *const *in, int n_in, void *user)
+{
+    return nb_add(c, in[0], in[1]); /* [2,3] + [4]: does not broadcast */
+}
+
+static nb_tensor *gc_f32_out(nb_ctx *c, nb_tensor *const *in, int n_in, void *user)
+{
+    nb_tensor *y = nb_empty(c, NB_F32, in[0]->ndim, in[0]->shape);
+    if (y) nb_copy_into(y, in[0]);
+    return y;
+}
+
+static nb_tensor *gc_sum_fn(nb_ctx *c, nb_tensor *const *in, int n_in, void *user)
+{
+    nb_tensor *y = nb_mul(c, in[0], in[0]);
+    for (int i = 1; i < n_in; i++)
+        if (in[i]->dtype != NB_I32) y = nb_add(c, y, in[i]);
+    return nb_sum(c, y, NULL, 0, 0);
+}
+
+TEST(gradcheck, errors)
+{
+    nb_ctx *c = nb_ctx_new(NULL);
+    nb_gradcheck_result r;
+    nb_tensor *f32 = nb_ones(c, NB_F32, 1, (size_t[]){3});
+    nb_tensor *a = nb_ones(c, NB_F64, 2, (size_t[]){2, 3}), *b = nb_ones(c, NB_F64, 1, (size_t[]){4});
+    nb_tensor_set_requires_grad(a, 1);
+    nb_tensor_set_requires_grad(f32, 1);
+    CHECK(nb_gradcheck(gc_sum_fn, NULL, 1, &f32, NULL, &r) == -1);
+    CHECK(strstr(nb_errmsg(), "float32") != NULL);
+    CHECK(r.passed == 0);
+    CHECK(nb_gradcheck(gc_fail_fn, NULL, 2, (nb_tensor *[]){a, b}, NULL, &r) == -1);
+    CHECK_MSG(strstr(nb_errmsg(), "add") != NULL, "message: %s", nb_errmsg());
+    CHECK(r.passed == 0);
+    CHECK(nb_gradcheck(gc_f32_out, NULL, 1, &a, NULL, &r) == -1);
+    CHECK(nb_gradcheck(NULL, NULL, 1, &a, NULL, &r) == -1);
+    CHECK(nb_gradcheck(gc_sum_fn, NULL, 1, &a, NULL, NULL) == -1);
+    CHECK(nb_gradcheck(gc_sum_fn, NULL, 1, (nb_tensor *[]){NULL}, NULL, &r) == -1);
+    nb_ctx_free(c);
+}
+
+TEST(gradcheck, leaves_caller_tensors_alone)
+{
+    nb_ctx *c = nb_ctx_new(NULL);
+    double xs[5] = {0.1, -0.7, 1.3, 2.2, -1.9}, copy[5];
+    memcpy(copy, xs, sizeof xs);
+    nb_tensor *x = nb_tensor_from(NB_F64, 1, (size_t[]){5}, xs, NB_BORROW);
+    nb_tensor *k = nb_ones(c, NB_F64, 1, (size_t[]){5}); /* constant: no grad */
+    nb_tensor *lab = nb_zeros(c, NB_I32, 1, (size_t[]){2});
+    nb_tensor_set_requires_grad(x, 1);
+    nb_gradcheck_result r;
+    CHECK_OK(nb_gradcheck(gc_sum_fn, NULL, 3, (nb_tensor *[]){x, k, lab}, NULL, &r) == 0);
+    CHECK(r.passed && r.n_checked == 5);
+    CHECK(memcmp(xs, copy, sizeof xs) == 0);
+    CHECK(x->grad == NULL && nb_requires_grad(x) && !nb_requires_grad(k));
+    CHECK_OK(nb_gradcheck(gc_sum_fn, NULL, 3, (nb_tensor *[]){x, k, lab}, &(nb_gradcheck_opts){.fast = 1}, &r) == 0);
+    CHECK(r.passed && r.n_checked == 4);
+    CHECK(memcmp(xs, copy, sizeof xs) == 0);
+    CHECK(x->grad == NULL);
+    nb_tensor_free(x);
+    nb_ctx_free(c);
+}
+
+static nb_tensor *gc_const_fn(nb_ctx *c, nb_tensor *const *in, int n_in, void *user)
+{
+    return nb_ones(c, NB_F64, 1, (size_t[]){4});
+}
+
+TEST(gradcheck, nothing_to_check_passes)
+{
+    nb_ctx *c = nb_ctx_new(NULL);
+    nb_gradcheck_result r;
+    nb_tensor *e = nb_zeros(c, NB_F64, 2, (size_t[]){0, 3});
+    nb_tensor_set_requires_grad(e, 1);
+    CHECK_OK(nb_gradcheck(gc_sum_fn, NULL, 1, &e, NULL, &r) == 0); /* empty input, scalar output */
+    CHECK(r.passed && r.n_checked == 0 && r.worst_input == -1);
+    nb_tensor *k = nb_ones(c, NB_F64, 1, (size_t[]){3}); /* nothing requires grad */
+    CHECK_OK(nb_gradcheck(gc_sum_fn, NULL, 1, &k, NULL, &r) == 0);
+    CHECK(r.passed && r.n_checked == 0);
+    CHECK_OK(nb_gradcheck(gc_const_fn, NULL, 0, NULL, NULL, &r) == 0); /* no inputs at all */
+    CHECK(r.passed && r.n_checked == 0);
+    nb_ctx_free(c);
+}

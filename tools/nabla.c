@@ -1,0 +1,74 @@
+/* nabla: the command-line tool.  main, the subcommand table and help; every
+ * command lives in its own tools/cmd_*.c (see tools/cli.h).  This program and
+ * its commands are the only code of the project that prints and exits. */
+#include "cli.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "nabla/nabla.h"
+
+static const nb_cli_cmd *const nb_cli_cmds[] = {
+    &nb_cmd_gradcheck,
+};
+#define NB_CLI_NCMDS (sizeof nb_cli_cmds / sizeof nb_cli_cmds[0])
+
+int nb_cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "nabla%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return 2;
+}
+
+static const nb_cli_cmd *nb_cli_find(const char *name)
+{
+    for (size_t i = 0; i < NB_CLI_NCMDS; i++)
+        if (strcmp(nb_cli_cmds[i]->name, name) == 0) return nb_cli_cmds[i];
+    return NULL;
+}
+
+static void nb_cli_help(FILE *f)
+{
+    fprintf(f,
+            "nabla %s: tensors and reverse-mode autograd in C11\n"
+            "\n"
+            "usage: nabla COMMAND [ARGS...]\n"
+            "       nabla help [COMMAND]     this text, or a command's usage\n"
+            "       nabla --version          print the version\n"
+            "\n"
+            "commands:\n",
+            NB_VERSION);
+    for (size_t i = 0; i < NB_CLI_NCMDS; i++) fprintf(f, "  %-12s %s\n", nb_cli_cmds[i]->name, nb_cli_cmds[i]->summary);
+    fprintf(f, "\nRun `nabla help COMMAND` for a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+        nb_cli_help(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+        printf("nabla %s\n", nb_version());
+        return 0;
+    }
+    if (!strcmp(argv[1], "help")) {
+        if (argc < 3) {
+            nb_cli_help(stdout);
+            return 0;
+        }
+        const nb_cli_cmd *cmd = nb_cli_find(argv[2]);
+        if (!cmd) return nb_cli_usage_error(NULL, "unknown command '%s' (see `nabla help`)", argv[2]);
+        fputs(cmd->usage, stdout);
+        return 0;
+    }
+    if (argv[1][0] == '-') return nb_cli_usage_error(NULL, "unknown option '%s' (see `nabla help`)", argv[1]);
+    const nb_cli_cmd *cmd = nb_cli_find(argv[1]);
+    if (!cmd) return nb_cli_usage_error(NULL, "unknown command '%s' (see `nabla help`)", argv[1]);
+    return cmd->run(argc - 1, argv + 1);
+}
