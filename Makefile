@@ -65,6 +65,7 @@ check: test
 fixtures: $(B)/nabla
 	./$(B)/nabla gradcheck --dump-cases tests/ref/cases.txt
 	$(PYTHON_TORCH) tests/ref/torch_ref.py tests/ref/cases.txt tests/ref/torch_ops.txt
+	$(PYTHON_TORCH) tests/ref/torch_optim.py tests/ref/torch_optim.txt
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/nabla $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig

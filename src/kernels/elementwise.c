@@ -1,5 +1,6 @@
 /* Element-wise kernels, instantiated for float and double from elementwise.inc. */
 #include "kernels.h"
+#include "walk.h"
 
 #include <tgmath.h>
 

@@ -11,23 +11,34 @@
 #include "kernels.h"
 
 /* BODY sees i (flat index into the walked shape) and i0, i1, i2 (offsets into
- * operands 0..2 by the strides bc->st[0..2]). */
-#define NB__WALK(bc, BODY)                                                              \
-    do {                                                                                \
-        const nb_k_bcast *wbc_ = (bc);                                                  \
-        size_t widx_[NB_MAX_DIMS] = {0}, i0 = 0, i1 = 0, i2 = 0;                        \
-        for (size_t i = 0; i < wbc_->numel; i++) {                                      \
-            (void)i0; (void)i1; (void)i2;                                               \
-            BODY;                                                                       \
-            for (int d_ = wbc_->ndim - 1; d_ >= 0; d_--) {                              \
-                i0 += wbc_->st[0][d_]; i1 += wbc_->st[1][d_]; i2 += wbc_->st[2][d_];    \
-                if (++widx_[d_] < wbc_->shape[d_]) break;                               \
-                i0 -= wbc_->st[0][d_] * wbc_->shape[d_];                                \
-                i1 -= wbc_->st[1][d_] * wbc_->shape[d_];                                \
-                i2 -= wbc_->st[2][d_] * wbc_->shape[d_];                                \
-                widx_[d_] = 0;                                                          \
-            }                                                                           \
-        }                                                                               \
+ * operands 0..2 by the strides bc->st[0..2]); j is the index along the
+ * innermost dim.  The innermost dim is a plain loop, the outer dims advance
+ * running offsets once per row. */
+#define NB__WALK(bc, BODY)                                                            \
+    do {                                                                                    \
+        const int nd_ = (bc)->ndim;                                                         \
+        const size_t inner_ = (bc)->shape[nd_ - 1];                                         \
+        const size_t s0_ = (bc)->st[0][nd_ - 1], s1_ = (bc)->st[1][nd_ - 1],                \
+                     s2_ = (bc)->st[2][nd_ - 1];                                            \
+        const size_t rows_ = inner_ ? (bc)->numel / inner_ : 0;                             \
+        size_t idx_[NB_MAX_DIMS] = {0}, o0 = 0, o1 = 0, o2 = 0;                             \
+        (void)s2_;                                                                          \
+        for (size_t r_ = 0; r_ < rows_; r_++) {                                             \
+            for (size_t j = 0; j < inner_; j++) {                                           \
+                const size_t i = r_ * inner_ + j;                                           \
+                const size_t i0 = o0 + j * s0_, i1 = o1 + j * s1_, i2 = o2 + j * s2_;       \
+                (void)i; (void)i0; (void)i1; (void)i2;                                      \
+                BODY;                                                                       \
+            }                                                                               \
+            for (int d_ = nd_ - 2; d_ >= 0; d_--) {                                         \
+                o0 += (bc)->st[0][d_]; o1 += (bc)->st[1][d_]; o2 += (bc)->st[2][d_];        \
+                if (++idx_[d_] < (bc)->shape[d_]) break;                                    \
+                o0 -= (bc)->st[0][d_] * (bc)->shape[d_];                                    \
+                o1 -= (bc)->st[1][d_] * (bc)->shape[d_];                                    \
+                o2 -= (bc)->st[2][d_] * (bc)->shape[d_];                                    \
+                idx_[d_] = 0;                                                               \
+            }                                                                               \
+        }                                                                                   \
     } while (0)
 
 /* A walk over `shape` (a 0-d shape walks one element) with all strides 0;
