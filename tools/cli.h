@@ -15,6 +15,9 @@ typedef struct nb_cli_cmd {
 } nb_cli_cmd;
 
 extern const nb_cli_cmd nb_cmd_gradcheck;
+extern const nb_cli_cmd nb_cmd_train;
+extern const nb_cli_cmd nb_cmd_eval;
+extern const nb_cli_cmd nb_cmd_predict;
 
 /* Print "nabla NAME: message" to stderr (a usage error) and return 2. */
 int nb_cli_usage_error(const char *cmd, const char *fmt, ...)

@@ -1,0 +1,226 @@
+/* Training checkpoints on top of safetensors: model entries by name,
+ * optimizer buffers as "optim.*", progress and configuration in metadata. */
+#include "../internal.h"
+#include "nabla/io.h"
+#include "nabla/train.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+
+#define NB__CK_FORMAT "nabla-checkpoint-1"
+#define NB__CK_MAX_META 96
+
+struct nb_checkpoint {
+    nb_st_file *f;
+    char path[512];
+};
+
+typedef struct {
+    char key[48];
+    char val[48];
+} nb__kvbuf;
+
+static void nb__put_u64(nb__kvbuf *b, const char *key, uint64_t v)
+{
+    snprintf(b->key, sizeof b->key, "%s", key);
+    snprintf(b->val, sizeof b->val, "%" PRIu64, v);
+}
+
+static void nb__put_f64(nb__kvbuf *b, const char *key, double v)
+{
+    snprintf(b->key, sizeof b->key, "%s", key);
+    snprintf(b->val, sizeof b->val, "%.17g", v);
+}
+
+int nb_checkpoint_save(const char *path, nb_model *m, const nb_optim *o, const nb_sched *s, const nb_progress *p,
+                       const nb_kv *config, size_t n_config)
+{
+    if (!path || !m) return nb__erri("checkpoint: NULL path or model");
+    if (nb_model_finalize(m)) return -1;
+    if (o && (nb_optim_size(o) != nb_model_n_params(m) || nb_optim_dtype(o) != nb_model_dtype(m)))
+        return nb__erri("checkpoint %s: the optimizer holds %zu %s values but the model has %zu %s parameters", path,
+                        nb_optim_size(o), nb_dtype_name(nb_optim_dtype(o)), nb_model_n_params(m),
+                        nb_dtype_name(nb_model_dtype(m)));
+    if (n_config > 48) return nb__erri("checkpoint %s: too many configuration pairs (%zu)", path, n_config);
+    size_t ne = nb_model_n_entries(m), no = o ? (size_t)nb_optim_state_count(o) : 0;
+    nb_st_tensor *ts = calloc(ne + no + 1, sizeof *ts);
+    char(*onames)[64] = calloc(no + 1, sizeof *onames);
+    nb_st_meta meta[NB__CK_MAX_META];
+    nb__kvbuf kv[40];
+    int rc = -1;
+    if (!ts || !onames) {
+        nb__erri("checkpoint %s: out of memory", path);
+        goto done;
+    }
+    size_t nt = 0, nm = 0, nk = 0;
+    for (size_t i = 0; i < ne; i++) {
+        const nb_model_entry *e = nb_model_entry_at(m, i);
+        if (nb_st_describe(&ts[nt++], e->name, e->t)) goto done;
+    }
+    for (size_t i = 0; i < no; i++) {
+        const char *name = nb_optim_state_name(o, (int)i);
+        snprintf(onames[i], sizeof onames[i], "optim.%s", name);
+        nb_st_tensor *t = &ts[nt++];
+        t->name = onames[i];
+        t->dtype = (nb_st_dtype)nb_st_dtype_of(nb_optim_dtype(o));
+        t->ndim = 1;
+        t->shape[0] = nb_optim_size(o);
+        t->data = nb_optim_state_get(o, name);
+        if (!t->data) goto done;
+    }
+    meta[nm++] = (nb_st_meta){"format", NB__CK_FORMAT};
+    meta[nm++] = (nb_st_meta){"dtype", nb_dtype_name(nb_model_dtype(m))};
+    for (size_t i = 0; i < n_config; i++) meta[nm++] = (nb_st_meta){config[i].key, config[i].value};
+    if (o) {
+        nb__put_u64(&kv[nk++], "optim.steps", (uint64_t)nb_optim_steps(o));
+        nb__put_f64(&kv[nk++], "optim.lr", nb_optim_lr(o));
+        nb__put_f64(&kv[nk++], "optim.momentum", nb_optim_momentum(o));
+    }
+    if (s) nb__put_u64(&kv[nk++], "sched.epoch", (uint64_t)s->epoch);
+    if (p) {
+        nb__put_u64(&kv[nk++], "step", (uint64_t)p->step);
+        nb__put_u64(&kv[nk++], "epoch", (uint64_t)p->epoch);
+        nb__put_u64(&kv[nk++], "loader.n", p->loader.n);
+        nb__put_u64(&kv[nk++], "loader.epoch", p->loader.epoch);
+        nb__put_u64(&kv[nk++], "loader.pos", p->loader.pos);
+        for (int i = 0; i < 4; i++) {
+            char k[32];
+            snprintf(k, sizeof k, "loader.rng%d", i);
+            nb__put_u64(&kv[nk++], k, p->loader.rng[i]);
+            snprintf(k, sizeof k, "rng%d", i);
+            nb__put_u64(&kv[nk++], k, p->rng.s[i]);
+        }
+        nb__put_u64(&kv[nk++], "rng.has_spare", (uint64_t)p->rng.has_spare);
+        uint64_t bits;
+        memcpy(&bits, &p->rng.spare, sizeof bits);
+        nb__put_u64(&kv[nk++], "rng.spare_bits", bits);
+    }
+    for (size_t i = 0; i < nk; i++) meta[nm++] = (nb_st_meta){kv[i].key, kv[i].val};
+    rc = nb_st_save(path, ts, nt, meta, nm);
+done:
+    free(ts);
+    free(onames);
+    return rc;
+}
+
+nb_checkpoint *nb_checkpoint_open(const char *path)
+{
+    if (!path) return nb__err("checkpoint: NULL path");
+    nb_st_file *f = nb_st_load(path);
+    if (!f) return NULL;
+    const char *fmt = nb_st_meta_get(f, "format");
+    if (!fmt || strcmp(fmt, NB__CK_FORMAT)) {
+        nb_st_free(f);
+        return nb__err("%s: not a nabla checkpoint (metadata 'format' is %s%s%s, expected %s)", path, fmt ? "'" : "",
+                       fmt ? fmt : "missing", fmt ? "'" : "", NB__CK_FORMAT);
+    }
+    nb_checkpoint *ck = calloc(1, sizeof *ck);
+    if (!ck) {
+        nb_st_free(f);
+        return nb__err("checkpoint: out of memory");
+    }
+    ck->f = f;
+    snprintf(ck->path, sizeof ck->path, "%s", path);
+    return ck;
+}
+
+void nb_checkpoint_close(nb_checkpoint *ck)
+{
+    if (!ck) return;
+    nb_st_free(ck->f);
+    free(ck);
+}
+
+const char *nb_checkpoint_get(const nb_checkpoint *ck, const char *key) { return ck ? nb_st_meta_get(ck->f, key) : NULL; }
+
+int nb_checkpoint_load_model(const nb_checkpoint *ck, nb_model *m)
+{
+    if (!ck || !m) return nb__erri("checkpoint: NULL checkpoint or model");
+    if (nb_model_finalize(m)) return -1;
+    for (size_t i = 0; i < nb_model_n_entries(m); i++) {
+        const nb_model_entry *e = nb_model_entry_at(m, i);
+        const nb_st_tensor *t = nb_st_find(ck->f, e->name);
+        if (!t) return nb__erri("%s: the model's '%s' is missing from the checkpoint", ck->path, e->name);
+        if (nb_st_read_into(e->t, t)) return -1;
+    }
+    return 0;
+}
+
+/* A metadata field as an unsigned integer; -1 with an error when absent or bad. */
+static int nb__get_u64(const nb_checkpoint *ck, const char *key, uint64_t *out)
+{
+    const char *v = nb_st_meta_get(ck->f, key);
+    if (!v || !*v) return nb__erri("%s: metadata '%s' is missing", ck->path, key);
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(v, &end, 10);
+    if (*end || errno || v[0] == '-') return nb__erri("%s: metadata '%s' = '%s' is not an unsigned integer", ck->path, key, v);
+    *out = x;
+    return 0;
+}
+
+static int nb__get_f64(const nb_checkpoint *ck, const char *key, double *out)
+{
+    const char *v = nb_st_meta_get(ck->f, key);
+    if (!v || !*v) return nb__erri("%s: metadata '%s' is missing", ck->path, key);
+    char *end;
+    double x = strtod(v, &end);
+    if (*end || x != x) return nb__erri("%s: metadata '%s' = '%s' is not a number", ck->path, key, v);
+    *out = x;
+    return 0;
+}
+
+int nb_checkpoint_load_state(const nb_checkpoint *ck, nb_optim *o, nb_sched *s, nb_progress *p)
+{
+    if (!ck) return nb__erri("checkpoint: NULL");
+    uint64_t u;
+    if (o) {
+        double lr, mom;
+        if (nb__get_u64(ck, "optim.steps", &u) || nb__get_f64(ck, "optim.lr", &lr) ||
+            nb__get_f64(ck, "optim.momentum", &mom))
+            return -1;
+        /* every "optim.*" tensor is a state buffer; SGD's momentum buffer is
+         * only listed by the optimizer once filled, so load what is there... */
+        int loaded = 0;
+        for (size_t j = 0; j < nb_st_count(ck->f); j++) {
+            const nb_st_tensor *t = nb_st_at(ck->f, j);
+            if (strncmp(t->name, "optim.", 6)) continue;
+            if (t->ndim != 1 || t->shape[0] != nb_optim_size(o) || (int)t->dtype != nb_st_dtype_of(nb_optim_dtype(o)))
+                return nb__erri("%s: optimizer state '%s' does not match this optimizer (%zu %s values)", ck->path,
+                                t->name, nb_optim_size(o), nb_dtype_name(nb_optim_dtype(o)));
+            if (nb_optim_state_load(o, t->name + 6, t->data))
+                return nb__erri("%s: optimizer state '%s' does not belong to this optimizer", ck->path, t->name);
+            loaded++;
+        }
+        /* ...and then everything the optimizer lists must have been there */
+        if (loaded < nb_optim_state_count(o))
+            return nb__erri("%s: the checkpoint holds %d optimizer buffers, this optimizer needs %d", ck->path, loaded,
+                            nb_optim_state_count(o));
+        if (nb_optim_set_steps(o, (int64_t)u) || nb_optim_set_lr(o, lr)) return -1;
+        if (mom != 0 && nb_optim_set_momentum(o, mom)) return -1;
+    }
+    if (s) {
+        if (nb__get_u64(ck, "sched.epoch", &u) || nb_sched_seek(s, (int64_t)u)) return -1;
+    }
+    if (p) {
+        uint64_t v[16];
+        const char *keys[] = {"step", "epoch", "loader.n", "loader.epoch", "loader.pos", "loader.rng0", "loader.rng1",
+                              "loader.rng2", "loader.rng3", "rng0", "rng1", "rng2", "rng3", "rng.has_spare",
+                              "rng.spare_bits"};
+        for (int i = 0; i < 15; i++)
+            if (nb__get_u64(ck, keys[i], &v[i])) return -1;
+        p->step = (int64_t)v[0];
+        p->epoch = (int64_t)v[1];
+        p->loader.n = v[2];
+        p->loader.epoch = v[3];
+        p->loader.pos = v[4];
+        for (int i = 0; i < 4; i++) {
+            p->loader.rng[i] = v[5 + i];
+            p->rng.s[i] = v[9 + i];
+        }
+        p->rng.has_spare = (int)v[13];
+        memcpy(&p->rng.spare, &v[14], sizeof p->rng.spare);
+    }
+    return 0;
+}

@@ -1,0 +1,257 @@
+/* nabla train / eval / predict as a user runs them, on the real Fashion-MNIST
+ * (Debian's dataset-fashion-mnist; the cases say "skipped" without it). */
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "nabla/train.h"
+#include "t.h"
+#include "t_cli.h"
+
+static void t_sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static int have_data(void)
+{
+    char dir[512];
+    if (nb_fashion_mnist_find(NULL, dir, sizeof dir) == 0) return 1;
+    printf("  (skipped: Fashion-MNIST not installed: %s)\n", nb_errmsg());
+    return 0;
+}
+
+/* A fresh empty folder under /tmp; returns its path in buf. */
+static const char *tmpdir(char *buf, size_t size)
+{
+    snprintf(buf, size, "/tmp/nb_train_XXXXXX");
+    return mkdtemp(buf);
+}
+
+static void rmrf(const char *dir)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+}
+
+TEST(train, bad_flags_exit_2_naming_the_flag)
+{
+    const char *cases[][2] = {
+        {"--lr abc", "--lr"},           {"--opt lbfgs", "lbfgs"},      {"--batch 0", "--batch"},
+        {"--model 784-x-10", "784-x-10"}, {"--act swish", "swish"},    {"--epochs", "--epochs"},
+        {"--bogus", "--bogus"},         {"--dropout 1.5", "--dropout"}, {"--sched warp", "warp"},
+        {"--init magic", "magic"},      {"--dtype f16", "f16"},        {"--out /proc/nabla-no", "/proc/nabla-no"},
+        {"--opt sgd --nesterov", "nesterov"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char args[256], *out;
+        snprintf(args, sizeof args, "train --quiet %s", cases[i][0]);
+        int rc = t_cli_run(args, &out);
+        CHECK_MSG(rc == 2, "nabla %s: exit %d, output: %s", args, rc, out ? out : "");
+        CHECK_MSG(out && strstr(out, cases[i][1]), "nabla %s: message does not name %s: %s", args, cases[i][1], out ? out : "");
+        free(out);
+    }
+}
+
+TEST(train, data_errors)
+{
+    char dir[64], args[256], *out;
+    CHECK(tmpdir(dir, sizeof dir));
+    snprintf(args, sizeof args, "train --quiet --data %s --out %s/run", dir, dir);
+    CHECK(t_cli_run(args, &out) == 2);
+    CHECK_MSG(out && strstr(out, "apt-get install dataset-fashion-mnist"), "%s", out ? out : "");
+    free(out);
+    /* a corrupt images file: the message names it */
+    const char *files[] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                           "t10k-labels-idx1-ubyte"};
+    for (int i = 0; i < 4; i++) {
+        char p[128];
+        snprintf(p, sizeof p, "%s/%s", dir, files[i]);
+        FILE *f = fopen(p, "wb");
+        fputs("not an idx file", f);
+        fclose(f);
+    }
+    CHECK(t_cli_run(args, &out) == 2);
+    CHECK_MSG(out && strstr(out, "idx"), "%s", out ? out : "");
+    free(out);
+    if (have_data()) {
+        CHECK(t_cli_run("train --quiet --model 100-10", &out) == 2);
+        CHECK_MSG(out && strstr(out, "784"), "%s", out ? out : "");
+        free(out);
+        CHECK(t_cli_run("train --quiet --model 784-5", &out) == 2);
+        CHECK_MSG(out && strstr(out, "10 classes"), "%s", out ? out : "");
+        free(out);
+    }
+    rmrf(dir);
+}
+
+static int same_entries(const char *a, const char *b, int *n_compared)
+{
+    nb_checkpoint *ca = nb_checkpoint_open(a), *cb = nb_checkpoint_open(b);
+    int same = ca && cb;
+    *n_compared = 0;
+    nb_mlp_config cfg = {.act = NB_ACT_RELU, .batchnorm = 1, .dropout = 0.1};
+    nb_mlp_parse_widths(&cfg, "784-32-32-10");
+    nb_model *ma = nb_mlp_new(NB_F32, &cfg), *mb = nb_mlp_new(NB_F32, &cfg);
+    if (same && (nb_checkpoint_load_model(ca, ma) || nb_checkpoint_load_model(cb, mb))) same = 0;
+    if (same) {
+        same = !memcmp(nb_model_params(ma), nb_model_params(mb), nb_model_n_params(ma) * sizeof(float)) &&
+               !memcmp(nb_model_buffers(ma), nb_model_buffers(mb), nb_model_n_buffer_values(ma) * sizeof(float));
+        *n_compared = (int)nb_model_n_params(ma);
+    }
+    const char *keys[] = {"step", "epoch", "optim.steps", "loader.pos", "rng0", "loader.rng0"};
+    for (int i = 0; same && i < 6; i++) {
+        const char *va = nb_checkpoint_get(ca, keys[i]), *vb = nb_checkpoint_get(cb, keys[i]);
+        same = va && vb && !strcmp(va, vb);
+    }
+    nb_model_free(ma);
+    nb_model_free(mb);
+    nb_checkpoint_close(ca);
+    nb_checkpoint_close(cb);
+    return same;
+}
+
+TEST(train, resume_is_bitwise_identical)
+{
+    if (!have_data()) return;
+    char dir[64], args[1200], *out;
+    CHECK(tmpdir(dir, sizeof dir));
+    /* 2000 samples, batch 64: 32 batches an epoch, so 50 steps cross an epoch
+     * boundary; BatchNorm buffers, dropout RNG and Adam moments all resume. */
+    const char *common = "train --quiet --model 784-32-32-10 --batchnorm --dropout 0.1 --limit-train 2000 --epochs 3 --sched cosine";
+    snprintf(args, sizeof args, "%s --max-steps 50 --out %s/straight", common, dir);
+    CHECK_MSG(t_cli_run(args, &out) == 0, "%s", out ? out : "");
+    free(out);
+    snprintf(args, sizeof args, "%s --max-steps 25 --out %s/split", common, dir);
+    CHECK_MSG(t_cli_run(args, &out) == 0, "%s", out ? out : "");
+    free(out);
+    snprintf(args, sizeof args, "%s --max-steps 50 --resume --out %s/split", common, dir);
+    CHECK_MSG(t_cli_run(args, &out) == 0, "%s", out ? out : "");
+    free(out);
+    char a[128], b[128];
+    snprintf(a, sizeof a, "%s/straight/checkpoint.safetensors", dir);
+    snprintf(b, sizeof b, "%s/split/checkpoint.safetensors", dir);
+    int n = 0;
+    CHECK_MSG(same_entries(a, b, &n), "25 + resume + 25 steps differ from 50 straight steps");
+    CHECK(n > 25000);
+    /* resuming with another model is refused */
+    snprintf(args, sizeof args, "train --quiet --model 784-16-10 --resume --out %s/split", dir);
+    CHECK(t_cli_run(args, &out) == 2 && out && strstr(out, "784-32-32-10"));
+    free(out);
+    rmrf(dir);
+}
+
+TEST(train, json_events_eval_and_predict)
+{
+    if (!have_data()) return;
+    char dir[64], args[1200], *out;
+    CHECK(tmpdir(dir, sizeof dir));
+    snprintf(args, sizeof args, "train --json --limit-train 3000 --epochs 2 --log-every 10 --out %s", dir);
+    CHECK_MSG(t_cli_run(args, &out) == 0, "%s", out ? out : "");
+    CHECK(out && strstr(out, "{\"event\":\"start\""));
+    CHECK(out && strstr(out, "{\"event\":\"log\""));
+    const char *ep = out ? strstr(out, "{\"event\":\"epoch\",\"epoch\":2") : NULL;
+    CHECK_MSG(ep && strstr(ep, "\"test_acc\":"), "%s", out ? out : "");
+    const char *done = out ? strstr(out, "{\"event\":\"done\"") : NULL;
+    CHECK(done && strstr(done, "\"test_acc\":0.") && strstr(done, "\"train_samples_per_s\":") &&
+          strstr(done, "\"test_loss\":"));
+    double acc = done ? atof(strstr(done, "\"test_acc\":") + 11) : 0;
+    CHECK_MSG(acc > 0.6, "test accuracy %g after 2 epochs on 3000 samples", acc);
+    free(out);
+    char path[128];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL);
+    char line[1024];
+    int lines = 0, json_ok = 1;
+    while (f && fgets(line, sizeof line, f)) {
+        lines++;
+        json_ok &= line[0] == '{' && strstr(line, "}\n") != NULL;
+    }
+    if (f) fclose(f);
+    CHECK(lines >= 4 && json_ok);
+    snprintf(args, sizeof args, "eval %s/checkpoint.safetensors --json", dir);
+    CHECK(t_cli_run(args, &out) == 0);
+    CHECK_MSG(out && strstr(out, "\"confusion\":[[") && strstr(out, "\"n\":10000"), "%s", out ? out : "");
+    free(out);
+    char dd[512];
+    if (nb_fashion_mnist_find(NULL, dd, sizeof dd) == 0) {
+        snprintf(args, sizeof args, "predict %s/checkpoint.safetensors --json --images %s/t10k-images-idx3-ubyte.gz --index 0,1",
+                 dir, dd);
+        int rc = t_cli_run(args, &out);
+        CHECK_MSG(rc == 0 && out && strstr(out, "\"probs\":["), "%s", out ? out : "");
+        free(out);
+    }
+    /* a PGM of the wrong size, and a broken checkpoint */
+    snprintf(path, sizeof path, "%s/small.pgm", dir);
+    f = fopen(path, "wb");
+    fprintf(f, "P5 4 4 255\n");
+    for (int i = 0; i < 16; i++) fputc(i, f);
+    fclose(f);
+    snprintf(args, sizeof args, "predict %s/checkpoint.safetensors %s", dir, path);
+    CHECK(t_cli_run(args, &out) == 2 && out && strstr(out, "4x4"));
+    free(out);
+    snprintf(args, sizeof args, "eval %s", path);
+    CHECK(t_cli_run(args, &out) == 2 && out && strstr(out, "small.pgm"));
+    free(out);
+    rmrf(dir);
+}
+
+TEST(train, nan_loss_stops_and_keeps_checkpoint)
+{
+    if (!have_data()) return;
+    char dir[64], args[1200], *out;
+    CHECK(tmpdir(dir, sizeof dir));
+    snprintf(args, sizeof args, "train --quiet --limit-train 640 --epochs 1 --out %s", dir);
+    CHECK(t_cli_run(args, &out) == 0);
+    free(out);
+    char ck[128];
+    snprintf(ck, sizeof ck, "%s/checkpoint.safetensors", dir);
+    struct stat before, after;
+    CHECK(stat(ck, &before) == 0);
+    snprintf(args, sizeof args, "train --opt sgd --lr 1e5 --clip-norm 0 --limit-train 6400 --epochs 1 --out %s", dir);
+    int rc = t_cli_run(args, &out);
+    CHECK_MSG(rc == 1, "exit %d: %s", rc, out ? out : "");
+    CHECK_MSG(out && strstr(out, "loss became") && strstr(out, "--lr"), "%s", out ? out : "");
+    free(out);
+    CHECK(stat(ck, &after) == 0 && after.st_mtime == before.st_mtime && after.st_size == before.st_size);
+    nb_checkpoint *c = nb_checkpoint_open(ck);
+    CHECK_OK(c);
+    nb_checkpoint_close(c);
+    rmrf(dir);
+}
+
+TEST(train, ctrl_c_saves_and_exits)
+{
+    if (!have_data()) return;
+    char dir[64], outdir[128], exe[256];
+    CHECK(tmpdir(dir, sizeof dir));
+    snprintf(outdir, sizeof outdir, "%s/run", dir);
+    snprintf(exe, sizeof exe, "%s/nabla", t_build_dir());
+    pid_t pid = fork();
+    if (pid == 0) {
+        freopen("/dev/null", "w", stderr);
+        execl(exe, exe, "train", "--quiet", "--epochs", "1000", "--out", outdir, (char *)NULL);
+        _exit(127);
+    }
+    char ck[200];
+    snprintf(ck, sizeof ck, "%s/metrics.jsonl", outdir);
+    struct stat st;
+    for (int i = 0; i < 300 && stat(ck, &st) != 0; i++) t_sleep_ms(20); /* started training */
+    t_sleep_ms(300);
+    kill(pid, SIGINT);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 130, "status %d", status);
+    snprintf(ck, sizeof ck, "%s/checkpoint.safetensors", outdir);
+    nb_checkpoint *c = nb_checkpoint_open(ck);
+    CHECK_OK(c);
+    CHECK(c && nb_checkpoint_get(c, "step") && atol(nb_checkpoint_get(c, "step")) > 0);
+    nb_checkpoint_close(c);
+    rmrf(dir);
+}

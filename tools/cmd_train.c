@@ -1,0 +1,396 @@
+/* nabla train: the study guide's training loop on Fashion-MNIST. */
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "run.h"
+
+static volatile sig_atomic_t nb__interrupted;
+static void nb__on_sigint(int sig)
+{
+    (void)sig;
+    nb__interrupted = 1;
+}
+
+/* mkdir -p; 0 or -1 (errno set). */
+static int nb__mkdirs(const char *path)
+{
+    char buf[1024];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(buf, 0777) && errno != EEXIST) return -1;
+        *p = '/';
+    }
+    if (mkdir(buf, 0777) && errno != EEXIST) return -1;
+    struct stat st;
+    if (stat(buf, &st) || !S_ISDIR(st.st_mode)) {
+        errno = ENOTDIR;
+        return -1;
+    }
+    return 0;
+}
+
+/* Can we create files in dir?  Probe with a temp file, then remove it. */
+static int nb__writable(const char *dir)
+{
+    char probe[1100];
+    snprintf(probe, sizeof probe, "%s/.nabla-write-test.XXXXXX", dir);
+    int fd = mkstemp(probe);
+    if (fd < 0) return -1;
+    close(fd);
+    unlink(probe);
+    return 0;
+}
+
+typedef struct {
+    FILE *json;    /* stdout when --json, else NULL */
+    FILE *metrics; /* OUT/metrics.jsonl */
+    int tty;       /* progress bar on stderr */
+    int quiet;
+} nb__out;
+
+/* Write the same JSON object to the metrics file and (with --json) stdout. */
+#define NB__EVENT(o, ...)                                        \
+    do {                                                         \
+        FILE *fs_[2] = {(o)->metrics, (o)->json};                \
+        for (int k_ = 0; k_ < 2; k_++) {                         \
+            FILE *f = fs_[k_];                                   \
+            if (!f) continue;                                    \
+            __VA_ARGS__;                                         \
+            fputs("}\n", f);                                     \
+            fflush(f);                                           \
+        }                                                        \
+    } while (0)
+
+static void nb__bar(const nb__out *o, long epoch, long epochs, size_t b, size_t nb, double loss, double sps)
+{
+    if (!o->tty || o->quiet) return;
+    int w = 30, fill = nb ? (int)((double)w * (double)b / (double)nb) : w;
+    fprintf(stderr, "\repoch %ld/%ld [", epoch, epochs);
+    for (int i = 0; i < w; i++) fputc(i < fill ? '=' : (i == fill ? '>' : ' '), stderr);
+    fprintf(stderr, "] %zu/%zu loss %.4f %.0f samples/s ", b, nb, loss, sps);
+    fflush(stderr);
+}
+
+static const char nb__train_usage[] =
+    "usage: nabla train [OPTIONS]\n"
+    "\n"
+    "Train an MLP on Fashion-MNIST (default: the study guide's loop, 784-128-10\n"
+    "ReLU, Adam lr 1e-3, batch 64, clip-norm 1.0, 10 epochs).  Prints the loss\n"
+    "every 100 batches and, per epoch, train loss, test loss and test accuracy;\n"
+    "OUT receives checkpoint.safetensors (after every epoch, atomically) and\n"
+    "metrics.jsonl.  Ctrl-C saves a checkpoint and exits.\n"
+    "\n"
+    "output:\n"
+    "  --out DIR            run folder (runs/train)\n"
+    "  --resume             continue from DIR/checkpoint.safetensors\n"
+    "  --json               JSON Lines events on stdout\n"
+    "  --log-every N        batches between loss lines (100)\n"
+    "  --max-steps N        stop (and save) after N optimizer steps in total\n"
+    "  --limit-train N      train on the first N samples only\n"
+    "  --quiet              no progress output on stderr\n";
+
+static char nb__train_usage_full[4096];
+
+static int nb__run(int argc, char **argv);
+
+static int nb__train_main(int argc, char **argv) { return nb__run(argc, argv); }
+
+const nb_cli_cmd nb_cmd_train = {"train", "train an MLP on Fashion-MNIST (checkpoints, metrics, --json)",
+                                 nb__train_usage_full, nb__train_main};
+
+__attribute__((constructor)) static void nb__train_usage_init(void)
+{
+    snprintf(nb__train_usage_full, sizeof nb__train_usage_full, "%s%s", nb__train_usage, nb_run_flags_help);
+}
+
+static int nb__run(int argc, char **argv)
+{
+    const char *cmd = "train";
+    nb_run_cfg r;
+    nb_run_defaults(&r);
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            fputs(nb__train_usage_full, stdout);
+            return 0;
+        }
+        int k = nb_run_flag(cmd, &r, argc, argv, &i);
+        if (k == 2) return 2;
+        if (k == 0) return nb_cli_usage_error(cmd, "unknown option '%s' (see `nabla help train`)", argv[i]);
+    }
+    if (nb_run_finish(cmd, &r)) return 2;
+
+    /* Output folder first: fail before any work if it cannot be written. */
+    if (nb__mkdirs(r.out) || nb__writable(r.out))
+        return nb_cli_usage_error(cmd, "--out %s: cannot write there (%s)", r.out, strerror(errno));
+    char ckpt[1100], metrics_path[1100];
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", r.out);
+    snprintf(metrics_path, sizeof metrics_path, "%s/metrics.jsonl", r.out);
+
+    nb_dataset *train = NULL, *test = NULL;
+    if (nb_fashion_mnist_load(r.data, &train, &test)) {
+        fprintf(stderr, "nabla train: %s\n", nb_errmsg());
+        return 2;
+    }
+    int rc = 1;
+    nb_model *m = NULL;
+    nb_optim *opt = NULL;
+    nb_loader *loader = NULL;
+    nb_ctx *c = NULL;
+    nb_checkpoint *ck = NULL;
+    void *xb = NULL;
+    int32_t *yb = NULL;
+    nb__out o = {.json = r.json ? stdout : NULL, .tty = isatty(2), .quiet = r.quiet};
+
+    if (r.limit_train && r.limit_train < train->n) {
+        size_t *rows = malloc(r.limit_train * sizeof *rows);
+        for (size_t i = 0; rows && i < r.limit_train; i++) rows[i] = i;
+        nb_dataset *sub = rows ? nb_dataset_subset(train, rows, r.limit_train) : NULL;
+        free(rows);
+        if (!sub) {
+            fprintf(stderr, "nabla train: --limit-train: %s\n", nb_errmsg());
+            goto out;
+        }
+        nb_dataset_free(train);
+        train = sub;
+    }
+    if (r.mlp.widths[0] != train->d) {
+        rc = nb_cli_usage_error(cmd, "--model %s: input width %zu does not match the data's %zu features", r.model,
+                                r.mlp.widths[0], train->d);
+        goto out;
+    }
+    if ((int)r.mlp.widths[r.mlp.n_widths - 1] < train->n_classes) {
+        rc = nb_cli_usage_error(cmd, "--model %s: %zu outputs cannot hold the data's %d classes", r.model,
+                                r.mlp.widths[r.mlp.n_widths - 1], train->n_classes);
+        goto out;
+    }
+
+    nb_rng init_rng, rng;
+    nb_rng_seed(&init_rng, r.seed);
+    nb_rng_seed(&rng, r.seed ^ 0x5eed5eed5eedULL);
+    if (!(m = nb_run_model(cmd, &r, &init_rng))) {
+        rc = 2;
+        goto out;
+    }
+    size_t np = nb_model_n_params(m);
+    if (!(opt = nb_optim_new(&r.opt, r.dtype, np))) {
+        rc = nb_cli_usage_error(cmd, "%s", nb_errmsg());
+        goto out;
+    }
+    loader = nb_loader_new(train, &(nb_loader_opts){.batch_size = r.batch, .shuffle = 1, .seed = r.seed});
+    if (!loader) {
+        rc = nb_cli_usage_error(cmd, "--batch %zu: %s", r.batch, nb_errmsg());
+        goto out;
+    }
+    size_t bpe = nb_loader_batches_per_epoch(loader);
+    int per_batch = r.sched.kind == NB_SCHED_ONECYCLE || r.sched.kind == NB_SCHED_LINEAR;
+    if (r.sched.kind == NB_SCHED_ONECYCLE) r.sched.total_steps = (long)(bpe * (size_t)r.epochs);
+    nb_sched sched;
+    if (nb_sched_init(&sched, &r.sched, r.opt.lr) || nb_sched_apply(&sched, opt)) {
+        rc = nb_cli_usage_error(cmd, "--sched %s: %s", r.sched_name, nb_errmsg());
+        goto out;
+    }
+    nb_progress prog = {0};
+    prog.rng = rng;
+    if (r.resume) {
+        if (!(ck = nb_checkpoint_open(ckpt))) {
+            rc = nb_cli_usage_error(cmd, "--resume: %s", nb_errmsg());
+            goto out;
+        }
+        const char *cm = nb_checkpoint_get(ck, "model");
+        if (!cm || strcmp(cm, r.model)) {
+            rc = nb_cli_usage_error(cmd, "--resume: %s was trained with --model %s, not %s", ckpt, cm ? cm : "?", r.model);
+            goto out;
+        }
+        if (nb_checkpoint_load_model(ck, m) || nb_checkpoint_load_state(ck, opt, &sched, &prog) ||
+            nb_loader_set_state(loader, &prog.loader)) {
+            rc = nb_cli_usage_error(cmd, "--resume: %s", nb_errmsg());
+            goto out;
+        }
+        nb_checkpoint_close(ck);
+        ck = NULL;
+        rng = prog.rng;
+    }
+    o.metrics = fopen(metrics_path, r.resume ? "a" : "w");
+    if (!o.metrics) {
+        rc = nb_cli_usage_error(cmd, "%s: %s", metrics_path, strerror(errno));
+        goto out;
+    }
+    c = nb_ctx_new(NULL);
+    xb = calloc(r.batch * train->d, nb_dtype_size(r.dtype));
+    yb = calloc(r.batch, sizeof *yb);
+    if (!c || !xb || !yb) {
+        fprintf(stderr, "nabla train: out of memory\n");
+        goto out;
+    }
+    if (r.threads > 1 && !r.quiet)
+        fprintf(stderr, "nabla train: note: this build runs single-threaded; --threads %d uses 1 thread\n", r.threads);
+    char desc[512];
+    nb_model_describe(m, desc, sizeof desc);
+    if (!r.quiet && !r.json)
+        fprintf(stderr, "model %s\ndata %s: %zu train, %zu test; %s lr %g, batch %zu, %ld epochs%s\n", desc,
+                train->name, train->n, test->n, r.opt_name, r.opt.lr, r.batch, r.epochs,
+                r.resume ? " (resumed)" : "");
+    NB__EVENT(&o, fputs("{\"event\":\"start\",\"model\":", f); nb_json_str(f, r.model);
+              fputs(",\"params\":", f); fprintf(f, "%zu", np); fputs(",\"opt\":", f); nb_json_str(f, r.opt_name);
+              fputs(",\"lr\":", f); nb_json_num(f, r.opt.lr); fprintf(f, ",\"batch\":%zu,\"epochs\":%ld", r.batch, r.epochs);
+              fprintf(f, ",\"threads\":1,\"resumed\":%s,\"step\":%lld", r.resume ? "true" : "false", (long long)prog.step));
+
+    struct sigaction sa = {0}, old_sa;
+    sa.sa_handler = nb__on_sigint;
+    sigaction(SIGINT, &sa, &old_sa);
+
+    nb_kv kv[32];
+    size_t nkv = nb_run_config_kv(&r, kv, 32);
+    double train_time = 0, norm_hist[20] = {0};
+    long long samples = 0;
+    int stop = 0;
+    nb_eval ev = {.loss = NAN, .accuracy = NAN};
+    for (long epoch = prog.epoch; epoch < r.epochs && !stop; epoch++) {
+        double loss_sum = 0, t_epoch = 0;
+        size_t loss_n = 0, b = prog.loader.pos / r.batch;
+        nb_batch batch = {.x = xb, .dtype = r.dtype, .y = yb};
+        int more;
+        while ((more = nb_loader_next(loader, &batch)) == 1) {
+            double t0 = nb_now();
+            nb_tensor *x = nb_from_data(c, r.dtype, 2, (size_t[]){batch.n, train->d}, xb, NB_BORROW);
+            nb_tensor *y = nb_from_data(c, NB_I32, 1, (size_t[]){batch.n}, yb, NB_BORROW);
+            nb_tensor *logits = nb_model_forward(m, c, x, &rng);
+            nb_tensor *loss = nb_cross_entropy(c, logits, y, NB_MEAN, 0.0);
+            if (!loss || nb_backward(c, loss, NULL)) {
+                fprintf(stderr, "\nnabla train: step %lld: %s\n", (long long)prog.step + 1, nb_errmsg());
+                stop = 2;
+                break;
+            }
+            double lv = nb_item(loss);
+            int nonfinite = 0;
+            double gnorm = r.clip_norm > 0 ? nb_clip_grad_norm(nb_model_grads(m), r.dtype, np, r.clip_norm, &nonfinite)
+                                           : nb_clip_grad_norm(nb_model_grads(m), r.dtype, np, INFINITY, &nonfinite);
+            if (!isfinite(lv) || nonfinite) {
+                /* never step on a non-finite loss: stop and keep the last good checkpoint */
+                double oldest = norm_hist[(prog.step + 1) % 20], grow = oldest > 0 ? norm_hist[prog.step % 20] / oldest : NAN;
+                fprintf(stderr,
+                        "\nnabla train: loss became %s at step %lld (epoch %ld, batch %zu); gradient norm %s%.3g",
+                        isnan(lv) ? "NaN" : (isfinite(lv) ? "finite but the gradient is not" : "Inf"),
+                        (long long)prog.step + 1, epoch + 1, b + 1, nonfinite ? "non-finite, before: " : "", norm_hist[prog.step % 20]);
+                if (isfinite(grow) && prog.step >= 20) fprintf(stderr, " (x%.3g over the 20 steps before)", grow);
+                fprintf(stderr, ".\n  learning rate %g is likely too high; try a lower --lr or --clip-norm 1.0.\n"
+                                "  the last good checkpoint (if any) is kept: %s\n", nb_optim_lr(opt), ckpt);
+                NB__EVENT(&o, fprintf(f, "{\"event\":\"nonfinite\",\"step\":%lld,\"loss\":", (long long)prog.step + 1);
+                          nb_json_num(f, lv); fputs(",\"lr\":", f); nb_json_num(f, nb_optim_lr(opt)));
+                stop = 3;
+                break;
+            }
+            if (r.clip_value > 0) nb_clip_grad_value(nb_model_grads(m), r.dtype, np, r.clip_value);
+            nb_optim_step(opt, nb_model_params(m), nb_model_grads(m));
+            nb_model_zero_grad(m);
+            nb_ctx_reset(c);
+            if (per_batch) {
+                nb_sched_step(&sched);
+                nb_sched_apply(&sched, opt);
+            }
+            double dt = nb_now() - t0;
+            train_time += dt;
+            t_epoch += dt;
+            samples += (long long)batch.n;
+            prog.step++;
+            b++;
+            norm_hist[prog.step % 20] = gnorm;
+            loss_sum += lv * (double)batch.n;
+            loss_n += batch.n;
+            if (b % (size_t)r.log_every == 0) {
+                double sps = train_time > 0 ? (double)samples / train_time : 0;
+                if (o.tty && !r.quiet) nb__bar(&o, epoch + 1, r.epochs, b, bpe, lv, sps);
+                else if (!r.quiet && !r.json)
+                    fprintf(stderr, "epoch %ld batch %zu/%zu loss %.4f grad-norm %.3g lr %.3g\n", epoch + 1, b, bpe, lv,
+                            gnorm, nb_optim_lr(opt));
+                NB__EVENT(&o, fprintf(f, "{\"event\":\"log\",\"step\":%lld,\"epoch\":%ld,\"batch\":%zu,\"loss\":",
+                                      (long long)prog.step, epoch + 1, b);
+                          nb_json_num(f, lv); fputs(",\"grad_norm\":", f); nb_json_num(f, gnorm);
+                          fputs(",\"lr\":", f); nb_json_num(f, nb_optim_lr(opt)));
+            }
+            if (nb__interrupted || (r.max_steps && prog.step >= r.max_steps)) {
+                stop = nb__interrupted ? 1 : 4;
+                break;
+            }
+        }
+        if (more < 0) {
+            fprintf(stderr, "nabla train: loader: %s\n", nb_errmsg());
+            stop = 2;
+        }
+        if (stop == 2 || stop == 3) break;
+        int epoch_done = !stop;
+        if (epoch_done && !per_batch) {
+            nb_sched_step(&sched);
+            nb_sched_apply(&sched, opt);
+        }
+        nb_loader_get_state(loader, &prog.loader);
+        prog.epoch = epoch + (epoch_done ? 1 : 0);
+        prog.rng = rng;
+        if (epoch_done) {
+            if (nb_evaluate(m, c, test, 1000, &ev, NULL)) {
+                fprintf(stderr, "nabla train: evaluation: %s\n", nb_errmsg());
+                stop = 2;
+                break;
+            }
+            double tl = loss_n ? loss_sum / (double)loss_n : NAN;
+            if (o.tty && !r.quiet) fputc('\n', stderr);
+            if (!r.quiet && !r.json)
+                fprintf(stderr, "epoch %ld/%ld  train loss %.4f  test loss %.4f  test acc %.4f  (%.1fs, %.0f samples/s)\n",
+                        epoch + 1, r.epochs, tl, ev.loss, ev.accuracy, t_epoch,
+                        t_epoch > 0 ? (double)loss_n / t_epoch : 0);
+            NB__EVENT(&o, fprintf(f, "{\"event\":\"epoch\",\"epoch\":%ld,\"step\":%lld,\"train_loss\":", epoch + 1,
+                                  (long long)prog.step);
+                      nb_json_num(f, tl); fputs(",\"test_loss\":", f); nb_json_num(f, ev.loss);
+                      fputs(",\"test_acc\":", f); nb_json_num(f, ev.accuracy); fputs(",\"lr\":", f);
+                      nb_json_num(f, nb_optim_lr(opt)); fputs(",\"seconds\":", f); nb_json_num(f, t_epoch));
+        }
+        if (nb_checkpoint_save(ckpt, m, opt, &sched, &prog, kv, nkv)) {
+            fprintf(stderr, "nabla train: checkpoint not saved: %s\n", nb_errmsg());
+            stop = 2;
+            break;
+        }
+        if (stop == 1 && !r.quiet) fprintf(stderr, "\nnabla train: interrupted; checkpoint saved to %s\n", ckpt);
+    }
+    sigaction(SIGINT, &old_sa, NULL);
+    if (stop == 2 || stop == 3) goto out;
+    if (stop == 4 || stop == 1) { /* stopped mid-epoch: report the model as it stands */
+        if (nb_evaluate(m, c, test, 1000, &ev, NULL)) {
+            fprintf(stderr, "nabla train: evaluation: %s\n", nb_errmsg());
+            goto out;
+        }
+    }
+    double sps = train_time > 0 ? (double)samples / train_time : 0;
+    NB__EVENT(&o, fputs("{\"event\":\"done\",\"test_acc\":", f); nb_json_num(f, ev.accuracy);
+              fputs(",\"test_loss\":", f); nb_json_num(f, ev.loss); fputs(",\"train_samples_per_s\":", f);
+              nb_json_num(f, sps); fprintf(f, ",\"steps\":%lld,\"epochs\":%lld,\"threads\":1", (long long)prog.step,
+                                           (long long)prog.epoch);
+              fputs(",\"train_seconds\":", f); nb_json_num(f, train_time); fputs(",\"checkpoint\":", f);
+              nb_json_str(f, ckpt); fputs(",\"interrupted\":", f); fputs(stop == 1 ? "true" : "false", f));
+    if (!r.quiet && !r.json)
+        fprintf(stderr, "done: test acc %.4f, test loss %.4f, %.0f train samples/s (1 thread); checkpoint %s\n",
+                ev.accuracy, ev.loss, sps, ckpt);
+    rc = stop == 1 ? 130 : 0;
+out:
+    if (o.metrics) fclose(o.metrics);
+    nb_checkpoint_close(ck);
+    free(xb);
+    free(yb);
+    nb_ctx_free(c);
+    nb_loader_free(loader);
+    nb_optim_free(opt);
+    nb_model_free(m);
+    nb_dataset_free(train);
+    nb_dataset_free(test);
+    return rc;
+}
