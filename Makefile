@@ -1,4 +1,5 @@
 # nabla — make builds build/libnabla.a, build/libnabla.so and build/nabla.
+#   make run           build, install the data if missing, nabla train
 #   make test          every test; ends with "N passed, N failed"
 #   make SAN=1 test    the same under ASan+UBSan (objects in build-san/)
 #   make install PREFIX=/usr/local DESTDIR=
@@ -29,7 +30,7 @@ TEST_OBJ := $(TEST_SRC:%.c=$(B)/obj/%.o)
 EX_SRC   := $(wildcard examples/*.c)
 EX_BIN   := $(EX_SRC:examples/%.c=$(B)/examples/%)
 
-.PHONY: all test check examples install clean fixtures
+.PHONY: all test check examples install clean fixtures run
 all: $(B)/libnabla.a $(B)/libnabla.so $(B)/nabla
 
 $(B)/obj/%.o: %.c $(wildcard include/nabla/*.h) $(shell find src -name '*.h' -o -name '*.inc')
@@ -54,6 +55,11 @@ examples: $(EX_BIN)
 
 $(B)/test_nabla: $(TEST_OBJ) $(B)/libnabla.a
 	$(CC) $(LDSAN) -o $@ $(TEST_OBJ) $(B)/libnabla.a $(LDLIBS)
+
+# Build, make sure the data is there, and train (pass flags with ARGS="...").
+run: all
+	@sh scripts/ensure-data.sh
+	./$(B)/nabla train $(ARGS)
 
 # Every suite, the CLI checks and the examples; the runner prints the closing line.
 test: all $(B)/test_nabla examples

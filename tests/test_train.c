@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nabla/io.h"
 #include "nabla/train.h"
 #include "t.h"
 #include "t_cli.h"
@@ -252,6 +253,70 @@ TEST(train, ctrl_c_saves_and_exits)
     nb_checkpoint *c = nb_checkpoint_open(ck);
     CHECK_OK(c);
     CHECK(c && nb_checkpoint_get(c, "step") && atol(nb_checkpoint_get(c, "step")) > 0);
+    nb_checkpoint_close(c);
+    rmrf(dir);
+}
+
+TEST(train, checkpoint_reads_in_python_safetensors)
+{
+    if (!have_data()) return;
+    if (system("python3 -c \"import safetensors, numpy\" >/dev/null 2>&1") != 0) {
+        CHECK_MSG(!getenv("NB_REQUIRE_PYTHON"), "NB_REQUIRE_PYTHON is set but python3 lacks safetensors/numpy");
+        printf("  (skipped: python3 -m pip install safetensors numpy)\n");
+        return;
+    }
+    char dir[64], args[512], *out;
+    CHECK(tmpdir(dir, sizeof dir));
+    snprintf(args, sizeof args, "train --quiet --batchnorm --model 784-64-10 --limit-train 640 --epochs 1 --out %s", dir);
+    CHECK(t_cli_run(args, &out) == 0);
+    free(out);
+    char cmd[600], ck[128];
+    snprintf(ck, sizeof ck, "%s/checkpoint.safetensors", dir);
+    snprintf(cmd, sizeof cmd, "python3 tests/ref/check_safetensors.py summary %s", ck);
+    FILE *p = popen(cmd, "r");
+    nb_checkpoint *c = nb_checkpoint_open(ck);
+    nb_st_file *f = nb_st_load(ck);
+    CHECK_OK(c && f);
+    char line[1024];
+    int tensors = 0, found_w = 0;
+    while (p && f && fgets(line, sizeof line, p)) {
+        char name[256], dtype[32], shape[64];
+        double sum, sumsq;
+        if (!strncmp(line, "meta ", 5)) {
+            char key[128], val[512] = "";
+            if (sscanf(line, "meta %127s %511[^\n]", key, val) >= 1) {
+                const char *mine = nb_checkpoint_get(c, key);
+                CHECK_MSG(mine && !strcmp(mine, val), "metadata %s: python %s, nabla %s", key, val, mine ? mine : "(none)");
+            }
+            continue;
+        }
+        if (sscanf(line, "tensor %255s %31s %63s %lf %lf", name, dtype, shape, &sum, &sumsq) != 5) continue;
+        tensors++;
+        const nb_st_tensor *t = nb_st_find(f, name);
+        CHECK_MSG(t != NULL, "python sees '%s', nabla does not", name);
+        if (!t) continue;
+        char myshape[64] = "";
+        size_t at = 0, n = 1;
+        for (int d = 0; d < t->ndim; d++) {
+            at += (size_t)snprintf(myshape + at, sizeof myshape - at, d ? "x%zu" : "%zu", t->shape[d]);
+            n *= t->shape[d];
+        }
+        if (!t->ndim) snprintf(myshape, sizeof myshape, "scalar");
+        CHECK_MSG(!strcmp(myshape, shape), "%s: python shape %s, nabla %s", name, shape, myshape);
+        CHECK_MSG(!strcmp(dtype, t->dtype == NB_ST_F32 ? "float32" : "float64"), "%s: python dtype %s", name, dtype);
+        double s = 0, s2 = 0;
+        for (size_t i = 0; i < n; i++) {
+            double v = t->dtype == NB_ST_F32 ? ((const float *)t->data)[i] : ((const double *)t->data)[i];
+            s += v;
+            s2 += v * v;
+        }
+        CHECK_MSG(t_close(s, sum, 1e-9, 1e-9) && t_close(s2, sumsq, 1e-9, 1e-9), "%s: sums differ", name);
+        found_w |= !strcmp(name, "layers.0.weight") && !strcmp(shape, "64x784");
+    }
+    if (p) CHECK(pclose(p) == 0);
+    CHECK(found_w);
+    CHECK_MSG(f && tensors == (int)nb_st_count(f) && tensors >= 9, "python saw %d tensors", tensors);
+    nb_st_free(f);
     nb_checkpoint_close(c);
     rmrf(dir);
 }

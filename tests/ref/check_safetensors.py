@@ -3,6 +3,7 @@
 
     python3 tests/ref/check_safetensors.py check FILE   # FILE was written by nabla
     python3 tests/ref/check_safetensors.py write FILE   # write a file for nabla to read
+    python3 tests/ref/check_safetensors.py summary FILE # one line per tensor: name dtype shape sum sumsq
 
 The expected contents mirror TEST(io, python_interop) in tests/test_io.c;
 keep the two in step.  Exits non-zero (after printing why) on any mismatch.
@@ -82,11 +83,26 @@ def write(path):
     return 0
 
 
+def summary(path):
+    """What Python's safetensors sees in any file (a nabla checkpoint), for the
+    C test to compare with its own reading: names, dtypes, shapes, sums."""
+    with safe_open(path, framework="np") as f:
+        meta = f.metadata() or {}
+        for k in sorted(meta):
+            print("meta %s %s" % (k, meta[k]))
+        for name in sorted(f.keys()):
+            a = f.get_tensor(name).astype(np.float64)
+            shape = "x".join(str(d) for d in f.get_tensor(name).shape) or "scalar"
+            print("tensor %s %s %s %.17g %.17g" % (name, f.get_tensor(name).dtype, shape, a.sum(), (a * a).sum()))
+    return 0
+
+
 def main(argv):
-    if len(argv) != 3 or argv[1] not in ("check", "write"):
+    cmds = {"check": check, "write": write, "summary": summary}
+    if len(argv) != 3 or argv[1] not in cmds:
         print(__doc__, file=sys.stderr)
         return 2
-    return check(argv[2]) if argv[1] == "check" else write(argv[2])
+    return cmds[argv[1]](argv[2])
 
 
 if __name__ == "__main__":
