@@ -263,26 +263,22 @@ static int nb__run(int argc, char **argv)
         int more;
         while ((more = nb_loader_next(loader, &batch)) == 1) {
             double t0 = nb_now();
-            nb_tensor *x = nb_from_data(c, r.dtype, 2, (size_t[]){batch.n, train->d}, xb, NB_BORROW);
-            nb_tensor *y = nb_from_data(c, NB_I32, 1, (size_t[]){batch.n}, yb, NB_BORROW);
-            nb_tensor *logits = nb_model_forward(m, c, x, &rng);
-            nb_tensor *loss = nb_cross_entropy(c, logits, y, NB_MEAN, 0.0);
-            if (!loss || nb_backward(c, loss, NULL)) {
+            nb_step_result sr;
+            nb_step_opts so = {.clip_norm = r.clip_norm, .clip_value = r.clip_value, .rng = &rng};
+            if (nb_train_step(m, opt, c, xb, yb, batch.n, &so, &sr)) {
                 fprintf(stderr, "\nnabla train: step %lld: %s\n", (long long)prog.step + 1, nb_errmsg());
                 stop = 2;
                 break;
             }
-            double lv = nb_item(loss);
-            int nonfinite = 0;
-            double gnorm = r.clip_norm > 0 ? nb_clip_grad_norm(nb_model_grads(m), r.dtype, np, r.clip_norm, &nonfinite)
-                                           : nb_clip_grad_norm(nb_model_grads(m), r.dtype, np, INFINITY, &nonfinite);
-            if (!isfinite(lv) || nonfinite) {
-                /* never step on a non-finite loss: stop and keep the last good checkpoint */
+            double lv = sr.loss, gnorm = sr.grad_norm;
+            if (sr.nonfinite) {
+                /* no update was made: stop and keep the last good checkpoint */
                 double oldest = norm_hist[(prog.step + 1) % 20], grow = oldest > 0 ? norm_hist[prog.step % 20] / oldest : NAN;
                 fprintf(stderr,
                         "\nnabla train: loss became %s at step %lld (epoch %ld, batch %zu); gradient norm %s%.3g",
                         isnan(lv) ? "NaN" : (isfinite(lv) ? "finite but the gradient is not" : "Inf"),
-                        (long long)prog.step + 1, epoch + 1, b + 1, nonfinite ? "non-finite, before: " : "", norm_hist[prog.step % 20]);
+                        (long long)prog.step + 1, epoch + 1, b + 1, isfinite(gnorm) ? "" : "non-finite, before: ",
+                        norm_hist[prog.step % 20]);
                 if (isfinite(grow) && prog.step >= 20) fprintf(stderr, " (x%.3g over the 20 steps before)", grow);
                 fprintf(stderr, ".\n  learning rate %g is likely too high; try a lower --lr or --clip-norm 1.0.\n"
                                 "  the last good checkpoint (if any) is kept: %s\n", nb_optim_lr(opt), ckpt);
@@ -291,10 +287,6 @@ static int nb__run(int argc, char **argv)
                 stop = 3;
                 break;
             }
-            if (r.clip_value > 0) nb_clip_grad_value(nb_model_grads(m), r.dtype, np, r.clip_value);
-            nb_optim_step(opt, nb_model_params(m), nb_model_grads(m));
-            nb_model_zero_grad(m);
-            nb_ctx_reset(c);
             if (per_batch) {
                 nb_sched_step(&sched);
                 nb_sched_apply(&sched, opt);

@@ -51,6 +51,41 @@ int nb_checkpoint_load_model(const nb_checkpoint *ck, nb_model *m);
  * saved step) and the progress.  Any may be NULL.  0 or -1. */
 int nb_checkpoint_load_state(const nb_checkpoint *ck, nb_optim *o, nb_sched *s, nb_progress *p);
 
+/* ---------------------------------------------------------- one train step */
+/* Callbacks into a step, for monitors (all optional).  The model's gradients
+ * and the forward's activations (nb_model_layer_output) are valid in
+ * after_backward; after_clip sees the global norm before and after clipping;
+ * after_update runs once the optimizer has moved the parameters. */
+typedef struct nb_step_hooks {
+    void *user;
+    int (*after_backward)(void *user, nb_model *m, nb_tensor *loss);
+    int (*after_clip)(void *user, nb_model *m, double norm_before, double norm_after);
+    int (*after_update)(void *user, nb_model *m);
+} nb_step_hooks;
+
+typedef struct nb_step_opts {
+    double clip_norm;   /* > 0: clip the global gradient norm to it */
+    double clip_value;  /* > 0: clamp every gradient to [-v, v] */
+    double label_smoothing;
+    nb_rng *rng;        /* dropout */
+    const nb_step_hooks *hooks;
+} nb_step_opts;
+
+typedef struct nb_step_result {
+    double loss;          /* the batch's mean loss */
+    double grad_norm;     /* global gradient norm before clipping */
+    int nonfinite;        /* loss or gradient not finite: NO update was made */
+} nb_step_result;
+
+/* One optimizer step on a batch x [n, d] (model dtype), labels y [n]:
+ * forward, cross-entropy, backward, clipping, update, zero-grad, and a reset
+ * of c.  When the loss or the gradient norm is not finite the parameters are
+ * left untouched and res->nonfinite is set (return 0: that is a result, not
+ * an error).  -1 (nb_errmsg) on errors such as a shape mismatch or a hook
+ * failing. */
+int nb_train_step(nb_model *m, nb_optim *o, nb_ctx *c, const void *x, const int32_t *y, size_t n,
+                  const nb_step_opts *opts, nb_step_result *res);
+
 /* ------------------------------------------------------------ evaluation */
 typedef struct nb_eval {
     double loss;     /* mean cross-entropy over the dataset */

@@ -1,0 +1,45 @@
+/* One training step: the loop body every command shares. */
+#include "../internal.h"
+#include "nabla/train.h"
+
+#include <math.h>
+
+int nb_train_step(nb_model *m, nb_optim *o, nb_ctx *c, const void *x, const int32_t *y, size_t n,
+                  const nb_step_opts *opts, nb_step_result *res)
+{
+    if (!m || !o || !c || !x || !y || !res) return nb__erri("train_step: NULL argument");
+    static const nb_step_opts none = {0};
+    if (!opts) opts = &none;
+    const nb_step_hooks *h = opts->hooks;
+    nb_dtype dt = nb_model_dtype(m);
+    size_t d = nb_model_in_width(m), np = nb_model_n_params(m);
+    res->loss = NAN;
+    res->grad_norm = NAN;
+    res->nonfinite = 0;
+    nb_tensor *xt = nb_from_data(c, dt, 2, (size_t[]){n, d}, (void *)x, NB_BORROW);
+    nb_tensor *yt = nb_from_data(c, NB_I32, 1, (size_t[]){n}, (void *)y, NB_BORROW);
+    nb_tensor *loss = nb_cross_entropy(c, nb_model_forward(m, c, xt, opts->rng), yt, NB_MEAN, opts->label_smoothing);
+    int rc = -1;
+    if (!loss || nb_backward(c, loss, NULL)) goto out;
+    res->loss = nb_item(loss);
+    if (h && h->after_backward && h->after_backward(h->user, m, loss)) goto out;
+    double max_norm = opts->clip_norm > 0 ? opts->clip_norm : INFINITY;
+    res->grad_norm = nb_clip_grad_norm(nb_model_grads(m), dt, np, max_norm, &res->nonfinite);
+    if (!isfinite(res->loss)) res->nonfinite = 1;
+    if (res->nonfinite) {
+        rc = 0;
+        goto out;
+    }
+    if (h && h->after_clip) {
+        double after = res->grad_norm > max_norm ? max_norm : res->grad_norm;
+        if (h->after_clip(h->user, m, res->grad_norm, after)) goto out;
+    }
+    if (opts->clip_value > 0 && nb_clip_grad_value(nb_model_grads(m), dt, np, opts->clip_value)) goto out;
+    if (nb_optim_step(o, nb_model_params(m), nb_model_grads(m))) goto out;
+    if (h && h->after_update && h->after_update(h->user, m)) goto out;
+    rc = 0;
+out:
+    nb_model_zero_grad(m);
+    nb_ctx_reset(c);
+    return rc;
+}
