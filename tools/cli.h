@@ -18,6 +18,8 @@ extern const nb_cli_cmd nb_cmd_gradcheck;
 extern const nb_cli_cmd nb_cmd_train;
 extern const nb_cli_cmd nb_cmd_eval;
 extern const nb_cli_cmd nb_cmd_predict;
+extern const nb_cli_cmd nb_cmd_lrfind;
+extern const nb_cli_cmd nb_cmd_diagnose;
 
 /* Print "nabla NAME: message" to stderr (a usage error) and return 2. */
 int nb_cli_usage_error(const char *cmd, const char *fmt, ...)

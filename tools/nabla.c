@@ -13,6 +13,8 @@ static const nb_cli_cmd *const nb_cli_cmds[] = {
     &nb_cmd_train,
     &nb_cmd_eval,
     &nb_cmd_predict,
+    &nb_cmd_lrfind,
+    &nb_cmd_diagnose,
     &nb_cmd_gradcheck,
 };
 #define NB_CLI_NCMDS (sizeof nb_cli_cmds / sizeof nb_cli_cmds[0])
