@@ -1,4 +1,5 @@
 /* SVG charts: well-formed, log axes, skipped points, escaping. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "nabla/plot.h"
@@ -46,4 +47,23 @@ TEST(plot, empty_and_constant_data_do_not_break)
     p.log_y = 1;
     s = render(&p);
     CHECK(strstr(s, "</svg>") && !strstr(s, "nan") && !strstr(s, "inf"));
+}
+
+TEST(plot, log_ticks_fall_on_multiples_and_the_legend_fits_long_labels)
+{
+    double x[] = {1, 2, 3}, y[] = {1e-31, 1e-10, 10};
+    nb_plot p;
+    nb_plot_init(&p, NULL, NULL, NULL);
+    p.log_y = 1;
+    nb_plot_series(&p, "short", x, y, 3);
+    nb_plot_series(&p, "a rather long legend label, forty chars", x, y, 3);
+    const char *s = render(&p);
+    /* 1e-31 .. 1e1, 32 decades: a tick every 4, on multiples of 4 (1e-28 ... 1e0) */
+    CHECK(strstr(s, ">1e-28<") && strstr(s, ">1e0<") && !strstr(s, ">1e-31<") && !strstr(s, ">1e-27<"));
+    /* the legend text starts far enough left to fit ~40 characters */
+    const char *t = strstr(s, ">a rather long");
+    const char *xat = t ? t : s;
+    while (xat > s && strncmp(xat, "<text x=\"", 9)) xat--;
+    double lx = atof(xat + 9);
+    CHECK_MSG(t && lx + 40 * 6.5 <= 400 + 1, "legend text at x=%g", lx);
 }

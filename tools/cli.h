@@ -20,6 +20,7 @@ extern const nb_cli_cmd nb_cmd_eval;
 extern const nb_cli_cmd nb_cmd_predict;
 extern const nb_cli_cmd nb_cmd_lrfind;
 extern const nb_cli_cmd nb_cmd_diagnose;
+extern const nb_cli_cmd nb_cmd_vanish;
 
 /* Print "nabla NAME: message" to stderr (a usage error) and return 2. */
 int nb_cli_usage_error(const char *cmd, const char *fmt, ...)

@@ -107,7 +107,12 @@ static void nb__tick_label(FILE *f, double v, int lg)
 
 void nb_plot_svg(const nb_plot *p, FILE *f, int W, int H)
 {
-    const double L = 70, R = 20 + (p->n_series > 1 ? 150 : 0), T = 30, B = 50;
+    /* the legend column fits the longest label (~6.5 px a character at 11 px) */
+    size_t longest = 0;
+    for (int s = 0; s < p->n_series; s++)
+        if (p->series[s].label && strlen(p->series[s].label) > longest) longest = strlen(p->series[s].label);
+    double legend = 36 + 6.5 * (double)longest;
+    const double L = 70, R = 20 + (p->n_series > 1 ? (legend > 150 ? legend : 150) : 0), T = 30, B = 50;
     double x0, x1, y0, y1;
     nb__range(p, 0, &x0, &x1);
     nb__range(p, 1, &y0, &y1);
@@ -127,7 +132,9 @@ void nb_plot_svg(const nb_plot *p, FILE *f, int W, int H)
         int lg = axis ? p->log_y : p->log_x;
         double lo = axis ? y0 : x0, hi = axis ? y1 : x1;
         double st = lg ? fmax(1, ceil((hi - lo) / 8)) : nb__nice_step(hi - lo);
-        for (double v = lo; v <= hi + st * 1e-9; v += st) {
+        /* decades on a log axis: multiples of the step (1e-30, 1e-25, ...) */
+        double first = lg ? ceil(lo / st - 1e-9) * st : lo;
+        for (double v = first; v <= hi + st * 1e-9; v += st) {
             if (axis) {
                 fprintf(f, "<line x1=\"%g\" y1=\"%.1f\" x2=\"%g\" y2=\"%.1f\" stroke=\"#e5e5e5\"/>", L, PY(v), L + pw, PY(v));
                 fprintf(f, "<text x=\"%g\" y=\"%.1f\" text-anchor=\"end\">", L - 5, PY(v) + 4);

@@ -1,0 +1,570 @@
+/* nabla vanish: the vanishing/exploding-gradient lab.  Deep MLPs on
+ * Fashion-MNIST, per-layer gradient norms at initialisation and after a short
+ * training, test accuracy; a table, JSON lines and SVG charts.  The
+ * measurements are the library's (nabla/vanish.h); this file chooses the
+ * configurations, runs them (two at a time, in child processes) and prints. */
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "nabla/plot.h"
+#include "nabla/vanish.h"
+#include "run.h"
+
+/* "plain" init: small Gaussian weights, the textbook N(0, 0.01^2). */
+#define NB__PLAIN_STD 0.01
+/* "large" init for ReLU: N(0, 0.2^2) is 4x He's std on the 784-input first
+ * layer and 1.13x on the 64-wide hidden ones; over 20 layers the logits come
+ * out ~40x too large (initial loss ~100) and SGD at lr 0.01 diverges. */
+#define NB__LARGE_STD 0.2
+#define NB__PRESET_CLIP 1.0
+
+typedef struct {
+    nb_act act;
+    nb_init init;
+    double std;
+    int bn, res;
+    double clip;
+} nb__preset;
+
+/* The default run: each line demonstrates one claim of the guide. */
+static const nb__preset nb__presets[] = {
+    {NB_ACT_SIGMOID, NB_INIT_NORMAL, NB__PLAIN_STD, 0, 0, 0},        /* vanishes */
+    {NB_ACT_SIGMOID, NB_INIT_XAVIER_NORMAL, 0, 0, 0, 0},             /* still vanishes: sigmoid' <= 1/4 */
+    {NB_ACT_TANH, NB_INIT_XAVIER_NORMAL, 0, 0, 0, 0},                /* xavier suits tanh */
+    {NB_ACT_RELU, NB_INIT_HE_NORMAL, 0, 0, 0, 0},                    /* cure: relu + he */
+    {NB_ACT_SIGMOID, NB_INIT_NORMAL, NB__PLAIN_STD, 1, 0, 0},        /* cure: batchnorm */
+    {NB_ACT_SIGMOID, NB_INIT_NORMAL, NB__PLAIN_STD, 0, 1, 0},        /* cure: residual */
+    {NB_ACT_RELU, NB_INIT_NORMAL, NB__LARGE_STD, 0, 0, 0},           /* explodes */
+    {NB_ACT_RELU, NB_INIT_NORMAL, NB__LARGE_STD, 0, 0, NB__PRESET_CLIP}, /* tamed by clipping */
+};
+#define NB__NPRESETS (int)(sizeof nb__presets / sizeof nb__presets[0])
+
+static const char nb__vanish_usage[] =
+    "usage: nabla vanish [OPTIONS]\n"
+    "\n"
+    "The vanishing/exploding-gradient lab.  Builds deep MLPs for Fashion-MNIST\n"
+    "(--depth Linear layers, hidden --width), measures the gradient norm\n"
+    "||dL/dW|| of every Linear weight at initialisation (mean over 4 fixed\n"
+    "training batches of 64), trains --steps SGD steps (lr 0.01, momentum 0.9)\n"
+    "on seeded shuffled batches of the training set, measures again on the same\n"
+    "batches, and evaluates on the whole test set (10000 images; see --eval).\n"
+    "\n"
+    "Without configuration flags it runs eight presets:\n"
+    "  sigmoid normal(0.01)       plain small init: the gradient vanishes\n"
+    "  sigmoid xavier             xavier alone does not save sigmoid (slope <= 1/4)\n"
+    "  tanh xavier                ... but suits tanh\n"
+    "  relu he                    cure 1: relu with He init\n"
+    "  sigmoid normal(0.01) bn    cure 2: BatchNorm (same init as the first line)\n"
+    "  sigmoid normal(0.01) res   cure 3: residual connections (same init)\n"
+    "  relu normal(0.2)           too-large init: the loss explodes to NaN\n"
+    "  relu normal(0.2) clip 1    the same, tamed by --clip-norm 1\n"
+    "The default run costs about 10 CPU-seconds with the AVX2 gemm and 60 with\n"
+    "the plain C one, run two configurations at a time (see --jobs).\n"
+    "\n"
+    "The table gives the first and the last Linear layer's gradient norm at\n"
+    "init, their ratio at init and after training, the largest global gradient\n"
+    "norm seen in training, the training loss (first step -> mean of the last\n"
+    "20; '!' when it went non-finite), the test accuracy and a verdict:\n"
+    "EXPLODES when a loss or gradient became NaN/Inf, VANISHES when the first\n"
+    "layer's gradient is below 1e-4 of the last one's, 'exploding gradients'\n"
+    "above 1e4, 'finite: clipped' when clipping was active, else 'ok'.\n"
+    "OUT gets grad_norms.svg (layer on x, log gradient norm at init on y, one\n"
+    "line per configuration), grad_norms_trained.svg (after training) and\n"
+    "results.jsonl (what --json prints: one object per configuration).\n"
+    "\n"
+    "one configuration (any of these runs just that one):\n"
+    "  --act NAME           sigmoid|tanh|relu|leaky_relu|elu|gelu|softplus (relu)\n"
+    "  --init NAME          normal|xavier|he|xavier_uniform|he_uniform|torch (he)\n"
+    "                       (xavier = xavier_normal, he = he_normal)\n"
+    "  --init-std S         std for --init normal (0.01); alone, implies --init normal\n"
+    "  --batchnorm          BatchNorm1d before every hidden activation\n"
+    "  --residual           x + act(Linear(x)) around every width-to-width hidden layer\n"
+    "  --clip-norm X        clip the global gradient norm to X (0 = off) (0)\n"
+    "every run:\n"
+    "  --depth N            Linear layers (20; 2..63)\n"
+    "  --width N            hidden width (64)\n"
+    "  --steps N            training steps (300; 0 = measure at init only)\n"
+    "  --batch N            batch size (64)\n"
+    "  --probe-batches N    batches the gradient norms are averaged over (4)\n"
+    "  --lr LR              SGD learning rate (0.01)\n"
+    "  --momentum M         SGD momentum (0.9)\n"
+    "  --eval N             evaluate on the first N test images (0 = all) (0)\n"
+    "  --seed N             seed of the weights, probe batches and data order (1)\n"
+    "  --jobs N             configurations run at once, in child processes (2)\n"
+    "  --data DIR           Fashion-MNIST folder (else $NABLA_DATA, else Debian's)\n"
+    "  --out DIR            output folder (runs/vanish)\n"
+    "  --json               JSON lines on stdout instead of the table\n"
+    "  --quiet              nothing on stderr but errors\n";
+
+static int nb__run_vanish(int argc, char **argv);
+const nb_cli_cmd nb_cmd_vanish = {"vanish", "vanishing/exploding gradients: per-layer norms of deep MLPs, and the cures",
+                                  nb__vanish_usage, nb__run_vanish};
+
+/* ------------------------------------------------------------------ flags */
+static int nb__num(const char *flag, const char *v, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double x = v ? strtod(v, &end) : 0;
+    if (!v || !*v || *end || errno || !isfinite(x))
+        return nb_cli_usage_error("vanish", "%s: '%s' is not a number", flag, v ? v : "");
+    if (x < lo || x > hi) return nb_cli_usage_error("vanish", "%s: %g is out of range [%g, %g]", flag, x, lo, hi);
+    *out = x;
+    return 0;
+}
+
+static int nb__int(const char *flag, const char *v, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long x = v ? strtol(v, &end, 10) : 0;
+    if (!v || !*v || *end || errno) return nb_cli_usage_error("vanish", "%s: '%s' is not an integer", flag, v ? v : "");
+    if (x < lo || x > hi) return nb_cli_usage_error("vanish", "%s: %ld is out of range [%ld, %ld]", flag, x, lo, hi);
+    *out = x;
+    return 0;
+}
+
+/* mkdir -p; 0 or -1 (errno set). */
+static int nb__mkdirs(const char *path)
+{
+    char buf[1024];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(buf, 0777) && errno != EEXIST) return -1;
+        *p = '/';
+    }
+    if (mkdir(buf, 0777) && errno != EEXIST) return -1;
+    struct stat st;
+    if (stat(buf, &st) || !S_ISDIR(st.st_mode)) {
+        errno = ENOTDIR;
+        return -1;
+    }
+    return 0;
+}
+
+/* ----------------------------------------------------------------- output */
+typedef struct {
+    nb_vanish_config cfg;
+    nb_vanish_result res;
+    char label[64];
+} nb__row;
+
+/* A reading of the measurements (thresholds as in the usage text). */
+static const char *nb__verdict(const nb__row *r, char *buf, size_t size)
+{
+    const nb_vanish_result *v = &r->res;
+    if (v->exploded) snprintf(buf, size, "EXPLODES: NaN/Inf at step %ld", v->exploded_at);
+    else if (v->ratio_init < 1e-4) snprintf(buf, size, "VANISHES");
+    else if (v->ratio_init > 1e4) snprintf(buf, size, "exploding gradients");
+    else if (v->clipped_steps > 0) snprintf(buf, size, "finite: clipped %ld/%ld steps", v->clipped_steps, v->steps_done);
+    else snprintf(buf, size, "ok");
+    return buf;
+}
+
+static void nb__json_key_num(FILE *f, const char *key, double v)
+{
+    fprintf(f, ",\"%s\":", key);
+    nb_json_num(f, v);
+}
+
+static void nb__json_row(FILE *f, const nb__row *r)
+{
+    const nb_vanish_config *c = &r->cfg;
+    const nb_vanish_result *v = &r->res;
+    char verdict[64];
+    fputs("{\"config\":", f);
+    nb_json_str(f, r->label);
+    fputs(",\"act\":", f);
+    nb_json_str(f, nb_act_name(c->act));
+    fputs(",\"init\":", f);
+    nb_json_str(f, nb_init_name(c->init));
+    fputs(",\"init_std\":", f);
+    if (c->init == NB_INIT_NORMAL) nb_json_num(f, c->init_std);
+    else fputs("null", f);
+    fprintf(f, ",\"batchnorm\":%s,\"residual\":%s,\"depth\":%d,\"width\":%zu,\"steps\":%ld,\"batch\":%zu",
+            c->batchnorm ? "true" : "false", c->residual ? "true" : "false", c->depth, c->width, c->steps, c->batch);
+    nb__json_key_num(f, "lr", c->opt.lr);
+    nb__json_key_num(f, "momentum", c->opt.momentum);
+    nb__json_key_num(f, "clip_norm", c->clip_norm);
+    fprintf(f, ",\"seed\":%llu", (unsigned long long)c->seed);
+    for (int t = 0; t < 2; t++) {
+        const double *g = t ? v->grad_trained : v->grad_init;
+        fputs(t ? ",\"grad_norms_trained\":[" : ",\"grad_norms\":[", f);
+        for (int k = 0; k < v->depth; k++) {
+            if (k) fputc(',', f);
+            nb_json_num(f, g[k]);
+        }
+        fputc(']', f);
+    }
+    nb__json_key_num(f, "grad_norm_first", v->grad_init[0]);
+    nb__json_key_num(f, "grad_norm_last", v->grad_init[v->depth - 1]);
+    nb__json_key_num(f, "ratio", v->ratio_init);
+    nb__json_key_num(f, "ratio_trained", v->ratio_trained);
+    nb__json_key_num(f, "loss_init", v->loss_init);
+    nb__json_key_num(f, "loss_first", v->loss_first);
+    nb__json_key_num(f, "loss_last", v->loss_last);
+    nb__json_key_num(f, "loss_max", v->loss_max);
+    nb__json_key_num(f, "grad_norm_max", v->grad_norm_max);
+    nb__json_key_num(f, "update_norm_max", v->update_norm_max);
+    fprintf(f, ",\"clipped_steps\":%ld,\"steps_done\":%ld,\"exploded\":%s,\"exploded_at\":%ld", v->clipped_steps,
+            v->steps_done, v->exploded ? "true" : "false", v->exploded_at);
+    nb__json_key_num(f, "test_acc", v->test_acc);
+    nb__json_key_num(f, "test_loss", v->test_loss);
+    fprintf(f, ",\"test_n\":%zu,\"verdict\":", v->test_n);
+    nb_json_str(f, nb__verdict(r, verdict, sizeof verdict));
+    nb__json_key_num(f, "seconds", v->seconds);
+    fputs("}\n", f);
+    fflush(f);
+}
+
+#define NB__ROWFMT "%-25s %9s %9s %9s %9s %9s %19s %8s  %s\n"
+
+static void nb__table_header(FILE *f, int depth, long steps)
+{
+    char last[16], ratio[24], after[24];
+    snprintf(last, sizeof last, "|dW%d|", depth);
+    snprintf(ratio, sizeof ratio, "dW1/dW%d", depth);
+    snprintf(after, sizeof after, "@%ld steps", steps);
+    fprintf(f, NB__ROWFMT, "config", "|dW1|", last, ratio, after, "max |g|", "train loss", "test acc", "verdict");
+}
+
+static void nb__fmt(char *buf, size_t size, double v)
+{
+    if (isnan(v)) snprintf(buf, size, "-");
+    else snprintf(buf, size, "%.2e", v);
+}
+
+static void nb__table_row(FILE *f, const nb__row *r)
+{
+    const nb_vanish_result *v = &r->res;
+    char a[24], b[24], c[24], d[24], g[24], loss[48], acc[16], verdict[64];
+    nb__fmt(a, sizeof a, v->grad_init[0]);
+    nb__fmt(b, sizeof b, v->grad_init[v->depth - 1]);
+    nb__fmt(c, sizeof c, v->ratio_init);
+    nb__fmt(d, sizeof d, v->exploded || !isfinite(v->ratio_trained) ? NAN : v->ratio_trained);
+    nb__fmt(g, sizeof g, v->steps_done || v->exploded ? v->grad_norm_max : NAN);
+    if (v->steps_done == 0 && !v->exploded) snprintf(loss, sizeof loss, "%.3g", v->loss_init);
+    else if (v->steps_done == 0) snprintf(loss, sizeof loss, "%.3g -> NaN!", v->loss_init);
+    else snprintf(loss, sizeof loss, "%.3g -> %.3g%s", v->loss_first, v->loss_last, v->exploded ? "!" : "");
+    if (isnan(v->test_acc)) snprintf(acc, sizeof acc, "-");
+    else snprintf(acc, sizeof acc, "%.1f%%", 100 * v->test_acc);
+    fprintf(f, NB__ROWFMT, r->label, a, b, c, d, g, loss, acc, nb__verdict(r, verdict, sizeof verdict));
+    fflush(f);
+}
+
+/* One chart: Linear layer on x, gradient norm on a log y axis. */
+static int nb__svg(const char *path, const nb__row *rows, int n, int trained)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) return -1;
+    double xs[NB_VANISH_MAX_DEPTH];
+    for (int k = 0; k < NB_VANISH_MAX_DEPTH; k++) xs[k] = k + 1;
+    char title[200];
+    const nb_vanish_config *c = &rows[0].cfg;
+    if (trained)
+        snprintf(title, sizeof title, "Gradient norm of each Linear weight after %ld SGD steps (%d layers, width %zu)",
+                 c->steps, c->depth, c->width);
+    else
+        snprintf(title, sizeof title, "Gradient norm of each Linear weight at initialisation (%d layers, width %zu)",
+                 c->depth, c->width);
+    nb_plot p;
+    nb_plot_init(&p, title, "Linear layer (1 = next to the input)", "||dL/dW|| (log scale)");
+    p.log_y = 1;
+    static char labels[NB_PLOT_MAX_SERIES][96];
+    int series_of[NB_PLOT_MAX_SERIES];
+    for (int i = 0; i < n && p.n_series < NB_PLOT_MAX_SERIES; i++) {
+        const nb__row *r = &rows[i];
+        /* at init, configurations that differ only in clipping are one line */
+        int dup = -1;
+        for (int j = 0; j < i && !trained && dup < 0; j++) {
+            nb_vanish_config a = r->cfg, b = rows[j].cfg;
+            a.clip_norm = b.clip_norm = 0;
+            if (!memcmp(&a, &b, sizeof a) && !memcmp(r->res.grad_init, rows[j].res.grad_init, sizeof r->res.grad_init))
+                dup = j;
+        }
+        if (dup >= 0 && series_of[dup] >= 0) {
+            size_t len = strlen(labels[series_of[dup]]);
+            snprintf(labels[series_of[dup]] + len, sizeof labels[0] - len, ", clipped or not");
+            series_of[i] = -1;
+            continue;
+        }
+        if (trained && r->res.exploded)
+            snprintf(labels[p.n_series], sizeof labels[0], "%s: NaN at step %ld", r->label, r->res.exploded_at);
+        else snprintf(labels[p.n_series], sizeof labels[0], "%s", r->label);
+        series_of[i] = p.n_series;
+        nb_plot_series(&p, labels[p.n_series], xs, trained ? r->res.grad_trained : r->res.grad_init,
+                       (size_t)r->res.depth);
+    }
+    nb_plot_svg(&p, f, 960, 520);
+    return fclose(f) ? -1 : 0;
+}
+
+/* ---------------------------------------------------------------- workers */
+/* What a child process sends back through its pipe. */
+typedef struct {
+    int rc;
+    nb_vanish_result res;
+    char err[512];
+} nb__msg;
+
+typedef struct {
+    pid_t pid; /* 0: computed in this process */
+    int fd;
+    nb__msg msg;
+} nb__job;
+
+static void nb__compute(nb__row *r, const nb_dataset *train, const nb_dataset *test, nb__msg *m)
+{
+    memset(m, 0, sizeof *m);
+    m->rc = nb_vanish_run(&r->cfg, train, test, &m->res);
+    if (m->rc) snprintf(m->err, sizeof m->err, "%s", nb_errmsg());
+}
+
+/* Start configuration r in a child process (or here, when fork fails or
+ * jobs is 1). */
+static void nb__start(nb__job *j, nb__row *r, const nb_dataset *train, const nb_dataset *test, int jobs)
+{
+    int fds[2];
+    j->pid = 0;
+    if (jobs > 1 && pipe(fds) == 0) {
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid == 0) {
+            close(fds[0]);
+            nb__msg m;
+            nb__compute(r, train, test, &m);
+            const char *p = (const char *)&m;
+            size_t left = sizeof m;
+            while (left > 0) {
+                ssize_t w = write(fds[1], p, left);
+                if (w < 0 && errno == EINTR) continue;
+                if (w <= 0) _exit(1);
+                p += w;
+                left -= (size_t)w;
+            }
+            _exit(0);
+        }
+        close(fds[1]);
+        if (pid > 0) {
+            j->pid = pid;
+            j->fd = fds[0];
+            return;
+        }
+        close(fds[0]);
+    }
+    nb__compute(r, train, test, &j->msg);
+}
+
+/* Wait for a started configuration; 0, or -1 with *j->msg.err set. */
+static int nb__finish(nb__job *j)
+{
+    if (j->pid == 0) return j->msg.rc ? -1 : 0;
+    char *p = (char *)&j->msg;
+    size_t got = 0;
+    while (got < sizeof j->msg) {
+        ssize_t n = read(j->fd, p + got, sizeof j->msg - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        got += (size_t)n;
+    }
+    close(j->fd);
+    int st = 0;
+    while (waitpid(j->pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    j->pid = 0;
+    if (got != sizeof j->msg) {
+        if (WIFSIGNALED(st)) snprintf(j->msg.err, sizeof j->msg.err, "worker killed by signal %d", WTERMSIG(st));
+        else snprintf(j->msg.err, sizeof j->msg.err, "worker exited (status %d) without a result", WEXITSTATUS(st));
+        j->msg.rc = -1;
+    }
+    return j->msg.rc ? -1 : 0;
+}
+
+/* ------------------------------------------------------------------- main */
+static int nb__run_vanish(int argc, char **argv)
+{
+    const char *cmd = "vanish", *data = NULL, *out = "runs/vanish";
+    nb_vanish_config base = nb_vanish_defaults();
+    nb__preset one = {NB_ACT_RELU, NB_INIT_HE_NORMAL, NB__PLAIN_STD, 0, 0, 0};
+    int single = 0, json = 0, quiet = 0, init_given = 0, std_given = 0;
+    long eval_n = 0, jobs = 2, n;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(nb__vanish_usage, stdout);
+            return 0;
+        }
+        if (!strcmp(a, "--json")) json = 1;
+        else if (!strcmp(a, "--quiet")) quiet = 1;
+        else if (!strcmp(a, "--batchnorm")) single = one.bn = 1;
+        else if (!strcmp(a, "--residual")) single = one.res = 1;
+        else {
+            static const char *const valued[] = {"--act",   "--init",  "--init-std", "--clip-norm", "--depth",
+                                                 "--width", "--steps", "--batch",    "--probe-batches", "--lr",
+                                                 "--momentum", "--eval", "--seed",   "--jobs",      "--data",
+                                                 "--out"};
+            int known = 0;
+            for (size_t k = 0; k < sizeof valued / sizeof *valued; k++) known |= !strcmp(a, valued[k]);
+            if (!known) return nb_cli_usage_error(cmd, "unknown option '%s' (see `nabla help vanish`)", a);
+            if (i + 1 >= argc) return nb_cli_usage_error(cmd, "%s needs a value", a);
+            const char *v = argv[++i];
+            if (!strcmp(a, "--act")) {
+                int k = nb_act_parse(v);
+                if (k <= NB_ACT_NONE) return nb_cli_usage_error(cmd, "--act: unknown activation '%s'", v);
+                one.act = (nb_act)k;
+                single = 1;
+            } else if (!strcmp(a, "--init")) {
+                int k = !strcmp(v, "xavier") || !strcmp(v, "glorot") ? NB_INIT_XAVIER_NORMAL : nb_init_parse(v);
+                if (k < 0 || k == NB_INIT_ZEROS) return nb_cli_usage_error(cmd, "--init: unknown initialisation '%s'", v);
+                one.init = (nb_init)k;
+                single = init_given = 1;
+            } else if (!strcmp(a, "--init-std")) {
+                if (nb__num(a, v, 1e-12, 1e3, &one.std)) return 2;
+                single = std_given = 1;
+            } else if (!strcmp(a, "--clip-norm")) {
+                if (nb__num(a, v, 0, 1e12, &one.clip)) return 2;
+                single = 1;
+            } else if (!strcmp(a, "--depth")) {
+                if (nb__int(a, v, 2, NB_VANISH_MAX_DEPTH, &n)) return 2;
+                base.depth = (int)n;
+            } else if (!strcmp(a, "--width")) {
+                if (nb__int(a, v, 1, 100000, &n)) return 2;
+                base.width = (size_t)n;
+            } else if (!strcmp(a, "--steps")) {
+                if (nb__int(a, v, 0, 100000000, &base.steps)) return 2;
+            } else if (!strcmp(a, "--batch")) {
+                if (nb__int(a, v, 2, 100000, &n)) return 2;
+                base.batch = (size_t)n;
+            } else if (!strcmp(a, "--probe-batches")) {
+                if (nb__int(a, v, 1, 10000, &n)) return 2;
+                base.probe_batches = (int)n;
+            } else if (!strcmp(a, "--lr")) {
+                if (nb__num(a, v, 0, 1e6, &base.opt.lr)) return 2;
+            } else if (!strcmp(a, "--momentum")) {
+                if (nb__num(a, v, 0, 0.999999, &base.opt.momentum)) return 2;
+            } else if (!strcmp(a, "--eval")) {
+                if (nb__int(a, v, 0, 100000000, &eval_n)) return 2;
+            } else if (!strcmp(a, "--seed")) {
+                if (nb__int(a, v, 0, 0x7fffffffffffffffL, &n)) return 2;
+                base.seed = (uint64_t)n;
+            } else if (!strcmp(a, "--jobs")) {
+                if (nb__int(a, v, 1, 64, &jobs)) return 2;
+            } else if (!strcmp(a, "--data")) data = v;
+            else out = v;
+        }
+    }
+
+    if (std_given && !init_given) one.init = NB_INIT_NORMAL; /* --init-std S alone means N(0, S^2) */
+    int n_rows = single ? 1 : NB__NPRESETS;
+    nb__row *rows = calloc((size_t)n_rows, sizeof *rows);
+    nb__job *js = calloc((size_t)n_rows, sizeof *js);
+    if (!rows || !js) {
+        free(rows);
+        free(js);
+        fprintf(stderr, "nabla vanish: out of memory\n");
+        return 1;
+    }
+    for (int i = 0; i < n_rows; i++) {
+        const nb__preset *p = single ? &one : &nb__presets[i];
+        nb__row *r = &rows[i];
+        r->cfg = base;
+        r->cfg.act = p->act;
+        r->cfg.init = p->init;
+        r->cfg.init_std = p->std;
+        r->cfg.batchnorm = p->bn;
+        r->cfg.residual = p->res;
+        r->cfg.clip_norm = p->clip;
+        nb_vanish_label(&r->cfg, r->label, sizeof r->label);
+        if (nb_vanish_validate(&r->cfg)) {
+            free(rows);
+            free(js);
+            return nb_cli_usage_error(cmd, "%s", nb_errmsg());
+        }
+    }
+    char jpath[1100], svg0[1100], svg1[1100];
+    snprintf(jpath, sizeof jpath, "%s/results.jsonl", out);
+    snprintf(svg0, sizeof svg0, "%s/grad_norms.svg", out);
+    snprintf(svg1, sizeof svg1, "%s/grad_norms_trained.svg", out);
+    FILE *jf = NULL;
+    nb_dataset *train = NULL, *test = NULL, *evalset = NULL;
+    int rc = 2, started = 0, finished = 0;
+    if (nb__mkdirs(out) || access(out, W_OK)) {
+        rc = nb_cli_usage_error(cmd, "--out %s: cannot write there (%s)", out, strerror(errno));
+        goto done;
+    }
+    if (nb_fashion_mnist_load(data, &train, &test)) {
+        fprintf(stderr, "nabla vanish: %s\n", nb_errmsg());
+        goto done;
+    }
+    if (!(jf = fopen(jpath, "w"))) {
+        rc = nb_cli_usage_error(cmd, "--out %s: cannot write %s (%s)", out, jpath, strerror(errno));
+        goto done;
+    }
+    rc = 1;
+    evalset = test;
+    if (eval_n > 0 && (size_t)eval_n < test->n) {
+        size_t *idx = malloc((size_t)eval_n * sizeof *idx);
+        for (size_t k = 0; idx && k < (size_t)eval_n; k++) idx[k] = k;
+        evalset = idx ? nb_dataset_subset(test, idx, (size_t)eval_n) : NULL;
+        free(idx);
+        if (!evalset) {
+            fprintf(stderr, "nabla vanish: --eval: %s\n", nb_errmsg());
+            evalset = test;
+            goto done;
+        }
+    }
+    if (!quiet)
+        fprintf(stderr,
+                "nabla vanish: %d configuration%s of %d Linear layers, width %zu; gradient norms: mean over %d batches "
+                "of %zu; %ld SGD steps (lr %g, momentum %g); test accuracy on %zu images\n",
+                n_rows, n_rows > 1 ? "s" : "", base.depth, base.width, base.probe_batches, base.batch, base.steps,
+                base.opt.lr, base.opt.momentum, evalset->n);
+    if (!json) nb__table_header(stdout, base.depth, base.steps);
+    double t0 = nb_now();
+    for (finished = 0; finished < n_rows; finished++) {
+        while (started < n_rows && started < finished + jobs) {
+            nb__start(&js[started], &rows[started], train, evalset, (int)jobs);
+            started++;
+        }
+        nb__row *r = &rows[finished];
+        if (nb__finish(&js[finished])) {
+            fprintf(stderr, "nabla vanish: %s: %s\n", r->label, js[finished].msg.err);
+            goto done;
+        }
+        r->res = js[finished].msg.res;
+        if (!json) nb__table_row(stdout, r);
+        else nb__json_row(stdout, r);
+        nb__json_row(jf, r);
+    }
+    if (nb__svg(svg0, rows, n_rows, 0) || nb__svg(svg1, rows, n_rows, 1)) {
+        fprintf(stderr, "nabla vanish: cannot write %s: %s\n", svg0, strerror(errno));
+        goto done;
+    }
+    if (!quiet) fprintf(stderr, "nabla vanish: %.1f s; wrote %s, %s and %s\n", nb_now() - t0, svg0, svg1, jpath);
+    rc = 0;
+done:
+    for (int i = finished + 1; i < started; i++) /* after an error: stop the other workers */
+        if (js[i].pid > 0) {
+            kill(js[i].pid, SIGTERM);
+            nb__finish(&js[i]);
+        }
+    if (jf) fclose(jf);
+    if (evalset != test) nb_dataset_free(evalset);
+    nb_dataset_free(train);
+    nb_dataset_free(test);
+    free(rows);
+    free(js);
+    return rc;
+}
