@@ -3,6 +3,9 @@
 #ifndef NB_INTERNAL_H
 #define NB_INTERNAL_H
 
+/* Library code never uses the call-site macros of nabla.h: this (re)include
+ * removes them even when a nabla header was included first. */
+#define NB_BUILDING_LIBRARY 1
 #include "nabla/nabla.h"
 
 #include <stdarg.h>
@@ -72,6 +75,12 @@ typedef struct nb__node {
     long i[NB_MAX_DIMS + 4];
     size_t id;                /* position on the tape */
     struct nb__node *prev;    /* tape: previous node recorded in this ctx */
+    struct nb__site {         /* where the op was made (see nb__site below) */
+        const char *file;
+        int line;
+        const struct nb_model *model;
+        int layer;
+    } site;
     bool released;            /* graph freed by a backward without retain_graph */
 } nb__node;
 
@@ -80,6 +89,26 @@ typedef struct nb__node {
  * when an input belongs to another context. */
 int nb__record(nb_ctx *c, const nb__opdef *op, nb_tensor *out, int n_in,
                nb_tensor *const *in, nb__node **node);
+
+/* Where ops come from, per thread: the caller's file:line (noted by nb__here
+ * through the call-site macros) and, while nb_model_forward runs, the model
+ * and layer (model NULL otherwise).  nb__record copies it into each node. */
+typedef struct nb__site nb__site;
+nb__site nb__site_get(void);
+void nb__site_set(nb__site s);
+void nb__site_layer(const struct nb_model *m, int layer);
+/* nn/model.c: "layers.2 (linear)" or "layers.1.block.0 (relu)" for layer li. */
+void nb__model_layer_name(const struct nb_model *m, int li, char *buf, size_t size);
+
+/* Anomaly mode (engine.c): check t for NaN/Inf and, on the first one since
+ * the clear, fill c->anomaly.  input: -1 output, k input k.  Returns -1 (error
+ * set) only under NB_ANOMALY_STOP when t is not finite. */
+int nb__anomaly_check(nb_ctx *c, const char *op, int backward, int input, const nb_tensor *t,
+                      int n_in, nb_tensor *const *in, const nb_tensor *out, nb__site site);
+/* Forward: the output of op; when it is not finite, blames an input that
+ * already was, else the output.  Same return as nb__anomaly_check. */
+int nb__anomaly_forward(nb_ctx *c, const char *op, const nb_tensor *out, int n_in, nb_tensor *const *in,
+                        nb__site site);
 
 /* During backward: the buffer to accumulate x's gradient into (zeroed when
  * first created), or NULL when x needs no gradient.  *err is set to -1 on
@@ -110,6 +139,10 @@ struct nb_ctx {
     struct nb__leafbuf *pass_leaves; /* hooked leaves, during backward only */
     bool grad_enabled;
     bool training;
+    unsigned char anomaly_policy; /* nb_anomaly_policy; 0 = off */
+    bool has_anomaly;
+    bool in_backward;             /* ops run by a custom backward: not checked as forward */
+    nb_anomaly anomaly;           /* the first since nb_anomaly_clear */
 };
 
 /* Broadcast two shapes (NumPy rules); 0 or -1 with an error naming op. */

@@ -18,6 +18,7 @@ extern const nb_cli_cmd nb_cmd_gradcheck;
 extern const nb_cli_cmd nb_cmd_train;
 extern const nb_cli_cmd nb_cmd_eval;
 extern const nb_cli_cmd nb_cmd_predict;
+extern const nb_cli_cmd nb_cmd_report;
 extern const nb_cli_cmd nb_cmd_lrfind;
 extern const nb_cli_cmd nb_cmd_diagnose;
 extern const nb_cli_cmd nb_cmd_vanish;

@@ -13,6 +13,7 @@ static const nb_cli_cmd *const nb_cli_cmds[] = {
     &nb_cmd_train,
     &nb_cmd_eval,
     &nb_cmd_predict,
+    &nb_cmd_report,
     &nb_cmd_lrfind,
     &nb_cmd_diagnose,
     &nb_cmd_gradcheck,

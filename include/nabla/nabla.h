@@ -169,6 +169,61 @@ int nb_grad_enabled(const nb_ctx *c);
 int nb_set_training(nb_ctx *c, int on);
 int nb_training(const nb_ctx *c);
 
+/* Anomaly mode (off by default): every op's forward output and, in backward,
+ * every gradient an op produces for its inputs (plus the seed and any
+ * gradient a hook changed) is checked for NaN/Inf.  The first non-finite
+ * value since nb_anomaly_clear() is described in an nb_anomaly: op, forward or
+ * backward, which input/output, shapes, flat index, and the file:line of the
+ * caller's code that made the op (see CALL SITES at the end of this file).
+ * Off, it costs one branch per op.  The policy says what happens then:
+ *   NB_ANOMALY_STOP       the op returns NULL (forward) or nb_backward returns
+ *                         -1, with the description in nb_errmsg();
+ *   NB_ANOMALY_SKIP_STEP  record and go on; nb_train_step makes no update for
+ *                         that step (res->nonfinite is set);
+ *   NB_ANOMALY_CONTINUE   record (and count) and go on.
+ * The record survives nb_ctx_reset; nb_train_step clears it when it starts, so
+ * afterwards it describes that step.  A leaf's gradient that was already
+ * non-finite before a backward is blamed on the first op that adds to it. */
+typedef enum {
+    NB_ANOMALY_OFF = 0,
+    NB_ANOMALY_STOP = 1,
+    NB_ANOMALY_SKIP_STEP = 2,
+    NB_ANOMALY_CONTINUE = 3
+} nb_anomaly_policy;
+
+/* Returns the previous policy, or -1 (nb_errmsg) for an unknown policy. */
+int nb_set_detect_anomaly(nb_ctx *c, nb_anomaly_policy policy);
+nb_anomaly_policy nb_detect_anomaly(const nb_ctx *c);
+/* "stop", "skip", "continue", "off" (also "skip-step") -> policy; -1 when unknown. */
+int nb_anomaly_policy_parse(const char *name);
+const char *nb_anomaly_policy_name(nb_anomaly_policy p);
+
+typedef struct nb_anomaly {
+    char op[48];         /* op name ("log", "matmul", a custom function's name) */
+    int backward;        /* 0: found in the forward pass; 1: in backward */
+    int input;           /* -1: the op's output (forward: its value; backward: the
+                            gradient flowing into it); k >= 0: input k (forward:
+                            the value given to the op was already non-finite, e.g.
+                            data or a parameter; backward: the gradient the op
+                            produced for input k) */
+    int ndim;            /* the shape of the tensor holding the value */
+    size_t shape[NB_MAX_DIMS];
+    char shapes[160];    /* the op's inputs and output: "[2, 3] x [3] -> [2, 3]" */
+    size_t index;        /* flat (row-major) index of the first non-finite element */
+    double value;        /* NaN, +Inf or -Inf */
+    const char *file;    /* where the op was called (__FILE__; static storage), */
+    int line;            /*   NULL/0 when unknown; for ops inside nb_model_forward,
+                            the line that called nb_model_forward / nb_train_step */
+    char layer[64];      /* inside nb_model_forward: the layer, "layers.2 (linear)"; else "" */
+    size_t count;        /* how many checks found non-finite values since the clear */
+} nb_anomaly;
+
+/* The first anomaly since the last clear, or NULL; valid until the clear. */
+const nb_anomaly *nb_anomaly_get(const nb_ctx *c);
+void nb_anomaly_clear(nb_ctx *c);
+/* The one-line description nb_errmsg() gets under NB_ANOMALY_STOP; returns buf. */
+char *nb_anomaly_describe(const nb_anomaly *a, char *buf, size_t size);
+
 /* ----------------------------------------------------------------- autograd */
 /* Leaves: only float tensors may require grad.  0 on success. */
 int nb_tensor_set_requires_grad(nb_tensor *t, int on);
@@ -336,7 +391,126 @@ typedef struct nb_gradcheck_result {
 int nb_gradcheck(nb_gc_fn fn, void *user, int n_in, nb_tensor *const *in,
                  const nb_gradcheck_opts *opts, nb_gradcheck_result *res);
 
+/* ------------------------------------------------------------ call sites */
+/* Notes the caller's file and line in a thread-local; the macros below call
+ * it, so that anomaly reports (nb_anomaly) name the line of your code. */
+void nb__here(const char *file, int line);
+
 #ifdef __cplusplus
 }
 #endif
 #endif /* NABLA_H */
+
+/* CALL SITES.  Each op above, and nb_model_forward / nb_train_step /
+ * nb_evaluate (nn.h, train.h), is wrapped in a function-like macro that first
+ * stores __FILE__ and __LINE__ in a thread-local (one store, nothing else), so
+ * nodes remember where your code made them.  In nested calls over several
+ * lines, an op is attributed to the innermost op call of its arguments.
+ * `(nb_add)(c, a, b)` or `&nb_add` bypass the macro; define NB_NO_CALL_SITES
+ * before including nabla headers to have none.  The library's own sources
+ * (src/internal.h defines NB_BUILDING_LIBRARY, then includes this file again)
+ * never use them: this block sits outside the include guard so that the
+ * second inclusion removes macros a first one defined. */
+#if defined(NB_BUILDING_LIBRARY) || defined(NB_NO_CALL_SITES)
+#ifdef NB__CALL_SITES
+#undef NB__CALL_SITES
+#undef NB__AT
+#undef nb_add
+#undef nb_sub
+#undef nb_mul
+#undef nb_div
+#undef nb_neg
+#undef nb_add_scalar
+#undef nb_mul_scalar
+#undef nb_rsub_scalar
+#undef nb_rdiv_scalar
+#undef nb_pow_scalar
+#undef nb_pow
+#undef nb_exp
+#undef nb_log
+#undef nb_sqrt
+#undef nb_abs
+#undef nb_clamp
+#undef nb_relu
+#undef nb_leaky_relu
+#undef nb_elu
+#undef nb_gelu
+#undef nb_sigmoid
+#undef nb_tanh
+#undef nb_softplus
+#undef nb_matmul
+#undef nb_reshape
+#undef nb_transpose
+#undef nb_permute
+#undef nb_slice
+#undef nb_concat
+#undef nb_sum
+#undef nb_mean
+#undef nb_max
+#undef nb_min
+#undef nb_softmax
+#undef nb_log_softmax
+#undef nb_cross_entropy
+#undef nb_nll
+#undef nb_mse
+#undef nb_bce_with_logits
+#undef nb_dropout
+#undef nb_gather
+#undef nb_index_select
+#undef nb_where
+#undef nb_apply
+#undef nb_model_forward
+#undef nb_train_step
+#undef nb_evaluate
+#endif
+#elif !defined(NB__CALL_SITES)
+#define NB__CALL_SITES 1
+#define NB__AT(fn, ...) (nb__here(__FILE__, __LINE__), (fn)(__VA_ARGS__))
+#define nb_add(...) NB__AT(nb_add, __VA_ARGS__)
+#define nb_sub(...) NB__AT(nb_sub, __VA_ARGS__)
+#define nb_mul(...) NB__AT(nb_mul, __VA_ARGS__)
+#define nb_div(...) NB__AT(nb_div, __VA_ARGS__)
+#define nb_neg(...) NB__AT(nb_neg, __VA_ARGS__)
+#define nb_add_scalar(...) NB__AT(nb_add_scalar, __VA_ARGS__)
+#define nb_mul_scalar(...) NB__AT(nb_mul_scalar, __VA_ARGS__)
+#define nb_rsub_scalar(...) NB__AT(nb_rsub_scalar, __VA_ARGS__)
+#define nb_rdiv_scalar(...) NB__AT(nb_rdiv_scalar, __VA_ARGS__)
+#define nb_pow_scalar(...) NB__AT(nb_pow_scalar, __VA_ARGS__)
+#define nb_pow(...) NB__AT(nb_pow, __VA_ARGS__)
+#define nb_exp(...) NB__AT(nb_exp, __VA_ARGS__)
+#define nb_log(...) NB__AT(nb_log, __VA_ARGS__)
+#define nb_sqrt(...) NB__AT(nb_sqrt, __VA_ARGS__)
+#define nb_abs(...) NB__AT(nb_abs, __VA_ARGS__)
+#define nb_clamp(...) NB__AT(nb_clamp, __VA_ARGS__)
+#define nb_relu(...) NB__AT(nb_relu, __VA_ARGS__)
+#define nb_leaky_relu(...) NB__AT(nb_leaky_relu, __VA_ARGS__)
+#define nb_elu(...) NB__AT(nb_elu, __VA_ARGS__)
+#define nb_gelu(...) NB__AT(nb_gelu, __VA_ARGS__)
+#define nb_sigmoid(...) NB__AT(nb_sigmoid, __VA_ARGS__)
+#define nb_tanh(...) NB__AT(nb_tanh, __VA_ARGS__)
+#define nb_softplus(...) NB__AT(nb_softplus, __VA_ARGS__)
+#define nb_matmul(...) NB__AT(nb_matmul, __VA_ARGS__)
+#define nb_reshape(...) NB__AT(nb_reshape, __VA_ARGS__)
+#define nb_transpose(...) NB__AT(nb_transpose, __VA_ARGS__)
+#define nb_permute(...) NB__AT(nb_permute, __VA_ARGS__)
+#define nb_slice(...) NB__AT(nb_slice, __VA_ARGS__)
+#define nb_concat(...) NB__AT(nb_concat, __VA_ARGS__)
+#define nb_sum(...) NB__AT(nb_sum, __VA_ARGS__)
+#define nb_mean(...) NB__AT(nb_mean, __VA_ARGS__)
+#define nb_max(...) NB__AT(nb_max, __VA_ARGS__)
+#define nb_min(...) NB__AT(nb_min, __VA_ARGS__)
+#define nb_softmax(...) NB__AT(nb_softmax, __VA_ARGS__)
+#define nb_log_softmax(...) NB__AT(nb_log_softmax, __VA_ARGS__)
+#define nb_cross_entropy(...) NB__AT(nb_cross_entropy, __VA_ARGS__)
+#define nb_nll(...) NB__AT(nb_nll, __VA_ARGS__)
+#define nb_mse(...) NB__AT(nb_mse, __VA_ARGS__)
+#define nb_bce_with_logits(...) NB__AT(nb_bce_with_logits, __VA_ARGS__)
+#define nb_dropout(...) NB__AT(nb_dropout, __VA_ARGS__)
+#define nb_gather(...) NB__AT(nb_gather, __VA_ARGS__)
+#define nb_index_select(...) NB__AT(nb_index_select, __VA_ARGS__)
+#define nb_where(...) NB__AT(nb_where, __VA_ARGS__)
+#define nb_apply(...) NB__AT(nb_apply, __VA_ARGS__)
+#define nb_model_forward(...) NB__AT(nb_model_forward, __VA_ARGS__)
+#define nb_train_step(...) NB__AT(nb_train_step, __VA_ARGS__)
+#define nb_evaluate(...) NB__AT(nb_evaluate, __VA_ARGS__)
+#endif

@@ -76,7 +76,8 @@ int nb_model_init(nb_model *m, nb_init init, double param, nb_rng *r);
 /* Forward pass for x [N, in] (or [N, ...] after a flatten) in context c; in
  * training mode (nb_training(c)) dropout draws from r and BatchNorm uses batch
  * statistics and updates its running ones.  Returns [N, out] or NULL. */
-nb_tensor *nb_model_forward(nb_model *m, nb_ctx *c, nb_tensor *x, nb_rng *r);
+/* (The name is in parentheses because nabla.h wraps it in a call-site macro.) */
+nb_tensor *(nb_model_forward)(nb_model *m, nb_ctx *c, nb_tensor *x, nb_rng *r);
 
 nb_dtype nb_model_dtype(const nb_model *m);
 size_t nb_model_in_width(const nb_model *m);

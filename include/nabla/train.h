@@ -81,9 +81,13 @@ typedef struct nb_step_result {
  * forward, cross-entropy, backward, clipping, update, zero-grad, and a reset
  * of c.  When the loss or the gradient norm is not finite the parameters are
  * left untouched and res->nonfinite is set (return 0: that is a result, not
- * an error).  -1 (nb_errmsg) on errors such as a shape mismatch or a hook
- * failing. */
-int nb_train_step(nb_model *m, nb_optim *o, nb_ctx *c, const void *x, const int32_t *y, size_t n,
+ * an error).  In anomaly mode (nb_set_detect_anomaly) the step clears c's
+ * anomaly record first; under NB_ANOMALY_SKIP_STEP a step in which a NaN/Inf
+ * was found anywhere makes no update either (res->nonfinite), and under
+ * NB_ANOMALY_STOP it fails (-1) at the first one.  -1 (nb_errmsg) on errors
+ * such as a shape mismatch or a hook failing.  (The name is in parentheses
+ * because nabla.h wraps it in a call-site macro.) */
+int (nb_train_step)(nb_model *m, nb_optim *o, nb_ctx *c, const void *x, const int32_t *y, size_t n,
                   const nb_step_opts *opts, nb_step_result *res);
 
 /* ------------------------------------------------------------ evaluation */
@@ -97,7 +101,7 @@ typedef struct nb_eval {
  * normalisation) in eval mode with grad off.  Uses and RESETS context c.
  * confusion: NULL, or n_classes*n_classes counts (row = label, column =
  * prediction), zeroed here.  0 or -1. */
-int nb_evaluate(nb_model *m, nb_ctx *c, const nb_dataset *ds, size_t batch, nb_eval *out, size_t *confusion);
+int (nb_evaluate)(nb_model *m, nb_ctx *c, const nb_dataset *ds, size_t batch, nb_eval *out, size_t *confusion);
 
 #ifdef __cplusplus
 }

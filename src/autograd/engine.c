@@ -64,9 +64,26 @@ int nb_register_hook(nb_tensor *t, nb_hook_fn fn, void *user)
     return 0;
 }
 
+/* Where ops come from (see nb__site in internal.h). */
+static _Thread_local nb__site nb__cur_site;
+
+void nb__here(const char *file, int line)
+{
+    nb__cur_site.file = file;
+    nb__cur_site.line = line;
+}
+nb__site nb__site_get(void) { return nb__cur_site; }
+void nb__site_set(nb__site s) { nb__cur_site = s; }
+void nb__site_layer(const struct nb_model *m, int layer)
+{
+    nb__cur_site.model = m;
+    nb__cur_site.layer = layer;
+}
+
 int nb__record(nb_ctx *c, const nb__opdef *op, nb_tensor *out, int n_in, nb_tensor *const *in, nb__node **node)
 {
     *node = NULL;
+    if (c->anomaly_policy && !c->in_backward && nb__anomaly_forward(c, op->name, out, n_in, in, nb__cur_site)) return -1;
     if (!c->grad_enabled) return 0;
     bool need = false;
     for (int i = 0; i < n_in; i++) {
@@ -86,6 +103,7 @@ int nb__record(nb_ctx *c, const nb__opdef *op, nb_tensor *out, int n_in, nb_tens
     if (!n->in) return -1;
     for (int i = 0; i < n_in; i++) n->in[i] = in[i];
     n->id = c->n_nodes++;
+    n->site = nb__cur_site;
     n->prev = c->tape;
     c->tape = n;
     out->node = n;
@@ -127,6 +145,28 @@ nb_tensor *nb__gbuf(nb_ctx *c, nb_tensor *x, int *err)
     b->next = c->pass_leaves;
     c->pass_leaves = b;
     return g;
+}
+
+/* The gradient accumulated for x so far in this pass (NULL when none yet). */
+static nb_tensor *nb__gbuf_peek(nb_ctx *c, const nb_tensor *x)
+{
+    if (!x || !nb_requires_grad(x)) return NULL;
+    if (x->node) return x->node->gout;
+    if (!x->hooks) return x->grad;
+    for (nb__leafbuf *b = c->pass_leaves; b; b = b->next)
+        if (b->leaf == x) return b->g;
+    return NULL;
+}
+
+/* Anomaly mode, after n's backward: the gradient of each input (checked
+ * after every node, so a non-finite one was made by this node). */
+static int nb__anomaly_backward(nb_ctx *c, const nb__node *n)
+{
+    for (int i = 0; i < n->n_in; i++) {
+        nb_tensor *g = nb__gbuf_peek(c, n->in[i]);
+        if (g && nb__anomaly_check(c, n->op->name, 1, i, g, n->n_in, n->in, n->out, n->site)) return -1;
+    }
+    return 0;
 }
 
 static int nb__run_hooks(nb_tensor *t, nb_tensor *g)
@@ -174,7 +214,14 @@ int nb_backward_ex(nb_ctx *c, nb_tensor *root, const nb_tensor *grad_out, const 
     if (!g0) return -1;
     if (grad_out) nb__acc(g0, grad_out);
     else nb_set(g0, 0, nb_get(g0, 0) + 1.0);
+    if (c->anomaly_policy && grad_out && root->node) {
+        const nb__node *r = root->node;
+        if (nb__anomaly_check(c, r->op->name, 1, -1, g0, r->n_in, r->in, r->out, r->site))
+            return -1;
+    }
 
+    bool was_in_backward = c->in_backward;
+    c->in_backward = true;
     for (nb__node *n = root->node; n && !err; n = n->prev) {
         if (!n->gout) continue;
         if (n->released) {
@@ -182,6 +229,11 @@ int nb_backward_ex(nb_ctx *c, nb_tensor *root, const nb_tensor *grad_out, const 
             break;
         }
         if (n->out->hooks && nb__run_hooks(n->out, n->gout)) {
+            err = -1;
+            break;
+        }
+        if (c->anomaly_policy && n->out->hooks &&
+            nb__anomaly_check(c, n->op->name, 1, -1, n->gout, n->n_in, n->in, n->out, n->site)) {
             err = -1;
             break;
         }
@@ -193,13 +245,17 @@ int nb_backward_ex(nb_ctx *c, nb_tensor *root, const nb_tensor *grad_out, const 
             nb__acc(n->out->grad, n->gout);
         }
         if (n->op->backward(c, n) != 0) err = -1;
+        else if (c->anomaly_policy && nb__anomaly_backward(c, n)) err = -1;
         if (!retain) n->released = true;
     }
     for (nb__leafbuf *b = c->pass_leaves; b && !err; b = b->next) {
         if (nb__run_hooks(b->leaf, b->g)) err = -1;
+        else if (c->anomaly_policy && nb__anomaly_check(c, "hook", 1, -1, b->g, 0, NULL, NULL, (nb__site){0}))
+            err = -1;
         else if (!nb__leaf_grad(b->leaf)) err = -1;
         else nb__acc(b->leaf->grad, b->g);
     }
     c->pass_leaves = NULL;
+    c->in_backward = was_in_backward;
     return err;
 }

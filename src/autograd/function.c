@@ -143,9 +143,11 @@ nb_tensor *nb_apply(nb_ctx *c, const nb_function *fn, int n_in, nb_tensor *const
 
     nb__errsave old;
     nb__err_stash(&old);
+    nb__site site = nb__site_get(); /* the caller's line: ops inside forward note their own */
     int prev = nb_set_grad_enabled(c, 0);
     nb_tensor *r = fn->forward(fc, ins, n_in);
     nb_set_grad_enabled(c, prev);
+    nb__site_set(site);
     if (!r) {
         nb__fn_wrap_error(name, "forward failed");
         return NULL;

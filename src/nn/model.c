@@ -262,12 +262,14 @@ int nb_model_finalize(nb_model *m)
     m->grads = calloc(np ? np : 1, es);
     m->buffers = calloc(nbuf ? nbuf : 1, es);
     m->entries = calloc((size_t)m->n_decls + 1, sizeof *m->entries);
-    if (!m->params || !m->grads || !m->buffers || !m->entries) return nb__erri("model: out of memory for %zu parameters", np);
+    int *map = malloc((size_t)m->n_decls * sizeof *map + 1);
+    if (!m->params || !m->grads || !m->buffers || !m->entries || !map) {
+        nb__err("model: out of memory for %zu parameters", np);
+        goto fail;
+    }
     m->n_params = np;
     m->n_buffers = nbuf;
     /* trainable entries first, in declaration order, then buffers */
-    int *map = malloc((size_t)m->n_decls * sizeof *map + 1);
-    if (!map) return nb__erri("model: out of memory");
     size_t po = 0, bo = 0;
     int k = 0;
     for (int pass = 1; pass >= 0; pass--)
@@ -279,12 +281,12 @@ int nb_model_finalize(nb_model *m)
             nb_tensor *t = nb_tensor_from(m->dt, d->ndim, d->shape, base, NB_BORROW);
             if (t && pass) {
                 t->grad = nb_tensor_from(m->dt, d->ndim, d->shape, (char *)m->grads + *off * es, NB_BORROW);
-                if (!t->grad || nb_tensor_set_requires_grad(t, 1)) t = NULL;
+                if (!t->grad || nb_tensor_set_requires_grad(t, 1)) {
+                    nb_tensor_free(t); /* and its grad */
+                    t = NULL;
+                }
             }
-            if (!t) {
-                free(map);
-                return -1;
-            }
+            if (!t) goto fail;
             map[i] = k;
             m->entries[k++] = (nb_model_entry){d->name, t, *off, pass, 0};
             *off += t->numel;
@@ -307,6 +309,18 @@ int nb_model_finalize(nb_model *m)
     for (int li = 0; li < m->n_layers; li++)
         if (m->layers[li].e_rv >= 0) nb_fill(m->entries[m->layers[li].e_rv].t, 1.0);
     return 0;
+
+fail: /* out of memory: back to the unfinalised state, so a later call can retry */
+    for (int i = 0; m->entries && i < m->n_decls; i++) nb_tensor_free(m->entries[i].t);
+    free(m->entries);
+    free(m->params);
+    free(m->grads);
+    free(m->buffers);
+    free(map);
+    m->entries = NULL;
+    m->params = m->grads = m->buffers = NULL;
+    m->n_params = m->n_buffers = 0;
+    return -1;
 }
 
 /* ------------------------------------------------------------------ init */
@@ -430,6 +444,7 @@ static nb_tensor *nb__forward_seq(nb_model *m, int parent, nb_ctx *c, nb_tensor 
             if (parent >= 0 && l->parent < parent) break; /* left the block */
             continue;
         }
+        nb__site_layer(m, li); /* anomaly reports name the layer */
         switch (l->kind) {
         case L_LINEAR:
             if (x->ndim != 2 || x->shape[1] != l->in)
@@ -447,6 +462,7 @@ static nb_tensor *nb__forward_seq(nb_model *m, int parent, nb_ctx *c, nb_tensor 
         case L_FLATTEN: x = nb_reshape(c, x, 2, (long[]){(long)x->shape[0], -1}); break;
         case L_RESIDUAL: {
             nb_tensor *h = nb__forward_seq(m, li, c, x, r);
+            nb__site_layer(m, li);
             nb_tensor *skip = l->e_proj >= 0 ? nb_matmul(c, x, nb__ent(m, l->e_proj), 0, 1) : x;
             x = nb_add(c, skip, h);
             break;
@@ -457,14 +473,28 @@ static nb_tensor *nb__forward_seq(nb_model *m, int parent, nb_ctx *c, nb_tensor 
     return x;
 }
 
-nb_tensor *nb_model_forward(nb_model *m, nb_ctx *c, nb_tensor *x, nb_rng *r)
+nb_tensor *(nb_model_forward)(nb_model *m, nb_ctx *c, nb_tensor *x, nb_rng *r)
 {
     if (!m || !c || !x) return NULL;
     if (nb_model_finalize(m)) return NULL;
     if (x->dtype != m->dt)
         return nb__err("model: input is %s but the model is %s", nb_dtype_name(x->dtype), nb_dtype_name(m->dt));
     for (int li = 0; li < m->n_layers; li++) m->layers[li].last_out = NULL;
-    return nb__forward_seq(m, -1, c, x, r);
+    nb__site outer = nb__site_get();
+    nb_tensor *y = nb__forward_seq(m, -1, c, x, r);
+    nb__site_layer(outer.model, outer.layer);
+    return y;
+}
+
+void nb__model_layer_name(const nb_model *m, int li, char *buf, size_t size)
+{
+    if (!size) return;
+    buf[0] = '\0';
+    if (!m || li < 0 || li >= m->n_layers) return;
+    char pre[64];
+    nb__layer_prefix(m, li, pre, sizeof pre);
+    const nb__layer *l = &m->layers[li];
+    snprintf(buf, size, "%s (%s)", pre, l->kind == L_ACT ? nb_act_name(l->act) : nb__layer_kinds[l->kind]);
 }
 
 /* ------------------------------------------------------------- accessors */
@@ -583,6 +613,9 @@ nb_model *nb_mlp_new(nb_dtype dt, const nb_mlp_config *cfg)
     if (!cfg || cfg->n_widths < 2) return nb__err("mlp: needs at least two widths");
     nb_model *m = nb_model_new(dt);
     if (!m) return NULL;
+    /* The input width is known up front, so a residual block can wrap even
+     * the first hidden layer (residual_begin needs the width it starts at). */
+    m->width = m->in_width = cfg->widths[0];
     int rc = 0;
     for (int i = 0; i + 1 < cfg->n_widths && !rc; i++) {
         size_t in = cfg->widths[i], out = cfg->widths[i + 1];

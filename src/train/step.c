@@ -4,7 +4,7 @@
 
 #include <math.h>
 
-int nb_train_step(nb_model *m, nb_optim *o, nb_ctx *c, const void *x, const int32_t *y, size_t n,
+int (nb_train_step)(nb_model *m, nb_optim *o, nb_ctx *c, const void *x, const int32_t *y, size_t n,
                   const nb_step_opts *opts, nb_step_result *res)
 {
     if (!m || !o || !c || !x || !y || !res) return nb__erri("train_step: NULL argument");
@@ -16,6 +16,7 @@ int nb_train_step(nb_model *m, nb_optim *o, nb_ctx *c, const void *x, const int3
     res->loss = NAN;
     res->grad_norm = NAN;
     res->nonfinite = 0;
+    nb_anomaly_clear(c); /* afterwards the record describes this step */
     nb_tensor *xt = nb_from_data(c, dt, 2, (size_t[]){n, d}, (void *)x, NB_BORROW);
     nb_tensor *yt = nb_from_data(c, NB_I32, 1, (size_t[]){n}, (void *)y, NB_BORROW);
     nb_tensor *loss = nb_cross_entropy(c, nb_model_forward(m, c, xt, opts->rng), yt, NB_MEAN, opts->label_smoothing);
@@ -26,6 +27,7 @@ int nb_train_step(nb_model *m, nb_optim *o, nb_ctx *c, const void *x, const int3
     double max_norm = opts->clip_norm > 0 ? opts->clip_norm : INFINITY;
     res->grad_norm = nb_clip_grad_norm(nb_model_grads(m), dt, np, max_norm, &res->nonfinite);
     if (!isfinite(res->loss)) res->nonfinite = 1;
+    if (nb_detect_anomaly(c) == NB_ANOMALY_SKIP_STEP && nb_anomaly_get(c)) res->nonfinite = 1;
     if (res->nonfinite) {
         rc = 0;
         goto out;

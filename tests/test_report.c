@@ -1,0 +1,223 @@
+/* The HTML report: `nabla train --monitor N --report` and `nabla report`
+ * write one self-contained page; it reads crashed runs; headless Chromium
+ * renders it (skipped with a note when Chromium is absent, unless
+ * NB_REQUIRE_CHROMIUM is set). */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "nabla/train.h"
+#include "t.h"
+#include "t_cli.h"
+
+static int have_data(void)
+{
+    char dir[512];
+    if (nb_fashion_mnist_find(NULL, dir, sizeof dir) == 0) return 1;
+    printf("  (skipped: Fashion-MNIST not installed: %s)\n", nb_errmsg());
+    return 0;
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)n + 1);
+    if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
+        free(s);
+        s = NULL;
+    }
+    if (s) s[n] = '\0';
+    if (len) *len = s ? (size_t)n : 0;
+    fclose(f);
+    return s;
+}
+
+static int count(const char *s, const char *needle)
+{
+    int n = 0;
+    for (const char *p = s; p && (p = strstr(p, needle)); p += strlen(needle)) n++;
+    return n;
+}
+
+static void rmrf(const char *dir)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+}
+
+/* Self-contained: no scripts, nothing fetched. */
+static void check_page(const char *html)
+{
+    CHECK(html && !strncmp(html, "<!DOCTYPE html>", 15) && strstr(html, "</html>"));
+    CHECK(html && strstr(html, "<title>nabla training report: "));
+    CHECK(html && !strstr(html, "<script") && !strstr(html, "src=") && !strstr(html, "href=\"http") &&
+          !strstr(html, "@import") && !strstr(html, "url("));
+}
+
+/* The path of a headless Chromium, or NULL. */
+static const char *chromium(void)
+{
+    const char *env = getenv("NB_CHROMIUM");
+    if (env && *env) return env;
+    static const char *const names[] = {"/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (access(names[i], X_OK) == 0) return names[i];
+    return NULL;
+}
+
+TEST(report, train_monitor_report_and_chromium_render)
+{
+    if (!have_data()) return;
+    char dir[] = "/tmp/nb_report_XXXXXX", args[1200], *out;
+    CHECK(mkdtemp(dir));
+    snprintf(args, sizeof args,
+             "train --quiet --json --limit-train 1280 --epochs 2 --batch 64 --monitor 5 --report --out %s", dir);
+    int rc = t_cli_run(args, &out);
+    CHECK_MSG(rc == 0, "exit %d: %s", rc, out ? out : "");
+    /* monitor events on stdout too, one per 5 steps plus step 1 (40 steps) */
+    CHECK_MSG(out && count(out, "{\"event\":\"monitor\",") == 9, "%s", out ? out : "");
+    CHECK(out && strstr(out, "\"params\":[{\"name\":\"layers.0.weight\""));
+    free(out);
+    char path[600];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    char *metrics = slurp(path, NULL);
+    CHECK(metrics && count(metrics, "{\"event\":\"monitor\",") == 9 && strstr(metrics, "\"clip_norm\":1"));
+    free(metrics);
+    snprintf(path, sizeof path, "%s/report.html", dir);
+    char *html = slurp(path, NULL);
+    check_page(html);
+    CHECK(html && count(html, "<svg") == 7); /* loss, acc, lr, grad norm, heatmap, update ratio, activations */
+    CHECK(html && strstr(html, "Finished") && strstr(html, "layers.2.weight, step 40: "));
+    const char *heads[] = {"<h2>Loss</h2>", "<h2>Accuracy</h2>", "<h2>Learning rate</h2>", "<h2>Gradient norm</h2>",
+                           "<h2>Gradient norm per parameter</h2>", "<h2>Update ratio</h2>", "<h2>Activations</h2>",
+                           "<h2 id=\"warnings\">Warnings</h2>"};
+    for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++) CHECK_MSG(html && strstr(html, heads[i]), "%s", heads[i]);
+    CHECK(html && strstr(html, ">clip-norm 1<")); /* the clip threshold line */
+    free(html);
+
+    /* nabla report on the same folder, to another file */
+    snprintf(args, sizeof args, "report %s --out %s/again.html", dir, dir);
+    CHECK(t_cli_run(args, &out) == 0 && out && strstr(out, "again.html"));
+    free(out);
+    snprintf(path, sizeof path, "%s/again.html", dir);
+    struct stat st;
+    CHECK(stat(path, &st) == 0 && st.st_size > 10000);
+
+    const char *chrome = chromium();
+    if (!chrome) {
+        if (getenv("NB_REQUIRE_CHROMIUM")) t_fail(__FILE__, __LINE__, "NB_REQUIRE_CHROMIUM is set but no chromium found");
+        else printf("  (Chromium check skipped: no chromium; apt-get install chromium)\n");
+        rmrf(dir);
+        return;
+    }
+    /* the page as Chromium parsed it */
+    char dom[600];
+    snprintf(dom, sizeof dom, "%s/dom.html", dir);
+    snprintf(args, sizeof args,
+             "timeout 120 %s --headless --disable-gpu --no-sandbox --user-data-dir=%s/chrome --dump-dom "
+             "file://%s/report.html > %s 2>/dev/null", chrome, dir, dir, dom);
+    CHECK_MSG(system(args) == 0, "%s", args);
+    html = slurp(dom, NULL);
+    CHECK_MSG(html && strstr(html, "<title>nabla training report: ") && count(html, "<svg") == 7 &&
+              count(html, "<h2") == 8 && strstr(html, "<h1>Training report</h1>"), "DOM: %.300s", html ? html : "(none)");
+    CHECK(html && count(html, "<rect") > 40); /* the heatmap's cells */
+    free(html);
+    /* and as pixels */
+    snprintf(args, sizeof args,
+             "timeout 120 %s --headless --disable-gpu --no-sandbox --hide-scrollbars --user-data-dir=%s/chrome "
+             "--window-size=1100,2400 --screenshot=%s/shot.png file://%s/report.html > /dev/null 2>&1",
+             chrome, dir, dir, dir);
+    CHECK_MSG(system(args) == 0, "%s", args);
+    snprintf(path, sizeof path, "%s/shot.png", dir);
+    size_t n;
+    char *png = slurp(path, &n);
+    CHECK(png && n > 20000 && !memcmp(png, "\x89PNG", 4));
+    free(png);
+    rmrf(dir);
+}
+
+TEST(report, reads_a_crashed_run_and_reports_every_warning)
+{
+    char dir[] = "/tmp/nb_report_XXXXXX", path[600], args[700], *out;
+    CHECK(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    FILE *f = fopen(path, "w");
+    CHECK(f);
+    if (!f) return;
+    fputs("{\"event\":\"start\",\"model\":\"784-<b>-10\",\"params\":50890,\"opt\":\"sgd\",\"lr\":5,\"batch\":64,"
+          "\"epochs\":1,\"step\":0,\"clip_norm\":0}\n", f);
+    for (int s = 1; s <= 3; s++)
+        fprintf(f, "{\"event\":\"monitor\",\"step\":%d,\"loss\":%g,\"grad_norm\":%g,\"grad_norm_clipped\":%g,"
+                   "\"updated\":true,\"params\":[{\"name\":\"layers.0.weight\",\"grad_norm\":%g,\"param_norm\":1,"
+                   "\"update_ratio\":0.001},{\"name\":\"layers.0.bias\",\"grad_norm\":0,\"param_norm\":1,"
+                   "\"update_ratio\":null}],\"layers\":[{\"layer\":1,\"kind\":\"tanh\",\"units\":64,"
+                   "\"saturated_frac\":0.7}]}\n", s, 2.0 * s, 10.0 * s, 10.0 * s, 10.0 * s);
+    fputs("{\"event\":\"warning\",\"step\":3,\"kind\":\"exploding\",\"where\":\"layers.0.weight\",\"value\":30,"
+          "\"threshold\":10,\"message\":\"step 3: exploding gradient: layers.0.weight gradient norm 30 > 10\"}\n", f);
+    fputs("{\"event\":\"anomaly\",\"step\":4,\"policy\":\"stop\",\"op\":\"log\",\"message\":\"anomaly: log produced "
+          "NaN <here>\"}\n", f);
+    fputs("{\"event\":\"monitor\",\"step\":4,\"loss\":null,\"grad_n", f); /* cut off mid-line */
+    fclose(f);
+    snprintf(args, sizeof args, "report %s", dir);
+    int rc = t_cli_run(args, &out);
+    CHECK_MSG(rc == 0, "exit %d: %s", rc, out ? out : "");
+    free(out);
+    snprintf(path, sizeof path, "%s/report.html", dir);
+    char *html = slurp(path, NULL);
+    check_page(html);
+    CHECK(html && strstr(html, "Incomplete") && strstr(html, "784-&lt;b&gt;-10") && strstr(html, "(1 unreadable, skipped)"));
+    CHECK(html && strstr(html, "step 3: exploding gradient: layers.0.weight gradient norm 30 &gt; 10"));
+    CHECK(html && strstr(html, "anomaly: log produced NaN &lt;here&gt;") && strstr(html, "First non-finite value"));
+    CHECK(html && strstr(html, "layers.1 tanh saturated") && strstr(html, "layers.0.bias, step 2: 0<"));
+    free(html);
+    /* errors: no metrics, no folder, bad flags */
+    CHECK(t_cli_run("report /nonexistent/run", &out) == 2 && out && strstr(out, "/nonexistent/run/metrics.jsonl"));
+    free(out);
+    CHECK(t_cli_run("report", &out) == 2 && out && strstr(out, "RUN_DIR"));
+    free(out);
+    CHECK(t_cli_run("report a b", &out) == 2);
+    free(out);
+    CHECK(t_cli_run("help report", &out) == 0 && out && strstr(out, "--out FILE"));
+    free(out);
+    CHECK(t_cli_run("train --monitor 0", &out) == 2 && out && strstr(out, "--monitor 0"));
+    free(out);
+    CHECK(t_cli_run("train --monitor", &out) == 2 && out && strstr(out, "--monitor needs a value"));
+    free(out);
+    CHECK(t_cli_run("help train", &out) == 0 && out && strstr(out, "--detect-anomaly") && strstr(out, "--report"));
+    free(out);
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    f = fopen(path, "w");
+    if (f) fclose(f);
+    snprintf(args, sizeof args, "report %s", dir);
+    CHECK(t_cli_run(args, &out) == 2 && out && strstr(out, "no readable events"));
+    free(out);
+    rmrf(dir);
+}
+
+TEST(report, train_nan_stop_writes_report_with_diagnosis)
+{
+    if (!have_data()) return;
+    char dir[] = "/tmp/nb_report_XXXXXX", args[700], *out;
+    CHECK(mkdtemp(dir));
+    snprintf(args, sizeof args,
+             "train --opt sgd --lr 1e5 --clip-norm 0 --limit-train 1280 --epochs 1 --monitor 10 --report --out %s", dir);
+    int rc = t_cli_run(args, &out);
+    CHECK_MSG(rc == 1, "exit %d: %s", rc, out ? out : "");
+    CHECK_MSG(out && strstr(out, "loss became NaN at step") && strstr(out, "try --clip-norm 1.0 or a lower --lr") &&
+              strstr(out, "--detect-anomaly") && strstr(out, "warning: step") && strstr(out, "report: "),
+              "%s", out ? out : "");
+    free(out);
+    char path[600];
+    snprintf(path, sizeof path, "%s/report.html", dir);
+    char *html = slurp(path, NULL);
+    check_page(html);
+    CHECK(html && strstr(html, "Stopped: loss became NaN at step") && strstr(html, "<td>nonfinite</td>"));
+    free(html);
+    rmrf(dir);
+}
