@@ -293,3 +293,17 @@ TEST(core, reset_reuses_memory)
     CHECK(nb_ctx_bytes_used(c) == 0);
     nb_ctx_free(c);
 }
+
+TEST(core, relu_keeps_nan_like_torch)
+{
+    /* a NaN must not be laundered into 0 on its way to the loss check */
+    nb_ctx *c = nb_ctx_new(NULL);
+    double v[] = {NAN, -1, 2};
+    nb_tensor *x = nb_from_data(c, NB_F64, 1, (size_t[]){3}, v, NB_BORROW);
+    nb_tensor *y = nb_relu(c, x);
+    CHECK(y && isnan(nb_get(y, 0)) && nb_get(y, 1) == 0 && nb_get(y, 2) == 2);
+    float vf[] = {NAN};
+    nb_tensor *yf = nb_relu(c, nb_from_data(c, NB_F32, 1, (size_t[]){1}, vf, NB_BORROW));
+    CHECK(yf && isnan(nb_get(yf, 0)));
+    nb_ctx_free(c);
+}
