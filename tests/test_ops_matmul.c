@@ -1,60 +1,90 @@
 /* matmul and the gemm kernel: the fast kernel against the naive reference on
- * odd shapes and every transpose combination; forward and backward by hand for
+ * odd shapes, every transpose combination, alpha/beta and padded strides --
+ * under each instruction set this CPU runs and each strategy forced, with tiny
+ * blocks, and from several threads at once; forward and backward by hand for
  * all four flag combinations and both batch forms; finite differences in
  * float64; every error. */
 #include "kernels/gemm.h"
 #include "t_fd.h"
 #include "t_ops.h"
 
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 static const nb_dtype DTS[2] = {NB_F64, NB_F32};
 
 /* ------------------------------------------------------------ gemm kernel */
-/* Compare nb_k_gemm with nb_k_gemm_ref on one shape, flags and beta; strides
- * are padded so ld != row length.  Returns the largest relative difference. */
-static double gemm_diff(int f32, int ta, int tb, size_t M, size_t N, size_t K, double beta, nb_rng *r)
+/* Compare nb_k_gemm with nb_k_gemm_ref on one shape, flags, alpha and beta;
+ * strides are padded so ld != row length, and the padding of C must come back
+ * bit for bit.  With beta == 0, C starts as NaN (it must not be read).
+ * Returns the largest difference relative to 1 + |reference|. */
+static double gemm_diff(int f32, int ta, int tb, size_t M, size_t N, size_t K, double alpha, double beta, nb_rng *r)
 {
     const size_t ar = ta ? K : M, ac = ta ? M : K, br = tb ? N : K, bc = tb ? K : N;
     const size_t lda = ac + 3, ldb = bc + 1, ldc = N + 2;
     size_t na = ar * lda, nb = br * ldb, nc = M * ldc;
-    double *A = malloc(na * sizeof *A), *B = malloc(nb * sizeof *B), *C0 = malloc(nc * sizeof *C0);
+    double *A = malloc((na + 1) * sizeof *A), *B = malloc((nb + 1) * sizeof *B), *C0 = malloc((nc + 1) * sizeof *C0);
     for (size_t i = 0; i < na; i++) A[i] = nb_rng_uniform(r) * 2 - 1;
     for (size_t i = 0; i < nb; i++) B[i] = nb_rng_uniform(r) * 2 - 1;
     for (size_t i = 0; i < nc; i++) C0[i] = beta == 0 ? NAN : nb_rng_uniform(r); /* beta 0 ignores C */
     double worst = 0;
     if (f32) {
-        float *a = malloc(na * sizeof *a), *b = malloc(nb * sizeof *b), *c1 = malloc(nc * sizeof *c1),
-              *c2 = malloc(nc * sizeof *c2);
+        float *a = malloc((na + 1) * sizeof *a), *b = malloc((nb + 1) * sizeof *b), *c1 = malloc((nc + 1) * sizeof *c1),
+              *c2 = malloc((nc + 1) * sizeof *c2);
         for (size_t i = 0; i < na; i++) a[i] = (float)A[i];
         for (size_t i = 0; i < nb; i++) b[i] = (float)B[i];
         for (size_t i = 0; i < nc; i++) c1[i] = c2[i] = (float)C0[i];
-        nb_k_gemm_f32(ta, tb, M, N, K, 1.5f, a, lda, b, ldb, (float)beta, c1, ldc);
-        nb_k_gemm_ref_f32(ta, tb, M, N, K, 1.5f, a, lda, b, ldb, (float)beta, c2, ldc);
-        for (size_t i = 0; i < M; i++)
+        nb_k_gemm_f32(ta, tb, M, N, K, (float)alpha, a, lda, b, ldb, (float)beta, c1, ldc);
+        nb_k_gemm_ref_f32(ta, tb, M, N, K, (float)alpha, a, lda, b, ldb, (float)beta, c2, ldc);
+        for (size_t i = 0; i < M; i++) {
             for (size_t j = 0; j < N; j++) {
                 double d = fabs((double)c1[i * ldc + j] - c2[i * ldc + j]) / (1 + fabs(c2[i * ldc + j]));
                 if (!(d <= worst)) worst = d;
             }
-        for (size_t i = 0; i < M; i++) /* the padding is untouched */
-            for (size_t j = N; j < ldc; j++)
-                if (beta != 0 && c1[i * ldc + j] != (float)C0[i * ldc + j]) worst = INFINITY;
+            if (memcmp(c1 + i * ldc + N, c2 + i * ldc + N, (ldc - N) * sizeof *c1)) worst = INFINITY; /* padding */
+        }
         free(a), free(b), free(c1), free(c2);
     } else {
-        double *c1 = malloc(nc * sizeof *c1), *c2 = malloc(nc * sizeof *c2);
+        double *c1 = malloc((nc + 1) * sizeof *c1), *c2 = malloc((nc + 1) * sizeof *c2);
         memcpy(c1, C0, nc * sizeof *c1);
         memcpy(c2, C0, nc * sizeof *c2);
-        nb_k_gemm_f64(ta, tb, M, N, K, 1.5, A, lda, B, ldb, beta, c1, ldc);
-        nb_k_gemm_ref_f64(ta, tb, M, N, K, 1.5, A, lda, B, ldb, beta, c2, ldc);
-        for (size_t i = 0; i < M; i++)
+        nb_k_gemm_f64(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, c1, ldc);
+        nb_k_gemm_ref_f64(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, c2, ldc);
+        for (size_t i = 0; i < M; i++) {
             for (size_t j = 0; j < N; j++) {
                 double d = fabs(c1[i * ldc + j] - c2[i * ldc + j]) / (1 + fabs(c2[i * ldc + j]));
                 if (!(d <= worst)) worst = d;
             }
+            if (memcmp(c1 + i * ldc + N, c2 + i * ldc + N, (ldc - N) * sizeof *c1)) worst = INFINITY;
+        }
         free(c1), free(c2);
     }
     free(A), free(B), free(C0);
     return worst;
+}
+
+/* Rounding differs with the summation order; allow for it growing with K. */
+static double gemm_tol(int f32, size_t K) { return (f32 ? 4e-7 : 1e-15) * (double)(K + 32); }
+
+/* Every shape x 4 flag combinations x 3 betas (alpha varies too), both types,
+ * under whatever path and strategy are set; returns the number of failures. */
+static int gemm_sweep(const char *what, const size_t (*dims)[3], size_t ndims, nb_rng *r)
+{
+    static const double alphas[3] = {1.5, 1, -0.75}, betas[3] = {0, 1, -0.5};
+    int fails = 0;
+    for (int f32 = 0; f32 < 2; f32++)
+        for (size_t s = 0; s < ndims; s++)
+            for (int t = 0; t < 4; t++)
+                for (int bi = 0; bi < 3; bi++) {
+                    const size_t M = dims[s][0], N = dims[s][1], K = dims[s][2];
+                    const double alpha = alphas[(s + (size_t)t + (size_t)bi) % 3];
+                    double d = gemm_diff(f32, t & 1, t >> 1, M, N, K, alpha, betas[bi], r);
+                    if (!(d < gemm_tol(f32, K)) && fails++ < 5)
+                        t_fail(__FILE__, __LINE__, "gemm %s %s ta=%d tb=%d M=%zu N=%zu K=%zu alpha=%g beta=%g: diff %g",
+                               what, f32 ? "f32" : "f64", t & 1, t >> 1, M, N, K, alpha, betas[bi], d);
+                }
+    return fails;
 }
 
 TEST(matmul, gemm_fast_matches_reference_on_odd_shapes)
@@ -63,16 +93,104 @@ TEST(matmul, gemm_fast_matches_reference_on_odd_shapes)
                                      {7, 7, 7}, {17, 1, 1}, {33, 33, 33}, {3, 5, 0}};
     nb_rng r;
     nb_rng_seed(&r, 5);
-    for (int f32 = 0; f32 < 2; f32++)
-        for (size_t s = 0; s < sizeof dims / sizeof dims[0]; s++)
-            for (int t = 0; t < 4; t++)
-                for (int bi = 0; bi < 3; bi++) {
-                    const double beta = bi == 0 ? 0 : (bi == 1 ? 1 : -0.5);
-                    double d = gemm_diff(f32, t & 1, t >> 1, dims[s][0], dims[s][1], dims[s][2], beta, &r);
-                    CHECK_MSG(d < (f32 ? 1e-5 : 1e-13), "gemm %s ta=%d tb=%d M=%zu N=%zu K=%zu beta=%g: diff %g",
-                              f32 ? "f32" : "f64", t & 1, t >> 1, dims[s][0], dims[s][1], dims[s][2], beta, d);
-                }
+    gemm_sweep("auto", dims, sizeof dims / sizeof dims[0], &r);
 }
+
+/* Each instruction set this machine can run, each strategy forced (one that
+ * cannot do a flag combination falls back to packed), on odd shapes around the
+ * micro-tiles (MR 4/6/12, NR 4/8/16/32) and the MLP's shapes. */
+TEST(matmul, gemm_every_path_and_strategy_matches_reference)
+{
+    static const size_t dims[][3] = {{1, 1, 1},    {1, 17, 33},  {1, 40, 7},    {7, 1, 33},   {17, 33, 1},
+                                     {33, 17, 7},  {6, 16, 8},   {12, 32, 5},   {13, 33, 257}, {2, 3, 300},
+                                     {64, 10, 128}, {65, 129, 21}, {33, 513, 17}, {513, 7, 33}, {17, 33, 513}};
+    nb_rng r;
+    nb_rng_seed(&r, 11);
+    int ran = 0;
+    for (int path = NB__GEMM_GENERIC; path < NB__GEMM_NPATHS; path++)
+        for (int st = NB__GEMM_CHOOSE; st <= NB__GEMM_DOT; st++) {
+            if (nb__gemm_set_path(path, st) != 0) break; /* not on this machine */
+            char what[64];
+            snprintf(what, sizeof what, "%s/strategy %d", nb__gemm_path_name(path), st);
+            gemm_sweep(what, dims, sizeof dims / sizeof dims[0], &r);
+            ran += st == NB__GEMM_CHOOSE;
+        }
+    CHECK(nb__gemm_set_path(NB__GEMM_AUTO, NB__GEMM_CHOOSE) == 0);
+    CHECK(ran >= 1); /* the portable path always runs */
+    if (ran < NB__GEMM_NPATHS - 1)
+        printf("  note: %d of %d gemm paths run on this CPU (detected: %s)\n", ran, NB__GEMM_NPATHS - 1,
+               nb__gemm_path_name(nb__gemm_path()));
+}
+
+/* Tiny blocks, so that shapes of a few dozen cross every block edge: several
+ * NC, KC and MC blocks, partial last blocks, K split for direct and dot. */
+TEST(matmul, gemm_block_edges_match_reference)
+{
+    static const size_t dims[][3] = {{50, 70, 23}, {13, 100, 40}, {31, 9, 61}, {1, 45, 30}};
+    nb_rng r;
+    nb_rng_seed(&r, 12);
+    nb__gemm_set_blocks(7, 5, 9);
+    for (int path = NB__GEMM_GENERIC; path < NB__GEMM_NPATHS; path++)
+        for (int st = NB__GEMM_PACKED; st <= NB__GEMM_DOT; st++) {
+            if (nb__gemm_set_path(path, st) != 0) break;
+            char what[64];
+            snprintf(what, sizeof what, "%s/strategy %d/small blocks", nb__gemm_path_name(path), st);
+            gemm_sweep(what, dims, sizeof dims / sizeof dims[0], &r);
+        }
+    nb__gemm_set_blocks(0, 0, 0);
+    CHECK(nb__gemm_set_path(NB__GEMM_AUTO, NB__GEMM_CHOOSE) == 0);
+}
+
+TEST(matmul, gemm_special_sizes_and_settings)
+{
+    float c[6] = {NAN, NAN, NAN, 1, 2, 3}, a[1] = {NAN}, b[1] = {NAN};
+    nb_k_gemm_f32(0, 0, 2, 3, 0, 1, a, 1, b, 3, 0, c, 3); /* K = 0, beta = 0: zeros, NaN not read */
+    for (int i = 0; i < 6; i++) CHECK(c[i] == 0);
+    double d[4] = {1, 2, 3, 4};
+    nb_k_gemm_f64(1, 1, 2, 2, 0, 1, NULL, 2, NULL, 0, 2, d, 2); /* K = 0: C = beta C */
+    CHECK(d[0] == 2 && d[3] == 8);
+    nb_k_gemm_f64(0, 0, 0, 2, 3, 1, NULL, 3, NULL, 2, 0, d, 2); /* M = 0: nothing */
+    nb_k_gemm_f64(0, 0, 2, 0, 3, 1, NULL, 3, NULL, 0, 0, d, 2); /* N = 0: nothing */
+    CHECK(d[0] == 2 && d[1] == 4);
+    /* unknown or unavailable settings are refused and change nothing */
+    const int before = nb__gemm_path();
+    CHECK(nb__gemm_set_path(NB__GEMM_NPATHS, NB__GEMM_CHOOSE) == -1);
+    CHECK(nb__gemm_set_path(NB__GEMM_GENERIC, 99) == -1);
+    CHECK(nb__gemm_path() == before);
+    CHECK(strcmp(nb__gemm_path_name(NB__GEMM_AVX2), "avx2") == 0);
+}
+
+#if !defined(__STDC_NO_THREADS__)
+#include <threads.h>
+/* Threads multiplying at once each use their own packing scratch (freed when
+ * they exit: a sanitizer build would report a leak). */
+static int gemm_thread(void *arg)
+{
+    nb_rng r;
+    nb_rng_seed(&r, (uint64_t)(size_t)arg);
+    int fails = 0;
+    for (int it = 0; it < 3; it++) {
+        const size_t n = 60 + (size_t)it * 37 + (size_t)arg;
+        fails += !(gemm_diff(1, it & 1, 0, n, n + 5, n + 300, 1, 0, &r) < gemm_tol(1, n + 300));
+        fails += !(gemm_diff(0, 0, 1, n, n + 3, n + 1, 1, 1, &r) < gemm_tol(0, n + 1));
+    }
+    return fails;
+}
+
+TEST(matmul, gemm_threads_have_their_own_scratch)
+{
+    CHECK(nb__gemm_set_path(NB__GEMM_AUTO, NB__GEMM_PACKED) == 0);
+    thrd_t th[3];
+    int made[3];
+    for (size_t i = 0; i < 3; i++) made[i] = thrd_create(&th[i], gemm_thread, (void *)(i + 1)) == thrd_success;
+    for (size_t i = 0; i < 3; i++) {
+        int res = -1;
+        if (made[i]) thrd_join(th[i], &res);
+        CHECK_MSG(made[i] && res == 0, "thread %zu: %d failures", i, res);
+    }
+    CHECK(nb__gemm_set_path(NB__GEMM_AUTO, NB__GEMM_CHOOSE) == 0);
+}
+#endif
 
 /* --------------------------------------------------------- forward values */
 static const double A23[6] = {1, 2, 3, 4, 5, 6}, AT[6] = {1, 4, 2, 5, 3, 6};       /* A [2, 3], A^T */

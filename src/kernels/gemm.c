@@ -1,5 +1,133 @@
-/* Matrix multiply kernels, instantiated for float and double from gemm.inc. */
+/* Matrix multiply: run-time choice of instruction set, the per-thread packing
+ * scratch, the test hooks, and the driver (gemm.inc) instantiated for float
+ * and double.  The kernels are in gemm_generic.c, gemm_avx2.c, gemm_avx512.c. */
 #include "gemm.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#if !defined(__STDC_NO_THREADS__)
+#include <threads.h>
+#endif
+
+/* ------------------------------------------------------ instruction sets */
+static int nb__gemm_can_run(int path)
+{
+    switch (path) {
+    case NB__GEMM_GENERIC: return 1;
+#if defined(NB__GEMM_X86)
+    case NB__GEMM_AVX2:
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case NB__GEMM_AVX512:
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx512f");
+#endif
+    default: return 0;
+    }
+}
+
+/* The detected path (0 until the first call), and what tests forced.  A race
+ * on the first call only detects twice: every thread stores the same value. */
+static atomic_int nb__gemm_best, nb__gemm_forced, nb__gemm_strategy;
+static atomic_size_t nb__gemm_mc, nb__gemm_kc, nb__gemm_nc;
+
+int nb__gemm_path(void)
+{
+    int p = atomic_load_explicit(&nb__gemm_forced, memory_order_relaxed);
+    if (p) return p;
+    p = atomic_load_explicit(&nb__gemm_best, memory_order_relaxed);
+    if (!p) {
+        p = nb__gemm_can_run(NB__GEMM_AVX512) ? NB__GEMM_AVX512
+            : nb__gemm_can_run(NB__GEMM_AVX2) ? NB__GEMM_AVX2
+                                              : NB__GEMM_GENERIC;
+        atomic_store_explicit(&nb__gemm_best, p, memory_order_relaxed);
+    }
+    return p;
+}
+
+const char *nb__gemm_path_name(int path)
+{
+    static const char *const names[NB__GEMM_NPATHS] = {"auto", "generic", "avx2", "avx512"};
+    return path >= 0 && path < NB__GEMM_NPATHS ? names[path] : "?";
+}
+
+int nb__gemm_set_path(int path, int strategy)
+{
+    if (path < 0 || path >= NB__GEMM_NPATHS || strategy < NB__GEMM_CHOOSE || strategy > NB__GEMM_DOT) return -1;
+    if (path != NB__GEMM_AUTO && !nb__gemm_can_run(path)) return -1;
+    atomic_store(&nb__gemm_forced, path);
+    atomic_store(&nb__gemm_strategy, strategy);
+    return 0;
+}
+
+void nb__gemm_set_blocks(size_t mc, size_t kc, size_t nc)
+{
+    atomic_store(&nb__gemm_mc, mc);
+    atomic_store(&nb__gemm_kc, kc);
+    atomic_store(&nb__gemm_nc, nc);
+}
+
+void nb__gemm_get_cfg(nb__gemm_cfg *cf)
+{
+    cf->path = nb__gemm_path();
+    cf->strategy = atomic_load_explicit(&nb__gemm_strategy, memory_order_relaxed);
+    cf->mc = atomic_load_explicit(&nb__gemm_mc, memory_order_relaxed);
+    cf->kc = atomic_load_explicit(&nb__gemm_kc, memory_order_relaxed);
+    cf->nc = atomic_load_explicit(&nb__gemm_nc, memory_order_relaxed);
+}
+
+/* ------------------------------------------------------ packing scratch */
+/* One block per thread, grown to the largest size asked and kept: after the
+ * first products of a given size, no call allocates.  The pointer lives in a
+ * _Thread_local; a C11 tss key with a destructor frees it when the thread
+ * exits (the main thread's block goes with the process). */
+static _Thread_local struct {
+    void *p;
+    size_t cap;
+} nb__gemm_tl;
+
+#if !defined(__STDC_NO_THREADS__)
+static tss_t nb__gemm_key;
+static int nb__gemm_key_ok;
+static once_flag nb__gemm_once = ONCE_FLAG_INIT;
+
+static void nb__gemm_tl_free(void *p)
+{
+    free(p);
+    nb__gemm_tl.p = NULL;
+    nb__gemm_tl.cap = 0;
+}
+static void nb__gemm_key_init(void) { nb__gemm_key_ok = tss_create(&nb__gemm_key, nb__gemm_tl_free) == thrd_success; }
+#endif
+
+void *nb__gemm_scratch(size_t bytes)
+{
+    if (bytes <= nb__gemm_tl.cap) return nb__gemm_tl.p;
+    const size_t cap = (bytes + 63) / 64 * 64;
+    void *p = aligned_alloc(64, cap);
+    if (!p) return NULL;
+    free(nb__gemm_tl.p);
+    nb__gemm_tl.p = p;
+    nb__gemm_tl.cap = cap;
+#if !defined(__STDC_NO_THREADS__)
+    call_once(&nb__gemm_once, nb__gemm_key_init);
+    if (nb__gemm_key_ok) tss_set(nb__gemm_key, p);
+#endif
+    return p;
+}
+
+/* ------------------------------------------------------------- the driver */
+#define NB__MIN(a, b) ((a) < (b) ? (a) : (b))
+#define NB__UP(a, b) (((a) + (b) - 1) / (b) * (b)) /* a rounded up to a multiple of b */
+
+/* A block length near kc that cuts k into equal blocks (a multiple of 8, so
+ * at most 7 over kc), the last one possibly a little shorter. */
+static size_t nb__gemm_split(size_t k, size_t kc)
+{
+    if (k <= kc) return kc;
+    const size_t nblocks = (k + kc - 1) / kc;
+    return NB__UP((k + nblocks - 1) / nblocks, 8);
+}
 
 #define T float
 #define S(name) name##_f32

@@ -5,8 +5,32 @@
  *   op(B) = B    [K, N], row stride ldb   (tb == 0)
  *         = B^T  with B stored [N, K]     (tb != 0)
  * beta == 0 overwrites C (whatever it held, NaN included); beta == 1 accumulates.
- * nb_k_gemm_ref_* is the naive triple loop kept as the reference the tests
- * compare the fast version against; _f32 and _f64 come from gemm.inc. */
+ * K == 0 gives C = beta * C.  Nothing else is special-cased: alpha == 0 still
+ * multiplies (as the reference does), so NaN in A or B still shows.
+ *
+ * nb_k_gemm_* is the fast one (gemm.inc drives it, gemm_kern.inc holds the
+ * vector kernels for each instruction set); nb_k_gemm_ref_* is the naive triple
+ * loop kept as the reference the tests compare the fast one against.
+ *
+ * How the fast one works (details in gemm.inc):
+ *   - every product goes through one internal backend function, where a CBLAS
+ *     backend will slot in; the built-in backend picks, per call:
+ *   - "packed" (BLIS/GotoBLAS): op(B) is packed [KC, NC] block by block into
+ *     NR-wide column panels, op(A) [MC, KC] into MR-tall row panels, and a
+ *     register-tiled micro-kernel computes each MR x NR tile of C.  Transposes
+ *     are absorbed by the packing; nothing is copied whole.
+ *   - "direct" for op(B) = B (tb == 0) with small M or tiny products: the same
+ *     loops, but B is read where it lies (only op(A) is packed); a single row
+ *     (M == 1) packs nothing.
+ *   - "dot" for A B^T (ta == 0, tb == 1) with small M or N: every C element is
+ *     a dot product of two stored rows; nothing is packed.
+ *   - the instruction set (AVX-512F, AVX2+FMA, or portable C) is detected once
+ *     at run time (__builtin_cpu_supports) and cached in an atomic.
+ *   - packing scratch is one 64-byte-aligned block per thread, grown to the
+ *     largest size asked (bounded by the blocking: at most (MC + NC) * KC
+ *     elements, ~4.5 MB for float), then reused: no allocation per call in
+ *     steady state.  It is freed when the thread exits.  If it cannot be had,
+ *     the product is computed by plain loops instead (never an error). */
 #ifndef NB_KERNELS_GEMM_H
 #define NB_KERNELS_GEMM_H
 
@@ -20,5 +44,69 @@
 
 NB__GEMM_DECLS(float, f32)
 NB__GEMM_DECLS(double, f64)
+
+/* ------------------------------------------------------ tests and benchmarks */
+/* Instruction-set paths.  NB__GEMM_AUTO is the detected best one. */
+enum { NB__GEMM_AUTO, NB__GEMM_GENERIC, NB__GEMM_AVX2, NB__GEMM_AVX512, NB__GEMM_NPATHS };
+/* Strategies (see above); NB__GEMM_CHOOSE lets each call pick by its shape.
+ * A forced strategy that cannot do a call's transposes falls back to packed. */
+enum { NB__GEMM_CHOOSE, NB__GEMM_PACKED, NB__GEMM_DIRECT, NB__GEMM_DOT };
+
+/* Force a path and strategy for every later call in the process (tests and
+ * benchmarks only; process-wide, not meant to change while products run).
+ * Returns 0, or -1 when this machine or build cannot run that path (nothing
+ * changes then).  nb__gemm_set_path(NB__GEMM_AUTO, NB__GEMM_CHOOSE) restores. */
+int nb__gemm_set_path(int path, int strategy);
+/* The path calls use now (AUTO resolved), and a path's name ("avx2", ...). */
+int nb__gemm_path(void);
+const char *nb__gemm_path_name(int path);
+/* Override the blocking MC, KC, NC (0 = the path's default; MC and NC are
+ * rounded up to the micro-tile) so small shapes cross block edges in tests. */
+void nb__gemm_set_blocks(size_t mc, size_t kc, size_t nc);
+
+/* ------------------------------------------------- between gemm*.c files */
+/* One instruction set's kernels for one type (defined by gemm_kern.inc).
+ * Packed panels: ap [ceil(m/mr)][k][mr] (rows past m zero), bp
+ * [ceil(n/nr)][k][nr] (columns past n zero).  a/b point at element (0, 0) of
+ * op(A)/op(B) as stored. */
+#define NB__GEMM_KERN_TYPE(T, S)                                                                  \
+    typedef struct nb__gemm_kern_##S {                                                            \
+        size_t mr, nr, mc, kc, nc; /* micro-tile and default blocks */                            \
+        void (*pack_a)(T *ap, const T *a, size_t lda, int ta, size_t m, size_t k);                \
+        void (*pack_b)(T *bp, const T *b, size_t ldb, int tb, size_t k, size_t n);                \
+        /* C[m, n] (m <= mr, n <= nr) = alpha * ap b + beta * C; b: k rows ldb apart, nr     \
+         * columns each, all read (a packed panel, or B as stored) */                            \
+        void (*tile)(size_t k, const T *ap, const T *b, size_t ldb, T alpha, T beta, T *c,       \
+                     size_t ldc, size_t m, size_t n);                                             \
+        /* one row: a[p * inca], b as stored (tb == 0), n <= nr */                                \
+        void (*row)(size_t k, const T *a, size_t inca, const T *b, size_t ldb, T alpha, T beta,   \
+                    T *c, size_t n);                                                              \
+        /* C[m, n] (m <= 4, n <= 3) = alpha * A B^T + beta * C, A rows lda apart, B ldb */        \
+        void (*dot)(size_t k, const T *a, size_t lda, const T *b, size_t ldb, T alpha, T beta,    \
+                    T *c, size_t ldc, size_t m, size_t n);                                        \
+    } nb__gemm_kern_##S;
+
+NB__GEMM_KERN_TYPE(float, f32)
+NB__GEMM_KERN_TYPE(double, f64)
+#define NB__GEMM_DOT_M 4
+#define NB__GEMM_DOT_N 3
+
+extern const nb__gemm_kern_f32 nb__gemm_generic_f32;
+extern const nb__gemm_kern_f64 nb__gemm_generic_f64;
+#if defined(__x86_64__) && defined(__GNUC__)
+#define NB__GEMM_X86 1
+extern const nb__gemm_kern_f32 nb__gemm_avx2_f32, nb__gemm_avx512_f32;
+extern const nb__gemm_kern_f64 nb__gemm_avx2_f64, nb__gemm_avx512_f64;
+#endif
+
+/* Settings for one call: path resolved, strategy and block overrides. */
+typedef struct {
+    int path, strategy;
+    size_t mc, kc, nc;
+} nb__gemm_cfg;
+void nb__gemm_get_cfg(nb__gemm_cfg *cfg);
+/* The calling thread's packing scratch, 64-byte aligned, at least `bytes`;
+ * NULL if it cannot be had.  Valid until the thread's next call. */
+void *nb__gemm_scratch(size_t bytes);
 
 #endif

@@ -1,0 +1,82 @@
+/* AVX-512F gemm kernels: float 12 x 32 and double 12 x 16 micro-tiles (24
+ * accumulator registers of the 32); lane masks handle the edges.  Every
+ * function carries target("avx512f"); gemm.c calls them only after
+ * __builtin_cpu_supports("avx512f") said yes. */
+#include "gemm.h"
+
+#if defined(NB__GEMM_X86)
+#include <immintrin.h>
+
+#define KATTR __attribute__((target("avx512f")))
+
+#define MR 12
+#define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+#define KPREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
+
+/* ----------------------------------------------------------- float 12 x 32 */
+#define T float
+#define V __m512
+#define VL 16
+#define VM __mmask16
+#define VZERO() _mm512_setzero_ps()
+#define VLOAD(p) _mm512_loadu_ps(p)
+#define VSTORE(p, v) _mm512_storeu_ps(p, v)
+#define VBCAST(x) _mm512_set1_ps(x)
+#define VFMA(a, b, c) _mm512_fmadd_ps(a, b, c)
+#define VMUL(a, b) _mm512_mul_ps(a, b)
+#define VADD(a, b) _mm512_add_ps(a, b)
+#define VHSUM(v) _mm512_reduce_add_ps(v)
+#define VMASK(n) ((__mmask16)((1u << (n)) - 1u))
+#define VLOADM(p, m) _mm512_maskz_loadu_ps(m, p)
+#define KS(name) nb__avx512_##name##_f32
+#define KTYPE nb__gemm_kern_f32
+#define KNAME nb__gemm_avx512_f32
+#define KMC 144
+#define KKC 256
+#define KNC 4096
+#include "gemm_kern.inc"
+#undef T
+#undef V
+#undef VL
+#undef VM
+#undef VZERO
+#undef VLOAD
+#undef VSTORE
+#undef VBCAST
+#undef VFMA
+#undef VMUL
+#undef VADD
+#undef VHSUM
+#undef VMASK
+#undef VLOADM
+#undef KS
+#undef KTYPE
+#undef KNAME
+#undef KMC
+#undef KKC
+#undef KNC
+
+/* ----------------------------------------------------------- double 12 x 16 */
+#define T double
+#define V __m512d
+#define VL 8
+#define VM __mmask8
+#define VZERO() _mm512_setzero_pd()
+#define VLOAD(p) _mm512_loadu_pd(p)
+#define VSTORE(p, v) _mm512_storeu_pd(p, v)
+#define VBCAST(x) _mm512_set1_pd(x)
+#define VFMA(a, b, c) _mm512_fmadd_pd(a, b, c)
+#define VMUL(a, b) _mm512_mul_pd(a, b)
+#define VADD(a, b) _mm512_add_pd(a, b)
+#define VHSUM(v) _mm512_reduce_add_pd(v)
+#define VMASK(n) ((__mmask8)((1u << (n)) - 1u))
+#define VLOADM(p, m) _mm512_maskz_loadu_pd(m, p)
+#define KS(name) nb__avx512_##name##_f64
+#define KTYPE nb__gemm_kern_f64
+#define KNAME nb__gemm_avx512_f64
+#define KMC 72
+#define KKC 256
+#define KNC 2048
+#include "gemm_kern.inc"
+
+#endif
