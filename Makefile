@@ -18,6 +18,14 @@ ifeq ($(SAN),1)
 else
   B       := build
 endif
+# MPI=1: data-parallel training (src/dist, `nabla train --ddp`) built with
+# Open MPI's mpicc wrapper, objects in build-mpi/ (build-mpi-san/ with SAN=1).
+# Without it src/dist compiles to stubs that fail with "built without MPI".
+ifeq ($(MPI),1)
+  B       := $(B:build%=build-mpi%)
+  CC      := mpicc
+  CFLAGS  += -DNB_HAVE_MPI
+endif
 CFLAGS  += $(CSTD) $(WARN) $(OPT) -fPIC -Iinclude
 LDLIBS  += -lz -lm
 
@@ -84,4 +92,4 @@ install: all
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' nabla.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/nabla.pc
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-mpi build-mpi-san
