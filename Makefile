@@ -38,7 +38,7 @@ TEST_OBJ := $(TEST_SRC:%.c=$(B)/obj/%.o)
 EX_SRC   := $(wildcard examples/*.c)
 EX_BIN   := $(EX_SRC:examples/%.c=$(B)/examples/%)
 
-.PHONY: all test check examples install clean fixtures run
+.PHONY: all test check examples install clean fixtures run bench
 all: $(B)/libnabla.a $(B)/libnabla.so $(B)/nabla
 
 $(B)/obj/%.o: %.c $(wildcard include/nabla/*.h) $(shell find src -name '*.h' -o -name '*.inc')
@@ -74,6 +74,11 @@ test: all $(B)/test_nabla examples
 	@NB_BUILD=$(B) ./$(B)/test_nabla
 
 check: test
+
+# Speed against OpenBLAS and PyTorch (~5 min): one table, bench/results.json.
+# OpenBLAS is linked into the benchmark program only.  Nothing here is a test.
+bench: all
+	CC="$(CC)" PYTHON_TORCH=$(PYTHON_TORCH) sh bench/bench.sh $(B)
 
 # Regenerate the PyTorch reference fixtures (needs Debian's python3-torch).
 fixtures: $(B)/nabla

@@ -12,7 +12,10 @@
  *     -r  batches per contender (15); the best one counts
  *     -c  time by the thread's CPU clock, not the wall clock (on a shared
  *         machine, so that time spent descheduled does not count)
- * OpenBLAS is held to one thread, as nabla runs on one. */
+ *     -t  OpenBLAS threads (1); nabla has no thread pool yet and runs on one
+ * OpenBLAS is held to one thread by default, as nabla runs on one.  The first
+ * line gives the measured single-thread peak (an AVX2 FMA loop, x86-64 only),
+ * the figure `make bench` divides achieved GFLOP/s by. */
 #include "kernels/gemm.h"
 
 #include <stdio.h>
@@ -41,6 +44,43 @@ static double now(void)
 
 static int use_f64;
 static void *A, *B, *C;
+
+/* Peak float GFLOP/s of one core: 10 independent chains of 8-wide FMAs
+ * (enough to cover the FMA latency on every AVX2 core), best of 5 runs. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+__attribute__((target("avx2,fma"))) static double fma_peak(void)
+{
+    const size_t iters = 20 * 1000 * 1000;
+    double best = 0;
+    for (int rep = 0; rep < 5; rep++) {
+        const __m256 a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
+        __m256 c0 = _mm256_set1_ps(0), c1 = _mm256_set1_ps(1), c2 = _mm256_set1_ps(2),
+               c3 = _mm256_set1_ps(3), c4 = _mm256_set1_ps(4), c5 = _mm256_set1_ps(5),
+               c6 = _mm256_set1_ps(6), c7 = _mm256_set1_ps(7), c8 = _mm256_set1_ps(8),
+               c9 = _mm256_set1_ps(9);
+        const double t0 = now();
+        for (size_t i = 0; i < iters; i++) {
+            c0 = _mm256_fmadd_ps(c0, a, b), c1 = _mm256_fmadd_ps(c1, a, b);
+            c2 = _mm256_fmadd_ps(c2, a, b), c3 = _mm256_fmadd_ps(c3, a, b);
+            c4 = _mm256_fmadd_ps(c4, a, b), c5 = _mm256_fmadd_ps(c5, a, b);
+            c6 = _mm256_fmadd_ps(c6, a, b), c7 = _mm256_fmadd_ps(c7, a, b);
+            c8 = _mm256_fmadd_ps(c8, a, b), c9 = _mm256_fmadd_ps(c9, a, b);
+        }
+        const double t = now() - t0;
+        float out[8];
+        __m256 sum = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(c0, c1), _mm256_add_ps(c2, c3)),
+                                   _mm256_add_ps(_mm256_add_ps(c4, c5), _mm256_add_ps(c6, c7)));
+        _mm256_storeu_ps(out, _mm256_add_ps(sum, _mm256_add_ps(c8, c9)));
+        const float sink = out[0];
+        const double g = 2.0 * 8 * 10 * (double)iters / t * 1e-9;
+        if (g > best && sink == sink) best = g;
+    }
+    return best;
+}
+#else
+static double fma_peak(void) { return 0; }
+#endif
 
 /* which: 0 = nabla, 1 = OpenBLAS */
 static void run(int which, const shape *s)
@@ -94,19 +134,20 @@ static void gflops(const shape *s, int ncont, double *out)
 
 int main(int argc, char **argv)
 {
-    int strategies = 0, quick = 0, path = NB__GEMM_AUTO;
+    int strategies = 0, quick = 0, path = NB__GEMM_AUTO, blas_threads = 1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-d")) use_f64 = 1;
         else if (!strcmp(argv[i], "-s")) strategies = 1;
         else if (!strcmp(argv[i], "-q")) quick = 1;
         else if (!strcmp(argv[i], "-c")) use_cpu_time = 1;
+        else if (!strcmp(argv[i], "-t") && i + 1 < argc) blas_threads = atoi(argv[++i]) > 0 ? atoi(argv[i]) : 1;
         else if (!strcmp(argv[i], "-r") && i + 1 < argc) reps = atoi(argv[++i]) > 0 ? atoi(argv[i]) : 1;
         else if (!strcmp(argv[i], "-p") && i + 1 < argc) {
             const char *p = argv[++i];
             path = !strcmp(p, "generic") ? NB__GEMM_GENERIC : !strcmp(p, "avx2") ? NB__GEMM_AVX2
                  : !strcmp(p, "avx512") ? NB__GEMM_AVX512 : -1;
         } else {
-            fprintf(stderr, "usage: %s [-d] [-s] [-q] [-c] [-r REPS] [-p generic|avx2|avx512]\n", argv[0]);
+            fprintf(stderr, "usage: %s [-d] [-s] [-q] [-c] [-r REPS] [-t THREADS] [-p generic|avx2|avx512]\n", argv[0]);
             return 2;
         }
     }
@@ -115,8 +156,10 @@ int main(int argc, char **argv)
         return 1;
     }
 #ifdef NB_BENCH_OPENBLAS
-    openblas_set_num_threads(1);
+    openblas_set_num_threads(blas_threads);
 #endif
+    (void)blas_threads;
+    printf("fma peak %.1f GFLOP/s float, 1 thread\n", fma_peak());
     static const shape shapes[] = {
         {"square NN", 0, 0, 256, 256, 256, 0},
         {"square NN", 0, 0, 512, 512, 512, 0},
@@ -143,8 +186,9 @@ int main(int argc, char **argv)
         if (use_f64) ((double *)A)[i] = v, ((double *)B)[i] = -v, ((double *)C)[i] = 0;
         else ((float *)A)[i] = (float)v, ((float *)B)[i] = (float)-v, ((float *)C)[i] = 0;
     }
-    printf("%s, nabla path %s; GFLOP/s (best of %d batches, %s time)\n", use_f64 ? "double" : "float",
-           nb__gemm_path_name(nb__gemm_path()), reps, use_cpu_time ? "CPU" : "wall");
+    printf("%s, nabla path %s; GFLOP/s (best of %d batches, %s time), OpenBLAS threads %d\n",
+           use_f64 ? "double" : "float", nb__gemm_path_name(nb__gemm_path()), reps,
+           use_cpu_time ? "CPU" : "wall", blas_threads);
     printf("%-24s %16s %8s", "shape", "M x N x K", "nabla");
 #ifdef NB_BENCH_OPENBLAS
     printf(" %8s %6s", "OpenBLAS", "ratio");

@@ -5,6 +5,11 @@
 Run with Debian's python3-torch:
 
     /usr/bin/python3 bench/torch_train.py [--epochs N] [--threads T] [--data DIR]
+        [--model 784-128-10] [--batch B] [--max-steps N]
+
+--model gives the layer widths (ReLU between them), as `nabla train --model`;
+--max-steps stops after N optimizer steps in total and skips the evaluation
+(test_acc and test_loss are then null), for timing runs (`make bench`).
 
 Prints one JSON line per epoch and a final {"event":"done",...} line with
 test_acc, test_loss and train_samples_per_s (training steps only)."""
@@ -41,6 +46,8 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--model", default="784-128-10")
+    ap.add_argument("--max-steps", type=int, default=0)
     ap.add_argument("--data", default=os.environ.get("NABLA_DATA", "/usr/share/datasets/fashion-mnist"))
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -50,10 +57,16 @@ def main():
     ytr = read_idx(find(a.data, "train-labels-idx1-ubyte")).long()
     xte = norm(read_idx(find(a.data, "t10k-images-idx3-ubyte")))
     yte = read_idx(find(a.data, "t10k-labels-idx1-ubyte")).long()
-    model = torch.nn.Sequential(torch.nn.Linear(784, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10))
+    widths = [int(w) for w in a.model.split("-")]
+    layers = []
+    for i in range(len(widths) - 1):
+        if i: layers.append(torch.nn.ReLU())
+        layers.append(torch.nn.Linear(widths[i], widths[i + 1]))
+    model = torch.nn.Sequential(*layers)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     lossf = torch.nn.CrossEntropyLoss()
-    train_time, samples = 0.0, 0
+    train_time, samples, steps = 0.0, 0, 0
+    acc = tl = None
     for epoch in range(a.epochs):
         perm = torch.randperm(xtr.shape[0])
         model.train()
@@ -68,6 +81,11 @@ def main():
             opt.step()
             train_time += time.perf_counter() - t0
             samples += x.shape[0]
+            steps += 1
+            if steps == a.max_steps:
+                break
+        if steps == a.max_steps:
+            break
         model.eval()
         with torch.no_grad():
             out = model(xte)
@@ -75,7 +93,8 @@ def main():
             acc = (out.argmax(1) == yte).float().mean().item()
         print(json.dumps({"event": "epoch", "epoch": epoch + 1, "test_loss": tl, "test_acc": acc}), flush=True)
     print(json.dumps({"event": "done", "test_acc": acc, "test_loss": tl,
-                      "train_samples_per_s": samples / train_time, "threads": a.threads}))
+                      "train_samples_per_s": samples / train_time, "threads": a.threads,
+                      "steps": steps}))
 
 
 if __name__ == "__main__":

@@ -43,4 +43,24 @@ NB__OPTIM_KERNELS(float, f32)
 NB__OPTIM_KERNELS(double, f64)
 #undef NB__OPTIM_KERNELS
 
+/* AVX2 versions (update_avx2.c), bit-identical to the loops above: each does
+ * the leading multiple of its vector width (0 when it does not handle the
+ * configuration) and returns how many; call them only when nb__optim_avx2(). */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define NB__OPTIM_X86 1
+int nb__optim_avx2(void);
+#define NB__OPTIM_AVX2_KERNELS(T, SFX)                                                          \
+    size_t nb__sgd_avx2_##SFX(T *p, const T *g, T *mom, size_t n, const nb__opt_hp *h);          \
+    size_t nb__adam_avx2_##SFX(T *p, const T *g, T *m, T *v, size_t n, const nb__opt_hp *h,      \
+                               int decoupled);                                                  \
+    size_t nb__rmsprop_avx2_##SFX(T *p, const T *g, T *sq, T *gavg, T *mom, size_t n,            \
+                                  const nb__opt_hp *h);                                         \
+    /* *ss = the sum of squares of the elements done (summed in another order) */             \
+    size_t nb__sumsq_avx2_##SFX(const T *g, size_t n, double scale, double *ss, double *amax);  \
+    size_t nb__scale_avx2_##SFX(T *g, size_t n, double c);
+NB__OPTIM_AVX2_KERNELS(float, f32)
+NB__OPTIM_AVX2_KERNELS(double, f64)
+#undef NB__OPTIM_AVX2_KERNELS
+#endif
+
 #endif

@@ -1,0 +1,121 @@
+/* AVX2 versions of the optimizer and clipping loops (update_avx2.inc), for
+ * float and double.  The library is built for baseline x86-64, so every
+ * function carries target("avx2") — not fma: the scalar loops never fuse,
+ * and neither may these.  update.inc calls them only after
+ * __builtin_cpu_supports("avx2") said yes (nb__optim_avx2). */
+#include "optim_impl.h"
+
+#if defined(NB__OPTIM_X86)
+#include <immintrin.h>
+#include <math.h>
+
+#define KATTR __attribute__((target("avx2")))
+
+int nb__optim_avx2(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2");
+}
+
+#define T float
+#define S(name) name##_f32
+#define V __m256
+#define W 8
+#define LD _mm256_loadu_ps
+#define ST _mm256_storeu_ps
+#define SET1 _mm256_set1_ps
+#define ADD _mm256_add_ps
+#define MUL _mm256_mul_ps
+#define DIV _mm256_div_ps
+#define SQRT _mm256_sqrt_ps
+#define NEG(x) _mm256_xor_ps((x), _mm256_set1_ps(-0.0f))
+#include "update_avx2.inc"
+#undef T
+#undef S
+#undef V
+#undef W
+#undef LD
+#undef ST
+#undef SET1
+#undef ADD
+#undef MUL
+#undef DIV
+#undef SQRT
+#undef NEG
+
+#define T double
+#define S(name) name##_f64
+#define V __m256d
+#define W 4
+#define LD _mm256_loadu_pd
+#define ST _mm256_storeu_pd
+#define SET1 _mm256_set1_pd
+#define ADD _mm256_add_pd
+#define MUL _mm256_mul_pd
+#define DIV _mm256_div_pd
+#define SQRT _mm256_sqrt_pd
+#define NEG(x) _mm256_xor_pd((x), _mm256_set1_pd(-0.0))
+#include "update_avx2.inc"
+
+/* Sum of squares in double for the clip norm: four lanes times two
+ * accumulators, so the order of the additions differs from the scalar loop
+ * (the result agrees to rounding).  max |g| as in the scalar loop: a NaN
+ * never becomes the maximum (maxpd returns its second operand then), an
+ * inf always does. */
+static KATTR double nb__hsum(__m256d a)
+{
+    __m128d s = _mm_add_pd(_mm256_castpd256_pd128(a), _mm256_extractf128_pd(a, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+}
+
+static KATTR double nb__hmax(__m256d a)
+{
+    double t[4], mx = 0;
+    _mm256_storeu_pd(t, a);
+    for (int k = 0; k < 4; k++) if (t[k] > mx) mx = t[k];
+    return mx;
+}
+
+#define NB__SUMSQ_STEP(acc, x)                                         \
+    do {                                                               \
+        __m256d x_ = (x);                                              \
+        if (div) x_ = _mm256_div_pd(x_, sc);                           \
+        acc = _mm256_add_pd(acc, _mm256_mul_pd(x_, x_));               \
+        mx = _mm256_max_pd(_mm256_andnot_pd(sign, (x)), mx);           \
+    } while (0)
+
+KATTR size_t nb__sumsq_avx2_f64(const double *g, size_t n, double scale, double *ss, double *amax)
+{
+    const __m256d sc = _mm256_set1_pd(scale), sign = _mm256_set1_pd(-0.0);
+    const int div = scale != 1.0; /* x / 1.0 == x exactly */
+    __m256d s0 = _mm256_setzero_pd(), s1 = s0, mx = s0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        NB__SUMSQ_STEP(s0, _mm256_loadu_pd(g + i));
+        NB__SUMSQ_STEP(s1, _mm256_loadu_pd(g + i + 4));
+    }
+    *ss = nb__hsum(_mm256_add_pd(s0, s1));
+    const double m = nb__hmax(mx);
+    if (m > *amax) *amax = m;
+    return i;
+}
+
+KATTR size_t nb__sumsq_avx2_f32(const float *g, size_t n, double scale, double *ss, double *amax)
+{
+    const __m256d sc = _mm256_set1_pd(scale), sign = _mm256_set1_pd(-0.0);
+    const int div = scale != 1.0;
+    __m256d s0 = _mm256_setzero_pd(), s1 = s0, mx = s0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 x = _mm256_loadu_ps(g + i);
+        NB__SUMSQ_STEP(s0, _mm256_cvtps_pd(_mm256_castps256_ps128(x)));
+        NB__SUMSQ_STEP(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(x, 1)));
+    }
+    *ss = nb__hsum(_mm256_add_pd(s0, s1));
+    const double m = nb__hmax(mx);
+    if (m > *amax) *amax = m;
+    return i;
+}
+#else
+typedef int nb__optim_avx2_unused; /* ISO C: no empty translation unit */
+#endif
