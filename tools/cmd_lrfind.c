@@ -52,29 +52,6 @@ __attribute__((constructor)) static void nb__lrfind_usage_init(void)
     snprintf(nb__lrfind_usage_full, sizeof nb__lrfind_usage_full, "%s%s", nb__lrfind_usage, nb_run_flags_help);
 }
 
-/* mkdir -p; 0 or -1 (errno set). */
-static int nb__mkdirs(const char *path)
-{
-    char buf[1024];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(buf, 0777) && errno != EEXIST) return -1;
-        *p = '/';
-    }
-    if (mkdir(buf, 0777) && errno != EEXIST) return -1;
-    struct stat st;
-    if (stat(buf, &st) || !S_ISDIR(st.st_mode)) {
-        errno = ENOTDIR;
-        return -1;
-    }
-    return 0;
-}
-
 /* A finite number > 0 (>= 0 when zero_ok). */
 static int nb__pos(const char *cmd, const char *flag, const char *v, int zero_ok, double *out)
 {
@@ -171,7 +148,7 @@ static int nb__lrfind_run(int argc, char **argv)
     if (nb_run_finish(cmd, &r)) return 2;
     if (!(lo.lr_start < lo.lr_end))
         return nb_cli_usage_error(cmd, "--start %g must be below --end %g", lo.lr_start, lo.lr_end);
-    if (nb__mkdirs(r.out)) return nb_cli_usage_error(cmd, "--out %s: %s", r.out, strerror(errno));
+    if (nb_out_dir(r.out)) return nb_cli_usage_error(cmd, "--out %s: %s", r.out, strerror(errno));
 
     nb_dataset *train = NULL;
     if (nb_fashion_mnist_load(r.data, &train, NULL)) {

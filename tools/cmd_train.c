@@ -20,41 +20,6 @@ static void nb__on_sigint(int sig)
     nb__interrupted = 1;
 }
 
-/* mkdir -p; 0 or -1 (errno set). */
-static int nb__mkdirs(const char *path)
-{
-    char buf[1024];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(buf, 0777) && errno != EEXIST) return -1;
-        *p = '/';
-    }
-    if (mkdir(buf, 0777) && errno != EEXIST) return -1;
-    struct stat st;
-    if (stat(buf, &st) || !S_ISDIR(st.st_mode)) {
-        errno = ENOTDIR;
-        return -1;
-    }
-    return 0;
-}
-
-/* Can we create files in dir?  Probe with a temp file, then remove it. */
-static int nb__writable(const char *dir)
-{
-    char probe[1100];
-    snprintf(probe, sizeof probe, "%s/.nabla-write-test.XXXXXX", dir);
-    int fd = mkstemp(probe);
-    if (fd < 0) return -1;
-    close(fd);
-    unlink(probe);
-    return 0;
-}
-
 typedef struct {
     FILE *json;    /* stdout when --json, else NULL */
     FILE *metrics; /* OUT/metrics.jsonl */
@@ -298,7 +263,7 @@ static int nb__run(int argc, char **argv)
     if (dg.report && !dg.monitor) dg.monitor = r.log_every;
 
     /* Output folder first: fail before any work if it cannot be written. */
-    if (nb__mkdirs(r.out) || nb__writable(r.out))
+    if (nb_out_dir(r.out))
         return nb_cli_usage_error(cmd, "--out %s: cannot write there (%s)", r.out, strerror(errno));
     char ckpt[1100], metrics_path[1100];
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", r.out);

@@ -131,29 +131,6 @@ static int nb__int(const char *flag, const char *v, long lo, long hi, long *out)
     return 0;
 }
 
-/* mkdir -p; 0 or -1 (errno set). */
-static int nb__mkdirs(const char *path)
-{
-    char buf[1024];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(buf, 0777) && errno != EEXIST) return -1;
-        *p = '/';
-    }
-    if (mkdir(buf, 0777) && errno != EEXIST) return -1;
-    struct stat st;
-    if (stat(buf, &st) || !S_ISDIR(st.st_mode)) {
-        errno = ENOTDIR;
-        return -1;
-    }
-    return 0;
-}
-
 /* ----------------------------------------------------------------- output */
 typedef struct {
     nb_vanish_config cfg;
@@ -500,7 +477,7 @@ static int nb__run_vanish(int argc, char **argv)
     FILE *jf = NULL;
     nb_dataset *train = NULL, *test = NULL, *evalset = NULL;
     int rc = 2, started = 0, finished = 0;
-    if (nb__mkdirs(out) || access(out, W_OK)) {
+    if (nb_out_dir(out)) {
         rc = nb_cli_usage_error(cmd, "--out %s: cannot write there (%s)", out, strerror(errno));
         goto done;
     }

@@ -54,6 +54,10 @@ extern const char nb_run_flags_help[];
 void nb_json_str(FILE *f, const char *s);
 /* A JSON number, or null when not finite. */
 void nb_json_num(FILE *f, double v);
+/* Make the output folder (mkdir -p) and check that files can be created
+ * in it; 0, or -1 with errno set. */
+int nb_out_dir(const char *dir);
+
 /* Wall-clock seconds (monotonic). */
 double nb_now(void);
 
