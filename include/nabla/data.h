@@ -145,6 +145,9 @@ typedef struct nb_csv_opts {
  * data rows; messages say "file:line: ...".  Blank lines are skipped.
  * Returns an NB_DATA_F64 dataset (mean 0, std 1) or NULL. */
 nb_dataset *nb_csv_load(const char *path, const nb_csv_opts *opts);
+/* The same from memory (len bytes of text, no NUL needed); `name` is used in
+ * messages in place of the path. */
+nb_dataset *nb_csv_parse(const void *buf, size_t len, const char *name, const nb_csv_opts *opts);
 
 /* ----------------------------------------------------------- Fashion-MNIST */
 #define NB_FASHION_MNIST_DEBIAN_DIR "/usr/share/datasets/fashion-mnist"

@@ -25,7 +25,11 @@
  * synced.  On any failure (a full disk included) the temporary file is
  * removed and PATH is left exactly as it was.  PATH itself is replaced: a
  * symbolic link there is replaced by the file, not followed.  New files get
- * the usual 0666 & ~umask permissions.
+ * the usual 0666 & ~umask permissions.  A save killed outright (SIGKILL,
+ * power loss) leaves PATH as it was -- the old file or, if the rename was
+ * reached, the new one, never a mix -- plus its PATH.tmp.XXXXXX, which a
+ * reader never mistakes for PATH; the next successful save to PATH deletes
+ * such leftovers (never the temporary file of a save still running).
  *
  * LOADING trusts nothing: the header length, UTF-8, the JSON grammar
  * (duplicate keys rejected), every entry's fields, dtype, shape and offsets,

@@ -9,24 +9,62 @@
 
 #define NB__CSV_DEFAULT_MAX_LINE ((size_t)1 << 20)
 
-/* One line into buf (without the newline or a trailing \r): 1 read, 0 end
- * of file, -1 error (too long, NUL byte, I/O). */
-static int nb__csv_line(FILE *f, char *buf, size_t cap, size_t *len, const char *path, size_t lineno)
+/* Where the text comes from: a FILE, or a buffer in memory. */
+typedef struct {
+    FILE *f;
+    const unsigned char *mem;
+    size_t len, pos;
+} nb__csv_src;
+
+static int nb__csv_getc(nb__csv_src *s)
+{
+    if (s->f) return getc(s->f);
+    return s->pos < s->len ? s->mem[s->pos++] : EOF;
+}
+
+/* A buffer that grows on demand, so a small file costs little however long
+ * a line may be. */
+typedef struct {
+    void *p;
+    size_t cap; /* elements */
+} nb__csv_buf;
+
+/* Make room for n elements of `size` bytes; 0 or -1 (out of memory). */
+static int nb__csv_reserve(nb__csv_buf *b, size_t n, size_t size)
+{
+    if (n <= b->cap) return 0;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < n) cap = cap > SIZE_MAX / 2 ? n : cap * 2;
+    if (cap > SIZE_MAX / size) return -1;
+    void *p = realloc(b->p, cap * size);
+    if (!p) return -1;
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+/* One line into b (without the newline or a trailing \r, NUL-terminated):
+ * 1 read, 0 end of file, -1 error (longer than max bytes, NUL byte, I/O,
+ * out of memory). */
+static int nb__csv_line(nb__csv_src *s, nb__csv_buf *b, size_t max, const char *path, size_t lineno)
 {
     size_t k = 0;
     int c;
-    while ((c = getc(f)) != EOF && c != '\n') {
+    while ((c = nb__csv_getc(s)) != EOF && c != '\n') {
         if (c == '\0') return nb__erri("%s:%zu: NUL byte in a text file", path, lineno);
-        if (k == cap) return nb__erri("%s:%zu: line longer than %zu bytes", path, lineno, cap);
-        buf[k++] = (char)c;
+        if (k == max) return nb__erri("%s:%zu: line longer than %zu bytes", path, lineno, max);
+        if (nb__csv_reserve(b, k + 2, 1) != 0) /* this byte and the NUL */
+            return nb__erri("%s:%zu: out of memory for a %zu-byte line", path, lineno, k + 2);
+        ((char *)b->p)[k++] = (char)c;
     }
     if (c == EOF) {
-        if (ferror(f)) return nb__erri("%s:%zu: read error: %s", path, lineno, strerror(errno));
+        if (s->f && ferror(s->f)) return nb__erri("%s:%zu: read error: %s", path, lineno, strerror(errno));
         if (k == 0) return 0;
     }
+    if (nb__csv_reserve(b, k + 1, 1) != 0) return nb__erri("%s:%zu: out of memory", path, lineno);
+    char *buf = b->p;
     if (k && buf[k - 1] == '\r') k--;
     buf[k] = '\0';
-    *len = k;
     return 1;
 }
 
@@ -38,17 +76,24 @@ static char *nb__trim(char *s)
     return s;
 }
 
-/* Split line in place at delim; fills fields (up to maxf); returns the count. */
-static size_t nb__split(char *line, char delim, char **fields, size_t maxf)
+/* The number of fields delim splits line into. */
+static size_t nb__count_fields(const char *line, char delim)
+{
+    size_t n = 1;
+    for (const char *p = line; (p = strchr(p, delim)); p++) n++;
+    return n;
+}
+
+/* Split line in place at delim into fields (room for all of them). */
+static void nb__split(char *line, char delim, char **fields)
 {
     size_t n = 0;
     char *p = line;
     for (;;) {
         char *e = strchr(p, delim);
         if (e) *e = '\0';
-        if (n < maxf) fields[n] = nb__trim(p);
-        n++;
-        if (!e) return n;
+        fields[n++] = nb__trim(p);
+        if (!e) return;
         p = e + 1;
     }
 }
@@ -89,44 +134,52 @@ static int nb__csv_push(nb__csv_acc *a, const char *path)
     return 0;
 }
 
-nb_dataset *nb_csv_load(const char *path, const nb_csv_opts *opts)
+/* Check the options; 0, or -1 with an error naming path. */
+static int nb__csv_opts_check(const char *path, const nb_csv_opts *o)
 {
-    nb_csv_opts o = opts ? *opts : (nb_csv_opts){0};
-    if (!path) return nb__err("nb_csv_load: NULL path");
-    if (o.header < NB_CSV_HEADER_AUTO || o.header > NB_CSV_HEADER_NO)
-        return nb__err("%s: bad header option %d", path, o.header);
-    if (o.n_classes < 0 || o.n_classes > NB_DATA_MAX_CLASSES)
-        return nb__err("%s: n_classes %d (must be 0..%d)", path, o.n_classes, NB_DATA_MAX_CLASSES);
-    char delim = o.delim ? o.delim : ',';
+    if (o->header < NB_CSV_HEADER_AUTO || o->header > NB_CSV_HEADER_NO)
+        return nb__erri("%s: bad header option %d", path, o->header);
+    if (o->n_classes < 0 || o->n_classes > NB_DATA_MAX_CLASSES)
+        return nb__erri("%s: n_classes %d (must be 0..%d)", path, o->n_classes, NB_DATA_MAX_CLASSES);
+    char delim = o->delim ? o->delim : ',';
     if (delim == '\n' || delim == '\r' || delim == '"' || delim == '.' || delim == '-' ||
         delim == '+' || (delim >= '0' && delim <= '9'))
-        return nb__err("%s: delimiter '%c' cannot separate numbers", path, delim);
-    size_t maxl = o.max_line ? o.max_line : NB__CSV_DEFAULT_MAX_LINE;
-    if (maxl > SIZE_MAX / 2) return nb__err("%s: max_line too large", path);
+        return nb__erri("%s: delimiter '%c' cannot separate numbers", path, delim);
+    size_t maxl = o->max_line ? o->max_line : NB__CSV_DEFAULT_MAX_LINE;
+    if (maxl > SIZE_MAX / 2 / sizeof(char *)) return nb__erri("%s: max_line too large", path);
+    return 0;
+}
 
-    FILE *f = fopen(path, "rb");
-    if (!f) return nb__err("%s: cannot open: %s", path, strerror(errno));
-    char *line = malloc(maxl + 1);
+/* The reader proper, on an opened source; `path` names it in messages. */
+static nb_dataset *nb__csv_read(nb__csv_src *src, const char *path, const nb_csv_opts *opts)
+{
+    const nb_csv_opts o = *opts;
+    char delim = o.delim ? o.delim : ',';
+    size_t maxl = o.max_line ? o.max_line : NB__CSV_DEFAULT_MAX_LINE;
     /* A line of maxl bytes has at most maxl/2 + 1 non-empty fields. */
     size_t maxf = maxl / 2 + 2;
-    char **fields = malloc(maxf * sizeof *fields);
+    nb__csv_buf lb = {0}, fb = {0};
+    char *line, **fields;
     nb__csv_acc a = {0};
     nb_dataset *ds = NULL;
     double *row = NULL;
-    size_t ncols = 0, label = 0, lineno = 0, len, header_line = 0;
+    size_t ncols = 0, label = 0, lineno = 0, header_line = 0;
     int got_first = 0, had_header = 0, r;
-    if (!line || !fields) {
-        nb__err("%s: out of memory", path);
-        goto done;
-    }
-    while ((r = nb__csv_line(f, line, maxl, &len, path, lineno + 1)) == 1) {
+    while ((r = nb__csv_line(src, &lb, maxl, path, lineno + 1)) == 1) {
         lineno++;
+        line = lb.p;
         if (!*nb__trim(line)) continue; /* blank line */
-        size_t nf = nb__split(line, delim, fields, maxf);
+        size_t nf = nb__count_fields(line, delim);
         if (nf > maxf) {
             nb__err("%s:%zu: %zu fields, most of them empty", path, lineno, nf);
             goto done;
         }
+        if (nb__csv_reserve(&fb, nf, sizeof(char *)) != 0) {
+            nb__err("%s:%zu: out of memory for %zu fields", path, lineno, nf);
+            goto done;
+        }
+        fields = fb.p;
+        nb__split(line, delim, fields);
         if (!got_first) {
             got_first = 1;
             ncols = nf;
@@ -250,11 +303,32 @@ nb_dataset *nb_csv_load(const char *path, const nb_csv_opts *opts)
     const char *base = strrchr(path, '/');
     snprintf(ds->name, sizeof ds->name, "%s", base ? base + 1 : path);
 done:
-    fclose(f);
-    free(line);
-    free(fields);
+    free(lb.p);
+    free(fb.p);
     free(row);
     free(a.x);
     free(a.y);
     return ds;
+}
+
+nb_dataset *nb_csv_load(const char *path, const nb_csv_opts *opts)
+{
+    nb_csv_opts o = opts ? *opts : (nb_csv_opts){0};
+    if (!path) return nb__err("nb_csv_load: NULL path");
+    if (nb__csv_opts_check(path, &o) != 0) return NULL;
+    nb__csv_src s = {.f = fopen(path, "rb")};
+    if (!s.f) return nb__err("%s: cannot open: %s", path, strerror(errno));
+    nb_dataset *ds = nb__csv_read(&s, path, &o);
+    fclose(s.f);
+    return ds;
+}
+
+nb_dataset *nb_csv_parse(const void *buf, size_t len, const char *name, const nb_csv_opts *opts)
+{
+    nb_csv_opts o = opts ? *opts : (nb_csv_opts){0};
+    if (!name) name = "(memory)";
+    if (!buf && len) return nb__err("%s: NULL buffer", name);
+    if (nb__csv_opts_check(name, &o) != 0) return NULL;
+    nb__csv_src s = {.mem = buf, .len = len};
+    return nb__csv_read(&s, name, &o);
 }

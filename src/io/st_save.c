@@ -5,14 +5,24 @@
  * The temporary file is made with open(O_CREAT | O_EXCL, 0666) and a random
  * suffix rather than mkstemp: the guarantee is the same (a fresh file no one
  * else holds), but the file gets the usual umask-derived permissions instead
- * of mkstemp's 0600, so a checkpoint is as readable as any other file. */
+ * of mkstemp's 0600, so a checkpoint is as readable as any other file.
+ *
+ * A save that is killed (SIGKILL, power loss) leaves its PATH.tmp.XXXXXX
+ * behind; PATH itself is never torn.  The next successful save to PATH
+ * removes such leftovers: a saver holds flock(LOCK_EX) on its temporary file
+ * from creation until after the rename, so a temporary that can be locked
+ * belongs to no live save (the kernel drops the locks of a dead process).
+ * Empty ones younger than a minute are spared (a saver between its open and
+ * its flock). */
 #include "../internal.h"
 #include "json.h"
 #include "st.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -228,6 +238,7 @@ static int nb__st_tmp_open(const char *path, char *tmp, size_t cap)
         for (int k = 0; k < 6; k++, r /= 62) tmp[o + k] = al[r % 62];
         tmp[o + 6] = '\0';
         int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd >= 0) flock(fd, LOCK_EX | LOCK_NB); /* "in use" for nb__st_sweep; best effort */
         if (fd >= 0 || errno != EEXIST) return fd;
     }
     errno = EEXIST;
@@ -255,6 +266,40 @@ static int nb__st_sync_dir(const char *path)
     return rc;
 }
 
+/* Remove the PATH.tmp.XXXXXX files that killed saves left next to path (see
+ * the top of the file).  Best effort: a failure here changes nothing. */
+static void nb__st_sweep(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    size_t dlen = slash ? (slash == path ? 1 : (size_t)(slash - path)) : 1, blen = strlen(base);
+    char *dir = malloc(dlen + 1);
+    if (!dir) return;
+    if (slash) memcpy(dir, path, dlen);
+    else dir[0] = '.';
+    dir[dlen] = '\0';
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        const char *nm = e->d_name;
+        if (strncmp(nm, base, blen) != 0 || strncmp(nm + blen, ".tmp.", 5) != 0 || strlen(nm + blen + 5) != 6)
+            continue;
+        int ok = 1;
+        for (const char *c = nm + blen + 5; *c; c++)
+            ok &= (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9');
+        if (!ok) continue;
+        int fd = openat(dirfd(d), nm, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0) continue;
+        struct stat st;
+        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+            (st.st_size > 0 || time(NULL) - st.st_mtime > 60) && flock(fd, LOCK_EX | LOCK_NB) == 0)
+            unlinkat(dirfd(d), nm, 0);
+        close(fd); /* drops our lock */
+    }
+    if (d) closedir(d);
+    free(dir);
+}
+
 int nb_st_save(const char *path, const nb_st_tensor *tensors, size_t n,
                const nb_st_meta *meta, size_t n_meta)
 {
@@ -267,7 +312,7 @@ int nb_st_save(const char *path, const nb_st_tensor *tensors, size_t n,
     nb__st_item *items = malloc((n ? n : 1) * sizeof *items);
     char *tmp = malloc(plen + 16);
     nb__sb h = {0};
-    int fd = -1, cfd, rc = -1;
+    int fd = -1, lfd = -1, cfd, rc = -1;
     if (!items || !tmp) { nb__erri("%s: out of memory", path); goto out; }
     if (nb__st_check(path, tensors, n, meta, n_meta, items) != 0) goto out;
     qsort(items, n, sizeof *items, nb__st_item_layout_cmp);
@@ -308,7 +353,7 @@ int nb_st_save(const char *path, const nb_st_tensor *tensors, size_t n,
         nb__sb_str(&h, "]}");
     }
     nb__sb_put(&h, "}", 1);
-    while (h.n % 8) nb__sb_put(&h, " ", 1); /* pad with spaces, as the reference does */
+    while (!h.oom && h.n % 8) nb__sb_put(&h, " ", 1); /* pad with spaces, as the reference does */
     if (h.oom) { nb__erri("%s: out of memory building the header", path); goto out; }
     uint64_t hlen = h.n - 8;
     if (hlen > NB_ST_MAX_HEADER_BYTES) {
@@ -333,6 +378,9 @@ int nb_st_save(const char *path, const nb_st_tensor *tensors, size_t n,
         nb__erri("%s: fsync failed: %s (the previous file is unchanged)", path, strerror(errno));
         goto unlink_tmp;
     }
+    /* lfd keeps the temporary locked (flock belongs to the open file) until
+     * it has been renamed, so no other saver's sweep can take it. */
+    lfd = dup(fd);
     cfd = fd;
     fd = -1;
     if (close(cfd) != 0) {
@@ -348,6 +396,9 @@ int nb_st_save(const char *path, const nb_st_tensor *tensors, size_t n,
         nb__erri("%s: saved, but syncing its directory failed: %s", path, strerror(errno));
         goto out;
     }
+    if (lfd >= 0) close(lfd);
+    lfd = -1;
+    nb__st_sweep(path);
     rc = 0;
     goto out;
 
@@ -359,6 +410,7 @@ unlink_tmp:
     unlink(tmp);
 out:
     if (fd >= 0) close(fd);
+    if (lfd >= 0) close(lfd);
     free(items);
     free(tmp);
     free(h.p);

@@ -6,10 +6,12 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 
 #define NB__CK_FORMAT "nabla-checkpoint-1"
 #define NB__CK_MAX_META 96
+#define NB__CK_MAX_SCHED_STEPS ((uint64_t)1 << 27) /* a few seconds of replay at worst */
 
 struct nb_checkpoint {
     nb_st_file *f;
@@ -111,9 +113,11 @@ nb_checkpoint *nb_checkpoint_open(const char *path)
     if (!f) return NULL;
     const char *fmt = nb_st_meta_get(f, "format");
     if (!fmt || strcmp(fmt, NB__CK_FORMAT)) {
+        /* the message first: fmt lives in f */
+        nb__err("%s: not a nabla checkpoint (metadata 'format' is %s%.64s%s, expected %s)", path, fmt ? "'" : "",
+                fmt ? fmt : "missing", fmt ? "'" : "", NB__CK_FORMAT);
         nb_st_free(f);
-        return nb__err("%s: not a nabla checkpoint (metadata 'format' is %s%s%s, expected %s)", path, fmt ? "'" : "",
-                       fmt ? fmt : "missing", fmt ? "'" : "", NB__CK_FORMAT);
+        return NULL;
     }
     nb_checkpoint *ck = calloc(1, sizeof *ck);
     if (!ck) {
@@ -134,6 +138,16 @@ void nb_checkpoint_close(nb_checkpoint *ck)
 
 const char *nb_checkpoint_get(const nb_checkpoint *ck, const char *key) { return ck ? nb_st_meta_get(ck->f, key) : NULL; }
 
+/* The error just set by a lower layer, prefixed with the checkpoint's path
+ * (a message that names no file helps no one); returns -1. */
+static int nb__ck_fail(const nb_checkpoint *ck)
+{
+    char why[512];
+    snprintf(why, sizeof why, "%s", nb_errmsg());
+    if (strstr(why, ck->path)) return -1;
+    return nb__erri("%s: %s", ck->path, why);
+}
+
 int nb_checkpoint_load_model(const nb_checkpoint *ck, nb_model *m)
 {
     if (!ck || !m) return nb__erri("checkpoint: NULL checkpoint or model");
@@ -142,7 +156,7 @@ int nb_checkpoint_load_model(const nb_checkpoint *ck, nb_model *m)
         const nb_model_entry *e = nb_model_entry_at(m, i);
         const nb_st_tensor *t = nb_st_find(ck->f, e->name);
         if (!t) return nb__erri("%s: the model's '%s' is missing from the checkpoint", ck->path, e->name);
-        if (nb_st_read_into(e->t, t)) return -1;
+        if (nb_st_read_into(e->t, t)) return nb__ck_fail(ck);
     }
     return 0;
 }
@@ -166,7 +180,7 @@ static int nb__get_f64(const nb_checkpoint *ck, const char *key, double *out)
     if (!v || !*v) return nb__erri("%s: metadata '%s' is missing", ck->path, key);
     char *end;
     double x = strtod(v, &end);
-    if (*end || x != x) return nb__erri("%s: metadata '%s' = '%s' is not a number", ck->path, key, v);
+    if (*end || !isfinite(x)) return nb__erri("%s: metadata '%s' = '%s' is not a finite number", ck->path, key, v);
     *out = x;
     return 0;
 }
@@ -197,11 +211,18 @@ int nb_checkpoint_load_state(const nb_checkpoint *ck, nb_optim *o, nb_sched *s, 
         if (loaded < nb_optim_state_count(o))
             return nb__erri("%s: the checkpoint holds %d optimizer buffers, this optimizer needs %d", ck->path, loaded,
                             nb_optim_state_count(o));
-        if (nb_optim_set_steps(o, (int64_t)u) || nb_optim_set_lr(o, lr)) return -1;
-        if (mom != 0 && nb_optim_set_momentum(o, mom)) return -1;
+        if (u > INT64_MAX) return nb__erri("%s: metadata 'optim.steps' = %" PRIu64 " is too large", ck->path, u);
+        if (nb_optim_set_steps(o, (int64_t)u) || nb_optim_set_lr(o, lr)) return nb__ck_fail(ck);
+        if (mom != 0 && nb_optim_set_momentum(o, mom)) return nb__ck_fail(ck);
     }
     if (s) {
-        if (nb__get_u64(ck, "sched.epoch", &u) || nb_sched_seek(s, (int64_t)u)) return -1;
+        if (nb__get_u64(ck, "sched.epoch", &u)) return -1;
+        /* The schedule is resumed by replaying it step by step: a hostile
+         * count must not make that loop run for hours. */
+        if (u > NB__CK_MAX_SCHED_STEPS)
+            return nb__erri("%s: metadata 'sched.epoch' = %" PRIu64 " is more than the %llu schedule steps a "
+                            "checkpoint may replay", ck->path, u, (unsigned long long)NB__CK_MAX_SCHED_STEPS);
+        if (nb_sched_seek(s, (int64_t)u)) return nb__ck_fail(ck);
     }
     if (p) {
         uint64_t v[16];

@@ -1,14 +1,7 @@
-/* libFuzzer harness for the safetensors reader (not part of `make test`).
- *
- *   make CC=clang B=build-clang build-clang/libnabla.a
- *   clang -std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -fsanitize=fuzzer,address,undefined \
- *         -Iinclude -Isrc tests/fuzz/fuzz_safetensors.c src/io/json.c src/io/st_load.c src/io/st_save.c \
- *         build-clang/libnabla.a \
- *         -lz -lm -o /tmp/fuzz_st
- *   /tmp/fuzz_st -max_total_time=60 CORPUS_DIR
- *
- * Any input must either load or fail with a message naming the label, and
- * whatever loads must be self-consistent. */
+/* libFuzzer harness for the safetensors reader, nb_st_load_mem (build and
+ * run with tests/fuzz/run.sh; not part of `make test`).  The input is a whole
+ * file.  Any input must either load or fail with a message naming the label,
+ * and whatever loads must be self-consistent. */
 #include "nabla/io.h"
 
 #include <stdint.h>
