@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <sys/wait.h>
 
+#include "nabla/data.h"
 #include "t.h"
 
 /* Runs `nabla ARGS` (stderr joined to stdout); returns the exit status (-1
@@ -32,6 +33,23 @@ static inline int t_cli_run(const char *args, char **out)
     int st = pclose(p);
     *out = buf;
     return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Is Fashion-MNIST installed?  Prints why a case is skipped when not. */
+static inline int t_have_data(void)
+{
+    char dir[512];
+    if (nb_fashion_mnist_find(NULL, dir, sizeof dir) == 0) return 1;
+    printf("  (skipped: Fashion-MNIST not installed: %s)\n", nb_errmsg());
+    return 0;
+}
+
+/* Remove a scratch folder made by a test. */
+static inline void t_rmrf(const char *dir)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
 }
 
 #endif

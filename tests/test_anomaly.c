@@ -204,17 +204,9 @@ TEST(anomaly, train_step_skip_and_stop)
     nb_model_free(m);
 }
 
-static int have_data(void)
-{
-    char dir[512];
-    if (nb_fashion_mnist_find(NULL, dir, sizeof dir) == 0) return 1;
-    printf("  (skipped: Fashion-MNIST not installed: %s)\n", nb_errmsg());
-    return 0;
-}
-
 TEST(anomaly, cli_detect_anomaly_names_the_op)
 {
-    if (!have_data()) return;
+    if (!t_have_data()) return;
     char dir[] = "/tmp/nb_anom_XXXXXX", args[600], *out;
     CHECK(mkdtemp(dir));
     /* SGD at lr 1e5 without clipping: the weights overflow within a few steps */

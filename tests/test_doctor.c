@@ -126,14 +126,6 @@ TEST(doctor, blobs_planted_faults)
 }
 
 /* ------------------------------------------------------------ the CLI */
-static int have_data(void)
-{
-    char dir[512];
-    if (nb_fashion_mnist_find(NULL, dir, sizeof dir) == 0) return 1;
-    printf("  (skipped: Fashion-MNIST not installed: %s)\n", nb_errmsg());
-    return 0;
-}
-
 static const char *const check_order[NB_DOC__COUNT] = {
     "input_stats", "class_balance", "loss_finite", "initial_loss", "grad_vanishing",
     "grad_exploding", "loss_decreases", "overfit_batch", "above_chance"};
@@ -172,7 +164,7 @@ static char *diagnose(const char *flags, const char *named, int want_rc)
 
 TEST(doctor, cli_healthy_default_passes)
 {
-    if (!have_data()) return;
+    if (!t_have_data()) return;
     char *out = diagnose("", NULL, 0);
     for (int i = 0; i < NB_DOC__COUNT; i++)
         CHECK_MSG(status_of(out, check_order[i]) == 'p', "%s is not PASS:\n%s", check_order[i], out ? out : "");
@@ -193,7 +185,7 @@ TEST(doctor, cli_healthy_default_passes)
 
 TEST(doctor, cli_shuffled_labels_named_by_above_chance)
 {
-    if (!have_data()) return;
+    if (!t_have_data()) return;
     char *out = diagnose("--shuffle-labels", "above_chance", 1);
     CHECK(status_of(out, "overfit_batch") == 'p'); /* the net can learn: it is the labels */
     CHECK(out && strstr(out, "labels"));
@@ -202,7 +194,7 @@ TEST(doctor, cli_shuffled_labels_named_by_above_chance)
 
 TEST(doctor, cli_lr_too_large_named_by_loss_decreases)
 {
-    if (!have_data()) return;
+    if (!t_have_data()) return;
     char *out = diagnose("--lr 10", "loss_decreases", 1);
     CHECK(out && strstr(out, "too large"));
     free(out);
@@ -210,7 +202,7 @@ TEST(doctor, cli_lr_too_large_named_by_loss_decreases)
 
 TEST(doctor, cli_lr_too_small_named_by_loss_decreases)
 {
-    if (!have_data()) return;
+    if (!t_have_data()) return;
     char *out = diagnose("--lr 1e-9", "loss_decreases", 1);
     CHECK(out && strstr(out, "too small"));
     free(out);
@@ -218,7 +210,7 @@ TEST(doctor, cli_lr_too_small_named_by_loss_decreases)
 
 TEST(doctor, cli_unnormalized_inputs_named_by_input_stats)
 {
-    if (!have_data()) return;
+    if (!t_have_data()) return;
     char *out = diagnose("--no-normalize", "input_stats", 1);
     CHECK(out && strstr(out, "\"max\":255"));
     CHECK(status_of(out, "initial_loss") == 'f'); /* the symptom, named too */
@@ -227,7 +219,7 @@ TEST(doctor, cli_unnormalized_inputs_named_by_input_stats)
 
 TEST(doctor, cli_deep_sigmoid_named_by_grad_vanishing)
 {
-    if (!have_data()) return;
+    if (!t_have_data()) return;
     char model[256] = "784";
     for (int i = 0; i < 19; i++) strcat(model, "-64");
     strcat(model, "-10");

@@ -200,14 +200,6 @@ TEST(lrfind, sweep_restores_model_optimizer_and_rng_bitwise)
 }
 
 /* ------------------------------------------------------------ the CLI */
-static int have_data(void)
-{
-    char dir[512];
-    if (nb_fashion_mnist_find(NULL, dir, sizeof dir) == 0) return 1;
-    printf("  (skipped: Fashion-MNIST not installed: %s)\n", nb_errmsg());
-    return 0;
-}
-
 static double json_num(const char *s, const char *key)
 {
     char k[64];
@@ -220,7 +212,7 @@ static double json_num(const char *s, const char *key)
  * >= 0.84 test accuracy in one epoch. */
 TEST(lrfind, cli_suggestion_trains_to_084_in_one_epoch)
 {
-    if (!have_data()) return;
+    if (!t_have_data()) return;
     char dir[] = "/tmp/nb_lrfind_XXXXXX", args[600], path[600], *out;
     CHECK(mkdtemp(dir));
     snprintf(args, sizeof args, "lr-find --json --out %s/lr", dir);

@@ -11,14 +11,6 @@
 #include "t.h"
 #include "t_cli.h"
 
-static int have_data(void)
-{
-    char dir[512];
-    if (nb_fashion_mnist_find(NULL, dir, sizeof dir) == 0) return 1;
-    printf("  (skipped: Fashion-MNIST not installed: %s)\n", nb_errmsg());
-    return 0;
-}
-
 static char *slurp(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
@@ -44,13 +36,6 @@ static int count(const char *s, const char *needle)
     return n;
 }
 
-static void rmrf(const char *dir)
-{
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
-}
-
 /* Self-contained: no scripts, nothing fetched. */
 static void check_page(const char *html)
 {
@@ -73,7 +58,7 @@ static const char *chromium(void)
 
 TEST(report, train_monitor_report_and_chromium_render)
 {
-    if (!have_data()) return;
+    if (!t_have_data()) return;
     char dir[] = "/tmp/nb_report_XXXXXX", args[1200], *out;
     CHECK(mkdtemp(dir));
     snprintf(args, sizeof args,
@@ -113,7 +98,7 @@ TEST(report, train_monitor_report_and_chromium_render)
     if (!chrome) {
         if (getenv("NB_REQUIRE_CHROMIUM")) t_fail(__FILE__, __LINE__, "NB_REQUIRE_CHROMIUM is set but no chromium found");
         else printf("  (Chromium check skipped: no chromium; apt-get install chromium)\n");
-        rmrf(dir);
+        t_rmrf(dir);
         return;
     }
     /* the page as Chromium parsed it */
@@ -139,7 +124,7 @@ TEST(report, train_monitor_report_and_chromium_render)
     char *png = slurp(path, &n);
     CHECK(png && n > 20000 && !memcmp(png, "\x89PNG", 4));
     free(png);
-    rmrf(dir);
+    t_rmrf(dir);
 }
 
 TEST(report, reads_a_crashed_run_and_reports_every_warning)
@@ -197,12 +182,12 @@ TEST(report, reads_a_crashed_run_and_reports_every_warning)
     snprintf(args, sizeof args, "report %s", dir);
     CHECK(t_cli_run(args, &out) == 2 && out && strstr(out, "no readable events"));
     free(out);
-    rmrf(dir);
+    t_rmrf(dir);
 }
 
 TEST(report, train_nan_stop_writes_report_with_diagnosis)
 {
-    if (!have_data()) return;
+    if (!t_have_data()) return;
     char dir[] = "/tmp/nb_report_XXXXXX", args[700], *out;
     CHECK(mkdtemp(dir));
     snprintf(args, sizeof args,
@@ -219,5 +204,5 @@ TEST(report, train_nan_stop_writes_report_with_diagnosis)
     check_page(html);
     CHECK(html && strstr(html, "Stopped: loss became NaN at step") && strstr(html, "<td>nonfinite</td>"));
     free(html);
-    rmrf(dir);
+    t_rmrf(dir);
 }

@@ -18,26 +18,11 @@ static void t_sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
-static int have_data(void)
-{
-    char dir[512];
-    if (nb_fashion_mnist_find(NULL, dir, sizeof dir) == 0) return 1;
-    printf("  (skipped: Fashion-MNIST not installed: %s)\n", nb_errmsg());
-    return 0;
-}
-
 /* A fresh empty folder under /tmp; returns its path in buf. */
 static const char *tmpdir(char *buf, size_t size)
 {
     snprintf(buf, size, "/tmp/nb_train_XXXXXX");
     return mkdtemp(buf);
-}
-
-static void rmrf(const char *dir)
-{
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
 }
 
 TEST(train, bad_flags_exit_2_naming_the_flag)
@@ -80,7 +65,7 @@ TEST(train, data_errors)
     CHECK(t_cli_run(args, &out) == 2);
     CHECK_MSG(out && strstr(out, "idx"), "%s", out ? out : "");
     free(out);
-    if (have_data()) {
+    if (t_have_data()) {
         CHECK(t_cli_run("train --quiet --model 100-10", &out) == 2);
         CHECK_MSG(out && strstr(out, "784"), "%s", out ? out : "");
         free(out);
@@ -88,7 +73,7 @@ TEST(train, data_errors)
         CHECK_MSG(out && strstr(out, "10 classes"), "%s", out ? out : "");
         free(out);
     }
-    rmrf(dir);
+    t_rmrf(dir);
 }
 
 static int same_entries(const char *a, const char *b, int *n_compared)
@@ -119,7 +104,7 @@ static int same_entries(const char *a, const char *b, int *n_compared)
 
 TEST(train, resume_is_bitwise_identical)
 {
-    if (!have_data()) return;
+    if (!t_have_data()) return;
     char dir[64], args[1200], *out;
     CHECK(tmpdir(dir, sizeof dir));
     /* 2000 samples, batch 64: 32 batches an epoch, so 50 steps cross an epoch
@@ -144,12 +129,12 @@ TEST(train, resume_is_bitwise_identical)
     snprintf(args, sizeof args, "train --quiet --model 784-16-10 --resume --out %s/split", dir);
     CHECK(t_cli_run(args, &out) == 2 && out && strstr(out, "784-32-32-10"));
     free(out);
-    rmrf(dir);
+    t_rmrf(dir);
 }
 
 TEST(train, json_events_eval_and_predict)
 {
-    if (!have_data()) return;
+    if (!t_have_data()) return;
     char dir[64], args[1200], *out;
     CHECK(tmpdir(dir, sizeof dir));
     snprintf(args, sizeof args, "train --json --limit-train 3000 --epochs 2 --log-every 10 --out %s", dir);
@@ -200,12 +185,12 @@ TEST(train, json_events_eval_and_predict)
     snprintf(args, sizeof args, "eval %s", path);
     CHECK(t_cli_run(args, &out) == 2 && out && strstr(out, "small.pgm"));
     free(out);
-    rmrf(dir);
+    t_rmrf(dir);
 }
 
 TEST(train, nan_loss_stops_and_keeps_checkpoint)
 {
-    if (!have_data()) return;
+    if (!t_have_data()) return;
     char dir[64], args[1200], *out;
     CHECK(tmpdir(dir, sizeof dir));
     snprintf(args, sizeof args, "train --quiet --limit-train 640 --epochs 1 --out %s", dir);
@@ -224,12 +209,12 @@ TEST(train, nan_loss_stops_and_keeps_checkpoint)
     nb_checkpoint *c = nb_checkpoint_open(ck);
     CHECK_OK(c);
     nb_checkpoint_close(c);
-    rmrf(dir);
+    t_rmrf(dir);
 }
 
 TEST(train, ctrl_c_saves_and_exits)
 {
-    if (!have_data()) return;
+    if (!t_have_data()) return;
     char dir[64], outdir[128], exe[256];
     CHECK(tmpdir(dir, sizeof dir));
     snprintf(outdir, sizeof outdir, "%s/run", dir);
@@ -254,12 +239,12 @@ TEST(train, ctrl_c_saves_and_exits)
     CHECK_OK(c);
     CHECK(c && nb_checkpoint_get(c, "step") && atol(nb_checkpoint_get(c, "step")) > 0);
     nb_checkpoint_close(c);
-    rmrf(dir);
+    t_rmrf(dir);
 }
 
 TEST(train, checkpoint_reads_in_python_safetensors)
 {
-    if (!have_data()) return;
+    if (!t_have_data()) return;
     if (system("python3 -c \"import safetensors, numpy\" >/dev/null 2>&1") != 0) {
         CHECK_MSG(!getenv("NB_REQUIRE_PYTHON"), "NB_REQUIRE_PYTHON is set but python3 lacks safetensors/numpy");
         printf("  (skipped: python3 -m pip install safetensors numpy)\n");
@@ -318,5 +303,5 @@ TEST(train, checkpoint_reads_in_python_safetensors)
     CHECK_MSG(f && tensors == (int)nb_st_count(f) && tensors >= 9, "python saw %d tensors", tensors);
     nb_st_free(f);
     nb_checkpoint_close(c);
-    rmrf(dir);
+    t_rmrf(dir);
 }

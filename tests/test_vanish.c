@@ -286,25 +286,10 @@ TEST(vanish, bad_configurations_are_refused)
 }
 
 /* ------------------------------------------------------------------ CLI */
-static int have_data(void)
-{
-    char dir[512];
-    if (nb_fashion_mnist_find(NULL, dir, sizeof dir) == 0) return 1;
-    printf("  (skipped: Fashion-MNIST not installed: %s)\n", nb_errmsg());
-    return 0;
-}
-
 static const char *tmpdir(char *buf, size_t size)
 {
     snprintf(buf, size, "/tmp/nb_vanish_XXXXXX");
     return mkdtemp(buf);
-}
-
-static void rmrf(const char *dir)
-{
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
 }
 
 /* Check one JSON line: the keys every configuration has. */
@@ -346,7 +331,7 @@ static void check_json_object(const char *line, size_t len, int depth)
 
 TEST(vanish, cli_json_one_configuration)
 {
-    if (!have_data()) return;
+    if (!t_have_data()) return;
     char dir[64], args[512], *out;
     CHECK(tmpdir(dir, sizeof dir));
     snprintf(args, sizeof args,
@@ -361,12 +346,12 @@ TEST(vanish, cli_json_one_configuration)
     const char *ratio = out ? strstr(out, "\"ratio\":") : NULL;
     CHECK_MSG(ratio && atof(ratio + 8) < 1e-6, "%s", out ? out : "");
     free(out);
-    rmrf(dir);
+    t_rmrf(dir);
 }
 
 TEST(vanish, cli_presets_table_svg_and_jsonl)
 {
-    if (!have_data()) return;
+    if (!t_have_data()) return;
     char dir[64], args[512], *out;
     CHECK(tmpdir(dir, sizeof dir));
     snprintf(args, sizeof args, "vanish --depth 4 --width 8 --steps 3 --eval 100 --out %s", dir);
@@ -399,7 +384,7 @@ TEST(vanish, cli_presets_table_svg_and_jsonl)
         }
         fclose(f);
     }
-    rmrf(dir);
+    t_rmrf(dir);
 }
 
 TEST(vanish, cli_bad_flags_exit_2_naming_the_flag)
@@ -424,7 +409,7 @@ TEST(vanish, cli_bad_flags_exit_2_naming_the_flag)
     snprintf(args, sizeof args, "vanish --quiet --data %s --out %s/run", dir, dir);
     CHECK(t_cli_run(args, &out) == 2 && out && strstr(out, "apt-get install dataset-fashion-mnist"));
     free(out);
-    rmrf(dir);
+    t_rmrf(dir);
     CHECK(t_cli_run("help vanish", &out) == 0 && out && strstr(out, "--clip-norm") && strstr(out, "results.jsonl"));
     free(out);
     CHECK(t_cli_run("help", &out) == 0 && out && strstr(out, "vanish"));
