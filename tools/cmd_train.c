@@ -280,6 +280,8 @@ static int nb__run(int argc, char **argv)
         nb_dataset_free(test);
         return 2;
     }
+    /* Ranks usually share a host's cores: one thread each unless asked. */
+    if (ddp.on && r.threads == 0) nb_set_threads(1);
     int rc = 1;
     nb_model *m = NULL;
     nb_optim *opt = NULL;
@@ -380,8 +382,6 @@ static int nb__run(int argc, char **argv)
         fprintf(stderr, "nabla train: monitor: %s\n", nb_errmsg());
         goto out;
     }
-    if (r.threads > 1 && !r.quiet)
-        fprintf(stderr, "nabla train: note: this build runs single-threaded; --threads %d uses 1 thread\n", r.threads);
     char desc[512];
     nb_model_describe(m, desc, sizeof desc);
     if (!r.quiet && !r.json)
@@ -391,7 +391,7 @@ static int nb__run(int argc, char **argv)
     NB__EVENT(&o, fputs("{\"event\":\"start\",\"model\":", f); nb_json_str(f, r.model);
               fputs(",\"params\":", f); fprintf(f, "%zu", np); fputs(",\"opt\":", f); nb_json_str(f, r.opt_name);
               fputs(",\"lr\":", f); nb_json_num(f, r.opt.lr); fprintf(f, ",\"batch\":%zu,\"epochs\":%ld", r.batch, r.epochs);
-              fprintf(f, ",\"threads\":1,\"resumed\":%s,\"step\":%lld", r.resume ? "true" : "false", (long long)prog.step);
+              fprintf(f, ",\"threads\":%d,\"resumed\":%s,\"step\":%lld", nb_get_threads(), r.resume ? "true" : "false", (long long)prog.step);
               fputs(",\"clip_norm\":", f); nb_json_num(f, r.clip_norm);
               fprintf(f, ",\"monitor\":%ld,\"detect_anomaly\":", dg.monitor);
               nb_json_str(f, nb_anomaly_policy_name(dg.policy)));
@@ -599,13 +599,13 @@ static int nb__run(int argc, char **argv)
     double sps = train_time > 0 ? (double)samples / train_time : 0;
     NB__EVENT(&o, fputs("{\"event\":\"done\",\"test_acc\":", f); nb_json_num(f, ev.accuracy);
               fputs(",\"test_loss\":", f); nb_json_num(f, ev.loss); fputs(",\"train_samples_per_s\":", f);
-              nb_json_num(f, sps); fprintf(f, ",\"steps\":%lld,\"epochs\":%lld,\"threads\":1", (long long)prog.step,
-                                           (long long)prog.epoch);
+              nb_json_num(f, sps); fprintf(f, ",\"steps\":%lld,\"epochs\":%lld,\"threads\":%d", (long long)prog.step,
+                                           (long long)prog.epoch, nb_get_threads());
               fputs(",\"train_seconds\":", f); nb_json_num(f, train_time); fputs(",\"checkpoint\":", f);
               nb_json_str(f, ckpt); fputs(",\"interrupted\":", f); fputs(stop == 1 ? "true" : "false", f));
     if (!r.quiet && !r.json)
-        fprintf(stderr, "done: test acc %.4f, test loss %.4f, %.0f train samples/s (1 thread); checkpoint %s\n",
-                ev.accuracy, ev.loss, sps, ckpt);
+        fprintf(stderr, "done: test acc %.4f, test loss %.4f, %.0f train samples/s (%d thread%s); checkpoint %s\n",
+                ev.accuracy, ev.loss, sps, nb_get_threads(), nb_get_threads() == 1 ? "" : "s", ckpt);
     rc = stop == 1 ? 130 : 0;
 out:
     if (o.metrics) {

@@ -40,7 +40,9 @@ const char nb_run_flags_help[] =
     "  --clip-norm X        clip the global gradient norm to X (1.0; 0 = off)\n"
     "  --clip-value X       clamp every gradient to [-X, X] (off)\n"
     "  --seed N             seed of every random choice (1)\n"
-    "  --threads N          threads (1; this build runs single-threaded)\n";
+    "  --threads N          threads for products, element-wise loops and updates\n"
+    "                       (the online CPUs, or $NABLA_THREADS; 1 per rank with\n"
+    "                       --ddp); results are the same for any number\n";
 
 void nb_run_defaults(nb_run_cfg *r)
 {
@@ -61,7 +63,7 @@ void nb_run_defaults(nb_run_cfg *r)
     r->epochs = 10;
     r->clip_norm = 1.0;
     r->seed = 1;
-    r->threads = 1;
+    r->threads = 0; /* the library's default */
     r->out = "runs/train";
     r->log_every = 100;
 }
@@ -193,7 +195,7 @@ int nb_run_flag(const char *cmd, nb_run_cfg *r, int argc, char **argv, int *i)
         if (nb__int(cmd, a, v, 0, 0x7fffffffffffffffL, &n)) return 2;
         r->seed = (uint64_t)n;
     } else if (!strcmp(a, "--threads")) {
-        if (nb__int(cmd, a, v, 1, 256, &n)) return 2;
+        if (nb__int(cmd, a, v, 1, 64, &n)) return 2;
         r->threads = (int)n;
     } else if (!strcmp(a, "--max-steps")) {
         if (nb__int(cmd, a, v, 1, 0x7fffffffffffffffL, &r->max_steps)) return 2;
@@ -230,6 +232,7 @@ int nb_run_finish(const char *cmd, nb_run_cfg *r)
         s->warmup_start_factor = 0.1;
     }
     if (r->mlp.n_widths < 2) return nb_cli_usage_error(cmd, "--model: needs at least two widths");
+    if (nb_set_threads(r->threads)) return nb_cli_usage_error(cmd, "--threads: %s", nb_errmsg());
     return 0;
 }
 

@@ -22,7 +22,7 @@ typedef struct nb_run_cfg {
     long epochs;
     double clip_norm, clip_value; /* 0 = off */
     uint64_t seed;
-    int threads;
+    int threads; /* --threads, 0 when not given (the library's default) */
     const char *out;
     int resume;
     int json;

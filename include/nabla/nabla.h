@@ -57,6 +57,15 @@ const char *nb_version(void);
 const char *nb_errmsg(void);
 void nb_clear_error(void);
 
+/* Threads for the library's parallel loops (matrix products, element-wise
+ * kernels, optimizer updates), the calling thread included: n >= 1, or 0 for
+ * the default (NABLA_THREADS from the environment, else the online CPUs, at
+ * most 16).  One pool serves every loop; a loop started while another thread
+ * is in one runs serially.  Results are bitwise identical for any thread
+ * count.  Returns 0, or -1 when n is out of range (0..64). */
+int nb_set_threads(int n);
+int nb_get_threads(void);
+
 /* ---------------------------------------------------------------- dtypes */
 typedef enum {
     NB_F32 = 0, /* float, differentiable */

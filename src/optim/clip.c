@@ -13,9 +13,64 @@ static int nb__clip_args(const char *fn, nb_dtype dt, double max_norm)
     return 0;
 }
 
-static double nb__sumsq(const void *g, nb_dtype dt, size_t n, double scale, double *amax)
+/* The sum of squares of a buffer.  Big buffers are cut into fixed chunks
+ * (their size depends on n only, never on the thread count), summed by the
+ * pool's threads and added in chunk order: the same result for any number of
+ * threads.  Up to one chunk it is a single call, as it always was. */
+#define NB__SS_CHUNK 65536
+#define NB__SS_MAXCHUNKS 256
+
+typedef struct {
+    const void *g;
+    nb_dtype dt;
+    size_t n, chunk;
+    double scale;
+    double ss[NB__SS_MAXCHUNKS], amax[NB__SS_MAXCHUNKS];
+} nb__ss_job;
+
+static double nb__sumsq1(const void *g, nb_dtype dt, size_t n, double scale, double *amax)
 {
     return dt == NB_F32 ? nb__sumsq_f32(g, n, scale, amax) : nb__sumsq_f64(g, n, scale, amax);
+}
+
+static void nb__ss_task(void *arg, size_t t)
+{
+    nb__ss_job *j = arg;
+    const size_t lo = t * j->chunk, hi = lo + j->chunk < j->n ? lo + j->chunk : j->n;
+    const size_t es = nb_dtype_size(j->dt);
+    j->amax[t] = 0;
+    j->ss[t] = nb__sumsq1((const char *)j->g + lo * es, j->dt, hi - lo, j->scale, &j->amax[t]);
+}
+
+static double nb__sumsq(const void *g, nb_dtype dt, size_t n, double scale, double *amax)
+{
+    if (n <= NB__SS_CHUNK) return nb__sumsq1(g, dt, n, scale, amax);
+    nb__ss_job j = {.g = g, .dt = dt, .n = n, .scale = scale};
+    j.chunk = (n + NB__SS_MAXCHUNKS - 1) / NB__SS_MAXCHUNKS;
+    if (j.chunk < NB__SS_CHUNK) j.chunk = NB__SS_CHUNK;
+    j.chunk = (j.chunk + 15) / 16 * 16;
+    const size_t nt = (n + j.chunk - 1) / j.chunk;
+    nb__pool_run(nt, nb__ss_task, &j);
+    double ss = 0, mx = *amax;
+    for (size_t t = 0; t < nt; t++) {
+        ss += j.ss[t];
+        if (j.amax[t] > mx || isinf(j.amax[t])) mx = j.amax[t];
+    }
+    *amax = mx;
+    return ss;
+}
+
+typedef struct {
+    void *g;
+    nb_dtype dt;
+    double coef;
+} nb__scale_job;
+
+static void nb__scale_range(void *arg, size_t lo, size_t hi)
+{
+    const nb__scale_job *j = arg;
+    if (j->dt == NB_F32) nb__scale_f32((float *)j->g + lo, hi - lo, j->coef);
+    else nb__scale_f64((double *)j->g + lo, hi - lo, j->coef);
 }
 
 double nb_clip_grad_norm_multi(void *const *grads, const size_t *ns, int count, nb_dtype dt,
@@ -47,8 +102,8 @@ double nb_clip_grad_norm_multi(void *const *grads, const size_t *ns, int count, 
     const double coef = max_norm / (norm + 1e-6);
     if (coef < 1)
         for (int k = 0; k < count; k++) {
-            if (dt == NB_F32) nb__scale_f32(grads[k], ns[k], coef);
-            else nb__scale_f64(grads[k], ns[k], coef);
+            nb__scale_job j = {grads[k], dt, coef};
+            nb__parallel_for(ns[k], NB__OPTIM_GRAIN, nb__scale_range, &j);
         }
     return norm;
 }

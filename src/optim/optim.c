@@ -125,46 +125,65 @@ void nb_optim_free(nb_optim *o)
     free(o);
 }
 
+/* One step over [lo, hi) of the flat buffers: every optimizer is element-wise,
+ * so the pool may split the buffers anywhere (boundaries are multiples of 16,
+ * which keeps the AVX2 loops' vector/tail split on the same elements). */
+typedef struct {
+    const nb_optim *o;
+    void *p;
+    const void *g;
+    const nb__opt_hp *h;
+} nb__step_job;
+
+#define NB__OFF(ptr, T, lo) ((ptr) ? (T *)(ptr) + (lo) : NULL)
+#define NB__STEP_RANGE(T, SFX)                                                                              \
+    static void nb__step_range_##SFX(const nb__step_job *j, size_t lo, size_t hi)                          \
+    {                                                                                                      \
+        void *const *b = j->o->buf;                                                                       \
+        T *p = (T *)j->p + lo;                                                                             \
+        const T *g = (const T *)j->g + lo;                                                                 \
+        const size_t n = hi - lo;                                                                          \
+        switch (j->o->cfg.kind) {                                                                          \
+        case NB_OPT_SGD: nb__sgd_##SFX(p, g, NB__OFF(b[NB__BUF_MOM], T, lo), n, j->h); break;            \
+        case NB_OPT_ADAM:                                                                                  \
+        case NB_OPT_ADAMW:                                                                                 \
+            nb__adam_##SFX(p, g, NB__OFF(b[NB__BUF_EXP_AVG], T, lo), NB__OFF(b[NB__BUF_EXP_AVG_SQ], T, lo), \
+                           NB__OFF(b[NB__BUF_MAX_EXP_AVG_SQ], T, lo), n, j->h,                              \
+                           j->o->cfg.kind == NB_OPT_ADAMW);                                                 \
+            break;                                                                                         \
+        case NB_OPT_RMSPROP:                                                                               \
+            nb__rmsprop_##SFX(p, g, NB__OFF(b[NB__BUF_SQUARE_AVG], T, lo),                                 \
+                              NB__OFF(b[NB__BUF_GRAD_AVG], T, lo), NB__OFF(b[NB__BUF_MOM], T, lo), n, j->h); \
+            break;                                                                                         \
+        default: break;                                                                                    \
+        }                                                                                                  \
+    }
+NB__STEP_RANGE(float, f32)
+NB__STEP_RANGE(double, f64)
+
+static void nb__step_range(void *arg, size_t lo, size_t hi)
+{
+    const nb__step_job *j = arg;
+    if (j->o->dt == NB_F32) nb__step_range_f32(j, lo, hi);
+    else nb__step_range_f64(j, lo, hi);
+}
+
 int nb_optim_step(nb_optim *o, void *params, const void *grads)
 {
     if (!o || !params || !grads)
         return nb__erri("nb_optim_step: %s is NULL", !o ? "optimizer" : !params ? "params" : "grads");
     const nb_optim_config *c = &o->cfg;
+    if (c->kind != NB_OPT_SGD && c->kind != NB_OPT_ADAM && c->kind != NB_OPT_ADAMW && c->kind != NB_OPT_RMSPROP)
+        return nb__erri("nb_optim_step: invalid kind %d", (int)c->kind);
     nb__opt_hp h = {
         .lr = c->lr, .wd = c->weight_decay, .momentum = c->momentum, .dampening = c->dampening,
         .beta1 = c->beta1, .beta2 = c->beta2, .eps = c->eps, .alpha = c->alpha,
         .nesterov = c->nesterov, .maximize = c->maximize, .amsgrad = c->amsgrad,
         .centered = c->centered, .step = o->steps + 1, .mom_init = o->mom_init,
     };
-    void **b = o->buf;
-    const int f32 = o->dt == NB_F32;
-    switch (c->kind) {
-    case NB_OPT_SGD:
-        if (f32) nb__sgd_f32(params, grads, b[NB__BUF_MOM], o->n, &h);
-        else nb__sgd_f64(params, grads, b[NB__BUF_MOM], o->n, &h);
-        if (c->momentum != 0) o->mom_init = 1;
-        break;
-    case NB_OPT_ADAM:
-    case NB_OPT_ADAMW: {
-        const int dec = c->kind == NB_OPT_ADAMW;
-        if (f32)
-            nb__adam_f32(params, grads, b[NB__BUF_EXP_AVG], b[NB__BUF_EXP_AVG_SQ],
-                         b[NB__BUF_MAX_EXP_AVG_SQ], o->n, &h, dec);
-        else
-            nb__adam_f64(params, grads, b[NB__BUF_EXP_AVG], b[NB__BUF_EXP_AVG_SQ],
-                         b[NB__BUF_MAX_EXP_AVG_SQ], o->n, &h, dec);
-        break;
-    }
-    case NB_OPT_RMSPROP:
-        if (f32)
-            nb__rmsprop_f32(params, grads, b[NB__BUF_SQUARE_AVG], b[NB__BUF_GRAD_AVG],
-                            b[NB__BUF_MOM], o->n, &h);
-        else
-            nb__rmsprop_f64(params, grads, b[NB__BUF_SQUARE_AVG], b[NB__BUF_GRAD_AVG],
-                            b[NB__BUF_MOM], o->n, &h);
-        break;
-    default: return nb__erri("nb_optim_step: invalid kind %d", (int)c->kind);
-    }
+    nb__step_job j = {o, params, grads, &h};
+    nb__parallel_for(o->n, NB__OPTIM_GRAIN, nb__step_range, &j);
+    if (c->kind == NB_OPT_SGD && c->momentum != 0) o->mom_init = 1;
     o->steps++;
     return 0;
 }

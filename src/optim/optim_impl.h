@@ -5,6 +5,11 @@
 
 #include "internal.h"
 #include "nabla/optim.h"
+#include "core/pool.h"
+
+/* Elements per thread below which an update or clipping loop is not split
+ * (a region costs a few microseconds when a worker must be woken). */
+#define NB__OPTIM_GRAIN 16384
 
 /* Hyper-parameters of one step, in double; the float kernels round each one
  * to float at the point where torch converts the Python scalar. */
