@@ -47,7 +47,7 @@ TEST(gradcheck, catalogue_covers_every_op)
     static const char *const ops[] = {
         "add", "sub", "mul", "div", "neg", "add_scalar", "mul_scalar", "rsub_scalar", "rdiv_scalar",
         "pow_scalar", "pow", "exp", "log", "sqrt", "abs", "clamp", "relu", "leaky_relu", "elu", "gelu",
-        "sigmoid", "tanh", "softplus", "matmul", "reshape", "transpose", "permute", "slice", "concat", "sum",
+        "sigmoid", "tanh", "softplus", "matmul", "linear", "reshape", "transpose", "permute", "slice", "concat", "sum",
         "mean", "max", "min", "softmax", "log_softmax", "cross_entropy", "nll", "mse", "bce_with_logits",
         "dropout", "gather", "index_select", "where", "apply"};
     size_t n;

@@ -303,6 +303,23 @@ nb_tensor *nb_softplus(nb_ctx *c, nb_tensor *a); /* log(1 + e^x), stable */
  * Batch dims are equal, or one operand is 2-D and is used for every batch. */
 nb_tensor *nb_matmul(nb_ctx *c, nb_tensor *a, nb_tensor *b, int trans_a, int trans_b);
 
+/* Activations by number, for nb_linear and the model's layers (nn.h). */
+typedef enum {
+    NB_ACT_NONE = 0, NB_ACT_RELU, NB_ACT_LEAKY_RELU, NB_ACT_ELU, NB_ACT_GELU,
+    NB_ACT_SIGMOID, NB_ACT_TANH, NB_ACT_SOFTPLUS, NB_ACT__COUNT
+} nb_act;
+
+/* A fused Linear layer: y = act(x w^T + b), with x [N, in], w [out, in]
+ * (PyTorch's layout), b [out] or NULL for none, y [N, out].  param is the
+ * leaky_relu slope or the elu alpha (unused otherwise).  The same values and
+ * gradients as nb_matmul(x, w, 0, 1), nb_add(b), then the activation op, in
+ * one graph node: one product and one pass over y forward; one pass and two
+ * products backward (w's gradient accumulated straight into its buffer).
+ * Where y alone gives act' (relu; leaky_relu, elu with param >= 0; sigmoid;
+ * tanh) nothing else is kept for the backward; gelu, softplus (and a negative
+ * param) keep the pre-activation, one more [N, out] buffer in the arena. */
+nb_tensor *nb_linear(nb_ctx *c, nb_tensor *x, nb_tensor *w, nb_tensor *b, nb_act act, double param);
+
 /* Shape ops.  reshape accepts one -1; it is a view (no copy). */
 nb_tensor *nb_reshape(nb_ctx *c, nb_tensor *a, int ndim, const long *shape);
 nb_tensor *nb_transpose(nb_ctx *c, nb_tensor *a, int d0, int d1); /* copies */
@@ -448,6 +465,7 @@ void nb__here(const char *file, int line);
 #undef nb_tanh
 #undef nb_softplus
 #undef nb_matmul
+#undef nb_linear
 #undef nb_reshape
 #undef nb_transpose
 #undef nb_permute
@@ -499,6 +517,7 @@ void nb__here(const char *file, int line);
 #define nb_tanh(...) NB__AT(nb_tanh, __VA_ARGS__)
 #define nb_softplus(...) NB__AT(nb_softplus, __VA_ARGS__)
 #define nb_matmul(...) NB__AT(nb_matmul, __VA_ARGS__)
+#define nb_linear(...) NB__AT(nb_linear, __VA_ARGS__)
 #define nb_reshape(...) NB__AT(nb_reshape, __VA_ARGS__)
 #define nb_transpose(...) NB__AT(nb_transpose, __VA_ARGS__)
 #define nb_permute(...) NB__AT(nb_permute, __VA_ARGS__)

@@ -26,10 +26,7 @@
 extern "C" {
 #endif
 
-typedef enum {
-    NB_ACT_NONE = 0, NB_ACT_RELU, NB_ACT_LEAKY_RELU, NB_ACT_ELU, NB_ACT_GELU,
-    NB_ACT_SIGMOID, NB_ACT_TANH, NB_ACT_SOFTPLUS, NB_ACT__COUNT
-} nb_act;
+/* nb_act (NB_ACT_NONE, NB_ACT_RELU, ...) is declared in nabla.h, for nb_linear. */
 
 typedef enum {
     NB_INIT_TORCH = 0,     /* PyTorch's Linear default: U(±1/sqrt(fan_in)) for weight and bias */
@@ -103,7 +100,11 @@ const nb_model_entry *nb_model_find(const nb_model *m, const char *name);
 
 /* Top-level layers, for monitors: kind name ("linear", "relu", "batchnorm1d",
  * "residual", ...) and, for activations, the output of the last forward pass
- * in that context (NULL otherwise; valid until the context's reset). */
+ * in that context (valid until the context's reset; NULL before any forward).
+ * The forward runs a Linear and the activation right after it as one
+ * nb_linear (unless anomaly detection is on, which keeps every op apart): the
+ * activation layer's output is that op's output, and the Linear then has no
+ * output of its own (NULL); an unfused Linear reports its output. */
 size_t nb_model_n_layers(const nb_model *m);
 const char *nb_model_layer_kind(const nb_model *m, size_t i);
 nb_tensor *nb_model_layer_output(const nb_model *m, size_t i);

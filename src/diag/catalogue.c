@@ -167,6 +167,55 @@ static const nb_function nb__mulexp = {"mul_exp", nb__mulexp_fwd, nb__mulexp_bwd
     X(matmul, empty_m, nb_matmul(c, x0, x1, 0, 0), "x0 @ x1", 2, A(2, 0, 4), A(2, 4, 3))                          \
     X(matmul, empty_batch, nb_matmul(c, x0, x1, 0, 0), "x0 @ x1", 2, A(3, 0, 2, 3), A(3, 0, 3, 2))
 
+/* The fused Linear layer: x [N, in], w [out, in], b [out]; every activation,
+ * with and without bias, batch 1, odd sizes, constant operands, no rows. */
+#define NB__CASES_LINEAR(X)                                                                                        \
+    X(linear, none_bias, nb_linear(c, x0, x1, x2, NB_ACT_NONE, 0), "F.linear(x0, x1, x2)", 3, A(2, 3, 4),           \
+      A(2, 5, 4), A(1, 5))                                                                                        \
+    X(linear, none_nobias, nb_linear(c, x0, x1, NULL, NB_ACT_NONE, 0), "F.linear(x0, x1)", 2, A(2, 3, 4), A(2, 5, 4)) \
+    X(linear, relu_bias, nb_linear(c, x0, x1, x2, NB_ACT_RELU, 0), "torch.relu(F.linear(x0, x1, x2))", 3,           \
+      A(2, 5, 7), A(2, 3, 7), A(1, 3))                                                                            \
+    X(linear, relu_nobias_batch1, nb_linear(c, x0, x1, NULL, NB_ACT_RELU, 0), "torch.relu(F.linear(x0, x1))", 2,    \
+      A(2, 1, 7), A(2, 5, 7))                                                                                     \
+    X(linear, relu_wide, nb_linear(c, x0, x1, x2, NB_ACT_RELU, 0), "torch.relu(F.linear(x0, x1, x2))", 3,           \
+      A(2, 9, 17), A(2, 13, 17), A(1, 13))                                                                        \
+    X(linear, leaky_relu_bias, nb_linear(c, x0, x1, x2, NB_ACT_LEAKY_RELU, 0.1),                                   \
+      "F.leaky_relu(F.linear(x0, x1, x2), 0.1)", 3, A(2, 4, 5), A(2, 3, 5), A(1, 3))                               \
+    X(linear, leaky_relu_nobias_batch1, nb_linear(c, x0, x1, NULL, NB_ACT_LEAKY_RELU, 0.3),                        \
+      "F.leaky_relu(F.linear(x0, x1), 0.3)", 2, A(2, 1, 5), A(2, 7, 5))                                            \
+    X(linear, leaky_relu_negative, nb_linear(c, x0, x1, x2, NB_ACT_LEAKY_RELU, -0.2),                              \
+      "F.leaky_relu(F.linear(x0, x1, x2), -0.2)", 3, A(2, 3, 5), A(2, 4, 5), A(1, 4))                              \
+    X(linear, elu_bias, nb_linear(c, x0, x1, x2, NB_ACT_ELU, 1.0), "F.elu(F.linear(x0, x1, x2), 1.0)", 3,           \
+      A(2, 4, 3), A(2, 5, 3), A(1, 5))                                                                            \
+    X(linear, elu_nobias_batch1, nb_linear(c, x0, x1, NULL, NB_ACT_ELU, 0.5), "F.elu(F.linear(x0, x1), 0.5)", 2,   \
+      A(2, 1, 6), A(2, 3, 6))                                                                                     \
+    X(linear, elu_negative, nb_linear(c, x0, x1, x2, NB_ACT_ELU, -0.5), "F.elu(F.linear(x0, x1, x2), -0.5)", 3,     \
+      A(2, 3, 4), A(2, 3, 4), A(1, 3))                                                                            \
+    X(linear, gelu_bias, nb_linear(c, x0, x1, x2, NB_ACT_GELU, 0), "F.gelu(F.linear(x0, x1, x2))", 3, A(2, 5, 3),   \
+      A(2, 4, 3), A(1, 4))                                                                                        \
+    X(linear, gelu_nobias_batch1, nb_linear(c, x0, x1, NULL, NB_ACT_GELU, 0), "F.gelu(F.linear(x0, x1))", 2,        \
+      A(2, 1, 5), A(2, 3, 5))                                                                                     \
+    X(linear, sigmoid_bias, nb_linear(c, x0, x1, x2, NB_ACT_SIGMOID, 0), "torch.sigmoid(F.linear(x0, x1, x2))", 3,  \
+      A(2, 3, 5), A(2, 7, 5), A(1, 7))                                                                            \
+    X(linear, sigmoid_nobias_batch1, nb_linear(c, x0, x1, NULL, NB_ACT_SIGMOID, 0),                                \
+      "torch.sigmoid(F.linear(x0, x1))", 2, A(2, 1, 4), A(2, 3, 4))                                               \
+    X(linear, tanh_bias, nb_linear(c, x0, x1, x2, NB_ACT_TANH, 0), "torch.tanh(F.linear(x0, x1, x2))", 3,           \
+      A(2, 5, 4), A(2, 3, 4), A(1, 3))                                                                            \
+    X(linear, tanh_nobias_batch1, nb_linear(c, x0, x1, NULL, NB_ACT_TANH, 0), "torch.tanh(F.linear(x0, x1))", 2,    \
+      A(2, 1, 3), A(2, 5, 3))                                                                                     \
+    X(linear, softplus_bias, nb_linear(c, x0, x1, x2, NB_ACT_SOFTPLUS, 0), "F.softplus(F.linear(x0, x1, x2))", 3,   \
+      A(2, 3, 7), A(2, 5, 7), A(1, 5))                                                                            \
+    X(linear, softplus_nobias_batch1, nb_linear(c, x0, x1, NULL, NB_ACT_SOFTPLUS, 0),                              \
+      "F.softplus(F.linear(x0, x1))", 2, A(2, 1, 3), A(2, 4, 3))                                                  \
+    X(linear, const_x, nb_linear(c, x0, x1, x2, NB_ACT_TANH, 0), "torch.tanh(F.linear(x0, x1, x2))", 3,             \
+      K(2, 3, 4), A(2, 5, 4), A(1, 5))                                                                            \
+    X(linear, const_w_b, nb_linear(c, x0, x1, x2, NB_ACT_RELU, 0), "torch.relu(F.linear(x0, x1, x2))", 3,          \
+      A(2, 3, 4), K(2, 5, 4), K(1, 5))                                                                            \
+    X(linear, empty_batch, nb_linear(c, x0, x1, x2, NB_ACT_RELU, 0), "torch.relu(F.linear(x0, x1, x2))", 3,        \
+      A(2, 0, 4), A(2, 3, 4), A(1, 3))                                                                            \
+    X(linear, empty_in, nb_linear(c, x0, x1, x2, NB_ACT_SIGMOID, 0), "torch.sigmoid(F.linear(x0, x1, x2))", 3,     \
+      A(2, 3, 0), A(2, 4, 0), A(1, 4))
+
 #define NB__CASES_SHAPE(X)                                                                                       \
     X(reshape, flatten, nb_reshape(c, x0, 1, SH(-1)), "x0.reshape(-1)", 1, A(3, 2, 3, 4))                        \
     X(reshape, split, nb_reshape(c, x0, 3, SH(2, 3, 4)), "x0.reshape(2, 3, 4)", 1, A(2, 6, 4))                   \
@@ -321,6 +370,7 @@ static const nb_function nb__mulexp = {"mul_exp", nb__mulexp_fwd, nb__mulexp_bwd
 #define NB__BUILDP(op, var, call, tx, p, n, ...) NB__BUILD(op, var, call, tx, n, 0)
 NB__CASES_ELEMENTWISE(NB__BUILD)
 NB__CASES_MATMUL(NB__BUILD)
+NB__CASES_LINEAR(NB__BUILD)
 NB__CASES_SHAPE(NB__BUILD)
 NB__CASES_REDUCE(NB__BUILD)
 NB__CASES_SOFTMAX(NB__BUILD)
@@ -338,6 +388,7 @@ NB__CASES_DROPOUT(NB__BUILDP)
 static const nb_opcase nb__cases[] = {
     NB__CASES_ELEMENTWISE(NB__ENTRY)
     NB__CASES_MATMUL(NB__ENTRY)
+    NB__CASES_LINEAR(NB__ENTRY)
     NB__CASES_SHAPE(NB__ENTRY)
     NB__CASES_REDUCE(NB__ENTRY)
     NB__CASES_SOFTMAX(NB__ENTRY)

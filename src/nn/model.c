@@ -446,12 +446,32 @@ static nb_tensor *nb__forward_seq(nb_model *m, int parent, nb_ctx *c, nb_tensor 
         }
         nb__site_layer(m, li); /* anomaly reports name the layer */
         switch (l->kind) {
-        case L_LINEAR:
+        case L_LINEAR: {
             if (x->ndim != 2 || x->shape[1] != l->in)
                 return nb__err("linear (%s): input %s, expected [N, %zu]", m->entries[l->e_w].name, nb__shp(x), l->in);
-            x = nb_matmul(c, x, nb__ent(m, l->e_w), 0, 1);
-            if (l->e_b >= 0) x = nb_add(c, x, nb__ent(m, l->e_b));
+            /* Anomaly mode keeps the three ops apart, so a report names the
+             * exact op (matmul, add, the activation) and layer. */
+            if (c->anomaly_policy) {
+                x = nb_matmul(c, x, nb__ent(m, l->e_w), 0, 1);
+                if (l->e_b >= 0) x = nb_add(c, x, nb__ent(m, l->e_b));
+                break;
+            }
+            /* One fused op, taking in the activation layer right after it
+             * (same values): that layer's output is the fused op's output,
+             * and this layer has none of its own. */
+            nb__layer *a = li + 1 < m->n_layers && m->layers[li + 1].parent == parent &&
+                                   m->layers[li + 1].kind == L_ACT
+                               ? &m->layers[li + 1]
+                               : NULL;
+            x = nb_linear(c, x, nb__ent(m, l->e_w), nb__ent(m, l->e_b), a ? a->act : NB_ACT_NONE, a ? a->p : 0);
+            if (a) {
+                l->last_out = NULL;
+                a->last_out = x;
+                li++;
+                continue;
+            }
             break;
+        }
         case L_ACT: x = nb__act(c, l->act, l->p, x); break;
         case L_BN: x = nb__batchnorm(m, l, c, x); break;
         case L_LN:

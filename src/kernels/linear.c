@@ -1,0 +1,23 @@
+/* Fused Linear kernels, instantiated for float and double from linear.inc. */
+#include "linear.h"
+
+#include <tgmath.h>
+
+/* The row loops are written for the vectoriser; -O2's cost model in GCC
+ * ("very cheap") never vectorises a loop that needs a remainder or an alias
+ * check, so these kernels ask for the usual one.  (Clang vectorises at -O2.) */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("tree-vectorize", "vect-cost-model=dynamic")
+#endif
+
+#define T float
+#define S(name) name##_f32
+#include "linear.inc"
+#undef T
+#undef S
+
+#define T double
+#define S(name) name##_f64
+#include "linear.inc"
+#undef T
+#undef S
