@@ -28,6 +28,25 @@ ifeq ($(MPI),1)
 endif
 CFLAGS  += $(CSTD) $(WARN) $(OPT) -fPIC -Iinclude
 LDLIBS  += -lz -lm
+# BLAS=auto (default): GEMM through OpenBLAS's CBLAS when pkg-config finds
+# openblas (Debian: libopenblas-dev), else the built-in kernels; BLAS=openblas
+# insists on it; BLAS=none never uses it.  The choice is recorded in
+# $(B)/blas.cfg, so switching rebuilds the GEMM (use one B per choice).
+BLAS    ?= auto
+BLAS_USE := $(BLAS)
+ifeq ($(BLAS),auto)
+  BLAS_USE := $(if $(shell pkg-config --exists openblas 2>/dev/null && echo y),openblas,none)
+endif
+ifeq ($(BLAS_USE),openblas)
+  BLAS_CFLAGS := -DNB_HAVE_CBLAS $(shell pkg-config --cflags openblas 2>/dev/null)
+  BLAS_LIBS   := $(or $(shell pkg-config --libs openblas 2>/dev/null),-lopenblas)
+else ifneq ($(BLAS_USE),none)
+  $(error BLAS=$(BLAS): expected auto, openblas or none)
+endif
+LDLIBS  += $(BLAS_LIBS)
+BLAS_CFG := $(shell mkdir -p $(B) && echo '$(BLAS_USE) $(BLAS_CFLAGS)' | cmp -s - $(B)/blas.cfg || echo '$(BLAS_USE) $(BLAS_CFLAGS)' > $(B)/blas.cfg)
+$(B)/obj/src/kernels/gemm.o: CFLAGS += $(BLAS_CFLAGS)
+$(B)/obj/src/kernels/gemm.o: $(B)/blas.cfg
 
 LIB_SRC  := $(shell find src -name '*.c' | sort)
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o)
@@ -38,7 +57,7 @@ TEST_OBJ := $(TEST_SRC:%.c=$(B)/obj/%.o)
 EX_SRC   := $(wildcard examples/*.c)
 EX_BIN   := $(EX_SRC:examples/%.c=$(B)/examples/%)
 
-.PHONY: all test check examples install clean fixtures run bench
+.PHONY: all test check examples install clean fixtures run bench print-ldlibs
 all: $(B)/libnabla.a $(B)/libnabla.so $(B)/nabla
 
 $(B)/obj/%.o: %.c $(wildcard include/nabla/*.h) $(shell find src -name '*.h' -o -name '*.inc')
@@ -94,7 +113,11 @@ install: all
 	ln -sf libnabla.so.0 $(DESTDIR)$(PREFIX)/lib/libnabla.so
 	install -m 644 include/nabla/*.h $(DESTDIR)$(PREFIX)/include/nabla/
 	install -m 755 $(B)/nabla $(DESTDIR)$(PREFIX)/bin/
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' nabla.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/nabla.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' -e 's|@BLAS_LIBS@|$(BLAS_LIBS)|' nabla.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/nabla.pc
+
+# The libraries a program linking $(B)/libnabla.a needs (scripts use it).
+print-ldlibs:
+	@echo $(LDLIBS)
 
 clean:
 	rm -rf build build-san build-mpi build-mpi-san

@@ -31,6 +31,12 @@ void t_fail(const char *file, int line, const char *fmt, ...)
     t_cur_failed++;
 }
 
+int t_under_valgrind(void)
+{
+    const char *pre = getenv("LD_PRELOAD");
+    return pre && strstr(pre, "vgpreload") != NULL;
+}
+
 int t_close(double a, double b, double atol, double rtol)
 {
     if (isnan(a) || isnan(b)) return isnan(a) && isnan(b);

@@ -19,6 +19,9 @@ void t_fail(const char *file, int line, const char *fmt, ...)
     ;
 /* Relative-or-absolute closeness: |a-b| <= atol + rtol*|b|, NaNs equal only to NaN. */
 int t_close(double a, double b, double atol, double rtol);
+/* 1 when running under valgrind (its preload is in LD_PRELOAD): heavy sweeps
+ * then test a representative subset, as everything runs ~50-300x slower. */
+int t_under_valgrind(void);
 /* Directory holding the build (NB_BUILD, default "build"). */
 const char *t_build_dir(void);
 /* Path of a repository file (tests run from the repository root). */

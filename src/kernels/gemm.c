@@ -3,10 +3,18 @@
  * and double.  The kernels are in gemm_generic.c, gemm_avx2.c, gemm_avx512.c. */
 #include "gemm.h"
 
+#include "core/pool.h"
+
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #if !defined(__STDC_NO_THREADS__)
 #include <threads.h>
+#endif
+#if defined(NB_HAVE_CBLAS)
+#include <cblas.h>
+void openblas_set_num_threads(int num_threads); /* OpenBLAS's own, not CBLAS */
 #endif
 
 /* ------------------------------------------------------ instruction sets */
@@ -29,6 +37,9 @@ static int nb__gemm_can_run(int path)
 /* The detected path (0 until the first call), and what tests forced.  A race
  * on the first call only detects twice: every thread stores the same value. */
 static atomic_int nb__gemm_best, nb__gemm_forced, nb__gemm_strategy;
+/* The backend a test forced (NB__GEMM_BACKEND_DEFAULT: none), and what
+ * NABLA_BLAS asks for (-1 until read). */
+static atomic_int nb__gemm_backend_forced, nb__gemm_backend_env = -1;
 static atomic_size_t nb__gemm_mc, nb__gemm_kc, nb__gemm_nc;
 
 int nb__gemm_path(void)
@@ -67,14 +78,58 @@ void nb__gemm_set_blocks(size_t mc, size_t kc, size_t nc)
     atomic_store(&nb__gemm_nc, nc);
 }
 
+int nb__gemm_set_backend(int backend)
+{
+    if (backend < NB__GEMM_BACKEND_DEFAULT || backend > NB__GEMM_CBLAS) return -1;
+#if !defined(NB_HAVE_CBLAS)
+    if (backend == NB__GEMM_CBLAS) return -1;
+#endif
+    atomic_store(&nb__gemm_backend_forced, backend);
+    return 0;
+}
+
+int nb__gemm_have_cblas(void)
+{
+#if defined(NB_HAVE_CBLAS)
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+/* NABLA_BLAS=builtin|cblas, read on the first product (a race reads it twice
+ * and stores the same value); anything else means the default rule. */
+static int nb__gemm_env_backend(void)
+{
+    int b = atomic_load_explicit(&nb__gemm_backend_env, memory_order_relaxed);
+    if (b < 0) {
+        const char *e = getenv("NABLA_BLAS");
+        b = !e ? NB__GEMM_BACKEND_DEFAULT
+            : !strcmp(e, "builtin") ? NB__GEMM_BUILTIN
+            : !strcmp(e, "cblas") && nb__gemm_have_cblas() ? NB__GEMM_CBLAS
+                                                           : NB__GEMM_BACKEND_DEFAULT;
+        atomic_store_explicit(&nb__gemm_backend_env, b, memory_order_relaxed);
+    }
+    return b;
+}
+
 void nb__gemm_get_cfg(nb__gemm_cfg *cf)
 {
+    cf->backend = atomic_load_explicit(&nb__gemm_backend_forced, memory_order_relaxed);
+    if (!cf->backend) cf->backend = nb__gemm_env_backend();
+    /* a forced path or strategy is a test of the built-in kernels */
+    if (!cf->backend && (atomic_load_explicit(&nb__gemm_forced, memory_order_relaxed) ||
+                         atomic_load_explicit(&nb__gemm_strategy, memory_order_relaxed)))
+        cf->backend = NB__GEMM_BUILTIN;
     cf->path = nb__gemm_path();
     cf->strategy = atomic_load_explicit(&nb__gemm_strategy, memory_order_relaxed);
     cf->mc = atomic_load_explicit(&nb__gemm_mc, memory_order_relaxed);
     cf->kc = atomic_load_explicit(&nb__gemm_kc, memory_order_relaxed);
     cf->nc = atomic_load_explicit(&nb__gemm_nc, memory_order_relaxed);
 }
+
+_Thread_local size_t nb__gemm_pieces;
+size_t nb__gemm_last_pieces(void) { return nb__gemm_pieces; }
 
 /* ------------------------------------------------------ packing scratch */
 /* One block per thread, grown to the largest size asked and kept: after the
@@ -129,14 +184,47 @@ static size_t nb__gemm_split(size_t k, size_t kc)
     return NB__UP((k + nblocks - 1) / nblocks, 8);
 }
 
+/* Strategy id of the CBLAS backend (next to NB__GEMM_PACKED, ...). */
+#define NB__GEMM_ST_CBLAS 9
+/* Cycles a parallel region is charged over running in the caller alone
+ * (waking the workers, waiting for the last): ~10 us, against the pool's few
+ * microseconds when idle.  An estimate: the shared 2-core machine this was
+ * written on could not time it cleanly; re-tune on an idle one. */
+#define NB__GEMM_REGION 30000.0
+/* At most this many fixed pieces of C for the CBLAS backend. */
+#define NB__GEMM_CBLAS_PIECES 8
+
+#if defined(NB_HAVE_CBLAS)
+/* OpenBLAS runs one thread inside each of our pieces: set once, before the
+ * first product that goes to it. */
+#if !defined(__STDC_NO_THREADS__)
+static once_flag nb__gemm_cblas_once = ONCE_FLAG_INIT;
+static void nb__gemm_cblas_init1(void) { openblas_set_num_threads(1); }
+static void nb__gemm_cblas_init(void) { call_once(&nb__gemm_cblas_once, nb__gemm_cblas_init1); }
+#else
+static atomic_int nb__gemm_cblas_done;
+static void nb__gemm_cblas_init(void)
+{
+    if (!atomic_exchange(&nb__gemm_cblas_done, 1)) openblas_set_num_threads(1);
+}
+#endif
+/* The default rule (gemm.h): which shapes CBLAS takes when not forced. */
+#define NB__GEMM_CBLAS_WINS(ta, tb, M, N, K)                                                       \
+    ((!(ta) && !(tb) && (M) >= 16 && ((M) < 128 || (K) < 32)) || ((ta) && !(tb) && (K) <= 64 && (M) >= 64))
+#endif
+
 #define T float
 #define S(name) name##_f32
+#define NB__CBLAS_GEMM cblas_sgemm
 #include "gemm.inc"
 #undef T
 #undef S
+#undef NB__CBLAS_GEMM
 
 #define T double
 #define S(name) name##_f64
+#define NB__CBLAS_GEMM cblas_dgemm
 #include "gemm.inc"
 #undef T
 #undef S
+#undef NB__CBLAS_GEMM

@@ -13,8 +13,42 @@
  * loop kept as the reference the tests compare the fast one against.
  *
  * How the fast one works (details in gemm.inc):
- *   - every product goes through one internal backend function, where a CBLAS
- *     backend will slot in; the built-in backend picks, per call:
+ *   - every product goes through one backend function (nb__gemm_backend),
+ *     which picks a backend, cuts C into pieces and runs them on the thread
+ *     pool (core/pool.h), the caller taking a share.
+ *   - backends: CBLAS (cblas_sgemm/dgemm, row-major, transposes passed as
+ *     they are) when built with it (`make BLAS=openblas`, or the default
+ *     BLAS=auto when pkg-config finds openblas; -DNB_HAVE_CBLAS), else the
+ *     built-in kernels.  NABLA_BLAS=builtin|cblas overrides for the process.
+ *     Default rule with CBLAS built in -- measured 1 thread, AVX2 (Zen),
+ *     bench/gemm_bench.c -j -c: the built-in kernels match OpenBLAS within
+ *     ~5% on squares and most MLP shapes, beat it on thin products and on
+ *     batch-1 rows (2x), and lose 10-30% on a few; CBLAS takes only those:
+ *       A B    (NN) with 16 <= M < 128, or M >= 16 and K < 32
+ *                   (dX = dY W at batch 64, and dX of a 10-wide layer);
+ *       A^T B  (TN) with K <= 64 and M >= 64 (dW = dY^T X at batch 64);
+ *     and only when every size and stride fits CBLAS's int and its rules
+ *     (lda >= row length ...).  OpenBLAS is set to 1 thread
+ *     (openblas_set_num_threads(1), once, on the first product routed to
+ *     it: this is process-wide) and runs inside our pieces, so that two
+ *     thread pools never compete.
+ *   - pieces, built-in: the strategy (below) is chosen once for the whole
+ *     shape, then C is cut on the micro-tile grid (MR rows, NR columns; the
+ *     4 x 3 grid for dot; direct only across N) into at most
+ *     nb__pool_threads() pieces, the cut with the least estimated time for
+ *     its largest piece, counting ~30k cycles (~10 us) to wake the pool: a
+ *     product under ~1M multiply-adds stays whole.  Every tile of C is
+ *     then computed exactly as in one call over the whole of C, with the
+ *     same K blocks: results are bitwise identical for any thread count.
+ *     Each piece packs its own A and B panels (no shared packed B: the pool
+ *     has no barrier, and with C cut along its longer side the duplicated
+ *     packing is small); all pieces' scratch is one block of the caller's.
+ *   - pieces, CBLAS: fixed by the shape alone, never by the thread count
+ *     (an external BLAS may round differently for different sizes): up to 8
+ *     slabs across the longer side of C, >= 128 wide and >= 2^23
+ *     multiply-adds each.  At 1 thread this costs ~5-10% against one whole
+ *     call on squares; the price of bitwise-identical results.
+ *   - the built-in backend picks its strategy per call:
  *   - "packed" (BLIS/GotoBLAS): op(B) is packed [KC, NC] block by block into
  *     NR-wide column panels, op(A) [MC, KC] into MR-tall row panels, and a
  *     register-tiled micro-kernel computes each MR x NR tile of C.  Transposes
@@ -26,11 +60,12 @@
  *     a dot product of two stored rows; nothing is packed.
  *   - the instruction set (AVX-512F, AVX2+FMA, or portable C) is detected once
  *     at run time (__builtin_cpu_supports) and cached in an atomic.
- *   - packing scratch is one 64-byte-aligned block per thread, grown to the
- *     largest size asked (bounded by the blocking: at most (MC + NC) * KC
- *     elements, ~4.5 MB for float), then reused: no allocation per call in
- *     steady state.  It is freed when the thread exits.  If it cannot be had,
- *     the product is computed by plain loops instead (never an error). */
+ *   - packing scratch is one 64-byte-aligned block per calling thread, grown
+ *     to the largest size asked (bounded by the blocking: at most
+ *     (MC + NC) * KC elements, ~4.5 MB for float, per piece), then reused: no
+ *     allocation per call in steady state, and none ever in pool workers.
+ *     It is freed when the thread exits.  If it cannot be had, the product
+ *     is computed by plain loops instead (never an error). */
 #ifndef NB_KERNELS_GEMM_H
 #define NB_KERNELS_GEMM_H
 
@@ -52,14 +87,27 @@ enum { NB__GEMM_AUTO, NB__GEMM_GENERIC, NB__GEMM_AVX2, NB__GEMM_AVX512, NB__GEMM
  * A forced strategy that cannot do a call's transposes falls back to packed. */
 enum { NB__GEMM_CHOOSE, NB__GEMM_PACKED, NB__GEMM_DIRECT, NB__GEMM_DOT };
 
+/* Backends: the default rule (see the top), the built-in kernels, or CBLAS
+ * (only when built with it).  NABLA_BLAS=builtin|cblas picks one for the
+ * process; nb__gemm_set_backend (tests and benchmarks) overrides both, and
+ * NB__GEMM_BACKEND_DEFAULT hands back to NABLA_BLAS and the rule.  Returns 0,
+ * or -1 for CBLAS in a build without it. */
+enum { NB__GEMM_BACKEND_DEFAULT, NB__GEMM_BUILTIN, NB__GEMM_CBLAS };
+int nb__gemm_set_backend(int backend);
+int nb__gemm_have_cblas(void); /* 1 when built with NB_HAVE_CBLAS */
+
 /* Force a path and strategy for every later call in the process (tests and
  * benchmarks only; process-wide, not meant to change while products run).
  * Returns 0, or -1 when this machine or build cannot run that path (nothing
- * changes then).  nb__gemm_set_path(NB__GEMM_AUTO, NB__GEMM_CHOOSE) restores. */
+ * changes then).  nb__gemm_set_path(NB__GEMM_AUTO, NB__GEMM_CHOOSE) restores.
+ * Forcing a path or strategy also forces the built-in backend, unless
+ * nb__gemm_set_backend or NABLA_BLAS asked for one. */
 int nb__gemm_set_path(int path, int strategy);
 /* The path calls use now (AUTO resolved), and a path's name ("avx2", ...). */
 int nb__gemm_path(void);
 const char *nb__gemm_path_name(int path);
+/* How many pieces (tasks) the calling thread's last product was cut into. */
+size_t nb__gemm_last_pieces(void);
 /* Override the blocking MC, KC, NC (0 = the path's default; MC and NC are
  * rounded up to the micro-tile) so small shapes cross block edges in tests. */
 void nb__gemm_set_blocks(size_t mc, size_t kc, size_t nc);
@@ -101,12 +149,13 @@ extern const nb__gemm_kern_f64 nb__gemm_avx2_f64, nb__gemm_avx512_f64;
 
 /* Settings for one call: path resolved, strategy and block overrides. */
 typedef struct {
-    int path, strategy;
+    int backend, path, strategy;
     size_t mc, kc, nc;
 } nb__gemm_cfg;
 void nb__gemm_get_cfg(nb__gemm_cfg *cfg);
 /* The calling thread's packing scratch, 64-byte aligned, at least `bytes`;
  * NULL if it cannot be had.  Valid until the thread's next call. */
 void *nb__gemm_scratch(size_t bytes);
+extern _Thread_local size_t nb__gemm_pieces; /* behind nb__gemm_last_pieces */
 
 #endif

@@ -22,7 +22,7 @@ san="-fsanitize=address,undefined -fno-sanitize-recover=all"
 opt="-O1 -g -fno-omit-frame-pointer"
 
 echo "== building the library ($cc, libFuzzer coverage, ASan+UBSan) into $B/"
-make -s -j"${FUZZ_JOBS:-2}" CC="$cc" B="$B" OPT="$opt -fsanitize=fuzzer-no-link $san" "$B/libnabla.a"
+make -s -j"${FUZZ_JOBS:-2}" BLAS=none CC="$cc" B="$B" OPT="$opt -fsanitize=fuzzer-no-link $san" "$B/libnabla.a"
 for n in $names; do
     [ -f "tests/fuzz/fuzz_$n.c" ] || { echo "no harness tests/fuzz/fuzz_$n.c" >&2; exit 2; }
     "$cc" -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror $opt -fsanitize=fuzzer $san \

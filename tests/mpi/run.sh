@@ -34,7 +34,7 @@ if ! command -v mpicc >/dev/null || ! command -v mpirun >/dev/null; then
     finish
 fi
 if make -j"$(nproc)" MPI=1 >"$T/build.log" 2>&1 &&
-    mpicc -std=c11 -Wall -Wextra -Werror -O2 -Iinclude -o $B/ckcmp tests/mpi/ckcmp.c $B/libnabla.a -lz -lm >>"$T/build.log" 2>&1; then
+    mpicc -std=c11 -Wall -Wextra -Werror -O2 -Iinclude -o $B/ckcmp tests/mpi/ckcmp.c $B/libnabla.a $(make -s MPI=1 print-ldlibs) >>"$T/build.log" 2>&1; then
     ok mpi.build
 else
     ko mpi.build "$T/build.log"
