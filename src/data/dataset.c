@@ -2,6 +2,7 @@
  * batch gathering with normalisation. */
 #include "../internal.h"
 #include "nabla/data.h"
+#include "../core/pool.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -272,6 +273,41 @@ done:
 }
 
 /* ----------------------------------------------------------------- gather */
+/* Converting uint8 rows of a shuffled batch is bound by fetching them (each
+ * row is a few cache lines anywhere in the data set; prefetching rows ahead
+ * measured no gain), so the conversion is a table lookup: one table per
+ * call, the exact value of each byte.  Batches of at least NB__GATHER_GRAIN
+ * values are split by rows over the thread pool (each value is computed the
+ * same way whatever the split). */
+#define NB__GATHER_GRAIN ((size_t)32768)
+
+typedef struct {
+    const nb_dataset *ds;
+    const size_t *rows;
+    size_t n;
+    const void *lut; /* float[256] or double[256] */
+    int f32;
+    void *x;
+} nb__gather_arg;
+
+static void nb__gather_rows(void *arg, size_t lo, size_t hi)
+{
+    const nb__gather_arg *g = arg;
+    const size_t d = g->ds->d;
+    for (size_t i = lo; i < hi; i++) {
+        const uint8_t *p = g->ds->x8 + g->rows[i] * d;
+        if (g->f32) {
+            const float *lf = g->lut;
+            float *o = (float *)g->x + i * d;
+            for (size_t j = 0; j < d; j++) o[j] = lf[p[j]];
+        } else {
+            const double *ld = g->lut;
+            double *o = (double *)g->x + i * d;
+            for (size_t j = 0; j < d; j++) o[j] = ld[p[j]];
+        }
+    }
+}
+
 int nb_dataset_gather(const nb_dataset *ds, const size_t *rows, size_t n, double scale,
                       double mean, double std, nb_dtype dtype, void *x, int32_t *y)
 {
@@ -290,22 +326,15 @@ int nb_dataset_gather(const nb_dataset *ds, const size_t *rows, size_t n, double
     if (x && ds->kind == NB_DATA_U8) {
         /* One table per call: (v/255 - mean)/std for each byte value. */
         double lut[256];
-        for (int v = 0; v < 256; v++)
+        float lf[256];
+        for (int v = 0; v < 256; v++) {
             lut[v] = ((scale == 0 ? v / 255.0 : v * scale) - mean) / std;
-        if (dtype == NB_F32) {
-            float lf[256], *o = x;
-            for (int v = 0; v < 256; v++) lf[v] = (float)lut[v];
-            for (size_t i = 0; i < n; i++) {
-                const uint8_t *p = ds->x8 + rows[i] * d;
-                for (size_t j = 0; j < d; j++) o[i * d + j] = lf[p[j]];
-            }
-        } else {
-            double *o = x;
-            for (size_t i = 0; i < n; i++) {
-                const uint8_t *p = ds->x8 + rows[i] * d;
-                for (size_t j = 0; j < d; j++) o[i * d + j] = lut[p[j]];
-            }
+            lf[v] = (float)lut[v];
         }
+        nb__gather_arg g = {ds, rows, n, dtype == NB_F32 ? (const void *)lf : (const void *)lut,
+                            dtype == NB_F32, x};
+        if (n * d < 2 * NB__GATHER_GRAIN) nb__gather_rows(&g, 0, n);
+        else nb__parallel_for(n, (NB__GATHER_GRAIN + d - 1) / d, nb__gather_rows, &g);
     } else if (x) {
         double sc = scale == 0 ? 1.0 : scale;
         for (size_t i = 0; i < n; i++) {

@@ -1,8 +1,25 @@
-/* Element-wise kernels, instantiated for float and double from elementwise.inc. */
+/* Element-wise kernels, instantiated for float and double from elementwise.inc.
+ * The float32 instance uses vmath for exp & co and, on a CPU with AVX2, the
+ * loops of elementwise_avx2.c (same bits as the scalar loops).  Loops over
+ * at least 2 * NB__EW_GRAIN elements are split over the thread pool in
+ * contiguous ranges: every element is computed the same way whatever the
+ * split, so results do not depend on the thread count.  The reductions
+ * (sum-to-shape, the broadcast operand's gradient) stay in one thread, in
+ * the order of the elements. */
 #include "kernels.h"
 #include "walk.h"
 
 #include <tgmath.h>
+
+#include "../core/pool.h"
+#include "elementwise_avx2.h"
+#include "vmath.h"
+
+/* Waking the pool costs a few microseconds: regions below ~64K elements
+ * (~20 us of ReLU) run in the caller. */
+#define NB__EW_GRAIN ((size_t)32768)
+/* Scratch on the stack for the float32 paths that need a second array. */
+#define NB__EW_BLOCK 256
 
 void nb_k_bcast_init(nb_k_bcast *bc, int out_ndim, const size_t *out_shape, int nops,
                      const int *op_ndim, const size_t *const *op_shape)
@@ -30,12 +47,16 @@ void nb_k_bcast_init(nb_k_bcast *bc, int out_ndim, const size_t *out_shape, int 
 
 #define T float
 #define S(name) name##_f32
+#define NB__F32 1
 #include "elementwise.inc"
+#undef NB__F32
 #undef T
 #undef S
 
 #define T double
 #define S(name) name##_f64
+#define NB__F32 0
 #include "elementwise.inc"
+#undef NB__F32
 #undef T
 #undef S

@@ -41,6 +41,46 @@
         }                                                                                   \
     } while (0)
 
+/* The same walk by rows: the body (the macro's last arguments; commas are
+ * allowed) runs once per innermost row r_ in [r_lo, r_hi) (rows numbered in
+ * row-major order, numel / shape[ndim-1] of them) and sees o0, o1, o2 (the
+ * offsets of the row's first element in operands 0..2), s0_, s1_, s2_ (their
+ * strides along the row) and inner_ (the row's length).  A
+ * range of rows can start anywhere, so disjoint ranges can run in parallel. */
+#define NB__WALK_ROWS(bc, r_lo, r_hi, ...)                                                  \
+    do {                                                                                    \
+        const int nd_ = (bc)->ndim;                                                         \
+        const size_t inner_ = (bc)->shape[nd_ - 1];                                         \
+        const size_t s0_ = (bc)->st[0][nd_ - 1], s1_ = (bc)->st[1][nd_ - 1],                \
+                     s2_ = (bc)->st[2][nd_ - 1];                                            \
+        size_t idx_[NB_MAX_DIMS] = {0}, o0 = 0, o1 = 0, o2 = 0, rr_ = (r_lo);               \
+        (void)s0_; (void)s1_; (void)s2_; (void)o1; (void)o2;                                \
+        for (int d_ = nd_ - 2; rr_ && d_ >= 0; d_--) { /* rr_ > 0: no dim is 0 */          \
+            idx_[d_] = rr_ % (bc)->shape[d_];                                               \
+            rr_ /= (bc)->shape[d_];                                                         \
+            o0 += idx_[d_] * (bc)->st[0][d_]; o1 += idx_[d_] * (bc)->st[1][d_];             \
+            o2 += idx_[d_] * (bc)->st[2][d_];                                               \
+        }                                                                                   \
+        for (size_t r_ = (r_lo); r_ < (r_hi); r_++) {                                       \
+            __VA_ARGS__;                                                                    \
+            for (int d_ = nd_ - 2; d_ >= 0; d_--) {                                         \
+                o0 += (bc)->st[0][d_]; o1 += (bc)->st[1][d_]; o2 += (bc)->st[2][d_];        \
+                if (++idx_[d_] < (bc)->shape[d_]) break;                                    \
+                o0 -= (bc)->st[0][d_] * (bc)->shape[d_];                                    \
+                o1 -= (bc)->st[1][d_] * (bc)->shape[d_];                                    \
+                o2 -= (bc)->st[2][d_] * (bc)->shape[d_];                                    \
+                idx_[d_] = 0;                                                               \
+            }                                                                               \
+        }                                                                                   \
+    } while (0)
+
+/* Rows of a walk (0 for an empty shape). */
+static inline size_t nb__walk_rows(const nb_k_bcast *bc)
+{
+    const size_t inner = bc->shape[bc->ndim - 1];
+    return inner ? bc->numel / inner : 0;
+}
+
 /* A walk over `shape` (a 0-d shape walks one element) with all strides 0;
  * the caller then sets the strides it needs. */
 static inline void nb__walk_init(nb_k_bcast *bc, int ndim, const size_t *shape)
