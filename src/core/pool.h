@@ -12,9 +12,10 @@
  *     not depend on how many threads ran them: fixed chunks, each written by
  *     one task, combined in task order.  Then results are bitwise identical
  *     for any thread count, which the tests check.
- *   - Idle workers spin briefly (a few microseconds, with the CPU's pause
- *     instruction) for the next region, then sleep on a condition variable:
- *     no spinning that starves other processes.
+ *   - Idle workers spin 20 us (the CPU's pause instruction), then keep
+ *     checking for ~300 us between sched_yield() calls, then sleep on a
+ *     condition variable (pool.c says why): a yielding thread gives its CPU to
+ *     any other runnable one, so waiting never starves another process.
  *   - Tasks never fail and never allocate; they must not call nb__err (the
  *     error message is per-thread). */
 #ifndef NB_CORE_POOL_H
