@@ -37,6 +37,16 @@ enum {
 
 static inline bool nb__is_float(nb_dtype dt) { return dt == NB_F32 || dt == NB_F64; }
 
+/* ------------------------------------------------------------- big buffers */
+/* Zeroed storage for big long-lived buffers (datasets, parameters, gradients,
+ * optimizer state; src/core/bigmem.c): from a few MiB on it is 2 MiB aligned
+ * and offered to the kernel for huge pages, since batches read dataset rows
+ * at random and every step streams the parameter buffers, and each 4 KiB
+ * TLB miss is a costly page walk (more so in a virtual machine).  Always
+ * 64-byte aligned; n * elem bytes, NULL on failure or overflow (as calloc);
+ * released with free(). */
+void *nb__big_zalloc(size_t n, size_t elem);
+
 /* ------------------------------------------------------------------ arena */
 void *nb__arena_alloc(nb_ctx *c, size_t bytes); /* 64-aligned, NOT zeroed; NULL + error on OOM */
 /* An arena tensor with uninitialised data (NULL + error on failure). */

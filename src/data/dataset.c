@@ -55,8 +55,8 @@ nb_dataset *nb_dataset_new(nb_data_kind kind, size_t n, int ndim, const size_t *
     ds->n_classes = n_classes;
     ds->mean = 0.0;
     ds->std = 1.0;
-    if (kind == NB_DATA_U8) ds->x8 = calloc(n * d, 1);
-    else ds->xf = calloc(n * d, sizeof(double));
+    if (kind == NB_DATA_U8) ds->x8 = nb__big_zalloc(n * d, 1);
+    else ds->xf = nb__big_zalloc(n * d, sizeof(double));
     ds->y = calloc(n, sizeof(int32_t));
     if (!(ds->x8 || ds->xf) || !ds->y) {
         nb_dataset_free(ds);

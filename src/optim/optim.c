@@ -69,7 +69,7 @@ int nb_optim_validate(const nb_optim_config *cfg)
 
 static void *nb__zalloc(nb_optim *o)
 {
-    return calloc(o->n ? o->n : 1, nb_dtype_size(o->dt));
+    return nb__big_zalloc(o->n, nb_dtype_size(o->dt));
 }
 
 /* Make sure buffer b exists (zeroed); 0 or -1. */
