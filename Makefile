@@ -94,9 +94,12 @@ test: all $(B)/test_nabla examples
 
 check: test
 
-# Speed against OpenBLAS and PyTorch (~5 min): one table, bench/results.json.
-# OpenBLAS is linked into the benchmark program only.  Nothing here is a test.
-bench: all
+# Speed against OpenBLAS and PyTorch (~10 min): one report, bench/results.json.
+# Installs OpenBLAS and Debian's PyTorch first when missing (as root), then
+# builds (so that BLAS=auto sees OpenBLAS).  Nothing here is a test.
+bench:
+	@PYTHON_TORCH=$(PYTHON_TORCH) sh bench/ensure-deps.sh
+	$(MAKE) all
 	CC="$(CC)" PYTHON_TORCH=$(PYTHON_TORCH) sh bench/bench.sh $(B)
 
 # Regenerate the PyTorch reference fixtures (needs Debian's python3-torch).

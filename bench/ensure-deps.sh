@@ -1,0 +1,21 @@
+#!/bin/sh
+# What `make bench` needs beyond the build: OpenBLAS (libopenblas-dev, to
+# compare with, and the CBLAS backend) and Debian's PyTorch (python3-torch,
+# run with PYTHON_TORCH, default /usr/bin/python3).  Installs them when
+# missing and we are root; otherwise says what to install.
+set -e
+PY=${PYTHON_TORCH:-/usr/bin/python3}
+need=
+pkg-config --exists openblas 2>/dev/null || need="$need libopenblas-dev"
+"$PY" -c "import torch" 2>/dev/null || need="$need python3-torch"
+command -v pkg-config >/dev/null || need="$need pkg-config"
+[ -z "$need" ] && exit 0
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "make bench: installing$need ..." >&2
+    # shellcheck disable=SC2086
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need >/dev/null ||
+        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need >/dev/null; }
+    exit 0
+fi
+echo "make bench needs:$need -- run: sudo apt-get install$need" >&2
+exit 1
