@@ -10,6 +10,18 @@
 
 #include "kernels.h"
 
+/* Advance the odometer idx_ (and the offsets o0, o1, o2) from one innermost
+ * row to the next: the step both walks below share. */
+#define NB__WALK_NEXT_ROW(bc)                                                               \
+    for (int d_ = nd_ - 2; d_ >= 0; d_--) {                                                 \
+        o0 += (bc)->st[0][d_]; o1 += (bc)->st[1][d_]; o2 += (bc)->st[2][d_];                \
+        if (++idx_[d_] < (bc)->shape[d_]) break;                                            \
+        o0 -= (bc)->st[0][d_] * (bc)->shape[d_];                                            \
+        o1 -= (bc)->st[1][d_] * (bc)->shape[d_];                                            \
+        o2 -= (bc)->st[2][d_] * (bc)->shape[d_];                                            \
+        idx_[d_] = 0;                                                                       \
+    }
+
 /* BODY sees i (flat index into the walked shape) and i0, i1, i2 (offsets into
  * operands 0..2 by the strides bc->st[0..2]); j is the index along the
  * innermost dim.  The innermost dim is a plain loop, the outer dims advance
@@ -30,14 +42,7 @@
                 (void)i; (void)i0; (void)i1; (void)i2;                                      \
                 BODY;                                                                       \
             }                                                                               \
-            for (int d_ = nd_ - 2; d_ >= 0; d_--) {                                         \
-                o0 += (bc)->st[0][d_]; o1 += (bc)->st[1][d_]; o2 += (bc)->st[2][d_];        \
-                if (++idx_[d_] < (bc)->shape[d_]) break;                                    \
-                o0 -= (bc)->st[0][d_] * (bc)->shape[d_];                                    \
-                o1 -= (bc)->st[1][d_] * (bc)->shape[d_];                                    \
-                o2 -= (bc)->st[2][d_] * (bc)->shape[d_];                                    \
-                idx_[d_] = 0;                                                               \
-            }                                                                               \
+            NB__WALK_NEXT_ROW(bc);                                                          \
         }                                                                                   \
     } while (0)
 
@@ -63,14 +68,7 @@
         }                                                                                   \
         for (size_t r_ = (r_lo); r_ < (r_hi); r_++) {                                       \
             __VA_ARGS__;                                                                    \
-            for (int d_ = nd_ - 2; d_ >= 0; d_--) {                                         \
-                o0 += (bc)->st[0][d_]; o1 += (bc)->st[1][d_]; o2 += (bc)->st[2][d_];        \
-                if (++idx_[d_] < (bc)->shape[d_]) break;                                    \
-                o0 -= (bc)->st[0][d_] * (bc)->shape[d_];                                    \
-                o1 -= (bc)->st[1][d_] * (bc)->shape[d_];                                    \
-                o2 -= (bc)->st[2][d_] * (bc)->shape[d_];                                    \
-                idx_[d_] = 0;                                                               \
-            }                                                                               \
+            NB__WALK_NEXT_ROW(bc);                                                          \
         }                                                                                   \
     } while (0)
 
