@@ -3,6 +3,8 @@
 #   make test          every test; ends with "N passed, N failed"
 #   make SAN=1 test    the same under ASan+UBSan (objects in build-san/)
 #   make install PREFIX=/usr/local DESTDIR=
+# Plain `make` builds `all` (target-specific lines below come first).
+.DEFAULT_GOAL := all
 VERSION := $(shell sed -n 's/^\#define NB_VERSION "\(.*\)"/\1/p' include/nabla/nabla.h)
 CC      ?= cc
 PREFIX  ?= /usr/local

@@ -120,6 +120,17 @@ static void prepare(const contender *c)
     }
 }
 
+/* After OpenBLAS ran on several threads its idle workers spin for a while
+ * (2^28 cycles by default) before they sleep, taking the other core from
+ * whoever runs next: wait that out, so each contender finds the cores idle. */
+static void settle(const contender *prev)
+{
+    if (prev->openblas && prev->threads > 1) {
+        const struct timespec ts = {0, 150 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 static void run(const contender *c, const shape *s)
 {
     const size_t lda = s->ta ? s->M : s->K, ldb = s->tb ? s->K : s->N, ldc = s->N;
@@ -162,6 +173,7 @@ static void gflops(const shape *s, const contender *cs, int ncont, double *out)
     }
     for (int rep = 0; rep < reps; rep++)
         for (int w = 0; w < ncont; w++) {
+            settle(w ? &cs[w - 1] : &cs[ncont - 1]);
             prepare(&cs[w]);
             const double t0 = now();
             for (size_t i = 0; i < iters[w]; i++) run(&cs[w], s);
