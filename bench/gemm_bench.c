@@ -122,12 +122,14 @@ static void prepare(const contender *c)
 
 /* After OpenBLAS ran on several threads its idle workers spin for a while
  * (2^28 cycles by default) before they sleep, taking the other core from
- * whoever runs next: wait that out, so each contender finds the cores idle. */
+ * whoever runs next: wait that out, so each contender finds the cores idle.
+ * The wait is busy (sleeping let the VM's CPU slow down, and the next
+ * contender measured up to 2x slow). */
 static void settle(const contender *prev)
 {
     if (prev->openblas && prev->threads > 1) {
-        const struct timespec ts = {0, 150 * 1000 * 1000};
-        nanosleep(&ts, NULL);
+        const double t0 = now();
+        while (now() - t0 < 0.15) continue;
     }
 }
 
@@ -175,6 +177,7 @@ static void gflops(const shape *s, const contender *cs, int ncont, double *out)
         for (int w = 0; w < ncont; w++) {
             settle(w ? &cs[w - 1] : &cs[ncont - 1]);
             prepare(&cs[w]);
+            run(&cs[w], s); /* untimed: wakes the pool's workers, warms the caches */
             const double t0 = now();
             for (size_t i = 0; i < iters[w]; i++) run(&cs[w], s);
             const double g = flop * (double)iters[w] / (now() - t0) * 1e-9;
