@@ -427,8 +427,8 @@ void nb__here(const char *file, int line);
 #endif
 #endif /* NABLA_H */
 
-/* CALL SITES.  Each op above, and nb_model_forward / nb_train_step /
- * nb_evaluate (nn.h, train.h), is wrapped in a function-like macro that first
+/* CALL SITES.  Each op above (and, in their own headers, nb_model_forward in
+ * nn.h, nb_train_step / nb_evaluate in train.h) is wrapped in a function-like macro that first
  * stores __FILE__ and __LINE__ in a thread-local (one store, nothing else), so
  * nodes remember where your code made them.  In nested calls over several
  * lines, an op is attributed to the innermost op call of its arguments.
@@ -486,9 +486,6 @@ void nb__here(const char *file, int line);
 #undef nb_index_select
 #undef nb_where
 #undef nb_apply
-#undef nb_model_forward
-#undef nb_train_step
-#undef nb_evaluate
 #endif
 #elif !defined(NB__CALL_SITES)
 #define NB__CALL_SITES 1
@@ -538,7 +535,4 @@ void nb__here(const char *file, int line);
 #define nb_index_select(...) NB__AT(nb_index_select, __VA_ARGS__)
 #define nb_where(...) NB__AT(nb_where, __VA_ARGS__)
 #define nb_apply(...) NB__AT(nb_apply, __VA_ARGS__)
-#define nb_model_forward(...) NB__AT(nb_model_forward, __VA_ARGS__)
-#define nb_train_step(...) NB__AT(nb_train_step, __VA_ARGS__)
-#define nb_evaluate(...) NB__AT(nb_evaluate, __VA_ARGS__)
 #endif

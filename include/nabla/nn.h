@@ -73,7 +73,7 @@ int nb_model_init(nb_model *m, nb_init init, double param, nb_rng *r);
 /* Forward pass for x [N, in] (or [N, ...] after a flatten) in context c; in
  * training mode (nb_training(c)) dropout draws from r and BatchNorm uses batch
  * statistics and updates its running ones.  Returns [N, out] or NULL. */
-/* (The name is in parentheses because nabla.h wraps it in a call-site macro.) */
+/* (The name is in parentheses because a call-site macro below wraps it.) */
 nb_tensor *(nb_model_forward)(nb_model *m, nb_ctx *c, nb_tensor *x, nb_rng *r);
 
 nb_dtype nb_model_dtype(const nb_model *m);
@@ -131,4 +131,17 @@ nb_model *nb_mlp_new(nb_dtype dt, const nb_mlp_config *cfg);
 #ifdef __cplusplus
 }
 #endif
+#endif
+
+/* Call sites for nb_model_forward, as for the ops in nabla.h (see CALL SITES there):
+ * outside the include guard, so that the library's NB_BUILDING_LIBRARY or a
+ * later NB_NO_CALL_SITES removes them again. */
+#if defined(NB_BUILDING_LIBRARY) || defined(NB_NO_CALL_SITES)
+#ifdef NB__NN_CALL_SITES
+#undef NB__NN_CALL_SITES
+#undef nb_model_forward
+#endif
+#elif !defined(NB__NN_CALL_SITES)
+#define NB__NN_CALL_SITES 1
+#define nb_model_forward(...) (nb__here(__FILE__, __LINE__), (nb_model_forward)(__VA_ARGS__))
 #endif

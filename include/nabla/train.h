@@ -86,7 +86,7 @@ typedef struct nb_step_result {
  * was found anywhere makes no update either (res->nonfinite), and under
  * NB_ANOMALY_STOP it fails (-1) at the first one.  -1 (nb_errmsg) on errors
  * such as a shape mismatch or a hook failing.  (The name is in parentheses
- * because nabla.h wraps it in a call-site macro.) */
+ * because a call-site macro at the end of this header wraps it.) */
 int (nb_train_step)(nb_model *m, nb_optim *o, nb_ctx *c, const void *x, const int32_t *y, size_t n,
                   const nb_step_opts *opts, nb_step_result *res);
 
@@ -106,4 +106,19 @@ int (nb_evaluate)(nb_model *m, nb_ctx *c, const nb_dataset *ds, size_t batch, nb
 #ifdef __cplusplus
 }
 #endif
+#endif
+
+/* Call sites for nb_train_step and nb_evaluate, as for the ops in nabla.h
+ * (see CALL SITES there): outside the include guard, so that the library's NB_BUILDING_LIBRARY or a
+ * later NB_NO_CALL_SITES removes them again. */
+#if defined(NB_BUILDING_LIBRARY) || defined(NB_NO_CALL_SITES)
+#ifdef NB__TRAIN_CALL_SITES
+#undef NB__TRAIN_CALL_SITES
+#undef nb_train_step
+#undef nb_evaluate
+#endif
+#elif !defined(NB__TRAIN_CALL_SITES)
+#define NB__TRAIN_CALL_SITES 1
+#define nb_train_step(...) (nb__here(__FILE__, __LINE__), (nb_train_step)(__VA_ARGS__))
+#define nb_evaluate(...) (nb__here(__FILE__, __LINE__), (nb_evaluate)(__VA_ARGS__))
 #endif
