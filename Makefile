@@ -66,6 +66,11 @@ $(B)/obj/%.o: %.c $(wildcard include/nabla/*.h) $(shell find src -name '*.h' -o 
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Isrc -c $< -o $@
 
+# The CLI sees only the public headers (tests and tests/bench are white-box).
+$(CLI_OBJ): $(B)/obj/%.o: %.c $(wildcard include/nabla/*.h tools/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
 $(B)/libnabla.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
