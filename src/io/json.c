@@ -485,7 +485,7 @@ nb_json *nb_json_parse(const char *text, size_t len)
     nb_json *d = calloc(1, sizeof *d);
     if (d) d->text = malloc(len + 1);
     if (!d || !d->text) {
-        if (d) free(d);
+        free(d);
         return nb__err("nb_json_parse: out of memory for %zu bytes", len);
     }
     memcpy(d->text, text, len);
