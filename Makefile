@@ -66,6 +66,13 @@ $(B)/obj/%.o: %.c $(wildcard include/nabla/*.h) $(shell find src -name '*.h' -o 
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Isrc -c $< -o $@
 
+# The library exports only what carries NB_API (include/nabla/export.h); the
+# CLI sees only the public headers (tests and tests/bench are white-box).
+$(LIB_OBJ): CFLAGS += -fvisibility=hidden
+$(CLI_OBJ): $(B)/obj/%.o: %.c $(wildcard include/nabla/*.h tools/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
 $(B)/libnabla.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^

@@ -1,12 +1,13 @@
 #!/bin/sh
-# `make bench`: build the GEMM benchmark against OpenBLAS (to call it
-# directly beside nabla, whose library uses it too when built with it) and
-# run bench/bench.py, which prints the report and writes bench/results.json.
+# `make bench`: build the GEMM benchmark (white-box: tests/bench, -Isrc)
+# against OpenBLAS (to call it directly beside nabla, whose library uses it
+# too when built with it) and run bench/bench.py, which prints the report
+# and writes bench/results.json.
 #   sh bench/bench.sh [BUILD_DIR] [--quick]
 set -eu
 B=${1:-build}
 PY=${PYTHON_TORCH:-/usr/bin/python3}
 ${CC:-cc} -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc -DNB_BENCH_OPENBLAS \
-    bench/gemm_bench.c "$B/libnabla.a" -lopenblas $(make -s B="$B" print-ldlibs) -o "$B/gemm_bench"
+    tests/bench/gemm_bench.c "$B/libnabla.a" -lopenblas $(make -s B="$B" print-ldlibs) -o "$B/gemm_bench"
 sh scripts/ensure-data.sh
 exec "$PY" bench/bench.py "$B/nabla" "$B/gemm_bench" "$PY" ${2:-}

@@ -88,8 +88,7 @@ typedef struct nb__node {
     struct nb__site {         /* where the op was made (see nb__site below) */
         const char *file;
         int line;
-        const struct nb_model *model;
-        int layer;
+        const char *layer;    /* the layer running, "layers.2 (linear)", or NULL */
     } site;
     bool released;            /* graph freed by a backward without retain_graph */
 } nb__node;
@@ -101,14 +100,13 @@ int nb__record(nb_ctx *c, const nb__opdef *op, nb_tensor *out, int n_in,
                nb_tensor *const *in, nb__node **node);
 
 /* Where ops come from, per thread: the caller's file:line (noted by nb__here
- * through the call-site macros) and, while nb_model_forward runs, the model
- * and layer (model NULL otherwise).  nb__record copies it into each node. */
+ * through the call-site macros) and the name of the layer running (set by
+ * whoever runs layers, nb_model_forward; NULL otherwise).  nb__record copies
+ * it into each node; the name must outlive the node (the model owns it). */
 typedef struct nb__site nb__site;
 nb__site nb__site_get(void);
 void nb__site_set(nb__site s);
-void nb__site_layer(const struct nb_model *m, int layer);
-/* nn/model.c: "layers.2 (linear)" or "layers.1.block.0 (relu)" for layer li. */
-void nb__model_layer_name(const struct nb_model *m, int li, char *buf, size_t size);
+void nb__site_layer(const char *layer);
 
 /* Anomaly mode (engine.c): check t for NaN/Inf and, on the first one since
  * the clear, fill c->anomaly.  input: -1 output, k input k.  Returns -1 (error

@@ -1,7 +1,7 @@
 /* A finite-difference sanity check for op tests (float64 only): compares the
  * gradient that backward puts in x->grad with central differences of the
  * projection sum_i w[i] * f(x)[i].  Quick, one input at a time; the full
- * gradcheck lives in src/diag. */
+ * gradcheck lives in src/autograd. */
 #ifndef NB_T_FD_H
 #define NB_T_FD_H
 

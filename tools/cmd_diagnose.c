@@ -66,17 +66,17 @@ static void nb__json_check(const nb_doctor_report *rep, int id)
     const nb_doctor_check *k = &rep->checks[id];
     FILE *f = stdout;
     fputs("{\"check\":", f);
-    nb_json_str(f, k->name);
+    nb_json_write_string(f, k->name);
     fputs(",\"status\":", f);
-    nb_json_str(f, nb_check_status_name(k->status));
+    nb_json_write_string(f, nb_check_status_name(k->status));
     fputs(",\"value\":", f);
     nb_json_num(f, k->value);
     fputs(",\"title\":", f);
-    nb_json_str(f, k->title);
+    nb_json_write_string(f, k->title);
     fputs(",\"detail\":", f);
-    nb_json_str(f, k->detail);
+    nb_json_write_string(f, k->detail);
     fputs(",\"advice\":", f);
-    nb_json_str(f, k->advice);
+    nb_json_write_string(f, k->advice);
 #define NUM(key, v) (fputs(",\"" key "\":", f), nb_json_num(f, (v)))
     switch (id) {
     case NB_DOC_INPUT_STATS:
@@ -98,14 +98,14 @@ static void nb__json_check(const nb_doctor_report *rep, int id)
     case NB_DOC_GRAD_EXPLODING: {
         int i = id == NB_DOC_GRAD_VANISHING ? rep->i_min_grad : rep->i_max_grad;
         fputs(",\"param\":", f);
-        if (i >= 0) nb_json_str(f, rep->params[i].name);
+        if (i >= 0) nb_json_write_string(f, rep->params[i].name);
         else fputs("null", f);
         NUM("first_last_ratio", rep->first_last_ratio);
         if (id == NB_DOC_GRAD_VANISHING) {
             fputs(",\"params\":[", f);
             for (size_t j = 0; j < rep->n_params; j++) {
                 fputs(j ? ",{\"name\":" : "{\"name\":", f);
-                nb_json_str(f, rep->params[j].name);
+                nb_json_write_string(f, rep->params[j].name);
                 NUM("grad_norm", rep->params[j].grad_norm), NUM("norm", rep->params[j].norm);
                 fputc('}', f);
             }

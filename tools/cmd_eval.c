@@ -63,7 +63,7 @@ static int nb__eval(int argc, char **argv)
     }
     if (json) {
         printf("{\"checkpoint\":");
-        nb_json_str(stdout, path);
+        nb_json_write_string(stdout, path);
         printf(",\"n\":%zu,\"test_loss\":", ev.n);
         nb_json_num(stdout, ev.loss);
         printf(",\"test_acc\":");
@@ -213,9 +213,9 @@ static int nb__predict(int argc, char **argv)
             if (nb_get(p, i * C + k) > nb_get(p, i * C + best)) best = k;
         if (json) {
             printf("{\"image\":");
-            nb_json_str(stdout, names[i]);
+            nb_json_write_string(stdout, names[i]);
             printf(",\"class\":%zu,\"name\":", best);
-            nb_json_str(stdout, nb_fashion_mnist_class_name((int)best));
+            nb_json_write_string(stdout, nb_fashion_mnist_class_name((int)best));
             printf(",\"probs\":[");
             for (size_t k = 0; k < C; k++) {
                 if (k) putchar(',');

@@ -238,9 +238,9 @@ static int nb__lrfind_run(int argc, char **argv)
         printf(",\"seconds\":");
         nb_json_num(stdout, secs);
         printf(",\"csv\":");
-        nb_json_str(stdout, csv);
+        nb_json_write_string(stdout, csv);
         printf(",\"svg\":");
-        nb_json_str(stdout, svg);
+        nb_json_write_string(stdout, svg);
         printf("}\n");
     } else if (r.quiet) {
         printf("%.3g\n", s->valley);

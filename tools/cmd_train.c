@@ -169,14 +169,14 @@ static void nb__anomaly_event(const nb__out *o, long long step, nb_anomaly_polic
     char msg[600];
     nb_anomaly_describe(a, msg, sizeof msg);
     NB__EVENT(o, fprintf(f, "{\"event\":\"anomaly\",\"step\":%lld,\"policy\":", step);
-              nb_json_str(f, nb_anomaly_policy_name(pol)); fputs(",\"op\":", f); nb_json_str(f, a->op);
+              nb_json_write_string(f, nb_anomaly_policy_name(pol)); fputs(",\"op\":", f); nb_json_write_string(f, a->op);
               fprintf(f, ",\"pass\":\"%s\",\"input\":%d,\"shape\":[", a->backward ? "backward" : "forward", a->input);
               for (int d_ = 0; d_ < a->ndim; d_++) fprintf(f, "%s%zu", d_ ? "," : "", a->shape[d_]);
-              fputs("],\"shapes\":", f); nb_json_str(f, a->shapes); fputs(",\"layer\":", f); nb_json_str(f, a->layer);
+              fputs("],\"shapes\":", f); nb_json_write_string(f, a->shapes); fputs(",\"layer\":", f); nb_json_write_string(f, a->layer);
               fprintf(f, ",\"index\":%zu,\"value\":\"%s\",\"file\":", a->index,
                       isnan(a->value) ? "NaN" : (a->value > 0 ? "Inf" : "-Inf"));
-              if (a->file) nb_json_str(f, a->file); else fputs("null", f);
-              fprintf(f, ",\"line\":%d,\"count\":%zu,\"message\":", a->line, a->count); nb_json_str(f, msg));
+              if (a->file) nb_json_write_string(f, a->file); else fputs("null", f);
+              fprintf(f, ",\"line\":%d,\"count\":%zu,\"message\":", a->line, a->count); nb_json_write_string(f, msg));
 }
 
 static void nb__bar(const nb__out *o, long epoch, long epochs, size_t b, size_t nb, double loss, double sps)
@@ -388,13 +388,13 @@ static int nb__run(int argc, char **argv)
         fprintf(stderr, "model %s\ndata %s: %zu train, %zu test; %s lr %g, batch %zu, %ld epochs%s\n", desc,
                 train->name, train->n, test->n, r.opt_name, r.opt.lr, r.batch, r.epochs,
                 r.resume ? " (resumed)" : "");
-    NB__EVENT(&o, fputs("{\"event\":\"start\",\"model\":", f); nb_json_str(f, r.model);
-              fputs(",\"params\":", f); fprintf(f, "%zu", np); fputs(",\"opt\":", f); nb_json_str(f, r.opt_name);
+    NB__EVENT(&o, fputs("{\"event\":\"start\",\"model\":", f); nb_json_write_string(f, r.model);
+              fputs(",\"params\":", f); fprintf(f, "%zu", np); fputs(",\"opt\":", f); nb_json_write_string(f, r.opt_name);
               fputs(",\"lr\":", f); nb_json_num(f, r.opt.lr); fprintf(f, ",\"batch\":%zu,\"epochs\":%ld", r.batch, r.epochs);
               fprintf(f, ",\"threads\":%d,\"resumed\":%s,\"step\":%lld", nb_get_threads(), r.resume ? "true" : "false", (long long)prog.step);
               fputs(",\"clip_norm\":", f); nb_json_num(f, r.clip_norm);
               fprintf(f, ",\"monitor\":%ld,\"detect_anomaly\":", dg.monitor);
-              nb_json_str(f, nb_anomaly_policy_name(dg.policy)));
+              nb_json_write_string(f, nb_anomaly_policy_name(dg.policy)));
 
     struct sigaction sa = {0}, old_sa;
     sa.sa_handler = nb__on_sigint;
@@ -430,7 +430,7 @@ static int nb__run(int argc, char **argv)
                     NB__EVENT(&o, fprintf(f, "{\"event\":\"nonfinite\",\"step\":%lld,\"loss\":null,\"lr\":",
                                           (long long)prog.step + 1);
                               nb_json_num(f, nb_optim_lr(opt)); fputs(",\"message\":", f);
-                              nb_json_str(f, "--detect-anomaly stopped the run at the first non-finite value"));
+                              nb_json_write_string(f, "--detect-anomaly stopped the run at the first non-finite value"));
                     stop = 3;
                 } else {
                     stop = 2;
@@ -468,7 +468,7 @@ static int nb__run(int argc, char **argv)
                     NB__EVENT(&o, fprintf(f, "{\"event\":\"nonfinite\",\"step\":%lld,\"loss\":", (long long)prog.step + 1);
                               nb_json_num(f, lv); fputs(",\"lr\":", f); nb_json_num(f, nb_optim_lr(opt));
                               fputs(",\"message\":", f);
-                              nb_json_str(f, "50 steps in a row skipped for non-finite values (--anomaly-policy skip)"));
+                              nb_json_write_string(f, "50 steps in a row skipped for non-finite values (--anomaly-policy skip)"));
                     stop = 3;
                     break;
                 }
@@ -508,7 +508,7 @@ static int nb__run(int argc, char **argv)
                 NB__EVENT(&o, fprintf(f, "{\"event\":\"nonfinite\",\"step\":%lld,\"loss\":", (long long)prog.step + 1);
                           nb_json_num(f, lv); fputs(",\"lr\":", f); nb_json_num(f, lr_now);
                           fputs(",\"grad_norm\":", f); nb_json_num(f, gnorm); fputs(",\"message\":", f);
-                          nb_json_str(f, diag));
+                          nb_json_write_string(f, diag));
                 stop = 3;
                 break;
             }
@@ -602,7 +602,7 @@ static int nb__run(int argc, char **argv)
               nb_json_num(f, sps); fprintf(f, ",\"steps\":%lld,\"epochs\":%lld,\"threads\":%d", (long long)prog.step,
                                            (long long)prog.epoch, nb_get_threads());
               fputs(",\"train_seconds\":", f); nb_json_num(f, train_time); fputs(",\"checkpoint\":", f);
-              nb_json_str(f, ckpt); fputs(",\"interrupted\":", f); fputs(stop == 1 ? "true" : "false", f));
+              nb_json_write_string(f, ckpt); fputs(",\"interrupted\":", f); fputs(stop == 1 ? "true" : "false", f));
     if (!r.quiet && !r.json)
         fprintf(stderr, "done: test acc %.4f, test loss %.4f, %.0f train samples/s (%d thread%s); checkpoint %s\n",
                 ev.accuracy, ev.loss, sps, nb_get_threads(), nb_get_threads() == 1 ? "" : "s", ckpt);

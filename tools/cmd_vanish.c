@@ -162,11 +162,11 @@ static void nb__json_row(FILE *f, const nb__row *r)
     const nb_vanish_result *v = &r->res;
     char verdict[64];
     fputs("{\"config\":", f);
-    nb_json_str(f, r->label);
+    nb_json_write_string(f, r->label);
     fputs(",\"act\":", f);
-    nb_json_str(f, nb_act_name(c->act));
+    nb_json_write_string(f, nb_act_name(c->act));
     fputs(",\"init\":", f);
-    nb_json_str(f, nb_init_name(c->init));
+    nb_json_write_string(f, nb_init_name(c->init));
     fputs(",\"init_std\":", f);
     if (c->init == NB_INIT_NORMAL) nb_json_num(f, c->init_std);
     else fputs("null", f);
@@ -200,7 +200,7 @@ static void nb__json_row(FILE *f, const nb__row *r)
     nb__json_key_num(f, "test_acc", v->test_acc);
     nb__json_key_num(f, "test_loss", v->test_loss);
     fprintf(f, ",\"test_n\":%zu,\"verdict\":", v->test_n);
-    nb_json_str(f, nb__verdict(r, verdict, sizeof verdict));
+    nb_json_write_string(f, nb__verdict(r, verdict, sizeof verdict));
     nb__json_key_num(f, "seconds", v->seconds);
     fputs("}\n", f);
     fflush(f);

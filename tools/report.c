@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "io/json.h"
+#include "nabla/json.h"
 #include "nabla/nabla.h"
 #include "nabla/plot.h"
 
@@ -82,30 +82,24 @@ static void nb__metrics_free(nb__metrics *M)
 }
 
 /* A member as a double: numbers, null (NAN), and "NaN"/"Inf"/"-Inf". */
-static double nb__num(const nb__json *j, const char *text, const nb__jval *o, const char *key)
+static double nb__num(const nb_json *j, const nb_json_value *o, const char *key)
 {
-    const nb__jval *v = nb__json_get(j, o, key);
-    if (!v) return NAN;
-    if (v->type == NB__J_NUM) return strtod(text + v->pos, NULL);
-    if (v->type == NB__J_STR) {
-        const char *s = nb__jstr(j, v);
+    const nb_json_value *v = nb_json_get(j, o, key);
+    if (nb_json_type_of(v) == NB_JSON_NUMBER) return nb_json_number(j, v);
+    const char *s = nb_json_string(j, v);
+    if (s) {
         if (!strcmp(s, "Inf") || !strcmp(s, "+Inf")) return INFINITY;
         if (!strcmp(s, "-Inf")) return -INFINITY;
     }
     return NAN;
 }
 
-static const char *nb__str(const nb__json *j, const nb__jval *o, const char *key)
+static const char *nb__str(const nb_json *j, const nb_json_value *o, const char *key)
 {
-    const nb__jval *v = nb__json_get(j, o, key);
-    return v && v->type == NB__J_STR ? nb__jstr(j, v) : NULL;
+    return nb_json_string(j, nb_json_get(j, o, key));
 }
 
-static int nb__bool(const nb__json *j, const nb__jval *o, const char *key)
-{
-    const nb__jval *v = nb__json_get(j, o, key);
-    return v && v->type == NB__J_BOOL && v->boolean;
-}
+static int nb__bool(const nb_json *j, const nb_json_value *o, const char *key) { return nb_json_bool(nb_json_get(j, o, key)); }
 
 static void nb__add_warning(nb__metrics *M, long long step, const char *kind, const char *where, const char *msg)
 {
@@ -123,41 +117,39 @@ static void nb__add_warning(nb__metrics *M, long long step, const char *kind, co
     snprintf(w->msg, sizeof w->msg, "%s", msg ? msg : "");
 }
 
-static void nb__monitor_event(nb__metrics *M, const nb__json *j, const char *text, const nb__jval *o)
+static void nb__monitor_event(nb__metrics *M, const nb_json *j, const nb_json_value *o)
 {
-    nb__push(&M->mon_step, nb__num(j, text, o, "step"));
-    nb__push(&M->mon_loss, nb__num(j, text, o, "loss"));
-    nb__push(&M->mon_gn, nb__num(j, text, o, "grad_norm"));
-    nb__push(&M->mon_gnc, nb__num(j, text, o, "grad_norm_clipped"));
+    nb__push(&M->mon_step, nb__num(j, o, "step"));
+    nb__push(&M->mon_loss, nb__num(j, o, "loss"));
+    nb__push(&M->mon_gn, nb__num(j, o, "grad_norm"));
+    nb__push(&M->mon_gnc, nb__num(j, o, "grad_norm_clipped"));
     size_t row = M->mon_step.n - 1;
-    const nb__jval *ps = nb__json_get(j, o, "params");
+    const nb_json_value *ps = nb_json_get(j, o, "params");
+    if (nb_json_type_of(ps) != NB_JSON_ARRAY) ps = NULL;
     size_t k = 0;
-    for (uint32_t c = ps && ps->type == NB__J_ARR ? ps->first : NB__J_NONE; c != NB__J_NONE && k < NB__MAXP;
-         c = j->v[c].next, k++) {
-        const nb__jval *p = &j->v[c];
+    for (const nb_json_value *p = nb_json_first(j, ps); p && k < NB__MAXP; p = nb_json_next(j, p), k++) {
         if (k == M->np) {
             const char *name = nb__str(j, p, "name");
             snprintf(M->pname[k], sizeof M->pname[k], "%s", name ? name : "?");
             M->np++;
         }
         while (M->pgrad[k].n < row) nb__push(&M->pgrad[k], NAN), nb__push(&M->pratio[k], NAN);
-        nb__push(&M->pgrad[k], nb__num(j, text, p, "grad_norm"));
-        nb__push(&M->pratio[k], nb__num(j, text, p, "update_ratio"));
+        nb__push(&M->pgrad[k], nb__num(j, p, "grad_norm"));
+        nb__push(&M->pratio[k], nb__num(j, p, "update_ratio"));
     }
-    const nb__jval *ls = nb__json_get(j, o, "layers");
+    const nb_json_value *ls = nb_json_get(j, o, "layers");
+    if (nb_json_type_of(ls) != NB_JSON_ARRAY) ls = NULL;
     k = 0;
-    for (uint32_t c = ls && ls->type == NB__J_ARR ? ls->first : NB__J_NONE; c != NB__J_NONE && k < NB__MAXP;
-         c = j->v[c].next, k++) {
-        const nb__jval *l = &j->v[c];
-        int dead = nb__json_get(j, l, "dead_frac") != NULL;
+    for (const nb_json_value *l = nb_json_first(j, ls); l && k < NB__MAXP; l = nb_json_next(j, l), k++) {
+        int dead = nb_json_get(j, l, "dead_frac") != NULL;
         if (k == M->nl) {
             const char *kind = nb__str(j, l, "kind");
-            snprintf(M->lname[k], sizeof M->lname[k], "layers.%.0f %s %s", nb__num(j, text, l, "layer"),
+            snprintf(M->lname[k], sizeof M->lname[k], "layers.%.0f %s %s", nb__num(j, l, "layer"),
                      kind ? kind : "?", dead ? "dead" : "saturated");
             M->nl++;
         }
         while (M->lfrac[k].n < row) nb__push(&M->lfrac[k], NAN);
-        nb__push(&M->lfrac[k], nb__num(j, text, l, dead ? "dead_frac" : "saturated_frac"));
+        nb__push(&M->lfrac[k], nb__num(j, l, dead ? "dead_frac" : "saturated_frac"));
     }
 }
 
@@ -166,27 +158,27 @@ static void nb__line(nb__metrics *M, const char *text, size_t len)
     while (len && (text[len - 1] == '\r' || text[len - 1] == ' ')) len--;
     if (!len) return;
     M->lines++;
-    nb__json j;
-    if (nb__json_parse(&j, text, len, NULL) || j.v[0].type != NB__J_OBJ) {
+    nb_json *j = nb_json_parse(text, len);
+    if (!j || nb_json_type_of(nb_json_root(j)) != NB_JSON_OBJECT) {
         M->bad_lines++;
-        nb__json_free(&j);
+        nb_json_free(j);
         return;
     }
-    const nb__jval *o = &j.v[0];
-    const char *ev = nb__str(&j, o, "event");
-    double step = nb__num(&j, text, o, "step");
+    const nb_json_value *o = nb_json_root(j);
+    const char *ev = nb__str(j, o, "event");
+    double step = nb__num(j, o, "step");
     if (!ev) {
         M->bad_lines++;
     } else if (!strcmp(ev, "start")) {
-        const char *s = nb__str(&j, o, "model");
+        const char *s = nb__str(j, o, "model");
         snprintf(M->model, sizeof M->model, "%s", s ? s : "?");
-        s = nb__str(&j, o, "opt");
+        s = nb__str(j, o, "opt");
         snprintf(M->opt, sizeof M->opt, "%s", s ? s : "?");
-        M->lr = nb__num(&j, text, o, "lr");
-        M->clip_norm = nb__num(&j, text, o, "clip_norm");
-        M->batch = (long long)nb__num(&j, text, o, "batch");
-        M->epochs = (long long)nb__num(&j, text, o, "epochs");
-        M->params = (long long)nb__num(&j, text, o, "params");
+        M->lr = nb__num(j, o, "lr");
+        M->clip_norm = nb__num(j, o, "clip_norm");
+        M->batch = (long long)nb__num(j, o, "batch");
+        M->epochs = (long long)nb__num(j, o, "epochs");
+        M->params = (long long)nb__num(j, o, "params");
         M->starts++;
         nb__push(&M->log_step, step); /* the starting learning rate, as a point */
         nb__push(&M->log_loss, NAN);
@@ -196,20 +188,20 @@ static void nb__line(nb__metrics *M, const char *text, size_t len)
         M->nonfinite = 0;
     } else if (!strcmp(ev, "log")) {
         nb__push(&M->log_step, step);
-        nb__push(&M->log_loss, nb__num(&j, text, o, "loss"));
-        nb__push(&M->log_gn, nb__num(&j, text, o, "grad_norm"));
-        nb__push(&M->log_lr, nb__num(&j, text, o, "lr"));
+        nb__push(&M->log_loss, nb__num(j, o, "loss"));
+        nb__push(&M->log_gn, nb__num(j, o, "grad_norm"));
+        nb__push(&M->log_lr, nb__num(j, o, "lr"));
     } else if (!strcmp(ev, "epoch")) {
         nb__push(&M->ep_step, step);
-        nb__push(&M->ep_train, nb__num(&j, text, o, "train_loss"));
-        nb__push(&M->ep_test, nb__num(&j, text, o, "test_loss"));
-        nb__push(&M->ep_acc, nb__num(&j, text, o, "test_acc"));
+        nb__push(&M->ep_train, nb__num(j, o, "train_loss"));
+        nb__push(&M->ep_test, nb__num(j, o, "test_loss"));
+        nb__push(&M->ep_acc, nb__num(j, o, "test_acc"));
     } else if (!strcmp(ev, "monitor")) {
-        nb__monitor_event(M, &j, text, o);
+        nb__monitor_event(M, j, o);
     } else if (!strcmp(ev, "warning")) {
-        nb__add_warning(M, (long long)step, nb__str(&j, o, "kind"), nb__str(&j, o, "where"), nb__str(&j, o, "message"));
+        nb__add_warning(M, (long long)step, nb__str(j, o, "kind"), nb__str(j, o, "where"), nb__str(j, o, "message"));
     } else if (!strcmp(ev, "nonfinite")) {
-        const char *msg = nb__str(&j, o, "message");
+        const char *msg = nb__str(j, o, "message");
         char buf[200];
         if (!msg) {
             snprintf(buf, sizeof buf, "the loss became non-finite at step %lld", (long long)step);
@@ -220,18 +212,18 @@ static void nb__line(nb__metrics *M, const char *text, size_t len)
         snprintf(M->nan_msg, sizeof M->nan_msg, "%s", msg);
         nb__add_warning(M, (long long)step, "nonfinite", "loss", msg);
     } else if (!strcmp(ev, "anomaly")) {
-        const char *msg = nb__str(&j, o, "message");
+        const char *msg = nb__str(j, o, "message");
         if (!M->anomaly) snprintf(M->anomaly_msg, sizeof M->anomaly_msg, "%s", msg ? msg : "");
         M->anomaly = 1;
-        nb__add_warning(M, (long long)step, "anomaly", nb__str(&j, o, "op"), msg);
+        nb__add_warning(M, (long long)step, "anomaly", nb__str(j, o, "op"), msg);
     } else if (!strcmp(ev, "done")) {
         M->done = 1;
-        M->test_acc = nb__num(&j, text, o, "test_acc");
-        M->test_loss = nb__num(&j, text, o, "test_loss");
-        M->steps = (long long)nb__num(&j, text, o, "steps");
-        M->interrupted = nb__bool(&j, o, "interrupted");
+        M->test_acc = nb__num(j, o, "test_acc");
+        M->test_loss = nb__num(j, o, "test_loss");
+        M->steps = (long long)nb__num(j, o, "steps");
+        M->interrupted = nb__bool(j, o, "interrupted");
     }
-    nb__json_free(&j);
+    nb_json_free(j);
 }
 
 static int nb__read_metrics(const char *path, nb__metrics *M)

@@ -293,18 +293,6 @@ int nb_run_from_checkpoint(const char *cmd, const nb_checkpoint *ck, nb_run_cfg 
     return 0;
 }
 
-void nb_json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; s && *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
-        else if (ch < 0x20) fprintf(f, "\\u%04x", ch);
-        else fputc(ch, f);
-    }
-    fputc('"', f);
-}
-
 void nb_json_num(FILE *f, double v)
 {
     if (isfinite(v)) fprintf(f, "%.9g", v);

@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 
+#include "nabla/json.h"
 #include "nabla/train.h"
 
 typedef struct nb_run_cfg {
@@ -50,8 +51,6 @@ int nb_run_from_checkpoint(const char *cmd, const nb_checkpoint *ck, nb_run_cfg 
 /* Help text for the shared flags. */
 extern const char nb_run_flags_help[];
 
-/* Write s as a JSON string (with quotes). */
-void nb_json_str(FILE *f, const char *s);
 /* A JSON number, or null when not finite. */
 void nb_json_num(FILE *f, double v);
 /* Make the output folder (mkdir -p) and check that files can be created

@@ -52,17 +52,17 @@ typedef struct nb_idx_opts {
 #define NB_IDX_DEFAULT_MAX_BYTES ((size_t)1 << 30)
 
 /* Bytes per element of a type code; 0 for an unknown code. */
-size_t nb_idx_type_size(nb_idx_type t);
-const char *nb_idx_type_name(nb_idx_type t); /* "ubyte", ...; "?" if unknown */
+NB_API size_t nb_idx_type_size(nb_idx_type t);
+NB_API const char *nb_idx_type_name(nb_idx_type t); /* "ubyte", ...; "?" if unknown */
 
 /* Read an IDX file, plain or gzipped.  opts NULL = defaults.  Returns a new
  * nb_idx the caller frees with nb_idx_free, or NULL (nb_errmsg names the file). */
-nb_idx *nb_idx_read(const char *path, const nb_idx_opts *opts);
+NB_API nb_idx *nb_idx_read(const char *path, const nb_idx_opts *opts);
 /* The same from memory (plain or gzipped bytes); `name` is used in messages. */
-nb_idx *nb_idx_parse(const void *buf, size_t len, const char *name, const nb_idx_opts *opts);
+NB_API nb_idx *nb_idx_parse(const void *buf, size_t len, const char *name, const nb_idx_opts *opts);
 /* Write x (validated first) as IDX; gzip != 0 compresses.  0 on success. */
-int nb_idx_write(const char *path, const nb_idx *x, int gzip);
-void nb_idx_free(nb_idx *x); /* NULL is fine */
+NB_API int nb_idx_write(const char *path, const nb_idx *x, int gzip);
+NB_API void nb_idx_free(nb_idx *x); /* NULL is fine */
 
 /* --------------------------------------------------------------- datasets */
 /* N samples of D features with int32 class labels.  Image data stays uint8
@@ -91,36 +91,36 @@ typedef struct nb_dataset {
 /* A zero-filled dataset of n samples of the given shape; fill x8/xf and y,
  * then call nb_dataset_validate.  n_classes in 1..NB_DATA_MAX_CLASSES.
  * The dataset owns its buffers; free with nb_dataset_free (NULL is fine). */
-nb_dataset *nb_dataset_new(nb_data_kind kind, size_t n, int ndim, const size_t *shape,
+NB_API nb_dataset *nb_dataset_new(nb_data_kind kind, size_t n, int ndim, const size_t *shape,
                            int n_classes);
-void nb_dataset_free(nb_dataset *ds);
+NB_API void nb_dataset_free(nb_dataset *ds);
 /* Shape, labels in [0, n_classes), float values finite.  0 or -1. */
-int nb_dataset_validate(const nb_dataset *ds);
+NB_API int nb_dataset_validate(const nb_dataset *ds);
 
 /* A dataset from an image IDX (first dim = samples; the rest is one sample's
  * shape) and a 1-D label IDX of an integer type.  The counts must match and
  * the labels lie in [0, n_classes); n_classes 0 = (largest label) + 1.
  * uint8 images give an NB_DATA_U8 dataset, other types NB_DATA_F64.
  * The IDX structs are only read (copied). */
-nb_dataset *nb_dataset_from_idx(const nb_idx *images, const nb_idx *labels, int n_classes,
+NB_API nb_dataset *nb_dataset_from_idx(const nb_idx *images, const nb_idx *labels, int n_classes,
                                 const char *images_name, const char *labels_name);
 /* nb_idx_read both files, then nb_dataset_from_idx. */
-nb_dataset *nb_dataset_load_idx(const char *images_path, const char *labels_path,
+NB_API nb_dataset *nb_dataset_load_idx(const char *images_path, const char *labels_path,
                                 int n_classes, const nb_idx_opts *opts);
 
 /* A new dataset holding rows[0..n) of ds (copies; rows may repeat). */
-nb_dataset *nb_dataset_subset(const nb_dataset *ds, const size_t *rows, size_t n);
+NB_API nb_dataset *nb_dataset_subset(const nb_dataset *ds, const size_t *rows, size_t n);
 /* Split ds into *train (n - n_val samples) and *val (n_val), 0 < n_val < n.
  * shuffle 0: val is the last n_val rows.  shuffle 1: val is a random subset
  * drawn with `seed`.  Both keep ds's order, normalisation and name suffixes.
  * Returns 0, or -1 with both outputs NULL. */
-int nb_dataset_split(const nb_dataset *ds, size_t n_val, int shuffle, uint64_t seed,
+NB_API int nb_dataset_split(const nb_dataset *ds, size_t n_val, int shuffle, uint64_t seed,
                      nb_dataset **train, nb_dataset **val);
 
 /* Copy rows[0..n) of ds into x (n*d elements of dtype NB_F32 or NB_F64,
  * normalised as x' = (x*scale - mean)/std; x may be NULL) and y (n labels;
  * may be NULL).  scale 0 = 1/255 for uint8 data, 1 for float data. */
-int nb_dataset_gather(const nb_dataset *ds, const size_t *rows, size_t n, double scale,
+NB_API int nb_dataset_gather(const nb_dataset *ds, const size_t *rows, size_t n, double scale,
                       double mean, double std, nb_dtype dtype, void *x, int32_t *y);
 
 /* ------------------------------------------------------------------- CSV */
@@ -144,10 +144,10 @@ typedef struct nb_csv_opts {
  * rows, empty fields, non-numbers, NaN/Inf, over-long lines and files with no
  * data rows; messages say "file:line: ...".  Blank lines are skipped.
  * Returns an NB_DATA_F64 dataset (mean 0, std 1) or NULL. */
-nb_dataset *nb_csv_load(const char *path, const nb_csv_opts *opts);
+NB_API nb_dataset *nb_csv_load(const char *path, const nb_csv_opts *opts);
 /* The same from memory (len bytes of text, no NUL needed); `name` is used in
  * messages in place of the path. */
-nb_dataset *nb_csv_parse(const void *buf, size_t len, const char *name, const nb_csv_opts *opts);
+NB_API nb_dataset *nb_csv_parse(const void *buf, size_t len, const char *name, const nb_csv_opts *opts);
 
 /* ----------------------------------------------------------- Fashion-MNIST */
 #define NB_FASHION_MNIST_DEBIAN_DIR "/usr/share/datasets/fashion-mnist"
@@ -163,13 +163,13 @@ nb_dataset *nb_csv_parse(const void *buf, size_t len, const char *name, const nb
  * --data DIR; DIR/fashion-mnist is also tried), else $NABLA_DATA (likewise),
  * else NB_FASHION_MNIST_DEBIAN_DIR.  Writes the directory into out[size].
  * 0 on success; -1 with a message saying how to get the data. */
-int nb_fashion_mnist_find(const char *dir, char *out, size_t size);
+NB_API int nb_fashion_mnist_find(const char *dir, char *out, size_t size);
 /* Find (as above) and load; train or test may be NULL to skip that part.
  * The datasets are uint8 28x28, 10 classes, normalisation 0.2860 / 0.3530.
  * 0 on success; -1 with both outputs NULL. */
-int nb_fashion_mnist_load(const char *dir, nb_dataset **train, nb_dataset **test);
+NB_API int nb_fashion_mnist_load(const char *dir, nb_dataset **train, nb_dataset **test);
 /* "T-shirt/top", "Trouser", ... for labels 0..9; "?" otherwise. */
-const char *nb_fashion_mnist_class_name(int label);
+NB_API const char *nb_fashion_mnist_class_name(int label);
 
 /* ----------------------------------------------------------------- loader */
 /* Zero-initialised fields are the defaults (batch_size is required). */
@@ -205,17 +205,17 @@ typedef struct nb_batch {
 
 /* ds is borrowed and must outlive the loader.  NULL on bad options
  * (batch_size 0, std <= 0, drop_last with batch_size > n...). */
-nb_loader *nb_loader_new(const nb_dataset *ds, const nb_loader_opts *opts);
-void nb_loader_free(nb_loader *l); /* NULL is fine */
+NB_API nb_loader *nb_loader_new(const nb_dataset *ds, const nb_loader_opts *opts);
+NB_API void nb_loader_free(nb_loader *l); /* NULL is fine */
 /* Fill b with the next batch: returns 1 (b->n samples, 1..batch_size), or 0
  * at the end of an epoch (nothing filled; the next call starts the next
  * epoch, reshuffled), or -1 on error (bad dtype). */
-int nb_loader_next(nb_loader *l, nb_batch *b);
-size_t nb_loader_batches_per_epoch(const nb_loader *l);
-uint64_t nb_loader_epoch(const nb_loader *l); /* epochs completed */
-void nb_loader_get_state(const nb_loader *l, nb_loader_state *st);
+NB_API int nb_loader_next(nb_loader *l, nb_batch *b);
+NB_API size_t nb_loader_batches_per_epoch(const nb_loader *l);
+NB_API uint64_t nb_loader_epoch(const nb_loader *l); /* epochs completed */
+NB_API void nb_loader_get_state(const nb_loader *l, nb_loader_state *st);
 /* Resume from a saved state (same dataset size; pos <= n).  0 or -1. */
-int nb_loader_set_state(nb_loader *l, const nb_loader_state *st);
+NB_API int nb_loader_set_state(nb_loader *l, const nb_loader_state *st);
 
 /* ------------------------------------------------------------- statistics */
 /* Values are in scaled units (x*scale: [0,1] for uint8 data). */
@@ -234,8 +234,8 @@ typedef struct nb_data_stats {
 
 /* Compute the statistics (exact integer sums for uint8 data).  Free with
  * nb_data_stats_free (NULL is fine).  NULL on error. */
-nb_data_stats *nb_dataset_stats(const nb_dataset *ds);
-void nb_data_stats_free(nb_data_stats *s);
+NB_API nb_data_stats *nb_dataset_stats(const nb_dataset *ds);
+NB_API void nb_data_stats_free(nb_data_stats *s);
 
 #ifdef __cplusplus
 }

@@ -42,38 +42,38 @@ typedef struct nb_dist_opts {
 } nb_dist_opts;
 
 /* 1 when this library was built with MPI. */
-int nb_dist_available(void);
+NB_API int nb_dist_available(void);
 /* MPI_Init (unless already initialised) and a duplicate of MPI_COMM_WORLD
  * with MPI_ERRORS_RETURN.  opts may be NULL.  Free with nb_dist_finalize
  * (NULL ok), which calls MPI_Finalize if nb_dist_init called MPI_Init. */
-nb_dist *nb_dist_init(const nb_dist_opts *opts);
-void nb_dist_finalize(nb_dist *d);
-int nb_dist_rank(const nb_dist *d);
-int nb_dist_size(const nb_dist *d);
+NB_API nb_dist *nb_dist_init(const nb_dist_opts *opts);
+NB_API void nb_dist_finalize(nb_dist *d);
+NB_API int nb_dist_rank(const nb_dist *d);
+NB_API int nb_dist_size(const nb_dist *d);
 /* The node this process runs on (MPI_Get_processor_name); owned by d. */
-const char *nb_dist_host(const nb_dist *d);
+NB_API const char *nb_dist_host(const nb_dist *d);
 
 /* Rows [*lo, *hi) of a global batch of n rows that rank takes:
  * [rank*n/size, (rank+1)*n/size). */
-void nb_dist_slice(size_t n, int rank, int size, size_t *lo, size_t *hi);
+NB_API void nb_dist_slice(size_t n, int rank, int size, size_t *lo, size_t *hi);
 
 /* Broadcasts from rank 0, in place. */
-int nb_dist_bcast(nb_dist *d, void *buf, size_t bytes);
-int nb_dist_bcast_model(nb_dist *d, nb_model *m);  /* params and buffers */
+NB_API int nb_dist_bcast(nb_dist *d, void *buf, size_t bytes);
+NB_API int nb_dist_bcast_model(nb_dist *d, nb_model *m);  /* params and buffers */
 /* The optimizer's state buffers (by rank 0's list of names), step count,
  * lr and momentum.  Every rank's optimizer must have the same config and size. */
-int nb_dist_bcast_optim(nb_dist *d, nb_optim *o);
+NB_API int nb_dist_bcast_optim(nb_dist *d, nb_optim *o);
 /* Sum n doubles over the ranks, in place. */
-int nb_dist_allreduce_sum(nb_dist *d, double *v, size_t n);
+NB_API int nb_dist_allreduce_sum(nb_dist *d, double *v, size_t n);
 /* Scale m's gradients by weight and sum them over the ranks (bucketed). */
-int nb_dist_allreduce_grads(nb_dist *d, nb_model *m, double weight);
+NB_API int nb_dist_allreduce_grads(nb_dist *d, nb_model *m, double weight);
 /* Replace m's buffers (BatchNorm running statistics) by their mean over the ranks. */
-int nb_dist_average_buffers(nb_dist *d, nb_model *m);
-int nb_dist_barrier(nb_dist *d);
+NB_API int nb_dist_average_buffers(nb_dist *d, nb_model *m);
+NB_API int nb_dist_barrier(nb_dist *d);
 /* After a failed collective the job cannot continue (MPI cannot cancel it):
  * MPI_Abort the whole job with code.  Only for programs (the CLI): the
  * library never calls it on its own.  Does not return under MPI. */
-void nb_dist_abort(nb_dist *d, int code);
+NB_API void nb_dist_abort(nb_dist *d, int code);
 
 /* Hooks for nb_train_step: after the backward pass, the gradients are
  * averaged as above (weight n_local/n_global), the loss too, and `flag` is
@@ -84,11 +84,11 @@ void nb_dist_abort(nb_dist *d, int code);
  * takes part: pass nb_train_step any one row and n_local = 0 here (its
  * gradient and loss get weight 0).  The returned hooks are owned by d,
  * valid until the next call. */
-const nb_step_hooks *nb_dist_step_hooks(nb_dist *d, const nb_step_hooks *inner, size_t n_local,
+NB_API const nb_step_hooks *nb_dist_step_hooks(nb_dist *d, const nb_step_hooks *inner, size_t n_local,
                                         size_t n_global, int flag);
 /* After a step: the mean loss over the global batch, and the OR of the flags. */
-double nb_dist_last_loss(const nb_dist *d);
-int nb_dist_last_flag(const nb_dist *d);
+NB_API double nb_dist_last_loss(const nb_dist *d);
+NB_API int nb_dist_last_flag(const nb_dist *d);
 
 #ifdef __cplusplus
 }

@@ -73,7 +73,7 @@ extern "C" {
 #endif
 
 typedef enum { NB_CHECK_PASS = 0, NB_CHECK_WARN = 1, NB_CHECK_FAIL = 2 } nb_check_status;
-const char *nb_check_status_name(nb_check_status s); /* "pass", "warn", "fail" */
+NB_API const char *nb_check_status_name(nb_check_status s); /* "pass", "warn", "fail" */
 
 typedef enum {
     NB_DOC_INPUT_STATS = 0,
@@ -137,16 +137,16 @@ typedef struct nb_doctor_report {
     size_t short_samples, short_steps, val_samples;
 } nb_doctor_report;
 
-nb_doctor_opts nb_doctor_defaults(void);
+NB_API nb_doctor_opts nb_doctor_defaults(void);
 
 /* Run every check on model m (restored byte for byte on return), training
  * data train and held-out data val (NULL: the last min(n/5, 2000) training
  * samples are held out).  Fills rep (free with nb_doctor_report_free, also
  * after an error).  Returns 0 when the checks ran, whatever they found; -1
  * with nb_errmsg() when they could not run (shapes, memory). */
-int nb_doctor_run(nb_model *m, const nb_dataset *train, const nb_dataset *val, const nb_doctor_opts *opts,
+NB_API int nb_doctor_run(nb_model *m, const nb_dataset *train, const nb_dataset *val, const nb_doctor_opts *opts,
                   nb_doctor_report *rep);
-void nb_doctor_report_free(nb_doctor_report *rep); /* zeroes rep */
+NB_API void nb_doctor_report_free(nb_doctor_report *rep); /* zeroes rep */
 
 #ifdef __cplusplus
 }

@@ -72,10 +72,10 @@ typedef enum {
 #define NB_ST_MAX_HEADER_BYTES ((size_t)100000000)   /* as the reference reader */
 #define NB_ST_MAX_FILE_BYTES ((uint64_t)4 << 30)      /* nb_st_load refuses larger files */
 
-size_t nb_st_dtype_size(nb_st_dtype dt);          /* bytes per element; 0 if unknown */
-const char *nb_st_dtype_name(nb_st_dtype dt);     /* "F32", ...; "?" if unknown */
+NB_API size_t nb_st_dtype_size(nb_st_dtype dt);          /* bytes per element; 0 if unknown */
+NB_API const char *nb_st_dtype_name(nb_st_dtype dt);     /* "F32", ...; "?" if unknown */
 /* The on-disk dtype of an nb_dtype (F32, F64, I32); -1 if none. */
-int nb_st_dtype_of(nb_dtype dt);
+NB_API int nb_st_dtype_of(nb_dtype dt);
 
 /* One tensor: what nb_st_save writes, and what a loaded file describes.
  * data holds prod(shape) elements (1 for ndim 0) in host byte order. */
@@ -95,7 +95,7 @@ typedef struct nb_st_meta {
 
 /* Describe an nb_tensor (F32/F64/I32) for saving; out borrows t's data and
  * the name, which must outlive the save.  0 on success. */
-int nb_st_describe(nb_st_tensor *out, const char *name, const nb_tensor *t);
+NB_API int nb_st_describe(nb_st_tensor *out, const char *name, const nb_tensor *t);
 
 /* Write n tensors and n_meta metadata entries to path, atomically (above).
  * Tensors are laid out by dtype size, then name, as the reference writer
@@ -103,38 +103,38 @@ int nb_st_describe(nb_st_tensor *out, const char *name, const nb_tensor *t);
  * names or keys, bad shapes, NULL data and non-UTF-8 strings are rejected
  * before anything is written.  0 on success; -1 and nb_errmsg() otherwise
  * (naming the path and the system's reason). */
-int nb_st_save(const char *path, const nb_st_tensor *tensors, size_t n,
+NB_API int nb_st_save(const char *path, const nb_st_tensor *tensors, size_t n,
                const nb_st_meta *meta, size_t n_meta);
 
 typedef struct nb_st_file nb_st_file;
 
 /* Read and validate a whole file (at most NB_ST_MAX_FILE_BYTES).  Returns a
  * new nb_st_file the caller releases with nb_st_free, or NULL. */
-nb_st_file *nb_st_load(const char *path);
+NB_API nb_st_file *nb_st_load(const char *path);
 /* The same for a file image in memory (copied); `label` names it in errors. */
-nb_st_file *nb_st_load_mem(const void *bytes, size_t len, const char *label);
-void nb_st_free(nb_st_file *f); /* NULL is fine */
+NB_API nb_st_file *nb_st_load_mem(const void *bytes, size_t len, const char *label);
+NB_API void nb_st_free(nb_st_file *f); /* NULL is fine */
 
 /* Tensors, in the order the header lists them.  Every pointer returned below
  * (names, data, metadata strings) is owned by f and lives until nb_st_free.
  * Data is aligned to at least its element size (a tensor at an unaligned
  * offset in a foreign file is copied to aligned memory). */
-size_t nb_st_count(const nb_st_file *f);
-const nb_st_tensor *nb_st_at(const nb_st_file *f, size_t i); /* NULL if i >= count */
+NB_API size_t nb_st_count(const nb_st_file *f);
+NB_API const nb_st_tensor *nb_st_at(const nb_st_file *f, size_t i); /* NULL if i >= count */
 /* By name (binary search); NULL and an error naming the file if absent. */
-const nb_st_tensor *nb_st_find(const nb_st_file *f, const char *name);
+NB_API const nb_st_tensor *nb_st_find(const nb_st_file *f, const char *name);
 
 /* __metadata__, in header order; nb_st_meta_get is NULL (no error) if absent. */
-size_t nb_st_meta_count(const nb_st_file *f);
-const nb_st_meta *nb_st_meta_at(const nb_st_file *f, size_t i);
-const char *nb_st_meta_get(const nb_st_file *f, const char *key);
+NB_API size_t nb_st_meta_count(const nb_st_file *f);
+NB_API const nb_st_meta *nb_st_meta_at(const nb_st_file *f, size_t i);
+NB_API const char *nb_st_meta_get(const nb_st_file *f, const char *key);
 
 /* A new long-lived tensor holding a copy of st (F32/F64/I32 only); the caller
  * frees it with nb_tensor_free.  NULL on error. */
-nb_tensor *nb_st_to_tensor(const nb_st_tensor *st);
+NB_API nb_tensor *nb_st_to_tensor(const nb_st_tensor *st);
 /* Copy st into dst, which must have exactly st's dtype and shape (the error
  * names the tensor and both shapes).  0 on success. */
-int nb_st_read_into(nb_tensor *dst, const nb_st_tensor *st);
+NB_API int nb_st_read_into(nb_tensor *dst, const nb_st_tensor *st);
 
 #ifdef __cplusplus
 }

@@ -78,22 +78,22 @@ typedef struct nb_lrfind_result {
     nb_lrfind_suggest s;
 } nb_lrfind_result;
 
-nb_lrfind_opts nb_lrfind_defaults(void);
+NB_API nb_lrfind_opts nb_lrfind_defaults(void);
 
 /* Run the sweep for model m with (a clone of) optimizer o on dataset ds,
  * drawing dropout masks from rng (may be NULL when the model has no
  * dropout).  On return m and rng are as they were and o was never changed.
  * Fills res (free with nb_lrfind_result_free, also after an error).
  * 0, or -1 with nb_errmsg(). */
-int nb_lrfind(nb_model *m, const nb_optim *o, const nb_dataset *ds, nb_rng *rng, const nb_lrfind_opts *opts,
+NB_API int nb_lrfind(nb_model *m, const nb_optim *o, const nb_dataset *ds, nb_rng *rng, const nb_lrfind_opts *opts,
               nb_lrfind_result *res);
-void nb_lrfind_result_free(nb_lrfind_result *res); /* frees the arrays, zeroes res */
+NB_API void nb_lrfind_result_free(nb_lrfind_result *res); /* frees the arrays, zeroes res */
 
 /* The three suggestions for any curve (lr increasing, smooth the smoothed
  * loss), as described above; skip_start < 0 means n/10.  Points with a
  * non-finite loss or a non-positive lr are ignored.  0, or -1 when fewer
  * than 2 usable points remain (s then holds NANs and -1s). */
-int nb_lrfind_suggest_from(const double *lr, const double *smooth, size_t n, int skip_start, int skip_end,
+NB_API int nb_lrfind_suggest_from(const double *lr, const double *smooth, size_t n, int skip_start, int skip_end,
                            nb_lrfind_suggest *s);
 
 #ifdef __cplusplus

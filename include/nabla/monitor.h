@@ -123,39 +123,39 @@ typedef struct nb_monitor_opts {
 
 /* A monitor for m (finalised here if needed); opts NULL = defaults.  NULL
  * with nb_errmsg() on bad options or no memory.  Free with nb_monitor_free. */
-nb_monitor *nb_monitor_new(nb_model *m, const nb_monitor_opts *opts);
-void nb_monitor_free(nb_monitor *mon);
+NB_API nb_monitor *nb_monitor_new(nb_model *m, const nb_monitor_opts *opts);
+NB_API void nb_monitor_free(nb_monitor *mon);
 
 /* Hooks to put in nb_step_opts.hooks; they live as long as mon. */
-const nb_step_hooks *nb_monitor_hooks(nb_monitor *mon);
+NB_API const nb_step_hooks *nb_monitor_hooks(nb_monitor *mon);
 /* Number the NEXT step (1-based; default: counts after_backward calls). */
-void nb_monitor_set_step(nb_monitor *mon, int64_t step);
+NB_API void nb_monitor_set_step(nb_monitor *mon, int64_t step);
 /* Complete a record still waiting for its update (a step that made none). */
-void nb_monitor_flush(nb_monitor *mon);
+NB_API void nb_monitor_flush(nb_monitor *mon);
 
 /* History: records kept (see HISTORY), oldest first; pointers are valid
  * until the next step the monitor sees. */
-size_t nb_monitor_n_records(const nb_monitor *mon);
-const nb_monitor_record *nb_monitor_record_at(const nb_monitor *mon, size_t i);
+NB_API size_t nb_monitor_n_records(const nb_monitor *mon);
+NB_API const nb_monitor_record *nb_monitor_record_at(const nb_monitor *mon, size_t i);
 /* The last completed record, or NULL. */
-const nb_monitor_record *nb_monitor_last(const nb_monitor *mon);
-size_t nb_monitor_n_warnings(const nb_monitor *mon);         /* kept */
-size_t nb_monitor_n_warnings_total(const nb_monitor *mon);   /* raised */
-const nb_monitor_warning *nb_monitor_warning_at(const nb_monitor *mon, size_t i);
+NB_API const nb_monitor_record *nb_monitor_last(const nb_monitor *mon);
+NB_API size_t nb_monitor_n_warnings(const nb_monitor *mon);         /* kept */
+NB_API size_t nb_monitor_n_warnings_total(const nb_monitor *mon);   /* raised */
+NB_API const nb_monitor_warning *nb_monitor_warning_at(const nb_monitor *mon, size_t i);
 
 /* "vanishing", "exploding", "dead_relu", "saturated", "nonfinite". */
-const char *nb_monitor_warn_name(nb_monitor_warn k);
+NB_API const char *nb_monitor_warn_name(nb_monitor_warn k);
 /* A readable line (no newline), e.g. "step 400: exploding gradient:
  * layers.0.weight gradient norm 23.4 > 10"; returns buf. */
-char *nb_monitor_warning_str(const nb_monitor_warning *w, char *buf, size_t size);
+NB_API char *nb_monitor_warning_str(const nb_monitor_warning *w, char *buf, size_t size);
 /* One JSON line to f: {"event":"warning","step":..,"kind":..,"where":..,
  * "value":..,"threshold":..,"message":..}.  Non-finite numbers are null. */
-void nb_monitor_warning_json(const nb_monitor_warning *w, FILE *f);
+NB_API void nb_monitor_warning_json(const nb_monitor_warning *w, FILE *f);
 /* One JSON line to f: {"event":"monitor","step":..,"loss":..,"grad_norm":..,
  * "grad_norm_clipped":..,"updated":..,"params":[{"name":..,"grad_norm":..,
  * "param_norm":..,"update_ratio":..},...],"layers":[{"layer":..,"kind":..,
  * "units":..,"dead_frac"|"saturated_frac":..},...]}. */
-void nb_monitor_record_json(const nb_monitor_record *r, FILE *f);
+NB_API void nb_monitor_record_json(const nb_monitor_record *r, FILE *f);
 
 #ifdef __cplusplus
 }

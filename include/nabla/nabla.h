@@ -42,6 +42,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -52,10 +54,10 @@ extern "C" {
 #define NB_VERSION "0.1.0"
 #define NB_MAX_DIMS 8
 
-const char *nb_version(void);
+NB_API const char *nb_version(void);
 /* The last error of the calling thread ("" when none). */
-const char *nb_errmsg(void);
-void nb_clear_error(void);
+NB_API const char *nb_errmsg(void);
+NB_API void nb_clear_error(void);
 
 /* Threads for the library's parallel loops (matrix products, element-wise
  * kernels, optimizer updates), the calling thread included: n >= 1, or 0 for
@@ -63,8 +65,8 @@ void nb_clear_error(void);
  * most 16).  One pool serves every loop; a loop started while another thread
  * is in one runs serially.  Results are bitwise identical for any thread
  * count.  Returns 0, or -1 when n is out of range (0..64). */
-int nb_set_threads(int n);
-int nb_get_threads(void);
+NB_API int nb_set_threads(int n);
+NB_API int nb_get_threads(void);
 
 /* ---------------------------------------------------------------- dtypes */
 typedef enum {
@@ -73,8 +75,8 @@ typedef enum {
     NB_I32 = 2  /* int32 indices and labels only; never differentiable */
 } nb_dtype;
 
-size_t nb_dtype_size(nb_dtype dt);
-const char *nb_dtype_name(nb_dtype dt);
+NB_API size_t nb_dtype_size(nb_dtype dt);
+NB_API const char *nb_dtype_name(nb_dtype dt);
 
 /* ------------------------------------------------------------------- RNG */
 /* A seeded generator whose stream is the same on every platform: xoshiro256**
@@ -86,11 +88,11 @@ typedef struct nb_rng {
     int has_spare;
 } nb_rng;
 
-void nb_rng_seed(nb_rng *r, uint64_t seed);
-uint64_t nb_rng_u64(nb_rng *r);
-double nb_rng_uniform(nb_rng *r);           /* [0, 1), 53 bits */
-double nb_rng_normal(nb_rng *r);            /* mean 0, std 1 */
-uint64_t nb_rng_below(nb_rng *r, uint64_t n); /* [0, n), unbiased; n > 0 */
+NB_API void nb_rng_seed(nb_rng *r, uint64_t seed);
+NB_API uint64_t nb_rng_u64(nb_rng *r);
+NB_API double nb_rng_uniform(nb_rng *r);           /* [0, 1), 53 bits */
+NB_API double nb_rng_normal(nb_rng *r);            /* mean 0, std 1 */
+NB_API uint64_t nb_rng_below(nb_rng *r, uint64_t n); /* [0, n), unbiased; n > 0 */
 
 /* ---------------------------------------------------------------- tensors */
 typedef struct nb_tensor nb_tensor;
@@ -121,62 +123,62 @@ typedef enum {
 
 /* Long-lived tensors: caller frees with nb_tensor_free (NULL is fine).
  * nb_tensor_new zero-fills.  Return NULL on bad shapes or no memory. */
-nb_tensor *nb_tensor_new(nb_dtype dt, int ndim, const size_t *shape);
-nb_tensor *nb_tensor_from(nb_dtype dt, int ndim, const size_t *shape,
+NB_API nb_tensor *nb_tensor_new(nb_dtype dt, int ndim, const size_t *shape);
+NB_API nb_tensor *nb_tensor_from(nb_dtype dt, int ndim, const size_t *shape,
                           void *buf, nb_own own);
-nb_tensor *nb_tensor_clone(const nb_tensor *t); /* copy of data, no grad */
-void nb_tensor_free(nb_tensor *t);
+NB_API nb_tensor *nb_tensor_clone(const nb_tensor *t); /* copy of data, no grad */
+NB_API void nb_tensor_free(nb_tensor *t);
 
 /* Arena tensors (valid until nb_ctx_reset). */
-nb_tensor *nb_empty(nb_ctx *c, nb_dtype dt, int ndim, const size_t *shape);
-nb_tensor *nb_zeros(nb_ctx *c, nb_dtype dt, int ndim, const size_t *shape);
-nb_tensor *nb_ones(nb_ctx *c, nb_dtype dt, int ndim, const size_t *shape);
-nb_tensor *nb_full(nb_ctx *c, nb_dtype dt, int ndim, const size_t *shape, double v);
-nb_tensor *nb_arange(nb_ctx *c, nb_dtype dt, double start, double stop, double step);
-nb_tensor *nb_uniform(nb_ctx *c, nb_dtype dt, int ndim, const size_t *shape,
+NB_API nb_tensor *nb_empty(nb_ctx *c, nb_dtype dt, int ndim, const size_t *shape);
+NB_API nb_tensor *nb_zeros(nb_ctx *c, nb_dtype dt, int ndim, const size_t *shape);
+NB_API nb_tensor *nb_ones(nb_ctx *c, nb_dtype dt, int ndim, const size_t *shape);
+NB_API nb_tensor *nb_full(nb_ctx *c, nb_dtype dt, int ndim, const size_t *shape, double v);
+NB_API nb_tensor *nb_arange(nb_ctx *c, nb_dtype dt, double start, double stop, double step);
+NB_API nb_tensor *nb_uniform(nb_ctx *c, nb_dtype dt, int ndim, const size_t *shape,
                       double lo, double hi, nb_rng *r);
-nb_tensor *nb_normal(nb_ctx *c, nb_dtype dt, int ndim, const size_t *shape,
+NB_API nb_tensor *nb_normal(nb_ctx *c, nb_dtype dt, int ndim, const size_t *shape,
                      double mean, double std, nb_rng *r);
-nb_tensor *nb_from_data(nb_ctx *c, nb_dtype dt, int ndim, const size_t *shape,
+NB_API nb_tensor *nb_from_data(nb_ctx *c, nb_dtype dt, int ndim, const size_t *shape,
                         void *buf, nb_own own);
-nb_tensor *nb_scalar(nb_ctx *c, nb_dtype dt, double v);
+NB_API nb_tensor *nb_scalar(nb_ctx *c, nb_dtype dt, double v);
 
 /* In-place fills for any tensor (long-lived or arena); 0 on success. */
-int nb_fill(nb_tensor *t, double v);
-int nb_fill_uniform(nb_tensor *t, double lo, double hi, nb_rng *r);
-int nb_fill_normal(nb_tensor *t, double mean, double std, nb_rng *r);
-int nb_copy_into(nb_tensor *dst, const nb_tensor *src); /* same shape; dtype may differ */
+NB_API int nb_fill(nb_tensor *t, double v);
+NB_API int nb_fill_uniform(nb_tensor *t, double lo, double hi, nb_rng *r);
+NB_API int nb_fill_normal(nb_tensor *t, double mean, double std, nb_rng *r);
+NB_API int nb_copy_into(nb_tensor *dst, const nb_tensor *src); /* same shape; dtype may differ */
 
-double nb_get(const nb_tensor *t, size_t flat_index);  /* as double */
-void nb_set(nb_tensor *t, size_t flat_index, double v);
-double nb_item(const nb_tensor *t);                    /* numel must be 1; NAN otherwise */
-int nb_same_shape(const nb_tensor *a, const nb_tensor *b);
+NB_API double nb_get(const nb_tensor *t, size_t flat_index);  /* as double */
+NB_API void nb_set(nb_tensor *t, size_t flat_index, double v);
+NB_API double nb_item(const nb_tensor *t);                    /* numel must be 1; NAN otherwise */
+NB_API int nb_same_shape(const nb_tensor *a, const nb_tensor *b);
 /* "[2, 3]" into buf; returns buf. */
-char *nb_shape_str(const nb_tensor *t, char *buf, size_t size);
+NB_API char *nb_shape_str(const nb_tensor *t, char *buf, size_t size);
 /* Print shape, dtype and values (at most `max_items` per tensor, 0 = 6). */
-void nb_tensor_print(FILE *f, const nb_tensor *t, size_t max_items);
+NB_API void nb_tensor_print(FILE *f, const nb_tensor *t, size_t max_items);
 
 /* ----------------------------------------------------------------- context */
 typedef struct nb_ctx_opts {
     size_t chunk_bytes; /* first arena chunk; 0 = 1 MiB */
 } nb_ctx_opts;
 
-nb_ctx *nb_ctx_new(const nb_ctx_opts *opts); /* NULL opts = defaults */
-void nb_ctx_free(nb_ctx *c);
+NB_API nb_ctx *nb_ctx_new(const nb_ctx_opts *opts); /* NULL opts = defaults */
+NB_API void nb_ctx_free(nb_ctx *c);
 /* Release every arena tensor and graph node; keep the memory for reuse. */
-void nb_ctx_reset(nb_ctx *c);
-size_t nb_ctx_bytes_used(const nb_ctx *c);
-size_t nb_ctx_bytes_reserved(const nb_ctx *c);
+NB_API void nb_ctx_reset(nb_ctx *c);
+NB_API size_t nb_ctx_bytes_used(const nb_ctx *c);
+NB_API size_t nb_ctx_bytes_reserved(const nb_ctx *c);
 /* Raw scratch memory in the arena, aligned to 64 bytes, zeroed. */
-void *nb_ctx_alloc(nb_ctx *c, size_t bytes);
+NB_API void *nb_ctx_alloc(nb_ctx *c, size_t bytes);
 
 /* Grad mode: ops record graph nodes only while it is on (default on).
  * Returns the previous setting so blocks nest:  int g = nb_set_grad_enabled(c, 0); ... nb_set_grad_enabled(c, g); */
-int nb_set_grad_enabled(nb_ctx *c, int on);
-int nb_grad_enabled(const nb_ctx *c);
+NB_API int nb_set_grad_enabled(nb_ctx *c, int on);
+NB_API int nb_grad_enabled(const nb_ctx *c);
 /* Training mode (dropout active); default on. Returns the previous setting. */
-int nb_set_training(nb_ctx *c, int on);
-int nb_training(const nb_ctx *c);
+NB_API int nb_set_training(nb_ctx *c, int on);
+NB_API int nb_training(const nb_ctx *c);
 
 /* Anomaly mode (off by default): every op's forward output and, in backward,
  * every gradient an op produces for its inputs (plus the seed and any
@@ -201,11 +203,11 @@ typedef enum {
 } nb_anomaly_policy;
 
 /* Returns the previous policy, or -1 (nb_errmsg) for an unknown policy. */
-int nb_set_detect_anomaly(nb_ctx *c, nb_anomaly_policy policy);
-nb_anomaly_policy nb_detect_anomaly(const nb_ctx *c);
+NB_API int nb_set_detect_anomaly(nb_ctx *c, nb_anomaly_policy policy);
+NB_API nb_anomaly_policy nb_detect_anomaly(const nb_ctx *c);
 /* "stop", "skip", "continue", "off" (also "skip-step") -> policy; -1 when unknown. */
-int nb_anomaly_policy_parse(const char *name);
-const char *nb_anomaly_policy_name(nb_anomaly_policy p);
+NB_API int nb_anomaly_policy_parse(const char *name);
+NB_API const char *nb_anomaly_policy_name(nb_anomaly_policy p);
 
 typedef struct nb_anomaly {
     char op[48];         /* op name ("log", "matmul", a custom function's name) */
@@ -228,24 +230,24 @@ typedef struct nb_anomaly {
 } nb_anomaly;
 
 /* The first anomaly since the last clear, or NULL; valid until the clear. */
-const nb_anomaly *nb_anomaly_get(const nb_ctx *c);
-void nb_anomaly_clear(nb_ctx *c);
+NB_API const nb_anomaly *nb_anomaly_get(const nb_ctx *c);
+NB_API void nb_anomaly_clear(nb_ctx *c);
 /* The one-line description nb_errmsg() gets under NB_ANOMALY_STOP; returns buf. */
-char *nb_anomaly_describe(const nb_anomaly *a, char *buf, size_t size);
+NB_API char *nb_anomaly_describe(const nb_anomaly *a, char *buf, size_t size);
 
 /* ----------------------------------------------------------------- autograd */
 /* Leaves: only float tensors may require grad.  0 on success. */
-int nb_tensor_set_requires_grad(nb_tensor *t, int on);
-int nb_requires_grad(const nb_tensor *t);
-int nb_is_leaf(const nb_tensor *t);
+NB_API int nb_tensor_set_requires_grad(nb_tensor *t, int on);
+NB_API int nb_requires_grad(const nb_tensor *t);
+NB_API int nb_is_leaf(const nb_tensor *t);
 /* Keep the gradient of a non-leaf in t->grad during backward. */
-int nb_retain_grad(nb_tensor *t);
+NB_API int nb_retain_grad(nb_tensor *t);
 /* The accumulated gradient, or NULL before any backward reached t. */
-nb_tensor *nb_grad(const nb_tensor *t);
+NB_API nb_tensor *nb_grad(const nb_tensor *t);
 /* Zero t->grad if it exists (keeps the buffer). */
-void nb_zero_grad(nb_tensor *t);
+NB_API void nb_zero_grad(nb_tensor *t);
 /* A view sharing t's data with no history and requires_grad off. */
-nb_tensor *nb_detach(nb_ctx *c, nb_tensor *t);
+NB_API nb_tensor *nb_detach(nb_ctx *c, nb_tensor *t);
 
 /* A hook sees (and may change in place) the gradient flowing into t, once per
  * backward, before it is accumulated into t->grad (leaves) or passed on to the
@@ -254,8 +256,8 @@ typedef int (*nb_hook_fn)(nb_tensor *t, nb_tensor *grad, void *user);
 /* Hooks on long-lived tensors live until nb_tensor_free (or
  * nb_remove_hooks); hooks on arena tensors until the context reset.
  * Returns 0 on success. */
-int nb_register_hook(nb_tensor *t, nb_hook_fn fn, void *user);
-void nb_remove_hooks(nb_tensor *t);
+NB_API int nb_register_hook(nb_tensor *t, nb_hook_fn fn, void *user);
+NB_API void nb_remove_hooks(nb_tensor *t);
 
 typedef struct nb_backward_opts {
     int retain_graph; /* keep saved buffers so backward can run again */
@@ -265,43 +267,43 @@ typedef struct nb_backward_opts {
  * root), or NULL when root has one element (then it is 1).  Gradients
  * accumulate (+=) into every reachable leaf's ->grad.  Unless retain_graph,
  * the graph is released: a second backward through it fails.  0 on success. */
-int nb_backward(nb_ctx *c, nb_tensor *root, const nb_tensor *grad_out);
-int nb_backward_ex(nb_ctx *c, nb_tensor *root, const nb_tensor *grad_out,
+NB_API int nb_backward(nb_ctx *c, nb_tensor *root, const nb_tensor *grad_out);
+NB_API int nb_backward_ex(nb_ctx *c, nb_tensor *root, const nb_tensor *grad_out,
                    const nb_backward_opts *opts);
 
 /* --------------------------------------------------------------------- ops */
 /* Every op returns an arena tensor of c, or NULL with nb_errmsg() set.
  * Element-wise binary ops broadcast by NumPy's rules; operands share a dtype. */
-nb_tensor *nb_add(nb_ctx *c, nb_tensor *a, nb_tensor *b);
-nb_tensor *nb_sub(nb_ctx *c, nb_tensor *a, nb_tensor *b);
-nb_tensor *nb_mul(nb_ctx *c, nb_tensor *a, nb_tensor *b);
-nb_tensor *nb_div(nb_ctx *c, nb_tensor *a, nb_tensor *b);
-nb_tensor *nb_neg(nb_ctx *c, nb_tensor *a);
-nb_tensor *nb_add_scalar(nb_ctx *c, nb_tensor *a, double s);  /* a + s */
-nb_tensor *nb_mul_scalar(nb_ctx *c, nb_tensor *a, double s);  /* a * s */
-nb_tensor *nb_rsub_scalar(nb_ctx *c, nb_tensor *a, double s); /* s - a */
-nb_tensor *nb_rdiv_scalar(nb_ctx *c, nb_tensor *a, double s); /* s / a */
-nb_tensor *nb_pow_scalar(nb_ctx *c, nb_tensor *a, double p);  /* a ^ p */
-nb_tensor *nb_pow(nb_ctx *c, nb_tensor *a, nb_tensor *b);     /* a ^ b, a > 0 for d/db */
-nb_tensor *nb_exp(nb_ctx *c, nb_tensor *a);
-nb_tensor *nb_log(nb_ctx *c, nb_tensor *a);
-nb_tensor *nb_sqrt(nb_ctx *c, nb_tensor *a);
-nb_tensor *nb_abs(nb_ctx *c, nb_tensor *a);   /* d|x|/dx = sign(x), 0 at 0 */
-nb_tensor *nb_clamp(nb_ctx *c, nb_tensor *a, double lo, double hi); /* grad 1 inside [lo,hi] */
+NB_API nb_tensor *nb_add(nb_ctx *c, nb_tensor *a, nb_tensor *b);
+NB_API nb_tensor *nb_sub(nb_ctx *c, nb_tensor *a, nb_tensor *b);
+NB_API nb_tensor *nb_mul(nb_ctx *c, nb_tensor *a, nb_tensor *b);
+NB_API nb_tensor *nb_div(nb_ctx *c, nb_tensor *a, nb_tensor *b);
+NB_API nb_tensor *nb_neg(nb_ctx *c, nb_tensor *a);
+NB_API nb_tensor *nb_add_scalar(nb_ctx *c, nb_tensor *a, double s);  /* a + s */
+NB_API nb_tensor *nb_mul_scalar(nb_ctx *c, nb_tensor *a, double s);  /* a * s */
+NB_API nb_tensor *nb_rsub_scalar(nb_ctx *c, nb_tensor *a, double s); /* s - a */
+NB_API nb_tensor *nb_rdiv_scalar(nb_ctx *c, nb_tensor *a, double s); /* s / a */
+NB_API nb_tensor *nb_pow_scalar(nb_ctx *c, nb_tensor *a, double p);  /* a ^ p */
+NB_API nb_tensor *nb_pow(nb_ctx *c, nb_tensor *a, nb_tensor *b);     /* a ^ b, a > 0 for d/db */
+NB_API nb_tensor *nb_exp(nb_ctx *c, nb_tensor *a);
+NB_API nb_tensor *nb_log(nb_ctx *c, nb_tensor *a);
+NB_API nb_tensor *nb_sqrt(nb_ctx *c, nb_tensor *a);
+NB_API nb_tensor *nb_abs(nb_ctx *c, nb_tensor *a);   /* d|x|/dx = sign(x), 0 at 0 */
+NB_API nb_tensor *nb_clamp(nb_ctx *c, nb_tensor *a, double lo, double hi); /* grad 1 inside [lo,hi] */
 
 /* Activations. */
-nb_tensor *nb_relu(nb_ctx *c, nb_tensor *a);
-nb_tensor *nb_leaky_relu(nb_ctx *c, nb_tensor *a, double slope);
-nb_tensor *nb_elu(nb_ctx *c, nb_tensor *a, double alpha);
-nb_tensor *nb_gelu(nb_ctx *c, nb_tensor *a);  /* exact (erf) form */
-nb_tensor *nb_sigmoid(nb_ctx *c, nb_tensor *a);
-nb_tensor *nb_tanh(nb_ctx *c, nb_tensor *a);
-nb_tensor *nb_softplus(nb_ctx *c, nb_tensor *a); /* log(1 + e^x), stable */
+NB_API nb_tensor *nb_relu(nb_ctx *c, nb_tensor *a);
+NB_API nb_tensor *nb_leaky_relu(nb_ctx *c, nb_tensor *a, double slope);
+NB_API nb_tensor *nb_elu(nb_ctx *c, nb_tensor *a, double alpha);
+NB_API nb_tensor *nb_gelu(nb_ctx *c, nb_tensor *a);  /* exact (erf) form */
+NB_API nb_tensor *nb_sigmoid(nb_ctx *c, nb_tensor *a);
+NB_API nb_tensor *nb_tanh(nb_ctx *c, nb_tensor *a);
+NB_API nb_tensor *nb_softplus(nb_ctx *c, nb_tensor *a); /* log(1 + e^x), stable */
 
 /* Linear algebra.  matmul: a [..., m, k] x b [..., k, n] -> [..., m, n];
  * trans_a / trans_b read a or b as transposed in its last two dims (no copy).
  * Batch dims are equal, or one operand is 2-D and is used for every batch. */
-nb_tensor *nb_matmul(nb_ctx *c, nb_tensor *a, nb_tensor *b, int trans_a, int trans_b);
+NB_API nb_tensor *nb_matmul(nb_ctx *c, nb_tensor *a, nb_tensor *b, int trans_a, int trans_b);
 
 /* Activations by number, for nb_linear and the model's layers (nn.h). */
 typedef enum {
@@ -318,52 +320,52 @@ typedef enum {
  * Where y alone gives act' (relu; leaky_relu, elu with param >= 0; sigmoid;
  * tanh) nothing else is kept for the backward; gelu, softplus (and a negative
  * param) keep the pre-activation, one more [N, out] buffer in the arena. */
-nb_tensor *nb_linear(nb_ctx *c, nb_tensor *x, nb_tensor *w, nb_tensor *b, nb_act act, double param);
+NB_API nb_tensor *nb_linear(nb_ctx *c, nb_tensor *x, nb_tensor *w, nb_tensor *b, nb_act act, double param);
 
 /* Shape ops.  reshape accepts one -1; it is a view (no copy). */
-nb_tensor *nb_reshape(nb_ctx *c, nb_tensor *a, int ndim, const long *shape);
-nb_tensor *nb_transpose(nb_ctx *c, nb_tensor *a, int d0, int d1); /* copies */
-nb_tensor *nb_permute(nb_ctx *c, nb_tensor *a, const int *perm);   /* copies */
+NB_API nb_tensor *nb_reshape(nb_ctx *c, nb_tensor *a, int ndim, const long *shape);
+NB_API nb_tensor *nb_transpose(nb_ctx *c, nb_tensor *a, int d0, int d1); /* copies */
+NB_API nb_tensor *nb_permute(nb_ctx *c, nb_tensor *a, const int *perm);   /* copies */
 /* a[..., start:stop, ...] along `axis` (step 1); a view when the slice is contiguous. */
-nb_tensor *nb_slice(nb_ctx *c, nb_tensor *a, int axis, size_t start, size_t stop);
-nb_tensor *nb_concat(nb_ctx *c, int n, nb_tensor *const *xs, int axis);
+NB_API nb_tensor *nb_slice(nb_ctx *c, nb_tensor *a, int axis, size_t start, size_t stop);
+NB_API nb_tensor *nb_concat(nb_ctx *c, int n, nb_tensor *const *xs, int axis);
 
 /* Reductions over `axes` (n_axes of them; axes NULL or n_axes 0 = all),
  * negative axes count from the end; keepdim keeps reduced dims as 1. */
-nb_tensor *nb_sum(nb_ctx *c, nb_tensor *a, const int *axes, int n_axes, int keepdim);
-nb_tensor *nb_mean(nb_ctx *c, nb_tensor *a, const int *axes, int n_axes, int keepdim);
+NB_API nb_tensor *nb_sum(nb_ctx *c, nb_tensor *a, const int *axes, int n_axes, int keepdim);
+NB_API nb_tensor *nb_mean(nb_ctx *c, nb_tensor *a, const int *axes, int n_axes, int keepdim);
 /* max/min: the gradient goes to the first extreme element of each group. */
-nb_tensor *nb_max(nb_ctx *c, nb_tensor *a, const int *axes, int n_axes, int keepdim);
-nb_tensor *nb_min(nb_ctx *c, nb_tensor *a, const int *axes, int n_axes, int keepdim);
+NB_API nb_tensor *nb_max(nb_ctx *c, nb_tensor *a, const int *axes, int n_axes, int keepdim);
+NB_API nb_tensor *nb_min(nb_ctx *c, nb_tensor *a, const int *axes, int n_axes, int keepdim);
 
 /* Softmax family along one axis (negative counts from the end). */
-nb_tensor *nb_softmax(nb_ctx *c, nb_tensor *a, int axis);
-nb_tensor *nb_log_softmax(nb_ctx *c, nb_tensor *a, int axis);
+NB_API nb_tensor *nb_softmax(nb_ctx *c, nb_tensor *a, int axis);
+NB_API nb_tensor *nb_log_softmax(nb_ctx *c, nb_tensor *a, int axis);
 
 /* Losses.  Reductions: */
 typedef enum { NB_MEAN = 0, NB_SUM = 1, NB_NONE = 2 } nb_reduction;
 /* logits [N, C], labels int32 [N] in [0, C); fused log-softmax + NLL;
  * label_smoothing in [0, 1) as in torch.nn.functional.cross_entropy. */
-nb_tensor *nb_cross_entropy(nb_ctx *c, nb_tensor *logits, const nb_tensor *labels,
+NB_API nb_tensor *nb_cross_entropy(nb_ctx *c, nb_tensor *logits, const nb_tensor *labels,
                             nb_reduction red, double label_smoothing);
 /* logp [N, C] (log-probabilities), labels int32 [N]. */
-nb_tensor *nb_nll(nb_ctx *c, nb_tensor *logp, const nb_tensor *labels, nb_reduction red);
+NB_API nb_tensor *nb_nll(nb_ctx *c, nb_tensor *logp, const nb_tensor *labels, nb_reduction red);
 /* Mean squared error; pred and target of the same shape. */
-nb_tensor *nb_mse(nb_ctx *c, nb_tensor *pred, nb_tensor *target, nb_reduction red);
+NB_API nb_tensor *nb_mse(nb_ctx *c, nb_tensor *pred, nb_tensor *target, nb_reduction red);
 /* Binary cross-entropy on logits, stable; target in [0, 1], same shape. */
-nb_tensor *nb_bce_with_logits(nb_ctx *c, nb_tensor *logits, nb_tensor *target,
+NB_API nb_tensor *nb_bce_with_logits(nb_ctx *c, nb_tensor *logits, nb_tensor *target,
                               nb_reduction red);
 
 /* Dropout: in training mode zeroes each element with probability p (mask drawn
  * from r) and scales the rest by 1/(1-p); identity when not training or p == 0. */
-nb_tensor *nb_dropout(nb_ctx *c, nb_tensor *a, double p, nb_rng *r);
+NB_API nb_tensor *nb_dropout(nb_ctx *c, nb_tensor *a, double p, nb_rng *r);
 
 /* Indexing.  index is int32.  gather: out[i][j] = a[i][index[i][j]] along
  * axis (torch.gather); index_select picks whole slices along axis. */
-nb_tensor *nb_gather(nb_ctx *c, nb_tensor *a, int axis, const nb_tensor *index);
-nb_tensor *nb_index_select(nb_ctx *c, nb_tensor *a, int axis, const nb_tensor *index);
+NB_API nb_tensor *nb_gather(nb_ctx *c, nb_tensor *a, int axis, const nb_tensor *index);
+NB_API nb_tensor *nb_index_select(nb_ctx *c, nb_tensor *a, int axis, const nb_tensor *index);
 /* where(cond != 0, a, b), all three broadcast; cond any dtype, no gradient. */
-nb_tensor *nb_where(nb_ctx *c, const nb_tensor *cond, nb_tensor *a, nb_tensor *b);
+NB_API nb_tensor *nb_where(nb_ctx *c, const nb_tensor *cond, nb_tensor *a, nb_tensor *b);
 
 /* ------------------------------------------------- custom differentiable ops */
 /* Like torch.autograd.Function.  forward computes the output from the inputs
@@ -378,13 +380,13 @@ typedef struct nb_function {
     int (*backward)(nb_fnctx *fc, const nb_tensor *grad_out, nb_tensor **grad_in, int n_in);
 } nb_function;
 
-nb_tensor *nb_apply(nb_ctx *c, const nb_function *fn, int n_in, nb_tensor *const *in,
+NB_API nb_tensor *nb_apply(nb_ctx *c, const nb_function *fn, int n_in, nb_tensor *const *in,
                     void *user);
-nb_ctx *nb_fn_ctx(nb_fnctx *fc);          /* the arena to build tensors in */
-void *nb_fn_user(nb_fnctx *fc);           /* the `user` given to nb_apply */
-int nb_fn_save(nb_fnctx *fc, nb_tensor *t); /* up to 8 tensors; 0 on success */
-nb_tensor *nb_fn_saved(nb_fnctx *fc, int i);
-int nb_fn_needs_grad(nb_fnctx *fc, int i); /* does input i require grad? */
+NB_API nb_ctx *nb_fn_ctx(nb_fnctx *fc);          /* the arena to build tensors in */
+NB_API void *nb_fn_user(nb_fnctx *fc);           /* the `user` given to nb_apply */
+NB_API int nb_fn_save(nb_fnctx *fc, nb_tensor *t); /* up to 8 tensors; 0 on success */
+NB_API nb_tensor *nb_fn_saved(nb_fnctx *fc, int i);
+NB_API int nb_fn_needs_grad(nb_fnctx *fc, int i); /* does input i require grad? */
 
 /* ------------------------------------------------------- gradient checking */
 /* The function under test: build an output from inputs in ctx c. */
@@ -414,21 +416,21 @@ typedef struct nb_gradcheck_result {
  * float64; the ones with requires_grad are checked (int32 inputs pass through).
  * opts NULL = defaults.  Returns 0 when the check ran (see res->passed), -1 on
  * error (fn failed, inputs not float64...). */
-int nb_gradcheck(nb_gc_fn fn, void *user, int n_in, nb_tensor *const *in,
+NB_API int nb_gradcheck(nb_gc_fn fn, void *user, int n_in, nb_tensor *const *in,
                  const nb_gradcheck_opts *opts, nb_gradcheck_result *res);
 
 /* ------------------------------------------------------------ call sites */
 /* Notes the caller's file and line in a thread-local; the macros below call
  * it, so that anomaly reports (nb_anomaly) name the line of your code. */
-void nb__here(const char *file, int line);
+NB_API void nb__here(const char *file, int line);
 
 #ifdef __cplusplus
 }
 #endif
 #endif /* NABLA_H */
 
-/* CALL SITES.  Each op above, and nb_model_forward / nb_train_step /
- * nb_evaluate (nn.h, train.h), is wrapped in a function-like macro that first
+/* CALL SITES.  Each op above (and, in their own headers, nb_model_forward in
+ * nn.h, nb_train_step / nb_evaluate in train.h) is wrapped in a function-like macro that first
  * stores __FILE__ and __LINE__ in a thread-local (one store, nothing else), so
  * nodes remember where your code made them.  In nested calls over several
  * lines, an op is attributed to the innermost op call of its arguments.
@@ -486,9 +488,6 @@ void nb__here(const char *file, int line);
 #undef nb_index_select
 #undef nb_where
 #undef nb_apply
-#undef nb_model_forward
-#undef nb_train_step
-#undef nb_evaluate
 #endif
 #elif !defined(NB__CALL_SITES)
 #define NB__CALL_SITES 1
@@ -538,7 +537,4 @@ void nb__here(const char *file, int line);
 #define nb_index_select(...) NB__AT(nb_index_select, __VA_ARGS__)
 #define nb_where(...) NB__AT(nb_where, __VA_ARGS__)
 #define nb_apply(...) NB__AT(nb_apply, __VA_ARGS__)
-#define nb_model_forward(...) NB__AT(nb_model_forward, __VA_ARGS__)
-#define nb_train_step(...) NB__AT(nb_train_step, __VA_ARGS__)
-#define nb_evaluate(...) NB__AT(nb_evaluate, __VA_ARGS__)
 #endif

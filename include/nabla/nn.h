@@ -37,54 +37,54 @@ typedef enum {
 } nb_init;
 
 /* "relu" -> NB_ACT_RELU etc.; -1 when unknown. */
-int nb_act_parse(const char *name);
-const char *nb_act_name(nb_act a);
-int nb_init_parse(const char *name);
-const char *nb_init_name(nb_init i);
+NB_API int nb_act_parse(const char *name);
+NB_API const char *nb_act_name(nb_act a);
+NB_API int nb_init_parse(const char *name);
+NB_API const char *nb_init_name(nb_init i);
 /* The gain torch.nn.init.calculate_gain gives for an activation. */
-double nb_act_gain(nb_act a, double param);
+NB_API double nb_act_gain(nb_act a, double param);
 
 typedef struct nb_model nb_model;
 
 /* An empty sequential model of float32 or float64 parameters. */
-nb_model *nb_model_new(nb_dtype dt);
-void nb_model_free(nb_model *m);
+NB_API nb_model *nb_model_new(nb_dtype dt);
+NB_API void nb_model_free(nb_model *m);
 
 /* Builders append a layer and return 0, or -1 (nb_errmsg) on bad sizes or
  * after the model was finalised.  in must equal the previous layer's width. */
-int nb_model_linear(nb_model *m, size_t in, size_t out, int bias);
-int nb_model_act(nb_model *m, nb_act a, double param); /* param: leaky slope / elu alpha */
-int nb_model_batchnorm1d(nb_model *m, size_t features, double eps, double momentum, int affine);
-int nb_model_layernorm(nb_model *m, size_t features, double eps);
-int nb_model_dropout(nb_model *m, double p);
-int nb_model_flatten(nb_model *m);
+NB_API int nb_model_linear(nb_model *m, size_t in, size_t out, int bias);
+NB_API int nb_model_act(nb_model *m, nb_act a, double param); /* param: leaky slope / elu alpha */
+NB_API int nb_model_batchnorm1d(nb_model *m, size_t features, double eps, double momentum, int affine);
+NB_API int nb_model_layernorm(nb_model *m, size_t features, double eps);
+NB_API int nb_model_dropout(nb_model *m, double p);
+NB_API int nb_model_flatten(nb_model *m);
 /* Residual block y = x + f(x): layers added between begin and end form f; when
  * f changes the width, a bias-free projection Linear maps x ("layers.N.proj"). */
-int nb_model_residual_begin(nb_model *m);
-int nb_model_residual_end(nb_model *m);
+NB_API int nb_model_residual_begin(nb_model *m);
+NB_API int nb_model_residual_end(nb_model *m);
 
 /* Allocate the flat buffers (done by nb_model_init/forward if not yet). */
-int nb_model_finalize(nb_model *m);
+NB_API int nb_model_finalize(nb_model *m);
 /* Initialise weights and biases; param = std for NB_INIT_NORMAL, otherwise
  * unused.  Gains follow the activation after each Linear.  BatchNorm/LayerNorm
  * get weight 1, bias 0; running mean 0, var 1. */
-int nb_model_init(nb_model *m, nb_init init, double param, nb_rng *r);
+NB_API int nb_model_init(nb_model *m, nb_init init, double param, nb_rng *r);
 
 /* Forward pass for x [N, in] (or [N, ...] after a flatten) in context c; in
  * training mode (nb_training(c)) dropout draws from r and BatchNorm uses batch
  * statistics and updates its running ones.  Returns [N, out] or NULL. */
-/* (The name is in parentheses because nabla.h wraps it in a call-site macro.) */
-nb_tensor *(nb_model_forward)(nb_model *m, nb_ctx *c, nb_tensor *x, nb_rng *r);
+/* (The name is in parentheses because a call-site macro below wraps it.) */
+NB_API nb_tensor *(nb_model_forward)(nb_model *m, nb_ctx *c, nb_tensor *x, nb_rng *r);
 
-nb_dtype nb_model_dtype(const nb_model *m);
-size_t nb_model_in_width(const nb_model *m);
-size_t nb_model_out_width(const nb_model *m);
-size_t nb_model_n_params(const nb_model *m); /* trainable scalars */
-void *nb_model_params(nb_model *m);           /* float* or double*, n_params */
-void *nb_model_grads(nb_model *m);            /* same layout */
-size_t nb_model_n_buffer_values(const nb_model *m);
-void *nb_model_buffers(nb_model *m);          /* running statistics */
-void nb_model_zero_grad(nb_model *m);
+NB_API nb_dtype nb_model_dtype(const nb_model *m);
+NB_API size_t nb_model_in_width(const nb_model *m);
+NB_API size_t nb_model_out_width(const nb_model *m);
+NB_API size_t nb_model_n_params(const nb_model *m); /* trainable scalars */
+NB_API void *nb_model_params(nb_model *m);           /* float* or double*, n_params */
+NB_API void *nb_model_grads(nb_model *m);            /* same layout */
+NB_API size_t nb_model_n_buffer_values(const nb_model *m);
+NB_API void *nb_model_buffers(nb_model *m);          /* running statistics */
+NB_API void nb_model_zero_grad(nb_model *m);
 
 /* Named entries: trainable parameters first (in creation order), then buffers. */
 typedef struct nb_model_entry {
@@ -94,9 +94,9 @@ typedef struct nb_model_entry {
     int trainable;       /* 0 for buffers */
     int layer;           /* index of the top-level layer it belongs to */
 } nb_model_entry;
-size_t nb_model_n_entries(const nb_model *m);
-const nb_model_entry *nb_model_entry_at(const nb_model *m, size_t i);
-const nb_model_entry *nb_model_find(const nb_model *m, const char *name);
+NB_API size_t nb_model_n_entries(const nb_model *m);
+NB_API const nb_model_entry *nb_model_entry_at(const nb_model *m, size_t i);
+NB_API const nb_model_entry *nb_model_find(const nb_model *m, const char *name);
 
 /* Top-level layers, for monitors: kind name ("linear", "relu", "batchnorm1d",
  * "residual", ...) and, for activations, the output of the last forward pass
@@ -105,12 +105,12 @@ const nb_model_entry *nb_model_find(const nb_model *m, const char *name);
  * nb_linear (unless anomaly detection is on, which keeps every op apart): the
  * activation layer's output is that op's output, and the Linear then has no
  * output of its own (NULL); an unfused Linear reports its output. */
-size_t nb_model_n_layers(const nb_model *m);
-const char *nb_model_layer_kind(const nb_model *m, size_t i);
-nb_tensor *nb_model_layer_output(const nb_model *m, size_t i);
+NB_API size_t nb_model_n_layers(const nb_model *m);
+NB_API const char *nb_model_layer_kind(const nb_model *m, size_t i);
+NB_API nb_tensor *nb_model_layer_output(const nb_model *m, size_t i);
 
 /* A one-line description, e.g. "784-128(relu)-10, 101770 params". */
-const char *nb_model_describe(const nb_model *m, char *buf, size_t size);
+NB_API const char *nb_model_describe(const nb_model *m, char *buf, size_t size);
 
 /* The command line's MLP: widths "784-128-10", activation between Linear
  * layers, optional BatchNorm before each activation, residual blocks around
@@ -125,10 +125,23 @@ typedef struct nb_mlp_config {
     double dropout;
 } nb_mlp_config;
 /* Parse "784-128-10" into cfg->widths; 0 or -1 with a message. */
-int nb_mlp_parse_widths(nb_mlp_config *cfg, const char *spec);
-nb_model *nb_mlp_new(nb_dtype dt, const nb_mlp_config *cfg);
+NB_API int nb_mlp_parse_widths(nb_mlp_config *cfg, const char *spec);
+NB_API nb_model *nb_mlp_new(nb_dtype dt, const nb_mlp_config *cfg);
 
 #ifdef __cplusplus
 }
 #endif
+#endif
+
+/* Call sites for nb_model_forward, as for the ops in nabla.h (see CALL SITES there):
+ * outside the include guard, so that the library's NB_BUILDING_LIBRARY or a
+ * later NB_NO_CALL_SITES removes them again. */
+#if defined(NB_BUILDING_LIBRARY) || defined(NB_NO_CALL_SITES)
+#ifdef NB__NN_CALL_SITES
+#undef NB__NN_CALL_SITES
+#undef nb_model_forward
+#endif
+#elif !defined(NB__NN_CALL_SITES)
+#define NB__NN_CALL_SITES 1
+#define nb_model_forward(...) (nb__here(__FILE__, __LINE__), (nb_model_forward)(__VA_ARGS__))
 #endif

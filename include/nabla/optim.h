@@ -68,32 +68,32 @@ typedef struct nb_optim nb_optim;
 /* torch's defaults: SGD lr 1e-3 (torch has none); Adam lr 1e-3, betas
  * (0.9, 0.999), eps 1e-8; AdamW the same with weight_decay 1e-2; RMSprop lr
  * 1e-2, alpha 0.99, eps 1e-8.  Everything else 0. */
-nb_optim_config nb_optim_defaults(nb_optim_kind kind);
+NB_API nb_optim_config nb_optim_defaults(nb_optim_kind kind);
 /* Check a configuration: 0, or -1 with an error naming the field. */
-int nb_optim_validate(const nb_optim_config *cfg);
+NB_API int nb_optim_validate(const nb_optim_config *cfg);
 
 /* An optimizer for n parameters of dtype dt (NB_F32 or NB_F64).  All state
  * buffers are allocated (zeroed) here, so nb_optim_step never allocates.
  * Returns NULL on a bad config or no memory.  Free with nb_optim_free (NULL ok). */
-nb_optim *nb_optim_new(const nb_optim_config *cfg, nb_dtype dt, size_t n);
-void nb_optim_free(nb_optim *o);
+NB_API nb_optim *nb_optim_new(const nb_optim_config *cfg, nb_dtype dt, size_t n);
+NB_API void nb_optim_free(nb_optim *o);
 
 /* One update, in place: params [n] from grads [n] (both of the optimizer's
  * dtype; grads is not modified).  0 on success. */
-int nb_optim_step(nb_optim *o, void *params, const void *grads);
+NB_API int nb_optim_step(nb_optim *o, void *params, const void *grads);
 
 /* The learning rate used by the next step (schedules set it). lr >= 0. */
-int nb_optim_set_lr(nb_optim *o, double lr);
-double nb_optim_lr(const nb_optim *o);
+NB_API int nb_optim_set_lr(nb_optim *o, double lr);
+NB_API double nb_optim_lr(const nb_optim *o);
 /* "Momentum" as torch's OneCycleLR cycles it: momentum for SGD and RMSprop,
  * beta1 for Adam and AdamW.  Setting a non-zero momentum on an SGD or RMSprop
  * optimizer created without one allocates its momentum buffer here. */
-int nb_optim_set_momentum(nb_optim *o, double m);
-double nb_optim_momentum(const nb_optim *o);
+NB_API int nb_optim_set_momentum(nb_optim *o, double m);
+NB_API double nb_optim_momentum(const nb_optim *o);
 /* The current settings (lr and momentum as last set).  Owned by o. */
-const nb_optim_config *nb_optim_get_config(const nb_optim *o);
-nb_dtype nb_optim_dtype(const nb_optim *o);
-size_t nb_optim_size(const nb_optim *o); /* n */
+NB_API const nb_optim_config *nb_optim_get_config(const nb_optim *o);
+NB_API nb_dtype nb_optim_dtype(const nb_optim *o);
+NB_API size_t nb_optim_size(const nb_optim *o); /* n */
 
 /* ---- state, for checkpoints.  The state is the step count plus named
  * buffers of n elements of the optimizer's dtype, named as in torch's
@@ -103,17 +103,17 @@ size_t nb_optim_size(const nb_optim *o); /* n */
  * count, then loading them into a fresh optimizer with the same config,
  * continues bit for bit.  SGD's momentum buffer is listed only once a step
  * has initialised it (torch's buffer is None until then). */
-int nb_optim_state_count(const nb_optim *o);
-const char *nb_optim_state_name(const nb_optim *o, int i); /* NULL out of range */
+NB_API int nb_optim_state_count(const nb_optim *o);
+NB_API const char *nb_optim_state_name(const nb_optim *o, int i); /* NULL out of range */
 /* The buffer called name (read-only, owned by o, valid until nb_optim_free),
  * or NULL with an error when o has no such buffer. */
-const void *nb_optim_state_get(const nb_optim *o, const char *name);
+NB_API const void *nb_optim_state_get(const nb_optim *o, const char *name);
 /* Copy n elements from src into the buffer called name; for SGD this also
  * marks the momentum buffer as initialised.  0, or -1 for an unknown name. */
-int nb_optim_state_load(nb_optim *o, const char *name, const void *src);
+NB_API int nb_optim_state_load(nb_optim *o, const char *name, const void *src);
 /* Steps taken (torch's state["step"]; Adam's bias correction uses it). */
-int64_t nb_optim_steps(const nb_optim *o);
-int nb_optim_set_steps(nb_optim *o, int64_t steps); /* steps >= 0 */
+NB_API int64_t nb_optim_steps(const nb_optim *o);
+NB_API int nb_optim_set_steps(nb_optim *o, int64_t steps); /* steps >= 0 */
 
 /* ------------------------------------------------------------- schedules */
 /* A schedule counts calls to nb_sched_step, like torch's last_epoch; whether
@@ -181,23 +181,23 @@ typedef struct nb_sched {
 } nb_sched;
 
 /* torch's defaults for a kind (with cycle_momentum on for ONECYCLE). */
-nb_sched_config nb_sched_defaults(nb_sched_kind kind);
-int nb_sched_validate(const nb_sched_config *cfg);
+NB_API nb_sched_config nb_sched_defaults(nb_sched_kind kind);
+NB_API int nb_sched_validate(const nb_sched_config *cfg);
 /* Start at step 0 (what torch's constructor does): s->lr is the first lr.
  * base_lr is the optimizer's lr (ignored by ONECYCLE).  0 or -1. */
-int nb_sched_init(nb_sched *s, const nb_sched_config *cfg, double base_lr);
+NB_API int nb_sched_init(nb_sched *s, const nb_sched_config *cfg, double base_lr);
 /* Advance one step (call it after nb_optim_step).  0, or -1 when ONECYCLE
  * is stepped past total_steps (the state is then unchanged). */
-int nb_sched_step(nb_sched *s);
+NB_API int nb_sched_step(nb_sched *s);
 /* Re-initialise and step `epoch` times: resumes a checkpoint from the step
  * count alone, with exactly the state continuous stepping would have. */
-int nb_sched_seek(nb_sched *s, int64_t epoch);
+NB_API int nb_sched_seek(nb_sched *s, int64_t epoch);
 /* The lr after `epoch` steps (replays the schedule: O(epoch)); NAN on error. */
-double nb_sched_lr_at(const nb_sched_config *cfg, double base_lr, int64_t epoch);
+NB_API double nb_sched_lr_at(const nb_sched_config *cfg, double base_lr, int64_t epoch);
 /* Set o's lr, and its momentum (beta1) when the schedule cycles it.  A
  * negative lr (OneCycleLR's extrapolation one step past total_steps, which
  * torch lets no step use) is applied as 0. */
-int nb_sched_apply(const nb_sched *s, nb_optim *o);
+NB_API int nb_sched_apply(const nb_sched *s, nb_optim *o);
 
 /* -------------------------------------------------------------- clipping */
 /* torch.nn.utils.clip_grad_norm_: the 2-norm of all n gradients together;
@@ -206,14 +206,14 @@ int nb_sched_apply(const nb_sched *s, nb_optim *o);
  * not finite, *nonfinite (when not NULL) is set to 1 and the gradients are
  * left untouched (torch would scale them by NaN); otherwise it is set to 0.
  * Returns -1 (error set) on bad arguments (dtype, max_norm < 0). */
-double nb_clip_grad_norm(void *grads, nb_dtype dt, size_t n, double max_norm, int *nonfinite);
+NB_API double nb_clip_grad_norm(void *grads, nb_dtype dt, size_t n, double max_norm, int *nonfinite);
 /* The same over `count` separate buffers (grads[i] has ns[i] elements), one
  * norm for all of them together. */
-double nb_clip_grad_norm_multi(void *const *grads, const size_t *ns, int count, nb_dtype dt,
+NB_API double nb_clip_grad_norm_multi(void *const *grads, const size_t *ns, int count, nb_dtype dt,
                                double max_norm, int *nonfinite);
 /* torch.nn.utils.clip_grad_value_: clamp every gradient to [-v, v] (v >= 0);
  * NaNs stay NaN.  0 or -1. */
-int nb_clip_grad_value(void *grads, nb_dtype dt, size_t n, double v);
+NB_API int nb_clip_grad_value(void *grads, nb_dtype dt, size_t n, double v);
 
 #ifdef __cplusplus
 }

@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -43,15 +45,15 @@ typedef struct nb_plot {
     int n_hlines;
 } nb_plot;
 
-void nb_plot_init(nb_plot *p, const char *title, const char *xlabel, const char *ylabel);
+NB_API void nb_plot_init(nb_plot *p, const char *title, const char *xlabel, const char *ylabel);
 /* 0, or -1 when the plot already has NB_PLOT_MAX_SERIES series. */
-int nb_plot_series(nb_plot *p, const char *label, const double *x, const double *y, size_t n);
-int nb_plot_vline(nb_plot *p, double x, const char *label);
-int nb_plot_hline(nb_plot *p, double y, const char *label);
+NB_API int nb_plot_series(nb_plot *p, const char *label, const double *x, const double *y, size_t n);
+NB_API int nb_plot_vline(nb_plot *p, double x, const char *label);
+NB_API int nb_plot_hline(nb_plot *p, double y, const char *label);
 /* Write one <svg> element of width x height pixels (embeddable in HTML). */
-void nb_plot_svg(const nb_plot *p, FILE *f, int width, int height);
+NB_API void nb_plot_svg(const nb_plot *p, FILE *f, int width, int height);
 /* Write s escaped for XML/HTML text. */
-void nb_xml_escape(FILE *f, const char *s);
+NB_API void nb_xml_escape(FILE *f, const char *s);
 
 #ifdef __cplusplus
 }

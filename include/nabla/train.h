@@ -35,21 +35,21 @@ typedef struct nb_kv {
 
 /* Write model (+ optimizer, schedule, progress: each may be NULL) and the
  * n_config pairs to path, atomically.  0, or -1 with nb_errmsg(). */
-int nb_checkpoint_save(const char *path, nb_model *m, const nb_optim *o, const nb_sched *s,
+NB_API int nb_checkpoint_save(const char *path, nb_model *m, const nb_optim *o, const nb_sched *s,
                        const nb_progress *p, const nb_kv *config, size_t n_config);
 
 typedef struct nb_checkpoint nb_checkpoint;
 /* Open and validate a checkpoint file.  NULL with nb_errmsg() on error. */
-nb_checkpoint *nb_checkpoint_open(const char *path);
-void nb_checkpoint_close(nb_checkpoint *ck);
+NB_API nb_checkpoint *nb_checkpoint_open(const char *path);
+NB_API void nb_checkpoint_close(nb_checkpoint *ck);
 /* A metadata value (configuration or progress), or NULL when absent. */
-const char *nb_checkpoint_get(const nb_checkpoint *ck, const char *key);
+NB_API const char *nb_checkpoint_get(const nb_checkpoint *ck, const char *key);
 /* Copy the weights into m: every entry must be present with its exact shape
  * and dtype (the error names the entry).  0 or -1. */
-int nb_checkpoint_load_model(const nb_checkpoint *ck, nb_model *m);
+NB_API int nb_checkpoint_load_model(const nb_checkpoint *ck, nb_model *m);
 /* Restore the optimizer (same kind and size), the schedule (replayed to the
  * saved step) and the progress.  Any may be NULL.  0 or -1. */
-int nb_checkpoint_load_state(const nb_checkpoint *ck, nb_optim *o, nb_sched *s, nb_progress *p);
+NB_API int nb_checkpoint_load_state(const nb_checkpoint *ck, nb_optim *o, nb_sched *s, nb_progress *p);
 
 /* ---------------------------------------------------------- one train step */
 /* Callbacks into a step, for monitors (all optional).  The model's gradients
@@ -86,8 +86,8 @@ typedef struct nb_step_result {
  * was found anywhere makes no update either (res->nonfinite), and under
  * NB_ANOMALY_STOP it fails (-1) at the first one.  -1 (nb_errmsg) on errors
  * such as a shape mismatch or a hook failing.  (The name is in parentheses
- * because nabla.h wraps it in a call-site macro.) */
-int (nb_train_step)(nb_model *m, nb_optim *o, nb_ctx *c, const void *x, const int32_t *y, size_t n,
+ * because a call-site macro at the end of this header wraps it.) */
+NB_API int (nb_train_step)(nb_model *m, nb_optim *o, nb_ctx *c, const void *x, const int32_t *y, size_t n,
                   const nb_step_opts *opts, nb_step_result *res);
 
 /* ------------------------------------------------------------ evaluation */
@@ -101,9 +101,24 @@ typedef struct nb_eval {
  * normalisation) in eval mode with grad off.  Uses and RESETS context c.
  * confusion: NULL, or n_classes*n_classes counts (row = label, column =
  * prediction), zeroed here.  0 or -1. */
-int (nb_evaluate)(nb_model *m, nb_ctx *c, const nb_dataset *ds, size_t batch, nb_eval *out, size_t *confusion);
+NB_API int (nb_evaluate)(nb_model *m, nb_ctx *c, const nb_dataset *ds, size_t batch, nb_eval *out, size_t *confusion);
 
 #ifdef __cplusplus
 }
 #endif
+#endif
+
+/* Call sites for nb_train_step and nb_evaluate, as for the ops in nabla.h
+ * (see CALL SITES there): outside the include guard, so that the library's NB_BUILDING_LIBRARY or a
+ * later NB_NO_CALL_SITES removes them again. */
+#if defined(NB_BUILDING_LIBRARY) || defined(NB_NO_CALL_SITES)
+#ifdef NB__TRAIN_CALL_SITES
+#undef NB__TRAIN_CALL_SITES
+#undef nb_train_step
+#undef nb_evaluate
+#endif
+#elif !defined(NB__TRAIN_CALL_SITES)
+#define NB__TRAIN_CALL_SITES 1
+#define nb_train_step(...) (nb__here(__FILE__, __LINE__), (nb_train_step)(__VA_ARGS__))
+#define nb_evaluate(...) (nb__here(__FILE__, __LINE__), (nb_evaluate)(__VA_ARGS__))
 #endif

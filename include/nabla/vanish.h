@@ -64,11 +64,11 @@ typedef struct nb_vanish_config {
  * changed to normal), no BatchNorm/residual, 300 steps of SGD (lr 0.01,
  * momentum 0.9) on batches of 64, no clipping, 4 probe batches, seed 1,
  * float32. */
-nb_vanish_config nb_vanish_defaults(void);
+NB_API nb_vanish_config nb_vanish_defaults(void);
 /* Check a configuration: 0, or -1 with an error naming the field. */
-int nb_vanish_validate(const nb_vanish_config *cfg);
+NB_API int nb_vanish_validate(const nb_vanish_config *cfg);
 /* "sigmoid normal(0.01) bn res clip 1": a short label for tables and legends. */
-const char *nb_vanish_label(const nb_vanish_config *cfg, char *buf, size_t size);
+NB_API const char *nb_vanish_label(const nb_vanish_config *cfg, char *buf, size_t size);
 
 typedef struct nb_vanish_result {
     int depth;                                /* Linear layers measured */
@@ -99,20 +99,20 @@ typedef struct nb_vanish_result {
  * is a result, not an error: training stops, exploded is set and the trained
  * profile is measured on the last finite parameters.  0, or -1 (nb_errmsg)
  * on a bad configuration or dataset. */
-int nb_vanish_run(const nb_vanish_config *cfg, const nb_dataset *train, const nb_dataset *test,
+NB_API int nb_vanish_run(const nb_vanish_config *cfg, const nb_dataset *train, const nb_dataset *test,
                   nb_vanish_result *out);
 
 /* The 2-norm of the current gradient of every Linear weight of m (every
  * trainable 2-D entry, in creation order: first layer first) into norms[max].
  * Returns how many there are (may exceed max: only max are written), or -1. */
-int nb_vanish_weight_grad_norms(nb_model *m, double *norms, int max);
+NB_API int nb_vanish_weight_grad_norms(nb_model *m, double *norms, int max);
 
 /* The mean over n batches of those norms: forward (training mode), mean
  * cross-entropy, backward, read, zero the gradients.  x holds n*batch rows of
  * the model's input width (model dtype), y n*batch labels.  BatchNorm running
  * statistics are restored afterwards.  Uses and resets c.  *loss (may be
  * NULL) gets the mean loss.  Returns the number of Linear weights, or -1. */
-int nb_vanish_probe(nb_model *m, nb_ctx *c, const void *x, const int32_t *y, size_t batch, int n,
+NB_API int nb_vanish_probe(nb_model *m, nb_ctx *c, const void *x, const int32_t *y, size_t batch, int n,
                     double *norms, int max, double *loss);
 
 #ifdef __cplusplus

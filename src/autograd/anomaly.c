@@ -140,7 +140,7 @@ int nb__anomaly_check(nb_ctx *c, const char *op, int backward, int input, const 
     a.value = v;
     a.file = site.file;
     a.line = site.file ? site.line : 0;
-    if (site.model) nb__model_layer_name(site.model, site.layer, a.layer, sizeof a.layer);
+    if (site.layer) snprintf(a.layer, sizeof a.layer, "%s", site.layer);
     if (!c->has_anomaly) {
         c->anomaly = a;
         c->has_anomaly = true;

@@ -74,11 +74,7 @@ void nb__here(const char *file, int line)
 }
 nb__site nb__site_get(void) { return nb__cur_site; }
 void nb__site_set(nb__site s) { nb__cur_site = s; }
-void nb__site_layer(const struct nb_model *m, int layer)
-{
-    nb__cur_site.model = m;
-    nb__cur_site.layer = layer;
-}
+void nb__site_layer(const char *layer) { nb__cur_site.layer = layer; }
 
 int nb__record(nb_ctx *c, const nb__opdef *op, nb_tensor *out, int n_in, nb_tensor *const *in, nb__node **node)
 {

@@ -1,6 +1,10 @@
-/* Strict, iterative JSON parser; see json.h for what it checks. */
+/* Strict, iterative JSON parser; see json.h for what it checks.  Also the
+ * public face of it (nabla/json.h) and the one JSON string writer. */
+#include "../internal.h"
 #include "json.h"
+#include "nabla/json.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -437,3 +441,99 @@ const nb__jval *nb__json_get(const nb__json *j, const nb__jval *o, const char *k
     }
     return NULL;
 }
+
+/* ------------------------------------------------------------ the writer */
+size_t nb__json_escape(unsigned char c, char e[8])
+{
+    if (c >= 0x20 && c != '"' && c != '\\') return 0;
+    e[0] = '\\';
+    e[2] = '\0';
+    switch (c) {
+    case '"':
+    case '\\': e[1] = (char)c; return 2;
+    case '\n': e[1] = 'n'; return 2;
+    case '\t': e[1] = 't'; return 2;
+    case '\r': e[1] = 'r'; return 2;
+    default: return (size_t)snprintf(e, 8, "\\u%04x", c);
+    }
+}
+
+void nb_json_write_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+        char e[8];
+        if (nb__json_escape(*p, e)) fputs(e, f);
+        else fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+/* ------------------------------------------------------- the public reader */
+struct nb_json {
+    nb__json j;
+    char *text; /* the copy the numbers are read from */
+};
+
+_Static_assert(NB__J_NULL == (int)NB_JSON_NULL && NB__J_BOOL == (int)NB_JSON_BOOL && NB__J_NUM == (int)NB_JSON_NUMBER &&
+                   NB__J_STR == (int)NB_JSON_STRING && NB__J_ARR == (int)NB_JSON_ARRAY && NB__J_OBJ == (int)NB_JSON_OBJECT,
+               "nabla/json.h's types follow nb__jtype");
+
+nb_json *nb_json_parse(const char *text, size_t len)
+{
+    if (!text) return nb__err("nb_json_parse: NULL text");
+    nb_json *d = calloc(1, sizeof *d);
+    if (d) d->text = malloc(len + 1);
+    if (!d || !d->text) {
+        free(d);
+        return nb__err("nb_json_parse: out of memory for %zu bytes", len);
+    }
+    memcpy(d->text, text, len);
+    d->text[len] = '\0';
+    if (nb__json_parse(&d->j, d->text, len, NULL) != 0) {
+        nb__err("json: %s (at byte %zu)", d->j.err, d->j.err_pos);
+        free(d->text);
+        free(d);
+        return NULL;
+    }
+    return d;
+}
+
+void nb_json_free(nb_json *j)
+{
+    if (!j) return;
+    nb__json_free(&j->j);
+    free(j->text);
+    free(j);
+}
+
+const nb_json_value *nb_json_root(const nb_json *j) { return j ? &j->j.v[0] : NULL; }
+nb_json_type nb_json_type_of(const nb_json_value *v) { return v ? (nb_json_type)v->type : NB_JSON_NULL; }
+
+const nb_json_value *nb_json_get(const nb_json *j, const nb_json_value *o, const char *key)
+{
+    return j && key ? nb__json_get(&j->j, o, key) : NULL;
+}
+
+const nb_json_value *nb_json_first(const nb_json *j, const nb_json_value *v)
+{
+    if (!j || !v || (v->type != NB__J_ARR && v->type != NB__J_OBJ) || v->first == NB__J_NONE) return NULL;
+    return &j->j.v[v->first];
+}
+
+const nb_json_value *nb_json_next(const nb_json *j, const nb_json_value *v)
+{
+    return j && v && v->next != NB__J_NONE ? &j->j.v[v->next] : NULL;
+}
+
+const char *nb_json_string(const nb_json *j, const nb_json_value *v)
+{
+    return j && v && v->type == NB__J_STR ? nb__jstr(&j->j, v) : NULL;
+}
+
+double nb_json_number(const nb_json *j, const nb_json_value *v)
+{
+    return j && v && v->type == NB__J_NUM ? strtod(j->text + v->pos, NULL) : NAN;
+}
+
+int nb_json_bool(const nb_json_value *v) { return v && v->type == NB__J_BOOL && v->boolean; }

@@ -1,5 +1,5 @@
-/* A small strict JSON parser (RFC 8259), private to libnabla, written for
- * the safetensors header but not specific to it.
+/* A small strict JSON parser (RFC 8259), written for the safetensors header
+ * but not specific to it; nabla/json.h is its public face.
  *
  *   nb__json j;
  *   if (nb__json_parse(&j, text, len, &(nb__json_limits){0}) != 0) { ... j.err, j.err_pos ... }
@@ -36,7 +36,7 @@ typedef enum {
 
 /* One value.  Offsets are into the input (pos) or into the parser's string
  * buffer (key, str); both fit in 32 bits because inputs are capped. */
-typedef struct nb__jval {
+typedef struct nb_json_value { /* nabla/json.h's opaque nb_json_value */
     uint8_t type;     /* nb__jtype */
     uint8_t num;      /* nb__jnum, for NB__J_NUM */
     uint8_t boolean;  /* for NB__J_BOOL */
@@ -78,5 +78,10 @@ int nb__utf8_check(const unsigned char *s, size_t n, size_t *bad);
 /* Write a printable, shortened, quoted form of s[0..n) (for error messages):
  * at most ~max bytes of s, control bytes as '?', "..." when cut.  Returns out. */
 char *nb__json_quote(char *out, size_t cap, const char *s, size_t n, size_t max);
+
+/* The JSON escape for byte c inside a string, written to e (NUL-terminated):
+ * its length, or 0 when c goes as it is.  The one escaping rule of every
+ * JSON string nabla writes (nb_json_write_string, the safetensors header). */
+size_t nb__json_escape(unsigned char c, char e[8]);
 
 #endif

@@ -60,21 +60,18 @@ static void nb__sb_u64(nb__sb *b, uint64_t v)
     nb__sb_put(b, t, (size_t)snprintf(t, sizeof t, "%llu", (unsigned long long)v));
 }
 
-/* A JSON string (s is valid UTF-8, checked by the caller). */
+/* A JSON string (s is valid UTF-8, checked by the caller), escaped as
+ * nb_json_write_string does: runs of plain bytes go in one piece. */
 static void nb__sb_jstr(nb__sb *b, const char *s)
 {
     nb__sb_put(b, "\"", 1);
     for (const char *run = s;; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c >= 0x20 && c != '"' && c != '\\') continue;
-        nb__sb_put(b, run, (size_t)(s - run));
-        if (!c) break;
         char e[8];
-        if (c == '"' || c == '\\') { e[0] = '\\'; e[1] = (char)c; nb__sb_put(b, e, 2); }
-        else if (c == '\n') nb__sb_put(b, "\\n", 2);
-        else if (c == '\t') nb__sb_put(b, "\\t", 2);
-        else if (c == '\r') nb__sb_put(b, "\\r", 2);
-        else nb__sb_put(b, e, (size_t)snprintf(e, sizeof e, "\\u%04x", c));
+        size_t n = nb__json_escape((unsigned char)*s, e);
+        if (!n && *s) continue;
+        nb__sb_put(b, run, (size_t)(s - run));
+        if (!*s) break;
+        nb__sb_put(b, e, n);
         run = s + 1;
     }
     nb__sb_put(b, "\"", 1);

@@ -17,6 +17,7 @@ typedef struct {
     double p, eps, momentum;
     int e_w, e_b, e_rm, e_rv, e_nbt, e_proj; /* entry indices, -1 = none */
     nb_tensor *last_out;
+    char name[80];        /* "layers.2 (linear)": anomaly reports (set at finalize) */
 } nb__layer;
 
 typedef struct {
@@ -247,6 +248,16 @@ int nb_model_residual_end(nb_model *m)
     return 0;
 }
 
+/* "layers.2 (linear)" or "layers.1.block.0 (relu)": what anomaly reports
+ * call layer li (the engine gets the string, never the model). */
+static void nb__layer_name(const nb_model *m, int li, char *buf, size_t size)
+{
+    char pre[64];
+    nb__layer_prefix(m, li, pre, sizeof pre);
+    const nb__layer *l = &m->layers[li];
+    snprintf(buf, size, "%s (%s)", pre, l->kind == L_ACT ? nb_act_name(l->act) : nb__layer_kinds[l->kind]);
+}
+
 int nb_model_finalize(nb_model *m)
 {
     if (!m) return nb__erri("model: NULL");
@@ -295,6 +306,7 @@ int nb_model_finalize(nb_model *m)
     /* layers refer to entries; entries know their top-level layer number */
     for (int li = 0; li < m->n_layers; li++) {
         nb__layer *l = &m->layers[li];
+        nb__layer_name(m, li, l->name, sizeof l->name);
         int top = 0;
         for (int i = 0; i < l->top; i++) top += m->layers[i].parent < 0;
         int *slots[] = {&l->e_w, &l->e_b, &l->e_rm, &l->e_rv, &l->e_nbt, &l->e_proj};
@@ -445,7 +457,7 @@ static nb_tensor *nb__forward_seq(nb_model *m, int parent, nb_ctx *c, nb_tensor 
             if (parent >= 0 && l->parent < parent) break; /* left the block */
             continue;
         }
-        nb__site_layer(m, li); /* anomaly reports name the layer */
+        nb__site_layer(l->name); /* anomaly reports name the layer */
         switch (l->kind) {
         case L_LINEAR: {
             if (x->ndim != 2 || x->shape[1] != l->in)
@@ -483,7 +495,7 @@ static nb_tensor *nb__forward_seq(nb_model *m, int parent, nb_ctx *c, nb_tensor 
         case L_FLATTEN: x = nb_reshape(c, x, 2, (long[]){(long)x->shape[0], -1}); break;
         case L_RESIDUAL: {
             nb_tensor *h = nb__forward_seq(m, li, c, x, r);
-            nb__site_layer(m, li);
+            nb__site_layer(l->name);
             nb_tensor *skip = l->e_proj >= 0 ? nb_matmul(c, x, nb__ent(m, l->e_proj), 0, 1) : x;
             x = nb_add(c, skip, h);
             break;
@@ -503,19 +515,8 @@ nb_tensor *(nb_model_forward)(nb_model *m, nb_ctx *c, nb_tensor *x, nb_rng *r)
     for (int li = 0; li < m->n_layers; li++) m->layers[li].last_out = NULL;
     nb__site outer = nb__site_get();
     nb_tensor *y = nb__forward_seq(m, -1, c, x, r);
-    nb__site_layer(outer.model, outer.layer);
+    nb__site_layer(outer.layer);
     return y;
-}
-
-void nb__model_layer_name(const nb_model *m, int li, char *buf, size_t size)
-{
-    if (!size) return;
-    buf[0] = '\0';
-    if (!m || li < 0 || li >= m->n_layers) return;
-    char pre[64];
-    nb__layer_prefix(m, li, pre, sizeof pre);
-    const nb__layer *l = &m->layers[li];
-    snprintf(buf, size, "%s (%s)", pre, l->kind == L_ACT ? nb_act_name(l->act) : nb__layer_kinds[l->kind]);
 }
 
 /* ------------------------------------------------------------- accessors */

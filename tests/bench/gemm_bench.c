@@ -1,10 +1,15 @@
 /* GEMM throughput: nabla's nb_k_gemm_* (built-in kernels, and the CBLAS
  * backend when libnabla was built with it) against OpenBLAS called directly.
  *
+ * A white-box benchmark, like the fuzzers beside it: it forces the private
+ * backend, strategy and instruction set (kernels/gemm.h), so it is compiled
+ * with -Isrc and linked against libnabla.a, never through the public API
+ * (bench/ and tools/ see only include/).  `make bench` builds it.
+ *
  * Build (from the repository root, after `make B=build-gemm`; -lopenblas is
  * needed whenever libnabla was built with OpenBLAS, the default when found):
- *   cc -O2 -Iinclude -Isrc bench/gemm_bench.c build-gemm/libnabla.a -lm -lz -o gemm_bench
- *   cc -O2 -Iinclude -Isrc -DNB_BENCH_OPENBLAS bench/gemm_bench.c build-gemm/libnabla.a \
+ *   cc -O2 -Iinclude -Isrc tests/bench/gemm_bench.c build-gemm/libnabla.a -lm -lz -o gemm_bench
+ *   cc -O2 -Iinclude -Isrc -DNB_BENCH_OPENBLAS tests/bench/gemm_bench.c build-gemm/libnabla.a \
  *      -lopenblas -lm -lz -o gemm_bench                       # with OpenBLAS columns
  * Run:
  *   ./gemm_bench [-d] [-s] [-q] [-c] [-r REPS] [-t THREADS] [-p generic|avx2|avx512]

@@ -1,12 +1,11 @@
 /* The LR range test: an exponential sweep of one step per learning rate, a
  * bias-corrected smoothed loss, and three suggestions (see nabla/lrfind.h). */
+#include "../internal.h" /* first: it removes the call-site macros */
 #include "nabla/lrfind.h"
+#include "state.h"
 
 #include <math.h>
 #include <stdlib.h>
-
-#include "../internal.h"
-#include "state.h"
 
 nb_lrfind_opts nb_lrfind_defaults(void)
 {

@@ -2,13 +2,12 @@
  * check measures, then judges; the advice of the later checks reads the
  * verdicts of the earlier ones, so a symptom is blamed on its cause (a flat
  * loss on a tiny lr, not on the data). */
+#include "../internal.h" /* first: it removes the call-site macros */
 #include "nabla/doctor.h"
+#include "state.h"
 
 #include <math.h>
 #include <stdlib.h>
-
-#include "../internal.h"
-#include "state.h"
 
 static const char *const nb__status_names[] = {"pass", "warn", "fail"};
 static const char *const nb__check_names[NB_DOC__COUNT] = {

@@ -1,6 +1,7 @@
 /* The gradient monitor (see nabla/monitor.h): step hooks that measure a
  * step's gradients, parameters, updates and activations every N steps. */
 #include "../internal.h"
+#include "nabla/json.h"
 #include "nabla/monitor.h"
 
 #include <math.h>
@@ -462,17 +463,6 @@ char *nb_monitor_warning_str(const nb_monitor_warning *w, char *buf, size_t size
     return buf;
 }
 
-static void nb__jstr(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
-        else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
-        else fputc(*p, f);
-    }
-    fputc('"', f);
-}
-
 static void nb__jnum(FILE *f, double v)
 {
     if (isfinite(v)) fprintf(f, "%.9g", v);
@@ -484,16 +474,16 @@ void nb_monitor_warning_json(const nb_monitor_warning *w, FILE *f)
     if (!w || !f) return;
     char line[320];
     fprintf(f, "{\"event\":\"warning\",\"step\":%lld,\"kind\":", (long long)w->step);
-    nb__jstr(f, nb_monitor_warn_name(w->kind));
+    nb_json_write_string(f, nb_monitor_warn_name(w->kind));
     fputs(",\"where\":", f);
-    nb__jstr(f, w->where);
+    nb_json_write_string(f, w->where);
     fputs(",\"value\":", f);
     if (isfinite(w->value)) nb__jnum(f, w->value);
-    else nb__jstr(f, isnan(w->value) ? "NaN" : (w->value > 0 ? "Inf" : "-Inf"));
+    else nb_json_write_string(f, isnan(w->value) ? "NaN" : (w->value > 0 ? "Inf" : "-Inf"));
     fputs(",\"threshold\":", f);
     nb__jnum(f, w->threshold);
     fputs(",\"message\":", f);
-    nb__jstr(f, nb_monitor_warning_str(w, line, sizeof line));
+    nb_json_write_string(f, nb_monitor_warning_str(w, line, sizeof line));
     fputs("}\n", f);
 }
 
@@ -510,7 +500,7 @@ void nb_monitor_record_json(const nb_monitor_record *r, FILE *f)
     for (size_t i = 0; i < r->n_params; i++) {
         const nb_monitor_param *p = &r->params[i];
         fputs(i ? ",{\"name\":" : "{\"name\":", f);
-        nb__jstr(f, p->name);
+        nb_json_write_string(f, p->name);
         fprintf(f, ",\"numel\":%zu,\"grad_norm\":", p->numel);
         nb__jnum(f, p->grad_norm);
         fputs(",\"param_norm\":", f);
@@ -523,7 +513,7 @@ void nb_monitor_record_json(const nb_monitor_record *r, FILE *f)
     for (size_t i = 0; i < r->n_layers; i++) {
         const nb_monitor_layer *l = &r->layers[i];
         fprintf(f, "%s{\"layer\":%zu,\"kind\":", i ? "," : "", l->layer);
-        nb__jstr(f, l->kind);
+        nb_json_write_string(f, l->kind);
         fprintf(f, ",\"units\":%zu,\"%s\":", l->units, strcmp(l->kind, "relu") ? "saturated_frac" : "dead_frac");
         nb__jnum(f, strcmp(l->kind, "relu") ? l->saturated_frac : l->dead_frac);
         fputc('}', f);
