@@ -56,13 +56,18 @@ CLI_SRC  := $(wildcard tools/*.c)
 CLI_OBJ  := $(CLI_SRC:%.c=$(B)/obj/%.o)
 TEST_SRC := $(wildcard tests/*.c)
 TEST_OBJ := $(TEST_SRC:%.c=$(B)/obj/%.o)
+# The op-case catalogue: test code, linked into the CLI (nabla gradcheck) and
+# the test runner, never into the library.
+CAT_SRC  := $(wildcard catalogue/*.c)
+CAT_OBJ  := $(CAT_SRC:%.c=$(B)/obj/%.o)
+$(CLI_OBJ) $(TEST_OBJ): CFLAGS += -Icatalogue
 EX_SRC   := $(wildcard examples/*.c)
 EX_BIN   := $(EX_SRC:examples/%.c=$(B)/examples/%)
 
 .PHONY: all test check examples install clean fixtures run bench print-ldlibs
 all: $(B)/libnabla.a $(B)/libnabla.so $(B)/nabla
 
-$(B)/obj/%.o: %.c $(wildcard include/nabla/*.h) $(shell find src -name '*.h' -o -name '*.inc')
+$(B)/obj/%.o: %.c $(wildcard include/nabla/*.h catalogue/*.h) $(shell find src -name '*.h' -o -name '*.inc')
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Isrc -c $< -o $@
 
@@ -73,8 +78,8 @@ $(B)/libnabla.a: $(LIB_OBJ)
 $(B)/libnabla.so: $(LIB_OBJ)
 	$(CC) -shared $(LDSAN) -Wl,-soname,libnabla.so.0 -o $@ $^ $(LDLIBS)
 
-$(B)/nabla: $(CLI_OBJ) $(B)/libnabla.a
-	$(CC) $(LDSAN) -o $@ $(CLI_OBJ) $(B)/libnabla.a $(LDLIBS)
+$(B)/nabla: $(CLI_OBJ) $(CAT_OBJ) $(B)/libnabla.a
+	$(CC) $(LDSAN) -o $@ $(CLI_OBJ) $(CAT_OBJ) $(B)/libnabla.a $(LDLIBS)
 
 $(B)/examples/%: examples/%.c $(B)/libnabla.a
 	@mkdir -p $(dir $@)
@@ -82,8 +87,8 @@ $(B)/examples/%: examples/%.c $(B)/libnabla.a
 
 examples: $(EX_BIN)
 
-$(B)/test_nabla: $(TEST_OBJ) $(B)/libnabla.a
-	$(CC) $(LDSAN) -o $@ $(TEST_OBJ) $(B)/libnabla.a $(LDLIBS)
+$(B)/test_nabla: $(TEST_OBJ) $(CAT_OBJ) $(B)/libnabla.a
+	$(CC) $(LDSAN) -o $@ $(TEST_OBJ) $(CAT_OBJ) $(B)/libnabla.a $(LDLIBS)
 
 # Build, make sure the data is there, and train (pass flags with ARGS="...").
 run: all

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nabla/catalogue.h"
+#include "catalogue.h"
 #include "t.h"
 
 static nb_tensor *gc_call(nb_ctx *c, nb_tensor *const *in, int n_in, void *user)
