@@ -109,11 +109,14 @@ static const nb_function nb__mulexp = {"mul_exp", nb__mulexp_fwd, nb__mulexp_bwd
     X(neg, empty, nb_neg(c, x0), "-x0", 1, A(2, 0, 4))                                                         \
     X(add_scalar, basic, nb_add_scalar(c, x0, 1.5), "x0 + 1.5", 1, A(2, 3, 4))                                 \
     X(add_scalar, scalar, nb_add_scalar(c, x0, -0.25), "x0 - 0.25", 1, A(0, 0))                                \
+    X(add_scalar, empty, nb_add_scalar(c, x0, 1.5), "x0 + 1.5", 1, A(2, 0, 3))                                 \
     X(mul_scalar, basic, nb_mul_scalar(c, x0, -2.5), "x0 * -2.5", 1, A(2, 3, 4))                               \
     X(mul_scalar, empty, nb_mul_scalar(c, x0, 3.0), "x0 * 3.0", 1, A(3, 2, 0, 2))                              \
     X(rsub_scalar, basic, nb_rsub_scalar(c, x0, 3.0), "3.0 - x0", 1, A(2, 3, 4))                               \
+    X(rsub_scalar, empty, nb_rsub_scalar(c, x0, 3.0), "3.0 - x0", 1, A(2, 3, 0))                               \
     X(rdiv_scalar, positive, nb_rdiv_scalar(c, x0, 2.0), "2.0 / x0", 1, P(2, 3, 4))                            \
     X(rdiv_scalar, signed, nb_rdiv_scalar(c, x0, -1.5), "-1.5 / x0", 1, W(2, 3, 3))                            \
+    X(rdiv_scalar, empty, nb_rdiv_scalar(c, x0, 2.0), "2.0 / x0", 1, P(2, 0, 4))                               \
     X(pow_scalar, sqrt, nb_pow_scalar(c, x0, 0.5), "torch.pow(x0, 0.5)", 1, P(2, 3, 4))                        \
     X(pow_scalar, cube, nb_pow_scalar(c, x0, 3.0), "torch.pow(x0, 3.0)", 1, A(2, 3, 4))                        \
     X(pow_scalar, negative, nb_pow_scalar(c, x0, -1.5), "torch.pow(x0, -1.5)", 1, P(2, 3, 4))                  \
@@ -121,7 +124,9 @@ static const nb_function nb__mulexp = {"mul_exp", nb__mulexp_fwd, nb__mulexp_bwd
     X(exp, basic, nb_exp(c, x0), "torch.exp(x0)", 1, A(2, 3, 4))                                               \
     X(exp, empty, nb_exp(c, x0), "torch.exp(x0)", 1, A(1, 0))                                                  \
     X(log, basic, nb_log(c, x0), "torch.log(x0)", 1, P(2, 3, 4))                                               \
+    X(log, empty, nb_log(c, x0), "torch.log(x0)", 1, P(1, 0))                                                  \
     X(sqrt, basic, nb_sqrt(c, x0), "torch.sqrt(x0)", 1, P(2, 3, 4))                                            \
+    X(sqrt, empty, nb_sqrt(c, x0), "torch.sqrt(x0)", 1, P(2, 0, 2))                                            \
     X(abs, basic, nb_abs(c, x0), "torch.abs(x0)", 1, W(2, 3, 4))                                               \
     X(abs, empty, nb_abs(c, x0), "torch.abs(x0)", 1, W(2, 0, 5))                                               \
     X(clamp, unit, nb_clamp(c, x0, -1.0, 1.0), "torch.clamp(x0, -1.0, 1.0)", 1, W(2, 4, 5))                    \
@@ -131,16 +136,22 @@ static const nb_function nb__mulexp = {"mul_exp", nb__mulexp_fwd, nb__mulexp_bwd
     X(relu, empty, nb_relu(c, x0), "torch.relu(x0)", 1, W(2, 0, 5))                                            \
     X(leaky_relu, basic, nb_leaky_relu(c, x0, 0.1), "F.leaky_relu(x0, 0.1)", 1, W(2, 3, 4))                    \
     X(leaky_relu, steep, nb_leaky_relu(c, x0, 0.3), "F.leaky_relu(x0, 0.3)", 1, W(3, 2, 2, 3))                 \
+    X(leaky_relu, empty, nb_leaky_relu(c, x0, 0.1), "F.leaky_relu(x0, 0.1)", 1, W(2, 0, 3))                    \
     X(elu, basic, nb_elu(c, x0, 1.0), "F.elu(x0, 1.0)", 1, W(2, 3, 4))                                         \
     X(elu, alpha, nb_elu(c, x0, 0.5), "F.elu(x0, 0.5)", 1, W(2, 3, 4))                                         \
+    X(elu, empty, nb_elu(c, x0, 1.0), "F.elu(x0, 1.0)", 1, W(2, 3, 0))                                         \
     X(gelu, basic, nb_gelu(c, x0), "F.gelu(x0)", 1, A(2, 3, 4))                                                \
     X(gelu, size1, nb_gelu(c, x0), "F.gelu(x0)", 1, A(3, 3, 1, 1))                                             \
+    X(gelu, empty, nb_gelu(c, x0), "F.gelu(x0)", 1, A(1, 0))                                                   \
     X(sigmoid, basic, nb_sigmoid(c, x0), "torch.sigmoid(x0)", 1, A(2, 3, 4))                                   \
     X(sigmoid, large, nb_sigmoid(c, nb_mul_scalar(c, x0, 15.0)), "torch.sigmoid(x0 * 15.0)", 1, A(2, 3, 4))    \
+    X(sigmoid, empty, nb_sigmoid(c, x0), "torch.sigmoid(x0)", 1, A(2, 0, 4))                                   \
     X(tanh, basic, nb_tanh(c, x0), "torch.tanh(x0)", 1, A(2, 3, 4))                                            \
+    X(tanh, empty, nb_tanh(c, x0), "torch.tanh(x0)", 1, A(3, 2, 0, 2))                                         \
     X(softplus, basic, nb_softplus(c, x0), "F.softplus(x0)", 1, A(2, 3, 4))                                    \
     X(softplus, large, nb_softplus(c, nb_mul_scalar(c, x0, 20.0)), "F.softplus(x0 * 20.0)", 1, A(2, 3, 4))     \
-    X(softplus, size1, nb_softplus(c, x0), "F.softplus(x0)", 1, A(2, 1, 1))
+    X(softplus, size1, nb_softplus(c, x0), "F.softplus(x0)", 1, A(2, 1, 1))                                    \
+    X(softplus, empty, nb_softplus(c, x0), "F.softplus(x0)", 1, A(2, 0, 3))
 
 #define NB__CASES_MATMUL(X)                                                                                       \
     X(matmul, plain, nb_matmul(c, x0, x1, 0, 0), "x0 @ x1", 2, A(2, 3, 4), A(2, 4, 5))                            \
