@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "catalogue.h"
+#include "internal.h" /* nb__node: the name an op records */
 #include "nabla/ops.h"
 #include "t.h"
 
@@ -134,6 +135,29 @@ TEST(registry, catalogue_covers_every_op_with_an_empty_case)
     }
     CHECK(nb_opcase_find("no.such_case") == NULL);
     free(empty);
+}
+
+/* The registry's names are the ones the ops record on their graph nodes
+ * (anomaly reports and error messages use them). */
+TEST(registry, ops_record_their_registry_name)
+{
+    size_t n;
+    const nb_opcase *cs = nb_opcases(&n);
+    nb_ctx *c = nb_ctx_new(NULL);
+    int seen[NB_OP_COUNT] = {0};
+    for (size_t i = 0; i < n; i++) {
+        nb_tensor *in[NB_OPCASE_MAX_IN], *y = NULL;
+        nb_ctx_reset(c);
+        if (nb_opcase_inputs(c, &cs[i], NB_F64, in) == 0) y = cs[i].build(c, in, cs[i].n_in);
+        CHECK_MSG(y, "%s: %s", cs[i].name, nb_errmsg());
+        if (!y || !y->node || nb_op_lookup(cs[i].op) == NB_OP_APPLY) continue; /* apply: the function's name */
+        const char *rec = y->node->op->name;
+        CHECK_MSG(!strcmp(rec, cs[i].op), "%s: the node says %s", cs[i].name, rec);
+        if (!strcmp(rec, cs[i].op)) seen[nb_op_lookup(rec)] = 1;
+    }
+    for (int id = 0; id < NB_OP_COUNT; id++)
+        CHECK_MSG(seen[id] || id == NB_OP_APPLY, "no case of %s recorded a node", nb_op_def_get(id)->name);
+    nb_ctx_free(c);
 }
 
 /* The negative control: the coverage check catches an op without cases, an
