@@ -72,10 +72,12 @@ EX_BIN   := $(EX_SRC:examples/%.c=$(B)/examples/%)
 all: $(B)/libnabla.a $(B)/libnabla.so $(B)/nabla
 
 # An object whose .d is missing (built before .d files existed) is rebuilt:
-# the empty rules make a missing .d count as changed.
+# the empty rules make a missing .d count as changed.  The touch keeps the
+# object newer than its .d (clang writes the .d last).
 $(B)/obj/%.o: %.c $(B)/obj/%.d
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(DEPFLAGS) -Isrc -c $< -o $@
+	@touch $@
 
 $(B)/libnabla.a: $(LIB_OBJ)
 	@rm -f $@
