@@ -1,6 +1,7 @@
 # nabla — make builds build/libnabla.a, build/libnabla.so and build/nabla.
 #   make run           build, install the data if missing, nabla train
-#   make test          every test; ends with "N passed, N failed"
+#   make test          every test; ends with "N passed, N failed, N skipped"
+#   make test T=gemm   only the cases whose "suite.name" contains "gemm"
 #   make SAN=1 test    the same under ASan+UBSan (objects in build-san/)
 #   make install PREFIX=/usr/local DESTDIR=
 # Plain `make` builds `all` (target-specific lines below come first).
@@ -29,6 +30,9 @@ ifeq ($(MPI),1)
   CFLAGS  += -DNB_HAVE_MPI
 endif
 CFLAGS  += $(CSTD) $(WARN) $(OPT) -fPIC -Iinclude
+# Each object (and example) records the headers it includes in a .d file next
+# to it, read back below: touching a header rebuilds only what includes it.
+DEPFLAGS := -MMD -MP
 LDLIBS  += -lz -lm
 # BLAS=auto (default): GEMM through OpenBLAS's CBLAS when pkg-config finds
 # openblas (Debian: libopenblas-dev), else the built-in kernels; BLAS=openblas
@@ -56,22 +60,32 @@ CLI_SRC  := $(wildcard tools/*.c)
 CLI_OBJ  := $(CLI_SRC:%.c=$(B)/obj/%.o)
 TEST_SRC := $(wildcard tests/*.c)
 TEST_OBJ := $(TEST_SRC:%.c=$(B)/obj/%.o)
+# The op-case catalogue: test code, linked into the CLI (nabla gradcheck) and
+# the test runner, never into the library.
+CAT_SRC  := $(wildcard catalogue/*.c)
+CAT_OBJ  := $(CAT_SRC:%.c=$(B)/obj/%.o)
+$(CLI_OBJ) $(TEST_OBJ): CFLAGS += -Icatalogue
 EX_SRC   := $(wildcard examples/*.c)
 EX_BIN   := $(EX_SRC:examples/%.c=$(B)/examples/%)
 
 .PHONY: all test check examples install clean fixtures run bench print-ldlibs
 all: $(B)/libnabla.a $(B)/libnabla.so $(B)/nabla
 
-$(B)/obj/%.o: %.c $(wildcard include/nabla/*.h) $(shell find src -name '*.h' -o -name '*.inc')
+# An object whose .d is missing (built before .d files existed) is rebuilt:
+# the empty rules make a missing .d count as changed.  The touch keeps the
+# object newer than its .d (clang writes the .d last).
+$(B)/obj/%.o: %.c $(B)/obj/%.d
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Isrc -c $< -o $@
+	$(CC) $(CFLAGS) $(DEPFLAGS) -Isrc -c $< -o $@
+	@touch $@
 
 # The library exports only what carries NB_API (include/nabla/export.h); the
 # CLI sees only the public headers (tests and tests/bench are white-box).
 $(LIB_OBJ): CFLAGS += -fvisibility=hidden
-$(CLI_OBJ): $(B)/obj/%.o: %.c $(wildcard include/nabla/*.h tools/*.h)
+$(CLI_OBJ): $(B)/obj/%.o: %.c $(B)/obj/%.d
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
+	@touch $@
 
 $(B)/libnabla.a: $(LIB_OBJ)
 	@rm -f $@
@@ -80,26 +94,30 @@ $(B)/libnabla.a: $(LIB_OBJ)
 $(B)/libnabla.so: $(LIB_OBJ)
 	$(CC) -shared $(LDSAN) -Wl,-soname,libnabla.so.0 -o $@ $^ $(LDLIBS)
 
-$(B)/nabla: $(CLI_OBJ) $(B)/libnabla.a
-	$(CC) $(LDSAN) -o $@ $(CLI_OBJ) $(B)/libnabla.a $(LDLIBS)
+$(B)/nabla: $(CLI_OBJ) $(CAT_OBJ) $(B)/libnabla.a
+	$(CC) $(LDSAN) -o $@ $(CLI_OBJ) $(CAT_OBJ) $(B)/libnabla.a $(LDLIBS)
 
-$(B)/examples/%: examples/%.c $(B)/libnabla.a
+$(B)/examples/%: examples/%.c $(B)/libnabla.a $(B)/examples/%.d
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(B)/libnabla.a $(LDSAN) $(LDLIBS)
+	$(CC) $(CFLAGS) $(DEPFLAGS) -o $@ $< $(B)/libnabla.a $(LDSAN) $(LDLIBS)
 
 examples: $(EX_BIN)
 
-$(B)/test_nabla: $(TEST_OBJ) $(B)/libnabla.a
-	$(CC) $(LDSAN) -o $@ $(TEST_OBJ) $(B)/libnabla.a $(LDLIBS)
+$(B)/obj/%.d: ;
+$(B)/examples/%.d: ;
+
+$(B)/test_nabla: $(TEST_OBJ) $(CAT_OBJ) $(B)/libnabla.a
+	$(CC) $(LDSAN) -o $@ $(TEST_OBJ) $(CAT_OBJ) $(B)/libnabla.a $(LDLIBS)
 
 # Build, make sure the data is there, and train (pass flags with ARGS="...").
 run: all
 	@sh scripts/ensure-data.sh
 	./$(B)/nabla train $(ARGS)
 
-# Every suite, the CLI checks and the examples; the runner prints the closing line.
+# Every suite, the CLI checks and the examples; the runner prints the closing
+# line.  T=FILTER runs only the matching cases (a filter matching none fails).
 test: all $(B)/test_nabla examples
-	@NB_BUILD=$(B) ./$(B)/test_nabla
+	@NB_BUILD=$(B) ./$(B)/test_nabla $(T)
 
 check: test
 
@@ -131,5 +149,9 @@ install: all
 print-ldlibs:
 	@echo $(LDLIBS)
 
+# Every build folder: build/ and build-*/ (SAN=1, MPI=1, the fuzzers, CI's
+# B=build-noblas and B=build-clang).
 clean:
-	rm -rf build build-san build-mpi build-mpi-san
+	rm -rf build build-*
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(CAT_OBJ:.o=.d) $(EX_BIN:=.d)

@@ -1,4 +1,6 @@
-/* The test runner: every registered case, or those matching the arguments. */
+/* The test runner: every registered case, or those matching the arguments.
+ * A case passes, fails (any CHECK failed), or is skipped (it called T_SKIP and
+ * nothing failed).  A filter that matches no case is an error. */
 #include "t.h"
 
 #include <stdarg.h>
@@ -10,14 +12,39 @@ typedef struct {
     t_fn fn;
 } t_case;
 
-static t_case t_cases[2048];
-static int t_ncases;
-static int t_cur_failed;
+static t_case *t_cases; /* grown as the constructors register cases */
+static size_t t_ncases, t_cap;
+static int t_lost;      /* a case could not be registered (out of memory) */
+static int t_cur_failed, t_cur_skipped;
+static char t_cur_skip_why[256];
 
 void t_register(const char *suite, const char *name, t_fn fn)
 {
-    if (t_ncases < (int)(sizeof t_cases / sizeof t_cases[0]))
-        t_cases[t_ncases++] = (t_case){suite, name, fn};
+    if (t_ncases == t_cap) {
+        size_t cap = t_cap ? 2 * t_cap : 512;
+        t_case *g = realloc(t_cases, cap * sizeof *g);
+        if (!g) {
+            t_lost = 1;
+            return;
+        }
+        t_cases = g;
+        t_cap = cap;
+    }
+    t_cases[t_ncases++] = (t_case){suite, name, fn};
+}
+
+void t_skip(const char *file, int line, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (!t_cur_skipped++) vsnprintf(t_cur_skip_why, sizeof t_cur_skip_why, fmt, ap);
+    va_end(ap);
+}
+
+void t_skip_unless_required(const char *file, int line, const char *env, const char *why)
+{
+    if (getenv(env)) t_fail(file, line, "%s is set, so this may not be skipped: %s", env, why);
+    else t_skip(file, line, "%s", why);
 }
 
 void t_fail(const char *file, int line, const char *fmt, ...)
@@ -59,27 +86,43 @@ static int t_cmp(const void *x, const void *y)
 
 int main(int argc, char **argv)
 {
-    qsort(t_cases, (size_t)t_ncases, sizeof t_cases[0], t_cmp);
-    int passed = 0, failed = 0;
-    for (int i = 0; i < t_ncases; i++) {
+    if (t_lost) {
+        fprintf(stderr, "test_nabla: out of memory registering the cases\n");
+        return 1;
+    }
+    if (t_ncases) qsort(t_cases, t_ncases, sizeof t_cases[0], t_cmp);
+    int passed = 0, failed = 0, skipped = 0;
+    int *matched = calloc((size_t)argc, sizeof *matched);
+    if (!matched) return 1;
+    for (size_t i = 0; i < t_ncases; i++) {
         char full[256];
         snprintf(full, sizeof full, "%s.%s", t_cases[i].suite, t_cases[i].name);
         int want = argc < 2;
         for (int a = 1; a < argc; a++)
-            if (strstr(full, argv[a])) want = 1;
+            if (strstr(full, argv[a])) want = matched[a] = 1;
         if (!want) continue;
-        t_cur_failed = 0;
+        t_cur_failed = t_cur_skipped = 0;
         nb_clear_error();
         t_cases[i].fn();
         if (t_cur_failed) {
             failed++;
             printf("FAIL %s\n", full);
+        } else if (t_cur_skipped) {
+            skipped++;
+            printf("skip %s (%s)\n", full, t_cur_skip_why);
         } else {
             passed++;
             printf("ok   %s\n", full);
         }
         fflush(stdout);
     }
-    printf("%d passed, %d failed\n", passed, failed);
+    for (int a = 1; a < argc; a++)
+        if (!matched[a]) {
+            printf("FAIL no case matches \"%s\"\n", argv[a]);
+            failed++;
+        }
+    free(matched);
+    free(t_cases);
+    printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
     return failed ? 1 : 0;
 }

@@ -1,7 +1,10 @@
 /* A small test harness.  TEST(suite, name) registers a case; CHECK* record
- * failures without stopping the case.  The runner prints each failure with
- * file:line, and closes with "N passed, N failed" (exit 1 on any failure).
- *   build/test_nabla [SUBSTRING...]   runs the cases whose "suite.name" matches */
+ * failures without stopping the case; T_SKIP("why") marks it skipped (the
+ * case then returns: a skipped case that also failed a CHECK fails).  The
+ * runner prints each failure with file:line, and closes with
+ * "N passed, N failed, N skipped" (exit 1 on any failure).
+ *   build/test_nabla [SUBSTRING...]   runs the cases whose "suite.name" matches;
+ *                                     a SUBSTRING that matches none is a failure */
 #ifndef NB_T_H
 #define NB_T_H
 
@@ -17,6 +20,14 @@ void t_fail(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+void t_skip(const char *file, int line, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* A skip, unless the environment variable env is set (CI sets NB_REQUIRE_PYTHON
+ * and NB_REQUIRE_CHROMIUM): then a failure, so the check can never be skipped there. */
+void t_skip_unless_required(const char *file, int line, const char *env, const char *why);
 /* Relative-or-absolute closeness: |a-b| <= atol + rtol*|b|, NaNs equal only to NaN. */
 int t_close(double a, double b, double atol, double rtol);
 /* 1 when running under valgrind (its preload is in LD_PRELOAD): heavy sweeps
@@ -49,6 +60,9 @@ const char *t_build_dir(void);
             t_fail(__FILE__, __LINE__, "%s = %.17g, expected %s = %.17g (tol %g)", \
                    #a, a_, #b, b_, (double)(tol));                                \
     } while (0)
+/* Mark the running case skipped, saying why (a printf format); then return. */
+#define T_SKIP(...) t_skip(__FILE__, __LINE__, __VA_ARGS__)
+#define T_SKIP_UNLESS_REQUIRED(env, why) t_skip_unless_required(__FILE__, __LINE__, env, why)
 /* A call that must succeed (non-NULL / 0); prints nb_errmsg() otherwise. */
 #define CHECK_OK(expr)                                                            \
     do {                                                                          \

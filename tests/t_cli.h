@@ -35,12 +35,12 @@ static inline int t_cli_run(const char *args, char **out)
     return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-/* Is Fashion-MNIST installed?  Prints why a case is skipped when not. */
+/* Is Fashion-MNIST installed?  Marks the case skipped, saying why, when not. */
 static inline int t_have_data(void)
 {
     char dir[512];
     if (nb_fashion_mnist_find(NULL, dir, sizeof dir) == 0) return 1;
-    printf("  (skipped: Fashion-MNIST not installed: %s)\n", nb_errmsg());
+    T_SKIP("Fashion-MNIST not installed: %s", nb_errmsg());
     return 0;
 }
 

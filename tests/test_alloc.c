@@ -18,7 +18,7 @@ enum { B = 64, IN = 784, OUT = 10 };
 TEST(alloc, training_step_makes_no_heap_allocation_after_warmup)
 {
 #if !T_ALLOC_INTERPOSED
-    printf("  (skipped: allocation counting needs glibc without ASan)\n");
+    T_SKIP("allocation counting needs glibc without ASan");
 #else
     /* the study guide's model and step: 784-128-10 ReLU, Adam, clip-norm 1.0 */
     nb_rng r;
@@ -37,7 +37,7 @@ TEST(alloc, training_step_makes_no_heap_allocation_after_warmup)
     /* valgrind replaces malloc everywhere, ours included: nothing to count */
     const char *why;
     int skip = !t_alloc_usable(&why);
-    if (skip) printf("  (skipped: %s)\n", why);
+    if (skip) T_SKIP("%s", why);
     /* the counter itself works */
     t_alloc_count_start();
     void *volatile probe = malloc(16); /* volatile: the pair must not be optimised away */

@@ -242,7 +242,7 @@ TEST(anomaly, cli_detect_anomaly_names_the_op)
 TEST(anomaly, library_sources_do_not_use_call_site_macros)
 {
     if (system("cc --version > /dev/null 2>&1") != 0) {
-        printf("  (skipped: no cc to preprocess with)\n");
+        T_SKIP("no cc to preprocess with");
         return;
     }
     FILE *p = popen("cc -std=c11 -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc -E $(find src -name '*.c') 2>&1 "

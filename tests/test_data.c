@@ -1044,7 +1044,7 @@ TEST(data, fashion_mnist_real)
 {
     char dir[4096];
     if (nb_fashion_mnist_find(NULL, dir, sizeof dir) != 0) {
-        printf("  note: real Fashion-MNIST not found, skipped: %s\n", nb_errmsg());
+        T_SKIP("real Fashion-MNIST not found: %s", nb_errmsg());
         return;
     }
     nb_dataset *tr, *te;

@@ -48,7 +48,7 @@ TEST(examples, train_mlp_learns)
 {
     char dir[512], *out;
     if (nb_fashion_mnist_find(NULL, dir, sizeof dir)) {
-        printf("  (skipped: Fashion-MNIST not installed)\n");
+        T_SKIP("Fashion-MNIST not installed");
         return;
     }
     CHECK(run_example("train_mlp", "1 300", &out) == 0);

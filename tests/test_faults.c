@@ -475,9 +475,8 @@ typedef struct {
 static void f_oom_sweep(const char *what, f_op op, void *user, long max_n, int line)
 {
     const char *why;
-    static int said;
     if (!t_alloc_usable(&why)) {
-        if (!said++) printf("     out-of-memory sweeps skipped: %s\n", why);
+        T_SKIP("out-of-memory sweeps: %s", why);
         return;
     }
     f_oom_state *sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -867,7 +866,7 @@ TEST(faults, oom_injector_works)
 {
     const char *why;
     if (!t_alloc_usable(&why)) {
-        printf("     skipped: %s\n", why);
+        T_SKIP("%s", why);
         return;
     }
     long live = t_alloc_live();

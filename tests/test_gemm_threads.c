@@ -102,7 +102,7 @@ TEST(gemm_threads, cblas_bitwise_identical_for_1_to_4_threads)
 {
     if (!nb__gemm_have_cblas()) {
         CHECK(nb__gemm_set_backend(NB__GEMM_CBLAS) == -1);
-        printf("  (skipped: built without CBLAS)\n");
+        T_SKIP("built without CBLAS");
         return;
     }
     const int saved = nb_get_threads();

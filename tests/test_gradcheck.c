@@ -1,10 +1,14 @@
 /* nb_gradcheck and the op catalogue: every case passes in float64 (full and
- * fast mode); deliberately wrong backwards are caught (the negative controls);
- * errors are reported; the caller's tensors are left alone. */
+ * fast mode); every op of the registry (nabla/ops.h) has cases, one of them
+ * empty; deliberately wrong backwards and a missing op's cases are caught
+ * (the negative controls); errors are reported; the caller's tensors are left
+ * alone. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "nabla/catalogue.h"
+#include "catalogue.h"
+#include "internal.h" /* nb__node: the name an op records */
+#include "nabla/ops.h"
 #include "t.h"
 
 static nb_tensor *gc_call(nb_ctx *c, nb_tensor *const *in, int n_in, void *user)
@@ -42,28 +46,86 @@ TEST(gradcheck, catalogue_all_pass_float64) { CHECK(gc_run_catalogue(0) == 0); }
 
 TEST(gradcheck, catalogue_all_pass_fast_mode) { CHECK(gc_run_catalogue(1) == 0); }
 
-TEST(gradcheck, catalogue_covers_every_op)
+/* ------------------------------------------------ registry coverage */
+/* Does the case run on no elements (an input or its output empty)? */
+static int gc_case_is_empty(nb_ctx *c, const nb_opcase *oc)
 {
-    static const char *const ops[] = {
-        "add", "sub", "mul", "div", "neg", "add_scalar", "mul_scalar", "rsub_scalar", "rdiv_scalar",
-        "pow_scalar", "pow", "exp", "log", "sqrt", "abs", "clamp", "relu", "leaky_relu", "elu", "gelu",
-        "sigmoid", "tanh", "softplus", "matmul", "linear", "reshape", "transpose", "permute", "slice", "concat", "sum",
-        "mean", "max", "min", "softmax", "log_softmax", "cross_entropy", "nll", "mse", "bce_with_logits",
-        "dropout", "gather", "index_select", "where", "apply"};
-    size_t n;
-    const nb_opcase *cs = nb_opcases(&n);
-    CHECK_MSG(n >= 60, "only %zu cases", n);
-    for (size_t k = 0; k < sizeof ops / sizeof ops[0]; k++) {
-        int cases = 0, empty = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (strcmp(cs[i].op, ops[k])) continue;
-            cases++;
-            for (int j = 0; j < cs[i].n_in; j++)
-                for (int d = 0; d < cs[i].in[j].ndim; d++) empty |= cs[i].in[j].shape[d] == 0;
+    for (int j = 0; j < oc->n_in; j++)
+        for (int d = 0; d < oc->in[j].ndim; d++)
+            if (oc->in[j].shape[d] == 0) return 1;
+    nb_tensor *in[NB_OPCASE_MAX_IN], *y = NULL;
+    nb_ctx_reset(c);
+    int was = nb_set_grad_enabled(c, 0);
+    if (nb_opcase_inputs(c, oc, NB_F64, in) == 0) y = oc->build(c, in, oc->n_in);
+    nb_set_grad_enabled(c, was);
+    return y && y->numel == 0;
+}
+
+/* Checks that every op of the registry has a catalogue case, one of them
+ * empty (empty[i] says whether cs[i] is), and that every case names a
+ * registry op.  Returns the number of problems; the first is written to why. */
+static int gc_coverage(const nb_opcase *cs, size_t n, const int *empty, char *why, size_t size)
+{
+    int cases[NB_OP_COUNT] = {0}, empties[NB_OP_COUNT] = {0}, problems = 0;
+    why[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        int id = nb_op_lookup(cs[i].op);
+        if (id < 0) {
+            if (!problems++) snprintf(why, size, "case %s: op %s is not in the registry", cs[i].name, cs[i].op);
+            continue;
         }
-        CHECK_MSG(cases >= 1, "op %s has no case", ops[k]);
-        (void)empty;
+        cases[id]++;
+        empties[id] += empty[i] != 0;
     }
+    for (int id = 0; id < NB_OP_COUNT; id++) {
+        const char *op = nb_op_def_get(id)->name;
+        if (!cases[id]) {
+            if (!problems++) snprintf(why, size, "op %s has no catalogue case", op);
+        } else if (!empties[id]) {
+            if (!problems++) snprintf(why, size, "op %s has no empty-shape case", op);
+        }
+    }
+    return problems;
+}
+
+/* The catalogue and which of its cases are empty; free both. */
+static const nb_opcase *gc_catalogue(size_t *n, int **empty)
+{
+    const nb_opcase *cs = nb_opcases(n);
+    nb_ctx *c = nb_ctx_new(NULL);
+    *empty = calloc(*n, sizeof **empty);
+    for (size_t i = 0; *empty && i < *n; i++) (*empty)[i] = gc_case_is_empty(c, &cs[i]);
+    nb_ctx_free(c);
+    return cs;
+}
+
+TEST(registry, every_op_is_defined_once)
+{
+    for (int id = 0; id < NB_OP_COUNT; id++) {
+        const nb_op_def *d = nb_op_def_get(id);
+        CHECK_MSG(d && d->name, "registry line %d is missing", id);
+        if (!d || !d->name) continue;
+        CHECK_MSG(nb_op_lookup(d->name) == id, "%s: defined twice", d->name);
+        CHECK_MSG(d->n_in == -1 || (d->n_in >= 1 && d->n_in <= 3), "%s: n_in %d", d->name, d->n_in);
+        FILE *f = d->file ? fopen(d->file, "r") : NULL; /* tests run from the repository root */
+        CHECK_MSG(f, "%s: no file %s", d->name, d->file ? d->file : "(null)");
+        if (f) fclose(f);
+    }
+    CHECK(nb_op_def_get(-1) == NULL && nb_op_def_get(NB_OP_COUNT) == NULL);
+    CHECK(nb_op_lookup("no_such_op") == -1 && nb_op_lookup(NULL) == -1);
+    CHECK(!strcmp(nb_op_def_get(NB_OP_ADD)->name, "add") && nb_op_lookup("apply") == NB_OP_APPLY);
+}
+
+TEST(registry, catalogue_covers_every_op_with_an_empty_case)
+{
+    size_t n;
+    int *empty;
+    const nb_opcase *cs = gc_catalogue(&n, &empty);
+    CHECK_OK(empty);
+    if (!empty) return;
+    char why[256];
+    int problems = gc_coverage(cs, n, empty, why, sizeof why);
+    CHECK_MSG(problems == 0, "%d problems, the first: %s", problems, why);
     /* Names are unique, "op.variant", and findable. */
     for (size_t i = 0; i < n; i++) {
         size_t len = strlen(cs[i].op);
@@ -72,6 +134,66 @@ TEST(gradcheck, catalogue_covers_every_op)
         CHECK(cs[i].n_in >= 1 && cs[i].n_in <= NB_OPCASE_MAX_IN && cs[i].build);
     }
     CHECK(nb_opcase_find("no.such_case") == NULL);
+    free(empty);
+}
+
+/* The registry's names are the ones the ops record on their graph nodes
+ * (anomaly reports and error messages use them). */
+TEST(registry, ops_record_their_registry_name)
+{
+    size_t n;
+    const nb_opcase *cs = nb_opcases(&n);
+    nb_ctx *c = nb_ctx_new(NULL);
+    int seen[NB_OP_COUNT] = {0};
+    for (size_t i = 0; i < n; i++) {
+        nb_tensor *in[NB_OPCASE_MAX_IN], *y = NULL;
+        nb_ctx_reset(c);
+        if (nb_opcase_inputs(c, &cs[i], NB_F64, in) == 0) y = cs[i].build(c, in, cs[i].n_in);
+        CHECK_MSG(y, "%s: %s", cs[i].name, nb_errmsg());
+        if (!y || !y->node || nb_op_lookup(cs[i].op) == NB_OP_APPLY) continue; /* apply: the function's name */
+        const char *rec = y->node->op->name;
+        CHECK_MSG(!strcmp(rec, cs[i].op), "%s: the node says %s", cs[i].name, rec);
+        if (!strcmp(rec, cs[i].op)) seen[nb_op_lookup(rec)] = 1;
+    }
+    for (int id = 0; id < NB_OP_COUNT; id++)
+        CHECK_MSG(seen[id] || id == NB_OP_APPLY, "no case of %s recorded a node", nb_op_def_get(id)->name);
+    nb_ctx_free(c);
+}
+
+/* The negative control: the coverage check catches an op without cases, an
+ * op without an empty case, and a case whose op is not registered. */
+TEST(registry, coverage_check_catches_missing_cases)
+{
+    size_t n, m = 0;
+    int *empty;
+    const nb_opcase *cs = gc_catalogue(&n, &empty);
+    nb_opcase *cut = malloc((n + 1) * sizeof *cut);
+    int *cut_empty = malloc((n + 1) * sizeof *cut_empty);
+    CHECK_OK(empty && cut && cut_empty);
+    if (!empty || !cut || !cut_empty) goto out;
+    char why[256];
+    for (size_t i = 0; i < n; i++) /* every "where" case dropped */
+        if (strcmp(cs[i].op, "where")) cut[m] = cs[i], cut_empty[m++] = empty[i];
+    CHECK(m < n && gc_coverage(cut, m, cut_empty, why, sizeof why) == 1);
+    CHECK_MSG(!strcmp(why, "op where has no catalogue case"), "%s", why);
+
+    for (size_t i = 0; i < n; i++) /* "add" keeps its cases but none is empty */
+        cut_empty[i] = empty[i] && strcmp(cs[i].op, "add");
+    CHECK(gc_coverage(cs, n, cut_empty, why, sizeof why) == 1);
+    CHECK_MSG(!strcmp(why, "op add has no empty-shape case"), "%s", why);
+
+    memcpy(cut, cs, n * sizeof *cut); /* a case of an op nobody registered */
+    memcpy(cut_empty, empty, n * sizeof *cut_empty);
+    cut[n] = cs[0];
+    cut[n].name = "fft.basic";
+    cut[n].op = "fft";
+    cut_empty[n] = 1;
+    CHECK(gc_coverage(cut, n + 1, cut_empty, why, sizeof why) == 1);
+    CHECK_MSG(!strcmp(why, "case fft.basic: op fft is not in the registry"), "%s", why);
+out:
+    free(empty);
+    free(cut);
+    free(cut_empty);
 }
 
 TEST(gradcheck, catalogue_inputs_are_reproducible)

@@ -433,7 +433,7 @@ TEST(io, save_atomic_rename_fails)
 TEST(io, save_atomic_unwritable_dir)
 {
     if (geteuid() == 0) {
-        printf("     note: running as root; the unwritable-directory case is skipped\n");
+        T_SKIP("running as root, who may write anywhere");
         return;
     }
     char dir[64], path[128];
@@ -694,7 +694,7 @@ TEST(io_bad, file_over_size_cap)
              ftruncate(fd, (off_t)NB_ST_MAX_FILE_BYTES + 1) == 0;
     if (fd >= 0) close(fd);
     if (!ok) {
-        printf("     note: cannot make a sparse file here; case skipped\n");
+        T_SKIP("cannot make a sparse file here");
     } else {
         CHECK(nb_st_load(path) == NULL);
         CHECK(strstr(nb_errmsg(), "exceeds the 4294967296-byte limit"));
@@ -768,10 +768,8 @@ static int io_have_python(void)
 TEST(io, python_interop)
 {
     if (!io_have_python()) {
-        /* CI sets NB_REQUIRE_PYTHON so the check can never be skipped there */
-        CHECK_MSG(!getenv("NB_REQUIRE_PYTHON"), "NB_REQUIRE_PYTHON is set but python3 lacks safetensors/numpy");
-        printf("     note: python3 with safetensors and numpy not found; interop case skipped "
-               "(python3 -m pip install safetensors numpy)\n");
+        T_SKIP_UNLESS_REQUIRED("NB_REQUIRE_PYTHON", "python3 with safetensors and numpy not found "
+                                                    "(python3 -m pip install safetensors numpy)");
         return;
     }
     /* C writes, Python checks. */

@@ -96,8 +96,7 @@ TEST(report, train_monitor_report_and_chromium_render)
 
     const char *chrome = chromium();
     if (!chrome) {
-        if (getenv("NB_REQUIRE_CHROMIUM")) t_fail(__FILE__, __LINE__, "NB_REQUIRE_CHROMIUM is set but no chromium found");
-        else printf("  (Chromium check skipped: no chromium; apt-get install chromium)\n");
+        T_SKIP_UNLESS_REQUIRED("NB_REQUIRE_CHROMIUM", "no chromium for the rendering check (apt-get install chromium)");
         t_rmrf(dir);
         return;
     }

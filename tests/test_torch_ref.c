@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nabla/catalogue.h"
+#include "catalogue.h"
 #include "t.h"
 
 #define TR_PATH "tests/ref/torch_ops.txt"

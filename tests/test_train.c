@@ -246,8 +246,8 @@ TEST(train, checkpoint_reads_in_python_safetensors)
 {
     if (!t_have_data()) return;
     if (system("python3 -c \"import safetensors, numpy\" >/dev/null 2>&1") != 0) {
-        CHECK_MSG(!getenv("NB_REQUIRE_PYTHON"), "NB_REQUIRE_PYTHON is set but python3 lacks safetensors/numpy");
-        printf("  (skipped: python3 -m pip install safetensors numpy)\n");
+        T_SKIP_UNLESS_REQUIRED("NB_REQUIRE_PYTHON", "python3 lacks safetensors/numpy "
+                                                    "(python3 -m pip install safetensors numpy)");
         return;
     }
     char dir[64], args[512], *out;

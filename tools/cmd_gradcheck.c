@@ -1,4 +1,4 @@
-/* nabla gradcheck: every case of the op catalogue (include/nabla/catalogue.h)
+/* nabla gradcheck: every case of the op catalogue (catalogue/catalogue.h)
  * through nb_gradcheck in float64; one line per op, then a summary.  Also
  * dumps the cases' inputs for the PyTorch reference (tests/ref/torch_ref.py,
  * which documents the file format). */
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nabla/catalogue.h"
+#include "catalogue.h"
 #include "nabla/nabla.h"
 
 static const char nb_gc_usage[] =

@@ -15,7 +15,7 @@ INPUT: cases.txt (written by `nabla gradcheck --dump-cases FILE`).  Lines;
 %.17g (float64 round-trip) or plain integers.
 
     nabla-cases 1                     header and format version
-    case <name> <op> <n_in>           a case of include/nabla/catalogue.h
+    case <name> <op> <n_in>           a case of catalogue/catalogue.h
     torch <expression...>             rest of the line: the PyTorch equivalent,
                                       a Python expression over x0, x1, ...,
                                       torch and F; "-" when there is none

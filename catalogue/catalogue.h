@@ -1,8 +1,8 @@
 /* nabla op-case catalogue: every differentiable op of nabla.h, exercised by
  * several small, reproducible cases (contiguous, broadcast, size-1 dims,
  * empty shapes).  `nabla gradcheck` runs them through nb_gradcheck; the tests
- * compare them with PyTorch fixtures.  Include this header explicitly; nabla.h
- * does not.
+ * compare them with PyTorch fixtures.  Test code, not library code: built into
+ * the CLI and the test runner (never into libnabla), over nabla.h alone.
  *
  *   size_t n;
  *   const nb_opcase *cs = nb_opcases(&n);
@@ -16,8 +16,8 @@
  *   }
  *   nb_ctx_free(c);
  */
-#ifndef NABLA_CATALOGUE_H
-#define NABLA_CATALOGUE_H
+#ifndef NB_CATALOGUE_H
+#define NB_CATALOGUE_H
 
 #include "nabla/nabla.h"
 
@@ -72,13 +72,15 @@ const nb_opcase *nb_opcase_find(const char *name);
 uint64_t nb_opcase_seed(const nb_opcase *oc);
 /* Make the case's inputs in c, float inputs in float_dt (NB_F32 or NB_F64),
  * requires_grad set as specified.  in[] gets oc->n_in arena tensors.  The
- * values are the same on every call and every platform.  0 on success. */
+ * values are the same on every call and every platform.  0 on success; -1
+ * on a bad argument (nb_errmsg() is then not set) or when the library fails
+ * (it says why in nb_errmsg()). */
 int nb_opcase_inputs(nb_ctx *c, const nb_opcase *oc, nb_dtype float_dt, nb_tensor **in);
 /* A fixed random upstream gradient (normal, seeded from the case) of like's
- * shape and dtype, for backward passes on the case's output. */
+ * shape and dtype, for backward passes on the case's output; NULL as above. */
 nb_tensor *nb_opcase_upstream(nb_ctx *c, const nb_opcase *oc, const nb_tensor *like);
 
 #ifdef __cplusplus
 }
 #endif
-#endif /* NABLA_CATALOGUE_H */
+#endif /* NB_CATALOGUE_H */

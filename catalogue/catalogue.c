@@ -1,4 +1,4 @@
-/* The op-case catalogue (see include/nabla/catalogue.h).  Each case is one
+/* The op-case catalogue (see catalogue.h).  Each case is one
  * line of a family list below: op, variant, the nabla call, the PyTorch
  * equivalent, then the input specs.  Every list is expanded twice: once into
  * build functions, once into the table.  A case's inputs come from an nb_rng
@@ -8,9 +8,9 @@
  * P positive, W away from kinks, D distinct (no ties), U unit interval,
  * UK unit (no grad), I(lo, hi, ...) int32.  The first number is ndim, then
  * the dims; a scalar is written (0, 0). */
-#include "nabla/catalogue.h"
+#include "catalogue.h"
 
-#include "../internal.h"
+#include <string.h>
 
 #define NB__IN(dt, d, req, nd, ...) \
     {.dtype = dt, .dom = NB_CASE_##d, .requires_grad = req, .ndim = nd, .shape = {__VA_ARGS__}}
@@ -53,9 +53,8 @@ static nb_tensor *nb__dropout_eval(nb_ctx *c, nb_tensor *x, double p)
 static nb_tensor *nb__mulexp_fwd(nb_fnctx *fc, nb_tensor *const *in, int n_in)
 {
     nb_ctx *c = nb_fn_ctx(fc);
-    if (n_in != 2) return nb__err("mul_exp: needs 2 inputs, got %d", n_in);
-    if (!nb_same_shape(in[0], in[1]))
-        return nb__err("mul_exp: shapes %s and %s differ", nb__shp(in[0]), nb__shp(in[1]));
+    /* nb_apply reports "mul_exp: forward failed" (the cases never get here) */
+    if (n_in != 2 || !nb_same_shape(in[0], in[1])) return NULL;
     nb_tensor *e = nb_exp(c, in[1]);
     if (!e || nb_fn_save(fc, in[0]) || nb_fn_save(fc, e)) return NULL;
     return nb_mul(c, in[0], e);
@@ -65,7 +64,7 @@ static int nb__mulexp_bwd(nb_fnctx *fc, const nb_tensor *g, nb_tensor **grad_in,
 {
     nb_ctx *c = nb_fn_ctx(fc);
     const nb_tensor *a = nb_fn_saved(fc, 0), *e = nb_fn_saved(fc, 1);
-    if (!a || !e || n_in != 2) return nb__erri("mul_exp: saved tensors missing");
+    if (!a || !e || n_in != 2) return -1; /* nb_fn_saved said why, or nb_apply does */
     for (int i = 0; i < 2; i++) {
         if (!nb_fn_needs_grad(fc, i)) continue;
         nb_tensor *gi = nb_empty(c, g->dtype, g->ndim, g->shape);
@@ -110,11 +109,14 @@ static const nb_function nb__mulexp = {"mul_exp", nb__mulexp_fwd, nb__mulexp_bwd
     X(neg, empty, nb_neg(c, x0), "-x0", 1, A(2, 0, 4))                                                         \
     X(add_scalar, basic, nb_add_scalar(c, x0, 1.5), "x0 + 1.5", 1, A(2, 3, 4))                                 \
     X(add_scalar, scalar, nb_add_scalar(c, x0, -0.25), "x0 - 0.25", 1, A(0, 0))                                \
+    X(add_scalar, empty, nb_add_scalar(c, x0, 1.5), "x0 + 1.5", 1, A(2, 0, 3))                                 \
     X(mul_scalar, basic, nb_mul_scalar(c, x0, -2.5), "x0 * -2.5", 1, A(2, 3, 4))                               \
     X(mul_scalar, empty, nb_mul_scalar(c, x0, 3.0), "x0 * 3.0", 1, A(3, 2, 0, 2))                              \
     X(rsub_scalar, basic, nb_rsub_scalar(c, x0, 3.0), "3.0 - x0", 1, A(2, 3, 4))                               \
+    X(rsub_scalar, empty, nb_rsub_scalar(c, x0, 3.0), "3.0 - x0", 1, A(2, 3, 0))                               \
     X(rdiv_scalar, positive, nb_rdiv_scalar(c, x0, 2.0), "2.0 / x0", 1, P(2, 3, 4))                            \
     X(rdiv_scalar, signed, nb_rdiv_scalar(c, x0, -1.5), "-1.5 / x0", 1, W(2, 3, 3))                            \
+    X(rdiv_scalar, empty, nb_rdiv_scalar(c, x0, 2.0), "2.0 / x0", 1, P(2, 0, 4))                               \
     X(pow_scalar, sqrt, nb_pow_scalar(c, x0, 0.5), "torch.pow(x0, 0.5)", 1, P(2, 3, 4))                        \
     X(pow_scalar, cube, nb_pow_scalar(c, x0, 3.0), "torch.pow(x0, 3.0)", 1, A(2, 3, 4))                        \
     X(pow_scalar, negative, nb_pow_scalar(c, x0, -1.5), "torch.pow(x0, -1.5)", 1, P(2, 3, 4))                  \
@@ -122,7 +124,9 @@ static const nb_function nb__mulexp = {"mul_exp", nb__mulexp_fwd, nb__mulexp_bwd
     X(exp, basic, nb_exp(c, x0), "torch.exp(x0)", 1, A(2, 3, 4))                                               \
     X(exp, empty, nb_exp(c, x0), "torch.exp(x0)", 1, A(1, 0))                                                  \
     X(log, basic, nb_log(c, x0), "torch.log(x0)", 1, P(2, 3, 4))                                               \
+    X(log, empty, nb_log(c, x0), "torch.log(x0)", 1, P(1, 0))                                                  \
     X(sqrt, basic, nb_sqrt(c, x0), "torch.sqrt(x0)", 1, P(2, 3, 4))                                            \
+    X(sqrt, empty, nb_sqrt(c, x0), "torch.sqrt(x0)", 1, P(2, 0, 2))                                            \
     X(abs, basic, nb_abs(c, x0), "torch.abs(x0)", 1, W(2, 3, 4))                                               \
     X(abs, empty, nb_abs(c, x0), "torch.abs(x0)", 1, W(2, 0, 5))                                               \
     X(clamp, unit, nb_clamp(c, x0, -1.0, 1.0), "torch.clamp(x0, -1.0, 1.0)", 1, W(2, 4, 5))                    \
@@ -132,16 +136,22 @@ static const nb_function nb__mulexp = {"mul_exp", nb__mulexp_fwd, nb__mulexp_bwd
     X(relu, empty, nb_relu(c, x0), "torch.relu(x0)", 1, W(2, 0, 5))                                            \
     X(leaky_relu, basic, nb_leaky_relu(c, x0, 0.1), "F.leaky_relu(x0, 0.1)", 1, W(2, 3, 4))                    \
     X(leaky_relu, steep, nb_leaky_relu(c, x0, 0.3), "F.leaky_relu(x0, 0.3)", 1, W(3, 2, 2, 3))                 \
+    X(leaky_relu, empty, nb_leaky_relu(c, x0, 0.1), "F.leaky_relu(x0, 0.1)", 1, W(2, 0, 3))                    \
     X(elu, basic, nb_elu(c, x0, 1.0), "F.elu(x0, 1.0)", 1, W(2, 3, 4))                                         \
     X(elu, alpha, nb_elu(c, x0, 0.5), "F.elu(x0, 0.5)", 1, W(2, 3, 4))                                         \
+    X(elu, empty, nb_elu(c, x0, 1.0), "F.elu(x0, 1.0)", 1, W(2, 3, 0))                                         \
     X(gelu, basic, nb_gelu(c, x0), "F.gelu(x0)", 1, A(2, 3, 4))                                                \
     X(gelu, size1, nb_gelu(c, x0), "F.gelu(x0)", 1, A(3, 3, 1, 1))                                             \
+    X(gelu, empty, nb_gelu(c, x0), "F.gelu(x0)", 1, A(1, 0))                                                   \
     X(sigmoid, basic, nb_sigmoid(c, x0), "torch.sigmoid(x0)", 1, A(2, 3, 4))                                   \
     X(sigmoid, large, nb_sigmoid(c, nb_mul_scalar(c, x0, 15.0)), "torch.sigmoid(x0 * 15.0)", 1, A(2, 3, 4))    \
+    X(sigmoid, empty, nb_sigmoid(c, x0), "torch.sigmoid(x0)", 1, A(2, 0, 4))                                   \
     X(tanh, basic, nb_tanh(c, x0), "torch.tanh(x0)", 1, A(2, 3, 4))                                            \
+    X(tanh, empty, nb_tanh(c, x0), "torch.tanh(x0)", 1, A(3, 2, 0, 2))                                         \
     X(softplus, basic, nb_softplus(c, x0), "F.softplus(x0)", 1, A(2, 3, 4))                                    \
     X(softplus, large, nb_softplus(c, nb_mul_scalar(c, x0, 20.0)), "F.softplus(x0 * 20.0)", 1, A(2, 3, 4))     \
-    X(softplus, size1, nb_softplus(c, x0), "F.softplus(x0)", 1, A(2, 1, 1))
+    X(softplus, size1, nb_softplus(c, x0), "F.softplus(x0)", 1, A(2, 1, 1))                                    \
+    X(softplus, empty, nb_softplus(c, x0), "F.softplus(x0)", 1, A(2, 0, 3))
 
 #define NB__CASES_MATMUL(X)                                                                                       \
     X(matmul, plain, nb_matmul(c, x0, x1, 0, 0), "x0 @ x1", 2, A(2, 3, 4), A(2, 4, 5))                            \
@@ -472,10 +482,9 @@ static void nb__case_fill(nb_tensor *t, const nb_case_input *s, nb_rng *r)
 
 int nb_opcase_inputs(nb_ctx *c, const nb_opcase *oc, nb_dtype float_dt, nb_tensor **in)
 {
-    if (!c || !oc || !in) return nb__erri("nb_opcase_inputs: NULL argument");
-    if (float_dt != NB_F32 && float_dt != NB_F64)
-        return nb__erri("nb_opcase_inputs: %s: float inputs must be float32 or float64", oc->name);
-    if (oc->n_in < 0 || oc->n_in > NB_OPCASE_MAX_IN) return nb__erri("nb_opcase_inputs: %s: bad n_in", oc->name);
+    /* the catalogue is not the library: it has no error message of its own to set */
+    if (!c || !oc || !in || (float_dt != NB_F32 && float_dt != NB_F64)) return -1;
+    if (oc->n_in < 0 || oc->n_in > NB_OPCASE_MAX_IN) return -1;
     nb_rng r;
     nb_rng_seed(&r, nb_opcase_seed(oc));
     for (int i = 0; i < oc->n_in; i++) {
@@ -495,10 +504,10 @@ int nb_opcase_inputs(nb_ctx *c, const nb_opcase *oc, nb_dtype float_dt, nb_tenso
 
 nb_tensor *nb_opcase_upstream(nb_ctx *c, const nb_opcase *oc, const nb_tensor *like)
 {
-    if (!c || !oc || !like) return nb__err("nb_opcase_upstream: NULL argument");
+    if (!c || !oc || !like) return NULL;
     nb_rng r;
     nb_rng_seed(&r, nb_opcase_seed(oc) ^ 0x5eed0fu); /* a stream apart from the inputs' */
-    nb_tensor *g = nb_empty(c, nb__is_float(like->dtype) ? like->dtype : NB_F64, like->ndim, like->shape);
+    nb_tensor *g = nb_empty(c, like->dtype == NB_F32 || like->dtype == NB_F64 ? like->dtype : NB_F64, like->ndim, like->shape);
     if (!g) return NULL;
     for (size_t k = 0; k < g->numel; k++) nb_set(g, k, nb_rng_normal(&r));
     return g;
