@@ -3,8 +3,10 @@
  * dumps the cases' inputs for the PyTorch reference (tests/ref/torch_ref.py,
  * which documents the file format). */
 #include "cli.h"
+#include "flags.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,25 +146,28 @@ static void nb_gc_print_case(const nb_gc_row *r)
     }
 }
 
+typedef struct {
+    const char *op, *dump;
+    int json, fast, list;
+} nb_gc_args;
+
+static const nb_flag nb_gc_flags[] = {
+    NB_FLAG_STRING("--op", nb_gc_args, op),
+    NB_FLAG_STRING("--dump-cases", nb_gc_args, dump),
+    NB_FLAG_BOOL("--json", nb_gc_args, json),
+    NB_FLAG_BOOL("--fast", nb_gc_args, fast),
+    NB_FLAG_BOOL("--list", nb_gc_args, list),
+};
+
 static int nb_gc_cmd(int argc, char **argv)
 {
-    const char *sel = NULL, *dump = NULL;
-    int json = 0, fast = 0, list = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--json")) json = 1;
-        else if (!strcmp(a, "--fast")) fast = 1;
-        else if (!strcmp(a, "--list")) list = 1;
-        else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            fputs(nb_gc_usage, stdout);
-            return 0;
-        } else if (!strcmp(a, "--op") || !strcmp(a, "--dump-cases")) {
-            if (i + 1 >= argc) return nb_cli_usage_error("gradcheck", "%s needs a value", a);
-            *(a[2] == 'o' ? &sel : &dump) = argv[++i];
-        } else if (!strncmp(a, "--op=", 5)) sel = a + 5;
-        else if (!strncmp(a, "--dump-cases=", 13)) dump = a + 13;
-        else return nb_cli_usage_error("gradcheck", "unknown flag '%s' (see `nabla help gradcheck`)", a);
-    }
+    nb_gc_args ga = {0};
+    nb_flag_table tabs[] = {NB_FLAG_TABLE(nb_gc_flags, &ga)};
+    int n_pos, pk = nb_flags_parse("gradcheck", nb_gc_usage, tabs, 1, argc, argv, &n_pos);
+    if (pk != NB_FLAGS_OK) return pk == NB_FLAGS_HELP ? 0 : 2;
+    if (n_pos) return nb_flags_unexpected("gradcheck", argv[1]);
+    const char *sel = ga.op, *dump = ga.dump;
+    int json = ga.json, fast = ga.fast, list = ga.list;
     size_t n;
     const nb_opcase *cs = nb_opcases(&n);
     size_t n_sel = 0;

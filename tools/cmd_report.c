@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "flags.h"
 #include "report.h"
 
 static const char nb__report_usage[] =
@@ -18,25 +19,17 @@ static const char nb__report_usage[] =
     "\n"
     "  --out FILE   where to write it (RUN_DIR/report.html)\n";
 
+/* --out FILE, into a const char *. */
+static const nb_flag nb__report_flags[] = {{"--out", NB_FLAG_STRING, 0, sizeof(const char *), 0, 0, NULL, NULL, NULL}};
+
 static int nb__report_main(int argc, char **argv)
 {
     const char *cmd = "report", *dir = NULL, *out = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            fputs(nb__report_usage, stdout);
-            return 0;
-        }
-        if (!strcmp(argv[i], "--out")) {
-            if (i + 1 >= argc) return nb_cli_usage_error(cmd, "--out needs a file name");
-            out = argv[++i];
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            return nb_cli_usage_error(cmd, "unknown option '%s' (see `nabla help report`)", argv[i]);
-        } else if (dir) {
-            return nb_cli_usage_error(cmd, "one run folder only (got '%s' and '%s')", dir, argv[i]);
-        } else {
-            dir = argv[i];
-        }
-    }
+    nb_flag_table tabs[] = {NB_FLAG_TABLE(nb__report_flags, &out)};
+    int n_pos, k = nb_flags_parse(cmd, nb__report_usage, tabs, 1, argc, argv, &n_pos);
+    if (k != NB_FLAGS_OK) return k == NB_FLAGS_HELP ? 0 : 2;
+    if (n_pos > 1) return nb_cli_usage_error(cmd, "one run folder only (got '%s' and '%s')", argv[1], argv[2]);
+    if (n_pos) dir = argv[1];
     if (!dir) return nb_cli_usage_error(cmd, "which run folder? (usage: nabla report RUN_DIR [--out FILE])");
     char path[1100];
     if (!out) snprintf(path, sizeof path, "%s/report.html", dir);
