@@ -65,6 +65,34 @@ static int nb__pos(const char *cmd, const char *flag, const char *v, int zero_ok
     return 0;
 }
 
+/* --start, --end, --beta, --diverge, --steps into an nb_lrfind_opts. */
+static int nb__sweep_flag(const char *cmd, const char *flag, const char *v, void *base)
+{
+    nb_lrfind_opts *lo = base;
+    double x = 0;
+    if (nb__pos(cmd, flag, v, !strcmp(flag, "--beta"), &x)) return 2;
+    if (!strcmp(flag, "--start")) lo->lr_start = x;
+    else if (!strcmp(flag, "--end")) lo->lr_end = x;
+    else if (!strcmp(flag, "--beta")) {
+        if (x >= 1) return nb_cli_usage_error(cmd, "--beta: %g is not in [0, 1)", x);
+        lo->beta = x;
+    } else if (!strcmp(flag, "--diverge")) {
+        if (x <= 1) return nb_cli_usage_error(cmd, "--diverge: %g must be > 1", x);
+        lo->diverge = x;
+    } else {
+        if (x != floor(x) || x < 2 || x > 10000)
+            return nb_cli_usage_error(cmd, "--steps: '%s' is not an integer in [2, 10000]", v);
+        lo->n_steps = (int)x;
+    }
+    return 0;
+}
+
+static const nb_flag nb__sweep_flags[] = {
+    NB_FLAG_CUSTOM("--start", nb__sweep_flag), NB_FLAG_CUSTOM("--end", nb__sweep_flag),
+    NB_FLAG_CUSTOM("--steps", nb__sweep_flag), NB_FLAG_CUSTOM("--beta", nb__sweep_flag),
+    NB_FLAG_CUSTOM("--diverge", nb__sweep_flag),
+};
+
 /* Write the curve as CSV; 0 or -1 (errno). */
 static int nb__write_csv(const char *path, const nb_lrfind_result *res)
 {
@@ -113,38 +141,10 @@ static int nb__lrfind_run(int argc, char **argv)
     nb_run_defaults(&r);
     r.out = "runs/lr-find";
     nb_lrfind_opts lo = nb_lrfind_defaults();
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            fputs(nb__lrfind_usage_full, stdout);
-            return 0;
-        }
-        int is_num = !strcmp(a, "--start") || !strcmp(a, "--end") || !strcmp(a, "--beta") || !strcmp(a, "--diverge") ||
-                     !strcmp(a, "--steps");
-        if (is_num) {
-            if (i + 1 >= argc) return nb_cli_usage_error(cmd, "%s needs a value", a);
-            double v = 0;
-            if (nb__pos(cmd, a, argv[i + 1], !strcmp(a, "--beta"), &v)) return 2;
-            i++;
-            if (!strcmp(a, "--start")) lo.lr_start = v;
-            else if (!strcmp(a, "--end")) lo.lr_end = v;
-            else if (!strcmp(a, "--beta")) {
-                if (v >= 1) return nb_cli_usage_error(cmd, "--beta: %g is not in [0, 1)", v);
-                lo.beta = v;
-            } else if (!strcmp(a, "--diverge")) {
-                if (v <= 1) return nb_cli_usage_error(cmd, "--diverge: %g must be > 1", v);
-                lo.diverge = v;
-            } else {
-                if (v != floor(v) || v < 2 || v > 10000)
-                    return nb_cli_usage_error(cmd, "--steps: '%s' is not an integer in [2, 10000]", argv[i]);
-                lo.n_steps = (int)v;
-            }
-            continue;
-        }
-        int k = nb_run_flag(cmd, &r, argc, argv, &i);
-        if (k == 2) return 2;
-        if (k == 0) return nb_cli_usage_error(cmd, "unknown option '%s' (see `nabla help lr-find`)", a);
-    }
+    nb_flag_table tabs[] = {NB_FLAG_TABLE(nb__sweep_flags, &lo), NB_RUN_FLAG_TABLE(&r)};
+    int n_pos, k = nb_flags_parse(cmd, nb__lrfind_usage_full, tabs, 2, argc, argv, &n_pos);
+    if (k != NB_FLAGS_OK) return k == NB_FLAGS_HELP ? 0 : 2;
+    if (n_pos) return nb_flags_unexpected(cmd, argv[1]);
     if (nb_run_finish(cmd, &r)) return 2;
     if (!(lo.lr_start < lo.lr_end))
         return nb_cli_usage_error(cmd, "--start %g must be below --end %g", lo.lr_start, lo.lr_end);
