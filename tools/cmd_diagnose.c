@@ -31,13 +31,8 @@ static const char nb__diag_usage[] =
     "diagnose:\n"
     "  --json               one JSON object per check on stdout: {\"check\",\n"
     "                       \"status\":\"pass|warn|fail\", \"value\", \"detail\", \"advice\", ...}\n"
-    "  --limit-train N      samples of the short training (5000)\n"
-    "  --trend-steps N      steps of the loss_decreases check (100)\n"
-    "  --overfit-steps N    steps of the overfit_batch check (200)\n"
-    "  --shuffle-labels     shuffle the training labels first (a planted fault:\n"
-    "                       shows what mislabelled data looks like)\n"
-    "  --no-normalize       feed raw 0..255 pixels (a planted fault: shows what\n"
-    "                       forgetting normalisation looks like)\n"
+    "  --limit-train N      samples of the short training (5000)\n";
+static const char nb__diag_usage_tail[] =
     "Of the flags below (shared with `nabla train`), the epoch, schedule and\n"
     "checkpoint ones (--epochs, --sched, --resume, --out...) do not apply here.\n";
 
@@ -47,11 +42,6 @@ static int nb__diag_run(int argc, char **argv);
 const nb_cli_cmd nb_cmd_diagnose = {"diagnose", "training doctor: checks data, init, gradients, lr, overfitting (PASS/WARN/FAIL)",
                                     nb__diag_usage_full, nb__diag_run};
 
-__attribute__((constructor)) static void nb__diag_usage_init(void)
-{
-    snprintf(nb__diag_usage_full, sizeof nb__diag_usage_full, "%s%s", nb__diag_usage, nb_run_flags_help);
-}
-
 /* The flags of diagnose's own. */
 typedef struct {
     nb_doctor_opts o;
@@ -60,12 +50,26 @@ typedef struct {
 
 static const nb_flag nb__diag_flags[] = {
     {"--trend-steps", NB_FLAG_INT, NB_FLAG__AT(nb__diag_args, o.trend_steps), 2, 100000, NULL,
-     "an integer in [2, 100000]", NULL},
+     "an integer in [2, 100000]", NULL, "N", "steps of the loss_decreases check (100)"},
     {"--overfit-steps", NB_FLAG_INT, NB_FLAG__AT(nb__diag_args, o.overfit_steps), 2, 100000, NULL,
-     "an integer in [2, 100000]", NULL},
-    NB_FLAG_BOOL("--shuffle-labels", nb__diag_args, shuffle_labels),
-    NB_FLAG_BOOL("--no-normalize", nb__diag_args, no_normalize),
+     "an integer in [2, 100000]", NULL, "N", "steps of the overfit_batch check (200)"},
+    NB_FLAG_BOOL("--shuffle-labels", nb__diag_args, shuffle_labels,
+                 "shuffle the training labels first (a planted fault:\n"
+                 "shows what mislabelled data looks like)"),
+    NB_FLAG_BOOL("--no-normalize", nb__diag_args, no_normalize,
+                 "feed raw 0..255 pixels (a planted fault: shows what\n"
+                 "forgetting normalisation looks like)"),
 };
+
+__attribute__((constructor)) static void nb__diag_usage_init(void)
+{
+    char *u = nb__diag_usage_full;
+    size_t n = sizeof nb__diag_usage_full;
+    snprintf(u, n, "%s", nb__diag_usage);
+    nb_flags_help(u, n, nb__diag_flags, sizeof nb__diag_flags / sizeof nb__diag_flags[0], 20);
+    strncat(u, nb__diag_usage_tail, n - strlen(u) - 1);
+    strncat(u, nb_run_flags_help(), n - strlen(u) - 1);
+}
 
 static void nb__json_check(const nb_doctor_report *rep, int id)
 {

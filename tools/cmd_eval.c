@@ -33,21 +33,21 @@ static nb_model *nb__load_model(const char *cmd, const char *path, nb_checkpoint
     return m;
 }
 
-/* The flags of eval and predict. */
+/* The flags of eval and predict (their usage lines say them all). */
 typedef struct {
     const char *data, *images, *index;
     int json;
 } nb__eval_args;
 
 static const nb_flag nb__eval_flags[] = {
-    NB_FLAG_STRING("--data", nb__eval_args, data),
-    NB_FLAG_BOOL("--json", nb__eval_args, json),
+    NB_FLAG_STRING("--data", nb__eval_args, data, "DIR", NULL),
+    NB_FLAG_BOOL("--json", nb__eval_args, json, NULL),
 };
 
 static const nb_flag nb__predict_flags[] = {
-    NB_FLAG_STRING("--images", nb__eval_args, images),
-    NB_FLAG_STRING("--index", nb__eval_args, index),
-    NB_FLAG_BOOL("--json", nb__eval_args, json),
+    NB_FLAG_STRING("--images", nb__eval_args, images, "IDX", NULL),
+    NB_FLAG_STRING("--index", nb__eval_args, index, "I,J,...", NULL),
+    NB_FLAG_BOOL("--json", nb__eval_args, json, NULL),
 };
 
 static int nb__eval(int argc, char **argv);

@@ -20,15 +20,8 @@ static const char nb_gc_usage[] =
     "Checks the backward of every op against float64 central differences\n"
     "(|analytic - numeric| <= 1e-5 + 1e-3 |numeric|) on the op-case catalogue.\n"
     "Prints per op: the number of cases, the max abs and rel error, PASS/FAIL.\n"
-    "\n"
-    "  --op NAME          only this op (\"matmul\") or case (\"matmul.trans_a\"),\n"
-    "                     and list its cases one by one\n"
-    "  --json             one JSON object per line: {\"op\", \"cases\", \"max_abs_err\",\n"
-    "                     \"max_rel_err\", \"status\"}, then a summary object\n"
-    "  --fast             compare random projections u^T J v instead of all of J\n"
-    "  --list             print the ops and cases and exit\n"
-    "  --dump-cases FILE  also write the cases' inputs and upstream gradients to FILE\n"
-    "                     (input of tests/ref/torch_ref.py)\n"
+    "\n";
+static const char nb_gc_usage_tail[] =
     "\n"
     "Exit status: 0 all pass, 1 a check failed or errored, 2 bad usage.\n";
 
@@ -152,18 +145,33 @@ typedef struct {
 } nb_gc_args;
 
 static const nb_flag nb_gc_flags[] = {
-    NB_FLAG_STRING("--op", nb_gc_args, op),
-    NB_FLAG_STRING("--dump-cases", nb_gc_args, dump),
-    NB_FLAG_BOOL("--json", nb_gc_args, json),
-    NB_FLAG_BOOL("--fast", nb_gc_args, fast),
-    NB_FLAG_BOOL("--list", nb_gc_args, list),
+    NB_FLAG_STRING("--op", nb_gc_args, op, "NAME",
+                   "only this op (\"matmul\") or case (\"matmul.trans_a\"),\n"
+                   "and list its cases one by one"),
+    NB_FLAG_BOOL("--json", nb_gc_args, json,
+                 "one JSON object per line: {\"op\", \"cases\", \"max_abs_err\",\n"
+                 "\"max_rel_err\", \"status\"}, then a summary object"),
+    NB_FLAG_BOOL("--fast", nb_gc_args, fast, "compare random projections u^T J v instead of all of J"),
+    NB_FLAG_BOOL("--list", nb_gc_args, list, "print the ops and cases and exit"),
+    NB_FLAG_STRING("--dump-cases", nb_gc_args, dump, "FILE",
+                   "also write the cases' inputs and upstream gradients to FILE\n"
+                   "(input of tests/ref/torch_ref.py)"),
 };
+
+static char nb_gc_usage_full[4096];
+
+__attribute__((constructor)) static void nb_gc_usage_init(void)
+{
+    snprintf(nb_gc_usage_full, sizeof nb_gc_usage_full, "%s", nb_gc_usage);
+    nb_flags_help(nb_gc_usage_full, sizeof nb_gc_usage_full, nb_gc_flags, sizeof nb_gc_flags / sizeof nb_gc_flags[0], 18);
+    strncat(nb_gc_usage_full, nb_gc_usage_tail, sizeof nb_gc_usage_full - strlen(nb_gc_usage_full) - 1);
+}
 
 static int nb_gc_cmd(int argc, char **argv)
 {
     nb_gc_args ga = {0};
     nb_flag_table tabs[] = {NB_FLAG_TABLE(nb_gc_flags, &ga)};
-    int n_pos, pk = nb_flags_parse("gradcheck", nb_gc_usage, tabs, 1, argc, argv, &n_pos);
+    int n_pos, pk = nb_flags_parse("gradcheck", nb_gc_usage_full, tabs, 1, argc, argv, &n_pos);
     if (pk != NB_FLAGS_OK) return pk == NB_FLAGS_HELP ? 0 : 2;
     if (n_pos) return nb_flags_unexpected("gradcheck", argv[1]);
     const char *sel = ga.op, *dump = ga.dump;
@@ -245,6 +253,6 @@ static int nb_gc_cmd(int argc, char **argv)
 const nb_cli_cmd nb_cmd_gradcheck = {
     "gradcheck",
     "check every op's backward against finite differences (float64)",
-    nb_gc_usage,
+    nb_gc_usage_full,
     nb_gc_cmd,
 };

@@ -26,13 +26,8 @@ static const char nb__lrfind_usage[] =
     "  min/10    a tenth of the lr of the lowest smoothed loss\n"
     "(the first 10% of the steps and the last 5 are left out of the rules).\n"
     "Writes OUT/lr_find.csv (lr,loss,smoothed) and OUT/lr_find.svg.\n"
-    "\n"
-    "sweep:\n"
-    "  --start LR           first learning rate (1e-7)\n"
-    "  --end LR             last learning rate (10)\n"
-    "  --steps N            steps (100)\n"
-    "  --beta B             smoothing of the loss (0.98)\n"
-    "  --diverge X          stop when the smoothed loss exceeds X times its best (4)\n"
+    "\n";
+static const char nb__lrfind_usage_tail[] =
     "output:\n"
     "  --out DIR            folder for the CSV and the plot (runs/lr-find)\n"
     "  --json               one JSON object on stdout\n"
@@ -46,11 +41,6 @@ static int nb__lrfind_run(int argc, char **argv);
 
 const nb_cli_cmd nb_cmd_lrfind = {"lr-find", "learning-rate range test: suggests an lr, writes a CSV and an SVG plot",
                                   nb__lrfind_usage_full, nb__lrfind_run};
-
-__attribute__((constructor)) static void nb__lrfind_usage_init(void)
-{
-    snprintf(nb__lrfind_usage_full, sizeof nb__lrfind_usage_full, "%s%s", nb__lrfind_usage, nb_run_flags_help);
-}
 
 /* A finite number > 0 (>= 0 when zero_ok). */
 static int nb__pos(const char *cmd, const char *flag, const char *v, int zero_ok, double *out)
@@ -88,10 +78,23 @@ static int nb__sweep_flag(const char *cmd, const char *flag, const char *v, void
 }
 
 static const nb_flag nb__sweep_flags[] = {
-    NB_FLAG_CUSTOM("--start", nb__sweep_flag), NB_FLAG_CUSTOM("--end", nb__sweep_flag),
-    NB_FLAG_CUSTOM("--steps", nb__sweep_flag), NB_FLAG_CUSTOM("--beta", nb__sweep_flag),
-    NB_FLAG_CUSTOM("--diverge", nb__sweep_flag),
+    NB_FLAG_TEXT("sweep:\n"),
+    NB_FLAG_CUSTOM("--start", nb__sweep_flag, "LR", "first learning rate (1e-7)"),
+    NB_FLAG_CUSTOM("--end", nb__sweep_flag, "LR", "last learning rate (10)"),
+    NB_FLAG_CUSTOM("--steps", nb__sweep_flag, "N", "steps (100)"),
+    NB_FLAG_CUSTOM("--beta", nb__sweep_flag, "B", "smoothing of the loss (0.98)"),
+    NB_FLAG_CUSTOM("--diverge", nb__sweep_flag, "X", "stop when the smoothed loss exceeds X times its best (4)"),
 };
+
+__attribute__((constructor)) static void nb__lrfind_usage_init(void)
+{
+    char *u = nb__lrfind_usage_full;
+    size_t n = sizeof nb__lrfind_usage_full;
+    snprintf(u, n, "%s", nb__lrfind_usage);
+    nb_flags_help(u, n, nb__sweep_flags, sizeof nb__sweep_flags / sizeof nb__sweep_flags[0], 20);
+    strncat(u, nb__lrfind_usage_tail, n - strlen(u) - 1);
+    strncat(u, nb_run_flags_help(), n - strlen(u) - 1);
+}
 
 /* Write the curve as CSV; 0 or -1 (errno). */
 static int nb__write_csv(const char *path, const nb_lrfind_result *res)

@@ -68,11 +68,26 @@ static int nb__policy_flag(const char *cmd, const char *flag, const char *v, voi
 }
 
 static const nb_flag nb__diag_flags[] = {
+    NB_FLAG_TEXT("diagnostics:\n"),
     {"--monitor", NB_FLAG_INT, offsetof(nb__diag, monitor), sizeof(long), 1, (double)LONG_MAX, NULL,
-     "a number of steps >= 1", NULL},
-    NB_FLAG_ACTION("--detect-anomaly", nb__detect_anomaly_flag),
-    NB_FLAG_CUSTOM("--anomaly-policy", nb__policy_flag),
-    NB_FLAG_BOOL("--report", nb__diag, report),
+     "a number of steps >= 1", NULL, "N",
+     "every N steps (and at step 1): per-parameter gradient and\n"
+     "parameter norms, update/parameter ratios, the gradient\n"
+     "norm before and after clipping, dead ReLUs, saturated\n"
+     "sigmoid/tanh units; warnings (gradient norm < 1e-6 or\n"
+     "> 10, over half the units dead or saturated) on stderr;\n"
+     "everything as JSON events in metrics.jsonl (and --json)"},
+    NB_FLAG_ACTION("--detect-anomaly", nb__detect_anomaly_flag,
+                   "check every op's output and every gradient for NaN/Inf\n"
+                   "and stop at the first, naming the op, pass, shapes and\n"
+                   "index (slower: for finding the cause, not for every run)"),
+    NB_FLAG_CUSTOM("--anomaly-policy", nb__policy_flag, "P",
+                   "stop (the default), skip (drop the step and go on) or\n"
+                   "continue (only record it); implies --detect-anomaly"),
+    NB_FLAG_BOOL("--report", nb__diag, report,
+                 "write OUT/report.html at the end, also when the run stops\n"
+                 "early (see `nabla report`); implies --monitor LOG_EVERY\n"
+                 "unless --monitor is given"),
 };
 
 /* What the monitor's records and warnings turn into: JSON events, a line per
@@ -196,29 +211,19 @@ static const char nb__train_usage[] =
     "  --max-steps N        stop (and save) after N optimizer steps in total\n"
     "  --limit-train N      train on the first N samples only\n"
     "  --quiet              no progress output on stderr\n"
-    "\n"
-    "diagnostics:\n"
-    "  --monitor N          every N steps (and at step 1): per-parameter gradient and\n"
-    "                       parameter norms, update/parameter ratios, the gradient\n"
-    "                       norm before and after clipping, dead ReLUs, saturated\n"
-    "                       sigmoid/tanh units; warnings (gradient norm < 1e-6 or\n"
-    "                       > 10, over half the units dead or saturated) on stderr;\n"
-    "                       everything as JSON events in metrics.jsonl (and --json)\n"
-    "  --detect-anomaly     check every op's output and every gradient for NaN/Inf\n"
-    "                       and stop at the first, naming the op, pass, shapes and\n"
-    "                       index (slower: for finding the cause, not for every run)\n"
-    "  --anomaly-policy P   stop (the default), skip (drop the step and go on) or\n"
-    "                       continue (only record it); implies --detect-anomaly\n"
-    "  --report             write OUT/report.html at the end, also when the run stops\n"
-    "                       early (see `nabla report`); implies --monitor LOG_EVERY\n"
-    "                       unless --monitor is given\n"
     "\n";
 
 static char nb__train_usage_full[8192];
 
 __attribute__((constructor)) static void nb__train_usage_init(void)
 {
-    snprintf(nb__train_usage_full, sizeof nb__train_usage_full, "%s%s%s", nb__train_usage, nb_ddp_help, nb_run_flags_help);
+    char *u = nb__train_usage_full;
+    size_t n = sizeof nb__train_usage_full;
+    snprintf(u, n, "%s", nb__train_usage);
+    nb_flags_help(u, n, nb__diag_flags, sizeof nb__diag_flags / sizeof nb__diag_flags[0], 20);
+    strncat(u, "\n", n - strlen(u) - 1);
+    nb_flags_help(u, n, nb_ddp_flags, nb_ddp_n_flags, 20);
+    strncat(u, nb_run_flags_help(), n - strlen(u) - 1);
 }
 
 /* How a run stopped. */

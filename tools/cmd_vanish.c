@@ -81,34 +81,12 @@ static const char nb__vanish_usage[] =
     "OUT gets grad_norms.svg (layer on x, log gradient norm at init on y, one\n"
     "line per configuration), grad_norms_trained.svg (after training) and\n"
     "results.jsonl (what --json prints: one object per configuration).\n"
-    "\n"
-    "one configuration (any of these runs just that one):\n"
-    "  --act NAME           sigmoid|tanh|relu|leaky_relu|elu|gelu|softplus (relu)\n"
-    "  --init NAME          normal|xavier|he|xavier_uniform|he_uniform|torch (he)\n"
-    "                       (xavier = xavier_normal, he = he_normal)\n"
-    "  --init-std S         std for --init normal (0.01); alone, implies --init normal\n"
-    "  --batchnorm          BatchNorm1d before every hidden activation\n"
-    "  --residual           x + act(Linear(x)) around every width-to-width hidden layer\n"
-    "  --clip-norm X        clip the global gradient norm to X (0 = off) (0)\n"
-    "every run:\n"
-    "  --depth N            Linear layers (20; 2..63)\n"
-    "  --width N            hidden width (64)\n"
-    "  --steps N            training steps (300; 0 = measure at init only)\n"
-    "  --batch N            batch size (64)\n"
-    "  --probe-batches N    batches the gradient norms are averaged over (4)\n"
-    "  --lr LR              SGD learning rate (0.01)\n"
-    "  --momentum M         SGD momentum (0.9)\n"
-    "  --eval N             evaluate on the first N test images (0 = all) (0)\n"
-    "  --seed N             seed of the weights, probe batches and data order (1)\n"
-    "  --jobs N             configurations run at once, in child processes (2)\n"
-    "  --data DIR           Fashion-MNIST folder (else $NABLA_DATA, else Debian's)\n"
-    "  --out DIR            output folder (runs/vanish)\n"
-    "  --json               JSON lines on stdout instead of the table\n"
-    "  --quiet              nothing on stderr but errors\n";
+    "\n";
 
 static int nb__run_vanish(int argc, char **argv);
+static char nb__vanish_usage_full[8192];
 const nb_cli_cmd nb_cmd_vanish = {"vanish", "vanishing/exploding gradients: per-layer norms of deep MLPs, and the cures",
-                                  nb__vanish_usage, nb__run_vanish};
+                                  nb__vanish_usage_full, nb__run_vanish};
 
 /* ------------------------------------------------------------------ flags */
 typedef struct {
@@ -168,29 +146,41 @@ static int nb__bn_flag(const char *cmd, const char *flag, const char *v, void *b
 #define NB__A nb__vanish_args
 static const nb_flag nb__vanish_flags[] = {
     /* one configuration */
-    NB_FLAG_CUSTOM("--act", nb__act_flag),
-    NB_FLAG_CUSTOM("--init", nb__init_flag),
-    NB_FLAG_CUSTOM("--init-std", nb__init_std_flag),
-    NB_FLAG_ACTION("--batchnorm", nb__bn_flag),
-    NB_FLAG_ACTION("--residual", nb__bn_flag),
-    NB_FLAG_CUSTOM("--clip-norm", nb__clip_flag),
-    /* every run */
-    NB_FLAG_INT("--depth", NB__A, base.depth, 2, NB_VANISH_MAX_DEPTH),
-    NB_FLAG_INT("--width", NB__A, base.width, 1, 100000),
-    NB_FLAG_INT("--steps", NB__A, base.steps, 0, 100000000),
-    NB_FLAG_INT("--batch", NB__A, base.batch, 2, 100000),
-    NB_FLAG_INT("--probe-batches", NB__A, base.probe_batches, 1, 10000),
-    NB_FLAG_DOUBLE("--lr", NB__A, base.opt.lr, 0, 1e6),
-    NB_FLAG_DOUBLE("--momentum", NB__A, base.opt.momentum, 0, 0.999999),
-    NB_FLAG_INT("--eval", NB__A, eval_n, 0, 100000000),
-    NB_FLAG_INT("--seed", NB__A, base.seed, 0, (double)LONG_MAX),
-    NB_FLAG_INT("--jobs", NB__A, jobs, 1, 64),
-    NB_FLAG_STRING("--data", NB__A, data),
-    NB_FLAG_STRING("--out", NB__A, out),
-    NB_FLAG_BOOL("--json", NB__A, json),
-    NB_FLAG_BOOL("--quiet", NB__A, quiet),
+    NB_FLAG_TEXT("one configuration (any of these runs just that one):\n"),
+    NB_FLAG_CUSTOM("--act", nb__act_flag, "NAME", "sigmoid|tanh|relu|leaky_relu|elu|gelu|softplus (relu)"),
+    NB_FLAG_CUSTOM("--init", nb__init_flag, "NAME",
+                   "normal|xavier|he|xavier_uniform|he_uniform|torch (he)\n"
+                   "(xavier = xavier_normal, he = he_normal)"),
+    NB_FLAG_CUSTOM("--init-std", nb__init_std_flag, "S", "std for --init normal (0.01); alone, implies --init normal"),
+    NB_FLAG_ACTION("--batchnorm", nb__bn_flag, "BatchNorm1d before every hidden activation"),
+    NB_FLAG_ACTION("--residual", nb__bn_flag, "x + act(Linear(x)) around every width-to-width hidden layer"),
+    NB_FLAG_CUSTOM("--clip-norm", nb__clip_flag, "X", "clip the global gradient norm to X (0 = off) (0)"),
+    NB_FLAG_TEXT("every run:\n"),
+    NB_FLAG_INT("--depth", NB__A, base.depth, 2, NB_VANISH_MAX_DEPTH, "N", "Linear layers (20; 2..63)"),
+    NB_FLAG_INT("--width", NB__A, base.width, 1, 100000, "N", "hidden width (64)"),
+    NB_FLAG_INT("--steps", NB__A, base.steps, 0, 100000000, "N", "training steps (300; 0 = measure at init only)"),
+    NB_FLAG_INT("--batch", NB__A, base.batch, 2, 100000, "N", "batch size (64)"),
+    NB_FLAG_INT("--probe-batches", NB__A, base.probe_batches, 1, 10000, "N",
+                "batches the gradient norms are averaged over (4)"),
+    NB_FLAG_DOUBLE("--lr", NB__A, base.opt.lr, 0, 1e6, "LR", "SGD learning rate (0.01)"),
+    NB_FLAG_DOUBLE("--momentum", NB__A, base.opt.momentum, 0, 0.999999, "M", "SGD momentum (0.9)"),
+    NB_FLAG_INT("--eval", NB__A, eval_n, 0, 100000000, "N", "evaluate on the first N test images (0 = all) (0)"),
+    NB_FLAG_INT("--seed", NB__A, base.seed, 0, (double)LONG_MAX, "N",
+                "seed of the weights, probe batches and data order (1)"),
+    NB_FLAG_INT("--jobs", NB__A, jobs, 1, 64, "N", "configurations run at once, in child processes (2)"),
+    NB_FLAG_STRING("--data", NB__A, data, "DIR", "Fashion-MNIST folder (else $NABLA_DATA, else Debian's)"),
+    NB_FLAG_STRING("--out", NB__A, out, "DIR", "output folder (runs/vanish)"),
+    NB_FLAG_BOOL("--json", NB__A, json, "JSON lines on stdout instead of the table"),
+    NB_FLAG_BOOL("--quiet", NB__A, quiet, "nothing on stderr but errors"),
 };
 #undef NB__A
+
+__attribute__((constructor)) static void nb__vanish_usage_init(void)
+{
+    snprintf(nb__vanish_usage_full, sizeof nb__vanish_usage_full, "%s", nb__vanish_usage);
+    nb_flags_help(nb__vanish_usage_full, sizeof nb__vanish_usage_full, nb__vanish_flags,
+                  sizeof nb__vanish_flags / sizeof nb__vanish_flags[0], 20);
+}
 
 /* ----------------------------------------------------------------- output */
 typedef struct {
@@ -547,7 +537,7 @@ static int nb__run_vanish(int argc, char **argv)
                           .jobs = 2,
                           .out = "runs/vanish"};
     nb_flag_table tabs[] = {NB_FLAG_TABLE(nb__vanish_flags, &va)};
-    int n_pos, k = nb_flags_parse(cmd, nb__vanish_usage, tabs, 1, argc, argv, &n_pos);
+    int n_pos, k = nb_flags_parse(cmd, nb__vanish_usage_full, tabs, 1, argc, argv, &n_pos);
     if (k != NB_FLAGS_OK) return k == NB_FLAGS_HELP ? 0 : 2;
     if (n_pos) return nb_flags_unexpected(cmd, argv[1]);
     if (va.std_given && !va.init_given) va.one.init = NB_INIT_NORMAL; /* --init-std S alone means N(0, S^2) */

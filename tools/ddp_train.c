@@ -9,18 +9,15 @@
 
 #include "cli.h"
 
-const char nb_ddp_help[] =
-    "distributed (a build with `make MPI=1`; see docs/distributed.md):\n"
-    "  --ddp                data-parallel over the MPI ranks: run as\n"
-    "                       mpirun -np N nabla train --ddp ...; each rank takes 1/N of\n"
-    "                       every --batch (the global batch), gradients are averaged;\n"
-    "                       rank 0 evaluates, prints and writes OUT\n"
-    "  --ddp-timeout S      a collective that takes longer ends the job (300)\n";
-
 const nb_flag nb_ddp_flags[] = {
-    NB_FLAG_BOOL("--ddp", nb_ddp, on),
+    NB_FLAG_TEXT("distributed (a build with `make MPI=1`; see docs/distributed.md):\n"),
+    NB_FLAG_BOOL("--ddp", nb_ddp, on,
+                 "data-parallel over the MPI ranks: run as\n"
+                 "mpirun -np N nabla train --ddp ...; each rank takes 1/N of\n"
+                 "every --batch (the global batch), gradients are averaged;\n"
+                 "rank 0 evaluates, prints and writes OUT"),
     {"--ddp-timeout", NB_FLAG_DOUBLE, offsetof(nb_ddp, timeout_s), sizeof(double), DBL_TRUE_MIN, 1e6, NULL,
-     "seconds in (0, 1e6]", NULL},
+     "seconds in (0, 1e6]", NULL, "S", "a collective that takes longer ends the job (300)"},
 };
 const size_t nb_ddp_n_flags = sizeof nb_ddp_flags / sizeof nb_ddp_flags[0];
 

@@ -38,6 +38,5 @@ int nb_ddp_before_save(nb_ddp *p, nb_model *m);
  * MPI_Abort the job so no rank waits forever.  Returns rc. */
 int nb_ddp_end(nb_ddp *p, int rc);
 
-extern const char nb_ddp_help[];
 
 #endif

@@ -113,6 +113,7 @@ static int nb__apply(const char *cmd, const nb_flag *f, void *base, const char *
         }
         memcpy(dst, &d, sizeof d);
         return 0;
+    case NB_FLAG_TEXT: return 0;
     case NB_FLAG_ENUM:
         ok = nb__enum_index(f->choices, v);
         if (ok < 0) break;
@@ -134,7 +135,7 @@ static const nb_flag *nb__find(const nb_flag_table *tables, size_t n_tables, con
     for (size_t t = 0; t < n_tables; t++)
         for (size_t i = 0; i < tables[t].n; i++) {
             const nb_flag *f = &tables[t].flags[i];
-            if (strlen(f->name) == len && !strncmp(f->name, a, len)) {
+            if (f->name && strlen(f->name) == len && !strncmp(f->name, a, len)) {
                 *base = tables[t].base;
                 return f;
             }
@@ -143,6 +144,33 @@ static const nb_flag *nb__find(const nb_flag_table *tables, size_t n_tables, con
 }
 
 static int nb__takes_value(const nb_flag *f) { return f->kind != NB_FLAG_BOOL && f->kind != NB_FLAG_ACTION; }
+
+char *nb_flags_help(char *buf, size_t size, const nb_flag *flags, size_t n, int width)
+{
+    size_t at = strlen(buf);
+#define NB__PUT(...) \
+    if (at < size) at += (size_t)snprintf(buf + at, size - at, __VA_ARGS__)
+    for (size_t i = 0; i < n; i++) {
+        const nb_flag *f = &flags[i];
+        if (!f->help) continue;
+        if (f->kind == NB_FLAG_TEXT) {
+            NB__PUT("%s", f->help);
+            continue;
+        }
+        char left[64];
+        snprintf(left, sizeof left, "%s%s%s", f->name, f->arg ? " " : "", f->arg ? f->arg : "");
+        NB__PUT("  %-*s ", width, left);
+        for (const char *h = f->help; *h;) { /* one line at a time, the later ones indented */
+            const char *nl = strchr(h, '\n');
+            int len = nl ? (int)(nl - h) : (int)strlen(h);
+            NB__PUT("%.*s\n", len, h);
+            h += len + (nl ? 1 : 0);
+            if (*h) NB__PUT("%*s", width + 3, "");
+        }
+    }
+#undef NB__PUT
+    return buf;
+}
 
 int nb_flags_unexpected(const char *cmd, const char *arg)
 {

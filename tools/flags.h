@@ -4,8 +4,8 @@
  * into, to nb_flags_parse:
  *
  *     static const nb_flag my_flags[] = {
- *         NB_FLAG_INT("--steps", my_opts, steps, 2, 10000),
- *         NB_FLAG_BOOL("--json", my_opts, json),
+ *         NB_FLAG_INT("--steps", my_opts, steps, 2, 10000, "N", "steps (100)"),
+ *         NB_FLAG_BOOL("--json", my_opts, json, "JSON on stdout"),
  *     };
  *     my_opts o = {...defaults...};
  *     nb_flag_table t[] = {NB_FLAG_TABLE(my_flags, &o)};
@@ -28,6 +28,7 @@ typedef enum nb_flag_kind {
     NB_FLAG_ENUM,   /* one of choices[]: the index goes into an int */
     NB_FLAG_CUSTOM, /* a value handed to fn */
     NB_FLAG_ACTION, /* no value: fn is called (v NULL) */
+    NB_FLAG_TEXT,   /* not a flag: a line of help text (a section heading) */
 } nb_flag_kind;
 
 typedef struct nb_flag {
@@ -42,6 +43,10 @@ typedef struct nb_flag {
     /* CUSTOM, ACTION: parse v into base (the table's struct); 0, or 2 with
      * the message printed. */
     int (*fn)(const char *cmd, const char *flag, const char *v, void *base);
+    /* For the usage text: "  --lr LR    learning rate (1e-3)"; help NULL:
+     * not listed (documented elsewhere).  Lines after a '\n' in help are
+     * indented to the help column. */
+    const char *arg, *help;
 } nb_flag;
 
 /* A table and the struct its offsets point into. */
@@ -54,13 +59,17 @@ typedef struct nb_flag_table {
 #define NB_FLAG_TABLE(flags, base) {(flags), sizeof(flags) / sizeof((flags)[0]), (base)}
 
 #define NB_FLAG__AT(T, m) offsetof(T, m), sizeof(((T *)0)->m)
-#define NB_FLAG_BOOL(name, T, m) {name, NB_FLAG_BOOL, NB_FLAG__AT(T, m), 0, 0, NULL, NULL, NULL}
-#define NB_FLAG_INT(name, T, m, lo, hi) {name, NB_FLAG_INT, NB_FLAG__AT(T, m), lo, hi, NULL, NULL, NULL}
-#define NB_FLAG_DOUBLE(name, T, m, lo, hi) {name, NB_FLAG_DOUBLE, NB_FLAG__AT(T, m), lo, hi, NULL, NULL, NULL}
-#define NB_FLAG_STRING(name, T, m) {name, NB_FLAG_STRING, NB_FLAG__AT(T, m), 0, 0, NULL, NULL, NULL}
-#define NB_FLAG_ENUM(name, T, m, choices, expect) {name, NB_FLAG_ENUM, NB_FLAG__AT(T, m), 0, 0, choices, expect, NULL}
-#define NB_FLAG_CUSTOM(name, fn) {name, NB_FLAG_CUSTOM, 0, 0, 0, 0, NULL, NULL, fn}
-#define NB_FLAG_ACTION(name, fn) {name, NB_FLAG_ACTION, 0, 0, 0, 0, NULL, NULL, fn}
+#define NB_FLAG_BOOL(name, T, m, help) {name, NB_FLAG_BOOL, NB_FLAG__AT(T, m), 0, 0, NULL, NULL, NULL, NULL, help}
+#define NB_FLAG_INT(name, T, m, lo, hi, arg, help) \
+    {name, NB_FLAG_INT, NB_FLAG__AT(T, m), lo, hi, NULL, NULL, NULL, arg, help}
+#define NB_FLAG_DOUBLE(name, T, m, lo, hi, arg, help) \
+    {name, NB_FLAG_DOUBLE, NB_FLAG__AT(T, m), lo, hi, NULL, NULL, NULL, arg, help}
+#define NB_FLAG_STRING(name, T, m, arg, help) {name, NB_FLAG_STRING, NB_FLAG__AT(T, m), 0, 0, NULL, NULL, NULL, arg, help}
+#define NB_FLAG_ENUM(name, T, m, choices, expect, arg, help) \
+    {name, NB_FLAG_ENUM, NB_FLAG__AT(T, m), 0, 0, choices, expect, NULL, arg, help}
+#define NB_FLAG_CUSTOM(name, fn, arg, help) {name, NB_FLAG_CUSTOM, 0, 0, 0, 0, NULL, NULL, fn, arg, help}
+#define NB_FLAG_ACTION(name, fn, help) {name, NB_FLAG_ACTION, 0, 0, 0, 0, NULL, NULL, fn, NULL, help}
+#define NB_FLAG_TEXT(text) {NULL, NB_FLAG_TEXT, 0, 0, 0, 0, NULL, NULL, NULL, NULL, text}
 
 enum { NB_FLAGS_OK = 0, NB_FLAGS_HELP = 1, NB_FLAGS_ERROR = 2 };
 
@@ -71,6 +80,11 @@ enum { NB_FLAGS_OK = 0, NB_FLAGS_HELP = 1, NB_FLAGS_ERROR = 2 };
  * or bad value). */
 int nb_flags_parse(const char *cmd, const char *usage, const nb_flag_table *tables, size_t n_tables, int argc,
                    char **argv, int *n_pos);
+
+/* Append the flags' usage lines to the string in buf (of size bytes):
+ * "  NAME ARG" padded to width + 2 columns, a space, the help; TEXT entries
+ * as they are.  Returns buf. */
+char *nb_flags_help(char *buf, size_t size, const nb_flag *flags, size_t n, int width);
 
 /* "nabla CMD: unexpected argument 'A' (see `nabla help CMD`)": for a
  * command that takes no or fewer positionals.  Returns 2. */

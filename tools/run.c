@@ -12,39 +12,6 @@
 
 #include "cli.h"
 
-const char nb_run_flags_help[] =
-    "model:\n"
-    "  --model W-W-...      layer widths (default 784-128-10)\n"
-    "  --act NAME           relu|leaky_relu|elu|gelu|sigmoid|tanh|softplus (relu)\n"
-    "  --init NAME          torch|xavier_uniform|xavier_normal|he_uniform|he_normal|normal|zeros (torch)\n"
-    "  --init-std S         std for --init normal (0.01)\n"
-    "  --batchnorm          BatchNorm1d before each hidden activation\n"
-    "  --residual           residual connections around equal-width hidden layers\n"
-    "  --dropout P          dropout after each hidden activation (0)\n"
-    "  --dtype f32|f64      parameter precision (f32)\n"
-    "optimizer:\n"
-    "  --opt NAME           sgd|adam|adamw|rmsprop (adam)\n"
-    "  --lr LR              learning rate (1e-3)\n"
-    "  --momentum M         SGD/RMSprop momentum, or Adam beta1 (torch defaults)\n"
-    "  --weight-decay WD    L2 (decoupled for adamw)\n"
-    "  --nesterov           SGD Nesterov momentum\n"
-    "  --sched NAME         none|step|exp|cosine|onecycle|linear (none)\n"
-    "                       step/exp/cosine step once per epoch; onecycle/linear per batch\n"
-    "  --step-size N        StepLR period in epochs (3)\n"
-    "  --gamma G            StepLR/ExponentialLR factor (0.1 / 0.9)\n"
-    "  --warmup N           linear warm-up steps before step/exp/cosine (epochs) (0)\n"
-    "  --max-lr LR          OneCycleLR peak (10 x --lr)\n"
-    "training:\n"
-    "  --data DIR           Fashion-MNIST folder (else $NABLA_DATA, else Debian's)\n"
-    "  --batch N            batch size (64)\n"
-    "  --epochs N           epochs (10)\n"
-    "  --clip-norm X        clip the global gradient norm to X (1.0; 0 = off)\n"
-    "  --clip-value X       clamp every gradient to [-X, X] (off)\n"
-    "  --seed N             seed of every random choice (1)\n"
-    "  --threads N          threads for products, element-wise loops and updates\n"
-    "                       (the online CPUs, or $NABLA_THREADS; 1 per rank with\n"
-    "                       --ddp); results are the same for any number\n";
-
 void nb_run_defaults(nb_run_cfg *r)
 {
     memset(r, 0, sizeof *r);
@@ -143,45 +110,60 @@ static int nb__sched_flag(const char *cmd, const char *flag, const char *v, void
 
 #define NB__R nb_run_cfg
 const nb_flag nb_run_flags[] = {
-    /* model */
-    NB_FLAG_CUSTOM("--model", nb__model_flag),
-    NB_FLAG_CUSTOM("--act", nb__act_flag),
-    NB_FLAG_CUSTOM("--init", nb__init_flag),
-    NB_FLAG_DOUBLE("--init-std", NB__R, init_std, 1e-12, 1e3),
-    NB_FLAG_BOOL("--batchnorm", NB__R, mlp.batchnorm),
-    NB_FLAG_BOOL("--residual", NB__R, mlp.residual),
-    NB_FLAG_DOUBLE("--dropout", NB__R, mlp.dropout, 0, 0.99),
-    NB_FLAG_CUSTOM("--dtype", nb__dtype_flag),
-    /* optimizer */
-    NB_FLAG_CUSTOM("--opt", nb__opt_flag),
-    NB_FLAG_DOUBLE("--lr", NB__R, opt.lr, 0, 1e6),
-    NB_FLAG_DOUBLE("--momentum", NB__R, given.momentum, 0, 0.999999),
-    NB_FLAG_DOUBLE("--weight-decay", NB__R, opt.weight_decay, 0, 1e3),
-    NB_FLAG_BOOL("--nesterov", NB__R, given.nesterov),
-    NB_FLAG_CUSTOM("--sched", nb__sched_flag),
-    NB_FLAG_INT("--step-size", NB__R, given.step_size, 1, 1000000),
-    NB_FLAG_DOUBLE("--gamma", NB__R, given.gamma, 1e-12, 10),
-    NB_FLAG_INT("--warmup", NB__R, given.warmup, 0, 100000000),
-    NB_FLAG_DOUBLE("--max-lr", NB__R, given.max_lr, 0, 1e6),
-    /* training */
-    NB_FLAG_STRING("--data", NB__R, data),
-    NB_FLAG_INT("--batch", NB__R, batch, 1, 1000000),
-    NB_FLAG_INT("--epochs", NB__R, epochs, 1, 100000),
-    NB_FLAG_DOUBLE("--clip-norm", NB__R, clip_norm, 0, 1e12),
-    NB_FLAG_DOUBLE("--clip-value", NB__R, clip_value, 0, 1e12),
-    NB_FLAG_INT("--seed", NB__R, seed, 0, (double)LONG_MAX),
-    NB_FLAG_INT("--threads", NB__R, threads, 1, 64),
-    /* output */
-    NB_FLAG_STRING("--out", NB__R, out),
-    NB_FLAG_BOOL("--resume", NB__R, resume),
-    NB_FLAG_BOOL("--json", NB__R, json),
-    NB_FLAG_INT("--log-every", NB__R, log_every, 1, 100000000),
-    NB_FLAG_INT("--max-steps", NB__R, max_steps, 1, (double)LONG_MAX),
-    NB_FLAG_INT("--limit-train", NB__R, limit_train, 1, 100000000),
-    NB_FLAG_BOOL("--quiet", NB__R, quiet),
+    NB_FLAG_TEXT("model:\n"),
+    NB_FLAG_CUSTOM("--model", nb__model_flag, "W-W-...", "layer widths (default 784-128-10)"),
+    NB_FLAG_CUSTOM("--act", nb__act_flag, "NAME", "relu|leaky_relu|elu|gelu|sigmoid|tanh|softplus (relu)"),
+    NB_FLAG_CUSTOM("--init", nb__init_flag, "NAME",
+                   "torch|xavier_uniform|xavier_normal|he_uniform|he_normal|normal|zeros (torch)"),
+    NB_FLAG_DOUBLE("--init-std", NB__R, init_std, 1e-12, 1e3, "S", "std for --init normal (0.01)"),
+    NB_FLAG_BOOL("--batchnorm", NB__R, mlp.batchnorm, "BatchNorm1d before each hidden activation"),
+    NB_FLAG_BOOL("--residual", NB__R, mlp.residual, "residual connections around equal-width hidden layers"),
+    NB_FLAG_DOUBLE("--dropout", NB__R, mlp.dropout, 0, 0.99, "P", "dropout after each hidden activation (0)"),
+    NB_FLAG_CUSTOM("--dtype", nb__dtype_flag, "f32|f64", "parameter precision (f32)"),
+    NB_FLAG_TEXT("optimizer:\n"),
+    NB_FLAG_CUSTOM("--opt", nb__opt_flag, "NAME", "sgd|adam|adamw|rmsprop (adam)"),
+    NB_FLAG_DOUBLE("--lr", NB__R, opt.lr, 0, 1e6, "LR", "learning rate (1e-3)"),
+    NB_FLAG_DOUBLE("--momentum", NB__R, given.momentum, 0, 0.999999, "M",
+                   "SGD/RMSprop momentum, or Adam beta1 (torch defaults)"),
+    NB_FLAG_DOUBLE("--weight-decay", NB__R, opt.weight_decay, 0, 1e3, "WD", "L2 (decoupled for adamw)"),
+    NB_FLAG_BOOL("--nesterov", NB__R, given.nesterov, "SGD Nesterov momentum"),
+    NB_FLAG_CUSTOM("--sched", nb__sched_flag, "NAME",
+                   "none|step|exp|cosine|onecycle|linear (none)\n"
+                   "step/exp/cosine step once per epoch; onecycle/linear per batch"),
+    NB_FLAG_INT("--step-size", NB__R, given.step_size, 1, 1000000, "N", "StepLR period in epochs (3)"),
+    NB_FLAG_DOUBLE("--gamma", NB__R, given.gamma, 1e-12, 10, "G", "StepLR/ExponentialLR factor (0.1 / 0.9)"),
+    NB_FLAG_INT("--warmup", NB__R, given.warmup, 0, 100000000, "N",
+                "linear warm-up steps before step/exp/cosine (epochs) (0)"),
+    NB_FLAG_DOUBLE("--max-lr", NB__R, given.max_lr, 0, 1e6, "LR", "OneCycleLR peak (10 x --lr)"),
+    NB_FLAG_TEXT("training:\n"),
+    NB_FLAG_STRING("--data", NB__R, data, "DIR", "Fashion-MNIST folder (else $NABLA_DATA, else Debian's)"),
+    NB_FLAG_INT("--batch", NB__R, batch, 1, 1000000, "N", "batch size (64)"),
+    NB_FLAG_INT("--epochs", NB__R, epochs, 1, 100000, "N", "epochs (10)"),
+    NB_FLAG_DOUBLE("--clip-norm", NB__R, clip_norm, 0, 1e12, "X", "clip the global gradient norm to X (1.0; 0 = off)"),
+    NB_FLAG_DOUBLE("--clip-value", NB__R, clip_value, 0, 1e12, "X", "clamp every gradient to [-X, X] (off)"),
+    NB_FLAG_INT("--seed", NB__R, seed, 0, (double)LONG_MAX, "N", "seed of every random choice (1)"),
+    NB_FLAG_INT("--threads", NB__R, threads, 1, 64, "N",
+                "threads for products, element-wise loops and updates\n"
+                "(the online CPUs, or $NABLA_THREADS; 1 per rank with\n"
+                "--ddp); results are the same for any number"),
+    /* output: each command documents these in its own words */
+    NB_FLAG_STRING("--out", NB__R, out, "DIR", NULL),
+    NB_FLAG_BOOL("--resume", NB__R, resume, NULL),
+    NB_FLAG_BOOL("--json", NB__R, json, NULL),
+    NB_FLAG_INT("--log-every", NB__R, log_every, 1, 100000000, "N", NULL),
+    NB_FLAG_INT("--max-steps", NB__R, max_steps, 1, (double)LONG_MAX, "N", NULL),
+    NB_FLAG_INT("--limit-train", NB__R, limit_train, 1, 100000000, "N", NULL),
+    NB_FLAG_BOOL("--quiet", NB__R, quiet, NULL),
 };
 #undef NB__R
 const size_t nb_run_n_flags = sizeof nb_run_flags / sizeof nb_run_flags[0];
+
+const char *nb_run_flags_help(void)
+{
+    static char help[4096];
+    if (!help[0]) nb_flags_help(help, sizeof help, nb_run_flags, nb_run_n_flags, 20);
+    return help;
+}
 
 int nb_run_finish(const char *cmd, nb_run_cfg *r)
 {

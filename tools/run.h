@@ -56,8 +56,9 @@ size_t nb_run_config_kv(const nb_run_cfg *r, nb_kv *kv, size_t max);
 /* Rebuild a run configuration from a checkpoint's metadata; 0 or 2 (printed). */
 int nb_run_from_checkpoint(const char *cmd, const nb_checkpoint *ck, nb_run_cfg *r);
 
-/* Help text for the shared flags. */
-extern const char nb_run_flags_help[];
+/* Help text for the shared model/optimizer/training flags (the output ones
+ * each command describes itself). */
+const char *nb_run_flags_help(void);
 
 /* Write s as a JSON string (with quotes). */
 void nb_json_str(FILE *f, const char *s);
