@@ -137,6 +137,57 @@ static int nb__write_svg(const char *path, const nb_lrfind_result *res, double d
     return fclose(f) ? -1 : 0;
 }
 
+/* The suggestions: one JSON object, the valley alone (--quiet), or text. */
+static void nb__print_result(const nb_run_cfg *r, const nb_lrfind_opts *lo, const nb_lrfind_result *res, double secs,
+                             const char *csv, const char *svg)
+{
+    const nb_lrfind_suggest *s = &res->s;
+    double min_lr = s->i_min >= 0 ? res->lr[s->i_min] : NAN, min_loss = s->i_min >= 0 ? res->smooth[s->i_min] : NAN;
+    if (r->json) {
+        printf("{\"suggested\":");
+        nb_json_num(stdout, s->valley);
+        printf(",\"valley\":");
+        nb_json_num(stdout, s->valley);
+        printf(",\"steepest\":");
+        nb_json_num(stdout, s->steepest);
+        printf(",\"min10\":");
+        nb_json_num(stdout, s->min10);
+        printf(",\"min_lr\":");
+        nb_json_num(stdout, min_lr);
+        printf(",\"min_loss\":");
+        nb_json_num(stdout, min_loss);
+        printf(",\"valley_from\":");
+        nb_json_num(stdout, s->valley_start >= 0 ? res->lr[s->valley_start] : NAN);
+        printf(",\"valley_to\":");
+        nb_json_num(stdout, s->valley_end >= 0 ? res->lr[s->valley_end] : NAN);
+        printf(",\"points\":%zu,\"diverged\":%s,\"last_lr\":", res->n, res->diverged ? "true" : "false");
+        nb_json_num(stdout, res->n ? res->lr[res->n - 1] : NAN);
+        printf(",\"seconds\":");
+        nb_json_num(stdout, secs);
+        printf(",\"csv\":");
+        nb_json_str(stdout, csv);
+        printf(",\"svg\":");
+        nb_json_str(stdout, svg);
+        printf("}\n");
+    } else if (r->quiet) {
+        printf("%.3g\n", s->valley);
+    } else {
+        if (res->diverged)
+            printf("stopped after %zu steps at lr %.3g: the smoothed loss %.3g passed %g x its best %.3g\n", res->n,
+                   res->lr[res->n - 1], res->smooth[res->n - 1], lo->diverge, res->best);
+        else
+            printf("ran all %zu steps up to lr %.3g without diverging (lowest smoothed loss %.3g)\n", res->n,
+                   res->lr[res->n - 1], res->best);
+        printf("suggestions:\n");
+        printf("  valley    %-9.3g  <- suggested: 2/3 down the longest descent (lr %.2g .. %.2g)\n", s->valley,
+               res->lr[s->valley_start], res->lr[s->valley_end]);
+        printf("  steepest  %-9.3g  fastest fall of the smoothed loss against log(lr)\n", s->steepest);
+        printf("  min/10    %-9.3g  the lowest smoothed loss %.3g is at lr %.3g\n", s->min10, min_loss, min_lr);
+        printf("wrote %s and %s (%.1fs)\n", csv, svg, secs);
+        printf("next: nabla train --lr %.3g  (with the same model and optimizer flags)\n", s->valley);
+    }
+}
+
 static int nb__lrfind_run(int argc, char **argv)
 {
     const char *cmd = "lr-find";
@@ -217,51 +268,7 @@ static int nb__lrfind_run(int argc, char **argv)
         fprintf(stderr, "nabla lr-find: %s: %s\n", svg, strerror(errno));
         goto out;
     }
-    const nb_lrfind_suggest *s = &res.s;
-    double min_lr = s->i_min >= 0 ? res.lr[s->i_min] : NAN, min_loss = s->i_min >= 0 ? res.smooth[s->i_min] : NAN;
-    if (r.json) {
-        printf("{\"suggested\":");
-        nb_json_num(stdout, s->valley);
-        printf(",\"valley\":");
-        nb_json_num(stdout, s->valley);
-        printf(",\"steepest\":");
-        nb_json_num(stdout, s->steepest);
-        printf(",\"min10\":");
-        nb_json_num(stdout, s->min10);
-        printf(",\"min_lr\":");
-        nb_json_num(stdout, min_lr);
-        printf(",\"min_loss\":");
-        nb_json_num(stdout, min_loss);
-        printf(",\"valley_from\":");
-        nb_json_num(stdout, s->valley_start >= 0 ? res.lr[s->valley_start] : NAN);
-        printf(",\"valley_to\":");
-        nb_json_num(stdout, s->valley_end >= 0 ? res.lr[s->valley_end] : NAN);
-        printf(",\"points\":%zu,\"diverged\":%s,\"last_lr\":", res.n, res.diverged ? "true" : "false");
-        nb_json_num(stdout, res.n ? res.lr[res.n - 1] : NAN);
-        printf(",\"seconds\":");
-        nb_json_num(stdout, secs);
-        printf(",\"csv\":");
-        nb_json_str(stdout, csv);
-        printf(",\"svg\":");
-        nb_json_str(stdout, svg);
-        printf("}\n");
-    } else if (r.quiet) {
-        printf("%.3g\n", s->valley);
-    } else {
-        if (res.diverged)
-            printf("stopped after %zu steps at lr %.3g: the smoothed loss %.3g passed %g x its best %.3g\n", res.n,
-                   res.lr[res.n - 1], res.smooth[res.n - 1], lo.diverge, res.best);
-        else
-            printf("ran all %zu steps up to lr %.3g without diverging (lowest smoothed loss %.3g)\n", res.n,
-                   res.lr[res.n - 1], res.best);
-        printf("suggestions:\n");
-        printf("  valley    %-9.3g  <- suggested: 2/3 down the longest descent (lr %.2g .. %.2g)\n", s->valley,
-               res.lr[s->valley_start], res.lr[s->valley_end]);
-        printf("  steepest  %-9.3g  fastest fall of the smoothed loss against log(lr)\n", s->steepest);
-        printf("  min/10    %-9.3g  the lowest smoothed loss %.3g is at lr %.3g\n", s->min10, min_loss, min_lr);
-        printf("wrote %s and %s (%.1fs)\n", csv, svg, secs);
-        printf("next: nabla train --lr %.3g  (with the same model and optimizer flags)\n", s->valley);
-    }
+    nb__print_result(&r, &lo, &res, secs, csv, svg);
     rc = 0;
 out:
     nb_lrfind_result_free(&res);

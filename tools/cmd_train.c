@@ -720,19 +720,25 @@ static void nb__train_free(nb__train *t)
     nb_dataset_free(t->test);
 }
 
+/* Everything between the flags and the first step; 0 or the exit status. */
+static int nb__train_setup(nb__train *t)
+{
+    int rc;
+    if ((rc = nb__setup_data(t)) || (rc = nb__setup_model(t)) || (rc = nb__setup_resume(t))) return rc;
+    if (nb_ddp_sync(&t->ddp, t->m, t->opt, &t->sched, &t->prog, t->loader, &t->rng)) return 1;
+    return nb__setup_outputs(t);
+}
+
 /* nabla train: setup, the epochs, the end. */
 static int nb__train_main(int argc, char **argv)
 {
     nb__train t = {.cmd = "train"};
     int rc = nb__train_flags(&t, argc, argv);
     if (rc < 0) rc = nb__train_open(&t);
-    if (rc >= 0) return rc;
-    if (!(rc = nb__setup_data(&t)) && !(rc = nb__setup_model(&t)) && !(rc = nb__setup_resume(&t))) {
-        rc = 1;
-        if (!nb_ddp_sync(&t.ddp, t.m, t.opt, &t.sched, &t.prog, t.loader, &t.rng) && !(rc = nb__setup_outputs(&t))) {
-            nb__start_event(&t);
-            rc = nb__train_end(&t, nb__train_loop(&t));
-        }
+    if (rc >= 0) return rc; /* nothing to free yet */
+    if (!(rc = nb__train_setup(&t))) {
+        nb__start_event(&t);
+        rc = nb__train_end(&t, nb__train_loop(&t));
     }
     nb__train_free(&t);
     return nb_ddp_end(&t.ddp, rc);
