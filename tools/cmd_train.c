@@ -29,18 +29,20 @@ typedef struct {
     int quiet;
 } nb__out;
 
+/* Writes one JSON event to f, all but its closing brace. */
+typedef void nb__event_fn(FILE *f, const void *ev);
+
 /* Write the same JSON object to the metrics file and (with --json) stdout. */
-#define NB__EVENT(o, ...)                                        \
-    do {                                                         \
-        FILE *fs_[2] = {(o)->metrics, (o)->json};                \
-        for (int k_ = 0; k_ < 2; k_++) {                         \
-            FILE *f = fs_[k_];                                   \
-            if (!f) continue;                                    \
-            __VA_ARGS__;                                         \
-            fputs("}\n", f);                                     \
-            fflush(f);                                           \
-        }                                                        \
-    } while (0)
+static void nb__event(const nb__out *o, nb__event_fn *write, const void *ev)
+{
+    FILE *fs[2] = {o->metrics, o->json};
+    for (int k = 0; k < 2; k++) {
+        if (!fs[k]) continue;
+        write(fs[k], ev);
+        fputs("}\n", fs[k]);
+        fflush(fs[k]);
+    }
+}
 
 /* --monitor, --detect-anomaly / --anomaly-policy, --report */
 typedef struct {
@@ -168,20 +170,41 @@ static void nb__on_record(void *user, const nb_monitor_record *r, const nb_monit
     }
 }
 
+typedef struct {
+    long long step;
+    nb_anomaly_policy pol;
+    const nb_anomaly *a;
+    const char *msg;
+} nb__anomaly_ev;
+
+static void nb__write_anomaly(FILE *f, const void *ev)
+{
+    const nb__anomaly_ev *e = ev;
+    const nb_anomaly *a = e->a;
+    fprintf(f, "{\"event\":\"anomaly\",\"step\":%lld,\"policy\":", e->step);
+    nb_json_str(f, nb_anomaly_policy_name(e->pol));
+    fputs(",\"op\":", f);
+    nb_json_str(f, a->op);
+    fprintf(f, ",\"pass\":\"%s\",\"input\":%d,\"shape\":[", a->backward ? "backward" : "forward", a->input);
+    for (int d = 0; d < a->ndim; d++) fprintf(f, "%s%zu", d ? "," : "", a->shape[d]);
+    fputs("],\"shapes\":", f);
+    nb_json_str(f, a->shapes);
+    fputs(",\"layer\":", f);
+    nb_json_str(f, a->layer);
+    fprintf(f, ",\"index\":%zu,\"value\":\"%s\",\"file\":", a->index,
+            isnan(a->value) ? "NaN" : (a->value > 0 ? "Inf" : "-Inf"));
+    if (a->file) nb_json_str(f, a->file);
+    else fputs("null", f);
+    fprintf(f, ",\"line\":%d,\"count\":%zu,\"message\":", a->line, a->count);
+    nb_json_str(f, e->msg);
+}
+
 /* The anomaly record as a JSON event. */
 static void nb__anomaly_event(const nb__out *o, long long step, nb_anomaly_policy pol, const nb_anomaly *a)
 {
     char msg[600];
     nb_anomaly_describe(a, msg, sizeof msg);
-    NB__EVENT(o, fprintf(f, "{\"event\":\"anomaly\",\"step\":%lld,\"policy\":", step);
-              nb_json_str(f, nb_anomaly_policy_name(pol)); fputs(",\"op\":", f); nb_json_str(f, a->op);
-              fprintf(f, ",\"pass\":\"%s\",\"input\":%d,\"shape\":[", a->backward ? "backward" : "forward", a->input);
-              for (int d_ = 0; d_ < a->ndim; d_++) fprintf(f, "%s%zu", d_ ? "," : "", a->shape[d_]);
-              fputs("],\"shapes\":", f); nb_json_str(f, a->shapes); fputs(",\"layer\":", f); nb_json_str(f, a->layer);
-              fprintf(f, ",\"index\":%zu,\"value\":\"%s\",\"file\":", a->index,
-                      isnan(a->value) ? "NaN" : (a->value > 0 ? "Inf" : "-Inf"));
-              if (a->file) nb_json_str(f, a->file); else fputs("null", f);
-              fprintf(f, ",\"line\":%d,\"count\":%zu,\"message\":", a->line, a->count); nb_json_str(f, msg));
+    nb__event(o, nb__write_anomaly, &(nb__anomaly_ev){step, pol, a, msg});
 }
 
 static void nb__bar(const nb__out *o, long epoch, long epochs, size_t b, size_t nb, double loss, double sps)
@@ -409,6 +432,25 @@ static int nb__setup_outputs(nb__train *t)
 }
 
 /* ----------------------------------------------------------------- events */
+static void nb__write_start(FILE *f, const void *ev)
+{
+    const nb__train *t = ev;
+    const nb_run_cfg *r = &t->r;
+    fputs("{\"event\":\"start\",\"model\":", f);
+    nb_json_str(f, r->model);
+    fprintf(f, ",\"params\":%zu,\"opt\":", nb_model_n_params(t->m));
+    nb_json_str(f, r->opt_name);
+    fputs(",\"lr\":", f);
+    nb_json_num(f, r->opt.lr);
+    fprintf(f, ",\"batch\":%zu,\"epochs\":%ld", r->batch, r->epochs);
+    fprintf(f, ",\"threads\":%d,\"resumed\":%s,\"step\":%lld", nb_get_threads(), r->resume ? "true" : "false",
+            (long long)t->prog.step);
+    fputs(",\"clip_norm\":", f);
+    nb_json_num(f, r->clip_norm);
+    fprintf(f, ",\"monitor\":%ld,\"detect_anomaly\":", t->dg.monitor);
+    nb_json_str(f, nb_anomaly_policy_name(t->dg.policy));
+}
+
 static void nb__start_event(const nb__train *t)
 {
     const nb_run_cfg *r = &t->r;
@@ -418,15 +460,26 @@ static void nb__start_event(const nb__train *t)
         fprintf(stderr, "model %s\ndata %s: %zu train, %zu test; %s lr %g, batch %zu, %ld epochs%s\n", desc,
                 t->train->name, t->train->n, t->test->n, r->opt_name, r->opt.lr, r->batch, r->epochs,
                 r->resume ? " (resumed)" : "");
-    size_t np = nb_model_n_params(t->m);
-    NB__EVENT(&t->o, fputs("{\"event\":\"start\",\"model\":", f); nb_json_str(f, r->model);
-              fputs(",\"params\":", f); fprintf(f, "%zu", np); fputs(",\"opt\":", f); nb_json_str(f, r->opt_name);
-              fputs(",\"lr\":", f); nb_json_num(f, r->opt.lr); fprintf(f, ",\"batch\":%zu,\"epochs\":%ld", r->batch, r->epochs);
-              fprintf(f, ",\"threads\":%d,\"resumed\":%s,\"step\":%lld", nb_get_threads(), r->resume ? "true" : "false",
-                      (long long)t->prog.step);
-              fputs(",\"clip_norm\":", f); nb_json_num(f, r->clip_norm);
-              fprintf(f, ",\"monitor\":%ld,\"detect_anomaly\":", t->dg.monitor);
-              nb_json_str(f, nb_anomaly_policy_name(t->dg.policy)));
+    nb__event(&t->o, nb__write_start, t);
+}
+
+typedef struct {
+    const nb__train *t;
+    long epoch;
+    size_t b;
+    double loss, grad_norm;
+} nb__log_ev;
+
+static void nb__write_log(FILE *f, const void *ev)
+{
+    const nb__log_ev *e = ev;
+    fprintf(f, "{\"event\":\"log\",\"step\":%lld,\"epoch\":%ld,\"batch\":%zu,\"loss\":", (long long)e->t->prog.step,
+            e->epoch + 1, e->b);
+    nb_json_num(f, e->loss);
+    fputs(",\"grad_norm\":", f);
+    nb_json_num(f, e->grad_norm);
+    fputs(",\"lr\":", f);
+    nb_json_num(f, nb_optim_lr(e->t->opt));
 }
 
 /* Every --log-every batches: the progress bar or a line, and a log event. */
@@ -438,10 +491,29 @@ static void nb__log_event(const nb__train *t, long epoch, const nb__epoch *ep, d
     else if (!r->quiet && !r->json)
         fprintf(stderr, "epoch %ld batch %zu/%zu loss %.4f grad-norm %.3g lr %.3g\n", epoch + 1, ep->b, t->bpe, lv, gnorm,
                 nb_optim_lr(t->opt));
-    NB__EVENT(&t->o, fprintf(f, "{\"event\":\"log\",\"step\":%lld,\"epoch\":%ld,\"batch\":%zu,\"loss\":",
-                             (long long)t->prog.step, epoch + 1, ep->b);
-              nb_json_num(f, lv); fputs(",\"grad_norm\":", f); nb_json_num(f, gnorm);
-              fputs(",\"lr\":", f); nb_json_num(f, nb_optim_lr(t->opt)));
+    nb__event(&t->o, nb__write_log, &(nb__log_ev){t, epoch, ep->b, lv, gnorm});
+}
+
+typedef struct {
+    const nb__train *t;
+    long epoch;
+    double train_loss, seconds;
+} nb__epoch_ev;
+
+static void nb__write_epoch(FILE *f, const void *ev)
+{
+    const nb__epoch_ev *e = ev;
+    const nb__train *t = e->t;
+    fprintf(f, "{\"event\":\"epoch\",\"epoch\":%ld,\"step\":%lld,\"train_loss\":", e->epoch + 1, (long long)t->prog.step);
+    nb_json_num(f, e->train_loss);
+    fputs(",\"test_loss\":", f);
+    nb_json_num(f, t->ev.loss);
+    fputs(",\"test_acc\":", f);
+    nb_json_num(f, t->ev.accuracy);
+    fputs(",\"lr\":", f);
+    nb_json_num(f, nb_optim_lr(t->opt));
+    fputs(",\"seconds\":", f);
+    nb_json_num(f, e->seconds);
 }
 
 static void nb__epoch_event(const nb__train *t, long epoch, const nb__epoch *ep)
@@ -453,24 +525,40 @@ static void nb__epoch_event(const nb__train *t, long epoch, const nb__epoch *ep)
         fprintf(stderr, "epoch %ld/%ld  train loss %.4f  test loss %.4f  test acc %.4f  (%.1fs, %.0f samples/s)\n",
                 epoch + 1, r->epochs, tl, t->ev.loss, t->ev.accuracy, ep->seconds,
                 ep->seconds > 0 ? (double)ep->loss_n / ep->seconds : 0);
-    NB__EVENT(&t->o, fprintf(f, "{\"event\":\"epoch\",\"epoch\":%ld,\"step\":%lld,\"train_loss\":", epoch + 1,
-                             (long long)t->prog.step);
-              nb_json_num(f, tl); fputs(",\"test_loss\":", f); nb_json_num(f, t->ev.loss);
-              fputs(",\"test_acc\":", f); nb_json_num(f, t->ev.accuracy); fputs(",\"lr\":", f);
-              nb_json_num(f, nb_optim_lr(t->opt)); fputs(",\"seconds\":", f); nb_json_num(f, ep->seconds));
+    nb__event(&t->o, nb__write_epoch, &(nb__epoch_ev){t, epoch, tl, ep->seconds});
+}
+
+typedef struct {
+    const nb__train *t;
+    int interrupted;
+    double samples_per_s;
+} nb__done_ev;
+
+static void nb__write_done(FILE *f, const void *ev)
+{
+    const nb__done_ev *e = ev;
+    const nb__train *t = e->t;
+    fputs("{\"event\":\"done\",\"test_acc\":", f);
+    nb_json_num(f, t->ev.accuracy);
+    fputs(",\"test_loss\":", f);
+    nb_json_num(f, t->ev.loss);
+    fputs(",\"train_samples_per_s\":", f);
+    nb_json_num(f, e->samples_per_s);
+    fprintf(f, ",\"steps\":%lld,\"epochs\":%lld,\"threads\":%d", (long long)t->prog.step, (long long)t->prog.epoch,
+            nb_get_threads());
+    fputs(",\"train_seconds\":", f);
+    nb_json_num(f, t->train_time);
+    fputs(",\"checkpoint\":", f);
+    nb_json_str(f, t->ckpt);
+    fputs(",\"interrupted\":", f);
+    fputs(e->interrupted ? "true" : "false", f);
 }
 
 static void nb__done_event(const nb__train *t, nb_train_stop stop)
 {
     const nb_run_cfg *r = &t->r;
     double sps = t->train_time > 0 ? (double)t->samples / t->train_time : 0;
-    NB__EVENT(&t->o, fputs("{\"event\":\"done\",\"test_acc\":", f); nb_json_num(f, t->ev.accuracy);
-              fputs(",\"test_loss\":", f); nb_json_num(f, t->ev.loss); fputs(",\"train_samples_per_s\":", f);
-              nb_json_num(f, sps); fprintf(f, ",\"steps\":%lld,\"epochs\":%lld,\"threads\":%d", (long long)t->prog.step,
-                                           (long long)t->prog.epoch, nb_get_threads());
-              fputs(",\"train_seconds\":", f); nb_json_num(f, t->train_time); fputs(",\"checkpoint\":", f);
-              nb_json_str(f, t->ckpt); fputs(",\"interrupted\":", f);
-              fputs(stop == NB_TRAIN_INTERRUPTED ? "true" : "false", f));
+    nb__event(&t->o, nb__write_done, &(nb__done_ev){t, stop == NB_TRAIN_INTERRUPTED, sps});
     if (!r->quiet && !r->json)
         fprintf(stderr, "done: test acc %.4f, test loss %.4f, %.0f train samples/s (%d thread%s); checkpoint %s\n",
                 t->ev.accuracy, t->ev.loss, sps, nb_get_threads(), nb_get_threads() == 1 ? "" : "s", t->ckpt);
@@ -501,13 +589,32 @@ static void nb__nonfinite_diagnosis(const nb__train *t, long epoch, size_t b, do
     }
 }
 
+typedef struct {
+    const nb__train *t;
+    double loss;
+    const double *grad_norm; /* NULL: not in the event */
+    const char *message;
+} nb__nonfinite_ev;
+
+static void nb__write_nonfinite(FILE *f, const void *ev)
+{
+    const nb__nonfinite_ev *e = ev;
+    fprintf(f, "{\"event\":\"nonfinite\",\"step\":%lld,\"loss\":", (long long)e->t->prog.step + 1);
+    nb_json_num(f, e->loss);
+    fputs(",\"lr\":", f);
+    nb_json_num(f, nb_optim_lr(e->t->opt));
+    if (e->grad_norm) {
+        fputs(",\"grad_norm\":", f);
+        nb_json_num(f, *e->grad_norm);
+    }
+    fputs(",\"message\":", f);
+    nb_json_str(f, e->message);
+}
+
 /* The "nonfinite" event that ends a run. */
 static void nb__nonfinite_event(const nb__train *t, double lv, const double *gnorm, const char *message)
 {
-    NB__EVENT(&t->o, fprintf(f, "{\"event\":\"nonfinite\",\"step\":%lld,\"loss\":", (long long)t->prog.step + 1);
-              nb_json_num(f, lv); fputs(",\"lr\":", f); nb_json_num(f, nb_optim_lr(t->opt));
-              if (gnorm) { fputs(",\"grad_norm\":", f); nb_json_num(f, *gnorm); }
-              fputs(",\"message\":", f); nb_json_str(f, message));
+    nb__event(&t->o, nb__write_nonfinite, &(nb__nonfinite_ev){t, lv, gnorm, message});
 }
 
 /* A NaN or Inf in step prog.step + 1, in one of three ways: --detect-anomaly
