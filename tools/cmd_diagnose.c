@@ -1,6 +1,7 @@
 /* nabla diagnose: the training doctor on Fashion-MNIST (the checks live in
  * the library: src/diag/doctor.c). */
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,13 +31,8 @@ static const char nb__diag_usage[] =
     "diagnose:\n"
     "  --json               one JSON object per check on stdout: {\"check\",\n"
     "                       \"status\":\"pass|warn|fail\", \"value\", \"detail\", \"advice\", ...}\n"
-    "  --limit-train N      samples of the short training (5000)\n"
-    "  --trend-steps N      steps of the loss_decreases check (100)\n"
-    "  --overfit-steps N    steps of the overfit_batch check (200)\n"
-    "  --shuffle-labels     shuffle the training labels first (a planted fault:\n"
-    "                       shows what mislabelled data looks like)\n"
-    "  --no-normalize       feed raw 0..255 pixels (a planted fault: shows what\n"
-    "                       forgetting normalisation looks like)\n"
+    "  --limit-train N      samples of the short training (5000)\n";
+static const char nb__diag_usage_tail[] =
     "Of the flags below (shared with `nabla train`), the epoch, schedule and\n"
     "checkpoint ones (--epochs, --sched, --resume, --out...) do not apply here.\n";
 
@@ -46,19 +42,33 @@ static int nb__diag_run(int argc, char **argv);
 const nb_cli_cmd nb_cmd_diagnose = {"diagnose", "training doctor: checks data, init, gradients, lr, overfitting (PASS/WARN/FAIL)",
                                     nb__diag_usage_full, nb__diag_run};
 
+/* The flags of diagnose's own. */
+typedef struct {
+    nb_doctor_opts o;
+    int shuffle_labels, no_normalize;
+} nb__diag_args;
+
+static const nb_flag nb__diag_flags[] = {
+    {"--trend-steps", NB_FLAG_INT, NB_FLAG__AT(nb__diag_args, o.trend_steps), 2, 100000, NULL,
+     "an integer in [2, 100000]", NULL, "N", "steps of the loss_decreases check (100)"},
+    {"--overfit-steps", NB_FLAG_INT, NB_FLAG__AT(nb__diag_args, o.overfit_steps), 2, 100000, NULL,
+     "an integer in [2, 100000]", NULL, "N", "steps of the overfit_batch check (200)"},
+    NB_FLAG_BOOL("--shuffle-labels", nb__diag_args, shuffle_labels,
+                 "shuffle the training labels first (a planted fault:\n"
+                 "shows what mislabelled data looks like)"),
+    NB_FLAG_BOOL("--no-normalize", nb__diag_args, no_normalize,
+                 "feed raw 0..255 pixels (a planted fault: shows what\n"
+                 "forgetting normalisation looks like)"),
+};
+
 __attribute__((constructor)) static void nb__diag_usage_init(void)
 {
-    snprintf(nb__diag_usage_full, sizeof nb__diag_usage_full, "%s%s", nb__diag_usage, nb_run_flags_help);
-}
-
-static int nb__steps_flag(const char *cmd, const char *flag, const char *v, int *out)
-{
-    char *end;
-    long x = v ? strtol(v, &end, 10) : 0;
-    if (!v || !*v || *end || x < 2 || x > 100000)
-        return nb_cli_usage_error(cmd, "%s: '%s' is not an integer in [2, 100000]", flag, v ? v : "");
-    *out = (int)x;
-    return 0;
+    char *u = nb__diag_usage_full;
+    size_t n = sizeof nb__diag_usage_full;
+    snprintf(u, n, "%s", nb__diag_usage);
+    nb_flags_help(u, n, nb__diag_flags, sizeof nb__diag_flags / sizeof nb__diag_flags[0], 20);
+    strncat(u, nb__diag_usage_tail, n - strlen(u) - 1);
+    strncat(u, nb_run_flags_help(), n - strlen(u) - 1);
 }
 
 static void nb__json_check(const nb_doctor_report *rep, int id)
@@ -155,32 +165,13 @@ static int nb__diag_run(int argc, char **argv)
     const char *cmd = "diagnose";
     nb_run_cfg r;
     nb_run_defaults(&r);
-    nb_doctor_opts o = nb_doctor_defaults();
-    int shuffle_labels = 0, no_normalize = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            fputs(nb__diag_usage_full, stdout);
-            return 0;
-        }
-        if (!strcmp(a, "--shuffle-labels")) {
-            shuffle_labels = 1;
-            continue;
-        }
-        if (!strcmp(a, "--no-normalize")) {
-            no_normalize = 1;
-            continue;
-        }
-        if (!strcmp(a, "--trend-steps") || !strcmp(a, "--overfit-steps")) {
-            if (i + 1 >= argc) return nb_cli_usage_error(cmd, "%s needs a value", a);
-            if (nb__steps_flag(cmd, a, argv[i + 1], a[2] == 't' ? &o.trend_steps : &o.overfit_steps)) return 2;
-            i++;
-            continue;
-        }
-        int k = nb_run_flag(cmd, &r, argc, argv, &i);
-        if (k == 2) return 2;
-        if (k == 0) return nb_cli_usage_error(cmd, "unknown option '%s' (see `nabla help diagnose`)", a);
-    }
+    nb__diag_args da = {.o = nb_doctor_defaults()};
+    nb_flag_table tabs[] = {NB_FLAG_TABLE(nb__diag_flags, &da), NB_RUN_FLAG_TABLE(&r)};
+    int n_pos, k = nb_flags_parse(cmd, nb__diag_usage_full, tabs, 2, argc, argv, &n_pos);
+    if (k != NB_FLAGS_OK) return k == NB_FLAGS_HELP ? 0 : 2;
+    if (n_pos) return nb_flags_unexpected(cmd, argv[1]);
+    nb_doctor_opts o = da.o;
+    int shuffle_labels = da.shuffle_labels, no_normalize = da.no_normalize;
     if (nb_run_finish(cmd, &r)) return 2;
 
     nb_dataset *train = NULL, *test = NULL;

@@ -2,10 +2,12 @@
  * nabla predict CKPT: class probabilities for given images. */
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "flags.h"
 #include "run.h"
 
 /* Open a checkpoint and rebuild its model; prints and returns NULL on error. */
@@ -31,20 +33,38 @@ static nb_model *nb__load_model(const char *cmd, const char *path, nb_checkpoint
     return m;
 }
 
+/* The flags of eval and predict (their usage lines say them all). */
+typedef struct {
+    const char *data, *images, *index;
+    int json;
+} nb__eval_args;
+
+static const nb_flag nb__eval_flags[] = {
+    NB_FLAG_STRING("--data", nb__eval_args, data, "DIR", NULL),
+    NB_FLAG_BOOL("--json", nb__eval_args, json, NULL),
+};
+
+static const nb_flag nb__predict_flags[] = {
+    NB_FLAG_STRING("--images", nb__eval_args, images, "IDX", NULL),
+    NB_FLAG_STRING("--index", nb__eval_args, index, "I,J,...", NULL),
+    NB_FLAG_BOOL("--json", nb__eval_args, json, NULL),
+};
+
+static int nb__eval(int argc, char **argv);
+static int nb__predict(int argc, char **argv);
+extern const nb_cli_cmd nb_cmd_eval, nb_cmd_predict;
+
 static int nb__eval(int argc, char **argv)
 {
-    const char *cmd = "eval", *path = NULL, *data = NULL;
-    int json = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--json")) json = 1;
-        else if (!strcmp(argv[i], "--data")) {
-            if (++i >= argc) return nb_cli_usage_error(cmd, "--data needs a value");
-            data = argv[i];
-        } else if (argv[i][0] == '-') return nb_cli_usage_error(cmd, "unknown option '%s'", argv[i]);
-        else if (!path) path = argv[i];
-        else return nb_cli_usage_error(cmd, "unexpected argument '%s'", argv[i]);
-    }
-    if (!path) return nb_cli_usage_error(cmd, "needs a checkpoint (nabla eval CKPT [--data DIR] [--json])");
+    const char *cmd = "eval";
+    nb__eval_args ea = {0};
+    nb_flag_table tabs[] = {NB_FLAG_TABLE(nb__eval_flags, &ea)};
+    int n_pos, pk = nb_flags_parse(cmd, nb_cmd_eval.usage, tabs, 1, argc, argv, &n_pos);
+    if (pk != NB_FLAGS_OK) return pk == NB_FLAGS_HELP ? 0 : 2;
+    if (n_pos > 1) return nb_flags_unexpected(cmd, argv[2]);
+    if (!n_pos) return nb_cli_usage_error(cmd, "needs a checkpoint (nabla eval CKPT [--data DIR] [--json])");
+    const char *path = argv[1], *data = ea.data;
+    int json = ea.json;
     nb_model *m = nb__load_model(cmd, path, NULL);
     if (!m) return 2;
     nb_dataset *train = NULL, *test = NULL;
@@ -134,20 +154,15 @@ static int nb__read_pgm(const char *path, unsigned char *px, size_t want, char *
 
 static int nb__predict(int argc, char **argv)
 {
-    const char *cmd = "predict", *path = NULL, *idx_path = NULL, *index_list = "0";
-    const char *pgms[64];
-    int n_pgm = 0, json = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--json")) json = 1;
-        else if (!strcmp(argv[i], "--images") || !strcmp(argv[i], "--index")) {
-            if (i + 1 >= argc) return nb_cli_usage_error(cmd, "%s needs a value", argv[i]);
-            if (!strcmp(argv[i], "--images")) idx_path = argv[++i];
-            else index_list = argv[++i];
-        } else if (argv[i][0] == '-') return nb_cli_usage_error(cmd, "unknown option '%s'", argv[i]);
-        else if (!path) path = argv[i];
-        else if (n_pgm < 64) pgms[n_pgm++] = argv[i];
-        else return nb_cli_usage_error(cmd, "at most 64 images");
-    }
+    const char *cmd = "predict";
+    nb__eval_args ea = {.index = "0"};
+    nb_flag_table tabs[] = {NB_FLAG_TABLE(nb__predict_flags, &ea)};
+    int n_pos, pk = nb_flags_parse(cmd, nb_cmd_predict.usage, tabs, 1, argc, argv, &n_pos);
+    if (pk != NB_FLAGS_OK) return pk == NB_FLAGS_HELP ? 0 : 2;
+    if (n_pos > 65) return nb_cli_usage_error(cmd, "at most 64 images");
+    const char *path = n_pos ? argv[1] : NULL, *idx_path = ea.images, *index_list = ea.index;
+    char **pgms = argv + 2;
+    int n_pgm = n_pos > 1 ? n_pos - 1 : 0, json = ea.json;
     if (!path || (!idx_path && !n_pgm))
         return nb_cli_usage_error(cmd, "needs a checkpoint and images (nabla predict CKPT IMAGE.pgm... | --images IDX [--index I,J])");
     nb_model *m = nb__load_model(cmd, path, NULL);

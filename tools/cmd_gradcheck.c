@@ -3,8 +3,10 @@
  * dumps the cases' inputs for the PyTorch reference (tests/ref/torch_ref.py,
  * which documents the file format). */
 #include "cli.h"
+#include "flags.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,15 +20,8 @@ static const char nb_gc_usage[] =
     "Checks the backward of every op against float64 central differences\n"
     "(|analytic - numeric| <= 1e-5 + 1e-3 |numeric|) on the op-case catalogue.\n"
     "Prints per op: the number of cases, the max abs and rel error, PASS/FAIL.\n"
-    "\n"
-    "  --op NAME          only this op (\"matmul\") or case (\"matmul.trans_a\"),\n"
-    "                     and list its cases one by one\n"
-    "  --json             one JSON object per line: {\"op\", \"cases\", \"max_abs_err\",\n"
-    "                     \"max_rel_err\", \"status\"}, then a summary object\n"
-    "  --fast             compare random projections u^T J v instead of all of J\n"
-    "  --list             print the ops and cases and exit\n"
-    "  --dump-cases FILE  also write the cases' inputs and upstream gradients to FILE\n"
-    "                     (input of tests/ref/torch_ref.py)\n"
+    "\n";
+static const char nb_gc_usage_tail[] =
     "\n"
     "Exit status: 0 all pass, 1 a check failed or errored, 2 bad usage.\n";
 
@@ -144,25 +139,43 @@ static void nb_gc_print_case(const nb_gc_row *r)
     }
 }
 
+typedef struct {
+    const char *op, *dump;
+    int json, fast, list;
+} nb_gc_args;
+
+static const nb_flag nb_gc_flags[] = {
+    NB_FLAG_STRING("--op", nb_gc_args, op, "NAME",
+                   "only this op (\"matmul\") or case (\"matmul.trans_a\"),\n"
+                   "and list its cases one by one"),
+    NB_FLAG_BOOL("--json", nb_gc_args, json,
+                 "one JSON object per line: {\"op\", \"cases\", \"max_abs_err\",\n"
+                 "\"max_rel_err\", \"status\"}, then a summary object"),
+    NB_FLAG_BOOL("--fast", nb_gc_args, fast, "compare random projections u^T J v instead of all of J"),
+    NB_FLAG_BOOL("--list", nb_gc_args, list, "print the ops and cases and exit"),
+    NB_FLAG_STRING("--dump-cases", nb_gc_args, dump, "FILE",
+                   "also write the cases' inputs and upstream gradients to FILE\n"
+                   "(input of tests/ref/torch_ref.py)"),
+};
+
+static char nb_gc_usage_full[4096];
+
+__attribute__((constructor)) static void nb_gc_usage_init(void)
+{
+    snprintf(nb_gc_usage_full, sizeof nb_gc_usage_full, "%s", nb_gc_usage);
+    nb_flags_help(nb_gc_usage_full, sizeof nb_gc_usage_full, nb_gc_flags, sizeof nb_gc_flags / sizeof nb_gc_flags[0], 18);
+    strncat(nb_gc_usage_full, nb_gc_usage_tail, sizeof nb_gc_usage_full - strlen(nb_gc_usage_full) - 1);
+}
+
 static int nb_gc_cmd(int argc, char **argv)
 {
-    const char *sel = NULL, *dump = NULL;
-    int json = 0, fast = 0, list = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--json")) json = 1;
-        else if (!strcmp(a, "--fast")) fast = 1;
-        else if (!strcmp(a, "--list")) list = 1;
-        else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            fputs(nb_gc_usage, stdout);
-            return 0;
-        } else if (!strcmp(a, "--op") || !strcmp(a, "--dump-cases")) {
-            if (i + 1 >= argc) return nb_cli_usage_error("gradcheck", "%s needs a value", a);
-            *(a[2] == 'o' ? &sel : &dump) = argv[++i];
-        } else if (!strncmp(a, "--op=", 5)) sel = a + 5;
-        else if (!strncmp(a, "--dump-cases=", 13)) dump = a + 13;
-        else return nb_cli_usage_error("gradcheck", "unknown flag '%s' (see `nabla help gradcheck`)", a);
-    }
+    nb_gc_args ga = {0};
+    nb_flag_table tabs[] = {NB_FLAG_TABLE(nb_gc_flags, &ga)};
+    int n_pos, pk = nb_flags_parse("gradcheck", nb_gc_usage_full, tabs, 1, argc, argv, &n_pos);
+    if (pk != NB_FLAGS_OK) return pk == NB_FLAGS_HELP ? 0 : 2;
+    if (n_pos) return nb_flags_unexpected("gradcheck", argv[1]);
+    const char *sel = ga.op, *dump = ga.dump;
+    int json = ga.json, fast = ga.fast, list = ga.list;
     size_t n;
     const nb_opcase *cs = nb_opcases(&n);
     size_t n_sel = 0;
@@ -240,6 +253,6 @@ static int nb_gc_cmd(int argc, char **argv)
 const nb_cli_cmd nb_cmd_gradcheck = {
     "gradcheck",
     "check every op's backward against finite differences (float64)",
-    nb_gc_usage,
+    nb_gc_usage_full,
     nb_gc_cmd,
 };

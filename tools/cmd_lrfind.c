@@ -26,13 +26,8 @@ static const char nb__lrfind_usage[] =
     "  min/10    a tenth of the lr of the lowest smoothed loss\n"
     "(the first 10% of the steps and the last 5 are left out of the rules).\n"
     "Writes OUT/lr_find.csv (lr,loss,smoothed) and OUT/lr_find.svg.\n"
-    "\n"
-    "sweep:\n"
-    "  --start LR           first learning rate (1e-7)\n"
-    "  --end LR             last learning rate (10)\n"
-    "  --steps N            steps (100)\n"
-    "  --beta B             smoothing of the loss (0.98)\n"
-    "  --diverge X          stop when the smoothed loss exceeds X times its best (4)\n"
+    "\n";
+static const char nb__lrfind_usage_tail[] =
     "output:\n"
     "  --out DIR            folder for the CSV and the plot (runs/lr-find)\n"
     "  --json               one JSON object on stdout\n"
@@ -47,11 +42,6 @@ static int nb__lrfind_run(int argc, char **argv);
 const nb_cli_cmd nb_cmd_lrfind = {"lr-find", "learning-rate range test: suggests an lr, writes a CSV and an SVG plot",
                                   nb__lrfind_usage_full, nb__lrfind_run};
 
-__attribute__((constructor)) static void nb__lrfind_usage_init(void)
-{
-    snprintf(nb__lrfind_usage_full, sizeof nb__lrfind_usage_full, "%s%s", nb__lrfind_usage, nb_run_flags_help);
-}
-
 /* A finite number > 0 (>= 0 when zero_ok). */
 static int nb__pos(const char *cmd, const char *flag, const char *v, int zero_ok, double *out)
 {
@@ -63,6 +53,47 @@ static int nb__pos(const char *cmd, const char *flag, const char *v, int zero_ok
                                   zero_ok ? "non-negative" : "positive");
     *out = x;
     return 0;
+}
+
+/* --start, --end, --beta, --diverge, --steps into an nb_lrfind_opts. */
+static int nb__sweep_flag(const char *cmd, const char *flag, const char *v, void *base)
+{
+    nb_lrfind_opts *lo = base;
+    double x = 0;
+    if (nb__pos(cmd, flag, v, !strcmp(flag, "--beta"), &x)) return 2;
+    if (!strcmp(flag, "--start")) lo->lr_start = x;
+    else if (!strcmp(flag, "--end")) lo->lr_end = x;
+    else if (!strcmp(flag, "--beta")) {
+        if (x >= 1) return nb_cli_usage_error(cmd, "--beta: %g is not in [0, 1)", x);
+        lo->beta = x;
+    } else if (!strcmp(flag, "--diverge")) {
+        if (x <= 1) return nb_cli_usage_error(cmd, "--diverge: %g must be > 1", x);
+        lo->diverge = x;
+    } else {
+        if (x != floor(x) || x < 2 || x > 10000)
+            return nb_cli_usage_error(cmd, "--steps: '%s' is not an integer in [2, 10000]", v);
+        lo->n_steps = (int)x;
+    }
+    return 0;
+}
+
+static const nb_flag nb__sweep_flags[] = {
+    NB_FLAG_TEXT("sweep:\n"),
+    NB_FLAG_CUSTOM("--start", nb__sweep_flag, "LR", "first learning rate (1e-7)"),
+    NB_FLAG_CUSTOM("--end", nb__sweep_flag, "LR", "last learning rate (10)"),
+    NB_FLAG_CUSTOM("--steps", nb__sweep_flag, "N", "steps (100)"),
+    NB_FLAG_CUSTOM("--beta", nb__sweep_flag, "B", "smoothing of the loss (0.98)"),
+    NB_FLAG_CUSTOM("--diverge", nb__sweep_flag, "X", "stop when the smoothed loss exceeds X times its best (4)"),
+};
+
+__attribute__((constructor)) static void nb__lrfind_usage_init(void)
+{
+    char *u = nb__lrfind_usage_full;
+    size_t n = sizeof nb__lrfind_usage_full;
+    snprintf(u, n, "%s", nb__lrfind_usage);
+    nb_flags_help(u, n, nb__sweep_flags, sizeof nb__sweep_flags / sizeof nb__sweep_flags[0], 20);
+    strncat(u, nb__lrfind_usage_tail, n - strlen(u) - 1);
+    strncat(u, nb_run_flags_help(), n - strlen(u) - 1);
 }
 
 /* Write the curve as CSV; 0 or -1 (errno). */
@@ -106,6 +137,57 @@ static int nb__write_svg(const char *path, const nb_lrfind_result *res, double d
     return fclose(f) ? -1 : 0;
 }
 
+/* The suggestions: one JSON object, the valley alone (--quiet), or text. */
+static void nb__print_result(const nb_run_cfg *r, const nb_lrfind_opts *lo, const nb_lrfind_result *res, double secs,
+                             const char *csv, const char *svg)
+{
+    const nb_lrfind_suggest *s = &res->s;
+    double min_lr = s->i_min >= 0 ? res->lr[s->i_min] : NAN, min_loss = s->i_min >= 0 ? res->smooth[s->i_min] : NAN;
+    if (r->json) {
+        printf("{\"suggested\":");
+        nb_json_num(stdout, s->valley);
+        printf(",\"valley\":");
+        nb_json_num(stdout, s->valley);
+        printf(",\"steepest\":");
+        nb_json_num(stdout, s->steepest);
+        printf(",\"min10\":");
+        nb_json_num(stdout, s->min10);
+        printf(",\"min_lr\":");
+        nb_json_num(stdout, min_lr);
+        printf(",\"min_loss\":");
+        nb_json_num(stdout, min_loss);
+        printf(",\"valley_from\":");
+        nb_json_num(stdout, s->valley_start >= 0 ? res->lr[s->valley_start] : NAN);
+        printf(",\"valley_to\":");
+        nb_json_num(stdout, s->valley_end >= 0 ? res->lr[s->valley_end] : NAN);
+        printf(",\"points\":%zu,\"diverged\":%s,\"last_lr\":", res->n, res->diverged ? "true" : "false");
+        nb_json_num(stdout, res->n ? res->lr[res->n - 1] : NAN);
+        printf(",\"seconds\":");
+        nb_json_num(stdout, secs);
+        printf(",\"csv\":");
+        nb_json_write_string(stdout, csv);
+        printf(",\"svg\":");
+        nb_json_write_string(stdout, svg);
+        printf("}\n");
+    } else if (r->quiet) {
+        printf("%.3g\n", s->valley);
+    } else {
+        if (res->diverged)
+            printf("stopped after %zu steps at lr %.3g: the smoothed loss %.3g passed %g x its best %.3g\n", res->n,
+                   res->lr[res->n - 1], res->smooth[res->n - 1], lo->diverge, res->best);
+        else
+            printf("ran all %zu steps up to lr %.3g without diverging (lowest smoothed loss %.3g)\n", res->n,
+                   res->lr[res->n - 1], res->best);
+        printf("suggestions:\n");
+        printf("  valley    %-9.3g  <- suggested: 2/3 down the longest descent (lr %.2g .. %.2g)\n", s->valley,
+               res->lr[s->valley_start], res->lr[s->valley_end]);
+        printf("  steepest  %-9.3g  fastest fall of the smoothed loss against log(lr)\n", s->steepest);
+        printf("  min/10    %-9.3g  the lowest smoothed loss %.3g is at lr %.3g\n", s->min10, min_loss, min_lr);
+        printf("wrote %s and %s (%.1fs)\n", csv, svg, secs);
+        printf("next: nabla train --lr %.3g  (with the same model and optimizer flags)\n", s->valley);
+    }
+}
+
 static int nb__lrfind_run(int argc, char **argv)
 {
     const char *cmd = "lr-find";
@@ -113,38 +195,10 @@ static int nb__lrfind_run(int argc, char **argv)
     nb_run_defaults(&r);
     r.out = "runs/lr-find";
     nb_lrfind_opts lo = nb_lrfind_defaults();
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            fputs(nb__lrfind_usage_full, stdout);
-            return 0;
-        }
-        int is_num = !strcmp(a, "--start") || !strcmp(a, "--end") || !strcmp(a, "--beta") || !strcmp(a, "--diverge") ||
-                     !strcmp(a, "--steps");
-        if (is_num) {
-            if (i + 1 >= argc) return nb_cli_usage_error(cmd, "%s needs a value", a);
-            double v = 0;
-            if (nb__pos(cmd, a, argv[i + 1], !strcmp(a, "--beta"), &v)) return 2;
-            i++;
-            if (!strcmp(a, "--start")) lo.lr_start = v;
-            else if (!strcmp(a, "--end")) lo.lr_end = v;
-            else if (!strcmp(a, "--beta")) {
-                if (v >= 1) return nb_cli_usage_error(cmd, "--beta: %g is not in [0, 1)", v);
-                lo.beta = v;
-            } else if (!strcmp(a, "--diverge")) {
-                if (v <= 1) return nb_cli_usage_error(cmd, "--diverge: %g must be > 1", v);
-                lo.diverge = v;
-            } else {
-                if (v != floor(v) || v < 2 || v > 10000)
-                    return nb_cli_usage_error(cmd, "--steps: '%s' is not an integer in [2, 10000]", argv[i]);
-                lo.n_steps = (int)v;
-            }
-            continue;
-        }
-        int k = nb_run_flag(cmd, &r, argc, argv, &i);
-        if (k == 2) return 2;
-        if (k == 0) return nb_cli_usage_error(cmd, "unknown option '%s' (see `nabla help lr-find`)", a);
-    }
+    nb_flag_table tabs[] = {NB_FLAG_TABLE(nb__sweep_flags, &lo), NB_RUN_FLAG_TABLE(&r)};
+    int n_pos, k = nb_flags_parse(cmd, nb__lrfind_usage_full, tabs, 2, argc, argv, &n_pos);
+    if (k != NB_FLAGS_OK) return k == NB_FLAGS_HELP ? 0 : 2;
+    if (n_pos) return nb_flags_unexpected(cmd, argv[1]);
     if (nb_run_finish(cmd, &r)) return 2;
     if (!(lo.lr_start < lo.lr_end))
         return nb_cli_usage_error(cmd, "--start %g must be below --end %g", lo.lr_start, lo.lr_end);
@@ -214,51 +268,7 @@ static int nb__lrfind_run(int argc, char **argv)
         fprintf(stderr, "nabla lr-find: %s: %s\n", svg, strerror(errno));
         goto out;
     }
-    const nb_lrfind_suggest *s = &res.s;
-    double min_lr = s->i_min >= 0 ? res.lr[s->i_min] : NAN, min_loss = s->i_min >= 0 ? res.smooth[s->i_min] : NAN;
-    if (r.json) {
-        printf("{\"suggested\":");
-        nb_json_num(stdout, s->valley);
-        printf(",\"valley\":");
-        nb_json_num(stdout, s->valley);
-        printf(",\"steepest\":");
-        nb_json_num(stdout, s->steepest);
-        printf(",\"min10\":");
-        nb_json_num(stdout, s->min10);
-        printf(",\"min_lr\":");
-        nb_json_num(stdout, min_lr);
-        printf(",\"min_loss\":");
-        nb_json_num(stdout, min_loss);
-        printf(",\"valley_from\":");
-        nb_json_num(stdout, s->valley_start >= 0 ? res.lr[s->valley_start] : NAN);
-        printf(",\"valley_to\":");
-        nb_json_num(stdout, s->valley_end >= 0 ? res.lr[s->valley_end] : NAN);
-        printf(",\"points\":%zu,\"diverged\":%s,\"last_lr\":", res.n, res.diverged ? "true" : "false");
-        nb_json_num(stdout, res.n ? res.lr[res.n - 1] : NAN);
-        printf(",\"seconds\":");
-        nb_json_num(stdout, secs);
-        printf(",\"csv\":");
-        nb_json_write_string(stdout, csv);
-        printf(",\"svg\":");
-        nb_json_write_string(stdout, svg);
-        printf("}\n");
-    } else if (r.quiet) {
-        printf("%.3g\n", s->valley);
-    } else {
-        if (res.diverged)
-            printf("stopped after %zu steps at lr %.3g: the smoothed loss %.3g passed %g x its best %.3g\n", res.n,
-                   res.lr[res.n - 1], res.smooth[res.n - 1], lo.diverge, res.best);
-        else
-            printf("ran all %zu steps up to lr %.3g without diverging (lowest smoothed loss %.3g)\n", res.n,
-                   res.lr[res.n - 1], res.best);
-        printf("suggestions:\n");
-        printf("  valley    %-9.3g  <- suggested: 2/3 down the longest descent (lr %.2g .. %.2g)\n", s->valley,
-               res.lr[s->valley_start], res.lr[s->valley_end]);
-        printf("  steepest  %-9.3g  fastest fall of the smoothed loss against log(lr)\n", s->steepest);
-        printf("  min/10    %-9.3g  the lowest smoothed loss %.3g is at lr %.3g\n", s->min10, min_loss, min_lr);
-        printf("wrote %s and %s (%.1fs)\n", csv, svg, secs);
-        printf("next: nabla train --lr %.3g  (with the same model and optimizer flags)\n", s->valley);
-    }
+    nb__print_result(&r, &lo, &res, secs, csv, svg);
     rc = 0;
 out:
     nb_lrfind_result_free(&res);

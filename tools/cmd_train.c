@@ -1,7 +1,9 @@
 /* nabla train: the study guide's training loop on Fashion-MNIST. */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -27,18 +29,20 @@ typedef struct {
     int quiet;
 } nb__out;
 
+/* Writes one JSON event to f, all but its closing brace. */
+typedef void nb__event_fn(FILE *f, const void *ev);
+
 /* Write the same JSON object to the metrics file and (with --json) stdout. */
-#define NB__EVENT(o, ...)                                        \
-    do {                                                         \
-        FILE *fs_[2] = {(o)->metrics, (o)->json};                \
-        for (int k_ = 0; k_ < 2; k_++) {                         \
-            FILE *f = fs_[k_];                                   \
-            if (!f) continue;                                    \
-            __VA_ARGS__;                                         \
-            fputs("}\n", f);                                     \
-            fflush(f);                                           \
-        }                                                        \
-    } while (0)
+static void nb__event(const nb__out *o, nb__event_fn *write, const void *ev)
+{
+    FILE *fs[2] = {o->metrics, o->json};
+    for (int k = 0; k < 2; k++) {
+        if (!fs[k]) continue;
+        write(fs[k], ev);
+        fputs("}\n", fs[k]);
+        fflush(fs[k]);
+    }
+}
 
 /* --monitor, --detect-anomaly / --anomaly-policy, --report */
 typedef struct {
@@ -47,43 +51,46 @@ typedef struct {
     int report;
 } nb__diag;
 
-/* Parse one of the diagnostics flags.  1 consumed, 0 not ours, 2 bad value. */
-static int nb__diag_flag(const char *cmd, nb__diag *d, int argc, char **argv, int *i)
+/* --detect-anomaly: the stop policy unless --anomaly-policy chose one. */
+static int nb__detect_anomaly_flag(const char *cmd, const char *flag, const char *v, void *base)
 {
-    const char *a = argv[*i];
-    if (!strcmp(a, "--detect-anomaly")) {
-        if (!d->policy) d->policy = NB_ANOMALY_STOP;
-        return 1;
-    }
-    if (!strcmp(a, "--report")) {
-        d->report = 1;
-        return 1;
-    }
-    if (strcmp(a, "--monitor") && strcmp(a, "--anomaly-policy")) return 0;
-    if (*i + 1 >= argc) {
-        nb_cli_usage_error(cmd, "%s needs a value", a);
-        return 2;
-    }
-    const char *v = argv[++*i];
-    if (!strcmp(a, "--monitor")) {
-        char *end;
-        errno = 0;
-        long n = strtol(v, &end, 10);
-        if (errno || *end || end == v || n < 1) {
-            nb_cli_usage_error(cmd, "--monitor %s: expected a number of steps >= 1", v);
-            return 2;
-        }
-        d->monitor = n;
-        return 1;
-    }
-    int p = nb_anomaly_policy_parse(v);
-    if (p < 0) {
-        nb_cli_usage_error(cmd, "--anomaly-policy %s: expected stop, skip or continue", v);
-        return 2;
-    }
-    d->policy = (nb_anomaly_policy)p;
-    return 1;
+    nb__diag *d = base;
+    (void)cmd, (void)flag, (void)v;
+    if (!d->policy) d->policy = NB_ANOMALY_STOP;
+    return 0;
 }
+
+static int nb__policy_flag(const char *cmd, const char *flag, const char *v, void *base)
+{
+    nb__diag *d = base;
+    int p = nb_anomaly_policy_parse(v);
+    if (p < 0) return nb_cli_usage_error(cmd, "%s %s: expected stop, skip or continue", flag, v);
+    d->policy = (nb_anomaly_policy)p;
+    return 0;
+}
+
+static const nb_flag nb__diag_flags[] = {
+    NB_FLAG_TEXT("diagnostics:\n"),
+    {"--monitor", NB_FLAG_INT, offsetof(nb__diag, monitor), sizeof(long), 1, (double)LONG_MAX, NULL,
+     "a number of steps >= 1", NULL, "N",
+     "every N steps (and at step 1): per-parameter gradient and\n"
+     "parameter norms, update/parameter ratios, the gradient\n"
+     "norm before and after clipping, dead ReLUs, saturated\n"
+     "sigmoid/tanh units; warnings (gradient norm < 1e-6 or\n"
+     "> 10, over half the units dead or saturated) on stderr;\n"
+     "everything as JSON events in metrics.jsonl (and --json)"},
+    NB_FLAG_ACTION("--detect-anomaly", nb__detect_anomaly_flag,
+                   "check every op's output and every gradient for NaN/Inf\n"
+                   "and stop at the first, naming the op, pass, shapes and\n"
+                   "index (slower: for finding the cause, not for every run)"),
+    NB_FLAG_CUSTOM("--anomaly-policy", nb__policy_flag, "P",
+                   "stop (the default), skip (drop the step and go on) or\n"
+                   "continue (only record it); implies --detect-anomaly"),
+    NB_FLAG_BOOL("--report", nb__diag, report,
+                 "write OUT/report.html at the end, also when the run stops\n"
+                 "early (see `nabla report`); implies --monitor LOG_EVERY\n"
+                 "unless --monitor is given"),
+};
 
 /* What the monitor's records and warnings turn into: JSON events, a line per
  * record on stderr, and each kind of warning at each place once on stderr
@@ -163,20 +170,41 @@ static void nb__on_record(void *user, const nb_monitor_record *r, const nb_monit
     }
 }
 
+typedef struct {
+    long long step;
+    nb_anomaly_policy pol;
+    const nb_anomaly *a;
+    const char *msg;
+} nb__anomaly_ev;
+
+static void nb__write_anomaly(FILE *f, const void *ev)
+{
+    const nb__anomaly_ev *e = ev;
+    const nb_anomaly *a = e->a;
+    fprintf(f, "{\"event\":\"anomaly\",\"step\":%lld,\"policy\":", e->step);
+    nb_json_write_string(f, nb_anomaly_policy_name(e->pol));
+    fputs(",\"op\":", f);
+    nb_json_write_string(f, a->op);
+    fprintf(f, ",\"pass\":\"%s\",\"input\":%d,\"shape\":[", a->backward ? "backward" : "forward", a->input);
+    for (int d = 0; d < a->ndim; d++) fprintf(f, "%s%zu", d ? "," : "", a->shape[d]);
+    fputs("],\"shapes\":", f);
+    nb_json_write_string(f, a->shapes);
+    fputs(",\"layer\":", f);
+    nb_json_write_string(f, a->layer);
+    fprintf(f, ",\"index\":%zu,\"value\":\"%s\",\"file\":", a->index,
+            isnan(a->value) ? "NaN" : (a->value > 0 ? "Inf" : "-Inf"));
+    if (a->file) nb_json_write_string(f, a->file);
+    else fputs("null", f);
+    fprintf(f, ",\"line\":%d,\"count\":%zu,\"message\":", a->line, a->count);
+    nb_json_write_string(f, e->msg);
+}
+
 /* The anomaly record as a JSON event. */
 static void nb__anomaly_event(const nb__out *o, long long step, nb_anomaly_policy pol, const nb_anomaly *a)
 {
     char msg[600];
     nb_anomaly_describe(a, msg, sizeof msg);
-    NB__EVENT(o, fprintf(f, "{\"event\":\"anomaly\",\"step\":%lld,\"policy\":", step);
-              nb_json_write_string(f, nb_anomaly_policy_name(pol)); fputs(",\"op\":", f); nb_json_write_string(f, a->op);
-              fprintf(f, ",\"pass\":\"%s\",\"input\":%d,\"shape\":[", a->backward ? "backward" : "forward", a->input);
-              for (int d_ = 0; d_ < a->ndim; d_++) fprintf(f, "%s%zu", d_ ? "," : "", a->shape[d_]);
-              fputs("],\"shapes\":", f); nb_json_write_string(f, a->shapes); fputs(",\"layer\":", f); nb_json_write_string(f, a->layer);
-              fprintf(f, ",\"index\":%zu,\"value\":\"%s\",\"file\":", a->index,
-                      isnan(a->value) ? "NaN" : (a->value > 0 ? "Inf" : "-Inf"));
-              if (a->file) nb_json_write_string(f, a->file); else fputs("null", f);
-              fprintf(f, ",\"line\":%d,\"count\":%zu,\"message\":", a->line, a->count); nb_json_write_string(f, msg));
+    nb__event(o, nb__write_anomaly, &(nb__anomaly_ev){step, pol, a, msg});
 }
 
 static void nb__bar(const nb__out *o, long epoch, long epochs, size_t b, size_t nb, double loss, double sps)
@@ -206,422 +234,622 @@ static const char nb__train_usage[] =
     "  --max-steps N        stop (and save) after N optimizer steps in total\n"
     "  --limit-train N      train on the first N samples only\n"
     "  --quiet              no progress output on stderr\n"
-    "\n"
-    "diagnostics:\n"
-    "  --monitor N          every N steps (and at step 1): per-parameter gradient and\n"
-    "                       parameter norms, update/parameter ratios, the gradient\n"
-    "                       norm before and after clipping, dead ReLUs, saturated\n"
-    "                       sigmoid/tanh units; warnings (gradient norm < 1e-6 or\n"
-    "                       > 10, over half the units dead or saturated) on stderr;\n"
-    "                       everything as JSON events in metrics.jsonl (and --json)\n"
-    "  --detect-anomaly     check every op's output and every gradient for NaN/Inf\n"
-    "                       and stop at the first, naming the op, pass, shapes and\n"
-    "                       index (slower: for finding the cause, not for every run)\n"
-    "  --anomaly-policy P   stop (the default), skip (drop the step and go on) or\n"
-    "                       continue (only record it); implies --detect-anomaly\n"
-    "  --report             write OUT/report.html at the end, also when the run stops\n"
-    "                       early (see `nabla report`); implies --monitor LOG_EVERY\n"
-    "                       unless --monitor is given\n"
     "\n";
 
 static char nb__train_usage_full[8192];
 
-static int nb__run(int argc, char **argv);
-
-static int nb__train_main(int argc, char **argv) { return nb__run(argc, argv); }
-
-const nb_cli_cmd nb_cmd_train = {"train", "train an MLP on Fashion-MNIST (checkpoints, metrics, --json)",
-                                 nb__train_usage_full, nb__train_main};
-
 __attribute__((constructor)) static void nb__train_usage_init(void)
 {
-    snprintf(nb__train_usage_full, sizeof nb__train_usage_full, "%s%s%s", nb__train_usage, nb_ddp_help, nb_run_flags_help);
+    char *u = nb__train_usage_full;
+    size_t n = sizeof nb__train_usage_full;
+    snprintf(u, n, "%s", nb__train_usage);
+    nb_flags_help(u, n, nb__diag_flags, sizeof nb__diag_flags / sizeof nb__diag_flags[0], 20);
+    strncat(u, "\n", n - strlen(u) - 1);
+    nb_flags_help(u, n, nb_ddp_flags, nb_ddp_n_flags, 20);
+    strncat(u, nb_run_flags_help(), n - strlen(u) - 1);
 }
 
-static int nb__run(int argc, char **argv)
-{
-    const char *cmd = "train";
+/* How a run stopped. */
+typedef enum nb_train_stop {
+    NB_TRAIN_RUNNING,     /* not stopped (yet) */
+    NB_TRAIN_FINISHED,    /* every epoch done */
+    NB_TRAIN_MAX_STEPS,   /* --max-steps reached (checkpoint saved) */
+    NB_TRAIN_INTERRUPTED, /* Ctrl-C (checkpoint saved) */
+    NB_TRAIN_NONFINITE,   /* a NaN/Inf: stopped, the last good checkpoint kept */
+    NB_TRAIN_ERROR,       /* loader, evaluation, checkpoint or --ddp failed */
+} nb_train_stop;
+
+/* Everything one run holds, from setup to the end. */
+typedef struct {
+    const char *cmd;
     nb_run_cfg r;
-    nb_run_defaults(&r);
-    nb__diag dg = {0};
-    nb_ddp ddp = {0};
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            fputs(nb__train_usage_full, stdout);
-            return 0;
-        }
-        int k = nb__diag_flag(cmd, &dg, argc, argv, &i);
-        if (k == 2) return 2;
-        if (k == 1) continue;
-        if ((k = nb_ddp_flag(cmd, &ddp, argc, argv, &i)) == 2) return 2;
-        if (k == 1) continue;
-        k = nb_run_flag(cmd, &r, argc, argv, &i);
-        if (k == 2) return 2;
-        if (k == 0) return nb_cli_usage_error(cmd, "unknown option '%s' (see `nabla help train`)", argv[i]);
-    }
-    if (nb_run_finish(cmd, &r)) return 2;
-    if (dg.report && !dg.monitor) dg.monitor = r.log_every;
-
-    /* Output folder first: fail before any work if it cannot be written. */
-    if (nb_out_dir(r.out))
-        return nb_cli_usage_error(cmd, "--out %s: cannot write there (%s)", r.out, strerror(errno));
+    nb__diag dg;
+    nb_ddp ddp;
     char ckpt[1100], metrics_path[1100];
-    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", r.out);
-    snprintf(metrics_path, sizeof metrics_path, "%s/metrics.jsonl", r.out);
+    nb_dataset *train, *test;
+    nb_model *m;
+    nb_optim *opt;
+    nb_loader *loader;
+    nb_ctx *c;
+    nb_monitor *mon;
+    void *xb;
+    int32_t *yb;
+    size_t bpe;    /* batches per epoch */
+    int per_batch; /* the schedule steps per batch, else per epoch */
+    nb_sched sched;
+    nb_progress prog;
+    nb_rng rng;
+    nb__out o;
+    nb__mon_out mout;
+    nb_kv kv[32];
+    size_t nkv;
+    double train_time, norm_hist[20]; /* norm_hist: the last 20 gradient norms, by step % 20 */
+    long long samples, skipped;
+    int skip_run, anomaly_told;
+    nb_eval ev;
+} nb__train;
 
-    nb_dataset *train = NULL, *test = NULL;
-    if (nb_fashion_mnist_load(r.data, &train, &test)) {
+/* This epoch's running sums. */
+typedef struct {
+    double loss_sum, seconds;
+    size_t loss_n, b; /* b: batches of this epoch done */
+} nb__epoch;
+
+/* ------------------------------------------------------------------ setup */
+/* Flags; -1 to go on, else the exit status. */
+static int nb__train_flags(nb__train *t, int argc, char **argv)
+{
+    nb_run_defaults(&t->r);
+    nb_flag_table tabs[] = {NB_FLAG_TABLE(nb__diag_flags, &t->dg), {nb_ddp_flags, nb_ddp_n_flags, &t->ddp},
+                            NB_RUN_FLAG_TABLE(&t->r)};
+    int n_pos, k = nb_flags_parse(t->cmd, nb__train_usage_full, tabs, 3, argc, argv, &n_pos);
+    if (k != NB_FLAGS_OK) return k == NB_FLAGS_HELP ? 0 : 2;
+    if (n_pos) return nb_flags_unexpected(t->cmd, argv[1]);
+    if (nb_run_finish(t->cmd, &t->r)) return 2;
+    if (t->dg.report && !t->dg.monitor) t->dg.monitor = t->r.log_every;
+    return -1;
+}
+
+/* The output folder (first: fail before any work if it cannot be written),
+ * the data and --ddp; -1 to go on, else the exit status. */
+static int nb__train_open(nb__train *t)
+{
+    nb_run_cfg *r = &t->r;
+    if (nb_out_dir(r->out))
+        return nb_cli_usage_error(t->cmd, "--out %s: cannot write there (%s)", r->out, strerror(errno));
+    snprintf(t->ckpt, sizeof t->ckpt, "%s/checkpoint.safetensors", r->out);
+    snprintf(t->metrics_path, sizeof t->metrics_path, "%s/metrics.jsonl", r->out);
+    if (nb_fashion_mnist_load(r->data, &t->train, &t->test)) {
         fprintf(stderr, "nabla train: %s\n", nb_errmsg());
         return 2;
     }
-    if (nb_ddp_start(cmd, &ddp, &r, &dg.monitor, &dg.report, dg.policy == NB_ANOMALY_SKIP_STEP, metrics_path,
-                     sizeof metrics_path)) {
-        nb_dataset_free(train);
-        nb_dataset_free(test);
+    if (nb_ddp_start(t->cmd, &t->ddp, r, &t->dg.monitor, &t->dg.report, t->dg.policy == NB_ANOMALY_SKIP_STEP,
+                     t->metrics_path, sizeof t->metrics_path)) {
+        nb_dataset_free(t->train);
+        nb_dataset_free(t->test);
         return 2;
     }
     /* Ranks usually share a host's cores: one thread each unless asked. */
-    if (ddp.on && r.threads == 0) nb_set_threads(1);
-    int rc = 1;
-    nb_model *m = NULL;
-    nb_optim *opt = NULL;
-    nb_loader *loader = NULL;
-    nb_ctx *c = NULL;
-    nb_checkpoint *ck = NULL;
-    nb_monitor *mon = NULL;
-    void *xb = NULL;
-    int32_t *yb = NULL;
-    nb__out o = {.json = r.json ? stdout : NULL, .tty = isatty(2), .quiet = r.quiet};
-    nb__mon_out mout = {.o = &o, .lines = !r.quiet && !r.json};
+    if (t->ddp.on && r->threads == 0) nb_set_threads(1);
+    t->o = (nb__out){.json = r->json ? stdout : NULL, .tty = isatty(2), .quiet = r->quiet};
+    t->mout.o = &t->o;
+    t->mout.lines = !r->quiet && !r->json;
+    return -1;
+}
 
-    if (r.limit_train && r.limit_train < train->n) {
-        size_t *rows = malloc(r.limit_train * sizeof *rows);
-        for (size_t i = 0; rows && i < r.limit_train; i++) rows[i] = i;
-        nb_dataset *sub = rows ? nb_dataset_subset(train, rows, r.limit_train) : NULL;
+/* --limit-train, and does the model fit the data?  0 or the exit status. */
+static int nb__setup_data(nb__train *t)
+{
+    const nb_run_cfg *r = &t->r;
+    if (r->limit_train && r->limit_train < t->train->n) {
+        size_t *rows = malloc(r->limit_train * sizeof *rows);
+        for (size_t i = 0; rows && i < r->limit_train; i++) rows[i] = i;
+        nb_dataset *sub = rows ? nb_dataset_subset(t->train, rows, r->limit_train) : NULL;
         free(rows);
         if (!sub) {
             fprintf(stderr, "nabla train: --limit-train: %s\n", nb_errmsg());
-            goto out;
+            return 1;
         }
-        nb_dataset_free(train);
-        train = sub;
+        nb_dataset_free(t->train);
+        t->train = sub;
     }
-    if (r.mlp.widths[0] != train->d) {
-        rc = nb_cli_usage_error(cmd, "--model %s: input width %zu does not match the data's %zu features", r.model,
-                                r.mlp.widths[0], train->d);
-        goto out;
-    }
-    if ((int)r.mlp.widths[r.mlp.n_widths - 1] < train->n_classes) {
-        rc = nb_cli_usage_error(cmd, "--model %s: %zu outputs cannot hold the data's %d classes", r.model,
-                                r.mlp.widths[r.mlp.n_widths - 1], train->n_classes);
-        goto out;
-    }
+    if (r->mlp.widths[0] != t->train->d)
+        return nb_cli_usage_error(t->cmd, "--model %s: input width %zu does not match the data's %zu features", r->model,
+                                  r->mlp.widths[0], t->train->d);
+    if ((int)r->mlp.widths[r->mlp.n_widths - 1] < t->train->n_classes)
+        return nb_cli_usage_error(t->cmd, "--model %s: %zu outputs cannot hold the data's %d classes", r->model,
+                                  r->mlp.widths[r->mlp.n_widths - 1], t->train->n_classes);
+    return 0;
+}
 
-    nb_rng init_rng, rng;
-    nb_rng_seed(&init_rng, r.seed);
-    nb_rng_seed(&rng, r.seed ^ 0x5eed5eed5eedULL);
-    if (!(m = nb_run_model(cmd, &r, &init_rng))) {
-        rc = 2;
-        goto out;
-    }
-    size_t np = nb_model_n_params(m);
-    if (!(opt = nb_optim_new(&r.opt, r.dtype, np))) {
-        rc = nb_cli_usage_error(cmd, "%s", nb_errmsg());
-        goto out;
-    }
-    loader = nb_loader_new(train, &(nb_loader_opts){.batch_size = r.batch, .shuffle = 1, .seed = r.seed});
-    if (!loader) {
-        rc = nb_cli_usage_error(cmd, "--batch %zu: %s", r.batch, nb_errmsg());
-        goto out;
-    }
-    size_t bpe = nb_loader_batches_per_epoch(loader);
-    int per_batch = r.sched.kind == NB_SCHED_ONECYCLE || r.sched.kind == NB_SCHED_LINEAR;
-    if (r.sched.kind == NB_SCHED_ONECYCLE) r.sched.total_steps = (long)(bpe * (size_t)r.epochs);
-    nb_sched sched;
-    if (nb_sched_init(&sched, &r.sched, r.opt.lr) || nb_sched_apply(&sched, opt)) {
-        rc = nb_cli_usage_error(cmd, "--sched %s: %s", r.sched_name, nb_errmsg());
-        goto out;
-    }
-    nb_progress prog = {0};
-    prog.rng = rng;
-    if (r.resume && !ddp.rank) { /* --ddp: rank 0 reads, nb_ddp_sync broadcasts */
-        if (!(ck = nb_checkpoint_open(ckpt))) {
-            rc = nb_cli_usage_error(cmd, "--resume: %s", nb_errmsg());
-            goto out;
-        }
-        const char *cm = nb_checkpoint_get(ck, "model");
-        if (!cm || strcmp(cm, r.model)) {
-            rc = nb_cli_usage_error(cmd, "--resume: %s was trained with --model %s, not %s", ckpt, cm ? cm : "?", r.model);
-            goto out;
-        }
-        if (nb_checkpoint_load_model(ck, m) || nb_checkpoint_load_state(ck, opt, &sched, &prog) ||
-            nb_loader_set_state(loader, &prog.loader)) {
-            rc = nb_cli_usage_error(cmd, "--resume: %s", nb_errmsg());
-            goto out;
-        }
-        nb_checkpoint_close(ck);
-        ck = NULL;
-        rng = prog.rng;
-    }
-    if (nb_ddp_sync(&ddp, m, opt, &sched, &prog, loader, &rng)) goto out;
-    o.metrics = fopen(metrics_path, r.resume ? "a" : "w");
-    if (!o.metrics) {
-        rc = nb_cli_usage_error(cmd, "%s: %s", metrics_path, strerror(errno));
-        goto out;
-    }
-    c = nb_ctx_new(NULL);
-    xb = calloc(r.batch * train->d, nb_dtype_size(r.dtype));
-    yb = calloc(r.batch, sizeof *yb);
-    if (!c || !xb || !yb) {
+/* Model, optimizer, loader and schedule; 0 or the exit status. */
+static int nb__setup_model(nb__train *t)
+{
+    nb_run_cfg *r = &t->r;
+    nb_rng init_rng;
+    nb_rng_seed(&init_rng, r->seed);
+    nb_rng_seed(&t->rng, r->seed ^ 0x5eed5eed5eedULL);
+    if (!(t->m = nb_run_model(t->cmd, r, &init_rng))) return 2;
+    if (!(t->opt = nb_optim_new(&r->opt, r->dtype, nb_model_n_params(t->m))))
+        return nb_cli_usage_error(t->cmd, "%s", nb_errmsg());
+    t->loader = nb_loader_new(t->train, &(nb_loader_opts){.batch_size = r->batch, .shuffle = 1, .seed = r->seed});
+    if (!t->loader) return nb_cli_usage_error(t->cmd, "--batch %zu: %s", r->batch, nb_errmsg());
+    t->bpe = nb_loader_batches_per_epoch(t->loader);
+    t->per_batch = r->sched.kind == NB_SCHED_ONECYCLE || r->sched.kind == NB_SCHED_LINEAR;
+    if (r->sched.kind == NB_SCHED_ONECYCLE) r->sched.total_steps = (long)(t->bpe * (size_t)r->epochs);
+    if (nb_sched_init(&t->sched, &r->sched, r->opt.lr) || nb_sched_apply(&t->sched, t->opt))
+        return nb_cli_usage_error(t->cmd, "--sched %s: %s", r->sched_name, nb_errmsg());
+    t->prog = (nb_progress){0};
+    t->prog.rng = t->rng;
+    return 0;
+}
+
+/* --resume: model, optimizer, schedule and progress from OUT's checkpoint
+ * (with --ddp, rank 0 reads and nb_ddp_sync broadcasts); 0 or the exit status. */
+static int nb__setup_resume(nb__train *t)
+{
+    if (!t->r.resume || t->ddp.rank) return 0;
+    nb_checkpoint *ck = nb_checkpoint_open(t->ckpt);
+    if (!ck) return nb_cli_usage_error(t->cmd, "--resume: %s", nb_errmsg());
+    int rc = 0;
+    const char *cm = nb_checkpoint_get(ck, "model");
+    if (!cm || strcmp(cm, t->r.model))
+        rc = nb_cli_usage_error(t->cmd, "--resume: %s was trained with --model %s, not %s", t->ckpt, cm ? cm : "?",
+                                t->r.model);
+    else if (nb_checkpoint_load_model(ck, t->m) || nb_checkpoint_load_state(ck, t->opt, &t->sched, &t->prog) ||
+             nb_loader_set_state(t->loader, &t->prog.loader))
+        rc = nb_cli_usage_error(t->cmd, "--resume: %s", nb_errmsg());
+    else
+        t->rng = t->prog.rng;
+    nb_checkpoint_close(ck);
+    return rc;
+}
+
+/* metrics.jsonl, the step context, the batch buffers and the monitor; 0 or
+ * the exit status. */
+static int nb__setup_outputs(nb__train *t)
+{
+    const nb_run_cfg *r = &t->r;
+    t->o.metrics = fopen(t->metrics_path, r->resume ? "a" : "w");
+    if (!t->o.metrics) return nb_cli_usage_error(t->cmd, "%s: %s", t->metrics_path, strerror(errno));
+    t->c = nb_ctx_new(NULL);
+    t->xb = calloc(r->batch * t->train->d, nb_dtype_size(r->dtype));
+    t->yb = calloc(r->batch, sizeof *t->yb);
+    if (!t->c || !t->xb || !t->yb) {
         fprintf(stderr, "nabla train: out of memory\n");
-        goto out;
+        return 1;
     }
-    if (dg.policy) nb_set_detect_anomaly(c, dg.policy);
-    if (dg.monitor &&
-        !(mon = nb_monitor_new(m, &(nb_monitor_opts){.every = dg.monitor, .on_record = nb__on_record, .user = &mout}))) {
+    if (t->dg.policy) nb_set_detect_anomaly(t->c, t->dg.policy);
+    if (t->dg.monitor &&
+        !(t->mon = nb_monitor_new(t->m, &(nb_monitor_opts){.every = t->dg.monitor, .on_record = nb__on_record,
+                                                           .user = &t->mout}))) {
         fprintf(stderr, "nabla train: monitor: %s\n", nb_errmsg());
-        goto out;
+        return 1;
     }
-    char desc[512];
-    nb_model_describe(m, desc, sizeof desc);
-    if (!r.quiet && !r.json)
-        fprintf(stderr, "model %s\ndata %s: %zu train, %zu test; %s lr %g, batch %zu, %ld epochs%s\n", desc,
-                train->name, train->n, test->n, r.opt_name, r.opt.lr, r.batch, r.epochs,
-                r.resume ? " (resumed)" : "");
-    NB__EVENT(&o, fputs("{\"event\":\"start\",\"model\":", f); nb_json_write_string(f, r.model);
-              fputs(",\"params\":", f); fprintf(f, "%zu", np); fputs(",\"opt\":", f); nb_json_write_string(f, r.opt_name);
-              fputs(",\"lr\":", f); nb_json_num(f, r.opt.lr); fprintf(f, ",\"batch\":%zu,\"epochs\":%ld", r.batch, r.epochs);
-              fprintf(f, ",\"threads\":%d,\"resumed\":%s,\"step\":%lld", nb_get_threads(), r.resume ? "true" : "false", (long long)prog.step);
-              fputs(",\"clip_norm\":", f); nb_json_num(f, r.clip_norm);
-              fprintf(f, ",\"monitor\":%ld,\"detect_anomaly\":", dg.monitor);
-              nb_json_write_string(f, nb_anomaly_policy_name(dg.policy)));
+    t->nkv = nb_run_config_kv(r, t->kv, 32);
+    t->ev = (nb_eval){.loss = NAN, .accuracy = NAN};
+    return 0;
+}
 
+/* ----------------------------------------------------------------- events */
+static void nb__write_start(FILE *f, const void *ev)
+{
+    const nb__train *t = ev;
+    const nb_run_cfg *r = &t->r;
+    fputs("{\"event\":\"start\",\"model\":", f);
+    nb_json_write_string(f, r->model);
+    fprintf(f, ",\"params\":%zu,\"opt\":", nb_model_n_params(t->m));
+    nb_json_write_string(f, r->opt_name);
+    fputs(",\"lr\":", f);
+    nb_json_num(f, r->opt.lr);
+    fprintf(f, ",\"batch\":%zu,\"epochs\":%ld", r->batch, r->epochs);
+    fprintf(f, ",\"threads\":%d,\"resumed\":%s,\"step\":%lld", nb_get_threads(), r->resume ? "true" : "false",
+            (long long)t->prog.step);
+    fputs(",\"clip_norm\":", f);
+    nb_json_num(f, r->clip_norm);
+    fprintf(f, ",\"monitor\":%ld,\"detect_anomaly\":", t->dg.monitor);
+    nb_json_write_string(f, nb_anomaly_policy_name(t->dg.policy));
+}
+
+static void nb__start_event(const nb__train *t)
+{
+    const nb_run_cfg *r = &t->r;
+    char desc[512];
+    nb_model_describe(t->m, desc, sizeof desc);
+    if (!r->quiet && !r->json)
+        fprintf(stderr, "model %s\ndata %s: %zu train, %zu test; %s lr %g, batch %zu, %ld epochs%s\n", desc,
+                t->train->name, t->train->n, t->test->n, r->opt_name, r->opt.lr, r->batch, r->epochs,
+                r->resume ? " (resumed)" : "");
+    nb__event(&t->o, nb__write_start, t);
+}
+
+typedef struct {
+    const nb__train *t;
+    long epoch;
+    size_t b;
+    double loss, grad_norm;
+} nb__log_ev;
+
+static void nb__write_log(FILE *f, const void *ev)
+{
+    const nb__log_ev *e = ev;
+    fprintf(f, "{\"event\":\"log\",\"step\":%lld,\"epoch\":%ld,\"batch\":%zu,\"loss\":", (long long)e->t->prog.step,
+            e->epoch + 1, e->b);
+    nb_json_num(f, e->loss);
+    fputs(",\"grad_norm\":", f);
+    nb_json_num(f, e->grad_norm);
+    fputs(",\"lr\":", f);
+    nb_json_num(f, nb_optim_lr(e->t->opt));
+}
+
+/* Every --log-every batches: the progress bar or a line, and a log event. */
+static void nb__log_event(const nb__train *t, long epoch, const nb__epoch *ep, double lv, double gnorm)
+{
+    const nb_run_cfg *r = &t->r;
+    double sps = t->train_time > 0 ? (double)t->samples / t->train_time : 0;
+    if (t->o.tty && !r->quiet) nb__bar(&t->o, epoch + 1, r->epochs, ep->b, t->bpe, lv, sps);
+    else if (!r->quiet && !r->json)
+        fprintf(stderr, "epoch %ld batch %zu/%zu loss %.4f grad-norm %.3g lr %.3g\n", epoch + 1, ep->b, t->bpe, lv, gnorm,
+                nb_optim_lr(t->opt));
+    nb__event(&t->o, nb__write_log, &(nb__log_ev){t, epoch, ep->b, lv, gnorm});
+}
+
+typedef struct {
+    const nb__train *t;
+    long epoch;
+    double train_loss, seconds;
+} nb__epoch_ev;
+
+static void nb__write_epoch(FILE *f, const void *ev)
+{
+    const nb__epoch_ev *e = ev;
+    const nb__train *t = e->t;
+    fprintf(f, "{\"event\":\"epoch\",\"epoch\":%ld,\"step\":%lld,\"train_loss\":", e->epoch + 1, (long long)t->prog.step);
+    nb_json_num(f, e->train_loss);
+    fputs(",\"test_loss\":", f);
+    nb_json_num(f, t->ev.loss);
+    fputs(",\"test_acc\":", f);
+    nb_json_num(f, t->ev.accuracy);
+    fputs(",\"lr\":", f);
+    nb_json_num(f, nb_optim_lr(t->opt));
+    fputs(",\"seconds\":", f);
+    nb_json_num(f, e->seconds);
+}
+
+static void nb__epoch_event(const nb__train *t, long epoch, const nb__epoch *ep)
+{
+    const nb_run_cfg *r = &t->r;
+    double tl = ep->loss_n ? ep->loss_sum / (double)ep->loss_n : NAN;
+    if (t->o.tty && !r->quiet) fputc('\n', stderr);
+    if (!r->quiet && !r->json)
+        fprintf(stderr, "epoch %ld/%ld  train loss %.4f  test loss %.4f  test acc %.4f  (%.1fs, %.0f samples/s)\n",
+                epoch + 1, r->epochs, tl, t->ev.loss, t->ev.accuracy, ep->seconds,
+                ep->seconds > 0 ? (double)ep->loss_n / ep->seconds : 0);
+    nb__event(&t->o, nb__write_epoch, &(nb__epoch_ev){t, epoch, tl, ep->seconds});
+}
+
+typedef struct {
+    const nb__train *t;
+    int interrupted;
+    double samples_per_s;
+} nb__done_ev;
+
+static void nb__write_done(FILE *f, const void *ev)
+{
+    const nb__done_ev *e = ev;
+    const nb__train *t = e->t;
+    fputs("{\"event\":\"done\",\"test_acc\":", f);
+    nb_json_num(f, t->ev.accuracy);
+    fputs(",\"test_loss\":", f);
+    nb_json_num(f, t->ev.loss);
+    fputs(",\"train_samples_per_s\":", f);
+    nb_json_num(f, e->samples_per_s);
+    fprintf(f, ",\"steps\":%lld,\"epochs\":%lld,\"threads\":%d", (long long)t->prog.step, (long long)t->prog.epoch,
+            nb_get_threads());
+    fputs(",\"train_seconds\":", f);
+    nb_json_num(f, t->train_time);
+    fputs(",\"checkpoint\":", f);
+    nb_json_write_string(f, t->ckpt);
+    fputs(",\"interrupted\":", f);
+    fputs(e->interrupted ? "true" : "false", f);
+}
+
+static void nb__done_event(const nb__train *t, nb_train_stop stop)
+{
+    const nb_run_cfg *r = &t->r;
+    double sps = t->train_time > 0 ? (double)t->samples / t->train_time : 0;
+    nb__event(&t->o, nb__write_done, &(nb__done_ev){t, stop == NB_TRAIN_INTERRUPTED, sps});
+    if (!r->quiet && !r->json)
+        fprintf(stderr, "done: test acc %.4f, test loss %.4f, %.0f train samples/s (%d thread%s); checkpoint %s\n",
+                t->ev.accuracy, t->ev.loss, sps, nb_get_threads(), nb_get_threads() == 1 ? "" : "s", t->ckpt);
+}
+
+/* ------------------------------------------------------------- non-finite */
+/* "loss became NaN at step 12 (epoch 1, batch 12); ...": what happened and
+ * what to try, from the gradient norms of the steps before. */
+static void nb__nonfinite_diagnosis(const nb__train *t, long epoch, size_t b, double lv, char *diag, size_t size)
+{
+    long long step = (long long)t->prog.step;
+    double oldest = t->norm_hist[(step + 1) % 20], last = t->norm_hist[step % 20];
+    double grow = oldest > 0 ? last / oldest : NAN, lr_now = nb_optim_lr(t->opt);
+    int at = snprintf(diag, size, "loss became %s at step %lld (epoch %ld, batch %zu)",
+                      isnan(lv) ? "NaN" : (isfinite(lv) ? "finite but the gradient is not" : "Inf"), step + 1,
+                      epoch + 1, b + 1);
+    if (step > 0 && at > 0 && (size_t)at < size)
+        at += snprintf(diag + at, size - (size_t)at, "; the gradient norm was %.3g the step before", last);
+    if (isfinite(grow) && step >= 20 && grow > 1 && at > 0 && (size_t)at < size)
+        at += snprintf(diag + at, size - (size_t)at, " (grew x%.3g over the 20 steps before)", grow);
+    if (at > 0 && (size_t)at < size) {
+        if (t->r.clip_norm > 0)
+            snprintf(diag + at, size - (size_t)at, "; clipping at %g is on, so learning rate %g is "
+                     "likely too high: try --lr %g", t->r.clip_norm, lr_now, lr_now / 10);
+        else
+            snprintf(diag + at, size - (size_t)at, "; learning rate %g is likely too high: try "
+                     "--clip-norm 1.0 or a lower --lr (e.g. %g)", lr_now, lr_now / 10);
+    }
+}
+
+typedef struct {
+    const nb__train *t;
+    double loss;
+    const double *grad_norm; /* NULL: not in the event */
+    const char *message;
+} nb__nonfinite_ev;
+
+static void nb__write_nonfinite(FILE *f, const void *ev)
+{
+    const nb__nonfinite_ev *e = ev;
+    fprintf(f, "{\"event\":\"nonfinite\",\"step\":%lld,\"loss\":", (long long)e->t->prog.step + 1);
+    nb_json_num(f, e->loss);
+    fputs(",\"lr\":", f);
+    nb_json_num(f, nb_optim_lr(e->t->opt));
+    if (e->grad_norm) {
+        fputs(",\"grad_norm\":", f);
+        nb_json_num(f, *e->grad_norm);
+    }
+    fputs(",\"message\":", f);
+    nb_json_write_string(f, e->message);
+}
+
+/* The "nonfinite" event that ends a run. */
+static void nb__nonfinite_event(const nb__train *t, double lv, const double *gnorm, const char *message)
+{
+    nb__event(&t->o, nb__write_nonfinite, &(nb__nonfinite_ev){t, lv, gnorm, message});
+}
+
+/* A NaN or Inf in step prog.step + 1, in one of three ways: --detect-anomaly
+ * stopped the step at the first one (failed); --anomaly-policy skip dropped
+ * the step (an anomaly is recorded); or the step's loss or gradient was not
+ * finite.  No update was made in any of them.  Returns NB_TRAIN_RUNNING when
+ * the step is skipped and the run goes on, else NB_TRAIN_NONFINITE (the last
+ * good checkpoint is kept). */
+static nb_train_stop nb__nonfinite(nb__train *t, long epoch, nb__epoch *ep, int failed, double lv, double gnorm)
+{
+    const nb_anomaly *an = nb_anomaly_get(t->c);
+    nb_anomaly_policy pol = t->dg.policy;
+    long long step = (long long)t->prog.step + 1;
+    const char *clr = t->o.tty ? "\r\033[K" : "";
+    char msg[600];
+    if (failed) {
+        nb__anomaly_event(&t->o, step, pol, an);
+        fprintf(stderr, "  no update was made; the last good checkpoint (if any) is kept: %s\n", t->ckpt);
+        nb__nonfinite_event(t, NAN, NULL, "--detect-anomaly stopped the run at the first non-finite value");
+        return NB_TRAIN_NONFINITE;
+    }
+    if (an && pol == NB_ANOMALY_SKIP_STEP) {
+        t->skipped++;
+        t->skip_run++;
+        ep->b++;
+        nb__anomaly_event(&t->o, step, pol, an);
+        if (t->skipped <= 3)
+            fprintf(stderr, "%snabla train: step %lld skipped: %s\n", clr, step, nb_anomaly_describe(an, msg, sizeof msg));
+        if (t->skip_run < 50) return NB_TRAIN_RUNNING;
+        fprintf(stderr, "nabla train: %d steps in a row skipped for non-finite values: stopping. The model "
+                        "itself is likely broken; try a lower --lr or --clip-norm 1.0.\n", t->skip_run);
+        nb__nonfinite_event(t, lv, NULL, "50 steps in a row skipped for non-finite values (--anomaly-policy skip)");
+        return NB_TRAIN_NONFINITE;
+    }
+    char diag[480];
+    nb__nonfinite_diagnosis(t, epoch, ep->b, lv, diag, sizeof diag);
+    fprintf(stderr, "\nnabla train: %s.\n", diag);
+    if (an) fprintf(stderr, "  first non-finite value: %s\n", nb_anomaly_describe(an, msg, sizeof msg));
+    else if (!pol) fprintf(stderr, "  rerun with --detect-anomaly to find the op that made the first NaN/Inf.\n");
+    fprintf(stderr, "  the last good checkpoint (if any) is kept: %s\n", t->ckpt);
+    if (an && pol != NB_ANOMALY_CONTINUE) nb__anomaly_event(&t->o, step, pol, an);
+    nb__nonfinite_event(t, lv, &gnorm, diag);
+    return NB_TRAIN_NONFINITE;
+}
+
+/* --anomaly-policy continue: tell about the first anomaly, once. */
+static void nb__anomaly_continuing(nb__train *t)
+{
+    const nb_anomaly *an = nb_anomaly_get(t->c);
+    if (!an || t->anomaly_told || t->dg.policy != NB_ANOMALY_CONTINUE) return;
+    t->anomaly_told = 1;
+    char msg[600];
+    fprintf(stderr, "%snabla train: step %lld: %s (continuing; --anomaly-policy continue)\n", t->o.tty ? "\r\033[K" : "",
+            (long long)t->prog.step + 1, nb_anomaly_describe(an, msg, sizeof msg));
+    nb__anomaly_event(&t->o, t->prog.step + 1, t->dg.policy, an);
+}
+
+/* ------------------------------------------------------------ the loop */
+/* One optimizer step on the batch in xb/yb. */
+static nb_train_stop nb__step(nb__train *t, long epoch, nb__epoch *ep, size_t n)
+{
+    const nb_run_cfg *r = &t->r;
+    double t0 = nb_now();
+    nb_step_result sr;
+    nb_step_opts so = {.clip_norm = r->clip_norm, .clip_value = r->clip_value, .rng = &t->rng,
+                       .hooks = t->mon ? nb_monitor_hooks(t->mon) : NULL};
+    if (t->mon) nb_monitor_set_step(t->mon, t->prog.step + 1);
+    const void *xs = t->xb;
+    const int32_t *ys = t->yb;
+    size_t ns = n;
+    if (t->ddp.on) so.hooks = nb_ddp_slice(&t->ddp, so.hooks, nb__interrupted, r->dtype, t->train->d, &xs, &ys, &ns);
+    if (nb_train_step(t->m, t->opt, t->c, xs, ys, ns, &so, &sr)) {
+        fprintf(stderr, "\nnabla train: step %lld: %s\n", (long long)t->prog.step + 1, nb_errmsg());
+        /* an anomaly: --detect-anomaly stopped the step at the first non-finite value */
+        return nb_anomaly_get(t->c) ? nb__nonfinite(t, epoch, ep, 1, NAN, NAN) : NB_TRAIN_ERROR;
+    }
+    double lv = sr.loss, gnorm = sr.grad_norm;
+    int intr = nb__interrupted;
+    if (t->ddp.on) { /* the global batch's loss; every rank stops when any was interrupted before the step */
+        lv = nb_dist_last_loss(t->ddp.d);
+        intr = nb_dist_last_flag(t->ddp.d);
+    }
+    nb__anomaly_continuing(t);
+    if (sr.nonfinite) return nb__nonfinite(t, epoch, ep, 0, lv, gnorm);
+    t->skip_run = 0;
+    if (t->per_batch) {
+        nb_sched_step(&t->sched);
+        nb_sched_apply(&t->sched, t->opt);
+    }
+    double dt = nb_now() - t0;
+    t->train_time += dt;
+    ep->seconds += dt;
+    t->samples += (long long)n;
+    t->prog.step++;
+    ep->b++;
+    t->norm_hist[t->prog.step % 20] = gnorm;
+    ep->loss_sum += lv * (double)n;
+    ep->loss_n += n;
+    if (ep->b % (size_t)r->log_every == 0) nb__log_event(t, epoch, ep, lv, gnorm);
+    if (intr) return NB_TRAIN_INTERRUPTED;
+    if (r->max_steps && t->prog.step >= r->max_steps) return NB_TRAIN_MAX_STEPS;
+    return NB_TRAIN_RUNNING;
+}
+
+/* The batches of one epoch (from where the loader stands). */
+static nb_train_stop nb__run_epoch(nb__train *t, long epoch, nb__epoch *ep)
+{
+    *ep = (nb__epoch){.b = t->prog.loader.pos / t->r.batch};
+    nb_batch batch = {.x = t->xb, .dtype = t->r.dtype, .y = t->yb};
+    nb_train_stop stop = NB_TRAIN_RUNNING;
+    int more = 1;
+    while (stop == NB_TRAIN_RUNNING && (more = nb_loader_next(t->loader, &batch)) == 1)
+        stop = nb__step(t, epoch, ep, batch.n);
+    if (more < 0) {
+        fprintf(stderr, "nabla train: loader: %s\n", nb_errmsg());
+        stop = NB_TRAIN_ERROR;
+    }
+    return stop;
+}
+
+/* After an epoch, or a stop (Ctrl-C, --max-steps) within one: schedule,
+ * evaluation and the epoch line (whole epochs), then the checkpoint. */
+static nb_train_stop nb__end_epoch(nb__train *t, long epoch, const nb__epoch *ep, nb_train_stop stop)
+{
+    int epoch_done = stop == NB_TRAIN_RUNNING;
+    if (epoch_done && !t->per_batch) {
+        nb_sched_step(&t->sched);
+        nb_sched_apply(&t->sched, t->opt);
+    }
+    nb_loader_get_state(t->loader, &t->prog.loader);
+    t->prog.epoch = epoch + (epoch_done ? 1 : 0);
+    t->prog.rng = t->rng;
+    if (nb_ddp_before_save(&t->ddp, t->m)) return NB_TRAIN_ERROR; /* --ddp: average BatchNorm's running statistics */
+    if (epoch_done && !t->ddp.rank) {
+        if (nb_evaluate(t->m, t->c, t->test, 1000, &t->ev, NULL)) {
+            fprintf(stderr, "nabla train: evaluation: %s\n", nb_errmsg());
+            return NB_TRAIN_ERROR;
+        }
+        nb__epoch_event(t, epoch, ep);
+    }
+    if (!t->ddp.rank && nb_checkpoint_save(t->ckpt, t->m, t->opt, &t->sched, &t->prog, t->kv, t->nkv)) {
+        fprintf(stderr, "nabla train: checkpoint not saved: %s\n", nb_errmsg());
+        return NB_TRAIN_ERROR;
+    }
+    if (stop == NB_TRAIN_INTERRUPTED && !t->r.quiet)
+        fprintf(stderr, "\nnabla train: interrupted; checkpoint saved to %s\n", t->ckpt);
+    return stop;
+}
+
+/* The epochs, with Ctrl-C caught (it stops the run after the step). */
+static nb_train_stop nb__train_loop(nb__train *t)
+{
     struct sigaction sa = {0}, old_sa;
     sa.sa_handler = nb__on_sigint;
     sigaction(SIGINT, &sa, &old_sa);
-
-    nb_kv kv[32];
-    size_t nkv = nb_run_config_kv(&r, kv, 32);
-    double train_time = 0, norm_hist[20] = {0};
-    long long samples = 0, skipped = 0;
-    int stop = 0, skip_run = 0, anomaly_told = 0;
-    nb_eval ev = {.loss = NAN, .accuracy = NAN};
-    for (long epoch = prog.epoch; epoch < r.epochs && !stop; epoch++) {
-        double loss_sum = 0, t_epoch = 0;
-        size_t loss_n = 0, b = prog.loader.pos / r.batch;
-        nb_batch batch = {.x = xb, .dtype = r.dtype, .y = yb};
-        int more;
-        while ((more = nb_loader_next(loader, &batch)) == 1) {
-            double t0 = nb_now();
-            nb_step_result sr;
-            nb_step_opts so = {.clip_norm = r.clip_norm, .clip_value = r.clip_value, .rng = &rng,
-                               .hooks = mon ? nb_monitor_hooks(mon) : NULL};
-            if (mon) nb_monitor_set_step(mon, prog.step + 1);
-            const void *xs = xb;
-            const int32_t *ys = yb;
-            size_t ns = batch.n;
-            if (ddp.on) so.hooks = nb_ddp_slice(&ddp, so.hooks, nb__interrupted, r.dtype, train->d, &xs, &ys, &ns);
-            if (nb_train_step(m, opt, c, xs, ys, ns, &so, &sr)) {
-                const nb_anomaly *an = nb_anomaly_get(c);
-                fprintf(stderr, "\nnabla train: step %lld: %s\n", (long long)prog.step + 1, nb_errmsg());
-                if (an) { /* --detect-anomaly stopped the step at the first non-finite value */
-                    nb__anomaly_event(&o, prog.step + 1, dg.policy, an);
-                    fprintf(stderr, "  no update was made; the last good checkpoint (if any) is kept: %s\n", ckpt);
-                    NB__EVENT(&o, fprintf(f, "{\"event\":\"nonfinite\",\"step\":%lld,\"loss\":null,\"lr\":",
-                                          (long long)prog.step + 1);
-                              nb_json_num(f, nb_optim_lr(opt)); fputs(",\"message\":", f);
-                              nb_json_write_string(f, "--detect-anomaly stopped the run at the first non-finite value"));
-                    stop = 3;
-                } else {
-                    stop = 2;
-                }
-                break;
-            }
-            double lv = sr.loss, gnorm = sr.grad_norm;
-            int intr = nb__interrupted;
-            if (ddp.on) { /* the global batch's loss; every rank stops when any was interrupted before the step */
-                lv = nb_dist_last_loss(ddp.d);
-                intr = nb_dist_last_flag(ddp.d);
-            }
-            const nb_anomaly *an = nb_anomaly_get(c);
-            if (an && !anomaly_told && dg.policy == NB_ANOMALY_CONTINUE) {
-                anomaly_told = 1;
-                char msg[600];
-                fprintf(stderr, "%snabla train: step %lld: %s (continuing; --anomaly-policy continue)\n",
-                        o.tty ? "\r\033[K" : "", (long long)prog.step + 1, nb_anomaly_describe(an, msg, sizeof msg));
-                nb__anomaly_event(&o, prog.step + 1, dg.policy, an);
-            }
-            if (sr.nonfinite && an && dg.policy == NB_ANOMALY_SKIP_STEP) {
-                /* skip-step: no update was made; drop the batch and go on */
-                skipped++;
-                skip_run++;
-                b++;
-                nb__anomaly_event(&o, prog.step + 1, dg.policy, an);
-                if (skipped <= 3) {
-                    char msg[600];
-                    fprintf(stderr, "%snabla train: step %lld skipped: %s\n", o.tty ? "\r\033[K" : "",
-                            (long long)prog.step + 1, nb_anomaly_describe(an, msg, sizeof msg));
-                }
-                if (skip_run >= 50) {
-                    fprintf(stderr, "nabla train: %d steps in a row skipped for non-finite values: stopping. The model "
-                                    "itself is likely broken; try a lower --lr or --clip-norm 1.0.\n", skip_run);
-                    NB__EVENT(&o, fprintf(f, "{\"event\":\"nonfinite\",\"step\":%lld,\"loss\":", (long long)prog.step + 1);
-                              nb_json_num(f, lv); fputs(",\"lr\":", f); nb_json_num(f, nb_optim_lr(opt));
-                              fputs(",\"message\":", f);
-                              nb_json_write_string(f, "50 steps in a row skipped for non-finite values (--anomaly-policy skip)"));
-                    stop = 3;
-                    break;
-                }
-                continue;
-            }
-            skip_run = 0;
-            if (sr.nonfinite) {
-                /* no update was made: stop and keep the last good checkpoint */
-                double oldest = norm_hist[(prog.step + 1) % 20], grow = oldest > 0 ? norm_hist[prog.step % 20] / oldest : NAN;
-                double lr_now = nb_optim_lr(opt);
-                char diag[480];
-                int at = snprintf(diag, sizeof diag, "loss became %s at step %lld (epoch %ld, batch %zu)",
-                                  isnan(lv) ? "NaN" : (isfinite(lv) ? "finite but the gradient is not" : "Inf"),
-                                  (long long)prog.step + 1, epoch + 1, b + 1);
-                if (prog.step > 0 && at > 0 && (size_t)at < sizeof diag)
-                    at += snprintf(diag + at, sizeof diag - (size_t)at, "; the gradient norm was %.3g the step before",
-                                   norm_hist[prog.step % 20]);
-                if (isfinite(grow) && prog.step >= 20 && grow > 1 && at > 0 && (size_t)at < sizeof diag)
-                    at += snprintf(diag + at, sizeof diag - (size_t)at, " (grew x%.3g over the 20 steps before)", grow);
-                if (at > 0 && (size_t)at < sizeof diag) {
-                    if (r.clip_norm > 0)
-                        snprintf(diag + at, sizeof diag - (size_t)at, "; clipping at %g is on, so learning rate %g is "
-                                 "likely too high: try --lr %g", r.clip_norm, lr_now, lr_now / 10);
-                    else
-                        snprintf(diag + at, sizeof diag - (size_t)at, "; learning rate %g is likely too high: try "
-                                 "--clip-norm 1.0 or a lower --lr (e.g. %g)", lr_now, lr_now / 10);
-                }
-                fprintf(stderr, "\nnabla train: %s.\n", diag);
-                if (an) {
-                    char msg[600];
-                    fprintf(stderr, "  first non-finite value: %s\n", nb_anomaly_describe(an, msg, sizeof msg));
-                } else if (!dg.policy) {
-                    fprintf(stderr, "  rerun with --detect-anomaly to find the op that made the first NaN/Inf.\n");
-                }
-                fprintf(stderr, "  the last good checkpoint (if any) is kept: %s\n", ckpt);
-                if (an && dg.policy != NB_ANOMALY_CONTINUE) nb__anomaly_event(&o, prog.step + 1, dg.policy, an);
-                NB__EVENT(&o, fprintf(f, "{\"event\":\"nonfinite\",\"step\":%lld,\"loss\":", (long long)prog.step + 1);
-                          nb_json_num(f, lv); fputs(",\"lr\":", f); nb_json_num(f, lr_now);
-                          fputs(",\"grad_norm\":", f); nb_json_num(f, gnorm); fputs(",\"message\":", f);
-                          nb_json_write_string(f, diag));
-                stop = 3;
-                break;
-            }
-            if (per_batch) {
-                nb_sched_step(&sched);
-                nb_sched_apply(&sched, opt);
-            }
-            double dt = nb_now() - t0;
-            train_time += dt;
-            t_epoch += dt;
-            samples += (long long)batch.n;
-            prog.step++;
-            b++;
-            norm_hist[prog.step % 20] = gnorm;
-            loss_sum += lv * (double)batch.n;
-            loss_n += batch.n;
-            if (b % (size_t)r.log_every == 0) {
-                double sps = train_time > 0 ? (double)samples / train_time : 0;
-                if (o.tty && !r.quiet) nb__bar(&o, epoch + 1, r.epochs, b, bpe, lv, sps);
-                else if (!r.quiet && !r.json)
-                    fprintf(stderr, "epoch %ld batch %zu/%zu loss %.4f grad-norm %.3g lr %.3g\n", epoch + 1, b, bpe, lv,
-                            gnorm, nb_optim_lr(opt));
-                NB__EVENT(&o, fprintf(f, "{\"event\":\"log\",\"step\":%lld,\"epoch\":%ld,\"batch\":%zu,\"loss\":",
-                                      (long long)prog.step, epoch + 1, b);
-                          nb_json_num(f, lv); fputs(",\"grad_norm\":", f); nb_json_num(f, gnorm);
-                          fputs(",\"lr\":", f); nb_json_num(f, nb_optim_lr(opt)));
-            }
-            if (intr || (r.max_steps && prog.step >= r.max_steps)) {
-                stop = intr ? 1 : 4;
-                break;
-            }
-        }
-        if (more < 0) {
-            fprintf(stderr, "nabla train: loader: %s\n", nb_errmsg());
-            stop = 2;
-        }
-        if (stop == 2 || stop == 3) break;
-        int epoch_done = !stop;
-        if (epoch_done && !per_batch) {
-            nb_sched_step(&sched);
-            nb_sched_apply(&sched, opt);
-        }
-        nb_loader_get_state(loader, &prog.loader);
-        prog.epoch = epoch + (epoch_done ? 1 : 0);
-        prog.rng = rng;
-        if (nb_ddp_before_save(&ddp, m)) { /* --ddp: average BatchNorm's running statistics */
-            stop = 2;
-            break;
-        }
-        if (epoch_done && !ddp.rank) {
-            if (nb_evaluate(m, c, test, 1000, &ev, NULL)) {
-                fprintf(stderr, "nabla train: evaluation: %s\n", nb_errmsg());
-                stop = 2;
-                break;
-            }
-            double tl = loss_n ? loss_sum / (double)loss_n : NAN;
-            if (o.tty && !r.quiet) fputc('\n', stderr);
-            if (!r.quiet && !r.json)
-                fprintf(stderr, "epoch %ld/%ld  train loss %.4f  test loss %.4f  test acc %.4f  (%.1fs, %.0f samples/s)\n",
-                        epoch + 1, r.epochs, tl, ev.loss, ev.accuracy, t_epoch,
-                        t_epoch > 0 ? (double)loss_n / t_epoch : 0);
-            NB__EVENT(&o, fprintf(f, "{\"event\":\"epoch\",\"epoch\":%ld,\"step\":%lld,\"train_loss\":", epoch + 1,
-                                  (long long)prog.step);
-                      nb_json_num(f, tl); fputs(",\"test_loss\":", f); nb_json_num(f, ev.loss);
-                      fputs(",\"test_acc\":", f); nb_json_num(f, ev.accuracy); fputs(",\"lr\":", f);
-                      nb_json_num(f, nb_optim_lr(opt)); fputs(",\"seconds\":", f); nb_json_num(f, t_epoch));
-        }
-        if (!ddp.rank && nb_checkpoint_save(ckpt, m, opt, &sched, &prog, kv, nkv)) {
-            fprintf(stderr, "nabla train: checkpoint not saved: %s\n", nb_errmsg());
-            stop = 2;
-            break;
-        }
-        if (stop == 1 && !r.quiet) fprintf(stderr, "\nnabla train: interrupted; checkpoint saved to %s\n", ckpt);
+    nb_train_stop stop = NB_TRAIN_RUNNING;
+    nb__epoch ep;
+    for (long epoch = (long)t->prog.epoch; epoch < t->r.epochs && stop == NB_TRAIN_RUNNING; epoch++) {
+        stop = nb__run_epoch(t, epoch, &ep);
+        if (stop == NB_TRAIN_ERROR || stop == NB_TRAIN_NONFINITE) break;
+        stop = nb__end_epoch(t, epoch, &ep, stop);
     }
     sigaction(SIGINT, &old_sa, NULL);
-    if (mon) nb_monitor_flush(mon);
-    if (skipped && !r.quiet)
-        fprintf(stderr, "nabla train: %lld steps skipped for non-finite values (--anomaly-policy skip)\n", skipped);
-    if (mout.repeats && !r.quiet)
-        fprintf(stderr, "nabla train: %ld more warnings of the kinds above (all in %s)\n", mout.repeats, metrics_path);
-    if (stop == 2 || stop == 3) goto out;
-    if ((stop == 4 || stop == 1) && !ddp.rank) { /* stopped mid-epoch: report the model as it stands */
-        if (nb_evaluate(m, c, test, 1000, &ev, NULL)) {
-            fprintf(stderr, "nabla train: evaluation: %s\n", nb_errmsg());
-            goto out;
-        }
-    }
-    double sps = train_time > 0 ? (double)samples / train_time : 0;
-    NB__EVENT(&o, fputs("{\"event\":\"done\",\"test_acc\":", f); nb_json_num(f, ev.accuracy);
-              fputs(",\"test_loss\":", f); nb_json_num(f, ev.loss); fputs(",\"train_samples_per_s\":", f);
-              nb_json_num(f, sps); fprintf(f, ",\"steps\":%lld,\"epochs\":%lld,\"threads\":%d", (long long)prog.step,
-                                           (long long)prog.epoch, nb_get_threads());
-              fputs(",\"train_seconds\":", f); nb_json_num(f, train_time); fputs(",\"checkpoint\":", f);
-              nb_json_write_string(f, ckpt); fputs(",\"interrupted\":", f); fputs(stop == 1 ? "true" : "false", f));
-    if (!r.quiet && !r.json)
-        fprintf(stderr, "done: test acc %.4f, test loss %.4f, %.0f train samples/s (%d thread%s); checkpoint %s\n",
-                ev.accuracy, ev.loss, sps, nb_get_threads(), nb_get_threads() == 1 ? "" : "s", ckpt);
-    rc = stop == 1 ? 130 : 0;
-out:
-    if (o.metrics) {
-        fclose(o.metrics);
-        if (dg.report && nb_report_html(cmd, r.out, NULL) == 0 && !r.quiet)
-            fprintf(stderr, "report: %s/report.html\n", r.out);
-    }
-    nb_monitor_free(mon);
-    nb_checkpoint_close(ck);
-    free(xb);
-    free(yb);
-    nb_ctx_free(c);
-    nb_loader_free(loader);
-    nb_optim_free(opt);
-    nb_model_free(m);
-    nb_dataset_free(train);
-    nb_dataset_free(test);
-    return nb_ddp_end(&ddp, rc);
+    return stop == NB_TRAIN_RUNNING ? NB_TRAIN_FINISHED : stop;
 }
+
+/* ---------------------------------------------------------------- the end */
+/* Closing messages and the done event; the exit status. */
+static int nb__train_end(nb__train *t, nb_train_stop stop)
+{
+    const nb_run_cfg *r = &t->r;
+    if (t->mon) nb_monitor_flush(t->mon);
+    if (t->skipped && !r->quiet)
+        fprintf(stderr, "nabla train: %lld steps skipped for non-finite values (--anomaly-policy skip)\n", t->skipped);
+    if (t->mout.repeats && !r->quiet)
+        fprintf(stderr, "nabla train: %ld more warnings of the kinds above (all in %s)\n", t->mout.repeats,
+                t->metrics_path);
+    switch (stop) {
+    case NB_TRAIN_ERROR:
+    case NB_TRAIN_NONFINITE:
+    case NB_TRAIN_RUNNING: return 1;
+    case NB_TRAIN_MAX_STEPS:
+    case NB_TRAIN_INTERRUPTED: /* stopped mid-epoch: report the model as it stands */
+        if (!t->ddp.rank && nb_evaluate(t->m, t->c, t->test, 1000, &t->ev, NULL)) {
+            fprintf(stderr, "nabla train: evaluation: %s\n", nb_errmsg());
+            return 1;
+        }
+        break;
+    case NB_TRAIN_FINISHED: break;
+    }
+    nb__done_event(t, stop);
+    return stop == NB_TRAIN_INTERRUPTED ? 130 : 0;
+}
+
+static void nb__train_free(nb__train *t)
+{
+    if (t->o.metrics) {
+        fclose(t->o.metrics);
+        if (t->dg.report && nb_report_html(t->cmd, t->r.out, NULL) == 0 && !t->r.quiet)
+            fprintf(stderr, "report: %s/report.html\n", t->r.out);
+    }
+    nb_monitor_free(t->mon);
+    free(t->xb);
+    free(t->yb);
+    nb_ctx_free(t->c);
+    nb_loader_free(t->loader);
+    nb_optim_free(t->opt);
+    nb_model_free(t->m);
+    nb_dataset_free(t->train);
+    nb_dataset_free(t->test);
+}
+
+/* Everything between the flags and the first step; 0 or the exit status. */
+static int nb__train_setup(nb__train *t)
+{
+    int rc;
+    if ((rc = nb__setup_data(t)) || (rc = nb__setup_model(t)) || (rc = nb__setup_resume(t))) return rc;
+    if (nb_ddp_sync(&t->ddp, t->m, t->opt, &t->sched, &t->prog, t->loader, &t->rng)) return 1;
+    return nb__setup_outputs(t);
+}
+
+/* nabla train: setup, the epochs, the end. */
+static int nb__train_main(int argc, char **argv)
+{
+    nb__train t = {.cmd = "train"};
+    int rc = nb__train_flags(&t, argc, argv);
+    if (rc < 0) rc = nb__train_open(&t);
+    if (rc >= 0) return rc; /* nothing to free yet */
+    if (!(rc = nb__train_setup(&t))) {
+        nb__start_event(&t);
+        rc = nb__train_end(&t, nb__train_loop(&t));
+    }
+    nb__train_free(&t);
+    return nb_ddp_end(&t.ddp, rc);
+}
+
+const nb_cli_cmd nb_cmd_train = {"train", "train an MLP on Fashion-MNIST (checkpoints, metrics, --json)",
+                                 nb__train_usage_full, nb__train_main};

@@ -4,8 +4,10 @@
  * measurements are the library's (nabla/vanish.h); this file chooses the
  * configurations, runs them (two at a time, in child processes) and prints. */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -13,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "flags.h"
 #include "nabla/plot.h"
 #include "nabla/vanish.h"
 #include "run.h"
@@ -78,57 +81,105 @@ static const char nb__vanish_usage[] =
     "OUT gets grad_norms.svg (layer on x, log gradient norm at init on y, one\n"
     "line per configuration), grad_norms_trained.svg (after training) and\n"
     "results.jsonl (what --json prints: one object per configuration).\n"
-    "\n"
-    "one configuration (any of these runs just that one):\n"
-    "  --act NAME           sigmoid|tanh|relu|leaky_relu|elu|gelu|softplus (relu)\n"
-    "  --init NAME          normal|xavier|he|xavier_uniform|he_uniform|torch (he)\n"
-    "                       (xavier = xavier_normal, he = he_normal)\n"
-    "  --init-std S         std for --init normal (0.01); alone, implies --init normal\n"
-    "  --batchnorm          BatchNorm1d before every hidden activation\n"
-    "  --residual           x + act(Linear(x)) around every width-to-width hidden layer\n"
-    "  --clip-norm X        clip the global gradient norm to X (0 = off) (0)\n"
-    "every run:\n"
-    "  --depth N            Linear layers (20; 2..63)\n"
-    "  --width N            hidden width (64)\n"
-    "  --steps N            training steps (300; 0 = measure at init only)\n"
-    "  --batch N            batch size (64)\n"
-    "  --probe-batches N    batches the gradient norms are averaged over (4)\n"
-    "  --lr LR              SGD learning rate (0.01)\n"
-    "  --momentum M         SGD momentum (0.9)\n"
-    "  --eval N             evaluate on the first N test images (0 = all) (0)\n"
-    "  --seed N             seed of the weights, probe batches and data order (1)\n"
-    "  --jobs N             configurations run at once, in child processes (2)\n"
-    "  --data DIR           Fashion-MNIST folder (else $NABLA_DATA, else Debian's)\n"
-    "  --out DIR            output folder (runs/vanish)\n"
-    "  --json               JSON lines on stdout instead of the table\n"
-    "  --quiet              nothing on stderr but errors\n";
+    "\n";
 
 static int nb__run_vanish(int argc, char **argv);
+static char nb__vanish_usage_full[8192];
 const nb_cli_cmd nb_cmd_vanish = {"vanish", "vanishing/exploding gradients: per-layer norms of deep MLPs, and the cures",
-                                  nb__vanish_usage, nb__run_vanish};
+                                  nb__vanish_usage_full, nb__run_vanish};
 
 /* ------------------------------------------------------------------ flags */
-static int nb__num(const char *flag, const char *v, double lo, double hi, double *out)
+typedef struct {
+    nb_vanish_config base; /* every run */
+    nb__preset one;        /* the one configuration, when single */
+    int single, json, quiet, init_given, std_given;
+    long eval_n, jobs;
+    const char *data, *out;
+} nb__vanish_args;
+
+static int nb__act_flag(const char *cmd, const char *flag, const char *v, void *base)
 {
-    char *end;
-    errno = 0;
-    double x = v ? strtod(v, &end) : 0;
-    if (!v || !*v || *end || errno || !isfinite(x))
-        return nb_cli_usage_error("vanish", "%s: '%s' is not a number", flag, v ? v : "");
-    if (x < lo || x > hi) return nb_cli_usage_error("vanish", "%s: %g is out of range [%g, %g]", flag, x, lo, hi);
-    *out = x;
+    nb__vanish_args *va = base;
+    int k = nb_act_parse(v);
+    if (k <= NB_ACT_NONE) return nb_cli_usage_error(cmd, "%s: unknown activation '%s'", flag, v);
+    va->one.act = (nb_act)k;
+    va->single = 1;
     return 0;
 }
 
-static int nb__int(const char *flag, const char *v, long lo, long hi, long *out)
+static int nb__init_flag(const char *cmd, const char *flag, const char *v, void *base)
 {
-    char *end;
-    errno = 0;
-    long x = v ? strtol(v, &end, 10) : 0;
-    if (!v || !*v || *end || errno) return nb_cli_usage_error("vanish", "%s: '%s' is not an integer", flag, v ? v : "");
-    if (x < lo || x > hi) return nb_cli_usage_error("vanish", "%s: %ld is out of range [%ld, %ld]", flag, x, lo, hi);
-    *out = x;
+    nb__vanish_args *va = base;
+    int k = !strcmp(v, "xavier") || !strcmp(v, "glorot") ? NB_INIT_XAVIER_NORMAL : nb_init_parse(v);
+    if (k < 0 || k == NB_INIT_ZEROS) return nb_cli_usage_error(cmd, "%s: unknown initialisation '%s'", flag, v);
+    va->one.init = (nb_init)k;
+    va->single = va->init_given = 1;
     return 0;
+}
+
+static int nb__init_std_flag(const char *cmd, const char *flag, const char *v, void *base)
+{
+    nb__vanish_args *va = base;
+    if (nb_flag_double(cmd, flag, v, 1e-12, 1e3, &va->one.std)) return 2;
+    va->single = va->std_given = 1;
+    return 0;
+}
+
+static int nb__clip_flag(const char *cmd, const char *flag, const char *v, void *base)
+{
+    nb__vanish_args *va = base;
+    if (nb_flag_double(cmd, flag, v, 0, 1e12, &va->one.clip)) return 2;
+    va->single = 1;
+    return 0;
+}
+
+static int nb__bn_flag(const char *cmd, const char *flag, const char *v, void *base)
+{
+    nb__vanish_args *va = base;
+    (void)cmd, (void)v;
+    if (!strcmp(flag, "--batchnorm")) va->one.bn = 1;
+    else va->one.res = 1;
+    va->single = 1;
+    return 0;
+}
+
+#define NB__A nb__vanish_args
+static const nb_flag nb__vanish_flags[] = {
+    /* one configuration */
+    NB_FLAG_TEXT("one configuration (any of these runs just that one):\n"),
+    NB_FLAG_CUSTOM("--act", nb__act_flag, "NAME", "sigmoid|tanh|relu|leaky_relu|elu|gelu|softplus (relu)"),
+    NB_FLAG_CUSTOM("--init", nb__init_flag, "NAME",
+                   "normal|xavier|he|xavier_uniform|he_uniform|torch (he)\n"
+                   "(xavier = xavier_normal, he = he_normal)"),
+    NB_FLAG_CUSTOM("--init-std", nb__init_std_flag, "S", "std for --init normal (0.01); alone, implies --init normal"),
+    NB_FLAG_ACTION("--batchnorm", nb__bn_flag, "BatchNorm1d before every hidden activation"),
+    NB_FLAG_ACTION("--residual", nb__bn_flag, "x + act(Linear(x)) around every width-to-width hidden layer"),
+    NB_FLAG_CUSTOM("--clip-norm", nb__clip_flag, "X", "clip the global gradient norm to X (0 = off) (0)"),
+    NB_FLAG_TEXT("every run:\n"),
+    NB_FLAG_INT("--depth", NB__A, base.depth, 2, NB_VANISH_MAX_DEPTH, "N", "Linear layers (20; 2..63)"),
+    NB_FLAG_INT("--width", NB__A, base.width, 1, 100000, "N", "hidden width (64)"),
+    NB_FLAG_INT("--steps", NB__A, base.steps, 0, 100000000, "N", "training steps (300; 0 = measure at init only)"),
+    NB_FLAG_INT("--batch", NB__A, base.batch, 2, 100000, "N", "batch size (64)"),
+    NB_FLAG_INT("--probe-batches", NB__A, base.probe_batches, 1, 10000, "N",
+                "batches the gradient norms are averaged over (4)"),
+    NB_FLAG_DOUBLE("--lr", NB__A, base.opt.lr, 0, 1e6, "LR", "SGD learning rate (0.01)"),
+    NB_FLAG_DOUBLE("--momentum", NB__A, base.opt.momentum, 0, 0.999999, "M", "SGD momentum (0.9)"),
+    NB_FLAG_INT("--eval", NB__A, eval_n, 0, 100000000, "N", "evaluate on the first N test images (0 = all) (0)"),
+    NB_FLAG_INT("--seed", NB__A, base.seed, 0, (double)LONG_MAX, "N",
+                "seed of the weights, probe batches and data order (1)"),
+    NB_FLAG_INT("--jobs", NB__A, jobs, 1, 64, "N", "configurations run at once, in child processes (2)"),
+    NB_FLAG_STRING("--data", NB__A, data, "DIR", "Fashion-MNIST folder (else $NABLA_DATA, else Debian's)"),
+    NB_FLAG_STRING("--out", NB__A, out, "DIR", "output folder (runs/vanish)"),
+    NB_FLAG_BOOL("--json", NB__A, json, "JSON lines on stdout instead of the table"),
+    NB_FLAG_BOOL("--quiet", NB__A, quiet, "nothing on stderr but errors"),
+};
+#undef NB__A
+
+__attribute__((constructor)) static void nb__vanish_usage_init(void)
+{
+    snprintf(nb__vanish_usage_full, sizeof nb__vanish_usage_full, "%s", nb__vanish_usage);
+    nb_flags_help(nb__vanish_usage_full, sizeof nb__vanish_usage_full, nb__vanish_flags,
+                  sizeof nb__vanish_flags / sizeof nb__vanish_flags[0], 20);
 }
 
 /* ----------------------------------------------------------------- output */
@@ -370,93 +421,14 @@ static int nb__finish(nb__job *j)
 }
 
 /* ------------------------------------------------------------------- main */
-static int nb__run_vanish(int argc, char **argv)
+/* The configurations to run: the presets, or the one the flags describe;
+ * 0, or 2 (printed). */
+static int nb__make_rows(const char *cmd, const nb__vanish_args *va, nb__row *rows, int n_rows)
 {
-    const char *cmd = "vanish", *data = NULL, *out = "runs/vanish";
-    nb_vanish_config base = nb_vanish_defaults();
-    nb__preset one = {NB_ACT_RELU, NB_INIT_HE_NORMAL, NB__PLAIN_STD, 0, 0, 0};
-    int single = 0, json = 0, quiet = 0, init_given = 0, std_given = 0;
-    long eval_n = 0, jobs = 2, n;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            fputs(nb__vanish_usage, stdout);
-            return 0;
-        }
-        if (!strcmp(a, "--json")) json = 1;
-        else if (!strcmp(a, "--quiet")) quiet = 1;
-        else if (!strcmp(a, "--batchnorm")) single = one.bn = 1;
-        else if (!strcmp(a, "--residual")) single = one.res = 1;
-        else {
-            static const char *const valued[] = {"--act",   "--init",  "--init-std", "--clip-norm", "--depth",
-                                                 "--width", "--steps", "--batch",    "--probe-batches", "--lr",
-                                                 "--momentum", "--eval", "--seed",   "--jobs",      "--data",
-                                                 "--out"};
-            int known = 0;
-            for (size_t k = 0; k < sizeof valued / sizeof *valued; k++) known |= !strcmp(a, valued[k]);
-            if (!known) return nb_cli_usage_error(cmd, "unknown option '%s' (see `nabla help vanish`)", a);
-            if (i + 1 >= argc) return nb_cli_usage_error(cmd, "%s needs a value", a);
-            const char *v = argv[++i];
-            if (!strcmp(a, "--act")) {
-                int k = nb_act_parse(v);
-                if (k <= NB_ACT_NONE) return nb_cli_usage_error(cmd, "--act: unknown activation '%s'", v);
-                one.act = (nb_act)k;
-                single = 1;
-            } else if (!strcmp(a, "--init")) {
-                int k = !strcmp(v, "xavier") || !strcmp(v, "glorot") ? NB_INIT_XAVIER_NORMAL : nb_init_parse(v);
-                if (k < 0 || k == NB_INIT_ZEROS) return nb_cli_usage_error(cmd, "--init: unknown initialisation '%s'", v);
-                one.init = (nb_init)k;
-                single = init_given = 1;
-            } else if (!strcmp(a, "--init-std")) {
-                if (nb__num(a, v, 1e-12, 1e3, &one.std)) return 2;
-                single = std_given = 1;
-            } else if (!strcmp(a, "--clip-norm")) {
-                if (nb__num(a, v, 0, 1e12, &one.clip)) return 2;
-                single = 1;
-            } else if (!strcmp(a, "--depth")) {
-                if (nb__int(a, v, 2, NB_VANISH_MAX_DEPTH, &n)) return 2;
-                base.depth = (int)n;
-            } else if (!strcmp(a, "--width")) {
-                if (nb__int(a, v, 1, 100000, &n)) return 2;
-                base.width = (size_t)n;
-            } else if (!strcmp(a, "--steps")) {
-                if (nb__int(a, v, 0, 100000000, &base.steps)) return 2;
-            } else if (!strcmp(a, "--batch")) {
-                if (nb__int(a, v, 2, 100000, &n)) return 2;
-                base.batch = (size_t)n;
-            } else if (!strcmp(a, "--probe-batches")) {
-                if (nb__int(a, v, 1, 10000, &n)) return 2;
-                base.probe_batches = (int)n;
-            } else if (!strcmp(a, "--lr")) {
-                if (nb__num(a, v, 0, 1e6, &base.opt.lr)) return 2;
-            } else if (!strcmp(a, "--momentum")) {
-                if (nb__num(a, v, 0, 0.999999, &base.opt.momentum)) return 2;
-            } else if (!strcmp(a, "--eval")) {
-                if (nb__int(a, v, 0, 100000000, &eval_n)) return 2;
-            } else if (!strcmp(a, "--seed")) {
-                if (nb__int(a, v, 0, 0x7fffffffffffffffL, &n)) return 2;
-                base.seed = (uint64_t)n;
-            } else if (!strcmp(a, "--jobs")) {
-                if (nb__int(a, v, 1, 64, &jobs)) return 2;
-            } else if (!strcmp(a, "--data")) data = v;
-            else out = v;
-        }
-    }
-
-    if (std_given && !init_given) one.init = NB_INIT_NORMAL; /* --init-std S alone means N(0, S^2) */
-    int n_rows = single ? 1 : NB__NPRESETS;
-    nb__row *rows = calloc((size_t)n_rows, sizeof *rows);
-    nb__job *js = calloc((size_t)n_rows, sizeof *js);
-    if (!rows || !js) {
-        free(rows);
-        free(js);
-        fprintf(stderr, "nabla vanish: out of memory\n");
-        return 1;
-    }
     for (int i = 0; i < n_rows; i++) {
-        const nb__preset *p = single ? &one : &nb__presets[i];
+        const nb__preset *p = va->single ? &va->one : &nb__presets[i];
         nb__row *r = &rows[i];
-        r->cfg = base;
+        r->cfg = va->base;
         r->cfg.act = p->act;
         r->cfg.init = p->init;
         r->cfg.init_std = p->std;
@@ -464,55 +436,71 @@ static int nb__run_vanish(int argc, char **argv)
         r->cfg.residual = p->res;
         r->cfg.clip_norm = p->clip;
         nb_vanish_label(&r->cfg, r->label, sizeof r->label);
-        if (nb_vanish_validate(&r->cfg)) {
-            free(rows);
-            free(js);
-            return nb_cli_usage_error(cmd, "%s", nb_errmsg());
-        }
+        if (nb_vanish_validate(&r->cfg)) return nb_cli_usage_error(cmd, "%s", nb_errmsg());
     }
+    return 0;
+}
+
+/* The data and the output files of a run. */
+typedef struct {
+    nb_dataset *train, *test, *evalset; /* evalset: test, or its first --eval images */
+    FILE *jf;                           /* OUT/results.jsonl */
     char jpath[1100], svg0[1100], svg1[1100];
-    snprintf(jpath, sizeof jpath, "%s/results.jsonl", out);
-    snprintf(svg0, sizeof svg0, "%s/grad_norms.svg", out);
-    snprintf(svg1, sizeof svg1, "%s/grad_norms_trained.svg", out);
-    FILE *jf = NULL;
-    nb_dataset *train = NULL, *test = NULL, *evalset = NULL;
-    int rc = 2, started = 0, finished = 0;
-    if (nb_out_dir(out)) {
-        rc = nb_cli_usage_error(cmd, "--out %s: cannot write there (%s)", out, strerror(errno));
-        goto done;
-    }
-    if (nb_fashion_mnist_load(data, &train, &test)) {
+} nb__vanish_io;
+
+/* OUT, the data and results.jsonl; 0 or the exit status (printed). */
+static int nb__vanish_open(const char *cmd, const nb__vanish_args *va, nb__vanish_io *io)
+{
+    snprintf(io->jpath, sizeof io->jpath, "%s/results.jsonl", va->out);
+    snprintf(io->svg0, sizeof io->svg0, "%s/grad_norms.svg", va->out);
+    snprintf(io->svg1, sizeof io->svg1, "%s/grad_norms_trained.svg", va->out);
+    if (nb_out_dir(va->out)) return nb_cli_usage_error(cmd, "--out %s: cannot write there (%s)", va->out, strerror(errno));
+    if (nb_fashion_mnist_load(va->data, &io->train, &io->test)) {
         fprintf(stderr, "nabla vanish: %s\n", nb_errmsg());
-        goto done;
+        return 2;
     }
-    if (!(jf = fopen(jpath, "w"))) {
-        rc = nb_cli_usage_error(cmd, "--out %s: cannot write %s (%s)", out, jpath, strerror(errno));
-        goto done;
-    }
-    rc = 1;
-    evalset = test;
-    if (eval_n > 0 && (size_t)eval_n < test->n) {
-        size_t *idx = malloc((size_t)eval_n * sizeof *idx);
-        for (size_t k = 0; idx && k < (size_t)eval_n; k++) idx[k] = k;
-        evalset = idx ? nb_dataset_subset(test, idx, (size_t)eval_n) : NULL;
+    if (!(io->jf = fopen(io->jpath, "w")))
+        return nb_cli_usage_error(cmd, "--out %s: cannot write %s (%s)", va->out, io->jpath, strerror(errno));
+    io->evalset = io->test;
+    if (va->eval_n > 0 && (size_t)va->eval_n < io->test->n) {
+        size_t n = (size_t)va->eval_n, *idx = malloc(n * sizeof *idx);
+        for (size_t k = 0; idx && k < n; k++) idx[k] = k;
+        io->evalset = idx ? nb_dataset_subset(io->test, idx, n) : NULL;
         free(idx);
-        if (!evalset) {
+        if (!io->evalset) {
             fprintf(stderr, "nabla vanish: --eval: %s\n", nb_errmsg());
-            evalset = test;
-            goto done;
+            io->evalset = io->test;
+            return 1;
         }
     }
-    if (!quiet)
+    return 0;
+}
+
+static void nb__vanish_close(nb__vanish_io *io)
+{
+    if (io->jf) fclose(io->jf);
+    if (io->evalset != io->test) nb_dataset_free(io->evalset);
+    nb_dataset_free(io->train);
+    nb_dataset_free(io->test);
+}
+
+/* Run the rows, --jobs at a time, printing each as it finishes (in order),
+ * then the charts; 0 or 1 (printed). */
+static int nb__vanish_rows(const nb__vanish_args *va, nb__vanish_io *io, nb__row *rows, nb__job *js, int n_rows)
+{
+    const nb_vanish_config *base = &va->base;
+    if (!va->quiet)
         fprintf(stderr,
                 "nabla vanish: %d configuration%s of %d Linear layers, width %zu; gradient norms: mean over %d batches "
                 "of %zu; %ld SGD steps (lr %g, momentum %g); test accuracy on %zu images\n",
-                n_rows, n_rows > 1 ? "s" : "", base.depth, base.width, base.probe_batches, base.batch, base.steps,
-                base.opt.lr, base.opt.momentum, evalset->n);
-    if (!json) nb__table_header(stdout, base.depth, base.steps);
+                n_rows, n_rows > 1 ? "s" : "", base->depth, base->width, base->probe_batches, base->batch, base->steps,
+                base->opt.lr, base->opt.momentum, io->evalset->n);
+    if (!va->json) nb__table_header(stdout, base->depth, base->steps);
     double t0 = nb_now();
+    int rc = 1, started = 0, finished;
     for (finished = 0; finished < n_rows; finished++) {
-        while (started < n_rows && started < finished + jobs) {
-            nb__start(&js[started], &rows[started], train, evalset, (int)jobs);
+        while (started < n_rows && started < finished + va->jobs) {
+            nb__start(&js[started], &rows[started], io->train, io->evalset, (int)va->jobs);
             started++;
         }
         nb__row *r = &rows[finished];
@@ -521,15 +509,16 @@ static int nb__run_vanish(int argc, char **argv)
             goto done;
         }
         r->res = js[finished].msg.res;
-        if (!json) nb__table_row(stdout, r);
+        if (!va->json) nb__table_row(stdout, r);
         else nb__json_row(stdout, r);
-        nb__json_row(jf, r);
+        nb__json_row(io->jf, r);
     }
-    if (nb__svg(svg0, rows, n_rows, 0) || nb__svg(svg1, rows, n_rows, 1)) {
-        fprintf(stderr, "nabla vanish: cannot write %s: %s\n", svg0, strerror(errno));
+    if (nb__svg(io->svg0, rows, n_rows, 0) || nb__svg(io->svg1, rows, n_rows, 1)) {
+        fprintf(stderr, "nabla vanish: cannot write %s: %s\n", io->svg0, strerror(errno));
         goto done;
     }
-    if (!quiet) fprintf(stderr, "nabla vanish: %.1f s; wrote %s, %s and %s\n", nb_now() - t0, svg0, svg1, jpath);
+    if (!va->quiet)
+        fprintf(stderr, "nabla vanish: %.1f s; wrote %s, %s and %s\n", nb_now() - t0, io->svg0, io->svg1, io->jpath);
     rc = 0;
 done:
     for (int i = finished + 1; i < started; i++) /* after an error: stop the other workers */
@@ -537,10 +526,33 @@ done:
             kill(js[i].pid, SIGTERM);
             nb__finish(&js[i]);
         }
-    if (jf) fclose(jf);
-    if (evalset != test) nb_dataset_free(evalset);
-    nb_dataset_free(train);
-    nb_dataset_free(test);
+    return rc;
+}
+
+static int nb__run_vanish(int argc, char **argv)
+{
+    const char *cmd = "vanish";
+    nb__vanish_args va = {.base = nb_vanish_defaults(),
+                          .one = {NB_ACT_RELU, NB_INIT_HE_NORMAL, NB__PLAIN_STD, 0, 0, 0},
+                          .jobs = 2,
+                          .out = "runs/vanish"};
+    nb_flag_table tabs[] = {NB_FLAG_TABLE(nb__vanish_flags, &va)};
+    int n_pos, k = nb_flags_parse(cmd, nb__vanish_usage_full, tabs, 1, argc, argv, &n_pos);
+    if (k != NB_FLAGS_OK) return k == NB_FLAGS_HELP ? 0 : 2;
+    if (n_pos) return nb_flags_unexpected(cmd, argv[1]);
+    if (va.std_given && !va.init_given) va.one.init = NB_INIT_NORMAL; /* --init-std S alone means N(0, S^2) */
+    int n_rows = va.single ? 1 : NB__NPRESETS;
+    nb__row *rows = calloc((size_t)n_rows, sizeof *rows);
+    nb__job *js = calloc((size_t)n_rows, sizeof *js);
+    nb__vanish_io io = {0};
+    int rc;
+    if (!rows || !js) {
+        fprintf(stderr, "nabla vanish: out of memory\n");
+        rc = 1;
+    } else if (!(rc = nb__make_rows(cmd, &va, rows, n_rows)) && !(rc = nb__vanish_open(cmd, &va, &io))) {
+        rc = nb__vanish_rows(&va, &io, rows, js, n_rows);
+    }
+    nb__vanish_close(&io);
     free(rows);
     free(js);
     return rc;

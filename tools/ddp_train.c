@@ -2,34 +2,24 @@
 #include "ddp_train.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 
-const char nb_ddp_help[] =
-    "distributed (a build with `make MPI=1`; see docs/distributed.md):\n"
-    "  --ddp                data-parallel over the MPI ranks: run as\n"
-    "                       mpirun -np N nabla train --ddp ...; each rank takes 1/N of\n"
-    "                       every --batch (the global batch), gradients are averaged;\n"
-    "                       rank 0 evaluates, prints and writes OUT\n"
-    "  --ddp-timeout S      a collective that takes longer ends the job (300)\n";
-
-int nb_ddp_flag(const char *cmd, nb_ddp *p, int argc, char **argv, int *i)
-{
-    if (!strcmp(argv[*i], "--ddp")) return p->on = 1;
-    if (strcmp(argv[*i], "--ddp-timeout")) return 0;
-    if (*i + 1 >= argc) return nb_cli_usage_error(cmd, "--ddp-timeout needs a value"), 2;
-    const char *v = argv[++*i];
-    char *end;
-    errno = 0;
-    double s = strtod(v, &end);
-    if (errno || *end || end == v || !(s > 0) || s > 1e6)
-        return nb_cli_usage_error(cmd, "--ddp-timeout %s: expected seconds in (0, 1e6]", v), 2;
-    p->timeout_s = s;
-    return 1;
-}
+const nb_flag nb_ddp_flags[] = {
+    NB_FLAG_TEXT("distributed (a build with `make MPI=1`; see docs/distributed.md):\n"),
+    NB_FLAG_BOOL("--ddp", nb_ddp, on,
+                 "data-parallel over the MPI ranks: run as\n"
+                 "mpirun -np N nabla train --ddp ...; each rank takes 1/N of\n"
+                 "every --batch (the global batch), gradients are averaged;\n"
+                 "rank 0 evaluates, prints and writes OUT"),
+    {"--ddp-timeout", NB_FLAG_DOUBLE, offsetof(nb_ddp, timeout_s), sizeof(double), DBL_TRUE_MIN, 1e6, NULL,
+     "seconds in (0, 1e6]", NULL, "S", "a collective that takes longer ends the job (300)"},
+};
+const size_t nb_ddp_n_flags = sizeof nb_ddp_flags / sizeof nb_ddp_flags[0];
 
 int nb_ddp_start(const char *cmd, nb_ddp *p, nb_run_cfg *r, long *monitor, int *report, int anomaly_skip,
                  char *metrics_path, size_t metrics_size)

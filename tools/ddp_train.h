@@ -15,8 +15,10 @@ typedef struct nb_ddp {
     int rank, size;   /* 0 and 1 without --ddp */
 } nb_ddp;
 
-/* --ddp / --ddp-timeout S: 1 consumed, 0 not ours, 2 bad value (printed). */
-int nb_ddp_flag(const char *cmd, nb_ddp *p, int argc, char **argv, int *i);
+/* --ddp / --ddp-timeout S, for nb_flags_parse with an nb_ddp as the
+ * table's struct. */
+extern const nb_flag nb_ddp_flags[];
+extern const size_t nb_ddp_n_flags;
 /* MPI_Init etc.  Ranks other than 0 become quiet (no --json, no monitor,
  * no report) and write their metrics to /dev/null.  0, or 2 (printed). */
 int nb_ddp_start(const char *cmd, nb_ddp *p, nb_run_cfg *r, long *monitor, int *report, int anomaly_skip,
@@ -36,6 +38,5 @@ int nb_ddp_before_save(nb_ddp *p, nb_model *m);
  * MPI_Abort the job so no rank waits forever.  Returns rc. */
 int nb_ddp_end(nb_ddp *p, int rc);
 
-extern const char nb_ddp_help[];
 
 #endif

@@ -2,6 +2,7 @@
 #include "run.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,39 +11,6 @@
 #include <unistd.h>
 
 #include "cli.h"
-
-const char nb_run_flags_help[] =
-    "model:\n"
-    "  --model W-W-...      layer widths (default 784-128-10)\n"
-    "  --act NAME           relu|leaky_relu|elu|gelu|sigmoid|tanh|softplus (relu)\n"
-    "  --init NAME          torch|xavier_uniform|xavier_normal|he_uniform|he_normal|normal|zeros (torch)\n"
-    "  --init-std S         std for --init normal (0.01)\n"
-    "  --batchnorm          BatchNorm1d before each hidden activation\n"
-    "  --residual           residual connections around equal-width hidden layers\n"
-    "  --dropout P          dropout after each hidden activation (0)\n"
-    "  --dtype f32|f64      parameter precision (f32)\n"
-    "optimizer:\n"
-    "  --opt NAME           sgd|adam|adamw|rmsprop (adam)\n"
-    "  --lr LR              learning rate (1e-3)\n"
-    "  --momentum M         SGD/RMSprop momentum, or Adam beta1 (torch defaults)\n"
-    "  --weight-decay WD    L2 (decoupled for adamw)\n"
-    "  --nesterov           SGD Nesterov momentum\n"
-    "  --sched NAME         none|step|exp|cosine|onecycle|linear (none)\n"
-    "                       step/exp/cosine step once per epoch; onecycle/linear per batch\n"
-    "  --step-size N        StepLR period in epochs (3)\n"
-    "  --gamma G            StepLR/ExponentialLR factor (0.1 / 0.9)\n"
-    "  --warmup N           linear warm-up steps before step/exp/cosine (epochs) (0)\n"
-    "  --max-lr LR          OneCycleLR peak (10 x --lr)\n"
-    "training:\n"
-    "  --data DIR           Fashion-MNIST folder (else $NABLA_DATA, else Debian's)\n"
-    "  --batch N            batch size (64)\n"
-    "  --epochs N           epochs (10)\n"
-    "  --clip-norm X        clip the global gradient norm to X (1.0; 0 = off)\n"
-    "  --clip-value X       clamp every gradient to [-X, X] (off)\n"
-    "  --seed N             seed of every random choice (1)\n"
-    "  --threads N          threads for products, element-wise loops and updates\n"
-    "                       (the online CPUs, or $NABLA_THREADS; 1 per rank with\n"
-    "                       --ddp); results are the same for any number\n";
 
 void nb_run_defaults(nb_run_cfg *r)
 {
@@ -66,169 +34,158 @@ void nb_run_defaults(nb_run_cfg *r)
     r->threads = 0; /* the library's default */
     r->out = "runs/train";
     r->log_every = 100;
+    r->given.momentum = r->given.gamma = r->given.max_lr = NAN;
+    r->given.step_size = 3;
 }
 
-static int nb__num(const char *cmd, const char *flag, const char *v, double lo, double hi, double *out)
+/* --model W-W-...: the widths, and the text for the checkpoint. */
+static int nb__model_flag(const char *cmd, const char *flag, const char *v, void *base)
 {
-    char *end;
-    errno = 0;
-    double x = v ? strtod(v, &end) : 0;
-    if (!v || !*v || *end || errno || !isfinite(x))
-        return nb_cli_usage_error(cmd, "%s: '%s' is not a number", flag, v ? v : "");
-    if (x < lo || x > hi) return nb_cli_usage_error(cmd, "%s: %g is out of range [%g, %g]", flag, x, lo, hi);
-    *out = x;
+    nb_run_cfg *r = base;
+    (void)flag;
+    if (nb_mlp_parse_widths(&r->mlp, v)) return nb_cli_usage_error(cmd, "%s", nb_errmsg());
+    snprintf(r->model, sizeof r->model, "%s", v);
     return 0;
 }
 
-static int nb__int(const char *cmd, const char *flag, const char *v, long lo, long hi, long *out)
+static int nb__act_flag(const char *cmd, const char *flag, const char *v, void *base)
 {
-    char *end;
-    errno = 0;
-    long x = v ? strtol(v, &end, 10) : 0;
-    if (!v || !*v || *end || errno) return nb_cli_usage_error(cmd, "%s: '%s' is not an integer", flag, v ? v : "");
-    if (x < lo || x > hi) return nb_cli_usage_error(cmd, "%s: %ld is out of range [%ld, %ld]", flag, x, lo, hi);
-    *out = x;
+    nb_run_cfg *r = base;
+    int k = nb_act_parse(v);
+    if (k < 0 || k == NB_ACT_NONE) return nb_cli_usage_error(cmd, "%s: unknown activation '%s'", flag, v);
+    r->mlp.act = (nb_act)k;
     return 0;
 }
 
-static double nb__momentum_flag = NAN, nb__gamma_flag = NAN, nb__max_lr_flag = NAN;
-static long nb__step_size = 3, nb__warmup = 0;
-static int nb__nesterov;
-
-int nb_run_flag(const char *cmd, nb_run_cfg *r, int argc, char **argv, int *i)
+static int nb__init_flag(const char *cmd, const char *flag, const char *v, void *base)
 {
-    const char *a = argv[*i];
-    /* flags without a value */
-    if (!strcmp(a, "--batchnorm")) return r->mlp.batchnorm = 1;
-    if (!strcmp(a, "--residual")) return r->mlp.residual = 1;
-    if (!strcmp(a, "--nesterov")) return nb__nesterov = 1;
-    if (!strcmp(a, "--json")) return r->json = 1;
-    if (!strcmp(a, "--resume")) return r->resume = 1;
-    if (!strcmp(a, "--quiet")) return r->quiet = 1;
-    static const char *const valued[] = {"--data", "--model", "--act", "--init", "--init-std", "--dtype", "--opt", "--lr",
-                                         "--momentum", "--weight-decay", "--sched", "--step-size", "--gamma", "--warmup",
-                                         "--max-lr", "--batch", "--epochs", "--clip-norm", "--clip-value", "--seed",
-                                         "--threads", "--out", "--max-steps", "--limit-train", "--log-every", "--dropout"};
-    int known = 0;
-    for (size_t k = 0; k < sizeof valued / sizeof *valued; k++) known |= !strcmp(a, valued[k]);
-    if (!known) return 0;
-    if (*i + 1 >= argc) return nb_cli_usage_error(cmd, "%s needs a value", a), 2;
-    const char *v = argv[++*i];
-    long n;
-    double d;
-    if (!strcmp(a, "--data")) r->data = v;
-    else if (!strcmp(a, "--out")) r->out = v;
-    else if (!strcmp(a, "--model")) {
-        if (nb_mlp_parse_widths(&r->mlp, v)) return nb_cli_usage_error(cmd, "%s", nb_errmsg()), 2;
-        snprintf(r->model, sizeof r->model, "%s", v);
-    } else if (!strcmp(a, "--act")) {
-        int k = nb_act_parse(v);
-        if (k < 0 || k == NB_ACT_NONE) return nb_cli_usage_error(cmd, "--act: unknown activation '%s'", v), 2;
-        r->mlp.act = (nb_act)k;
-    } else if (!strcmp(a, "--init")) {
-        int k = nb_init_parse(v);
-        if (k < 0) return nb_cli_usage_error(cmd, "--init: unknown initialisation '%s'", v), 2;
-        r->init = (nb_init)k;
-    } else if (!strcmp(a, "--dtype")) {
-        if (!strcmp(v, "f32") || !strcmp(v, "float32")) r->dtype = NB_F32;
-        else if (!strcmp(v, "f64") || !strcmp(v, "float64")) r->dtype = NB_F64;
-        else return nb_cli_usage_error(cmd, "--dtype: '%s' is not f32 or f64", v), 2;
-    } else if (!strcmp(a, "--opt")) {
-        static const char *const names[] = {"sgd", "adam", "adamw", "rmsprop"};
-        int k = -1;
-        for (int j = 0; j < 4; j++)
-            if (!strcmp(v, names[j])) k = j;
-        if (k < 0) return nb_cli_usage_error(cmd, "--opt: unknown optimizer '%s' (sgd|adam|adamw|rmsprop)", v), 2;
-        double lr = r->opt.lr, wd = r->opt.weight_decay;
-        r->opt = nb_optim_defaults((nb_optim_kind)k);
-        r->opt.lr = lr;
-        if (wd > 0) r->opt.weight_decay = wd;
-        snprintf(r->opt_name, sizeof r->opt_name, "%s", v);
-    } else if (!strcmp(a, "--sched")) {
-        static const char *const names[] = {"none", "step", "exp", "cosine", "linear", "onecycle"};
-        static const nb_sched_kind kinds[] = {NB_SCHED_CONSTANT, NB_SCHED_STEP, NB_SCHED_EXPONENTIAL,
-                                              NB_SCHED_COSINE, NB_SCHED_LINEAR, NB_SCHED_ONECYCLE};
-        int k = -1;
-        for (int j = 0; j < 6; j++)
-            if (!strcmp(v, names[j])) k = j;
-        if (k < 0) return nb_cli_usage_error(cmd, "--sched: unknown schedule '%s' (none|step|exp|cosine|linear|onecycle)", v), 2;
-        r->sched = nb_sched_defaults(kinds[k]);
-        snprintf(r->sched_name, sizeof r->sched_name, "%s", v);
-    } else if (!strcmp(a, "--lr")) {
-        if (nb__num(cmd, a, v, 0, 1e6, &d)) return 2;
-        r->opt.lr = d;
-    } else if (!strcmp(a, "--momentum")) {
-        if (nb__num(cmd, a, v, 0, 0.999999, &d)) return 2;
-        nb__momentum_flag = d;
-    } else if (!strcmp(a, "--weight-decay")) {
-        if (nb__num(cmd, a, v, 0, 1e3, &d)) return 2;
-        r->opt.weight_decay = d;
-    } else if (!strcmp(a, "--gamma")) {
-        if (nb__num(cmd, a, v, 1e-12, 10, &d)) return 2;
-        nb__gamma_flag = d;
-    } else if (!strcmp(a, "--max-lr")) {
-        if (nb__num(cmd, a, v, 0, 1e6, &d)) return 2;
-        nb__max_lr_flag = d;
-    } else if (!strcmp(a, "--init-std")) {
-        if (nb__num(cmd, a, v, 1e-12, 1e3, &d)) return 2;
-        r->init_std = d;
-    } else if (!strcmp(a, "--dropout")) {
-        if (nb__num(cmd, a, v, 0, 0.99, &d)) return 2;
-        r->mlp.dropout = d;
-    } else if (!strcmp(a, "--clip-norm")) {
-        if (nb__num(cmd, a, v, 0, 1e12, &d)) return 2;
-        r->clip_norm = d;
-    } else if (!strcmp(a, "--clip-value")) {
-        if (nb__num(cmd, a, v, 0, 1e12, &d)) return 2;
-        r->clip_value = d;
-    } else if (!strcmp(a, "--step-size")) {
-        if (nb__int(cmd, a, v, 1, 1000000, &nb__step_size)) return 2;
-    } else if (!strcmp(a, "--warmup")) {
-        if (nb__int(cmd, a, v, 0, 100000000, &nb__warmup)) return 2;
-    } else if (!strcmp(a, "--batch")) {
-        if (nb__int(cmd, a, v, 1, 1000000, &n)) return 2;
-        r->batch = (size_t)n;
-    } else if (!strcmp(a, "--epochs")) {
-        if (nb__int(cmd, a, v, 1, 100000, &n)) return 2;
-        r->epochs = n;
-    } else if (!strcmp(a, "--seed")) {
-        if (nb__int(cmd, a, v, 0, 0x7fffffffffffffffL, &n)) return 2;
-        r->seed = (uint64_t)n;
-    } else if (!strcmp(a, "--threads")) {
-        if (nb__int(cmd, a, v, 1, 64, &n)) return 2;
-        r->threads = (int)n;
-    } else if (!strcmp(a, "--max-steps")) {
-        if (nb__int(cmd, a, v, 1, 0x7fffffffffffffffL, &r->max_steps)) return 2;
-    } else if (!strcmp(a, "--limit-train")) {
-        if (nb__int(cmd, a, v, 1, 100000000, &n)) return 2;
-        r->limit_train = (size_t)n;
-    } else if (!strcmp(a, "--log-every")) {
-        if (nb__int(cmd, a, v, 1, 100000000, &r->log_every)) return 2;
-    }
-    return 1;
+    nb_run_cfg *r = base;
+    int k = nb_init_parse(v);
+    if (k < 0) return nb_cli_usage_error(cmd, "%s: unknown initialisation '%s'", flag, v);
+    r->init = (nb_init)k;
+    return 0;
+}
+
+static int nb__dtype_flag(const char *cmd, const char *flag, const char *v, void *base)
+{
+    nb_run_cfg *r = base;
+    if (!strcmp(v, "f32") || !strcmp(v, "float32")) r->dtype = NB_F32;
+    else if (!strcmp(v, "f64") || !strcmp(v, "float64")) r->dtype = NB_F64;
+    else return nb_cli_usage_error(cmd, "%s: '%s' is not f32 or f64", flag, v);
+    return 0;
+}
+
+/* --opt NAME: the optimizer's defaults, keeping an --lr and a non-zero
+ * --weight-decay given before it. */
+static int nb__opt_flag(const char *cmd, const char *flag, const char *v, void *base)
+{
+    static const char *const names[] = {"sgd", "adam", "adamw", "rmsprop"};
+    nb_run_cfg *r = base;
+    int k = -1;
+    for (int j = 0; j < 4; j++)
+        if (!strcmp(v, names[j])) k = j;
+    if (k < 0) return nb_cli_usage_error(cmd, "%s: unknown optimizer '%s' (sgd|adam|adamw|rmsprop)", flag, v);
+    double lr = r->opt.lr, wd = r->opt.weight_decay;
+    r->opt = nb_optim_defaults((nb_optim_kind)k);
+    r->opt.lr = lr;
+    if (wd > 0) r->opt.weight_decay = wd;
+    snprintf(r->opt_name, sizeof r->opt_name, "%s", v);
+    return 0;
+}
+
+static int nb__sched_flag(const char *cmd, const char *flag, const char *v, void *base)
+{
+    static const char *const names[] = {"none", "step", "exp", "cosine", "linear", "onecycle"};
+    static const nb_sched_kind kinds[] = {NB_SCHED_CONSTANT, NB_SCHED_STEP, NB_SCHED_EXPONENTIAL,
+                                          NB_SCHED_COSINE, NB_SCHED_LINEAR, NB_SCHED_ONECYCLE};
+    nb_run_cfg *r = base;
+    int k = -1;
+    for (int j = 0; j < 6; j++)
+        if (!strcmp(v, names[j])) k = j;
+    if (k < 0) return nb_cli_usage_error(cmd, "%s: unknown schedule '%s' (none|step|exp|cosine|linear|onecycle)", flag, v);
+    r->sched = nb_sched_defaults(kinds[k]);
+    snprintf(r->sched_name, sizeof r->sched_name, "%s", v);
+    return 0;
+}
+
+#define NB__R nb_run_cfg
+const nb_flag nb_run_flags[] = {
+    NB_FLAG_TEXT("model:\n"),
+    NB_FLAG_CUSTOM("--model", nb__model_flag, "W-W-...", "layer widths (default 784-128-10)"),
+    NB_FLAG_CUSTOM("--act", nb__act_flag, "NAME", "relu|leaky_relu|elu|gelu|sigmoid|tanh|softplus (relu)"),
+    NB_FLAG_CUSTOM("--init", nb__init_flag, "NAME",
+                   "torch|xavier_uniform|xavier_normal|he_uniform|he_normal|normal|zeros (torch)"),
+    NB_FLAG_DOUBLE("--init-std", NB__R, init_std, 1e-12, 1e3, "S", "std for --init normal (0.01)"),
+    NB_FLAG_BOOL("--batchnorm", NB__R, mlp.batchnorm, "BatchNorm1d before each hidden activation"),
+    NB_FLAG_BOOL("--residual", NB__R, mlp.residual, "residual connections around equal-width hidden layers"),
+    NB_FLAG_DOUBLE("--dropout", NB__R, mlp.dropout, 0, 0.99, "P", "dropout after each hidden activation (0)"),
+    NB_FLAG_CUSTOM("--dtype", nb__dtype_flag, "f32|f64", "parameter precision (f32)"),
+    NB_FLAG_TEXT("optimizer:\n"),
+    NB_FLAG_CUSTOM("--opt", nb__opt_flag, "NAME", "sgd|adam|adamw|rmsprop (adam)"),
+    NB_FLAG_DOUBLE("--lr", NB__R, opt.lr, 0, 1e6, "LR", "learning rate (1e-3)"),
+    NB_FLAG_DOUBLE("--momentum", NB__R, given.momentum, 0, 0.999999, "M",
+                   "SGD/RMSprop momentum, or Adam beta1 (torch defaults)"),
+    NB_FLAG_DOUBLE("--weight-decay", NB__R, opt.weight_decay, 0, 1e3, "WD", "L2 (decoupled for adamw)"),
+    NB_FLAG_BOOL("--nesterov", NB__R, given.nesterov, "SGD Nesterov momentum"),
+    NB_FLAG_CUSTOM("--sched", nb__sched_flag, "NAME",
+                   "none|step|exp|cosine|onecycle|linear (none)\n"
+                   "step/exp/cosine step once per epoch; onecycle/linear per batch"),
+    NB_FLAG_INT("--step-size", NB__R, given.step_size, 1, 1000000, "N", "StepLR period in epochs (3)"),
+    NB_FLAG_DOUBLE("--gamma", NB__R, given.gamma, 1e-12, 10, "G", "StepLR/ExponentialLR factor (0.1 / 0.9)"),
+    NB_FLAG_INT("--warmup", NB__R, given.warmup, 0, 100000000, "N",
+                "linear warm-up steps before step/exp/cosine (epochs) (0)"),
+    NB_FLAG_DOUBLE("--max-lr", NB__R, given.max_lr, 0, 1e6, "LR", "OneCycleLR peak (10 x --lr)"),
+    NB_FLAG_TEXT("training:\n"),
+    NB_FLAG_STRING("--data", NB__R, data, "DIR", "Fashion-MNIST folder (else $NABLA_DATA, else Debian's)"),
+    NB_FLAG_INT("--batch", NB__R, batch, 1, 1000000, "N", "batch size (64)"),
+    NB_FLAG_INT("--epochs", NB__R, epochs, 1, 100000, "N", "epochs (10)"),
+    NB_FLAG_DOUBLE("--clip-norm", NB__R, clip_norm, 0, 1e12, "X", "clip the global gradient norm to X (1.0; 0 = off)"),
+    NB_FLAG_DOUBLE("--clip-value", NB__R, clip_value, 0, 1e12, "X", "clamp every gradient to [-X, X] (off)"),
+    NB_FLAG_INT("--seed", NB__R, seed, 0, (double)LONG_MAX, "N", "seed of every random choice (1)"),
+    NB_FLAG_INT("--threads", NB__R, threads, 1, 64, "N",
+                "threads for products, element-wise loops and updates\n"
+                "(the online CPUs, or $NABLA_THREADS; 1 per rank with\n"
+                "--ddp); results are the same for any number"),
+    /* output: each command documents these in its own words */
+    NB_FLAG_STRING("--out", NB__R, out, "DIR", NULL),
+    NB_FLAG_BOOL("--resume", NB__R, resume, NULL),
+    NB_FLAG_BOOL("--json", NB__R, json, NULL),
+    NB_FLAG_INT("--log-every", NB__R, log_every, 1, 100000000, "N", NULL),
+    NB_FLAG_INT("--max-steps", NB__R, max_steps, 1, (double)LONG_MAX, "N", NULL),
+    NB_FLAG_INT("--limit-train", NB__R, limit_train, 1, 100000000, "N", NULL),
+    NB_FLAG_BOOL("--quiet", NB__R, quiet, NULL),
+};
+#undef NB__R
+const size_t nb_run_n_flags = sizeof nb_run_flags / sizeof nb_run_flags[0];
+
+const char *nb_run_flags_help(void)
+{
+    static char help[4096];
+    if (!help[0]) nb_flags_help(help, sizeof help, nb_run_flags, nb_run_n_flags, 20);
+    return help;
 }
 
 int nb_run_finish(const char *cmd, nb_run_cfg *r)
 {
-    if (!isnan(nb__momentum_flag)) {
-        if (r->opt.kind == NB_OPT_ADAM || r->opt.kind == NB_OPT_ADAMW) r->opt.beta1 = nb__momentum_flag;
-        else r->opt.momentum = nb__momentum_flag;
+    if (!isnan(r->given.momentum)) {
+        if (r->opt.kind == NB_OPT_ADAM || r->opt.kind == NB_OPT_ADAMW) r->opt.beta1 = r->given.momentum;
+        else r->opt.momentum = r->given.momentum;
     }
-    if (nb__nesterov) r->opt.nesterov = 1;
+    if (r->given.nesterov) r->opt.nesterov = 1;
     if (nb_optim_validate(&r->opt)) return nb_cli_usage_error(cmd, "%s", nb_errmsg());
     nb_sched_config *s = &r->sched;
     switch (s->kind) {
     case NB_SCHED_STEP:
-        s->step_size = nb__step_size;
-        if (!isnan(nb__gamma_flag)) s->gamma = nb__gamma_flag;
+        s->step_size = r->given.step_size;
+        if (!isnan(r->given.gamma)) s->gamma = r->given.gamma;
         break;
-    case NB_SCHED_EXPONENTIAL: s->gamma = isnan(nb__gamma_flag) ? 0.9 : nb__gamma_flag; break;
+    case NB_SCHED_EXPONENTIAL: s->gamma = isnan(r->given.gamma) ? 0.9 : r->given.gamma; break;
     case NB_SCHED_COSINE: s->t_max = r->epochs; break;
-    case NB_SCHED_ONECYCLE: s->max_lr = isnan(nb__max_lr_flag) ? 10 * r->opt.lr : nb__max_lr_flag; break;
+    case NB_SCHED_ONECYCLE: s->max_lr = isnan(r->given.max_lr) ? 10 * r->opt.lr : r->given.max_lr; break;
     default: break;
     }
-    if (nb__warmup > 0 && s->kind != NB_SCHED_ONECYCLE && s->kind != NB_SCHED_CONSTANT) {
-        s->warmup_iters = nb__warmup;
+    if (r->given.warmup > 0 && s->kind != NB_SCHED_ONECYCLE && s->kind != NB_SCHED_CONSTANT) {
+        s->warmup_iters = r->given.warmup;
         s->warmup_start_factor = 0.1;
     }
     if (r->mlp.n_widths < 2) return nb_cli_usage_error(cmd, "--model: needs at least two widths");

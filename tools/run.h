@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 
+#include "flags.h"
 #include "nabla/json.h"
 #include "nabla/train.h"
 
@@ -31,14 +32,22 @@ typedef struct nb_run_cfg {
     size_t limit_train; /* use only the first N training samples (0 = all) */
     long log_every;
     int quiet;
+    /* flags that finish the configs in nb_run_finish (NaN/0: not given) */
+    struct {
+        double momentum, gamma, max_lr;
+        long step_size, warmup;
+        int nesterov;
+    } given;
 } nb_run_cfg;
 
 /* Defaults: the study guide's loop (784-128-10 ReLU, Adam 1e-3, batch 64,
  * clip-norm 1.0, 10 epochs). */
 void nb_run_defaults(nb_run_cfg *r);
-/* Try to consume argv[*i] (and its value) as a model/optimizer/data flag.
- * Returns 1 consumed, 0 not one of ours, 2 bad value (message printed). */
-int nb_run_flag(const char *cmd, nb_run_cfg *r, int argc, char **argv, int *i);
+/* The model/optimizer/data/output flags, for nb_flags_parse with an
+ * nb_run_cfg as the table's struct. */
+extern const nb_flag nb_run_flags[];
+extern const size_t nb_run_n_flags;
+#define NB_RUN_FLAG_TABLE(r) {nb_run_flags, nb_run_n_flags, (r)}
 /* Validate cross-flag rules and finish the configs; 0 or 2 (printed). */
 int nb_run_finish(const char *cmd, nb_run_cfg *r);
 /* The model of r (initialised from r->seed); NULL (printed) on error. */
@@ -48,8 +57,9 @@ size_t nb_run_config_kv(const nb_run_cfg *r, nb_kv *kv, size_t max);
 /* Rebuild a run configuration from a checkpoint's metadata; 0 or 2 (printed). */
 int nb_run_from_checkpoint(const char *cmd, const nb_checkpoint *ck, nb_run_cfg *r);
 
-/* Help text for the shared flags. */
-extern const char nb_run_flags_help[];
+/* Help text for the shared model/optimizer/training flags (the output ones
+ * each command describes itself). */
+const char *nb_run_flags_help(void);
 
 /* A JSON number, or null when not finite. */
 void nb_json_num(FILE *f, double v);
