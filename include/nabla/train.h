@@ -5,8 +5,10 @@
  *           "layers.1.running_mean", ...), exactly a PyTorch state_dict;
  *           optimizer buffers as "optim.<name>" (flat, in the model's
  *           parameter layout).
- * Metadata: "format" = "nabla-checkpoint-1", the caller's configuration
- *           pairs (e.g. "model" = "784-128-10", "act" = "relu"), and the
+ * Metadata: "format" = "nabla-checkpoint-1", "dtype", the model's layer
+ *           description "spec" (no length limit) and "input_shape"
+ *           ("1,28,28"), from which nb_model_load rebuilds it; the caller's
+ *           configuration pairs (e.g. "model" = "784-128-10"), and the
  *           progress: step, epoch, optimizer step count and lr, schedule
  *           step, the loader's and the training RNG's state (decimal).
  * Saving is atomic (temp file, fsync, rename): an interrupted or failed save
@@ -47,6 +49,10 @@ const char *nb_checkpoint_get(const nb_checkpoint *ck, const char *key);
 /* Copy the weights into m: every entry must be present with its exact shape
  * and dtype (the error names the entry).  0 or -1. */
 int nb_checkpoint_load_model(const nb_checkpoint *ck, nb_model *m);
+/* Rebuild the checkpoint's model (see nb_model_load in nn.h) and load its
+ * weights; path names the file in errors (may be NULL).  The caller owns
+ * the model.  NULL with nb_errmsg(). */
+nb_model *nb_model_from_checkpoint(const nb_checkpoint *ck, const char *path);
 /* Restore the optimizer (same kind and size), the schedule (replayed to the
  * saved step) and the progress.  Any may be NULL.  0 or -1. */
 int nb_checkpoint_load_state(const nb_checkpoint *ck, nb_optim *o, nb_sched *s, nb_progress *p);
