@@ -6,37 +6,20 @@
 #include <string.h>
 
 #include "cli.h"
+#include "model_cli.h"
 #include "run.h"
-
-/* Open a checkpoint and rebuild its model; prints and returns NULL on error. */
-static nb_model *nb__load_model(const char *cmd, const char *path, nb_checkpoint **ck_out)
-{
-    nb_checkpoint *ck = nb_checkpoint_open(path);
-    if (!ck) {
-        fprintf(stderr, "nabla %s: %s\n", cmd, nb_errmsg());
-        return NULL;
-    }
-    nb_run_cfg r;
-    nb_model *m = NULL;
-    if (nb_run_from_checkpoint(cmd, ck, &r) == 0) {
-        m = nb_mlp_new(r.dtype, &r.mlp);
-        if (!m || nb_checkpoint_load_model(ck, m)) {
-            fprintf(stderr, "nabla %s: %s\n", cmd, nb_errmsg());
-            nb_model_free(m);
-            m = NULL;
-        }
-    }
-    if (m && ck_out) *ck_out = ck;
-    else nb_checkpoint_close(ck);
-    return m;
-}
 
 static int nb__eval(int argc, char **argv)
 {
-    const char *cmd = "eval", *path = NULL, *data = NULL;
+    const char *cmd = "eval", *path = NULL, *data = NULL, *torch_desc = NULL, *torch_file = NULL;
     int json = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json")) json = 1;
+        else if (!strcmp(argv[i], "--from-torch")) {
+            if (i + 2 >= argc) return nb_cli_usage_error(cmd, "--from-torch needs a description and a file");
+            torch_desc = argv[++i];
+            torch_file = argv[++i];
+        }
         else if (!strcmp(argv[i], "--data")) {
             if (++i >= argc) return nb_cli_usage_error(cmd, "--data needs a value");
             data = argv[i];
@@ -44,8 +27,10 @@ static int nb__eval(int argc, char **argv)
         else if (!path) path = argv[i];
         else return nb_cli_usage_error(cmd, "unexpected argument '%s'", argv[i]);
     }
-    if (!path) return nb_cli_usage_error(cmd, "needs a checkpoint (nabla eval CKPT [--data DIR] [--json])");
-    nb_model *m = nb__load_model(cmd, path, NULL);
+    if (!path == !torch_desc)
+        return nb_cli_usage_error(cmd, "needs a checkpoint (nabla eval CKPT | --from-torch DESC FILE [--data DIR] [--json])");
+    nb_model *m = nb_cli_load_model(cmd, path, torch_desc, torch_file);
+    if (!path) path = torch_file;
     if (!m) return 2;
     nb_dataset *train = NULL, *test = NULL;
     if (nb_fashion_mnist_load(data, &train, &test)) {
@@ -102,9 +87,13 @@ out:
 const nb_cli_cmd nb_cmd_eval = {
     "eval", "test loss, accuracy and confusion matrix of a checkpoint",
     "usage: nabla eval CKPT [--data DIR] [--json]\n"
+    "       nabla eval --from-torch DESC FILE [--data DIR] [--json]\n"
     "\n"
-    "Evaluates the checkpoint's model on the Fashion-MNIST test set: loss,\n"
-    "accuracy and the confusion matrix (rows: label, columns: prediction).\n",
+    "Evaluates the checkpoint's model (rebuilt from the checkpoint alone) on the\n"
+    "Fashion-MNIST test set: loss, accuracy and the confusion matrix (rows:\n"
+    "label, columns: prediction).  --from-torch: the model DESC (a layer\n"
+    "description) with the weights of FILE, saved from the equivalent torch\n"
+    "nn.Sequential by safetensors.torch.save_file(model.state_dict(), FILE).\n",
     nb__eval};
 
 /* Read a binary PGM (P5, 8-bit) of exactly w*h pixels into px. */
@@ -134,23 +123,34 @@ static int nb__read_pgm(const char *path, unsigned char *px, size_t want, char *
 
 static int nb__predict(int argc, char **argv)
 {
-    const char *cmd = "predict", *path = NULL, *idx_path = NULL, *index_list = "0";
+    const char *cmd = "predict", *path = NULL, *idx_path = NULL, *index_list = "0", *torch_desc = NULL, *torch_file = NULL;
     const char *pgms[64];
     int n_pgm = 0, json = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json")) json = 1;
+        else if (!strcmp(argv[i], "--from-torch")) {
+            if (i + 2 >= argc) return nb_cli_usage_error(cmd, "--from-torch needs a description and a file");
+            torch_desc = argv[++i];
+            torch_file = argv[++i];
+        }
         else if (!strcmp(argv[i], "--images") || !strcmp(argv[i], "--index")) {
             if (i + 1 >= argc) return nb_cli_usage_error(cmd, "%s needs a value", argv[i]);
             if (!strcmp(argv[i], "--images")) idx_path = argv[++i];
             else index_list = argv[++i];
         } else if (argv[i][0] == '-') return nb_cli_usage_error(cmd, "unknown option '%s'", argv[i]);
-        else if (!path) path = argv[i];
+        else if (!path && !torch_desc) path = argv[i];
         else if (n_pgm < 64) pgms[n_pgm++] = argv[i];
         else return nb_cli_usage_error(cmd, "at most 64 images");
     }
-    if (!path || (!idx_path && !n_pgm))
+    if (torch_desc && path) { /* the first image was taken for a checkpoint */
+        if (n_pgm == 64) return nb_cli_usage_error(cmd, "at most 64 images");
+        memmove(pgms + 1, pgms, (size_t)n_pgm++ * sizeof *pgms);
+        pgms[0] = path;
+        path = NULL;
+    }
+    if ((!path && !torch_desc) || (!idx_path && !n_pgm))
         return nb_cli_usage_error(cmd, "needs a checkpoint and images (nabla predict CKPT IMAGE.pgm... | --images IDX [--index I,J])");
-    nb_model *m = nb__load_model(cmd, path, NULL);
+    nb_model *m = nb_cli_load_model(cmd, path, torch_desc, torch_file);
     if (!m) return 2;
     size_t d = nb_model_in_width(m), C = nb_model_out_width(m), n = 0;
     unsigned char *px = calloc(64 * d, 1);
@@ -241,6 +241,7 @@ const nb_cli_cmd nb_cmd_predict = {
     "predict", "class probabilities for images (PGM files or an IDX file)",
     "usage: nabla predict CKPT IMAGE.pgm...           8-bit binary PGM, 28x28\n"
     "       nabla predict CKPT --images IDX [--index I,J,...] [--json]\n"
+    "       nabla predict --from-torch DESC FILE (IMAGE.pgm... | --images IDX ...)\n"
     "\n"
     "Prints each image's most likely class and all class probabilities,\n"
     "normalised as in training.\n",

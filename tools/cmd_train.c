@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "ddp_train.h"
 #include "nabla/monitor.h"
+#include "model_cli.h"
 #include "report.h"
 #include "run.h"
 
@@ -320,7 +321,7 @@ static int nb__run(int argc, char **argv)
     nb_rng init_rng, rng;
     nb_rng_seed(&init_rng, r.seed);
     nb_rng_seed(&rng, r.seed ^ 0x5eed5eed5eedULL);
-    if (!(m = nb_run_model(cmd, &r, &init_rng))) {
+    if (!(m = nb_run_model_resume(cmd, &r, ckpt, &init_rng))) { /* --resume: the checkpoint's model */
         rc = 2;
         goto out;
     }
@@ -347,11 +348,6 @@ static int nb__run(int argc, char **argv)
     if (r.resume && !ddp.rank) { /* --ddp: rank 0 reads, nb_ddp_sync broadcasts */
         if (!(ck = nb_checkpoint_open(ckpt))) {
             rc = nb_cli_usage_error(cmd, "--resume: %s", nb_errmsg());
-            goto out;
-        }
-        const char *cm = nb_checkpoint_get(ck, "model");
-        if (!cm || strcmp(cm, r.model)) {
-            rc = nb_cli_usage_error(cmd, "--resume: %s was trained with --model %s, not %s", ckpt, cm ? cm : "?", r.model);
             goto out;
         }
         if (nb_checkpoint_load_model(ck, m) || nb_checkpoint_load_state(ck, opt, &sched, &prog) ||
@@ -382,6 +378,7 @@ static int nb__run(int argc, char **argv)
         fprintf(stderr, "nabla train: monitor: %s\n", nb_errmsg());
         goto out;
     }
+    if (!r.quiet && !r.json && nb_summary_print(stderr, m)) goto out;
     char desc[512];
     nb_model_describe(m, desc, sizeof desc);
     if (!r.quiet && !r.json)
@@ -395,6 +392,7 @@ static int nb__run(int argc, char **argv)
               fputs(",\"clip_norm\":", f); nb_json_num(f, r.clip_norm);
               fprintf(f, ",\"monitor\":%ld,\"detect_anomaly\":", dg.monitor);
               nb_json_str(f, nb_anomaly_policy_name(dg.policy)));
+    NB__EVENT(&o, nb_summary_json(f, m));
 
     struct sigaction sa = {0}, old_sa;
     sa.sa_handler = nb__on_sigint;

@@ -13,7 +13,9 @@
 
 const char nb_run_flags_help[] =
     "model:\n"
-    "  --model W-W-...      layer widths (default 784-128-10)\n"
+    "  --model DESC         layers, e.g. \"linear(128) relu dropout(0.2) linear(10)\"\n"
+    "                       (see `nabla help summary`), or the widths shorthand\n"
+    "                       W-W-... with the four flags below (784-128-10)\n"
     "  --act NAME           relu|leaky_relu|elu|gelu|sigmoid|tanh|softplus (relu)\n"
     "  --init NAME          torch|xavier_uniform|xavier_normal|he_uniform|he_normal|normal|zeros (torch)\n"
     "  --init-std S         std for --init normal (0.01)\n"
@@ -47,7 +49,7 @@ const char nb_run_flags_help[] =
 void nb_run_defaults(nb_run_cfg *r)
 {
     memset(r, 0, sizeof *r);
-    snprintf(r->model, sizeof r->model, "784-128-10");
+    r->model = "784-128-10";
     nb_mlp_parse_widths(&r->mlp, r->model);
     r->mlp.act = NB_ACT_RELU;
     r->mlp.act_param = 0.01;
@@ -99,8 +101,8 @@ int nb_run_flag(const char *cmd, nb_run_cfg *r, int argc, char **argv, int *i)
 {
     const char *a = argv[*i];
     /* flags without a value */
-    if (!strcmp(a, "--batchnorm")) return r->mlp.batchnorm = 1;
-    if (!strcmp(a, "--residual")) return r->mlp.residual = 1;
+    if (!strcmp(a, "--batchnorm")) return r->mlp_flags = r->mlp.batchnorm = 1;
+    if (!strcmp(a, "--residual")) return r->mlp_flags = r->mlp.residual = 1;
     if (!strcmp(a, "--nesterov")) return nb__nesterov = 1;
     if (!strcmp(a, "--json")) return r->json = 1;
     if (!strcmp(a, "--resume")) return r->resume = 1;
@@ -119,9 +121,12 @@ int nb_run_flag(const char *cmd, nb_run_cfg *r, int argc, char **argv, int *i)
     if (!strcmp(a, "--data")) r->data = v;
     else if (!strcmp(a, "--out")) r->out = v;
     else if (!strcmp(a, "--model")) {
-        if (nb_mlp_parse_widths(&r->mlp, v)) return nb_cli_usage_error(cmd, "%s", nb_errmsg()), 2;
-        snprintf(r->model, sizeof r->model, "%s", v);
+        r->model_is_spec = !nb_run_is_widths(v);
+        if (!r->model_is_spec && nb_mlp_parse_widths(&r->mlp, v)) return nb_cli_usage_error(cmd, "%s", nb_errmsg()), 2;
+        r->model = v;
+        r->model_given = 1;
     } else if (!strcmp(a, "--act")) {
+        r->mlp_flags = 1;
         int k = nb_act_parse(v);
         if (k < 0 || k == NB_ACT_NONE) return nb_cli_usage_error(cmd, "--act: unknown activation '%s'", v), 2;
         r->mlp.act = (nb_act)k;
@@ -173,6 +178,7 @@ int nb_run_flag(const char *cmd, nb_run_cfg *r, int argc, char **argv, int *i)
         if (nb__num(cmd, a, v, 1e-12, 1e3, &d)) return 2;
         r->init_std = d;
     } else if (!strcmp(a, "--dropout")) {
+        r->mlp_flags = 1;
         if (nb__num(cmd, a, v, 0, 0.99, &d)) return 2;
         r->mlp.dropout = d;
     } else if (!strcmp(a, "--clip-norm")) {
@@ -232,13 +238,14 @@ int nb_run_finish(const char *cmd, nb_run_cfg *r)
         s->warmup_start_factor = 0.1;
     }
     if (r->mlp.n_widths < 2) return nb_cli_usage_error(cmd, "--model: needs at least two widths");
+    if (nb_run_check_spec(cmd, r)) return 2;
     if (nb_set_threads(r->threads)) return nb_cli_usage_error(cmd, "--threads: %s", nb_errmsg());
     return 0;
 }
 
 nb_model *nb_run_model(const char *cmd, const nb_run_cfg *r, nb_rng *rng)
 {
-    nb_model *m = nb_mlp_new(r->dtype, &r->mlp);
+    nb_model *m = nb_run_build(r);
     if (!m || nb_model_init(m, r->init, r->init_std, rng)) {
         nb_cli_usage_error(cmd, "model %s: %s", r->model, nb_errmsg());
         nb_model_free(m);
@@ -271,26 +278,6 @@ size_t nb_run_config_kv(const nb_run_cfg *r, nb_kv *kv, size_t max)
     KV("dataset", "fashion-mnist");
 #undef KV
     return n;
-}
-
-int nb_run_from_checkpoint(const char *cmd, const nb_checkpoint *ck, nb_run_cfg *r)
-{
-    nb_run_defaults(r);
-    const char *model = nb_checkpoint_get(ck, "model"), *act = nb_checkpoint_get(ck, "act");
-    const char *dt = nb_checkpoint_get(ck, "dtype");
-    if (!model || !act || !dt) return nb_cli_usage_error(cmd, "checkpoint has no model configuration (model/act/dtype)");
-    if (nb_mlp_parse_widths(&r->mlp, model)) return nb_cli_usage_error(cmd, "checkpoint: %s", nb_errmsg());
-    snprintf(r->model, sizeof r->model, "%s", model);
-    int k = nb_act_parse(act);
-    if (k <= 0) return nb_cli_usage_error(cmd, "checkpoint: unknown activation '%s'", act);
-    r->mlp.act = (nb_act)k;
-    const char *v;
-    if ((v = nb_checkpoint_get(ck, "act_param"))) r->mlp.act_param = atof(v);
-    if ((v = nb_checkpoint_get(ck, "batchnorm"))) r->mlp.batchnorm = !strcmp(v, "1");
-    if ((v = nb_checkpoint_get(ck, "residual"))) r->mlp.residual = !strcmp(v, "1");
-    if ((v = nb_checkpoint_get(ck, "dropout"))) r->mlp.dropout = atof(v);
-    r->dtype = !strcmp(dt, "float64") ? NB_F64 : NB_F32;
-    return 0;
 }
 
 void nb_json_str(FILE *f, const char *s)
