@@ -516,5 +516,15 @@ TEST(spec, cli_train_description_equals_shorthand_and_needs_no_flags_after)
     rc = t_cli_run(args, &out);
     CHECK_MSG(rc == 0, "report: exit %d:\n%s", rc, out ? out : "");
     free(out);
+    /* the report's layer table comes from the checkpoint alone */
+    snprintf(args, sizeof args, "%s/c/report.html", dir);
+    FILE *f = fopen(args, "r");
+    static char html[1 << 20];
+    size_t got = f ? fread(html, 1, sizeof html - 1, f) : 0;
+    html[got] = '\0';
+    if (f) fclose(f);
+    CHECK_MSG(strstr(html, "<h2>Layers</h2>") && strstr(html, "<code>linear(32) tanh linear(10)</code>") &&
+                  strstr(html, "<td>tanh</td><td>[32]</td><td>0</td>"),
+              "report.html has no layer table");
     t_rmrf(dir);
 }

@@ -8,6 +8,10 @@
  *   ... logits = nb_model_forward(m, ctx, x, &rng); loss; nb_backward; ...
  *   nb_optim_step(opt, nb_model_params(m), nb_model_grads(m));  // one flat loop
  *
+ * or, the same model from its description (see "layer descriptions" below):
+ *   nb_model *m = nb_model_from_spec("linear(128) relu linear(10)", NB_F32, 3, (size_t[]){1, 28, 28});
+ *   nb_checkpoint_save(path, m, ...);  ...  nb_model *again = nb_model_load(path);
+ *
  * Every trainable parameter lives in ONE contiguous buffer (nb_model_params),
  * and its gradient at the same offset of a second buffer (nb_model_grads), so
  * optimizers, clipping and the gradient monitor are flat loops.  Non-trainable

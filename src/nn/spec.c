@@ -508,7 +508,7 @@ nb_summary *nb_model_summary(const nb_model *m)
     nb_summary *s = calloc(1, sizeof *s);
     nb_model *scratch = nb_model_new(nb_model_dtype(m));
     if (!spec || !s || !scratch) {
-        if (spec && s && scratch) nb__erri("summary: out of memory");
+        if (spec) nb__erri("summary: out of memory");
         goto fail;
     }
     s->in_ndim = nb_model_input_shape(m, s->in_shape);
