@@ -20,6 +20,13 @@ static void nb__put(nb__sbuf *b, const char *fmt, ...)
 static void nb__put(nb__sbuf *b, const char *fmt, ...)
 {
     if (b->oom) return;
+    if (!b->s) {
+        if (!(b->s = malloc(64))) {
+            b->oom = 1;
+            return;
+        }
+        b->cap = 64;
+    }
     for (;;) {
         va_list ap;
         va_start(ap, fmt);
