@@ -80,7 +80,8 @@ int nb_model_finalize(nb_model *m);
  * get weight 1, bias 0; running mean 0, var 1. */
 int nb_model_init(nb_model *m, nb_init init, double param, nb_rng *r);
 
-/* Forward pass for x [N, in] (or [N, ...] after a flatten) in context c; in
+/* Forward pass for x [N, in] (or [N, ...]: a flatten, or a Linear, flattens
+ * image input [N, C, H, W] to [N, C*H*W]) in context c; in
  * training mode (nb_training(c)) dropout draws from r and BatchNorm uses batch
  * statistics and updates its running ones.  Returns [N, out] or NULL. */
 /* (The name is in parentheses because nabla.h wraps it in a call-site macro.) */
