@@ -81,7 +81,7 @@ TEST(report, train_monitor_report_and_chromium_render)
     CHECK(html && strstr(html, "Finished") && strstr(html, "layers.2.weight, step 40: "));
     const char *heads[] = {"<h2>Loss</h2>", "<h2>Accuracy</h2>", "<h2>Learning rate</h2>", "<h2>Gradient norm</h2>",
                            "<h2>Gradient norm per parameter</h2>", "<h2>Update ratio</h2>", "<h2>Activations</h2>",
-                           "<h2 id=\"warnings\">Warnings</h2>"};
+                           "<h2 id=\"warnings\">Warnings</h2>", "<h2>Layers</h2>"};
     for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++) CHECK_MSG(html && strstr(html, heads[i]), "%s", heads[i]);
     CHECK(html && strstr(html, ">clip-norm 1<")); /* the clip threshold line */
     free(html);
@@ -109,7 +109,7 @@ TEST(report, train_monitor_report_and_chromium_render)
     CHECK_MSG(system(args) == 0, "%s", args);
     html = slurp(dom, NULL);
     CHECK_MSG(html && strstr(html, "<title>nabla training report: ") && count(html, "<svg") == 7 &&
-              count(html, "<h2") == 8 && strstr(html, "<h1>Training report</h1>"), "DOM: %.300s", html ? html : "(none)");
+              count(html, "<h2") == 9 && strstr(html, "<h1>Training report</h1>"), "DOM: %.300s", html ? html : "(none)");
     CHECK(html && count(html, "<rect") > 40); /* the heatmap's cells */
     free(html);
     /* and as pixels */

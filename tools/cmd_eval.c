@@ -8,45 +8,26 @@
 
 #include "cli.h"
 #include "flags.h"
+#include "model_cli.h"
 #include "run.h"
-
-/* Open a checkpoint and rebuild its model; prints and returns NULL on error. */
-static nb_model *nb__load_model(const char *cmd, const char *path, nb_checkpoint **ck_out)
-{
-    nb_checkpoint *ck = nb_checkpoint_open(path);
-    if (!ck) {
-        fprintf(stderr, "nabla %s: %s\n", cmd, nb_errmsg());
-        return NULL;
-    }
-    nb_run_cfg r;
-    nb_model *m = NULL;
-    if (nb_run_from_checkpoint(cmd, ck, &r) == 0) {
-        m = nb_mlp_new(r.dtype, &r.mlp);
-        if (!m || nb_checkpoint_load_model(ck, m)) {
-            fprintf(stderr, "nabla %s: %s\n", cmd, nb_errmsg());
-            nb_model_free(m);
-            m = NULL;
-        }
-    }
-    if (m && ck_out) *ck_out = ck;
-    else nb_checkpoint_close(ck);
-    return m;
-}
 
 /* The flags of eval and predict (their usage lines say them all). */
 typedef struct {
     const char *data, *images, *index;
+    const char *from_torch; /* --from-torch DESC: FILE is the first argument */
     int json;
 } nb__eval_args;
 
 static const nb_flag nb__eval_flags[] = {
     NB_FLAG_STRING("--data", nb__eval_args, data, "DIR", NULL),
+    NB_FLAG_STRING("--from-torch", nb__eval_args, from_torch, "DESC", NULL),
     NB_FLAG_BOOL("--json", nb__eval_args, json, NULL),
 };
 
 static const nb_flag nb__predict_flags[] = {
     NB_FLAG_STRING("--images", nb__eval_args, images, "IDX", NULL),
     NB_FLAG_STRING("--index", nb__eval_args, index, "I,J,...", NULL),
+    NB_FLAG_STRING("--from-torch", nb__eval_args, from_torch, "DESC", NULL),
     NB_FLAG_BOOL("--json", nb__eval_args, json, NULL),
 };
 
@@ -62,10 +43,11 @@ static int nb__eval(int argc, char **argv)
     int n_pos, pk = nb_flags_parse(cmd, nb_cmd_eval.usage, tabs, 1, argc, argv, &n_pos);
     if (pk != NB_FLAGS_OK) return pk == NB_FLAGS_HELP ? 0 : 2;
     if (n_pos > 1) return nb_flags_unexpected(cmd, argv[2]);
-    if (!n_pos) return nb_cli_usage_error(cmd, "needs a checkpoint (nabla eval CKPT [--data DIR] [--json])");
+    if (!n_pos)
+        return nb_cli_usage_error(cmd, "needs a checkpoint (nabla eval CKPT | --from-torch DESC FILE [--data DIR] [--json])");
     const char *path = argv[1], *data = ea.data;
     int json = ea.json;
-    nb_model *m = nb__load_model(cmd, path, NULL);
+    nb_model *m = ea.from_torch ? nb_cli_load_model(cmd, NULL, ea.from_torch, path) : nb_cli_load_model(cmd, path, NULL, NULL);
     if (!m) return 2;
     nb_dataset *train = NULL, *test = NULL;
     if (nb_fashion_mnist_load(data, &train, &test)) {
@@ -122,9 +104,13 @@ out:
 const nb_cli_cmd nb_cmd_eval = {
     "eval", "test loss, accuracy and confusion matrix of a checkpoint",
     "usage: nabla eval CKPT [--data DIR] [--json]\n"
+    "       nabla eval --from-torch DESC FILE [--data DIR] [--json]\n"
     "\n"
-    "Evaluates the checkpoint's model on the Fashion-MNIST test set: loss,\n"
-    "accuracy and the confusion matrix (rows: label, columns: prediction).\n",
+    "Evaluates the checkpoint's model (rebuilt from the checkpoint alone) on the\n"
+    "Fashion-MNIST test set: loss, accuracy and the confusion matrix (rows:\n"
+    "label, columns: prediction).  --from-torch: the model DESC (a layer\n"
+    "description) with the weights of FILE, saved from the equivalent torch\n"
+    "nn.Sequential by safetensors.torch.save_file(model.state_dict(), FILE).\n",
     nb__eval};
 
 /* Read a binary PGM (P5, 8-bit) of exactly w*h pixels into px. */
@@ -165,7 +151,7 @@ static int nb__predict(int argc, char **argv)
     int n_pgm = n_pos > 1 ? n_pos - 1 : 0, json = ea.json;
     if (!path || (!idx_path && !n_pgm))
         return nb_cli_usage_error(cmd, "needs a checkpoint and images (nabla predict CKPT IMAGE.pgm... | --images IDX [--index I,J])");
-    nb_model *m = nb__load_model(cmd, path, NULL);
+    nb_model *m = ea.from_torch ? nb_cli_load_model(cmd, NULL, ea.from_torch, path) : nb_cli_load_model(cmd, path, NULL, NULL);
     if (!m) return 2;
     size_t d = nb_model_in_width(m), C = nb_model_out_width(m), n = 0;
     unsigned char *px = calloc(64 * d, 1);
@@ -256,6 +242,7 @@ const nb_cli_cmd nb_cmd_predict = {
     "predict", "class probabilities for images (PGM files or an IDX file)",
     "usage: nabla predict CKPT IMAGE.pgm...           8-bit binary PGM, 28x28\n"
     "       nabla predict CKPT --images IDX [--index I,J,...] [--json]\n"
+    "       nabla predict --from-torch DESC FILE (IMAGE.pgm... | --images IDX ...)\n"
     "\n"
     "Prints each image's most likely class and all class probabilities,\n"
     "normalised as in training.\n",

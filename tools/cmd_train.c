@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "ddp_train.h"
+#include "model_cli.h"
 #include "nabla/monitor.h"
 #include "report.h"
 #include "run.h"
@@ -369,7 +370,8 @@ static int nb__setup_model(nb__train *t)
     nb_rng init_rng;
     nb_rng_seed(&init_rng, r->seed);
     nb_rng_seed(&t->rng, r->seed ^ 0x5eed5eed5eedULL);
-    if (!(t->m = nb_run_model(t->cmd, r, &init_rng))) return 2;
+    /* --resume: the checkpoint's model */
+    if (!(t->m = nb_run_model_resume(t->cmd, r, t->ckpt, &init_rng))) return 2;
     if (!(t->opt = nb_optim_new(&r->opt, r->dtype, nb_model_n_params(t->m))))
         return nb_cli_usage_error(t->cmd, "%s", nb_errmsg());
     t->loader = nb_loader_new(t->train, &(nb_loader_opts){.batch_size = r->batch, .shuffle = 1, .seed = r->seed});
@@ -392,11 +394,7 @@ static int nb__setup_resume(nb__train *t)
     nb_checkpoint *ck = nb_checkpoint_open(t->ckpt);
     if (!ck) return nb_cli_usage_error(t->cmd, "--resume: %s", nb_errmsg());
     int rc = 0;
-    const char *cm = nb_checkpoint_get(ck, "model");
-    if (!cm || strcmp(cm, t->r.model))
-        rc = nb_cli_usage_error(t->cmd, "--resume: %s was trained with --model %s, not %s", t->ckpt, cm ? cm : "?",
-                                t->r.model);
-    else if (nb_checkpoint_load_model(ck, t->m) || nb_checkpoint_load_state(ck, t->opt, &t->sched, &t->prog) ||
+    if (nb_checkpoint_load_model(ck, t->m) || nb_checkpoint_load_state(ck, t->opt, &t->sched, &t->prog) ||
              nb_loader_set_state(t->loader, &t->prog.loader))
         rc = nb_cli_usage_error(t->cmd, "--resume: %s", nb_errmsg());
     else
@@ -451,9 +449,17 @@ static void nb__write_start(FILE *f, const void *ev)
     nb_json_write_string(f, nb_anomaly_policy_name(t->dg.policy));
 }
 
-static void nb__start_event(const nb__train *t)
+static void nb__write_summary(FILE *f, const void *ev)
+{
+    nb_summary_json(f, ev);
+}
+
+/* The model summary table and the start line (stderr), the start and
+ * summary events; 0 or the exit status. */
+static int nb__start_event(const nb__train *t)
 {
     const nb_run_cfg *r = &t->r;
+    if (!r->quiet && !r->json && nb_summary_print(stderr, t->m)) return 1;
     char desc[512];
     nb_model_describe(t->m, desc, sizeof desc);
     if (!r->quiet && !r->json)
@@ -461,6 +467,8 @@ static void nb__start_event(const nb__train *t)
                 t->train->name, t->train->n, t->test->n, r->opt_name, r->opt.lr, r->batch, r->epochs,
                 r->resume ? " (resumed)" : "");
     nb__event(&t->o, nb__write_start, t);
+    nb__event(&t->o, nb__write_summary, t->m);
+    return 0;
 }
 
 typedef struct {
@@ -843,13 +851,10 @@ static int nb__train_main(int argc, char **argv)
     int rc = nb__train_flags(&t, argc, argv);
     if (rc < 0) rc = nb__train_open(&t);
     if (rc >= 0) return rc; /* nothing to free yet */
-    if (!(rc = nb__train_setup(&t))) {
-        nb__start_event(&t);
-        rc = nb__train_end(&t, nb__train_loop(&t));
-    }
+    if (!(rc = nb__train_setup(&t)) && !(rc = nb__start_event(&t))) rc = nb__train_end(&t, nb__train_loop(&t));
     nb__train_free(&t);
     return nb_ddp_end(&t.ddp, rc);
 }
 
-const nb_cli_cmd nb_cmd_train = {"train", "train an MLP on Fashion-MNIST (checkpoints, metrics, --json)",
+const nb_cli_cmd nb_cmd_train = {"train", "train a model on Fashion-MNIST (checkpoints, metrics, --json)",
                                  nb__train_usage_full, nb__train_main};

@@ -14,6 +14,7 @@
 
 #include "nabla/json.h"
 #include "nabla/nabla.h"
+#include "nabla/nn.h"
 #include "nabla/plot.h"
 
 /* ------------------------------------------------------------ the data */
@@ -451,6 +452,46 @@ static const char nb__css[] =
     "tr.exploding td{background:#fff4e0}.chart{overflow-x:auto}code{background:#f4f4f4;padding:0 3px}"
     "dl{display:grid;grid-template-columns:max-content auto;gap:2px 16px;margin:8px 0}dt{color:#555}dd{margin:0}";
 
+/* The layers of the run's model, rebuilt from RUN_DIR/checkpoint.safetensors alone. */
+static void nb__layers(FILE *f, const char *run_dir)
+{
+    char path[1100];
+    snprintf(path, sizeof path, "%s/checkpoint.safetensors", run_dir);
+    fputs("<h2>Layers</h2>\n", f);
+    if (access(path, R_OK)) {
+        fputs("<p class=\"none\">no checkpoint.safetensors in the run folder</p>\n", f);
+        return;
+    }
+    nb_model *m = nb_model_load(path);
+    nb_summary *s = m ? nb_model_summary(m) : NULL;
+    char *spec = m ? nb_model_spec(m) : NULL;
+    if (!s || !spec) {
+        fputs("<p class=\"none\">the checkpoint's model could not be rebuilt: ", f);
+        nb__esc(f, nb_errmsg());
+        fputs("</p>\n", f);
+    } else {
+        fputs("<p><code>", f);
+        nb__esc(f, spec);
+        fputs("</code></p>\n<table><tr><th>layer</th><th>kind</th><th>output shape</th><th>params</th></tr>\n", f);
+        for (size_t i = 0; i < s->n_rows; i++) {
+            const nb_summary_row *r = &s->rows[i];
+            fprintf(f, "<tr><td style=\"padding-left:%dem\">", 1 + 2 * r->depth);
+            nb__esc(f, r->name);
+            fputs("</td><td>", f);
+            nb__esc(f, r->kind);
+            fputs("</td><td>[", f);
+            for (int k = 0; k < r->ndim; k++) fprintf(f, "%s%zu", k ? ", " : "", r->shape[k]);
+            fprintf(f, "]</td><td>%zu</td></tr>\n", r->params);
+        }
+        fprintf(f, "</table>\n<p class=\"note\">%zu trainable parameters, %zu buffer values, %zu parameter bytes, %zu "
+                   "activation bytes per sample</p>\n",
+                s->params, s->buffers, s->param_bytes, s->activation_bytes);
+    }
+    free(spec);
+    nb_summary_free(s);
+    nb_model_free(m);
+}
+
 static void nb__page(FILE *f, const char *run_dir, const nb__metrics *M)
 {
     fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>nabla training report: ", f);
@@ -488,6 +529,7 @@ static void nb__page(FILE *f, const char *run_dir, const nb__metrics *M)
         fputs("</div>\n", f);
     }
     if (M->nw) fprintf(f, "<p>%zu warnings; see <a href=\"#warnings\">Warnings</a>.</p>\n", M->nw);
+    nb__layers(f, run_dir);
 
     nb_plot p;
     char nan_label[64];

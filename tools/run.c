@@ -15,7 +15,7 @@
 void nb_run_defaults(nb_run_cfg *r)
 {
     memset(r, 0, sizeof *r);
-    snprintf(r->model, sizeof r->model, "784-128-10");
+    r->model = "784-128-10";
     nb_mlp_parse_widths(&r->mlp, r->model);
     r->mlp.act = NB_ACT_RELU;
     r->mlp.act_param = 0.01;
@@ -38,13 +38,16 @@ void nb_run_defaults(nb_run_cfg *r)
     r->given.step_size = 3;
 }
 
-/* --model W-W-...: the widths, and the text for the checkpoint. */
+/* --model: the widths shorthand W-W-... or a layer description (checked
+ * in nb_run_finish); the text is the checkpoint's. */
 static int nb__model_flag(const char *cmd, const char *flag, const char *v, void *base)
 {
     nb_run_cfg *r = base;
     (void)flag;
-    if (nb_mlp_parse_widths(&r->mlp, v)) return nb_cli_usage_error(cmd, "%s", nb_errmsg());
-    snprintf(r->model, sizeof r->model, "%s", v);
+    r->model_is_spec = !nb_run_is_widths(v);
+    if (!r->model_is_spec && nb_mlp_parse_widths(&r->mlp, v)) return nb_cli_usage_error(cmd, "%s", nb_errmsg());
+    r->model = v;
+    r->model_given = 1;
     return 0;
 }
 
@@ -54,7 +57,31 @@ static int nb__act_flag(const char *cmd, const char *flag, const char *v, void *
     int k = nb_act_parse(v);
     if (k < 0 || k == NB_ACT_NONE) return nb_cli_usage_error(cmd, "%s: unknown activation '%s'", flag, v);
     r->mlp.act = (nb_act)k;
+    r->mlp_flags = 1;
     return 0;
+}
+
+/* --batchnorm, --residual, --dropout P: the widths shorthand's layer flags
+ * (a layer description writes its layers out instead). */
+static int nb__batchnorm_flag(const char *cmd, const char *flag, const char *v, void *base)
+{
+    nb_run_cfg *r = base;
+    r->mlp_flags = r->mlp.batchnorm = 1;
+    return 0;
+}
+
+static int nb__residual_flag(const char *cmd, const char *flag, const char *v, void *base)
+{
+    nb_run_cfg *r = base;
+    r->mlp_flags = r->mlp.residual = 1;
+    return 0;
+}
+
+static int nb__dropout_flag(const char *cmd, const char *flag, const char *v, void *base)
+{
+    nb_run_cfg *r = base;
+    r->mlp_flags = 1;
+    return nb_flag_double(cmd, flag, v, 0, 0.99, &r->mlp.dropout);
 }
 
 static int nb__init_flag(const char *cmd, const char *flag, const char *v, void *base)
@@ -111,14 +138,17 @@ static int nb__sched_flag(const char *cmd, const char *flag, const char *v, void
 #define NB__R nb_run_cfg
 const nb_flag nb_run_flags[] = {
     NB_FLAG_TEXT("model:\n"),
-    NB_FLAG_CUSTOM("--model", nb__model_flag, "W-W-...", "layer widths (default 784-128-10)"),
+    NB_FLAG_CUSTOM("--model", nb__model_flag, "DESC",
+                   "layers, e.g. \"linear(128) relu dropout(0.2) linear(10)\"\n"
+                   "(see `nabla help summary`), or the widths shorthand\n"
+                   "W-W-... with the four flags below (784-128-10)"),
     NB_FLAG_CUSTOM("--act", nb__act_flag, "NAME", "relu|leaky_relu|elu|gelu|sigmoid|tanh|softplus (relu)"),
     NB_FLAG_CUSTOM("--init", nb__init_flag, "NAME",
                    "torch|xavier_uniform|xavier_normal|he_uniform|he_normal|normal|zeros (torch)"),
     NB_FLAG_DOUBLE("--init-std", NB__R, init_std, 1e-12, 1e3, "S", "std for --init normal (0.01)"),
-    NB_FLAG_BOOL("--batchnorm", NB__R, mlp.batchnorm, "BatchNorm1d before each hidden activation"),
-    NB_FLAG_BOOL("--residual", NB__R, mlp.residual, "residual connections around equal-width hidden layers"),
-    NB_FLAG_DOUBLE("--dropout", NB__R, mlp.dropout, 0, 0.99, "P", "dropout after each hidden activation (0)"),
+    NB_FLAG_ACTION("--batchnorm", nb__batchnorm_flag, "BatchNorm1d before each hidden activation"),
+    NB_FLAG_ACTION("--residual", nb__residual_flag, "residual connections around equal-width hidden layers"),
+    NB_FLAG_CUSTOM("--dropout", nb__dropout_flag, "P", "dropout after each hidden activation (0)"),
     NB_FLAG_CUSTOM("--dtype", nb__dtype_flag, "f32|f64", "parameter precision (f32)"),
     NB_FLAG_TEXT("optimizer:\n"),
     NB_FLAG_CUSTOM("--opt", nb__opt_flag, "NAME", "sgd|adam|adamw|rmsprop (adam)"),
@@ -189,13 +219,14 @@ int nb_run_finish(const char *cmd, nb_run_cfg *r)
         s->warmup_start_factor = 0.1;
     }
     if (r->mlp.n_widths < 2) return nb_cli_usage_error(cmd, "--model: needs at least two widths");
+    if (nb_run_check_spec(cmd, r)) return 2;
     if (nb_set_threads(r->threads)) return nb_cli_usage_error(cmd, "--threads: %s", nb_errmsg());
     return 0;
 }
 
 nb_model *nb_run_model(const char *cmd, const nb_run_cfg *r, nb_rng *rng)
 {
-    nb_model *m = nb_mlp_new(r->dtype, &r->mlp);
+    nb_model *m = nb_run_build(r);
     if (!m || nb_model_init(m, r->init, r->init_std, rng)) {
         nb_cli_usage_error(cmd, "model %s: %s", r->model, nb_errmsg());
         nb_model_free(m);
@@ -228,26 +259,6 @@ size_t nb_run_config_kv(const nb_run_cfg *r, nb_kv *kv, size_t max)
     KV("dataset", "fashion-mnist");
 #undef KV
     return n;
-}
-
-int nb_run_from_checkpoint(const char *cmd, const nb_checkpoint *ck, nb_run_cfg *r)
-{
-    nb_run_defaults(r);
-    const char *model = nb_checkpoint_get(ck, "model"), *act = nb_checkpoint_get(ck, "act");
-    const char *dt = nb_checkpoint_get(ck, "dtype");
-    if (!model || !act || !dt) return nb_cli_usage_error(cmd, "checkpoint has no model configuration (model/act/dtype)");
-    if (nb_mlp_parse_widths(&r->mlp, model)) return nb_cli_usage_error(cmd, "checkpoint: %s", nb_errmsg());
-    snprintf(r->model, sizeof r->model, "%s", model);
-    int k = nb_act_parse(act);
-    if (k <= 0) return nb_cli_usage_error(cmd, "checkpoint: unknown activation '%s'", act);
-    r->mlp.act = (nb_act)k;
-    const char *v;
-    if ((v = nb_checkpoint_get(ck, "act_param"))) r->mlp.act_param = atof(v);
-    if ((v = nb_checkpoint_get(ck, "batchnorm"))) r->mlp.batchnorm = !strcmp(v, "1");
-    if ((v = nb_checkpoint_get(ck, "residual"))) r->mlp.residual = !strcmp(v, "1");
-    if ((v = nb_checkpoint_get(ck, "dropout"))) r->mlp.dropout = atof(v);
-    r->dtype = !strcmp(dt, "float64") ? NB_F64 : NB_F32;
-    return 0;
 }
 
 void nb_json_num(FILE *f, double v)

@@ -11,7 +11,10 @@
 
 typedef struct nb_run_cfg {
     const char *data;   /* --data DIR or NULL */
-    char model[256];    /* --model widths */
+    const char *model;  /* --model: widths "784-128-10" or a layer description (any length) */
+    int model_is_spec;  /* --model is a layer description, not widths */
+    int model_given;    /* --model was on the command line */
+    int mlp_flags;      /* --act/--batchnorm/--residual/--dropout given (widths only) */
     nb_mlp_config mlp;
     nb_init init;
     double init_std;
@@ -52,10 +55,15 @@ extern const size_t nb_run_n_flags;
 int nb_run_finish(const char *cmd, nb_run_cfg *r);
 /* The model of r (initialised from r->seed); NULL (printed) on error. */
 nb_model *nb_run_model(const char *cmd, const nb_run_cfg *r, nb_rng *rng);
+/* In tools/model_cli.c: is v the widths shorthand ("784-128-10")?  The
+ * model of r, not initialised: the description, or the widths MLP, for
+ * [1, 28, 28] input; NULL with nb_errmsg().  Check r's model before any
+ * work (a bad description, widths flags with a description): 0 or 2. */
+int nb_run_is_widths(const char *v);
+nb_model *nb_run_build(const nb_run_cfg *r);
+int nb_run_check_spec(const char *cmd, const nb_run_cfg *r);
 /* Configuration pairs for a checkpoint's metadata (static storage in r). */
 size_t nb_run_config_kv(const nb_run_cfg *r, nb_kv *kv, size_t max);
-/* Rebuild a run configuration from a checkpoint's metadata; 0 or 2 (printed). */
-int nb_run_from_checkpoint(const char *cmd, const nb_checkpoint *ck, nb_run_cfg *r);
 
 /* Help text for the shared model/optimizer/training flags (the output ones
  * each command describes itself). */

@@ -8,6 +8,10 @@
  *   ... logits = nb_model_forward(m, ctx, x, &rng); loss; nb_backward; ...
  *   nb_optim_step(opt, nb_model_params(m), nb_model_grads(m));  // one flat loop
  *
+ * or, the same model from its description (see "layer descriptions" below):
+ *   nb_model *m = nb_model_from_spec("linear(128) relu linear(10)", NB_F32, 3, (size_t[]){1, 28, 28});
+ *   nb_checkpoint_save(path, m, ...);  ...  nb_model *again = nb_model_load(path);
+ *
  * Every trainable parameter lives in ONE contiguous buffer (nb_model_params),
  * and its gradient at the same offset of a second buffer (nb_model_grads), so
  * optimizers, clipping and the gradient monitor are flat loops.  Non-trainable
@@ -21,6 +25,12 @@
 #define NABLA_NN_H
 
 #include "nabla.h"
+
+/* Marks the library's exported functions (defined by nabla.h where the
+ * build hides everything else). */
+#ifndef NB_API
+#define NB_API
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -70,7 +80,8 @@ NB_API int nb_model_finalize(nb_model *m);
  * get weight 1, bias 0; running mean 0, var 1. */
 NB_API int nb_model_init(nb_model *m, nb_init init, double param, nb_rng *r);
 
-/* Forward pass for x [N, in] (or [N, ...] after a flatten) in context c; in
+/* Forward pass for x [N, in] (or [N, ...]: a flatten, or a Linear, flattens
+ * image input [N, C, H, W] to [N, C*H*W]) in context c; in
  * training mode (nb_training(c)) dropout draws from r and BatchNorm uses batch
  * statistics and updates its running ones.  Returns [N, out] or NULL. */
 /* (The name is in parentheses because a call-site macro below wraps it.) */
@@ -127,6 +138,97 @@ typedef struct nb_mlp_config {
 /* Parse "784-128-10" into cfg->widths; 0 or -1 with a message. */
 NB_API int nb_mlp_parse_widths(nb_mlp_config *cfg, const char *spec);
 NB_API nb_model *nb_mlp_new(nb_dtype dt, const nb_mlp_config *cfg);
+
+
+/* ------------------------------------------------- layer descriptions
+ * A model is described by one line of text: layers separated by spaces,
+ * PyTorch's module names in lower case, each with positional and key=value
+ * arguments; only output sizes are written, each layer infers its input
+ * size from the shape before it.  Blocks nest:
+ *
+ *     linear(128) relu dropout(0.2) linear(10)
+ *     residual(linear(128) batchnorm1d relu) linear(10)
+ *
+ *   linear(out, bias=1)           a Linear on any input (image input is
+ *                                 flattened first, as the MLP shorthand does)
+ *   relu gelu sigmoid tanh softplus identity
+ *   leaky_relu(negative_slope=0.01)  elu(alpha=1)
+ *   batchnorm1d(eps=1e-5, momentum=0.1, affine=1)   on [features] input
+ *   layernorm(eps=1e-5)           on [features] input
+ *   dropout(p=0.5)  flatten
+ *   residual(LAYERS...)           y = x + f(x); a bias-free Linear "proj"
+ *                                 maps x when f changes the width
+ *
+ * Parameters are named as the equivalent torch nn.Sequential's state dict
+ * with a "layers." prefix: "layers.0.weight", "layers.3.block.1.bias",
+ * "layers.3.proj.weight".
+ *
+ * Adding a layer kind (the extension point): a kind is one row of the
+ * registry nb__layer_defs[] in src/nn/spec.c, {name, parameters with their
+ * defaults and ranges, block?, build}.  build(b, args) appends the layer to
+ * the model with the builders here (a new kind adds its own builder and
+ * forward, in its own files) and writes the output shape from the input
+ * shape; a shape it cannot take returns NB__SPEC_SHAPE with what it expects,
+ * and the parser names both layers and both shapes.  Parsing, errors with a
+ * caret, the summary, checkpoints and `nabla summary` then know the kind. */
+
+/* Build a model from a description for inputs of one sample's shape in_shape
+ * [in_ndim] (e.g. 3: {1, 28, 28}), parameters of dtype dt.  The model is
+ * finalised but NOT initialised (call nb_model_init).  NULL on error, and
+ * nb_errmsg() says why, quoting the description with a caret under the bad
+ * token on its own line.  The caller owns the model (nb_model_free). */
+NB_API nb_model *nb_model_from_spec(const char *spec, nb_dtype dt, int in_ndim, const size_t *in_shape);
+/* The model's description: the one it was built from, or one written from
+ * its layers (any model built with the functions above), which
+ * nb_model_from_spec turns into the same model.  malloc'd: the caller
+ * free()s it.  NULL when out of memory. */
+NB_API char *nb_model_spec(const nb_model *m);
+/* Set the input shape of one sample (before the first layer, or matching
+ * its width); 0 or -1. */
+NB_API int nb_model_set_input_shape(nb_model *m, int ndim, const size_t *shape);
+/* Write the input shape into shape[NB_MAX_DIMS]; returns its ndim ([in_width]
+ * when never set). */
+NB_API int nb_model_input_shape(const nb_model *m, size_t *shape);
+
+/* Load a model from a checkpoint written by nb_checkpoint_save (nabla
+ * train, or any program): rebuilt from its stored description, input shape
+ * and dtype (checkpoints of older versions: from their MLP configuration),
+ * with the weights and buffers loaded.  NULL with nb_errmsg() on error; the
+ * caller owns the model. */
+NB_API nb_model *nb_model_load(const char *path);
+/* Load weights saved from PyTorch with safetensors.torch.save_file(
+ * model.state_dict(), path) for the equivalent nn.Sequential ("0.weight",
+ * "3.block.1.bias", ...; nabla's own "layers.*" names are read too) into m:
+ * every entry must be there with its shape; float32/float64 convert, an
+ * integer num_batches_tracked is read as a number.  A tensor the model does
+ * not have is an error, as torch's strict loading.  0 or -1. */
+NB_API int nb_model_load_torch(nb_model *m, const char *path);
+
+/* ----------------------------------------------------------- summary */
+typedef struct nb_summary_row {
+    char name[96];      /* "layers.0", "layers.3.block.1" */
+    char kind[32];      /* "linear", "relu", "residual", ... */
+    int depth;          /* 0 at top level, 1 inside a block, ... */
+    int ndim;           /* output shape of one sample */
+    size_t shape[NB_MAX_DIMS];
+    size_t params;      /* trainable scalars (a block's include its layers') */
+} nb_summary_row;
+
+typedef struct nb_summary {
+    nb_summary_row *rows; /* n_rows, in build order, nested ones after their block */
+    size_t n_rows;
+    int in_ndim;
+    size_t in_shape[NB_MAX_DIMS];
+    size_t params;           /* trainable scalars */
+    size_t buffers;          /* running statistics */
+    size_t param_bytes;      /* params + buffers, in the model's dtype */
+    size_t activation_bytes; /* per sample: every row's output, as the forward keeps it */
+    nb_dtype dtype;
+} nb_summary;
+/* Per-layer summary of m (like torchinfo).  NULL with nb_errmsg() on error;
+ * free with nb_summary_free (NULL ok). */
+NB_API nb_summary *nb_model_summary(const nb_model *m);
+NB_API void nb_summary_free(nb_summary *s);
 
 #ifdef __cplusplus
 }

@@ -47,6 +47,10 @@ NB_API const char *nb_checkpoint_get(const nb_checkpoint *ck, const char *key);
 /* Copy the weights into m: every entry must be present with its exact shape
  * and dtype (the error names the entry).  0 or -1. */
 NB_API int nb_checkpoint_load_model(const nb_checkpoint *ck, nb_model *m);
+/* Rebuild the checkpoint's model (see nb_model_load in nn.h) and load its
+ * weights; path names the file in errors (may be NULL).  The caller owns
+ * the model.  NULL with nb_errmsg(). */
+NB_API nb_model *nb_model_from_checkpoint(const nb_checkpoint *ck, const char *path);
 /* Restore the optimizer (same kind and size), the schedule (replayed to the
  * saved step) and the progress.  Any may be NULL.  0 or -1. */
 NB_API int nb_checkpoint_load_state(const nb_checkpoint *ck, nb_optim *o, nb_sched *s, nb_progress *p);

@@ -2,6 +2,7 @@
 #include "../internal.h"
 #include "nabla/nn.h"
 #include "../core/pool.h"
+#include "nn_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -39,6 +40,9 @@ struct nb_model {
     void *params, *grads, *buffers;
     size_t n_params, n_buffers;
     nb_model_entry *entries;
+    char *spec;                     /* the description it was built from (nb__model_set_spec), or NULL */
+    int in_ndim;                    /* input shape of one sample (0: [in_width]) */
+    size_t in_shape[NB_MAX_DIMS];
 };
 
 static const char *const nb__act_names[NB_ACT__COUNT] = {"none", "relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "softplus"};
@@ -92,6 +96,7 @@ void nb_model_free(nb_model *m)
     free(m->buffers);
     free(m->layers);
     free(m->decls);
+    free(m->spec);
     free(m);
 }
 
@@ -460,6 +465,8 @@ static nb_tensor *nb__forward_seq(nb_model *m, int parent, nb_ctx *c, nb_tensor 
         nb__site_layer(l->name); /* anomaly reports name the layer */
         switch (l->kind) {
         case L_LINEAR: {
+            if (x->ndim > 2) x = nb_reshape(c, x, 2, (long[]){(long)x->shape[0], -1}); /* image input flattens */
+            if (!x) break;
             if (x->ndim != 2 || x->shape[1] != l->in)
                 return nb__err("linear (%s): input %s, expected [N, %zu]", m->entries[l->e_w].name, nb__shp(x), l->in);
             /* Anomaly mode keeps the three ops apart, so a report names the
@@ -662,4 +669,67 @@ nb_model *nb_mlp_new(nb_dtype dt, const nb_mlp_config *cfg)
         return NULL;
     }
     return m;
+}
+
+/* ------------------------------------- input shape, description (spec.c) */
+int nb_model_set_input_shape(nb_model *m, int ndim, const size_t *shape)
+{
+    if (!m || ndim < 1 || ndim > NB_MAX_DIMS || !shape) return nb__erri("model: input shape needs 1..%d dims", NB_MAX_DIMS);
+    size_t n = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (!shape[i] || n > SIZE_MAX / shape[i]) return nb__erri("model: input shape has a zero or too large size");
+        n *= shape[i];
+    }
+    if (m->in_width && m->in_width != n)
+        return nb__erri("model: input shape of %zu values, but the first layer takes %zu", n, m->in_width);
+    if (!m->n_layers) m->width = n;
+    m->in_width = n;
+    m->in_ndim = ndim;
+    memcpy(m->in_shape, shape, (size_t)ndim * sizeof *shape);
+    return 0;
+}
+
+int nb_model_input_shape(const nb_model *m, size_t *shape)
+{
+    if (!m) return 0;
+    if (m->in_ndim) {
+        memcpy(shape, m->in_shape, (size_t)m->in_ndim * sizeof *shape);
+        return m->in_ndim;
+    }
+    shape[0] = m->in_width;
+    return 1;
+}
+
+int nb__model_set_spec(nb_model *m, const char *spec)
+{
+    size_t n = strlen(spec);
+    char *s = malloc(n + 1);
+    if (!s) return nb__erri("model: out of memory");
+    memcpy(s, spec, n + 1);
+    free(m->spec);
+    m->spec = s;
+    return 0;
+}
+
+const char *nb__model_spec_stored(const nb_model *m) { return m->spec; }
+int nb__model_n_all_layers(const nb_model *m) { return m->n_layers; }
+
+int nb__model_layer_info(const nb_model *m, int li, nb__layer_info *out)
+{
+    if (li < 0 || li >= m->n_layers) return -1;
+    const nb__layer *l = &m->layers[li];
+    *out = (nb__layer_info){nb__layer_kinds[l->kind], l->parent, l->in, l->out, l->act, l->p, l->eps, l->momentum, 0, 0};
+    if (l->kind == L_LINEAR) out->bias = l->e_b >= 0;
+    if (l->kind == L_BN || l->kind == L_LN) out->affine = l->e_w >= 0;
+    return 0;
+}
+
+size_t nb__model_declared(const nb_model *m, int trainable)
+{
+    size_t n = 0;
+    for (int i = 0; i < m->n_decls; i++) {
+        const nb__decl *d = &m->decls[i];
+        if (d->trainable == trainable) n += d->ndim == 0 ? 1 : d->shape[0] * (d->ndim == 2 ? d->shape[1] : 1);
+    }
+    return n;
 }

@@ -3,6 +3,7 @@
 #include "../internal.h"
 #include "nabla/io.h"
 #include "nabla/train.h"
+#include "../nn/nn_internal.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -51,7 +52,8 @@ int nb_checkpoint_save(const char *path, nb_model *m, const nb_optim *o, const n
     nb_st_meta meta[NB__CK_MAX_META];
     nb__kvbuf kv[40];
     int rc = -1;
-    if (!ts || !onames) {
+    char *spec = NULL, in_shape[96];
+    if (!ts || !onames || nb__model_meta(m, &spec, in_shape, sizeof in_shape)) {
         nb__erri("checkpoint %s: out of memory", path);
         goto done;
     }
@@ -73,6 +75,8 @@ int nb_checkpoint_save(const char *path, nb_model *m, const nb_optim *o, const n
     }
     meta[nm++] = (nb_st_meta){"format", NB__CK_FORMAT};
     meta[nm++] = (nb_st_meta){"dtype", nb_dtype_name(nb_model_dtype(m))};
+    meta[nm++] = (nb_st_meta){"spec", spec};
+    meta[nm++] = (nb_st_meta){"input_shape", in_shape};
     for (size_t i = 0; i < n_config; i++) meta[nm++] = (nb_st_meta){config[i].key, config[i].value};
     if (o) {
         nb__put_u64(&kv[nk++], "optim.steps", (uint64_t)nb_optim_steps(o));
@@ -101,6 +105,7 @@ int nb_checkpoint_save(const char *path, nb_model *m, const nb_optim *o, const n
     for (size_t i = 0; i < nk; i++) meta[nm++] = (nb_st_meta){kv[i].key, kv[i].val};
     rc = nb_st_save(path, ts, nt, meta, nm);
 done:
+    free(spec);
     free(ts);
     free(onames);
     return rc;

@@ -6,7 +6,7 @@
 # input that did it is kept as build-fuzz/artifacts/NAME-crash-* and the log
 # as build-fuzz/NAME.log.
 #
-#   tests/fuzz/run.sh [SECONDS] [NAME...]     NAME: idx csv safetensors model_spec checkpoint
+#   tests/fuzz/run.sh [SECONDS] [NAME...]     NAME: idx csv safetensors model_spec layer_spec checkpoint
 #
 # Needs clang with libFuzzer (Debian: clang, libclang-rt-14-dev).  Env:
 # FUZZ_CC (default clang), FUZZ_JOBS (make -j, default 2), FUZZ_FLAGS (extra
@@ -15,7 +15,7 @@ set -eu
 cd "$(dirname "$0")/../.."
 secs=${1:-60}
 [ $# -gt 0 ] && shift
-names=${*:-idx csv safetensors model_spec checkpoint}
+names=${*:-idx csv safetensors model_spec layer_spec checkpoint}
 cc=${FUZZ_CC:-clang}
 B=build-fuzz
 san="-fsanitize=address,undefined -fno-sanitize-recover=all"
