@@ -71,14 +71,16 @@
 
 #include <stddef.h>
 
-#define NB__GEMM_DECLS(T, S)                                                                    \
-    void nb_k_gemm_##S(int ta, int tb, size_t M, size_t N, size_t K, T alpha, const T *A,      \
-                       size_t lda, const T *B, size_t ldb, T beta, T *C, size_t ldc);           \
-    void nb_k_gemm_ref_##S(int ta, int tb, size_t M, size_t N, size_t K, T alpha, const T *A,  \
-                           size_t lda, const T *B, size_t ldb, T beta, T *C, size_t ldc);
-
-NB__GEMM_DECLS(float, f32)
-NB__GEMM_DECLS(double, f64)
+/* C = alpha op(A) op(B) + beta C, by the fastest path (see above) */
+void nb_k_gemm_f32(int ta, int tb, size_t M, size_t N, size_t K, float alpha, const float *A, size_t lda,
+                   const float *B, size_t ldb, float beta, float *C, size_t ldc);
+void nb_k_gemm_f64(int ta, int tb, size_t M, size_t N, size_t K, double alpha, const double *A, size_t lda,
+                   const double *B, size_t ldb, double beta, double *C, size_t ldc);
+/* the same by plain loops: the reference the tests compare with */
+void nb_k_gemm_ref_f32(int ta, int tb, size_t M, size_t N, size_t K, float alpha, const float *A, size_t lda,
+                       const float *B, size_t ldb, float beta, float *C, size_t ldc);
+void nb_k_gemm_ref_f64(int ta, int tb, size_t M, size_t N, size_t K, double alpha, const double *A,
+                       size_t lda, const double *B, size_t ldb, double beta, double *C, size_t ldc);
 
 /* ------------------------------------------------------ tests and benchmarks */
 /* Instruction-set paths.  NB__GEMM_AUTO is the detected best one. */
