@@ -213,18 +213,5 @@ static void nb__gemm_cblas_init(void)
     ((!(ta) && !(tb) && (M) >= 16 && ((M) < 128 || (K) < 32)) || ((ta) && !(tb) && (K) <= 64 && (M) >= 64))
 #endif
 
-#define T float
-#define S(name) name##_f32
-#define NB__CBLAS_GEMM cblas_sgemm
-#include "gemm.inc"
-#undef T
-#undef S
-#undef NB__CBLAS_GEMM
-
-#define T double
-#define S(name) name##_f64
-#define NB__CBLAS_GEMM cblas_dgemm
-#include "gemm.inc"
-#undef T
-#undef S
-#undef NB__CBLAS_GEMM
+#define NB__TEMPLATE "gemm.inc"
+#include "instantiate.h"

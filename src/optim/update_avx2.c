@@ -17,45 +17,8 @@ int nb__optim_avx2(void)
     return __builtin_cpu_supports("avx2");
 }
 
-#define T float
-#define S(name) name##_f32
-#define V __m256
-#define W 8
-#define LD _mm256_loadu_ps
-#define ST _mm256_storeu_ps
-#define SET1 _mm256_set1_ps
-#define ADD _mm256_add_ps
-#define MUL _mm256_mul_ps
-#define DIV _mm256_div_ps
-#define SQRT _mm256_sqrt_ps
-#define NEG(x) _mm256_xor_ps((x), _mm256_set1_ps(-0.0f))
-#include "update_avx2.inc"
-#undef T
-#undef S
-#undef V
-#undef W
-#undef LD
-#undef ST
-#undef SET1
-#undef ADD
-#undef MUL
-#undef DIV
-#undef SQRT
-#undef NEG
-
-#define T double
-#define S(name) name##_f64
-#define V __m256d
-#define W 4
-#define LD _mm256_loadu_pd
-#define ST _mm256_storeu_pd
-#define SET1 _mm256_set1_pd
-#define ADD _mm256_add_pd
-#define MUL _mm256_mul_pd
-#define DIV _mm256_div_pd
-#define SQRT _mm256_sqrt_pd
-#define NEG(x) _mm256_xor_pd((x), _mm256_set1_pd(-0.0))
-#include "update_avx2.inc"
+#define NB__TEMPLATE "../optim/update_avx2.inc"
+#include "../kernels/instantiate.h"
 
 /* Sum of squares in double for the clip norm: four lanes times two
  * accumulators, so the order of the additions differs from the scalar loop
