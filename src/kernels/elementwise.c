@@ -11,6 +11,7 @@
 
 #include <tgmath.h>
 
+#include "../core/cpu.h"
 #include "../core/pool.h"
 #include "elementwise_avx2.h"
 #include "vmath.h"

@@ -4,7 +4,7 @@
  * accumulation (the bias gradient is a sum of rows), axpy and scale.  Each
  * performs exactly the float operations of the scalar loop in
  * elementwise.inc, in the same order, so the results are the same bits; the
- * callers choose them only when nb__vmath_avx2() says the CPU has AVX2. */
+ * callers choose them only when nb__cpu_has_avx2() says the CPU has AVX2. */
 #ifndef NB_KERNELS_ELEMENTWISE_AVX2_H
 #define NB_KERNELS_ELEMENTWISE_AVX2_H
 

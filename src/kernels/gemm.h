@@ -59,7 +59,7 @@
  *   - "dot" for A B^T (ta == 0, tb == 1) with small M or N: every C element is
  *     a dot product of two stored rows; nothing is packed.
  *   - the instruction set (AVX-512F, AVX2+FMA, or portable C) is detected once
- *     at run time (__builtin_cpu_supports) and cached in an atomic.
+ *     at run time (core/cpu.h) and cached.
  *   - packing scratch is one 64-byte-aligned block per calling thread, grown
  *     to the largest size asked (bounded by the blocking: at most
  *     (MC + NC) * KC elements, ~4.5 MB for float, per piece), then reused: no

@@ -1,8 +1,7 @@
 /* vmath: the portable loops and the run-time choice of path (see vmath.h). */
 #include "vmath.h"
 
-#include <stdatomic.h>
-
+#include "../core/cpu.h"
 #include "vmath_scalar.h"
 
 #define NB__VM_PORTABLE(name, f1)                                  \
@@ -16,29 +15,11 @@ NB__VM_PORTABLE(nb__vsigmoid_f32, nb__vm_sigmoid1)
 NB__VM_PORTABLE(nb__vtanh_f32, nb__vm_tanh1)
 #undef NB__VM_PORTABLE
 
-/* 0 until detected, then 1 (portable) or 2 (AVX2); a race detects twice and
- * stores the same value. */
-static atomic_int nb__vm_path;
-
-int nb__vmath_avx2(void)
-{
-    int p = atomic_load_explicit(&nb__vm_path, memory_order_relaxed);
-    if (!p) {
-        p = 1;
-#if defined(NB__VMATH_X86)
-        __builtin_cpu_init();
-        if (__builtin_cpu_supports("avx2")) p = 2;
-#endif
-        atomic_store_explicit(&nb__vm_path, p, memory_order_relaxed);
-    }
-    return p == 2;
-}
-
 #if defined(NB__VMATH_X86)
 #define NB__VM_DISPATCH(name)                                                  \
     void name(float *y, const float *x, size_t n)                              \
     {                                                                          \
-        if (nb__vmath_avx2()) name##_avx2(y, x, n);                            \
+        if (nb__cpu_has_avx2()) name##_avx2(y, x, n);                            \
         else name##_portable(y, x, n);                                         \
     }
 #else

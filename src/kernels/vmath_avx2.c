@@ -2,7 +2,7 @@
  * vmath_scalar.h, in the same order (target avx2 without fma, so nothing is
  * fused), and the scalar functions for the last n % 8 elements -- the same
  * bits as the portable path.  vmath.c calls these only after
- * __builtin_cpu_supports("avx2"). */
+ * nb__cpu_has_avx2() said yes. */
 #include "vmath.h"
 
 #if defined(NB__VMATH_X86)

@@ -5,6 +5,7 @@
 
 #include "internal.h"
 #include "nabla/optim.h"
+#include "core/cpu.h"
 #include "core/pool.h"
 
 /* Elements per thread below which an update or clipping loop is not split
@@ -54,10 +55,9 @@ void nb__clamp_f64(double *g, size_t n, double v);
 
 /* AVX2 versions (update_avx2.c), bit-identical to the loops above: each does
  * the leading multiple of its vector width (0 when it does not handle the
- * configuration) and returns how many; call them only when nb__optim_avx2(). */
+ * configuration) and returns how many; call them only when nb__cpu_has_avx2() (core/cpu.h). */
 #if defined(__x86_64__) && defined(__GNUC__)
 #define NB__OPTIM_X86 1
-int nb__optim_avx2(void);
 size_t nb__sgd_avx2_f32(float *p, const float *g, float *mom, size_t n, const nb__opt_hp *h);
 size_t nb__sgd_avx2_f64(double *p, const double *g, double *mom, size_t n, const nb__opt_hp *h);
 size_t nb__adam_avx2_f32(float *p, const float *g, float *m, float *v, size_t n, const nb__opt_hp *h,

@@ -2,7 +2,7 @@
  * float and double.  The library is built for baseline x86-64, so every
  * function carries target("avx2") — not fma: the scalar loops never fuse,
  * and neither may these.  update.inc calls them only after
- * __builtin_cpu_supports("avx2") said yes (nb__optim_avx2). */
+ * nb__cpu_has_avx2() said yes. */
 #include "optim_impl.h"
 
 #if defined(NB__OPTIM_X86)
@@ -10,12 +10,6 @@
 #include <math.h>
 
 #define KATTR __attribute__((target("avx2")))
-
-int nb__optim_avx2(void)
-{
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2");
-}
 
 #define NB__TEMPLATE "../optim/update_avx2.inc"
 #include "../kernels/instantiate.h"
