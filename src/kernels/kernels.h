@@ -8,7 +8,8 @@
 #include <stddef.h>
 #include "nabla/nabla.h"
 
-/* Element-wise unary functions; p0/p1 are their parameters. */
+/* Element-wise unary math functions; p0/p1 are their parameters.  The
+ * activations are nb_act's (nabla.h), with their own kernels below. */
 typedef enum {
     NB_U_NEG, NB_U_EXP, NB_U_LOG, NB_U_SQRT, NB_U_ABS,
     NB_U_CLAMP,    /* p0 = lo, p1 = hi */
@@ -17,10 +18,6 @@ typedef enum {
     NB_U_MULS,     /* x * p0 */
     NB_U_RSUBS,    /* p0 - x */
     NB_U_RDIVS,    /* p0 / x */
-    NB_U_RELU,
-    NB_U_LEAKY,    /* slope p0 */
-    NB_U_ELU,      /* alpha p0 */
-    NB_U_GELU, NB_U_SIGMOID, NB_U_TANH, NB_U_SOFTPLUS,
     NB_U_COUNT
 } nb_unary_kind;
 
@@ -49,6 +46,14 @@ void nb_k_unary_bwd_f32(nb_unary_kind k, float *gx, const float *gy, const float
                         double p0, double p1);
 void nb_k_unary_bwd_f64(nb_unary_kind k, double *gx, const double *gy, const double *x, const double *y,
                         size_t n, double p0, double p1);
+/* y = act(x); param: the leaky_relu slope or the elu alpha (formulas: act.inc) */
+void nb_k_act_f32(nb_act act, float *y, const float *x, size_t n, double param);
+void nb_k_act_f64(nb_act act, double *y, const double *x, size_t n, double param);
+/* gx += gy * act'(x)  (x and y are the forward's input and output) */
+void nb_k_act_bwd_f32(nb_act act, float *gx, const float *gy, const float *x, const float *y, size_t n,
+                      double param);
+void nb_k_act_bwd_f64(nb_act act, double *gx, const double *gy, const double *x, const double *y, size_t n,
+                      double param);
 /* y = a (op) b with broadcasting: bc operand 0 is a, 1 is b. */
 void nb_k_binary_f32(nb_binary_kind k, float *y, const float *a, const float *b, const nb_k_bcast *bc);
 void nb_k_binary_f64(nb_binary_kind k, double *y, const double *a, const double *b, const nb_k_bcast *bc);

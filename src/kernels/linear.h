@@ -9,8 +9,9 @@
  * pre-activation z need not be kept; gelu and softplus (and leaky_relu / elu
  * with a negative parameter, whose y no longer tells the side of the kink)
  * need z, which the forward then saves (nb__linear_needs_z).
- * Element formulas are those of kernels/elementwise.inc, so the fused op gives
- * the same values as the unfused chain matmul, add, activation.
+ * The activation formulas are act.inc's, shared with the activation ops, so
+ * in float64 the fused op gives the same values as the unfused chain matmul,
+ * add, activation (float32's activation ops take exp & co from vmath).
  * Outputs first, then inputs, then sizes; _f32 and _f64 from linear.inc. */
 #ifndef NB_KERNELS_LINEAR_H
 #define NB_KERNELS_LINEAR_H
