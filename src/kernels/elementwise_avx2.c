@@ -104,33 +104,58 @@ KATTR int nb__ew_act_bwd_avx2_f32(nb_act act, float *gx, const float *gy, const 
     }
 }
 
-#define NB__BIN_ROW(VOP, SOP)                                                          \
-    if (sa && sb) {                                                                    \
-        for (; j + 8 <= n; j += 8)                                                     \
-            _mm256_storeu_ps(y + j, VOP(_mm256_loadu_ps(a + j), _mm256_loadu_ps(b + j))); \
-    } else if (sa) {                                                                   \
-        const __m256 vb = _mm256_set1_ps(b[0]);                                        \
-        for (; j + 8 <= n; j += 8) _mm256_storeu_ps(y + j, VOP(_mm256_loadu_ps(a + j), vb)); \
-    } else if (sb) {                                                                   \
-        const __m256 va = _mm256_set1_ps(a[0]);                                        \
-        for (; j + 8 <= n; j += 8) _mm256_storeu_ps(y + j, VOP(va, _mm256_loadu_ps(b + j))); \
-    }                                                                                  \
-    for (; j < n; j++) y[j] = a[j * sa] SOP b[j * sb];                                 \
-    break
+/* a (op) b for op add, sub, mul or div: eight lanes, and one.  The callers
+ * pass a constant op, so the switch folds away. */
+#define KINLINE static inline __attribute__((always_inline, target("avx2")))
+
+KINLINE __m256 nb__bin_v8(nb_binary_kind k, __m256 a, __m256 b)
+{
+    switch (k) {
+    case NB_B_SUB: return _mm256_sub_ps(a, b);
+    case NB_B_MUL: return _mm256_mul_ps(a, b);
+    case NB_B_DIV: return _mm256_div_ps(a, b);
+    default: return _mm256_add_ps(a, b);
+    }
+}
+
+KINLINE float nb__bin_v1(nb_binary_kind k, float a, float b)
+{
+    switch (k) {
+    case NB_B_SUB: return a - b;
+    case NB_B_MUL: return a * b;
+    case NB_B_DIV: return a / b;
+    default: return a + b;
+    }
+}
+
+KINLINE void nb__bin_row(nb_binary_kind k, float *y, const float *a, size_t sa, const float *b, size_t sb,
+                         size_t n)
+{
+    size_t j = 0;
+    if (sa && sb) {
+        for (; j + 8 <= n; j += 8)
+            _mm256_storeu_ps(y + j, nb__bin_v8(k, _mm256_loadu_ps(a + j), _mm256_loadu_ps(b + j)));
+    } else if (sa) {
+        const __m256 vb = _mm256_set1_ps(b[0]);
+        for (; j + 8 <= n; j += 8) _mm256_storeu_ps(y + j, nb__bin_v8(k, _mm256_loadu_ps(a + j), vb));
+    } else if (sb) {
+        const __m256 va = _mm256_set1_ps(a[0]);
+        for (; j + 8 <= n; j += 8) _mm256_storeu_ps(y + j, nb__bin_v8(k, va, _mm256_loadu_ps(b + j)));
+    }
+    for (; j < n; j++) y[j] = nb__bin_v1(k, a[j * sa], b[j * sb]);
+}
 
 KATTR void nb__ew_bin_row_avx2_f32(nb_binary_kind k, float *y, const float *a, size_t sa, const float *b,
                                    size_t sb, size_t n)
 {
-    size_t j = 0;
     switch (k) {
-    case NB_B_ADD: NB__BIN_ROW(_mm256_add_ps, +);
-    case NB_B_SUB: NB__BIN_ROW(_mm256_sub_ps, -);
-    case NB_B_MUL: NB__BIN_ROW(_mm256_mul_ps, *);
-    case NB_B_DIV: NB__BIN_ROW(_mm256_div_ps, /);
+    case NB_B_ADD: nb__bin_row(NB_B_ADD, y, a, sa, b, sb, n); break;
+    case NB_B_SUB: nb__bin_row(NB_B_SUB, y, a, sa, b, sb, n); break;
+    case NB_B_MUL: nb__bin_row(NB_B_MUL, y, a, sa, b, sb, n); break;
+    case NB_B_DIV: nb__bin_row(NB_B_DIV, y, a, sa, b, sb, n); break;
     default: break;
     }
 }
-#undef NB__BIN_ROW
 
 KATTR void nb__ew_acc_row_avx2_f32(float *y, const float *x, size_t n, int neg)
 {

@@ -33,13 +33,16 @@ static KATTR double nb__hmax(__m256d a)
     return mx;
 }
 
-#define NB__SUMSQ_STEP(acc, x)                                         \
-    do {                                                               \
-        __m256d x_ = (x);                                              \
-        if (div) x_ = _mm256_div_pd(x_, sc);                           \
-        acc = _mm256_add_pd(acc, _mm256_mul_pd(x_, x_));               \
-        mx = _mm256_max_pd(_mm256_andnot_pd(sign, (x)), mx);           \
-    } while (0)
+/* One step of the sums below: acc += (x / sc)^2 (x itself when !div), and
+ * mx = max(|x|, mx). */
+static inline __attribute__((always_inline, target("avx2"))) void
+nb__sumsq_step(__m256d *acc, __m256d *mx, __m256d x, int div, __m256d sc, __m256d sign)
+{
+    __m256d xs = x;
+    if (div) xs = _mm256_div_pd(xs, sc);
+    *acc = _mm256_add_pd(*acc, _mm256_mul_pd(xs, xs));
+    *mx = _mm256_max_pd(_mm256_andnot_pd(sign, x), *mx);
+}
 
 KATTR size_t nb__sumsq_avx2_f64(const double *g, size_t n, double scale, double *ss, double *amax)
 {
@@ -48,8 +51,8 @@ KATTR size_t nb__sumsq_avx2_f64(const double *g, size_t n, double scale, double 
     __m256d s0 = _mm256_setzero_pd(), s1 = s0, mx = s0;
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
-        NB__SUMSQ_STEP(s0, _mm256_loadu_pd(g + i));
-        NB__SUMSQ_STEP(s1, _mm256_loadu_pd(g + i + 4));
+        nb__sumsq_step(&s0, &mx, _mm256_loadu_pd(g + i), div, sc, sign);
+        nb__sumsq_step(&s1, &mx, _mm256_loadu_pd(g + i + 4), div, sc, sign);
     }
     *ss = nb__hsum(_mm256_add_pd(s0, s1));
     const double m = nb__hmax(mx);
@@ -65,8 +68,8 @@ KATTR size_t nb__sumsq_avx2_f32(const float *g, size_t n, double scale, double *
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
         const __m256 x = _mm256_loadu_ps(g + i);
-        NB__SUMSQ_STEP(s0, _mm256_cvtps_pd(_mm256_castps256_ps128(x)));
-        NB__SUMSQ_STEP(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(x, 1)));
+        nb__sumsq_step(&s0, &mx, _mm256_cvtps_pd(_mm256_castps256_ps128(x)), div, sc, sign);
+        nb__sumsq_step(&s1, &mx, _mm256_cvtps_pd(_mm256_extractf128_ps(x, 1)), div, sc, sign);
     }
     *ss = nb__hsum(_mm256_add_pd(s0, s1));
     const double m = nb__hmax(mx);
