@@ -11,7 +11,7 @@ CC      ?= cc
 PREFIX  ?= /usr/local
 PYTHON_TORCH ?= /usr/bin/python3
 
-WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+WARN    := -Wall -Wextra -Werror -Wpedantic -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 CSTD    := -std=c11 -D_POSIX_C_SOURCE=200809L -ffp-contract=off
 OPT     ?= -O2 -g
 ifeq ($(SAN),1)
