@@ -33,6 +33,8 @@ static const char nb__diag_usage[] =
     "  --limit-train N      samples of the short training (5000)\n"
     "  --trend-steps N      steps of the loss_decreases check (100)\n"
     "  --overfit-steps N    steps of the overfit_batch check (200)\n"
+    "  --vanish-below X     grad_vanishing fails below this gradient norm (1e-6)\n"
+    "  --explode-above X    grad_exploding fails above this gradient norm (10)\n"
     "  --shuffle-labels     shuffle the training labels first (a planted fault:\n"
     "                       shows what mislabelled data looks like)\n"
     "  --no-normalize       feed raw 0..255 pixels (a planted fault: shows what\n"
@@ -169,6 +171,15 @@ static int nb__diag_run(int argc, char **argv)
         }
         if (!strcmp(a, "--no-normalize")) {
             no_normalize = 1;
+            continue;
+        }
+        if (!strcmp(a, "--vanish-below") || !strcmp(a, "--explode-above")) { /* the gradient-norm limits */
+            char *end = NULL;
+            double v = i + 1 < argc ? strtod(argv[i + 1], &end) : 0;
+            if (!end || *end || end == argv[i + 1] || !(v > 0) || !isfinite(v))
+                return nb_cli_usage_error(cmd, "%s needs a positive number", a);
+            *(a[2] == 'v' ? &o.vanish : &o.explode) = v;
+            i++;
             continue;
         }
         if (!strcmp(a, "--trend-steps") || !strcmp(a, "--overfit-steps")) {

@@ -45,6 +45,7 @@ typedef struct {
     long monitor;                /* every N steps; 0 = off */
     nb_anomaly_policy policy;    /* NB_ANOMALY_OFF unless asked */
     int report;
+    double vanish_below, explode_above; /* monitor warning limits; 0 = the monitor's defaults */
 } nb__diag;
 
 /* Parse one of the diagnostics flags.  1 consumed, 0 not ours, 2 bad value. */
@@ -57,6 +58,17 @@ static int nb__diag_flag(const char *cmd, nb__diag *d, int argc, char **argv, in
     }
     if (!strcmp(a, "--report")) {
         d->report = 1;
+        return 1;
+    }
+    if (!strcmp(a, "--vanish-below") || !strcmp(a, "--explode-above")) {
+        char *end = NULL;
+        double v = *i + 1 < argc ? strtod(argv[*i + 1], &end) : 0;
+        if (!end || *end || end == argv[*i + 1] || !(v > 0) || !isfinite(v)) {
+            nb_cli_usage_error(cmd, "%s needs a positive number", a);
+            return 2;
+        }
+        *(a[2] == 'v' ? &d->vanish_below : &d->explode_above) = v;
+        ++*i;
         return 1;
     }
     if (strcmp(a, "--monitor") && strcmp(a, "--anomaly-policy")) return 0;
@@ -214,6 +226,8 @@ static const char nb__train_usage[] =
     "                       sigmoid/tanh units; warnings (gradient norm < 1e-6 or\n"
     "                       > 10, over half the units dead or saturated) on stderr;\n"
     "                       everything as JSON events in metrics.jsonl (and --json)\n"
+    "  --vanish-below X     the monitor's vanishing limit (1e-6)\n"
+    "  --explode-above X    the monitor's exploding limit (10)\n"
     "  --detect-anomaly     check every op's output and every gradient for NaN/Inf\n"
     "                       and stop at the first, naming the op, pass, shapes and\n"
     "                       index (slower: for finding the cause, not for every run)\n"
@@ -378,7 +392,9 @@ static int nb__run(int argc, char **argv)
     }
     if (dg.policy) nb_set_detect_anomaly(c, dg.policy);
     if (dg.monitor &&
-        !(mon = nb_monitor_new(m, &(nb_monitor_opts){.every = dg.monitor, .on_record = nb__on_record, .user = &mout}))) {
+        !(mon = nb_monitor_new(m, &(nb_monitor_opts){.every = dg.monitor, .vanishing = dg.vanish_below,
+                                                  .exploding = dg.explode_above, .on_record = nb__on_record,
+                                                  .user = &mout}))) {
         fprintf(stderr, "nabla train: monitor: %s\n", nb_errmsg());
         goto out;
     }
