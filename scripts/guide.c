@@ -15,7 +15,9 @@
  * link `build` to the build (so `build/nabla` works and `runs/...` outputs
  * land there), with NABLA_THREADS=1; the lines up to the next "$ " line are
  * its quoted output.  The scratch folder is shared by the blocks of one file
- * (a block may read what an earlier one wrote) and removed at the end.
+ * (a block may read what an earlier one wrote) and removed at the end.  A
+ * command quoted again later (the same text, in the same or another file
+ * of this invocation) is not run again: its first output is reused.
  *
  * Quoted and printed output agree when, line by line (trailing blanks dropped,
  * runs of blanks equal to one blank):
@@ -270,9 +272,19 @@ static settings parse_settings(const char *line, const char *file, size_t lineno
     return s;
 }
 
-/* Run cmd in dir; the printed lines (stdout and stderr) into out. */
+/* Outputs already printed in this invocation, by command text: a command
+ * that two guides quote (the English and the Korean one) runs once. */
+static lines cache_cmd, cache_out[512];
+
+/* Run cmd in dir (or take its output from the cache); the printed lines
+ * (stdout and stderr) into out. */
 static int run_cmd(const char *dir, const char *cmd, lines *out)
 {
+    for (size_t i = 0; i < cache_cmd.n; i++)
+        if (!strcmp(cache_cmd.v[i], cmd)) {
+            for (size_t k = 0; k < cache_out[i].n; k++) lines_push(out, cache_out[i].v[k], strlen(cache_out[i].v[k]));
+            return 0;
+        }
     size_t len = strlen(dir) + strlen(cmd) + 64;
     char *full = malloc(len);
     if (!full) die_oom();
@@ -285,6 +297,10 @@ static int run_cmd(const char *dir, const char *cmd, lines *out)
     int st = pclose(p);
     lines_split(out, buf, n);
     free(buf);
+    if (cache_cmd.n < sizeof cache_out / sizeof *cache_out) {
+        for (size_t k = 0; k < out->n; k++) lines_push(&cache_out[cache_cmd.n], out->v[k], strlen(out->v[k]));
+        lines_push(&cache_cmd, cmd, strlen(cmd));
+    }
     return st;
 }
 
@@ -362,7 +378,7 @@ static int do_file(const char *path, opts *o)
                 seg[nseg++] = (segment){k, k + 1, close};
                 if (o->match && strstr(in.v[k], o->match)) matched = 1;
             }
-        const char *why = st.skip ? "skip" : (st.slow && o->fast) ? "slow" : !matched ? "not matched" : NULL;
+        const char *why = st.skip ? "skip" : !matched ? "not matched" : (st.slow && o->fast) ? "slow" : NULL;
         if (why) {
             if (strcmp(why, "not matched")) {
                 printf("%s:%zu: skipped (%s): %s\n", path, open + 2, why, in.v[open + 1] + 2);

@@ -47,7 +47,7 @@ static int spit(const char *path, const char *s)
 TEST(guide, fast_transcripts_match)
 {
     char *out;
-    int rc = guide_run("--fast docs/guide.md", &out);
+    int rc = guide_run("--fast docs/guide.md docs/guide.ko.md", &out);
     CHECK_MSG(rc == 0 && out && strstr(out, " 0 differ"), "guide check failed (rc %d); `make guide` rewrites the "
               "outputs, then review the diff:\n%s", rc, out ? out : "");
     const char *last = out ? strstr(out, "guide: ") : NULL;
@@ -86,7 +86,7 @@ static int edited_copy(const char *guide, const char *from, const char *to, cons
 
 TEST(guide, edited_number_is_caught)
 {
-    static const char *const guides[] = {"docs/guide.md"};
+    static const char *const guides[] = {"docs/guide.md", "docs/guide.ko.md"};
     for (int g = 0; g < (int)(sizeof guides / sizeof *guides); g++) {
         char *out;
         /* positive control: the unedited copy passes */
