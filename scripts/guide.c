@@ -35,6 +35,8 @@
  *   abs=A    absolute tolerance (both may be given: either suffices)
  *   skip     never run (an illustration)
  * A block whose command says "Fashion-MNIST not found" is skipped, not failed.
+ * Exit statuses are not compared (diagnose exits 1 when a check fails): what
+ * a command prints is.
  *
  * Without --write: prints one line per block and exits 1 when one differs.
  * With --write: every block that differs (every block with --all) gets the
@@ -373,7 +375,10 @@ static int do_file(const char *path, opts *o)
         size_t nseg = 0;
         int matched = !o->match;
         for (size_t k = open + 1; k < close; k++)
-            if (!strncmp(in.v[k], "$ ", 2) && nseg < 64) {
+            if (!strncmp(in.v[k], "$ ", 2) && nseg == 64) {
+                fprintf(stderr, "%s:%zu: more than 64 commands in one block: split it\n", path, k + 1);
+                bad = 1;
+            } else if (!strncmp(in.v[k], "$ ", 2)) {
                 if (nseg) seg[nseg - 1].out_end = k;
                 seg[nseg++] = (segment){k, k + 1, close};
                 if (o->match && strstr(in.v[k], o->match)) matched = 1;

@@ -223,19 +223,25 @@ static int nb__cmp_run(int argc, char **argv)
     int nfixed = 0, nax = 0, paired = 0, json = 0, quiet = 0;
     long long samples = 0;
     nb__axis ax[NB_CMP_AXES] = {{0}};
-    int rc = 2;
+    nb_dataset *train = NULL, *test = NULL;
+    nb__result *res = NULL;
+    int rc = 2, ncfg = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             fputs(nb__cmp_usage_full, stdout);
-            return 0;
+            rc = 0;
+            goto done;
         }
         if (!strcmp(a, "--paired") || !strcmp(a, "--json") || !strcmp(a, "--quiet")) {
             *(a[2] == 'p' ? &paired : a[2] == 'j' ? &json : &quiet) = 1;
             continue;
         }
         if (!strcmp(a, "--out") || !strcmp(a, "--samples")) {
-            if (i + 1 >= argc) return nb_cli_usage_error(cmd, "%s needs a value", a);
+            if (i + 1 >= argc) {
+                rc = nb_cli_usage_error(cmd, "%s needs a value", a);
+                goto done;
+            }
             const char *v = argv[++i];
             if (a[2] == 'o') {
                 out = v;
@@ -244,21 +250,28 @@ static int nb__cmp_run(int argc, char **argv)
             char *end;
             errno = 0;
             samples = strtoll(v, &end, 10);
-            if (errno || *end || end == v || samples < 1)
-                return nb_cli_usage_error(cmd, "--samples: '%s' is not a number of samples >= 1", v);
+            if (errno || *end || end == v || samples < 1) {
+                rc = nb_cli_usage_error(cmd, "--samples: '%s' is not a number of samples >= 1", v);
+                goto done;
+            }
             continue;
         }
         if (nb__run_valued(a) && i + 1 < argc && strchr(argv[i + 1], ',')) { /* a list: one more axis */
-            if (nax == NB_CMP_AXES) return nb_cli_usage_error(cmd, "at most %d flags may vary (%s is a third)", NB_CMP_AXES, a);
+            if (nax == NB_CMP_AXES) {
+                rc = nb_cli_usage_error(cmd, "at most %d flags may vary (%s is a third)", NB_CMP_AXES, a);
+                goto done;
+            }
             nb__axis *x = &ax[nax++];
             x->flag = a;
             const char *p = argv[++i]; /* split into copies: argv stays as given */
             while (*p) {
                 const char *e = strchr(p, ',');
                 size_t len = e ? (size_t)(e - p) : strlen(p);
-                if (x->n == NB_CMP_MAX) return nb_cli_usage_error(cmd, "%s: more than %d values", a, NB_CMP_MAX);
-                char *v = malloc(len + 1);
-                if (!v) return nb_cli_usage_error(cmd, "out of memory");
+                char *v = x->n < NB_CMP_MAX ? malloc(len + 1) : NULL;
+                if (!v) {
+                    rc = nb_cli_usage_error(cmd, "%s: %s", a, x->n < NB_CMP_MAX ? "out of memory" : "more than 16 values");
+                    goto done;
+                }
                 memcpy(v, p, len);
                 v[len] = '\0';
                 x->val[x->n++] = v;
@@ -266,13 +279,13 @@ static int nb__cmp_run(int argc, char **argv)
             }
             continue;
         }
-        if (nfixed >= NB_CMP_ARGS - 1) return nb_cli_usage_error(cmd, "too many arguments");
+        if (nfixed >= NB_CMP_ARGS - 1) {
+            rc = nb_cli_usage_error(cmd, "too many arguments");
+            goto done;
+        }
         fixed[nfixed++] = argv[i];
         if (i + 1 < argc && argv[i + 1][0] != '-') fixed[nfixed++] = argv[++i]; /* its value */
     }
-    nb_dataset *train = NULL, *test = NULL;
-    nb__result *res = NULL;
-    int ncfg = 1;
     if (nax == 0) {
         nb_cli_usage_error(cmd, "nothing to compare: give a flag a list, e.g. --batch 16,64,256 (see `nabla help compare`)");
         goto done;
