@@ -1,5 +1,6 @@
 /* The recorded graph of a tensor as DOT, SVG (laid out here: one column per
- * depth from the leaves) or a text table.  Reads the graph only. */
+ * depth from the leaves, each leaf just left of its first consumer) or a text
+ * table.  Reads the graph only. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +85,15 @@ static int nb__g_collect(const nb_tensor *root, nb__graph *g)
             if (g->v[j].depth + 1 > d) d = g->v[j].depth + 1;
         }
         g->v[i].depth = d;
+    }
+    /* a leaf sits in the column just before its first consumer (W2 next to
+     * the layer that uses it, not with the inputs) */
+    for (int i = 0; i < g->n; i++) {
+        if (g->v[i].t->node) continue;
+        int d = -1;
+        for (int e = 0; e < g->n_edges; e++)
+            if (g->edge[e][0] == i && (d < 0 || g->v[g->edge[e][1]].depth - 1 < d)) d = g->v[g->edge[e][1]].depth - 1;
+        if (d > 0) g->v[i].depth = d;
     }
     return 0;
 too_large:
