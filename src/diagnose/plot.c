@@ -101,8 +101,8 @@ static void nb__range(const nb_plot *p, int axis, double *lo, double *hi)
         *hi = ceil(*hi);
     } else {
         double st = nb__nice_step(*hi - *lo);
-        *lo = floor(*lo / st) * st;
-        *hi = ceil(*hi / st) * st;
+        *lo = floor(*lo / st + 1e-9) * st; /* 0.0009 / 2e-5 is 44.99999... */
+        *hi = ceil(*hi / st - 1e-9) * st;
     }
 }
 
@@ -183,8 +183,9 @@ void nb_plot_svg(const nb_plot *p, FILE *f, int W, int H)
         int lg = axis ? p->log_y : p->log_x;
         double lo = axis ? y0 : x0, hi = axis ? y1 : x1;
         double st = lg ? fmax(1, ceil((hi - lo) / 8)) : nb__nice_step(hi - lo);
-        /* decades on a log axis: multiples of the step (1e-30, 1e-25, ...) */
-        double first = lg ? ceil(lo / st - 1e-9) * st : lo, amax = fmax(fabs(lo), fabs(hi));
+        /* multiples of the step: decades on a log axis (1e-30, 1e-25, ...),
+         * round numbers on a linear one */
+        double first = ceil(lo / st - 1e-9) * st, amax = fmax(fabs(lo), fabs(hi));
         for (int i = 0; i < 64; i++) {
             double v = first + i * st; /* not a running sum: no drift to -6e-17 */
             if (v > hi + st * 1e-9) break;
@@ -227,8 +228,8 @@ void nb_plot_svg(const nb_plot *p, FILE *f, int W, int H)
         nb_xml_escape(f, p->hline_label[k]);
         fputs("</text>\n", f);
     }
-    /* series: a line through runs of drawable points, a dot for a point
-     * with no drawable neighbour (a run that stopped after one record) */
+    /* series: a line through runs of drawable points, a dot for a run that
+     * is one spot (a run that stopped after one record) */
     int shown = 0;
     for (int s = 0; s < p->n_series; s++) {
         const nb_plot_line *sr = &p->series[s];
@@ -245,13 +246,19 @@ void nb_plot_svg(const nb_plot *p, FILE *f, int W, int H)
             pen = 1;
         }
         fputs("\"/>\n", f);
-        for (size_t i = 0; i < sr->n; i++) {
-            if (!nb__ok(sr->x[i], p->log_x) || !nb__ok(sr->y[i], p->log_y)) continue;
-            int before = i > 0 && nb__ok(sr->x[i - 1], p->log_x) && nb__ok(sr->y[i - 1], p->log_y);
-            int after = i + 1 < sr->n && nb__ok(sr->x[i + 1], p->log_x) && nb__ok(sr->y[i + 1], p->log_y);
-            if (!before && !after)
+        for (size_t i = 0; i < sr->n;) { /* each run of drawable points that is one spot */
+            if (!nb__ok(sr->x[i], p->log_x) || !nb__ok(sr->y[i], p->log_y)) {
+                i++;
+                continue;
+            }
+            size_t k = i + 1;
+            int spot = 1;
+            for (; k < sr->n && nb__ok(sr->x[k], p->log_x) && nb__ok(sr->y[k], p->log_y); k++)
+                spot &= sr->x[k] == sr->x[i] && sr->y[k] == sr->y[i];
+            if (spot)
                 fprintf(f, "<circle class=\"point\" cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>\n",
                         PX(nb__t(sr->x[i], p->log_x)), PY(nb__t(sr->y[i], p->log_y)), col);
+            i = k;
         }
         if (n_legend && sr->label) {
             double lx = right ? L + pw + 10 : L + colw * (shown / rows);
