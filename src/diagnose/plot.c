@@ -93,7 +93,7 @@ static void nb__range(const nb_plot *p, int axis, double *lo, double *hi)
     if (!isfinite(*lo)) *lo = 0, *hi = 1;
     if (*hi - *lo < 1e-12) {
         double pad = lg ? 0.5 : (fabs(*lo) > 0 ? fabs(*lo) * 0.1 : 1);
-        *lo -= pad;
+        *lo = !lg && *lo >= 0 && *lo < pad ? 0 : *lo - pad; /* a flat 0 (no dead units) reads 0..1, not -1..1 */
         *hi += pad;
     }
     if (lg) {
