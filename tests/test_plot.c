@@ -127,7 +127,7 @@ TEST(plot, one_point_is_a_dot_and_the_legend_lists_series_with_data)
 TEST(plot, thirty_series_have_distinct_styles_and_a_legend_that_fits)
 {
     static double x[2] = {0, 1}, y[30][2];
-    static char names[30][24];
+    static char names[30][32];
     nb_plot p;
     nb_plot_init(&p, NULL, NULL, NULL);
     for (int i = 0; i < 30; i++) {
