@@ -233,6 +233,30 @@ TEST(doctor, cli_deep_sigmoid_named_by_grad_vanishing)
     }
 }
 
+/* The advice for a deep sigmoid net names --residual; the same net with
+ * --residual trains, so nothing FAILs, and no advice names what is already
+ * in effect (--residual, torch init, clipping). */
+TEST(doctor, cli_advice_never_names_what_is_in_effect)
+{
+    if (!t_have_data()) return;
+    char model[256] = "784";
+    for (int i = 0; i < 19; i++) strcat(model, "-64");
+    strcat(model, "-10");
+    char flags[400];
+    snprintf(flags, sizeof flags, "--model %s --act sigmoid", model);
+    char *out = diagnose(flags, "grad_vanishing", 1);
+    CHECK(out && strstr(out, "add --residual") && strstr(out, "add --batchnorm"));
+    free(out);
+    snprintf(flags, sizeof flags, "--model %s --act sigmoid --residual", model);
+    out = diagnose(flags, NULL, 0);
+    CHECK_MSG(out && !strstr(out, "\"status\":\"fail\""), "%s", out ? out : "");
+    CHECK_MSG(out && status_of(out, "loss_decreases") == 'p' && status_of(out, "overfit_batch") == 'p', "%s", out ? out : "");
+    CHECK_MSG(out && !strstr(out, "add --residual") && !strstr(out, "--init torch") && !strstr(out, "torch or xavier") &&
+                  !strstr(out, "clipping on"), "%s", out ? out : "");
+    CHECK(out && strstr(out, "the net trains anyway"));
+    free(out);
+}
+
 TEST(doctor, cli_usage)
 {
     char *out;

@@ -263,3 +263,29 @@ TEST(lrfind, cli_usage)
     CHECK(t_cli_run("help lr-find", &out) == 0 && out && strstr(out, "valley") && strstr(out, "--opt"));
     free(out);
 }
+
+/* A sweep whose loss never falls (rates far too small to move anything)
+ * suggests nothing, says why, and points to diagnose. */
+TEST(lrfind, cli_no_descent_suggests_nothing)
+{
+    if (!t_have_data()) return;
+    char dir[] = "/tmp/nb_lrfind_XXXXXX", args[600], *out;
+    CHECK(mkdtemp(dir));
+    snprintf(args, sizeof args, "lr-find --json --start 1e-12 --end 1e-11 --steps 30 --limit-train 2000 --out %s", dir);
+    int rc = t_cli_run(args, &out);
+    CHECK_MSG(rc == 0, "exit %d: %s", rc, out ? out : "");
+    CHECK_MSG(out && strstr(out, "\"suggested\":null") && strstr(out, "\"no_descent\":true") &&
+                  strstr(out, "\"reason\":\"the loss never fell") && strstr(out, "nabla diagnose"), "%s", out ? out : "");
+    free(out);
+    snprintf(args, sizeof args, "lr-find --start 1e-12 --end 1e-11 --steps 30 --limit-train 2000 --out %s", dir);
+    CHECK(t_cli_run(args, &out) == 0);
+    CHECK_MSG(out && strstr(out, "no suggestion") && strstr(out, "next: nabla diagnose") && !strstr(out, "nabla train --lr"),
+              "%s", out ? out : "");
+    free(out);
+    /* a healthy sweep still suggests, and a setting that cannot learn is warned about */
+    snprintf(args, sizeof args, "lr-find --json --steps 40 --limit-train 2000 --clip-norm 1e-9 --out %s", dir);
+    CHECK(t_cli_run(args, &out) == 0);
+    CHECK_MSG(out && strstr(out, "warning: --clip-norm 1e-09"), "%s", out ? out : "");
+    free(out);
+    t_rmrf(dir);
+}

@@ -3,9 +3,11 @@
  * every parameter, lr and momentum after every step; then clipping, config
  * errors and checkpoint state. */
 #include "t.h"
+#include "t_cli.h"
 
 #include "nabla/optim.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -678,4 +680,60 @@ TEST(optim, state_names_and_errors)
     CHECK(m && m[0] == 1 * 0.9 + 1 && m[1] == 2 * 0.9 + 1);
     CHECK(nb_optim_dtype(o) == NB_F64 && nb_optim_size(o) == 2 && nb_optim_steps(o) == 1);
     nb_optim_free(o);
+}
+
+/* ------------------------------------------------- the CLI's schedules */
+/* The lr of every "log" event of `nabla train --json ... --log-every 1`
+ * (the rate each step used); the count, or -1. */
+static int train_lrs(const char *flags, double *lr, int max, char **outp)
+{
+    char args[600], *out;
+    snprintf(args, sizeof args, "train --json --quiet --limit-train 640 --batch 64 --epochs 1 --log-every 1 --out %s", flags);
+    int rc = t_cli_run(args, &out);
+    int n = 0;
+    for (const char *p = out ? strstr(out, "{\"event\":\"log\"") : NULL; p && n < max; p = strstr(p + 1, "{\"event\":\"log\"")) {
+        const char *l = strstr(p, "\"lr\":");
+        lr[n++] = l ? strtod(l + 5, NULL) : -1;
+    }
+    if (outp) *outp = out;
+    else free(out);
+    return rc ? -1 : n;
+}
+
+TEST(optim, cli_linear_decays_over_the_run_and_warmup_ramps_into_it)
+{
+    if (!t_have_data()) return;
+    char dir[] = "/tmp/nb_sched_XXXXXX", flags[300];
+    CHECK(mkdtemp(dir));
+    double lr[16];
+    /* 10 steps: 1e-3 x (1 - k/10) for step k + 1 */
+    snprintf(flags, sizeof flags, "%s/a --sched linear", dir);
+    CHECK(train_lrs(flags, lr, 16, NULL) == 10);
+    for (int k = 0; k < 10; k++) CHECK_MSG(fabs(lr[k] - 1e-3 * (1 - k / 10.0)) < 1e-12, "step %d: lr %.17g", k + 1, lr[k]);
+    /* --warmup 3: 1e-4 up to 1e-3 over steps 1..4, then down over the 7 left: no sawtooth */
+    snprintf(flags, sizeof flags, "%s/b --sched linear --warmup 3", dir);
+    CHECK(train_lrs(flags, lr, 16, NULL) == 10);
+    CHECK_MSG(fabs(lr[0] - 1e-4) < 1e-12 && fabs(lr[3] - 1e-3) < 1e-12, "%g %g", lr[0], lr[3]);
+    for (int k = 1; k < 10; k++) CHECK_MSG(k <= 3 ? lr[k] > lr[k - 1] : lr[k] < lr[k - 1], "step %d: %g after %g", k + 1, lr[k], lr[k - 1]);
+    CHECK(fabs(lr[9] - 1e-3 * (1 - 6 / 7.0)) < 1e-12);
+    /* with a per-epoch schedule the warm-up counts steps too, and so does the schedule after it */
+    snprintf(flags, sizeof flags, "%s/c --sched cosine --warmup 4", dir);
+    CHECK(train_lrs(flags, lr, 16, NULL) == 10);
+    CHECK(fabs(lr[0] - 1e-4) < 1e-12 && lr[1] > lr[0] && fabs(lr[4] - 1e-3) < 1e-12 && lr[9] < lr[5]);
+    /* and with none: a ramp, then the constant rate */
+    snprintf(flags, sizeof flags, "%s/d --warmup 2", dir);
+    CHECK(train_lrs(flags, lr, 16, NULL) == 10);
+    CHECK(fabs(lr[0] - 1e-4) < 1e-12 && fabs(lr[2] - 1e-3) < 1e-12 && fabs(lr[9] - 1e-3) < 1e-12);
+    /* onecycle has its own warm-up */
+    char *out;
+    snprintf(flags, sizeof flags, "%s/e --sched onecycle --warmup 2", dir);
+    CHECK(train_lrs(flags, lr, 16, &out) == -1 && out && strstr(out, "onecycle warms up by itself"));
+    free(out);
+    CHECK(t_cli_run("help train", &out) == 0 && out && strstr(out, "optimizer steps") && !strstr(out, "(epochs)"));
+    free(out);
+    /* settings that cannot learn: a warning, not an error */
+    snprintf(flags, sizeof flags, "%s/f --lr 0 --max-steps 2", dir);
+    CHECK(train_lrs(flags, lr, 16, &out) == 2 && out && strstr(out, "warning: --lr 0"));
+    free(out);
+    t_rmrf(dir);
 }

@@ -2,6 +2,7 @@
  * write one self-contained page; it reads crashed runs; headless Chromium
  * renders it (skipped with a note when Chromium is absent, unless
  * NB_REQUIRE_CHROMIUM is set). */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -203,5 +204,158 @@ TEST(report, train_nan_stop_writes_report_with_diagnosis)
     check_page(html);
     CHECK(html && strstr(html, "Stopped: loss became NaN at step") && strstr(html, "<td>nonfinite</td>"));
     free(html);
+    t_rmrf(dir);
+}
+
+/* ------------------------------------------- four runs, checked as drawn */
+/* Every chart of the page (each <svg> but the heatmap) draws something: a
+ * path of >= 2 points or a dot for a lone point, and labelled ticks, no
+ * two alike on one axis, none reading "e-17".  Returns the charts seen. */
+static int check_charts(const char *html, const char *run)
+{
+    int charts = 0;
+    for (const char *s = html ? strstr(html, "<svg") : NULL; s; s = strstr(s + 4, "<svg")) {
+        const char *end = strstr(s, "</svg>");
+        CHECK_MSG(end, "%s: an unterminated svg", run);
+        if (!end) break;
+        if (strstr(s, "class=\"heatmap\"") && strstr(s, "class=\"heatmap\"") < end) {
+            const char *cell = strstr(s, "<rect x=");
+            CHECK_MSG(cell && cell < end, "%s: an empty heatmap", run);
+            continue;
+        }
+        charts++;
+        int most = 0, dots = 0;
+        for (const char *p = strstr(s, "<path "); p && p < end; p = strstr(p + 5, "<path ")) {
+            /* distinct points: a path to where it starts draws nothing */
+            const char *d = strstr(p, " d=\""), *q = d ? strchr(d + 4, '"') : NULL;
+            double px[2] = {NAN, NAN};
+            int pts = 0;
+            for (const char *c = d ? d + 4 : p; q && c < q; c++) {
+                if (*c != 'M' && *c != 'L') continue;
+                char *e;
+                double x = strtod(c + 1, &e), y = strtod(e, NULL);
+                if (!pts) pts = 1, px[0] = x, px[1] = y;
+                else if (x != px[0] || y != px[1]) pts = 2;
+            }
+            if (pts > most) most = pts;
+        }
+        for (const char *c = strstr(s, "<circle class=\"point\""); c && c < end; c = strstr(c + 7, "<circle class=\"point\"")) dots++;
+        char title[80] = "";
+        const char *t = strstr(s, "font-weight=\"bold\">");
+        if (t && t < end) snprintf(title, sizeof title, "%.*s", (int)strcspn(t + 19, "<"), t + 19);
+        CHECK_MSG(most >= 2 || dots >= 1, "%s: chart '%s' draws nothing", run, title);
+        /* ticks: the labels of each axis, distinct */
+        for (int axis = 0; axis < 2; axis++) {
+            const char *anchor = axis ? "text-anchor=\"end\">" : "text-anchor=\"middle\">";
+            char seen[16][32];
+            int n = 0;
+            for (const char *a = strstr(s, anchor); a && a < end && n < 16; a = strstr(a + 1, anchor)) {
+                const char *v = a + strlen(anchor);
+                if (!((*v >= '0' && *v <= '9') || *v == '-')) continue; /* the axis title */
+                snprintf(seen[n], sizeof seen[n], "%.*s", (int)strcspn(v, "<"), v);
+                CHECK_MSG(!strstr(seen[n], "e-17") && !strstr(seen[n], "e-16"), "%s: '%s' tick %s", run, title, seen[n]);
+                for (int k = 0; k < n; k++) CHECK_MSG(strcmp(seen[k], seen[n]), "%s: '%s' ticks repeat %s", run, title, seen[n]);
+                n++;
+            }
+            CHECK_MSG(n >= 2, "%s: chart '%s' has %d labelled ticks on the %s axis", run, title, n, axis ? "y" : "x");
+        }
+    }
+    return charts;
+}
+
+/* A full-page PNG of DIR/NAME/report.html as Chromium draws it. */
+static void screenshot(const char *chrome, const char *dir, const char *name)
+{
+    char shot[700], args[2400];
+    const char *keep = getenv("NB_REPORT_SHOTS"); /* a folder to keep the pictures in, to look at them */
+    snprintf(shot, sizeof shot, "%s/%s.png", keep && *keep ? keep : dir, name);
+    snprintf(args, sizeof args,
+             "timeout 120 %s --headless --disable-gpu --no-sandbox --hide-scrollbars --user-data-dir=%s/chrome "
+             "--window-size=1100,4200 --screenshot=%s file://%s/%s/report.html > /dev/null 2>&1",
+             chrome, dir, shot, dir, name);
+    CHECK_MSG(system(args) == 0, "%s", args);
+    size_t n;
+    char *png = slurp(shot, &n);
+    CHECK_MSG(png && n > 20000 && !memcmp(png, "\x89PNG", 4), "%s: %zu bytes", shot, n);
+    /* the picture is as wide as the window: nothing made the page scroll sideways */
+    CHECK(png && n > 24 && ((unsigned char)png[16] << 24 | (unsigned char)png[17] << 16 | (unsigned char)png[18] << 8 |
+                            (unsigned char)png[19]) == 1100);
+    free(png);
+}
+
+TEST(report, four_runs_draw_every_chart_in_chromium)
+{
+    if (!t_have_data()) return;
+    char dir[] = "/tmp/nb_report_XXXXXX", args[1600], path[700], *out;
+    CHECK(mkdtemp(dir));
+    static const struct {
+        const char *name, *flags;
+        int rc;
+    } runs[] = {
+        /* healthy, with OneCycle: its first lr is max_lr / 25 */
+        {"healthy", "--limit-train 1280 --epochs 2 --batch 64 --log-every 5 --sched onecycle --lr 0.002", 0},
+        /* 12 layers of init std 1000: the first forward pass overflows */
+        {"dies_at_step_1", "--model 784-64-64-64-64-64-64-64-64-64-64-64-10 --init normal --init-std 1000 "
+                           "--limit-train 1280 --epochs 1 --monitor 5", 1},
+        /* SGD at lr 11 without clipping: NaN at step 19, one logged point (step 10) before it */
+        {"dies_at_step_20", "--opt sgd --lr 11 --clip-norm 0 --limit-train 1280 --epochs 1 --log-every 10", 1},
+        /* 11 linear layers: 22 parameter tensors, 22 series */
+        {"params_22", "--model 784-64-64-64-64-64-64-64-64-64-64-10 --limit-train 1280 --epochs 1 --monitor 4", 0},
+    };
+    for (size_t r = 0; r < sizeof runs / sizeof runs[0]; r++) {
+        snprintf(args, sizeof args, "train --quiet %s --report --out %s/%s", runs[r].flags, dir, runs[r].name);
+        int rc = t_cli_run(args, &out);
+        CHECK_MSG(rc == runs[r].rc, "%s: exit %d: %s", runs[r].name, rc, out ? out : "");
+        free(out);
+        snprintf(path, sizeof path, "%s/%s/report.html", dir, runs[r].name);
+        char *html = slurp(path, NULL);
+        check_page(html);
+        int charts = check_charts(html, runs[r].name);
+        CHECK_MSG(charts >= (r == 1 ? 2 : 4), "%s: %d charts", runs[r].name, charts);
+        if (r == 0) {
+            CHECK(html && count(html, "<svg") == 7 && !strstr(html, "class=\"none\""));
+            /* OneCycle (max_lr 0.02) gives the first step 0.02 / 25 = 8e-4: the
+             * lr chart's first point, not the configured 0.002 */
+            snprintf(path, sizeof path, "%s/%s/metrics.jsonl", dir, runs[r].name);
+            char *metrics = slurp(path, NULL);
+            const char *lf = metrics ? strstr(metrics, "\"lr_first\":") : NULL;
+            CHECK_MSG(lf && fabs(strtod(lf + 11, NULL) - 8e-4) < 1e-12, "%.80s", lf ? lf : "no lr_first");
+            free(metrics);
+        }
+        if (r == 1) /* nothing finite to draw but the lr: said in words, not an empty frame */
+            CHECK(html && strstr(html, "No loss recorded yet.") && strstr(html, "No epoch finished") &&
+                  strstr(html, "Stopped: loss became NaN at step 1"));
+        if (r == 2) /* the one logged point before the NaN is a dot on the loss and gradient charts */
+            CHECK(html && count(html, "<circle class=\"point\"") >= 2 && strstr(html, "Stopped: loss became NaN at step 19"));
+        if (r == 3) { /* 22 distinct colours, and every one in the legend */
+            const char *ur = html ? strstr(html, ">Update / parameter ratio</text>") : NULL;
+            const char *ue = ur ? strstr(ur, "</svg>") : NULL;
+            int series = 0;
+            for (const char *p = ur; p && p < ue; p = strstr(p + 5, "<path ")) series += !strncmp(p, "<path ", 6);
+            CHECK_MSG(series == 22, "%d update-ratio series", series);
+            CHECK(ur && strstr(ur, ">layers.0.weight<") && strstr(ur, ">layers.10.bias<"));
+        }
+        free(html);
+    }
+    const char *chrome = chromium();
+    if (!chrome) {
+        T_SKIP_UNLESS_REQUIRED("NB_REQUIRE_CHROMIUM", "no chromium for the screenshots (apt-get install chromium)");
+        t_rmrf(dir);
+        return;
+    }
+    for (size_t r = 0; r < sizeof runs / sizeof runs[0]; r++) {
+        /* as Chromium parsed it: the same charts */
+        char dom[700];
+        snprintf(dom, sizeof dom, "%s/%s/dom.html", dir, runs[r].name);
+        snprintf(args, sizeof args,
+                 "timeout 120 %s --headless --disable-gpu --no-sandbox --user-data-dir=%s/chrome --dump-dom "
+                 "file://%s/%s/report.html > %s 2>/dev/null", chrome, dir, dir, runs[r].name, dom);
+        CHECK_MSG(system(args) == 0, "%s", args);
+        char *html = slurp(dom, NULL);
+        CHECK_MSG(html && strstr(html, "<h1>Training report</h1>"), "%s: DOM %.200s", runs[r].name, html ? html : "-");
+        check_charts(html, runs[r].name);
+        free(html);
+        screenshot(chrome, dir, runs[r].name);
+    }
     t_rmrf(dir);
 }

@@ -177,6 +177,7 @@ static int nb__diag_run(int argc, char **argv)
     nb_doctor_opts o = da.o;
     int shuffle_labels = da.shuffle_labels, no_normalize = da.no_normalize;
     if (nb_run_finish(cmd, &r)) return 2;
+    nb_run_warn_futile(cmd, &r);
 
     nb_dataset *train = NULL, *test = NULL;
     if (nb_fashion_mnist_load(r.data, &train, &test)) {
@@ -213,6 +214,7 @@ static int nb__diag_run(int argc, char **argv)
         goto out;
     }
     o.opt = r.opt;
+    o.init = (int)r.init;
     o.batch = r.batch;
     o.seed = r.seed;
     o.step.clip_norm = r.clip_norm;

@@ -143,9 +143,18 @@ static void nb__print_result(const nb_run_cfg *r, const nb_lrfind_opts *lo, cons
 {
     const nb_lrfind_suggest *s = &res->s;
     double min_lr = s->i_min >= 0 ? res->lr[s->i_min] : NAN, min_loss = s->i_min >= 0 ? res->smooth[s->i_min] : NAN;
+    char reason[300] = "";
+    if (res->no_descent)
+        snprintf(reason, sizeof reason, "the loss never fell: the smoothed loss dropped %.1f%% at most along the sweep "
+                 "(less than %g%%), so no learning rate can be suggested; run `nabla diagnose` with the same flags",
+                 isfinite(res->descent) && res->descent > 0 ? 100 * res->descent : 0.0, 100 * lo->min_descent);
     if (r->json) {
         printf("{\"suggested\":");
         nb_json_num(stdout, s->valley);
+        printf(",\"reason\":");
+        if (res->no_descent) nb_json_write_string(stdout, reason);
+        else printf("null");
+        printf(",\"no_descent\":%s", res->no_descent ? "true" : "false");
         printf(",\"valley\":");
         nb_json_num(stdout, s->valley);
         printf(",\"steepest\":");
@@ -170,7 +179,13 @@ static void nb__print_result(const nb_run_cfg *r, const nb_lrfind_opts *lo, cons
         nb_json_write_string(stdout, svg);
         printf("}\n");
     } else if (r->quiet) {
-        printf("%.3g\n", s->valley);
+        if (res->no_descent) fprintf(stderr, "nabla lr-find: %s\n", reason);
+        else printf("%.3g\n", s->valley);
+    } else if (res->no_descent) {
+        printf("ran %zu steps up to lr %.3g: no suggestion.\n%s.\n", res->n, res->n ? res->lr[res->n - 1] : NAN,
+               reason);
+        printf("wrote %s and %s (%.1fs)\n", csv, svg, secs);
+        printf("next: nabla diagnose  (with the same model and optimizer flags)\n");
     } else {
         if (res->diverged)
             printf("stopped after %zu steps at lr %.3g: the smoothed loss %.3g passed %g x its best %.3g\n", res->n,
@@ -200,6 +215,9 @@ static int nb__lrfind_run(int argc, char **argv)
     if (k != NB_FLAGS_OK) return k == NB_FLAGS_HELP ? 0 : 2;
     if (n_pos) return nb_flags_unexpected(cmd, argv[1]);
     if (nb_run_finish(cmd, &r)) return 2;
+    nb_run_cfg swept = r; /* the sweep sets the rate: --lr plays no part */
+    swept.opt.lr = lo.lr_end;
+    nb_run_warn_futile(cmd, &swept);
     if (!(lo.lr_start < lo.lr_end))
         return nb_cli_usage_error(cmd, "--start %g must be below --end %g", lo.lr_start, lo.lr_end);
     if (nb_out_dir(r.out)) return nb_cli_usage_error(cmd, "--out %s: %s", r.out, strerror(errno));

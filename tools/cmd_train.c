@@ -282,6 +282,7 @@ typedef struct {
     int32_t *yb;
     size_t bpe;    /* batches per epoch */
     int per_batch; /* the schedule steps per batch, else per epoch */
+    double step_lr; /* the learning rate the last step used (logged) */
     nb_sched sched;
     nb_progress prog;
     nb_rng rng;
@@ -312,6 +313,7 @@ static int nb__train_flags(nb__train *t, int argc, char **argv)
     if (k != NB_FLAGS_OK) return k == NB_FLAGS_HELP ? 0 : 2;
     if (n_pos) return nb_flags_unexpected(t->cmd, argv[1]);
     if (nb_run_finish(t->cmd, &t->r)) return 2;
+    nb_run_warn_futile(t->cmd, &t->r);
     if (t->dg.report && !t->dg.monitor) t->dg.monitor = t->r.log_every;
     return -1;
 }
@@ -382,8 +384,7 @@ static int nb__setup_model(nb__train *t)
     t->loader = nb_loader_new(t->train, &(nb_loader_opts){.batch_size = r->batch, .shuffle = 1, .seed = r->seed});
     if (!t->loader) return nb_cli_usage_error(t->cmd, "--batch %zu: %s", r->batch, nb_errmsg());
     t->bpe = nb_loader_batches_per_epoch(t->loader);
-    t->per_batch = r->sched.kind == NB_SCHED_ONECYCLE || r->sched.kind == NB_SCHED_LINEAR;
-    if (r->sched.kind == NB_SCHED_ONECYCLE) r->sched.total_steps = (long)(t->bpe * (size_t)r->epochs);
+    t->per_batch = nb_run_sched_steps(r, t->bpe);
     if (nb_sched_init(&t->sched, &r->sched, r->opt.lr) || nb_sched_apply(&t->sched, t->opt))
         return nb_cli_usage_error(t->cmd, "--sched %s: %s", r->sched_name, nb_errmsg());
     t->prog = (nb_progress){0};
@@ -446,6 +447,8 @@ static void nb__write_start(FILE *f, const void *ev)
     nb_json_write_string(f, r->opt_name);
     fputs(",\"lr\":", f);
     nb_json_num(f, r->opt.lr);
+    fputs(",\"lr_first\":", f); /* what the schedule gives the next step */
+    nb_json_num(f, nb_optim_lr(t->opt));
     fprintf(f, ",\"batch\":%zu,\"epochs\":%ld", r->batch, r->epochs);
     fprintf(f, ",\"threads\":%d,\"resumed\":%s,\"step\":%lld", nb_get_threads(), r->resume ? "true" : "false",
             (long long)t->prog.step);
@@ -493,7 +496,7 @@ static void nb__write_log(FILE *f, const void *ev)
     fputs(",\"grad_norm\":", f);
     nb_json_num(f, e->grad_norm);
     fputs(",\"lr\":", f);
-    nb_json_num(f, nb_optim_lr(e->t->opt));
+    nb_json_num(f, e->t->step_lr);
 }
 
 /* Every --log-every batches: the progress bar or a line, and a log event. */
@@ -714,6 +717,7 @@ static nb_train_stop nb__step(nb__train *t, long epoch, nb__epoch *ep, size_t n)
     nb__anomaly_continuing(t);
     if (sr.nonfinite) return nb__nonfinite(t, epoch, ep, 0, lv, gnorm);
     t->skip_run = 0;
+    t->step_lr = nb_optim_lr(t->opt);
     if (t->per_batch) {
         nb_sched_step(&t->sched);
         nb_sched_apply(&t->sched, t->opt);

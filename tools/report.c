@@ -181,10 +181,12 @@ static void nb__line(nb__metrics *M, const char *text, size_t len)
         M->epochs = (long long)nb__num(j, o, "epochs");
         M->params = (long long)nb__num(j, o, "params");
         M->starts++;
-        nb__push(&M->log_step, step); /* the starting learning rate, as a point */
+        /* the rate the schedule gives the first step, as a point (the
+         * configured "lr" is OneCycle's peak, not a rate any step used) */
+        nb__push(&M->log_step, step + 1);
         nb__push(&M->log_loss, NAN);
         nb__push(&M->log_gn, NAN);
-        nb__push(&M->log_lr, M->lr);
+        nb__push(&M->log_lr, nb__num(j, o, "lr_first"));
         M->done = 0; /* a resumed run goes on */
         M->nonfinite = 0;
     } else if (!strcmp(ev, "log")) {
@@ -210,6 +212,10 @@ static void nb__line(nb__metrics *M, const char *text, size_t len)
         }
         M->nonfinite = 1;
         M->nan_step = (long long)step;
+        nb__push(&M->log_step, step); /* the step that failed: its rate and gradient norm */
+        nb__push(&M->log_loss, nb__num(j, o, "loss"));
+        nb__push(&M->log_gn, nb__num(j, o, "grad_norm"));
+        nb__push(&M->log_lr, nb__num(j, o, "lr"));
         snprintf(M->nan_msg, sizeof M->nan_msg, "%s", msg);
         nb__add_warning(M, (long long)step, "nonfinite", "loss", msg);
     } else if (!strcmp(ev, "anomaly")) {
@@ -258,10 +264,15 @@ static double nb__spread(const nb_plot *p)
     return hi > 0 ? hi / lo : 1;
 }
 
+/* The chart, or the sentence `none` when it would have no point to draw. */
 static void nb__chart(FILE *f, const nb_plot *p, const char *none)
 {
     size_t pts = 0;
-    for (int s = 0; s < p->n_series; s++) pts += p->series[s].n;
+    for (int s = 0; s < p->n_series; s++)
+        for (size_t i = 0; i < p->series[s].n; i++) {
+            double x = p->series[s].x[i], y = p->series[s].y[i];
+            pts += isfinite(x) && isfinite(y) && (!p->log_x || x > 0) && (!p->log_y || y > 0);
+        }
     if (!pts) {
         fprintf(f, "<p class=\"none\">");
         nb__esc(f, none);

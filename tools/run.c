@@ -159,11 +159,15 @@ const nb_flag nb_run_flags[] = {
     NB_FLAG_BOOL("--nesterov", NB__R, given.nesterov, "SGD Nesterov momentum"),
     NB_FLAG_CUSTOM("--sched", nb__sched_flag, "NAME",
                    "none|step|exp|cosine|onecycle|linear (none)\n"
-                   "step/exp/cosine step once per epoch; onecycle/linear per batch"),
+                   "step/exp/cosine step once per epoch; onecycle per batch;\n"
+                   "linear decays per batch from --lr to 0 over the run"),
     NB_FLAG_INT("--step-size", NB__R, given.step_size, 1, 1000000, "N", "StepLR period in epochs (3)"),
     NB_FLAG_DOUBLE("--gamma", NB__R, given.gamma, 1e-12, 10, "G", "StepLR/ExponentialLR factor (0.1 / 0.9)"),
     NB_FLAG_INT("--warmup", NB__R, given.warmup, 0, 100000000, "N",
-                "linear warm-up steps before step/exp/cosine (epochs) (0)"),
+                "warm-up: the first N optimizer steps (batches) ramp\n"
+                "the lr from 0.1 x to 1 x, then the schedule starts;\n"
+                "with step/exp/cosine they then count in steps too\n"
+                "(onecycle has its own warm-up) (0)"),
     NB_FLAG_DOUBLE("--max-lr", NB__R, given.max_lr, 0, 1e6, "LR", "OneCycleLR peak (10 x --lr)"),
     NB_FLAG_TEXT("training:\n"),
     NB_FLAG_STRING("--data", NB__R, data, "DIR", "Fashion-MNIST folder (else $NABLA_DATA, else Debian's)"),
@@ -212,9 +216,16 @@ int nb_run_finish(const char *cmd, nb_run_cfg *r)
     case NB_SCHED_EXPONENTIAL: s->gamma = isnan(r->given.gamma) ? 0.9 : r->given.gamma; break;
     case NB_SCHED_COSINE: s->t_max = r->epochs; break;
     case NB_SCHED_ONECYCLE: s->max_lr = isnan(r->given.max_lr) ? 10 * r->opt.lr : r->given.max_lr; break;
+    case NB_SCHED_LINEAR: /* from --lr down to 0 over the run: nb_run_sched_steps sets total_iters */
+        s->start_factor = 1.0;
+        s->end_factor = 0.0;
+        break;
     default: break;
     }
-    if (r->given.warmup > 0 && s->kind != NB_SCHED_ONECYCLE && s->kind != NB_SCHED_CONSTANT) {
+    if (r->given.warmup > 0 && s->kind == NB_SCHED_ONECYCLE)
+        return nb_cli_usage_error(cmd, "--warmup: onecycle warms up by itself (over the first 30%% of the "
+                                       "steps); drop --warmup or pick another --sched");
+    if (r->given.warmup > 0) {
         s->warmup_iters = r->given.warmup;
         s->warmup_start_factor = 0.1;
     }
@@ -222,6 +233,41 @@ int nb_run_finish(const char *cmd, nb_run_cfg *r)
     if (nb_run_check_spec(cmd, r)) return 2;
     if (nb_set_threads(r->threads)) return nb_cli_usage_error(cmd, "--threads: %s", nb_errmsg());
     return 0;
+}
+
+int nb_run_sched_steps(nb_run_cfg *r, size_t batches_per_epoch)
+{
+    nb_sched_config *s = &r->sched;
+    long total = (long)(batches_per_epoch * (size_t)r->epochs), w = s->warmup_iters;
+    long after = total - w > 1 ? total - w : 1; /* the steps the schedule has after the warm-up */
+    if (s->kind == NB_SCHED_ONECYCLE) s->total_steps = total;
+    if (s->kind == NB_SCHED_LINEAR) s->total_iters = after;
+    if (s->kind == NB_SCHED_ONECYCLE || s->kind == NB_SCHED_LINEAR) return 1;
+    if (!w) return 0; /* step/exp/cosine step once per epoch, as in torch */
+    /* a warm-up counts steps, so the schedule after it does too: its epochs become steps */
+    long bpe = batches_per_epoch ? (long)batches_per_epoch : 1;
+    if (s->kind == NB_SCHED_STEP) s->step_size *= bpe;
+    if (s->kind == NB_SCHED_EXPONENTIAL) s->gamma = pow(s->gamma, 1.0 / (double)bpe);
+    if (s->kind == NB_SCHED_COSINE) s->t_max = after;
+    return 1;
+}
+
+void nb_run_warn_futile(const char *cmd, const nb_run_cfg *r)
+{
+    if (r->opt.lr == 0 && r->sched.kind != NB_SCHED_ONECYCLE)
+        fprintf(stderr, "nabla %s: warning: --lr 0: the weights never change, so the model cannot learn\n", cmd);
+    if (r->sched.kind == NB_SCHED_ONECYCLE && r->sched.max_lr == 0)
+        fprintf(stderr, "nabla %s: warning: --max-lr 0: onecycle's rate is 0 at every step, so the model cannot "
+                        "learn\n", cmd);
+    if (r->clip_norm > 0 && r->clip_norm < 1e-6)
+        fprintf(stderr, "nabla %s: warning: --clip-norm %g: every step is at most %g long, so the model barely "
+                        "moves (1.0 is usual; 0 turns clipping off)\n", cmd, r->clip_norm, r->clip_norm * r->opt.lr);
+    if (r->clip_value > 0 && r->clip_value < 1e-8)
+        fprintf(stderr, "nabla %s: warning: --clip-value %g: every gradient is clamped to almost 0, so the model "
+                        "barely moves\n", cmd, r->clip_value);
+    if (r->opt.weight_decay * r->opt.lr >= 1 && r->opt.kind != NB_OPT_ADAM && r->opt.kind != NB_OPT_RMSPROP)
+        fprintf(stderr, "nabla %s: warning: --weight-decay %g with --lr %g shrinks every weight to 0 (or past it) "
+                        "at each step\n", cmd, r->opt.weight_decay, r->opt.lr);
 }
 
 nb_model *nb_run_model(const char *cmd, const nb_run_cfg *r, nb_rng *rng)

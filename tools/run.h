@@ -53,6 +53,13 @@ extern const size_t nb_run_n_flags;
 #define NB_RUN_FLAG_TABLE(r) {nb_run_flags, nb_run_n_flags, (r)}
 /* Validate cross-flag rules and finish the configs; 0 or 2 (printed). */
 int nb_run_finish(const char *cmd, nb_run_cfg *r);
+/* Finish r's schedule once the batches per epoch are known (the total
+ * steps of onecycle and linear; with --warmup, step/exp/cosine counted in
+ * steps); 1 when the schedule steps after every batch, 0 after every epoch. */
+int nb_run_sched_steps(nb_run_cfg *r, size_t batches_per_epoch);
+/* Warn on stderr about settings with which the model cannot learn (--lr 0,
+ * a vanishing --clip-norm, ...); they are not errors. */
+void nb_run_warn_futile(const char *cmd, const nb_run_cfg *r);
 /* The model of r (initialised from r->seed); NULL (printed) on error. */
 nb_model *nb_run_model(const char *cmd, const nb_run_cfg *r, nb_rng *rng);
 /* In tools/model_cli.c: is v the widths shorthand ("784-128-10")?  The

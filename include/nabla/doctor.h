@@ -29,8 +29,15 @@
  *   grad_vanishing  per named parameter, the L2 norm of its gradient on that
  *                   batch.  FAIL: some norm < vanish (1e-6); WARN: first/last
  *                   Linear weight ratio < 1e-2.  value: the smallest norm.
- *   grad_exploding  FAIL: some norm > explode (10); WARN: first/last ratio
- *                   > 1e2.  value: the largest norm.
+ *   grad_exploding  FAIL: some norm not finite, or > explode (10) with no
+ *                   clipping; WARN: > explode with clip_norm on (it bounds
+ *                   each step), or first/last ratio > 1e2.  value: the
+ *                   largest norm.
+ *                   A net that trains (loss_decreases and overfit_batch
+ *                   PASS, input_stats not FAIL) turns a FAIL of
+ *                   initial_loss, grad_vanishing or grad_exploding into a
+ *                   WARN: they predict trouble the training checks did not
+ *                   find.
  *   loss_decreases  trend_steps (100) steps on fresh batches at the lr under
  *                   test; the loss of a fixed probe batch (the first 256
  *                   training samples, training mode, grad off) before and
@@ -114,6 +121,10 @@ typedef struct nb_doctor_opts {
     size_t short_samples;   /* 5000 (0 = all the training data) */
     size_t stats_samples;   /* 10000 */
     double vanish, explode; /* 1e-6, 10 */
+    int init;               /* the nb_init the model was given, or -1 (the
+                               default: unknown); advice never suggests the
+                               init, activation, --batchnorm, --residual or
+                               clipping already in effect */
 } nb_doctor_opts;
 
 typedef struct nb_doctor_report {

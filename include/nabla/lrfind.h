@@ -60,6 +60,9 @@ typedef struct nb_lrfind_opts {
     int skip_end;            /* 5 */
     size_t batch;            /* 64 */
     uint64_t seed;           /* shuffling of the sweep's own loader */
+    double min_descent;      /* 0.05: below this relative fall of the smoothed
+                                loss along its longest valley the sweep has no
+                                descent and suggests nothing (res->no_descent) */
     nb_step_opts step;       /* clipping, label smoothing; rng is ignored
                                 (nb_lrfind's rng argument is used) */
 } nb_lrfind_opts;
@@ -75,6 +78,9 @@ typedef struct nb_lrfind_result {
     double *lr, *loss, *smooth; /* [n] each, owned: nb_lrfind_result_free */
     int diverged;               /* stopped early by the divergence rule */
     double best;                /* lowest smoothed loss */
+    double descent;             /* relative fall along the longest valley, (first - last) / first; NAN when none */
+    int no_descent;             /* the loss never fell (descent < min_descent, or < 2 usable points):
+                                   s holds no suggestion (NANs) */
     nb_lrfind_suggest s;
 } nb_lrfind_result;
 

@@ -9,7 +9,11 @@
  *   nb_plot_svg(&p, stdout, 640, 400);
  *
  * Series borrow the caller's arrays until nb_plot_svg returns.  Non-finite
- * points (and non-positive ones on a log axis) are skipped, breaking the line.
+ * points (and non-positive ones on a log axis) are skipped, breaking the line;
+ * a lone point is drawn as a dot.  The legend lists the series that have a
+ * point to draw, each in its own colour (NB_PLOT_MAX_SERIES of them, dashed
+ * from the eleventh); when it does not fit right of the chart it goes under
+ * it, in columns, and the svg grows taller than asked to hold it.
  */
 #ifndef NABLA_PLOT_H
 #define NABLA_PLOT_H
@@ -50,7 +54,8 @@ NB_API void nb_plot_init(nb_plot *p, const char *title, const char *xlabel, cons
 NB_API int nb_plot_series(nb_plot *p, const char *label, const double *x, const double *y, size_t n);
 NB_API int nb_plot_vline(nb_plot *p, double x, const char *label);
 NB_API int nb_plot_hline(nb_plot *p, double y, const char *label);
-/* Write one <svg> element of width x height pixels (embeddable in HTML). */
+/* Write one <svg> element of width x height pixels (embeddable in HTML),
+ * taller when the legend goes under the chart. */
 NB_API void nb_plot_svg(const nb_plot *p, FILE *f, int width, int height);
 /* Write s escaped for XML/HTML text. */
 NB_API void nb_xml_escape(FILE *f, const char *s);

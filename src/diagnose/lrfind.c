@@ -19,6 +19,7 @@ nb_lrfind_opts nb_lrfind_defaults(void)
     o.skip_end = 5;
     o.batch = 64;
     o.seed = 1;
+    o.min_descent = 0.05;
     return o;
 }
 
@@ -105,6 +106,8 @@ static int nb__check_opts(const nb_lrfind_opts *o)
     if (o->n_steps < 2 || o->n_steps > 10000) return nb__erri("lr-find: n_steps %d is not in [2, 10000]", o->n_steps);
     if (!(o->beta >= 0 && o->beta < 1)) return nb__erri("lr-find: beta %g is not in [0, 1)", o->beta);
     if (!(o->diverge > 1)) return nb__erri("lr-find: diverge %g must be > 1", o->diverge);
+    if (!(o->min_descent >= 0 && o->min_descent < 1))
+        return nb__erri("lr-find: min_descent %g is not in [0, 1)", o->min_descent);
     if (o->batch == 0) return nb__erri("lr-find: batch is 0");
     return 0;
 }
@@ -115,7 +118,7 @@ int nb_lrfind(nb_model *m, const nb_optim *o, const nb_dataset *ds, nb_rng *rng,
     if (!res) return nb__erri("lr-find: NULL result");
     memset(res, 0, sizeof *res);
     nb__no_suggestions(&res->s);
-    res->best = NAN;
+    res->best = res->descent = NAN;
     if (!m || !o || !ds) return nb__erri("lr-find: NULL %s", !m ? "model" : !o ? "optimizer" : "dataset");
     nb_lrfind_opts dflt = nb_lrfind_defaults();
     if (!opts) opts = &dflt;
@@ -180,7 +183,18 @@ int nb_lrfind(nb_model *m, const nb_optim *o, const nb_dataset *ds, nb_rng *rng,
     }
     res->best = isfinite(best) ? best : NAN;
     int skip = opts->skip_start < 0 ? opts->n_steps / 10 : opts->skip_start;
-    if (nb_lrfind_suggest_from(res->lr, res->smooth, res->n, skip, opts->skip_end, &res->s)) goto out;
+    /* a curve that never falls (a model that cannot learn, a range that
+     * starts too high) has no rate to suggest: any pick would be noise */
+    if (nb_lrfind_suggest_from(res->lr, res->smooth, res->n, skip, opts->skip_end, &res->s)) {
+        res->no_descent = 1;
+    } else {
+        double a = res->smooth[res->s.valley_start], z = res->smooth[res->s.valley_end];
+        res->descent = (a - z) / fabs(a);
+        if (!(res->descent >= opts->min_descent)) {
+            res->no_descent = 1;
+            nb__no_suggestions(&res->s);
+        }
+    }
     rc = 0;
 out:
     nb__model_state_load(&saved, m);
