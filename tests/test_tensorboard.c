@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../tools/tensorboard.c" /* the writer: tools/ is not in the test binary */
 #include "nabla/train.h"
 #include "t.h"
 #include "t_cli.h"
@@ -177,5 +178,55 @@ TEST(train, results_on_stdout_progress_on_stderr)
     while (f && fgets(line, sizeof line, f)) lines++, json &= line[0] == '{';
     if (f) fclose(f);
     CHECK_MSG(lines >= 4 && json, "--json: %d lines on stdout, all JSON: %d", lines, json);
+    t_rmrf(dir);
+}
+
+/* The event-file writer itself (tools/tensorboard.c, built into this test
+ * above): CRC32C's check value, and every record's framing read back. */
+static uint32_t tb_le32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+TEST(train, tensorboard_records_are_framed_and_checksummed)
+{
+    CHECK(nb_crc32c(0, "123456789", 9) == 0xE3069283u); /* CRC-32C's check value */
+    CHECK(nb_crc32c(nb_crc32c(0, "1234", 4), "56789", 5) == 0xE3069283u);
+    char dir[64];
+    CHECK(tb_tmpdir(dir, sizeof dir));
+    nb_tb *tb = nb_tb_open(dir);
+    CHECK(tb != NULL);
+    if (!tb) return;
+    char path[1200];
+    snprintf(path, sizeof path, "%s", nb_tb_path(tb));
+    CHECK(strstr(path, "/events.out.tfevents.") != NULL);
+    CHECK(nb_tb_scalar(tb, "epoch_loss", 7, 0.25) == 0 && nb_tb_restart(tb, 8) == 0);
+    char tag[300];
+    memset(tag, 'x', sizeof tag - 1);
+    tag[sizeof tag - 1] = '\0';
+    CHECK(nb_tb_scalar(tb, tag, 1, 1.0) == -1); /* a tag too long is refused, nothing written */
+    CHECK(nb_tb_close(tb) == 0);
+    FILE *f = fopen(path, "rb");
+    unsigned char buf[4096];
+    size_t n = f ? fread(buf, 1, sizeof buf, f) : 0;
+    if (f) fclose(f);
+    size_t at = 0;
+    int records = 0, crc_ok = 1;
+    while (at + 12 <= n) {
+        uint64_t len = tb_le32(buf + at) | (uint64_t)tb_le32(buf + at + 4) << 32;
+        crc_ok &= tb_le32(buf + at + 8) == nb_crc32c_mask(nb_crc32c(0, buf + at, 8));
+        if (at + 12 + len + 4 > n) break;
+        crc_ok &= tb_le32(buf + at + 12 + len) == nb_crc32c_mask(nb_crc32c(0, buf + at + 12, len));
+        if (records == 0) crc_ok &= len > 13 && !memcmp(buf + at + 12 + len - 13, "brain.Event:2", 13);
+        at += 12 + len + 4;
+        records++;
+    }
+    CHECK_MSG(records == 3 && at == n && crc_ok, "%d records, %zu of %zu bytes, checksums %s", records, at, n,
+              crc_ok ? "right" : "wrong");
+    /* the scalar: float32 0.25 after the tag */
+    unsigned char want[] = {0x0a, 10, 'e', 'p', 'o', 'c', 'h', '_', 'l', 'o', 's', 's', 0x15, 0, 0, 0x80, 0x3e};
+    int found = 0;
+    for (size_t i = 0; i + sizeof want <= n; i++) found |= !memcmp(buf + i, want, sizeof want);
+    CHECK(found);
     t_rmrf(dir);
 }
