@@ -11,7 +11,7 @@ CC      ?= cc
 PREFIX  ?= /usr/local
 PYTHON_TORCH ?= /usr/bin/python3
 
-WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+WARN    := -Wall -Wextra -Werror -Wpedantic -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 CSTD    := -std=c11 -D_POSIX_C_SOURCE=200809L -ffp-contract=off
 OPT     ?= -O2 -g
 ifeq ($(SAN),1)
@@ -68,7 +68,7 @@ $(CLI_OBJ) $(TEST_OBJ): CFLAGS += -Icatalogue
 EX_SRC   := $(wildcard examples/*.c)
 EX_BIN   := $(EX_SRC:examples/%.c=$(B)/examples/%)
 
-.PHONY: all test check examples install clean fixtures run bench print-ldlibs
+.PHONY: all test check examples install clean fixtures run bench print-ldlibs guide
 all: $(B)/libnabla.a $(B)/libnabla.so $(B)/nabla
 
 # An object whose .d is missing (built before .d files existed) is rebuilt:
@@ -114,9 +114,19 @@ run: all
 	@sh scripts/ensure-data.sh
 	./$(B)/nabla train $(ARGS)
 
+# The guides' transcript checker (scripts/guide.c tells the block format).
+$(B)/guide: scripts/guide.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDSAN) -o $@ $< -lm
+
+# Run every command of the guides and rewrite the outputs that changed
+# (`make guide GUIDE_FLAGS=--all` rewrites them all; the fast ones are checked by make test).
+guide: all examples $(B)/guide
+	./$(B)/guide --write $(GUIDE_FLAGS) --build $(B) docs/guide.md docs/guide.ko.md
+
 # Every suite, the CLI checks and the examples; the runner prints the closing
 # line.  T=FILTER runs only the matching cases (a filter matching none fails).
-test: all $(B)/test_nabla examples
+test: all $(B)/test_nabla examples $(B)/guide
 	@NB_BUILD=$(B) ./$(B)/test_nabla $(T)
 
 check: test

@@ -53,6 +53,10 @@ static const nb_flag nb__diag_flags[] = {
      "an integer in [2, 100000]", NULL, "N", "steps of the loss_decreases check (100)"},
     {"--overfit-steps", NB_FLAG_INT, NB_FLAG__AT(nb__diag_args, o.overfit_steps), 2, 100000, NULL,
      "an integer in [2, 100000]", NULL, "N", "steps of the overfit_batch check (200)"},
+    NB_FLAG_DOUBLE("--vanish-below", nb__diag_args, o.vanish, 1e-300, 1e300, "X",
+                   "grad_vanishing fails below this gradient norm (1e-6)"),
+    NB_FLAG_DOUBLE("--explode-above", nb__diag_args, o.explode, 1e-300, 1e300, "X",
+                   "grad_exploding fails above this gradient norm (10)"),
     NB_FLAG_BOOL("--shuffle-labels", nb__diag_args, shuffle_labels,
                  "shuffle the training labels first (a planted fault:\n"
                  "shows what mislabelled data looks like)"),

@@ -53,6 +53,7 @@ typedef struct {
     long monitor;                /* every N steps; 0 = off */
     nb_anomaly_policy policy;    /* NB_ANOMALY_OFF unless asked */
     int report;
+    double vanish_below, explode_above; /* monitor warning limits; 0 = the monitor's defaults */
 } nb__diag;
 
 /* --detect-anomaly: the stop policy unless --anomaly-policy chose one. */
@@ -83,6 +84,10 @@ static const nb_flag nb__diag_flags[] = {
      "sigmoid/tanh units; warnings (gradient norm < 1e-6 or\n"
      "> 10, over half the units dead or saturated) on stderr;\n"
      "everything as JSON events in metrics.jsonl (and --json)"},
+    {"--vanish-below", NB_FLAG_DOUBLE, offsetof(nb__diag, vanish_below), sizeof(double), 1e-300, 1e300, NULL,
+     NULL, NULL, "X", "the monitor's vanishing limit (1e-6)"},
+    {"--explode-above", NB_FLAG_DOUBLE, offsetof(nb__diag, explode_above), sizeof(double), 1e-300, 1e300, NULL,
+     NULL, NULL, "X", "the monitor's exploding limit (10)"},
     NB_FLAG_ACTION("--detect-anomaly", nb__detect_anomaly_flag,
                    "check every op's output and every gradient for NaN/Inf\n"
                    "and stop at the first, naming the op, pass, shapes and\n"
@@ -470,7 +475,8 @@ static int nb__setup_outputs(nb__train *t)
     }
     if (t->dg.policy) nb_set_detect_anomaly(t->c, t->dg.policy);
     if (t->dg.monitor &&
-        !(t->mon = nb_monitor_new(t->m, &(nb_monitor_opts){.every = t->dg.monitor, .on_record = nb__on_record,
+        !(t->mon = nb_monitor_new(t->m, &(nb_monitor_opts){.every = t->dg.monitor, .vanishing = t->dg.vanish_below,
+                                                           .exploding = t->dg.explode_above, .on_record = nb__on_record,
                                                            .user = &t->mout}))) {
         fprintf(stderr, "nabla train: monitor: %s\n", nb_errmsg());
         return 1;

@@ -19,6 +19,8 @@ static const nb_cli_cmd *const nb_cli_cmds[] = {
     &nb_cmd_gradcheck,
     &nb_cmd_vanish,
     &nb_cmd_summary,
+    &nb_cmd_compare,
+    &nb_cmd_graph,
 };
 #define NB_CLI_NCMDS (sizeof nb_cli_cmds / sizeof nb_cli_cmds[0])
 

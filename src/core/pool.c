@@ -185,9 +185,15 @@ static void nb__grow(size_t n)
 void nb__pool_run(size_t ntasks, void (*fn)(void *, size_t), void *arg)
 {
     const size_t nt = nb__pool_threads();
-    if (ntasks <= 1 || nt <= 1) return nb__run_serial(ntasks, fn, arg);
+    if (ntasks <= 1 || nt <= 1) {
+        nb__run_serial(ntasks, fn, arg);
+        return;
+    }
     call_once(&P.once, nb__pool_init);
-    if (!P.ok || atomic_flag_test_and_set(&nb__busy)) return nb__run_serial(ntasks, fn, arg);
+    if (!P.ok || atomic_flag_test_and_set(&nb__busy)) {
+        nb__run_serial(ntasks, fn, arg);
+        return;
+    }
 
     mtx_lock(&P.mu);
     nb__grow(nt < ntasks ? nt : ntasks);

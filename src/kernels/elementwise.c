@@ -11,6 +11,7 @@
 
 #include <tgmath.h>
 
+#include "../core/cpu.h"
 #include "../core/pool.h"
 #include "elementwise_avx2.h"
 #include "vmath.h"
@@ -45,18 +46,5 @@ void nb_k_bcast_init(nb_k_bcast *bc, int out_ndim, const size_t *out_shape, int 
     }
 }
 
-#define T float
-#define S(name) name##_f32
-#define NB__F32 1
-#include "elementwise.inc"
-#undef NB__F32
-#undef T
-#undef S
-
-#define T double
-#define S(name) name##_f64
-#define NB__F32 0
-#include "elementwise.inc"
-#undef NB__F32
-#undef T
-#undef S
+#define NB__TEMPLATE "elementwise.inc"
+#include "instantiate.h"

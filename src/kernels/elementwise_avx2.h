@@ -4,7 +4,7 @@
  * accumulation (the bias gradient is a sum of rows), axpy and scale.  Each
  * performs exactly the float operations of the scalar loop in
  * elementwise.inc, in the same order, so the results are the same bits; the
- * callers choose them only when nb__vmath_avx2() says the CPU has AVX2. */
+ * callers choose them only when nb__cpu_has_avx2() says the CPU has AVX2. */
 #ifndef NB_KERNELS_ELEMENTWISE_AVX2_H
 #define NB_KERNELS_ELEMENTWISE_AVX2_H
 
@@ -19,6 +19,11 @@ int nb__ew_unary_avx2_f32(nb_unary_kind k, float *y, const float *x, size_t n, f
 /* gx += gy * f'(x); returns 0 for the kinds it does not handle. */
 int nb__ew_unary_bwd_avx2_f32(nb_unary_kind k, float *gx, const float *gy, const float *x,
                               const float *y, size_t n, float a);
+/* y = act(x) (act.inc); returns 0 (nothing written) for the activations it does not handle. */
+int nb__ew_act_avx2_f32(nb_act act, float *y, const float *x, size_t n, float a);
+/* gx += gy * act'(x); returns 0 for the activations it does not handle. */
+int nb__ew_act_bwd_avx2_f32(nb_act act, float *gx, const float *gy, const float *x, const float *y, size_t n,
+                            float a);
 /* y[j] = a[j sa] (op) b[j sb], sa and sb 0 or 1; add, sub, mul, div only. */
 void nb__ew_bin_row_avx2_f32(nb_binary_kind k, float *y, const float *a, size_t sa, const float *b,
                              size_t sb, size_t n);

@@ -3,6 +3,7 @@
  * and double.  The kernels are in gemm_generic.c, gemm_avx2.c, gemm_avx512.c. */
 #include "gemm.h"
 
+#include "core/cpu.h"
 #include "core/pool.h"
 
 #include <limits.h>
@@ -23,12 +24,8 @@ static int nb__gemm_can_run(int path)
     switch (path) {
     case NB__GEMM_GENERIC: return 1;
 #if defined(NB__GEMM_X86)
-    case NB__GEMM_AVX2:
-        __builtin_cpu_init();
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    case NB__GEMM_AVX512:
-        __builtin_cpu_init();
-        return __builtin_cpu_supports("avx512f");
+    case NB__GEMM_AVX2: return nb__cpu_has_avx2_fma();
+    case NB__GEMM_AVX512: return nb__cpu_has_avx512f();
 #endif
     default: return 0;
     }
@@ -213,18 +210,5 @@ static void nb__gemm_cblas_init(void)
     ((!(ta) && !(tb) && (M) >= 16 && ((M) < 128 || (K) < 32)) || ((ta) && !(tb) && (K) <= 64 && (M) >= 64))
 #endif
 
-#define T float
-#define S(name) name##_f32
-#define NB__CBLAS_GEMM cblas_sgemm
-#include "gemm.inc"
-#undef T
-#undef S
-#undef NB__CBLAS_GEMM
-
-#define T double
-#define S(name) name##_f64
-#define NB__CBLAS_GEMM cblas_dgemm
-#include "gemm.inc"
-#undef T
-#undef S
-#undef NB__CBLAS_GEMM
+#define NB__TEMPLATE "gemm.inc"
+#include "instantiate.h"

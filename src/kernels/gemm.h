@@ -59,7 +59,7 @@
  *   - "dot" for A B^T (ta == 0, tb == 1) with small M or N: every C element is
  *     a dot product of two stored rows; nothing is packed.
  *   - the instruction set (AVX-512F, AVX2+FMA, or portable C) is detected once
- *     at run time (__builtin_cpu_supports) and cached in an atomic.
+ *     at run time (core/cpu.h) and cached.
  *   - packing scratch is one 64-byte-aligned block per calling thread, grown
  *     to the largest size asked (bounded by the blocking: at most
  *     (MC + NC) * KC elements, ~4.5 MB for float, per piece), then reused: no
@@ -71,14 +71,16 @@
 
 #include <stddef.h>
 
-#define NB__GEMM_DECLS(T, S)                                                                    \
-    void nb_k_gemm_##S(int ta, int tb, size_t M, size_t N, size_t K, T alpha, const T *A,      \
-                       size_t lda, const T *B, size_t ldb, T beta, T *C, size_t ldc);           \
-    void nb_k_gemm_ref_##S(int ta, int tb, size_t M, size_t N, size_t K, T alpha, const T *A,  \
-                           size_t lda, const T *B, size_t ldb, T beta, T *C, size_t ldc);
-
-NB__GEMM_DECLS(float, f32)
-NB__GEMM_DECLS(double, f64)
+/* C = alpha op(A) op(B) + beta C, by the fastest path (see above) */
+void nb_k_gemm_f32(int ta, int tb, size_t M, size_t N, size_t K, float alpha, const float *A, size_t lda,
+                   const float *B, size_t ldb, float beta, float *C, size_t ldc);
+void nb_k_gemm_f64(int ta, int tb, size_t M, size_t N, size_t K, double alpha, const double *A, size_t lda,
+                   const double *B, size_t ldb, double beta, double *C, size_t ldc);
+/* the same by plain loops: the reference the tests compare with */
+void nb_k_gemm_ref_f32(int ta, int tb, size_t M, size_t N, size_t K, float alpha, const float *A, size_t lda,
+                       const float *B, size_t ldb, float beta, float *C, size_t ldc);
+void nb_k_gemm_ref_f64(int ta, int tb, size_t M, size_t N, size_t K, double alpha, const double *A,
+                       size_t lda, const double *B, size_t ldb, double beta, double *C, size_t ldc);
 
 /* ------------------------------------------------------ tests and benchmarks */
 /* Instruction-set paths.  NB__GEMM_AUTO is the detected best one. */
@@ -117,25 +119,39 @@ void nb__gemm_set_blocks(size_t mc, size_t kc, size_t nc);
  * Packed panels: ap [ceil(m/mr)][k][mr] (rows past m zero), bp
  * [ceil(n/nr)][k][nr] (columns past n zero).  a/b point at element (0, 0) of
  * op(A)/op(B) as stored. */
-#define NB__GEMM_KERN_TYPE(T, S)                                                                  \
-    typedef struct nb__gemm_kern_##S {                                                            \
-        size_t mr, nr, mc, kc, nc; /* micro-tile and default blocks */                            \
-        void (*pack_a)(T *ap, const T *a, size_t lda, int ta, size_t m, size_t k);                \
-        void (*pack_b)(T *bp, const T *b, size_t ldb, int tb, size_t k, size_t n);                \
-        /* C[m, n] (m <= mr, n <= nr) = alpha * ap b + beta * C; b: k rows ldb apart, nr     \
-         * columns each, all read (a packed panel, or B as stored) */                            \
-        void (*tile)(size_t k, const T *ap, const T *b, size_t ldb, T alpha, T beta, T *c,       \
-                     size_t ldc, size_t m, size_t n);                                             \
-        /* one row: a[p * inca], b as stored (tb == 0), n <= nr */                                \
-        void (*row)(size_t k, const T *a, size_t inca, const T *b, size_t ldb, T alpha, T beta,   \
-                    T *c, size_t n);                                                              \
-        /* C[m, n] (m <= 4, n <= 3) = alpha * A B^T + beta * C, A rows lda apart, B ldb */        \
-        void (*dot)(size_t k, const T *a, size_t lda, const T *b, size_t ldb, T alpha, T beta,    \
-                    T *c, size_t ldc, size_t m, size_t n);                                        \
-    } nb__gemm_kern_##S;
+typedef struct nb__gemm_kern_f32 {
+    size_t mr, nr, mc, kc, nc; /* micro-tile and default blocks */
+    void (*pack_a)(float *ap, const float *a, size_t lda, int ta, size_t m, size_t k);
+    void (*pack_b)(float *bp, const float *b, size_t ldb, int tb, size_t k, size_t n);
+    /* C[m, n] (m <= mr, n <= nr) = alpha * ap b + beta * C; b: k rows ldb apart, nr
+     * columns each, all read (a packed panel, or B as stored) */
+    void (*tile)(size_t k, const float *ap, const float *b, size_t ldb, float alpha, float beta, float *c, size_t ldc,
+                 size_t m, size_t n);
+    /* one row: a[p * inca], b as stored (tb == 0), n <= nr */
+    void (*row)(size_t k, const float *a, size_t inca, const float *b, size_t ldb, float alpha, float beta, float *c,
+                size_t n);
+    /* C[m, n] (m <= 4, n <= 3) = alpha * A B^T + beta * C, A rows lda apart, B ldb */
+    void (*dot)(size_t k, const float *a, size_t lda, const float *b, size_t ldb, float alpha, float beta, float *c,
+                size_t ldc, size_t m, size_t n);
+} nb__gemm_kern_f32;
 
-NB__GEMM_KERN_TYPE(float, f32)
-NB__GEMM_KERN_TYPE(double, f64)
+/* The same for double. */
+typedef struct nb__gemm_kern_f64 {
+    size_t mr, nr, mc, kc, nc; /* micro-tile and default blocks */
+    void (*pack_a)(double *ap, const double *a, size_t lda, int ta, size_t m, size_t k);
+    void (*pack_b)(double *bp, const double *b, size_t ldb, int tb, size_t k, size_t n);
+    /* C[m, n] (m <= mr, n <= nr) = alpha * ap b + beta * C; b: k rows ldb apart, nr
+     * columns each, all read (a packed panel, or B as stored) */
+    void (*tile)(size_t k, const double *ap, const double *b, size_t ldb, double alpha, double beta, double *c,
+                 size_t ldc, size_t m, size_t n);
+    /* one row: a[p * inca], b as stored (tb == 0), n <= nr */
+    void (*row)(size_t k, const double *a, size_t inca, const double *b, size_t ldb, double alpha, double beta,
+                double *c, size_t n);
+    /* C[m, n] (m <= 4, n <= 3) = alpha * A B^T + beta * C, A rows lda apart, B ldb */
+    void (*dot)(size_t k, const double *a, size_t lda, const double *b, size_t ldb, double alpha, double beta,
+                double *c, size_t ldc, size_t m, size_t n);
+} nb__gemm_kern_f64;
+
 #define NB__GEMM_DOT_M 4
 #define NB__GEMM_DOT_N 3
 

@@ -1,7 +1,7 @@
 /* AVX2 + FMA gemm kernels: float 6 x 16 and double 6 x 8 micro-tiles (12
  * accumulator registers of the 16).  The library is built for baseline
  * x86-64, so every function here carries target("avx2,fma"); gemm.c calls
- * them only after __builtin_cpu_supports said the CPU has both. */
+ * them only after nb__cpu_has_avx2_fma() said the CPU has both. */
 #include "gemm.h"
 
 #if defined(NB__GEMM_X86)

@@ -1,7 +1,7 @@
 /* AVX-512F gemm kernels: float 12 x 32 and double 12 x 16 micro-tiles (24
  * accumulator registers of the 32); lane masks handle the edges.  Every
  * function carries target("avx512f"); gemm.c calls them only after
- * __builtin_cpu_supports("avx512f") said yes. */
+ * nb__cpu_has_avx512f() said yes. */
 #include "gemm.h"
 
 #if defined(NB__GEMM_X86)

@@ -8,7 +8,8 @@
 #include <stddef.h>
 #include "nabla/nabla.h"
 
-/* Element-wise unary functions; p0/p1 are their parameters. */
+/* Element-wise unary math functions; p0/p1 are their parameters.  The
+ * activations are nb_act's (nabla.h), with their own kernels below. */
 typedef enum {
     NB_U_NEG, NB_U_EXP, NB_U_LOG, NB_U_SQRT, NB_U_ABS,
     NB_U_CLAMP,    /* p0 = lo, p1 = hi */
@@ -17,10 +18,6 @@ typedef enum {
     NB_U_MULS,     /* x * p0 */
     NB_U_RSUBS,    /* p0 - x */
     NB_U_RDIVS,    /* p0 / x */
-    NB_U_RELU,
-    NB_U_LEAKY,    /* slope p0 */
-    NB_U_ELU,      /* alpha p0 */
-    NB_U_GELU, NB_U_SIGMOID, NB_U_TANH, NB_U_SOFTPLUS,
     NB_U_COUNT
 } nb_unary_kind;
 
@@ -41,27 +38,41 @@ typedef struct nb_k_bcast {
 void nb_k_bcast_init(nb_k_bcast *bc, int out_ndim, const size_t *out_shape, int nops,
                      const int *op_ndim, const size_t *const *op_shape);
 
-#define NB__KERNEL_DECLS(T, S)                                                                     \
-    /* y = f(x) */                                                                                 \
-    void nb_k_unary_##S(nb_unary_kind k, T *y, const T *x, size_t n, double p0, double p1);       \
-    /* gx += gy * f'(x)  (x and y are the forward's input and output) */                           \
-    void nb_k_unary_bwd_##S(nb_unary_kind k, T *gx, const T *gy, const T *x, const T *y, size_t n, \
-                            double p0, double p1);                                                 \
-    /* y = a (op) b with broadcasting: bc operand 0 is a, 1 is b. */                               \
-    void nb_k_binary_##S(nb_binary_kind k, T *y, const T *a, const T *b, const nb_k_bcast *bc);    \
-    /* ga += d/da, gb += d/db (either may be NULL), summed over broadcast dims. */                  \
-    void nb_k_binary_bwd_##S(nb_binary_kind k, T *ga, T *gb, const T *gy, const T *a, const T *b,  \
-                             const T *y, const nb_k_bcast *bc);                                    \
-    /* out[off0(i)] += x[i] over x's shape (bc operand 0 = out strides): sum-to-shape. */          \
-    void nb_k_sum_to_##S(T *out, const T *x, const nb_k_bcast *bc);                                \
-    /* gx[i] += g[off0(i)] over gx's shape: broadcast-add. */                                      \
-    void nb_k_bcast_add_##S(T *gx, const T *g, const nb_k_bcast *bc);                              \
-    /* y[i] += a * x[i] */                                                                         \
-    void nb_k_axpy_##S(T *y, T a, const T *x, size_t n);                                           \
-    /* y[i] *= a */                                                                                \
-    void nb_k_scale_##S(T *y, T a, size_t n);
-
-NB__KERNEL_DECLS(float, f32)
-NB__KERNEL_DECLS(double, f64)
+/* y = f(x) */
+void nb_k_unary_f32(nb_unary_kind k, float *y, const float *x, size_t n, double p0, double p1);
+void nb_k_unary_f64(nb_unary_kind k, double *y, const double *x, size_t n, double p0, double p1);
+/* gx += gy * f'(x)  (x and y are the forward's input and output) */
+void nb_k_unary_bwd_f32(nb_unary_kind k, float *gx, const float *gy, const float *x, const float *y, size_t n,
+                        double p0, double p1);
+void nb_k_unary_bwd_f64(nb_unary_kind k, double *gx, const double *gy, const double *x, const double *y,
+                        size_t n, double p0, double p1);
+/* y = act(x); param: the leaky_relu slope or the elu alpha (formulas: act.inc) */
+void nb_k_act_f32(nb_act act, float *y, const float *x, size_t n, double param);
+void nb_k_act_f64(nb_act act, double *y, const double *x, size_t n, double param);
+/* gx += gy * act'(x)  (x and y are the forward's input and output) */
+void nb_k_act_bwd_f32(nb_act act, float *gx, const float *gy, const float *x, const float *y, size_t n,
+                      double param);
+void nb_k_act_bwd_f64(nb_act act, double *gx, const double *gy, const double *x, const double *y, size_t n,
+                      double param);
+/* y = a (op) b with broadcasting: bc operand 0 is a, 1 is b. */
+void nb_k_binary_f32(nb_binary_kind k, float *y, const float *a, const float *b, const nb_k_bcast *bc);
+void nb_k_binary_f64(nb_binary_kind k, double *y, const double *a, const double *b, const nb_k_bcast *bc);
+/* ga += d/da, gb += d/db (either may be NULL), summed over broadcast dims. */
+void nb_k_binary_bwd_f32(nb_binary_kind k, float *ga, float *gb, const float *gy, const float *a,
+                         const float *b, const float *y, const nb_k_bcast *bc);
+void nb_k_binary_bwd_f64(nb_binary_kind k, double *ga, double *gb, const double *gy, const double *a,
+                         const double *b, const double *y, const nb_k_bcast *bc);
+/* out[off0(i)] += x[i] over x's shape (bc operand 0 = out strides): sum-to-shape. */
+void nb_k_sum_to_f32(float *out, const float *x, const nb_k_bcast *bc);
+void nb_k_sum_to_f64(double *out, const double *x, const nb_k_bcast *bc);
+/* gx[i] += g[off0(i)] over gx's shape: broadcast-add. */
+void nb_k_bcast_add_f32(float *gx, const float *g, const nb_k_bcast *bc);
+void nb_k_bcast_add_f64(double *gx, const double *g, const nb_k_bcast *bc);
+/* y[i] += a * x[i] */
+void nb_k_axpy_f32(float *y, float a, const float *x, size_t n);
+void nb_k_axpy_f64(double *y, double a, const double *x, size_t n);
+/* y[i] *= a */
+void nb_k_scale_f32(float *y, float a, size_t n);
+void nb_k_scale_f64(double *y, double a, size_t n);
 
 #endif

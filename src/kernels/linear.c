@@ -10,14 +10,5 @@
 #pragma GCC optimize("tree-vectorize", "vect-cost-model=dynamic")
 #endif
 
-#define T float
-#define S(name) name##_f32
-#include "linear.inc"
-#undef T
-#undef S
-
-#define T double
-#define S(name) name##_f64
-#include "linear.inc"
-#undef T
-#undef S
+#define NB__TEMPLATE "linear.inc"
+#include "instantiate.h"

@@ -9,8 +9,9 @@
  * pre-activation z need not be kept; gelu and softplus (and leaky_relu / elu
  * with a negative parameter, whose y no longer tells the side of the kink)
  * need z, which the forward then saves (nb__linear_needs_z).
- * Element formulas are those of kernels/elementwise.inc, so the fused op gives
- * the same values as the unfused chain matmul, add, activation.
+ * The activation formulas are act.inc's, shared with the activation ops, so
+ * in float64 the fused op gives the same values as the unfused chain matmul,
+ * add, activation (float32's activation ops take exp & co from vmath).
  * Outputs first, then inputs, then sizes; _f32 and _f64 from linear.inc. */
 #ifndef NB_KERNELS_LINEAR_H
 #define NB_KERNELS_LINEAR_H
@@ -25,17 +26,16 @@ static inline int nb__linear_needs_z(nb_act act, double param)
            ((act == NB_ACT_LEAKY_RELU || act == NB_ACT_ELU) && !(param >= 0));
 }
 
-#define NB__LINEAR_DECLS(T, S)                                                                       \
-    /* y [n, m] = act(y + b); b [m] or NULL (no bias); z [n, m] receives y + b before the            \
-     * activation when not NULL.  param: leaky_relu slope, elu alpha. */                             \
-    void nb_k_linear_fwd_##S(T *y, T *z, const T *b, size_t n, size_t m, nb_act act, double param); \
-    /* dz [n, m] = dy * act'(z) from the forward's output y (and its z where                         \
-     * nb__linear_needs_z); db [m] += column sums of dz when db is not NULL.  For                    \
-     * NB_ACT_NONE dz is dy itself: dz is not written (may be NULL), only db. */                     \
-    void nb_k_linear_bwd_##S(T *dz, T *db, const T *dy, const T *y, const T *z, size_t n, size_t m, \
-                             nb_act act, double param);
-
-NB__LINEAR_DECLS(float, f32)
-NB__LINEAR_DECLS(double, f64)
+/* y [n, m] = act(y + b); b [m] or NULL (no bias); z [n, m] receives y + b before the
+ * activation when not NULL.  param: leaky_relu slope, elu alpha. */
+void nb_k_linear_fwd_f32(float *y, float *z, const float *b, size_t n, size_t m, nb_act act, double param);
+void nb_k_linear_fwd_f64(double *y, double *z, const double *b, size_t n, size_t m, nb_act act, double param);
+/* dz [n, m] = dy * act'(z) from the forward's output y (and its z where
+ * nb__linear_needs_z); db [m] += column sums of dz when db is not NULL.  For
+ * NB_ACT_NONE dz is dy itself: dz is not written (may be NULL), only db. */
+void nb_k_linear_bwd_f32(float *dz, float *db, const float *dy, const float *y, const float *z, size_t n,
+                         size_t m, nb_act act, double param);
+void nb_k_linear_bwd_f64(double *dz, double *db, const double *dy, const double *y, const double *z, size_t n,
+                         size_t m, nb_act act, double param);
 
 #endif

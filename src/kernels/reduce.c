@@ -6,14 +6,5 @@
 
 #include "walk.h"
 
-#define T float
-#define S(name) name##_f32
-#include "reduce.inc"
-#undef T
-#undef S
-
-#define T double
-#define S(name) name##_f64
-#include "reduce.inc"
-#undef T
-#undef S
+#define NB__TEMPLATE "reduce.inc"
+#include "instantiate.h"

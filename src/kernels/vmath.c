@@ -1,51 +1,71 @@
 /* vmath: the portable loops and the run-time choice of path (see vmath.h). */
 #include "vmath.h"
 
-#include <stdatomic.h>
-
+#include "../core/cpu.h"
 #include "vmath_scalar.h"
 
-#define NB__VM_PORTABLE(name, f1)                                  \
-    void name##_portable(float *y, const float *x, size_t n)       \
-    {                                                              \
-        for (size_t i = 0; i < n; i++) y[i] = f1(x[i]);            \
-    }
-NB__VM_PORTABLE(nb__vexp_f32, nb__vm_exp1)
-NB__VM_PORTABLE(nb__vexpm1_f32, nb__vm_expm1_1)
-NB__VM_PORTABLE(nb__vsigmoid_f32, nb__vm_sigmoid1)
-NB__VM_PORTABLE(nb__vtanh_f32, nb__vm_tanh1)
-#undef NB__VM_PORTABLE
-
-/* 0 until detected, then 1 (portable) or 2 (AVX2); a race detects twice and
- * stores the same value. */
-static atomic_int nb__vm_path;
-
-int nb__vmath_avx2(void)
+void nb__vexp_f32_portable(float *y, const float *x, size_t n)
 {
-    int p = atomic_load_explicit(&nb__vm_path, memory_order_relaxed);
-    if (!p) {
-        p = 1;
-#if defined(NB__VMATH_X86)
-        __builtin_cpu_init();
-        if (__builtin_cpu_supports("avx2")) p = 2;
-#endif
-        atomic_store_explicit(&nb__vm_path, p, memory_order_relaxed);
-    }
-    return p == 2;
+    for (size_t i = 0; i < n; i++) y[i] = nb__vm_exp1(x[i]);
 }
 
+void nb__vexpm1_f32_portable(float *y, const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) y[i] = nb__vm_expm1_1(x[i]);
+}
+
+void nb__vsigmoid_f32_portable(float *y, const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) y[i] = nb__vm_sigmoid1(x[i]);
+}
+
+void nb__vtanh_f32_portable(float *y, const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) y[i] = nb__vm_tanh1(x[i]);
+}
+
+/* The AVX2 path where the CPU has it (the same bits either way). */
+
+void nb__vexp_f32(float *y, const float *x, size_t n)
+{
 #if defined(NB__VMATH_X86)
-#define NB__VM_DISPATCH(name)                                                  \
-    void name(float *y, const float *x, size_t n)                              \
-    {                                                                          \
-        if (nb__vmath_avx2()) name##_avx2(y, x, n);                            \
-        else name##_portable(y, x, n);                                         \
+    if (nb__cpu_has_avx2()) {
+        nb__vexp_f32_avx2(y, x, n);
+        return;
     }
-#else
-#define NB__VM_DISPATCH(name)                                                  \
-    void name(float *y, const float *x, size_t n) { name##_portable(y, x, n); }
 #endif
-NB__VM_DISPATCH(nb__vexp_f32)
-NB__VM_DISPATCH(nb__vexpm1_f32)
-NB__VM_DISPATCH(nb__vsigmoid_f32)
-NB__VM_DISPATCH(nb__vtanh_f32)
+    nb__vexp_f32_portable(y, x, n);
+}
+
+void nb__vexpm1_f32(float *y, const float *x, size_t n)
+{
+#if defined(NB__VMATH_X86)
+    if (nb__cpu_has_avx2()) {
+        nb__vexpm1_f32_avx2(y, x, n);
+        return;
+    }
+#endif
+    nb__vexpm1_f32_portable(y, x, n);
+}
+
+void nb__vsigmoid_f32(float *y, const float *x, size_t n)
+{
+#if defined(NB__VMATH_X86)
+    if (nb__cpu_has_avx2()) {
+        nb__vsigmoid_f32_avx2(y, x, n);
+        return;
+    }
+#endif
+    nb__vsigmoid_f32_portable(y, x, n);
+}
+
+void nb__vtanh_f32(float *y, const float *x, size_t n)
+{
+#if defined(NB__VMATH_X86)
+    if (nb__cpu_has_avx2()) {
+        nb__vtanh_f32_avx2(y, x, n);
+        return;
+    }
+#endif
+    nb__vtanh_f32_portable(y, x, n);
+}

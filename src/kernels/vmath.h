@@ -3,7 +3,7 @@
  * libm (gradient checks run in float64).  Outputs first; y may equal x.
  *
  * Every function has a portable path (plain C, vmath_scalar.h) and an AVX2
- * path (vmath_avx2.c, chosen at run time by __builtin_cpu_supports) that
+ * path (vmath_avx2.c, chosen at run time by nb__cpu_has_avx2) that
  * return the same bits for every input, so results do not depend on the
  * machine.  NaN in gives NaN out; ±inf, overflow and underflow behave as in
  * libm: exp(+inf) = inf, exp(-inf) = 0, exp(x > 88.73) = inf, and results
@@ -41,8 +41,7 @@ void nb__vexpm1_f32_portable(float *y, const float *x, size_t n);
 void nb__vsigmoid_f32_portable(float *y, const float *x, size_t n);
 void nb__vtanh_f32_portable(float *y, const float *x, size_t n);
 
-/* 1 when this CPU runs the AVX2 path (then the _avx2 functions exist). */
-int nb__vmath_avx2(void);
+/* The AVX2 path, run when nb__cpu_has_avx2() (core/cpu.h). */
 #if defined(__x86_64__) && defined(__GNUC__)
 #define NB__VMATH_X86 1
 void nb__vexp_f32_avx2(float *y, const float *x, size_t n);

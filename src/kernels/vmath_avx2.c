@@ -2,7 +2,7 @@
  * vmath_scalar.h, in the same order (target avx2 without fma, so nothing is
  * fused), and the scalar functions for the last n % 8 elements -- the same
  * bits as the portable path.  vmath.c calls these only after
- * __builtin_cpu_supports("avx2"). */
+ * nb__cpu_has_avx2() said yes. */
 #include "vmath.h"
 
 #if defined(NB__VMATH_X86)
@@ -90,17 +90,34 @@ static KATTR inline __m256 nb__v_tanh(__m256 x)
     return _mm256_or_ps(y, sign);
 }
 
-#define NB__VM_AVX2(name, vf, f1)                                              \
-    KATTR void name##_avx2(float *y, const float *x, size_t n)                 \
-    {                                                                          \
-        size_t i = 0;                                                          \
-        for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, vf(_mm256_loadu_ps(x + i))); \
-        for (; i < n; i++) y[i] = f1(x[i]);                                    \
-    }
-NB__VM_AVX2(nb__vexp_f32, nb__v_exp, nb__vm_exp1)
-NB__VM_AVX2(nb__vexpm1_f32, nb__v_expm1, nb__vm_expm1_1)
-NB__VM_AVX2(nb__vsigmoid_f32, nb__v_sigmoid, nb__vm_sigmoid1)
-NB__VM_AVX2(nb__vtanh_f32, nb__v_tanh, nb__vm_tanh1)
+/* Eight lanes at a time, then the scalar function for the last n % 8. */
+KATTR void nb__vexp_f32_avx2(float *y, const float *x, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, nb__v_exp(_mm256_loadu_ps(x + i)));
+    for (; i < n; i++) y[i] = nb__vm_exp1(x[i]);
+}
+
+KATTR void nb__vexpm1_f32_avx2(float *y, const float *x, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, nb__v_expm1(_mm256_loadu_ps(x + i)));
+    for (; i < n; i++) y[i] = nb__vm_expm1_1(x[i]);
+}
+
+KATTR void nb__vsigmoid_f32_avx2(float *y, const float *x, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, nb__v_sigmoid(_mm256_loadu_ps(x + i)));
+    for (; i < n; i++) y[i] = nb__vm_sigmoid1(x[i]);
+}
+
+KATTR void nb__vtanh_f32_avx2(float *y, const float *x, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, nb__v_tanh(_mm256_loadu_ps(x + i)));
+    for (; i < n; i++) y[i] = nb__vm_tanh1(x[i]);
+}
 
 #else
 typedef int nb__vmath_avx2_unused; /* ISO C forbids an empty file */

@@ -10,67 +10,65 @@
 
 #include "kernels.h"
 
-/* Advance the odometer idx_ (and the offsets o0, o1, o2) from one innermost
- * row to the next: the step both walks below share. */
-#define NB__WALK_NEXT_ROW(bc)                                                               \
-    for (int d_ = nd_ - 2; d_ >= 0; d_--) {                                                 \
-        o0 += (bc)->st[0][d_]; o1 += (bc)->st[1][d_]; o2 += (bc)->st[2][d_];                \
-        if (++idx_[d_] < (bc)->shape[d_]) break;                                            \
-        o0 -= (bc)->st[0][d_] * (bc)->shape[d_];                                            \
-        o1 -= (bc)->st[1][d_] * (bc)->shape[d_];                                            \
-        o2 -= (bc)->st[2][d_] * (bc)->shape[d_];                                            \
-        idx_[d_] = 0;                                                                       \
+/* A walk in progress, one innermost row at a time (rows numbered in
+ * row-major order, numel / shape[ndim-1] of them):
+ *     nb__walk w;
+ *     for (nb__walk_start(&w, bc, 0); w.row < w.rows; nb__walk_next(&w))
+ *         for (size_t j = 0; j < w.inner; j++)
+ *             y[w.row * w.inner + j] = x[w.o[0] + j * w.s[0]];
+ * Element j of the row is element w.row * w.inner + j of the walked shape
+ * and sits at w.o[k] + j * w.s[k] in operand k.  A walk can start at any
+ * row, so disjoint ranges of rows can run in parallel. */
+typedef struct nb__walk {
+    const nb_k_bcast *bc;
+    size_t row;              /* the current row */
+    size_t rows;             /* rows in the walk (0 for an empty shape) */
+    size_t inner;            /* a row's length, shape[ndim-1] */
+    size_t s[3];             /* operands 0..2's strides along a row */
+    size_t o[3];             /* the offsets of the row's first element in operands 0..2 */
+    size_t idx[NB_MAX_DIMS]; /* the row's index in the outer dims */
+} nb__walk;
+
+/* Start w at row `row` of bc's walk (row <= the number of rows). */
+static inline void nb__walk_start(nb__walk *w, const nb_k_bcast *bc, size_t row)
+{
+    const int nd = bc->ndim;
+    w->bc = bc;
+    w->row = row;
+    w->inner = bc->shape[nd - 1];
+    w->rows = w->inner ? bc->numel / w->inner : 0;
+    for (int k = 0; k < 3; k++) {
+        w->s[k] = bc->st[k][nd - 1];
+        w->o[k] = 0;
     }
+    memset(w->idx, 0, sizeof w->idx);
+    for (int d = nd - 2; row && d >= 0; d--) { /* row > 0: no dim is 0 */
+        w->idx[d] = row % bc->shape[d];
+        row /= bc->shape[d];
+        for (int k = 0; k < 3; k++) w->o[k] += w->idx[d] * bc->st[k][d];
+    }
+}
 
-/* BODY sees i (flat index into the walked shape) and i0, i1, i2 (offsets into
- * operands 0..2 by the strides bc->st[0..2]); j is the index along the
- * innermost dim.  The innermost dim is a plain loop, the outer dims advance
- * running offsets once per row. */
-#define NB__WALK(bc, BODY)                                                            \
-    do {                                                                                    \
-        const int nd_ = (bc)->ndim;                                                         \
-        const size_t inner_ = (bc)->shape[nd_ - 1];                                         \
-        const size_t s0_ = (bc)->st[0][nd_ - 1], s1_ = (bc)->st[1][nd_ - 1],                \
-                     s2_ = (bc)->st[2][nd_ - 1];                                            \
-        const size_t rows_ = inner_ ? (bc)->numel / inner_ : 0;                             \
-        size_t idx_[NB_MAX_DIMS] = {0}, o0 = 0, o1 = 0, o2 = 0;                             \
-        (void)s2_;                                                                          \
-        for (size_t r_ = 0; r_ < rows_; r_++) {                                             \
-            for (size_t j = 0; j < inner_; j++) {                                           \
-                const size_t i = r_ * inner_ + j;                                           \
-                const size_t i0 = o0 + j * s0_, i1 = o1 + j * s1_, i2 = o2 + j * s2_;       \
-                (void)i; (void)i0; (void)i1; (void)i2;                                      \
-                BODY;                                                                       \
-            }                                                                               \
-            NB__WALK_NEXT_ROW(bc);                                                          \
-        }                                                                                   \
-    } while (0)
-
-/* The same walk by rows: the body (the macro's last arguments; commas are
- * allowed) runs once per innermost row r_ in [r_lo, r_hi) (rows numbered in
- * row-major order, numel / shape[ndim-1] of them) and sees o0, o1, o2 (the
- * offsets of the row's first element in operands 0..2), s0_, s1_, s2_ (their
- * strides along the row) and inner_ (the row's length).  A
- * range of rows can start anywhere, so disjoint ranges can run in parallel. */
-#define NB__WALK_ROWS(bc, r_lo, r_hi, ...)                                                  \
-    do {                                                                                    \
-        const int nd_ = (bc)->ndim;                                                         \
-        const size_t inner_ = (bc)->shape[nd_ - 1];                                         \
-        const size_t s0_ = (bc)->st[0][nd_ - 1], s1_ = (bc)->st[1][nd_ - 1],                \
-                     s2_ = (bc)->st[2][nd_ - 1];                                            \
-        size_t idx_[NB_MAX_DIMS] = {0}, o0 = 0, o1 = 0, o2 = 0, rr_ = (r_lo);               \
-        (void)s0_; (void)s1_; (void)s2_; (void)o1; (void)o2;                                \
-        for (int d_ = nd_ - 2; rr_ && d_ >= 0; d_--) { /* rr_ > 0: no dim is 0 */          \
-            idx_[d_] = rr_ % (bc)->shape[d_];                                               \
-            rr_ /= (bc)->shape[d_];                                                         \
-            o0 += idx_[d_] * (bc)->st[0][d_]; o1 += idx_[d_] * (bc)->st[1][d_];             \
-            o2 += idx_[d_] * (bc)->st[2][d_];                                               \
-        }                                                                                   \
-        for (size_t r_ = (r_lo); r_ < (r_hi); r_++) {                                       \
-            __VA_ARGS__;                                                                    \
-            NB__WALK_NEXT_ROW(bc);                                                          \
-        }                                                                                   \
-    } while (0)
+/* Move w to the next row: advance the odometer idx and the offsets o. */
+static inline void nb__walk_next(nb__walk *w)
+{
+    const nb_k_bcast *bc = w->bc;
+    size_t o0 = w->o[0], o1 = w->o[1], o2 = w->o[2];
+    w->row++;
+    for (int d = bc->ndim - 2; d >= 0; d--) {
+        o0 += bc->st[0][d];
+        o1 += bc->st[1][d];
+        o2 += bc->st[2][d];
+        if (++w->idx[d] < bc->shape[d]) break;
+        o0 -= bc->st[0][d] * bc->shape[d];
+        o1 -= bc->st[1][d] * bc->shape[d];
+        o2 -= bc->st[2][d] * bc->shape[d];
+        w->idx[d] = 0;
+    }
+    w->o[0] = o0;
+    w->o[1] = o1;
+    w->o[2] = o2;
+}
 
 /* Rows of a walk (0 for an empty shape). */
 static inline size_t nb__walk_rows(const nb_k_bcast *bc)
@@ -107,8 +105,14 @@ static inline void nb__walk_copy(void *dst, const void *src, size_t esz, const n
 {
     char *d = dst;
     const char *s = src;
-    if (esz == 4) NB__WALK(bc, memcpy(d + 4 * i, s + 4 * i0, 4));
-    else NB__WALK(bc, memcpy(d + 8 * i, s + 8 * i0, 8));
+    nb__walk w;
+    for (nb__walk_start(&w, bc, 0); w.row < w.rows; nb__walk_next(&w)) {
+        const size_t n = w.inner, i = w.row * n, o0 = w.o[0], s0 = w.s[0];
+        if (esz == 4)
+            for (size_t j = 0; j < n; j++) memcpy(d + 4 * (i + j), s + 4 * (o0 + j * s0), 4);
+        else
+            for (size_t j = 0; j < n; j++) memcpy(d + 8 * (i + j), s + 8 * (o0 + j * s0), 8);
+    }
 }
 
 /* y[i] += x[i] for a float tensor's dtype. */

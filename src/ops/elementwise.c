@@ -1,7 +1,8 @@
 /* Element-wise ops: unary functions (math and activations), the scalar forms
  * and broadcasting binary ops.  Each op is a forward (shape check, kernel,
  * record) and a backward that accumulates into its inputs' gradients; the
- * element formulas for both live side by side in kernels/elementwise.inc. */
+ * element formulas for both live side by side in kernels/elementwise.inc
+ * (the activations' in kernels/act.inc). */
 #include "../internal.h"
 #include "../kernels/kernels.h"
 
@@ -46,9 +47,7 @@ static int nb__unary_backward(nb_ctx *c, nb__node *n)
     X(neg, NB_U_NEG) X(exp, NB_U_EXP) X(log, NB_U_LOG) X(sqrt, NB_U_SQRT)        \
     X(abs, NB_U_ABS) X(clamp, NB_U_CLAMP) X(pow_scalar, NB_U_POWS)               \
     X(add_scalar, NB_U_ADDS) X(mul_scalar, NB_U_MULS) X(rsub_scalar, NB_U_RSUBS) \
-    X(rdiv_scalar, NB_U_RDIVS) X(relu, NB_U_RELU) X(leaky_relu, NB_U_LEAKY)      \
-    X(elu, NB_U_ELU) X(gelu, NB_U_GELU) X(sigmoid, NB_U_SIGMOID)                 \
-    X(tanh, NB_U_TANH) X(softplus, NB_U_SOFTPLUS)
+    X(rdiv_scalar, NB_U_RDIVS)
 
 #define X(name, kind) static const nb__opdef nb__op_##name = {#name, nb__unary_backward};
 NB__UNARY_OPS(X)
@@ -87,13 +86,53 @@ nb_tensor *nb_add_scalar(nb_ctx *c, nb_tensor *a, double s) { return nb__unary(c
 nb_tensor *nb_mul_scalar(nb_ctx *c, nb_tensor *a, double s) { return nb__unary(c, &nb__op_mul_scalar, NB_U_MULS, a, s, 0); }
 nb_tensor *nb_rsub_scalar(nb_ctx *c, nb_tensor *a, double s) { return nb__unary(c, &nb__op_rsub_scalar, NB_U_RSUBS, a, s, 0); }
 nb_tensor *nb_rdiv_scalar(nb_ctx *c, nb_tensor *a, double s) { return nb__unary(c, &nb__op_rdiv_scalar, NB_U_RDIVS, a, s, 0); }
-nb_tensor *nb_relu(nb_ctx *c, nb_tensor *a) { return nb__unary(c, &nb__op_relu, NB_U_RELU, a, 0, 0); }
-nb_tensor *nb_leaky_relu(nb_ctx *c, nb_tensor *a, double slope) { return nb__unary(c, &nb__op_leaky_relu, NB_U_LEAKY, a, slope, 0); }
-nb_tensor *nb_elu(nb_ctx *c, nb_tensor *a, double alpha) { return nb__unary(c, &nb__op_elu, NB_U_ELU, a, alpha, 0); }
-nb_tensor *nb_gelu(nb_ctx *c, nb_tensor *a) { return nb__unary(c, &nb__op_gelu, NB_U_GELU, a, 0, 0); }
-nb_tensor *nb_sigmoid(nb_ctx *c, nb_tensor *a) { return nb__unary(c, &nb__op_sigmoid, NB_U_SIGMOID, a, 0, 0); }
-nb_tensor *nb_tanh(nb_ctx *c, nb_tensor *a) { return nb__unary(c, &nb__op_tanh, NB_U_TANH, a, 0, 0); }
-nb_tensor *nb_softplus(nb_ctx *c, nb_tensor *a) { return nb__unary(c, &nb__op_softplus, NB_U_SOFTPLUS, a, 0, 0); }
+
+/* ------------------------------------------------------------ activations */
+static int nb__act_backward(nb_ctx *c, nb__node *n)
+{
+    int err = 0;
+    nb_tensor *x = n->in[0], *gx = nb__gbuf(c, x, &err);
+    if (!gx) return err;
+    nb_act act = (nb_act)n->i[0];
+    if (x->dtype == NB_F32)
+        nb_k_act_bwd_f32(act, gx->data, n->gout->data, x->data, n->out->data, x->numel, n->f[0]);
+    else
+        nb_k_act_bwd_f64(act, gx->data, n->gout->data, x->data, n->out->data, x->numel, n->f[0]);
+    return 0;
+}
+
+static const nb__opdef nb__op_relu = {"relu", nb__act_backward};
+static const nb__opdef nb__op_leaky_relu = {"leaky_relu", nb__act_backward};
+static const nb__opdef nb__op_elu = {"elu", nb__act_backward};
+static const nb__opdef nb__op_gelu = {"gelu", nb__act_backward};
+static const nb__opdef nb__op_sigmoid = {"sigmoid", nb__act_backward};
+static const nb__opdef nb__op_tanh = {"tanh", nb__act_backward};
+static const nb__opdef nb__op_softplus = {"softplus", nb__act_backward};
+
+static nb_tensor *nb__act(nb_ctx *c, const nb__opdef *op, nb_act act, nb_tensor *a, double param)
+{
+    if (!c || !a) return NULL;
+    if (nb__need_float(op->name, a)) return NULL;
+    nb_tensor *y = nb__new_like(c, a);
+    if (!y) return NULL;
+    if (a->dtype == NB_F32) nb_k_act_f32(act, y->data, a->data, a->numel, param);
+    else nb_k_act_f64(act, y->data, a->data, a->numel, param);
+    nb__node *n;
+    if (nb__record(c, op, y, 1, &a, &n)) return NULL;
+    if (n) {
+        n->i[0] = act;
+        n->f[0] = param;
+    }
+    return y;
+}
+
+nb_tensor *nb_relu(nb_ctx *c, nb_tensor *a) { return nb__act(c, &nb__op_relu, NB_ACT_RELU, a, 0); }
+nb_tensor *nb_leaky_relu(nb_ctx *c, nb_tensor *a, double slope) { return nb__act(c, &nb__op_leaky_relu, NB_ACT_LEAKY_RELU, a, slope); }
+nb_tensor *nb_elu(nb_ctx *c, nb_tensor *a, double alpha) { return nb__act(c, &nb__op_elu, NB_ACT_ELU, a, alpha); }
+nb_tensor *nb_gelu(nb_ctx *c, nb_tensor *a) { return nb__act(c, &nb__op_gelu, NB_ACT_GELU, a, 0); }
+nb_tensor *nb_sigmoid(nb_ctx *c, nb_tensor *a) { return nb__act(c, &nb__op_sigmoid, NB_ACT_SIGMOID, a, 0); }
+nb_tensor *nb_tanh(nb_ctx *c, nb_tensor *a) { return nb__act(c, &nb__op_tanh, NB_ACT_TANH, a, 0); }
+nb_tensor *nb_softplus(nb_ctx *c, nb_tensor *a) { return nb__act(c, &nb__op_softplus, NB_ACT_SOFTPLUS, a, 0); }
 
 /* ----------------------------------------------------------------- binary */
 static void nb__bcast_for(nb_k_bcast *bc, const nb_tensor *out, const nb_tensor *a, const nb_tensor *b)

@@ -57,14 +57,18 @@ static int nb__gather_backward(nb_ctx *c, nb__node *n)
     nb_k_bcast bc;
     size_t s;
     nb__gather_walk(&bc, &s, x, (int)n->i[0], n->out->shape);
-    if (x->dtype == NB_F32) {
-        float *g = gx->data;
-        const float *go = n->gout->data;
-        NB__WALK(&bc, g[i0 + (size_t)ix[i] * s] += go[i]);
-    } else {
-        double *g = gx->data;
-        const double *go = n->gout->data;
-        NB__WALK(&bc, g[i0 + (size_t)ix[i] * s] += go[i]);
+    nb__walk w;
+    for (nb__walk_start(&w, &bc, 0); w.row < w.rows; nb__walk_next(&w)) {
+        const size_t m = w.inner, i = w.row * m, o0 = w.o[0], s0 = w.s[0];
+        if (x->dtype == NB_F32) {
+            float *g = gx->data;
+            const float *go = n->gout->data;
+            for (size_t j = 0; j < m; j++) g[o0 + j * s0 + (size_t)ix[i + j] * s] += go[i + j];
+        } else {
+            double *g = gx->data;
+            const double *go = n->gout->data;
+            for (size_t j = 0; j < m; j++) g[o0 + j * s0 + (size_t)ix[i + j] * s] += go[i + j];
+        }
     }
     return 0;
 }
@@ -89,8 +93,15 @@ nb_tensor *nb_gather(nb_ctx *c, nb_tensor *a, int axis, const nb_tensor *index)
     nb__gather_walk(&bc, &s, a, ax, index->shape);
     char *dst = y->data;
     const char *src = a->data;
-    if (nb_dtype_size(a->dtype) == 4) NB__WALK(&bc, memcpy(dst + 4 * i, src + 4 * (i0 + (size_t)ix[i] * s), 4));
-    else NB__WALK(&bc, memcpy(dst + 8 * i, src + 8 * (i0 + (size_t)ix[i] * s), 8));
+    const size_t esz = nb_dtype_size(a->dtype);
+    nb__walk w;
+    for (nb__walk_start(&w, &bc, 0); w.row < w.rows; nb__walk_next(&w)) {
+        const size_t m = w.inner, i = w.row * m, o0 = w.o[0], s0 = w.s[0];
+        if (esz == 4)
+            for (size_t j = 0; j < m; j++) memcpy(dst + 4 * (i + j), src + 4 * (o0 + j * s0 + (size_t)ix[i + j] * s), 4);
+        else
+            for (size_t j = 0; j < m; j++) memcpy(dst + 8 * (i + j), src + 8 * (o0 + j * s0 + (size_t)ix[i + j] * s), 8);
+    }
     nb__node *n;
     if (nb__record(c, &nb__op_gather, y, 1, &a, &n)) return NULL;
     if (n) {
@@ -169,17 +180,26 @@ static int nb__where_backward(nb_ctx *c, nb__node *n)
     for (int d = 0; d < (int)n->i[0]; d++) cshape[d] = (size_t)n->i[1 + d];
     nb_k_bcast bc;
     nb__where_walk(&bc, n->out, (int)n->i[0], cshape, a, b);
-    /* ga += g where cond, gb += g elsewhere; the walk sums over broadcast dims */
-#define NB__WHERE_BWD(T)                                                      \
-    do {                                                                      \
-        const T *g = n->gout->data;                                           \
-        T *pa = ga ? ga->data : NULL, *pb = gb ? gb->data : NULL;              \
-        if (pa) NB__WALK(&bc, if (m[i0]) pa[i1] += g[i]);                     \
-        if (pb) NB__WALK(&bc, if (!m[i0]) pb[i2] += g[i]);                    \
-    } while (0)
-    if (a->dtype == NB_F32) NB__WHERE_BWD(float);
-    else NB__WHERE_BWD(double);
-#undef NB__WHERE_BWD
+    /* ga += g where cond, gb += g elsewhere (operand 1 is a, 2 is b); the walk
+     * sums over broadcast dims */
+    for (int k = 1; k <= 2; k++) {
+        nb_tensor *gk = k == 1 ? ga : gb;
+        if (!gk) continue;
+        const unsigned char want = k == 1;
+        nb__walk w;
+        for (nb__walk_start(&w, &bc, 0); w.row < w.rows; nb__walk_next(&w)) {
+            const size_t len = w.inner, i = w.row * len, o0 = w.o[0], s0 = w.s[0], ok = w.o[k], sk = w.s[k];
+            if (a->dtype == NB_F32) {
+                float *p = gk->data;
+                const float *g = n->gout->data;
+                for (size_t j = 0; j < len; j++) if (m[o0 + j * s0] == want) p[ok + j * sk] += g[i + j];
+            } else {
+                double *p = gk->data;
+                const double *g = n->gout->data;
+                for (size_t j = 0; j < len; j++) if (m[o0 + j * s0] == want) p[ok + j * sk] += g[i + j];
+            }
+        }
+    }
     return 0;
 }
 static const nb__opdef nb__op_where = {"where", nb__where_backward};
@@ -213,8 +233,18 @@ nb_tensor *nb_where(nb_ctx *c, const nb_tensor *cond, nb_tensor *a, nb_tensor *b
     nb__where_walk(&bc, y, cond->ndim, cond->shape, a, b);
     char *dst = y->data;
     const char *pa = a->data, *pb = b->data;
-    if (nb_dtype_size(a->dtype) == 4) NB__WALK(&bc, memcpy(dst + 4 * i, m[i0] ? pa + 4 * i1 : pb + 4 * i2, 4));
-    else NB__WALK(&bc, memcpy(dst + 8 * i, m[i0] ? pa + 8 * i1 : pb + 8 * i2, 8));
+    const size_t esz = nb_dtype_size(a->dtype);
+    nb__walk w;
+    for (nb__walk_start(&w, &bc, 0); w.row < w.rows; nb__walk_next(&w)) {
+        const size_t len = w.inner, i = w.row * len, o0 = w.o[0], s0 = w.s[0], o1 = w.o[1], s1 = w.s[1],
+                     o2 = w.o[2], s2 = w.s[2];
+        if (esz == 4)
+            for (size_t j = 0; j < len; j++)
+                memcpy(dst + 4 * (i + j), m[o0 + j * s0] ? pa + 4 * (o1 + j * s1) : pb + 4 * (o2 + j * s2), 4);
+        else
+            for (size_t j = 0; j < len; j++)
+                memcpy(dst + 8 * (i + j), m[o0 + j * s0] ? pa + 8 * (o1 + j * s1) : pb + 8 * (o2 + j * s2), 8);
+    }
     nb_tensor *in[2] = {a, b};
     nb__node *n;
     if (nb__record(c, &nb__op_where, y, 2, in, &n)) return NULL;

@@ -135,37 +135,44 @@ typedef struct {
     const nb__opt_hp *h;
 } nb__step_job;
 
-#define NB__OFF(ptr, T, lo) ((ptr) ? (T *)(ptr) + (lo) : NULL)
-#define NB__STEP_RANGE(T, SFX)                                                                              \
-    static void nb__step_range_##SFX(const nb__step_job *j, size_t lo, size_t hi)                          \
-    {                                                                                                      \
-        void *const *b = j->o->buf;                                                                       \
-        T *p = (T *)j->p + lo;                                                                             \
-        const T *g = (const T *)j->g + lo;                                                                 \
-        const size_t n = hi - lo;                                                                          \
-        switch (j->o->cfg.kind) {                                                                          \
-        case NB_OPT_SGD: nb__sgd_##SFX(p, g, NB__OFF(b[NB__BUF_MOM], T, lo), n, j->h); break;            \
-        case NB_OPT_ADAM:                                                                                  \
-        case NB_OPT_ADAMW:                                                                                 \
-            nb__adam_##SFX(p, g, NB__OFF(b[NB__BUF_EXP_AVG], T, lo), NB__OFF(b[NB__BUF_EXP_AVG_SQ], T, lo), \
-                           NB__OFF(b[NB__BUF_MAX_EXP_AVG_SQ], T, lo), n, j->h,                              \
-                           j->o->cfg.kind == NB_OPT_ADAMW);                                                 \
-            break;                                                                                         \
-        case NB_OPT_RMSPROP:                                                                               \
-            nb__rmsprop_##SFX(p, g, NB__OFF(b[NB__BUF_SQUARE_AVG], T, lo),                                 \
-                              NB__OFF(b[NB__BUF_GRAD_AVG], T, lo), NB__OFF(b[NB__BUF_MOM], T, lo), n, j->h); \
-            break;                                                                                         \
-        default: break;                                                                                    \
-        }                                                                                                  \
-    }
-NB__STEP_RANGE(float, f32)
-NB__STEP_RANGE(double, f64)
+/* Element lo of an optimizer buffer of elements of size sz, or NULL when the
+ * optimizer has no such buffer. */
+static void *nb__off(void *buf, size_t lo, size_t sz)
+{
+    return buf ? (char *)buf + lo * sz : NULL;
+}
 
 static void nb__step_range(void *arg, size_t lo, size_t hi)
 {
     const nb__step_job *j = arg;
-    if (j->o->dt == NB_F32) nb__step_range_f32(j, lo, hi);
-    else nb__step_range_f64(j, lo, hi);
+    void *const *b = j->o->buf;
+    const int f32 = j->o->dt == NB_F32;
+    const size_t sz = f32 ? sizeof(float) : sizeof(double), n = hi - lo;
+    void *p = (char *)j->p + lo * sz;
+    const void *g = (const char *)j->g + lo * sz;
+    void *mom = nb__off(b[NB__BUF_MOM], lo, sz);
+    switch (j->o->cfg.kind) {
+    case NB_OPT_SGD:
+        if (f32) nb__sgd_f32(p, g, mom, n, j->h);
+        else nb__sgd_f64(p, g, mom, n, j->h);
+        break;
+    case NB_OPT_ADAM:
+    case NB_OPT_ADAMW: {
+        void *m1 = nb__off(b[NB__BUF_EXP_AVG], lo, sz), *m2 = nb__off(b[NB__BUF_EXP_AVG_SQ], lo, sz);
+        void *mx = nb__off(b[NB__BUF_MAX_EXP_AVG_SQ], lo, sz);
+        int decoupled = j->o->cfg.kind == NB_OPT_ADAMW;
+        if (f32) nb__adam_f32(p, g, m1, m2, mx, n, j->h, decoupled);
+        else nb__adam_f64(p, g, m1, m2, mx, n, j->h, decoupled);
+        break;
+    }
+    case NB_OPT_RMSPROP: {
+        void *sq = nb__off(b[NB__BUF_SQUARE_AVG], lo, sz), *ga = nb__off(b[NB__BUF_GRAD_AVG], lo, sz);
+        if (f32) nb__rmsprop_f32(p, g, sq, ga, mom, n, j->h);
+        else nb__rmsprop_f64(p, g, sq, ga, mom, n, j->h);
+        break;
+    }
+    default: break;
+    }
 }
 
 int nb_optim_step(nb_optim *o, void *params, const void *grads)

@@ -5,6 +5,7 @@
 
 #include "internal.h"
 #include "nabla/optim.h"
+#include "core/cpu.h"
 #include "core/pool.h"
 
 /* Elements per thread below which an update or clipping loop is not split
@@ -34,38 +35,44 @@ struct nb_optim {
 };
 
 /* params p [n], gradients g [n]; state buffers [n] (NULL when unused). */
-#define NB__OPTIM_KERNELS(T, SFX)                                                      \
-    void nb__sgd_##SFX(T *p, const T *g, T *mom, size_t n, const nb__opt_hp *h);        \
-    void nb__adam_##SFX(T *p, const T *g, T *m, T *v, T *vmax, size_t n,                \
-                        const nb__opt_hp *h, int decoupled);                            \
-    void nb__rmsprop_##SFX(T *p, const T *g, T *sq, T *gavg, T *mom, size_t n,          \
-                           const nb__opt_hp *h);                                        \
-    /* sum of (g/scale)^2 in double; *amax = max |g| (inf if any is inf) */             \
-    double nb__sumsq_##SFX(const T *g, size_t n, double scale, double *amax);           \
-    void nb__scale_##SFX(T *g, size_t n, double c);                                     \
-    void nb__clamp_##SFX(T *g, size_t n, double v);
-NB__OPTIM_KERNELS(float, f32)
-NB__OPTIM_KERNELS(double, f64)
-#undef NB__OPTIM_KERNELS
+void nb__sgd_f32(float *p, const float *g, float *mom, size_t n, const nb__opt_hp *h);
+void nb__sgd_f64(double *p, const double *g, double *mom, size_t n, const nb__opt_hp *h);
+void nb__adam_f32(float *p, const float *g, float *m, float *v, float *vmax, size_t n, const nb__opt_hp *h,
+                  int decoupled);
+void nb__adam_f64(double *p, const double *g, double *m, double *v, double *vmax, size_t n,
+                  const nb__opt_hp *h, int decoupled);
+void nb__rmsprop_f32(float *p, const float *g, float *sq, float *gavg, float *mom, size_t n,
+                     const nb__opt_hp *h);
+void nb__rmsprop_f64(double *p, const double *g, double *sq, double *gavg, double *mom, size_t n,
+                     const nb__opt_hp *h);
+/* sum of (g/scale)^2 in double; *amax = max |g| (inf if any is inf) */
+double nb__sumsq_f32(const float *g, size_t n, double scale, double *amax);
+double nb__sumsq_f64(const double *g, size_t n, double scale, double *amax);
+void nb__scale_f32(float *g, size_t n, double c);
+void nb__scale_f64(double *g, size_t n, double c);
+void nb__clamp_f32(float *g, size_t n, double v);
+void nb__clamp_f64(double *g, size_t n, double v);
 
 /* AVX2 versions (update_avx2.c), bit-identical to the loops above: each does
  * the leading multiple of its vector width (0 when it does not handle the
- * configuration) and returns how many; call them only when nb__optim_avx2(). */
+ * configuration) and returns how many; call them only when nb__cpu_has_avx2() (core/cpu.h). */
 #if defined(__x86_64__) && defined(__GNUC__)
 #define NB__OPTIM_X86 1
-int nb__optim_avx2(void);
-#define NB__OPTIM_AVX2_KERNELS(T, SFX)                                                          \
-    size_t nb__sgd_avx2_##SFX(T *p, const T *g, T *mom, size_t n, const nb__opt_hp *h);          \
-    size_t nb__adam_avx2_##SFX(T *p, const T *g, T *m, T *v, size_t n, const nb__opt_hp *h,      \
-                               int decoupled);                                                  \
-    size_t nb__rmsprop_avx2_##SFX(T *p, const T *g, T *sq, T *gavg, T *mom, size_t n,            \
-                                  const nb__opt_hp *h);                                         \
-    /* *ss = the sum of squares of the elements done (summed in another order) */             \
-    size_t nb__sumsq_avx2_##SFX(const T *g, size_t n, double scale, double *ss, double *amax);  \
-    size_t nb__scale_avx2_##SFX(T *g, size_t n, double c);
-NB__OPTIM_AVX2_KERNELS(float, f32)
-NB__OPTIM_AVX2_KERNELS(double, f64)
-#undef NB__OPTIM_AVX2_KERNELS
+size_t nb__sgd_avx2_f32(float *p, const float *g, float *mom, size_t n, const nb__opt_hp *h);
+size_t nb__sgd_avx2_f64(double *p, const double *g, double *mom, size_t n, const nb__opt_hp *h);
+size_t nb__adam_avx2_f32(float *p, const float *g, float *m, float *v, size_t n, const nb__opt_hp *h,
+                         int decoupled);
+size_t nb__adam_avx2_f64(double *p, const double *g, double *m, double *v, size_t n, const nb__opt_hp *h,
+                         int decoupled);
+size_t nb__rmsprop_avx2_f32(float *p, const float *g, float *sq, float *gavg, float *mom, size_t n,
+                            const nb__opt_hp *h);
+size_t nb__rmsprop_avx2_f64(double *p, const double *g, double *sq, double *gavg, double *mom, size_t n,
+                            const nb__opt_hp *h);
+/* *ss = the sum of squares of the elements done (summed in another order) */
+size_t nb__sumsq_avx2_f32(const float *g, size_t n, double scale, double *ss, double *amax);
+size_t nb__sumsq_avx2_f64(const double *g, size_t n, double scale, double *ss, double *amax);
+size_t nb__scale_avx2_f32(float *g, size_t n, double c);
+size_t nb__scale_avx2_f64(double *g, size_t n, double c);
 #endif
 
 #endif

@@ -4,14 +4,5 @@
 
 #include <tgmath.h>
 
-#define T float
-#define S(name) name##_f32
-#include "update.inc"
-#undef T
-#undef S
-
-#define T double
-#define S(name) name##_f64
-#include "update.inc"
-#undef T
-#undef S
+#define NB__TEMPLATE "../optim/update.inc"
+#include "../kernels/instantiate.h"

@@ -2,7 +2,7 @@
  * float and double.  The library is built for baseline x86-64, so every
  * function carries target("avx2") — not fma: the scalar loops never fuse,
  * and neither may these.  update.inc calls them only after
- * __builtin_cpu_supports("avx2") said yes (nb__optim_avx2). */
+ * nb__cpu_has_avx2() said yes. */
 #include "optim_impl.h"
 
 #if defined(NB__OPTIM_X86)
@@ -11,51 +11,8 @@
 
 #define KATTR __attribute__((target("avx2")))
 
-int nb__optim_avx2(void)
-{
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2");
-}
-
-#define T float
-#define S(name) name##_f32
-#define V __m256
-#define W 8
-#define LD _mm256_loadu_ps
-#define ST _mm256_storeu_ps
-#define SET1 _mm256_set1_ps
-#define ADD _mm256_add_ps
-#define MUL _mm256_mul_ps
-#define DIV _mm256_div_ps
-#define SQRT _mm256_sqrt_ps
-#define NEG(x) _mm256_xor_ps((x), _mm256_set1_ps(-0.0f))
-#include "update_avx2.inc"
-#undef T
-#undef S
-#undef V
-#undef W
-#undef LD
-#undef ST
-#undef SET1
-#undef ADD
-#undef MUL
-#undef DIV
-#undef SQRT
-#undef NEG
-
-#define T double
-#define S(name) name##_f64
-#define V __m256d
-#define W 4
-#define LD _mm256_loadu_pd
-#define ST _mm256_storeu_pd
-#define SET1 _mm256_set1_pd
-#define ADD _mm256_add_pd
-#define MUL _mm256_mul_pd
-#define DIV _mm256_div_pd
-#define SQRT _mm256_sqrt_pd
-#define NEG(x) _mm256_xor_pd((x), _mm256_set1_pd(-0.0))
-#include "update_avx2.inc"
+#define NB__TEMPLATE "../optim/update_avx2.inc"
+#include "../kernels/instantiate.h"
 
 /* Sum of squares in double for the clip norm: four lanes times two
  * accumulators, so the order of the additions differs from the scalar loop
@@ -76,13 +33,16 @@ static KATTR double nb__hmax(__m256d a)
     return mx;
 }
 
-#define NB__SUMSQ_STEP(acc, x)                                         \
-    do {                                                               \
-        __m256d x_ = (x);                                              \
-        if (div) x_ = _mm256_div_pd(x_, sc);                           \
-        acc = _mm256_add_pd(acc, _mm256_mul_pd(x_, x_));               \
-        mx = _mm256_max_pd(_mm256_andnot_pd(sign, (x)), mx);           \
-    } while (0)
+/* One step of the sums below: acc += (x / sc)^2 (x itself when !div), and
+ * mx = max(|x|, mx). */
+static inline __attribute__((always_inline, target("avx2"))) void
+nb__sumsq_step(__m256d *acc, __m256d *mx, __m256d x, int div, __m256d sc, __m256d sign)
+{
+    __m256d xs = x;
+    if (div) xs = _mm256_div_pd(xs, sc);
+    *acc = _mm256_add_pd(*acc, _mm256_mul_pd(xs, xs));
+    *mx = _mm256_max_pd(_mm256_andnot_pd(sign, x), *mx);
+}
 
 KATTR size_t nb__sumsq_avx2_f64(const double *g, size_t n, double scale, double *ss, double *amax)
 {
@@ -91,8 +51,8 @@ KATTR size_t nb__sumsq_avx2_f64(const double *g, size_t n, double scale, double 
     __m256d s0 = _mm256_setzero_pd(), s1 = s0, mx = s0;
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
-        NB__SUMSQ_STEP(s0, _mm256_loadu_pd(g + i));
-        NB__SUMSQ_STEP(s1, _mm256_loadu_pd(g + i + 4));
+        nb__sumsq_step(&s0, &mx, _mm256_loadu_pd(g + i), div, sc, sign);
+        nb__sumsq_step(&s1, &mx, _mm256_loadu_pd(g + i + 4), div, sc, sign);
     }
     *ss = nb__hsum(_mm256_add_pd(s0, s1));
     const double m = nb__hmax(mx);
@@ -108,8 +68,8 @@ KATTR size_t nb__sumsq_avx2_f32(const float *g, size_t n, double scale, double *
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
         const __m256 x = _mm256_loadu_ps(g + i);
-        NB__SUMSQ_STEP(s0, _mm256_cvtps_pd(_mm256_castps256_ps128(x)));
-        NB__SUMSQ_STEP(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(x, 1)));
+        nb__sumsq_step(&s0, &mx, _mm256_cvtps_pd(_mm256_castps256_ps128(x)), div, sc, sign);
+        nb__sumsq_step(&s1, &mx, _mm256_cvtps_pd(_mm256_extractf128_ps(x, 1)), div, sc, sign);
     }
     *ss = nb__hsum(_mm256_add_pd(s0, s1));
     const double m = nb__hmax(mx);

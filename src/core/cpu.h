@@ -1,0 +1,16 @@
+/* The instruction sets of the CPU we run on (private), probed once (by
+ * __builtin_cpu_supports on x86-64 with GCC or Clang; elsewhere every answer
+ * is 0) and cached.  The kernels with AVX2 or AVX-512 paths (gemm, vmath,
+ * the element-wise and optimizer loops) ask here, so all agree. */
+#ifndef NB_CORE_CPU_H
+#define NB_CORE_CPU_H
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define NB__CPU_X86 1 /* the compiler can build AVX2 / AVX-512 code */
+#endif
+
+int nb__cpu_has_avx2(void);     /* AVX2 */
+int nb__cpu_has_avx2_fma(void); /* AVX2 and FMA */
+int nb__cpu_has_avx512f(void);  /* AVX-512F */
+
+#endif
