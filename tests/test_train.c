@@ -222,6 +222,7 @@ TEST(train, ctrl_c_saves_and_exits)
     pid_t pid = fork();
     if (pid == 0) {
         freopen("/dev/null", "w", stderr);
+        freopen("/dev/null", "w", stdout); /* the results */
         execl(exe, exe, "train", "--quiet", "--epochs", "1000", "--out", outdir, (char *)NULL);
         _exit(127);
     }

@@ -15,6 +15,8 @@
 #include "nabla/monitor.h"
 #include "report.h"
 #include "run.h"
+#include "tensorboard.h"
+#include "train_val.h"
 
 static volatile sig_atomic_t nb__interrupted;
 static void nb__on_sigint(int sig)
@@ -28,6 +30,7 @@ typedef struct {
     FILE *metrics; /* OUT/metrics.jsonl */
     int tty;       /* progress bar on stderr */
     int quiet;
+    nb_tb *tb[3];  /* --tensorboard: DIR/train, DIR/val, DIR/test (NULL: off) */
 } nb__out;
 
 /* Writes one JSON event to f, all but its closing brace. */
@@ -121,6 +124,18 @@ static const char *nb__g(char *buf, size_t size, double v)
     return buf;
 }
 
+/* --tensorboard with --monitor: each parameter's gradient norm. */
+static void nb__tb_record(nb_tb *tb, const nb_monitor_record *r)
+{
+    if (!tb) return;
+    char tag[200];
+    for (size_t i = 0; i < r->n_params; i++) {
+        snprintf(tag, sizeof tag, "grad_norm/%s", r->params[i].name);
+        nb_tb_scalar(tb, tag, r->step, r->params[i].grad_norm);
+    }
+    nb_tb_flush(tb);
+}
+
 static void nb__on_record(void *user, const nb_monitor_record *r, const nb_monitor_warning *w, size_t n_w)
 {
     nb__mon_out *mo = user;
@@ -132,6 +147,7 @@ static void nb__on_record(void *user, const nb_monitor_record *r, const nb_monit
         for (size_t i = 0; i < n_w; i++) nb_monitor_warning_json(&w[i], fs[k]);
         fflush(fs[k]);
     }
+    nb__tb_record(o->tb[0], r);
     const char *clr = o->tty ? "\r\033[K" : "";
     if (mo->lines) {
         size_t big = 0;
@@ -213,13 +229,35 @@ static void nb__anomaly_event(const nb__out *o, long long step, nb_anomaly_polic
     nb__event(o, nb__write_anomaly, &(nb__anomaly_ev){step, pol, a, msg});
 }
 
-static void nb__bar(const nb__out *o, long epoch, long epochs, size_t b, size_t nb, double loss, double sps)
+/* "12s", "3m05s", "1h02m" */
+static const char *nb__dur(char *buf, size_t size, double s)
 {
-    if (!o->tty || o->quiet) return;
-    int w = 30, fill = nb ? (int)((double)w * (double)b / (double)nb) : w;
-    fprintf(stderr, "\repoch %ld/%ld [", epoch, epochs);
+    long t = isfinite(s) && s > 0 ? (long)(s + 0.5) : 0;
+    if (isfinite(s) && s < 9.95) snprintf(buf, size, "%.1fs", s > 0 ? s : 0.0);
+    else if (t < 60) snprintf(buf, size, "%lds", t);
+    else if (t < 3600) snprintf(buf, size, "%ldm%02lds", t / 60, t % 60);
+    else snprintf(buf, size, "%ldh%02ldm", t / 3600, t / 60 % 60);
+    return buf;
+}
+
+/* The progress bar (a terminal: redrawn in place on stderr) or a plain line
+ * (not a terminal): batch b of nb, the epoch's running mean loss and train
+ * accuracy, samples/s, the epoch's elapsed time and the ETA of its end. */
+static void nb__bar(const nb__out *o, long epoch, long epochs, size_t b, size_t nb, size_t b0, double mean_loss,
+                    double acc, double seconds, double sps)
+{
+    char el[32], eta[32];
+    double left = b > b0 ? seconds / (double)(b - b0) * (double)(nb - b) : NAN;
+    if (!o->tty) {
+        fprintf(stderr, "epoch %ld/%ld batch %zu/%zu  loss %.4f  acc %.4f  %.0f samples/s  %s elapsed, ETA %s\n", epoch,
+                epochs, b, nb, mean_loss, acc, sps, nb__dur(el, sizeof el, seconds), nb__dur(eta, sizeof eta, left));
+        return;
+    }
+    int w = 24, fill = nb ? (int)((double)w * (double)b / (double)nb) : w;
+    fprintf(stderr, "\r\033[Kepoch %ld/%ld [", epoch, epochs);
     for (int i = 0; i < w; i++) fputc(i < fill ? '=' : (i == fill ? '>' : ' '), stderr);
-    fprintf(stderr, "] %zu/%zu loss %.4f %.0f samples/s ", b, nb, loss, sps);
+    fprintf(stderr, "] %zu/%zu  loss %.4f  acc %.4f  %.0f samples/s  %s, ETA %s", b, nb, mean_loss, acc, sps,
+            nb__dur(el, sizeof el, seconds), nb__dur(eta, sizeof eta, left));
     fflush(stderr);
 }
 
@@ -227,19 +265,23 @@ static const char nb__train_usage[] =
     "usage: nabla train [OPTIONS]\n"
     "\n"
     "Train an MLP on Fashion-MNIST (default: the study guide's loop, 784-128-10\n"
-    "ReLU, Adam lr 1e-3, batch 64, clip-norm 1.0, 10 epochs).  Prints the loss\n"
-    "every 100 batches and, per epoch, train loss, test loss and test accuracy;\n"
-    "OUT receives checkpoint.safetensors (after every epoch, atomically) and\n"
-    "metrics.jsonl.  Ctrl-C saves a checkpoint and exits.\n"
+    "ReLU, Adam lr 1e-3, batch 64, clip-norm 1.0, 10 epochs).  Results go to\n"
+    "stdout: per epoch, train loss and accuracy, test (or, with --val,\n"
+    "validation) loss and accuracy, and a closing `done:` line.  Progress (a\n"
+    "bar on a terminal, else a line every --log-every batches) and diagnostics\n"
+    "go to stderr.  OUT receives checkpoint.safetensors (after every epoch,\n"
+    "atomically) and metrics.jsonl.  Ctrl-C saves a checkpoint and exits.\n"
     "\n"
     "output:\n"
     "  --out DIR            run folder (runs/train)\n"
     "  --resume             continue from DIR/checkpoint.safetensors\n"
-    "  --json               JSON Lines events on stdout\n"
-    "  --log-every N        batches between loss lines (100)\n"
+    "  --json               JSON Lines events on stdout (and nothing else there)\n"
+    "  --log-every N        batches between log events and, off a terminal,\n"
+    "                       progress lines (100)\n"
     "  --max-steps N        stop (and save) after N optimizer steps in total\n"
     "  --limit-train N      train on the first N samples only\n"
-    "  --quiet              no progress output on stderr\n"
+    "  --quiet              no progress or summaries on stderr (results stay\n"
+    "                       on stdout)\n"
     "\n";
 
 static char nb__train_usage_full[8192];
@@ -249,6 +291,8 @@ __attribute__((constructor)) static void nb__train_usage_init(void)
     char *u = nb__train_usage_full;
     size_t n = sizeof nb__train_usage_full;
     snprintf(u, n, "%s", nb__train_usage);
+    nb_flags_help(u, n, nb_train_val_flags, nb_train_val_n_flags, 20);
+    strncat(u, "\n", n - strlen(u) - 1);
     nb_flags_help(u, n, nb__diag_flags, sizeof nb__diag_flags / sizeof nb__diag_flags[0], 20);
     strncat(u, "\n", n - strlen(u) - 1);
     nb_flags_help(u, n, nb_ddp_flags, nb_ddp_n_flags, 20);
@@ -263,6 +307,7 @@ typedef enum nb_train_stop {
     NB_TRAIN_INTERRUPTED, /* Ctrl-C (checkpoint saved) */
     NB_TRAIN_NONFINITE,   /* a NaN/Inf: stopped, the last good checkpoint kept */
     NB_TRAIN_ERROR,       /* loader, evaluation, checkpoint or --ddp failed */
+    NB_TRAIN_EARLY_STOP,  /* --early-stop: no better validation loss for N epochs */
 } nb_train_stop;
 
 /* Everything one run holds, from setup to the end. */
@@ -294,12 +339,17 @@ typedef struct {
     long long samples, skipped;
     int skip_run, anomaly_told;
     nb_eval ev;
+    nb_train_val val; /* --val, --early-stop, --tensorboard */
+    size_t nkv_run;   /* kv[0..nkv_run): the configuration; then val's state */
 } nb__train;
 
 /* This epoch's running sums. */
 typedef struct {
     double loss_sum, seconds;
     size_t loss_n, b; /* b: batches of this epoch done */
+    size_t b0;        /* the batch it started at (a resumed run: mid-epoch) */
+    size_t correct;   /* training samples predicted right (before each update) */
+    double drawn;     /* when the progress bar was last drawn */
 } nb__epoch;
 
 /* ------------------------------------------------------------------ setup */
@@ -308,12 +358,13 @@ static int nb__train_flags(nb__train *t, int argc, char **argv)
 {
     nb_run_defaults(&t->r);
     nb_flag_table tabs[] = {NB_FLAG_TABLE(nb__diag_flags, &t->dg), {nb_ddp_flags, nb_ddp_n_flags, &t->ddp},
-                            NB_RUN_FLAG_TABLE(&t->r)};
-    int n_pos, k = nb_flags_parse(t->cmd, nb__train_usage_full, tabs, 3, argc, argv, &n_pos);
+                            NB_RUN_FLAG_TABLE(&t->r), NB_TRAIN_VAL_FLAG_TABLE(&t->val)};
+    int n_pos, k = nb_flags_parse(t->cmd, nb__train_usage_full, tabs, 4, argc, argv, &n_pos);
     if (k != NB_FLAGS_OK) return k == NB_FLAGS_HELP ? 0 : 2;
     if (n_pos) return nb_flags_unexpected(t->cmd, argv[1]);
     if (nb_run_finish(t->cmd, &t->r)) return 2;
     nb_run_warn_futile(t->cmd, &t->r);
+    if (nb_train_val_check(t->cmd, &t->val, t->ddp.on)) return 2;
     if (t->dg.report && !t->dg.monitor) t->dg.monitor = t->r.log_every;
     return -1;
 }
@@ -499,22 +550,44 @@ static void nb__write_log(FILE *f, const void *ev)
     nb_json_num(f, e->t->step_lr);
 }
 
-/* Every --log-every batches: the progress bar or a line, and a log event. */
-static void nb__log_event(const nb__train *t, long epoch, const nb__epoch *ep, double lv, double gnorm)
+/* After every step: on a terminal, the bar (at most ten times a second, and
+ * at the epoch's last batch); else a line every --log-every batches and at
+ * the last. */
+static void nb__progress(const nb__train *t, long epoch, nb__epoch *ep)
 {
     const nb_run_cfg *r = &t->r;
-    double sps = t->train_time > 0 ? (double)t->samples / t->train_time : 0;
-    if (t->o.tty && !r->quiet) nb__bar(&t->o, epoch + 1, r->epochs, ep->b, t->bpe, lv, sps);
-    else if (!r->quiet && !r->json)
-        fprintf(stderr, "epoch %ld batch %zu/%zu loss %.4f grad-norm %.3g lr %.3g\n", epoch + 1, ep->b, t->bpe, lv, gnorm,
-                nb_optim_lr(t->opt));
+    if (r->quiet || (!t->o.tty && (r->json || (ep->b % (size_t)r->log_every && ep->b != t->bpe)))) return;
+    double now = nb_now();
+    if (t->o.tty && ep->b != t->bpe && now - ep->drawn < 0.1) return;
+    ep->drawn = now;
+    double sps = ep->seconds > 0 ? (double)ep->loss_n / ep->seconds : 0;
+    nb__bar(&t->o, epoch + 1, r->epochs, ep->b, t->bpe, ep->b0, ep->loss_sum / (double)ep->loss_n,
+            (double)ep->correct / (double)ep->loss_n, ep->seconds, sps);
+}
+
+/* --tensorboard: every --log-every batches, the batch's loss, the lr and the
+ * global gradient norm (before clipping) at the step. */
+static void nb__tb_log(const nb__train *t, double lv, double gnorm)
+{
+    nb_tb *tb = t->o.tb[0];
+    if (!tb) return;
+    nb_tb_scalar(tb, "batch_loss", t->prog.step, lv);
+    nb_tb_scalar(tb, "learning_rate", t->prog.step, t->step_lr);
+    nb_tb_scalar(tb, "grad_norm", t->prog.step, gnorm);
+    nb_tb_flush(tb);
+}
+
+/* Every --log-every batches: a log event. */
+static void nb__log_event(const nb__train *t, long epoch, const nb__epoch *ep, double lv, double gnorm)
+{
     nb__event(&t->o, nb__write_log, &(nb__log_ev){t, epoch, ep->b, lv, gnorm});
+    nb__tb_log(t, lv, gnorm);
 }
 
 typedef struct {
     const nb__train *t;
     long epoch;
-    double train_loss, seconds;
+    double train_loss, seconds, train_acc;
 } nb__epoch_ev;
 
 static void nb__write_epoch(FILE *f, const void *ev)
@@ -531,24 +604,60 @@ static void nb__write_epoch(FILE *f, const void *ev)
     nb_json_num(f, nb_optim_lr(t->opt));
     fputs(",\"seconds\":", f);
     nb_json_num(f, e->seconds);
+    fputs(",\"train_acc\":", f);
+    nb_json_num(f, e->train_acc);
+    if (t->val.frac) {
+        fputs(",\"val_loss\":", f);
+        nb_json_num(f, t->val.ev.loss);
+        fputs(",\"val_acc\":", f);
+        nb_json_num(f, t->val.ev.accuracy);
+        fprintf(f, ",\"best\":%s", t->val.improved ? "true" : "false");
+    }
 }
 
+/* --tensorboard: the epoch's train, validation or test loss and accuracy. */
+static void nb__tb_epoch(const nb__train *t, double train_loss, double train_acc)
+{
+    int64_t step = t->prog.step;
+    if (t->o.tb[0]) {
+        nb_tb_scalar(t->o.tb[0], "epoch_loss", step, train_loss);
+        nb_tb_scalar(t->o.tb[0], "epoch_accuracy", step, train_acc);
+        nb_tb_scalar(t->o.tb[0], "epoch_learning_rate", step, nb_optim_lr(t->opt));
+        nb_tb_flush(t->o.tb[0]);
+    }
+    nb_tb *tb = t->o.tb[t->val.frac ? 1 : 2];
+    const nb_eval *ev = t->val.frac ? &t->val.ev : &t->ev;
+    if (tb) {
+        nb_tb_scalar(tb, "epoch_loss", step, ev->loss);
+        nb_tb_scalar(tb, "epoch_accuracy", step, ev->accuracy);
+        nb_tb_flush(tb);
+    }
+}
+
+/* The epoch's line on stdout (a result), the epoch event and TensorBoard. */
 static void nb__epoch_event(const nb__train *t, long epoch, const nb__epoch *ep)
 {
     const nb_run_cfg *r = &t->r;
     double tl = ep->loss_n ? ep->loss_sum / (double)ep->loss_n : NAN;
+    double ta = ep->loss_n ? (double)ep->correct / (double)ep->loss_n : NAN;
     if (t->o.tty && !r->quiet) fputc('\n', stderr);
-    if (!r->quiet && !r->json)
-        fprintf(stderr, "epoch %ld/%ld  train loss %.4f  test loss %.4f  test acc %.4f  (%.1fs, %.0f samples/s)\n",
-                epoch + 1, r->epochs, tl, t->ev.loss, t->ev.accuracy, ep->seconds,
-                ep->seconds > 0 ? (double)ep->loss_n / ep->seconds : 0);
-    nb__event(&t->o, nb__write_epoch, &(nb__epoch_ev){t, epoch, tl, ep->seconds});
+    if (!r->json) {
+        const nb_eval *ev = t->val.frac ? &t->val.ev : &t->ev;
+        printf("epoch %ld/%ld  train loss %.4f  train acc %.4f  %s loss %.4f  %s acc %.4f  (%.1fs, %.0f samples/s)%s\n",
+               epoch + 1, r->epochs, tl, ta, t->val.frac ? "val" : "test", ev->loss, t->val.frac ? "val" : "test",
+               ev->accuracy, ep->seconds, ep->seconds > 0 ? (double)ep->loss_n / ep->seconds : 0,
+               t->val.frac && t->val.improved ? "  *best" : "");
+        fflush(stdout);
+    }
+    nb__event(&t->o, nb__write_epoch, &(nb__epoch_ev){t, epoch, tl, ep->seconds, ta});
+    nb__tb_epoch(t, tl, ta);
 }
 
 typedef struct {
     const nb__train *t;
     int interrupted;
     double samples_per_s;
+    const char *stopped;
 } nb__done_ev;
 
 static void nb__write_done(FILE *f, const void *ev)
@@ -569,16 +678,64 @@ static void nb__write_done(FILE *f, const void *ev)
     nb_json_write_string(f, t->ckpt);
     fputs(",\"interrupted\":", f);
     fputs(e->interrupted ? "true" : "false", f);
+    fputs(",\"stopped\":", f);
+    nb_json_write_string(f, e->stopped);
+    if (t->val.frac) {
+        fputs(",\"val_loss\":", f);
+        nb_json_num(f, t->val.ev.loss);
+        fputs(",\"val_acc\":", f);
+        nb_json_num(f, t->val.ev.accuracy);
+        fputs(",\"best_val_loss\":", f);
+        nb_json_num(f, t->val.best_loss);
+        fprintf(f, ",\"best_epoch\":%ld,\"best_checkpoint\":", t->val.best_epoch);
+        char best[1100];
+        snprintf(best, sizeof best, "%s/best.safetensors", t->r.out);
+        if (t->val.best_epoch) nb_json_write_string(f, best);
+        else fputs("null", f);
+    }
+}
+
+/* How the run stopped, in the done event's words. */
+static const char *nb__stop_name(nb_train_stop stop)
+{
+    switch (stop) {
+    case NB_TRAIN_FINISHED: return "finished";
+    case NB_TRAIN_MAX_STEPS: return "max_steps";
+    case NB_TRAIN_INTERRUPTED: return "interrupted";
+    case NB_TRAIN_EARLY_STOP: return "early_stop";
+    case NB_TRAIN_NONFINITE: return "nonfinite";
+    case NB_TRAIN_ERROR: return "error";
+    case NB_TRAIN_RUNNING: break;
+    }
+    return "running";
+}
+
+/* --tensorboard: the test set's loss and accuracy at the end, unless the
+ * last epoch's evaluation already wrote them. */
+static void nb__tb_done(const nb__train *t, nb_train_stop stop)
+{
+    nb_tb *tb = t->o.tb[2];
+    if (!tb || (stop == NB_TRAIN_FINISHED && !t->val.frac)) return;
+    nb_tb_scalar(tb, "epoch_loss", t->prog.step, t->ev.loss);
+    nb_tb_scalar(tb, "epoch_accuracy", t->prog.step, t->ev.accuracy);
+    nb_tb_flush(tb);
 }
 
 static void nb__done_event(const nb__train *t, nb_train_stop stop)
 {
     const nb_run_cfg *r = &t->r;
     double sps = t->train_time > 0 ? (double)t->samples / t->train_time : 0;
-    nb__event(&t->o, nb__write_done, &(nb__done_ev){t, stop == NB_TRAIN_INTERRUPTED, sps});
-    if (!r->quiet && !r->json)
-        fprintf(stderr, "done: test acc %.4f, test loss %.4f, %.0f train samples/s (%d thread%s); checkpoint %s\n",
-                t->ev.accuracy, t->ev.loss, sps, nb_get_threads(), nb_get_threads() == 1 ? "" : "s", t->ckpt);
+    nb__event(&t->o, nb__write_done, &(nb__done_ev){t, stop == NB_TRAIN_INTERRUPTED, sps, nb__stop_name(stop)});
+    nb__tb_done(t, stop);
+    if (r->json) return;
+    if (stop == NB_TRAIN_EARLY_STOP)
+        printf("stopped early: no lower validation loss for %ld epochs (--early-stop %ld)\n", t->val.bad_epochs,
+               t->val.patience);
+    if (t->val.best_epoch)
+        printf("best: epoch %ld, val loss %.4f; %s/best.safetensors\n", t->val.best_epoch, t->val.best_loss, r->out);
+    printf("done: test acc %.4f, test loss %.4f, %.0f train samples/s (%d thread%s); checkpoint %s\n", t->ev.accuracy,
+           t->ev.loss, sps, nb_get_threads(), nb_get_threads() == 1 ? "" : "s", t->ckpt);
+    fflush(stdout);
 }
 
 /* ------------------------------------------------------------- non-finite */
@@ -731,6 +888,9 @@ static nb_train_stop nb__step(nb__train *t, long epoch, nb__epoch *ep, size_t n)
     t->norm_hist[t->prog.step % 20] = gnorm;
     ep->loss_sum += lv * (double)n;
     ep->loss_n += n;
+    ep->correct += sr.correct; /* under --ddp: this rank's slice, scaled to the batch */
+    if (ns != n && ns) ep->correct += sr.correct * (n - ns) / ns;
+    nb__progress(t, epoch, ep);
     if (ep->b % (size_t)r->log_every == 0) nb__log_event(t, epoch, ep, lv, gnorm);
     if (intr) return NB_TRAIN_INTERRUPTED;
     if (r->max_steps && t->prog.step >= r->max_steps) return NB_TRAIN_MAX_STEPS;
@@ -740,7 +900,7 @@ static nb_train_stop nb__step(nb__train *t, long epoch, nb__epoch *ep, size_t n)
 /* The batches of one epoch (from where the loader stands). */
 static nb_train_stop nb__run_epoch(nb__train *t, long epoch, nb__epoch *ep)
 {
-    *ep = (nb__epoch){.b = t->prog.loader.pos / t->r.batch};
+    *ep = (nb__epoch){.b = t->prog.loader.pos / t->r.batch, .b0 = t->prog.loader.pos / t->r.batch};
     nb_batch batch = {.x = t->xb, .dtype = t->r.dtype, .y = t->yb};
     nb_train_stop stop = NB_TRAIN_RUNNING;
     int more = 1;
@@ -751,6 +911,35 @@ static nb_train_stop nb__run_epoch(nb__train *t, long epoch, nb__epoch *ep)
         stop = NB_TRAIN_ERROR;
     }
     return stop;
+}
+
+/* --val: the best checkpoint by validation loss, written like the checkpoint
+ * (atomically), and the selection state in the checkpoint's metadata. */
+static int nb__select(nb__train *t, long epoch)
+{
+    nb_train_val *v = &t->val;
+    nb_train_val_update(v, epoch);
+    t->nkv = t->nkv_run + nb_train_val_kv(v, t->kv + t->nkv_run, sizeof t->kv / sizeof t->kv[0] - t->nkv_run);
+    if (!v->improved) return 0;
+    char best[1100];
+    snprintf(best, sizeof best, "%s/best.safetensors", t->r.out);
+    if (nb_checkpoint_save(best, t->m, t->opt, &t->sched, &t->prog, t->kv, t->nkv)) {
+        fprintf(stderr, "nabla train: best checkpoint not saved: %s\n", nb_errmsg());
+        return -1;
+    }
+    return 0;
+}
+
+/* The epoch's evaluation: the validation set with --val (and the best
+ * checkpoint), else the test set; 0 or -1 (printed). */
+static int nb__epoch_eval(nb__train *t, long epoch)
+{
+    nb_train_val *v = &t->val;
+    if (nb_evaluate(t->m, t->c, v->frac ? v->set : t->test, 1000, v->frac ? &v->ev : &t->ev, NULL)) {
+        fprintf(stderr, "nabla train: evaluation: %s\n", nb_errmsg());
+        return -1;
+    }
+    return v->frac ? nb__select(t, epoch) : 0;
 }
 
 /* After an epoch, or a stop (Ctrl-C, --max-steps) within one: schedule,
@@ -767,10 +956,7 @@ static nb_train_stop nb__end_epoch(nb__train *t, long epoch, const nb__epoch *ep
     t->prog.rng = t->rng;
     if (nb_ddp_before_save(&t->ddp, t->m)) return NB_TRAIN_ERROR; /* --ddp: average BatchNorm's running statistics */
     if (epoch_done && !t->ddp.rank) {
-        if (nb_evaluate(t->m, t->c, t->test, 1000, &t->ev, NULL)) {
-            fprintf(stderr, "nabla train: evaluation: %s\n", nb_errmsg());
-            return NB_TRAIN_ERROR;
-        }
+        if (nb__epoch_eval(t, epoch)) return NB_TRAIN_ERROR;
         nb__epoch_event(t, epoch, ep);
     }
     if (!t->ddp.rank && nb_checkpoint_save(t->ckpt, t->m, t->opt, &t->sched, &t->prog, t->kv, t->nkv)) {
@@ -788,18 +974,31 @@ static nb_train_stop nb__train_loop(nb__train *t)
     struct sigaction sa = {0}, old_sa;
     sa.sa_handler = nb__on_sigint;
     sigaction(SIGINT, &sa, &old_sa);
-    nb_train_stop stop = NB_TRAIN_RUNNING;
+    /* a resumed run whose patience had run out stops where it stopped */
+    nb_train_stop stop = nb_train_val_exhausted(&t->val) ? NB_TRAIN_EARLY_STOP : NB_TRAIN_RUNNING;
     nb__epoch ep;
     for (long epoch = (long)t->prog.epoch; epoch < t->r.epochs && stop == NB_TRAIN_RUNNING; epoch++) {
         stop = nb__run_epoch(t, epoch, &ep);
         if (stop == NB_TRAIN_ERROR || stop == NB_TRAIN_NONFINITE) break;
         stop = nb__end_epoch(t, epoch, &ep, stop);
+        if (stop == NB_TRAIN_RUNNING && nb_train_val_exhausted(&t->val)) stop = NB_TRAIN_EARLY_STOP;
     }
     sigaction(SIGINT, &old_sa, NULL);
     return stop == NB_TRAIN_RUNNING ? NB_TRAIN_FINISHED : stop;
 }
 
 /* ---------------------------------------------------------------- the end */
+/* The test set at the end: after a stop mid-epoch, and with --val (whose
+ * epochs never look at it); 0 or -1 (printed). */
+static int nb__final_test(nb__train *t, nb_train_stop stop)
+{
+    if (t->ddp.rank || (stop == NB_TRAIN_FINISHED && !t->val.frac)) return 0;
+    if (nb_evaluate(t->m, t->c, t->test, 1000, &t->ev, NULL)) {
+        fprintf(stderr, "nabla train: evaluation: %s\n", nb_errmsg());
+        return -1;
+    }
+    return 0;
+}
 /* Closing messages and the done event; the exit status. */
 static int nb__train_end(nb__train *t, nb_train_stop stop)
 {
@@ -816,15 +1015,23 @@ static int nb__train_end(nb__train *t, nb_train_stop stop)
     case NB_TRAIN_RUNNING: return 1;
     case NB_TRAIN_MAX_STEPS:
     case NB_TRAIN_INTERRUPTED: /* stopped mid-epoch: report the model as it stands */
-        if (!t->ddp.rank && nb_evaluate(t->m, t->c, t->test, 1000, &t->ev, NULL)) {
-            fprintf(stderr, "nabla train: evaluation: %s\n", nb_errmsg());
-            return 1;
-        }
+    case NB_TRAIN_EARLY_STOP:
+    case NB_TRAIN_FINISHED:
+        if (nb__final_test(t, stop)) return 1;
         break;
-    case NB_TRAIN_FINISHED: break;
     }
     nb__done_event(t, stop);
     return stop == NB_TRAIN_INTERRUPTED ? 130 : 0;
+}
+
+/* --tensorboard: close the files (a write error is told, not fatal). */
+static void nb__tb_close(nb__train *t)
+{
+    for (int k = 0; k < 3; k++) {
+        if (t->o.tb[k] && nb_tb_close(t->o.tb[k]))
+            fprintf(stderr, "nabla train: --tensorboard: writing the event file failed\n");
+        t->o.tb[k] = NULL;
+    }
 }
 
 static void nb__train_free(nb__train *t)
@@ -835,6 +1042,8 @@ static void nb__train_free(nb__train *t)
             fprintf(stderr, "report: %s/report.html\n", t->r.out);
     }
     nb_monitor_free(t->mon);
+    nb__tb_close(t);
+    nb_train_val_free(&t->val);
     free(t->xb);
     free(t->yb);
     nb_ctx_free(t->c);
@@ -845,13 +1054,48 @@ static void nb__train_free(nb__train *t)
     nb_dataset_free(t->test);
 }
 
+/* --resume with --val: the best loss and epoch and the patience so far. */
+static int nb__setup_val_resume(nb__train *t)
+{
+    if (!t->r.resume || t->ddp.rank) return 0;
+    nb_checkpoint *ck = nb_checkpoint_open(t->ckpt);
+    if (!ck) return nb_cli_usage_error(t->cmd, "--resume: %s", nb_errmsg());
+    int rc = nb_train_val_resume(t->cmd, &t->val, ck);
+    nb_checkpoint_close(ck);
+    return rc;
+}
+
+/* --tensorboard DIR: DIR/train, DIR/val (with --val) and DIR/test, each with
+ * a new event file; a resumed run marks its restart so that TensorBoard
+ * drops the steps after the checkpoint that the first run wrote. */
+static int nb__setup_tensorboard(nb__train *t)
+{
+    static const char *const sub[3] = {"train", "val", "test"};
+    if (!t->val.tb_dir || t->ddp.rank) return 0;
+    for (int k = 0; k < 3; k++) {
+        if (k == 1 && !t->val.frac) continue;
+        char dir[1100];
+        snprintf(dir, sizeof dir, "%s/%s", t->val.tb_dir, sub[k]);
+        if (nb_out_dir(dir) || !(t->o.tb[k] = nb_tb_open(dir)))
+            return nb_cli_usage_error(t->cmd, "--tensorboard %s: cannot write there (%s)", t->val.tb_dir,
+                                      strerror(errno));
+        if (t->r.resume && nb_tb_restart(t->o.tb[k], t->prog.step + 1)) return 1;
+    }
+    return 0;
+}
+
 /* Everything between the flags and the first step; 0 or the exit status. */
 static int nb__train_setup(nb__train *t)
 {
     int rc;
-    if ((rc = nb__setup_data(t)) || (rc = nb__setup_model(t)) || (rc = nb__setup_resume(t))) return rc;
+    if ((rc = nb__setup_data(t)) || (rc = nb_train_val_split(t->cmd, &t->val, &t->train, t->r.seed)) ||
+        (rc = nb__setup_val_resume(t)) || (rc = nb__setup_model(t)) || (rc = nb__setup_resume(t)))
+        return rc;
     if (nb_ddp_sync(&t->ddp, t->m, t->opt, &t->sched, &t->prog, t->loader, &t->rng)) return 1;
-    return nb__setup_outputs(t);
+    if ((rc = nb__setup_outputs(t))) return rc;
+    t->nkv_run = t->nkv;
+    t->nkv += nb_train_val_kv(&t->val, t->kv + t->nkv, sizeof t->kv / sizeof t->kv[0] - t->nkv);
+    return nb__setup_tensorboard(t);
 }
 
 /* nabla train: setup, the epochs, the end. */

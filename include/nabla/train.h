@@ -79,6 +79,7 @@ typedef struct nb_step_result {
     double loss;          /* the batch's mean loss */
     double grad_norm;     /* global gradient norm before clipping */
     int nonfinite;        /* loss or gradient not finite: NO update was made */
+    size_t correct;       /* samples whose arg-max logit (before the update) is the label */
 } nb_step_result;
 
 /* One optimizer step on a batch x [n, d] (model dtype), labels y [n]:

@@ -4,6 +4,20 @@
 
 #include <math.h>
 
+/* How many rows of logits [n, k] have their largest value at the label. */
+static size_t nb__count_correct(const nb_tensor *logits, const int32_t *y, size_t n)
+{
+    if (logits->ndim != 2) return 0;
+    size_t k = logits->shape[1], correct = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t best = 0;
+        for (size_t j = 1; j < k; j++)
+            if (nb_get(logits, i * k + j) > nb_get(logits, i * k + best)) best = j;
+        correct += best == (size_t)y[i];
+    }
+    return correct;
+}
+
 int (nb_train_step)(nb_model *m, nb_optim *o, nb_ctx *c, const void *x, const int32_t *y, size_t n,
                   const nb_step_opts *opts, nb_step_result *res)
 {
@@ -16,12 +30,15 @@ int (nb_train_step)(nb_model *m, nb_optim *o, nb_ctx *c, const void *x, const in
     res->loss = NAN;
     res->grad_norm = NAN;
     res->nonfinite = 0;
+    res->correct = 0;
     nb_anomaly_clear(c); /* afterwards the record describes this step */
     nb_tensor *xt = nb_from_data(c, dt, 2, (size_t[]){n, d}, (void *)x, NB_BORROW);
     nb_tensor *yt = nb_from_data(c, NB_I32, 1, (size_t[]){n}, (void *)y, NB_BORROW);
-    nb_tensor *loss = nb_cross_entropy(c, nb_model_forward(m, c, xt, opts->rng), yt, NB_MEAN, opts->label_smoothing);
+    nb_tensor *logits = nb_model_forward(m, c, xt, opts->rng);
+    nb_tensor *loss = nb_cross_entropy(c, logits, yt, NB_MEAN, opts->label_smoothing);
     int rc = -1;
     if (!loss || nb_backward(c, loss, NULL)) goto out;
+    res->correct = nb__count_correct(logits, y, n);
     res->loss = nb_item(loss);
     if (h && h->after_backward && h->after_backward(h->user, m, loss)) goto out;
     double max_norm = opts->clip_norm > 0 ? opts->clip_norm : INFINITY;
