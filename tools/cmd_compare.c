@@ -240,20 +240,51 @@ static void nb__result_json(FILE *f, const nb__result *s, size_t budget)
     fputs("]}\n", f);
 }
 
-static int nb__cmp_run(int argc, char **argv)
+/* One compare run: the arguments split into axes and fixed flags, the
+ * configurations, the data, the outputs.  Each step below returns
+ * NB_CMP_GO to go on, or the exit status. */
+typedef struct {
+    const char *cmd, *out;
+    char *fixed[NB_CMP_ARGS]; /* every argument that is not an axis */
+    int nfixed, nax, ncfg, samples_given;
+    nb__axis ax[NB_CMP_AXES];
+    nb__cmp_args ca;
+    nb_run_cfg cfg[NB_CMP_MAX];
+    nb__result *res;
+    nb_dataset *train, *test;
+    size_t budget;
+    char vary[64], path[1100], svg_path[1100];
+    FILE *jl, *fs[2]; /* results.jsonl, and stdout under --json */
+} nb__cmp;
+
+enum { NB_CMP_GO = -1 };
+
+/* Add flag `name` varying over the comma-separated `list`. */
+static int nb__cmp_axis(nb__cmp *s, const char *name, const char *list)
 {
-    const char *cmd = "compare", *out = "runs/compare";
-    char *fixed[NB_CMP_ARGS];
-    int nfixed = 0, nax = 0, paired = 0, json = 0, quiet = 0;
-    long long samples = 0;
-    nb__axis ax[NB_CMP_AXES] = {{0}};
-    nb__cmp_args ca = {0};
-    nb_dataset *train = NULL, *test = NULL;
-    nb__result *res = NULL;
-    int rc = 2, ncfg = 1;
-    /* A run flag whose value is a list (--batch 16,64,256) is an axis; every
-     * other argument is parsed, with the tables, once here and again for each
-     * configuration. */
+    if (s->nax == NB_CMP_AXES)
+        return nb_cli_usage_error(s->cmd, "at most %d flags may vary (%s is a third)", NB_CMP_AXES, name);
+    nb__axis *x = &s->ax[s->nax++];
+    if (!(x->flag = x->flag_buf = strdup(name))) return 2;
+    const char *p = list; /* split into copies: argv stays as given */
+    while (*p) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        char *v = x->n < NB_CMP_MAX ? malloc(len + 1) : NULL;
+        if (!v) return nb_cli_usage_error(s->cmd, "%s: %s", name, x->n < NB_CMP_MAX ? "out of memory" : "more than 16 values");
+        memcpy(v, p, len);
+        v[len] = '\0';
+        x->val[x->n++] = v;
+        p = e ? e + 1 : p + len;
+    }
+    return NB_CMP_GO;
+}
+
+/* A run flag whose value is a list (--batch 16,64,256) is an axis; every
+ * other argument is fixed: parsed, with the tables, once here and again for
+ * each configuration. */
+static int nb__cmp_split(nb__cmp *s, int argc, char **argv)
+{
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *eq = strchr(a, '='), *list = NULL;
         char name[64];
@@ -263,205 +294,237 @@ static int nb__cmp_run(int argc, char **argv)
             else if (!eq && i + 1 < argc && strchr(argv[i + 1], ',')) list = argv[++i];
         }
         if (list) {
-            if (nax == NB_CMP_AXES) {
-                rc = nb_cli_usage_error(cmd, "at most %d flags may vary (%s is a third)", NB_CMP_AXES, name);
-                goto done;
-            }
-            nb__axis *x = &ax[nax++];
-            if (!(x->flag = x->flag_buf = strdup(name))) goto done;
-            const char *p = list; /* split into copies: argv stays as given */
-            while (*p) {
-                const char *e = strchr(p, ',');
-                size_t len = e ? (size_t)(e - p) : strlen(p);
-                char *v = x->n < NB_CMP_MAX ? malloc(len + 1) : NULL;
-                if (!v) {
-                    rc = nb_cli_usage_error(cmd, "%s: %s", name, x->n < NB_CMP_MAX ? "out of memory" : "more than 16 values");
-                    goto done;
-                }
-                memcpy(v, p, len);
-                v[len] = '\0';
-                x->val[x->n++] = v;
-                p = e ? e + 1 : p + len;
-            }
+            int rc = nb__cmp_axis(s, name, list);
+            if (rc != NB_CMP_GO) return rc;
             continue;
         }
-        if (nfixed >= NB_CMP_ARGS - 1) {
-            rc = nb_cli_usage_error(cmd, "too many arguments");
-            goto done;
-        }
-        fixed[nfixed++] = argv[i];
+        if (s->nfixed >= NB_CMP_ARGS - 1) return nb_cli_usage_error(s->cmd, "too many arguments");
+        s->fixed[s->nfixed++] = argv[i];
     }
-    {
-        char *pv[NB_CMP_ARGS + 1];
-        pv[0] = (char *)cmd;
-        for (int i = 0; i < nfixed; i++) pv[i + 1] = fixed[i];
-        nb_run_cfg scratch;
-        int k = nb__cmp_parse(cmd, nfixed + 1, pv, &ca, &scratch);
-        if (k != NB_FLAGS_OK) {
-            rc = k == NB_FLAGS_HELP ? 0 : 2;
-            goto done;
-        }
-        for (int i = 0; i < nfixed; i++) fixed[i] = pv[i + 1]; /* the parse may reorder */
-    }
-    out = ca.out ? ca.out : out;
-    samples = ca.samples;
-    paired = ca.paired, json = ca.json, quiet = ca.quiet;
-    if (nax == 0) {
-        nb_cli_usage_error(cmd, "nothing to compare: give a flag a list, e.g. --batch 16,64,256 (see `nabla help compare`)");
-        goto done;
-    }
-    if (paired) {
-        for (int a = 1; a < nax; a++)
-            if (ax[a].n != ax[0].n) {
-                nb_cli_usage_error(cmd, "--paired: %s has %d values, %s %d", ax[0].flag, ax[0].n, ax[a].flag, ax[a].n);
-                goto done;
-            }
-        ncfg = ax[0].n;
+    char *pv[NB_CMP_ARGS + 1];
+    pv[0] = (char *)s->cmd;
+    for (int i = 0; i < s->nfixed; i++) pv[i + 1] = s->fixed[i];
+    nb_run_cfg scratch;
+    int k = nb__cmp_parse(s->cmd, s->nfixed + 1, pv, &s->ca, &scratch);
+    if (k != NB_FLAGS_OK) return k == NB_FLAGS_HELP ? 0 : 2;
+    for (int i = 0; i < s->nfixed; i++) s->fixed[i] = pv[i + 1]; /* the parse may reorder */
+    if (s->ca.out) s->out = s->ca.out;
+    s->samples_given = s->ca.samples != 0;
+    return NB_CMP_GO;
+}
+
+/* Count the configurations and parse each, before any work starts. */
+static int nb__cmp_configs(nb__cmp *s)
+{
+    const nb__axis *ax = s->ax;
+    if (s->nax == 0)
+        return nb_cli_usage_error(s->cmd, "nothing to compare: give a flag a list, e.g. --batch 16,64,256 (see `nabla help compare`)");
+    s->ncfg = 1;
+    if (s->ca.paired) {
+        for (int a = 1; a < s->nax; a++)
+            if (ax[a].n != ax[0].n)
+                return nb_cli_usage_error(s->cmd, "--paired: %s has %d values, %s %d", ax[0].flag, ax[0].n, ax[a].flag,
+                                          ax[a].n);
+        s->ncfg = ax[0].n;
     } else {
-        for (int a = 0; a < nax; a++) ncfg *= ax[a].n;
+        for (int a = 0; a < s->nax; a++) s->ncfg *= ax[a].n;
     }
-    if (ncfg > NB_CMP_MAX) {
-        nb_cli_usage_error(cmd, "%d configurations: at most %d", ncfg, NB_CMP_MAX);
-        goto done;
-    }
-    /* every configuration parses before any work starts */
-    nb_run_cfg cfg[NB_CMP_MAX];
-    res = calloc((size_t)ncfg, sizeof *res);
-    if (!res) goto done;
-    for (int k = 0; k < ncfg; k++) {
+    if (s->ncfg > NB_CMP_MAX) return nb_cli_usage_error(s->cmd, "%d configurations: at most %d", s->ncfg, NB_CMP_MAX);
+    s->res = calloc((size_t)s->ncfg, sizeof *s->res);
+    if (!s->res) return 2;
+    for (int k = 0; k < s->ncfg; k++) {
         int pick[NB_CMP_AXES] = {0}; /* the first flag's values vary slowest */
-        if (paired) pick[0] = pick[1] = k;
-        else if (nax == 1) pick[0] = k;
+        if (s->ca.paired) pick[0] = pick[1] = k;
+        else if (s->nax == 1) pick[0] = k;
         else pick[0] = k / ax[1].n, pick[1] = k % ax[1].n;
-        if (nb__config(cmd, nfixed, fixed, ax, nax, pick, &cfg[k], res[k].label, sizeof res[k].label)) goto done;
+        nb__result *r = &s->res[k];
+        if (nb__config(s->cmd, s->nfixed, s->fixed, ax, s->nax, pick, &s->cfg[k], r->label, sizeof r->label)) return 2;
     }
-    if (nb_out_dir(out)) {
-        nb_cli_usage_error(cmd, "--out %s: cannot write there (%s)", out, strerror(errno));
-        goto done;
+    return NB_CMP_GO;
+}
+
+/* The output folder, the data (cut to --limit-train), and the budget. */
+static int nb__cmp_data(nb__cmp *s)
+{
+    const nb_run_cfg *c0 = &s->cfg[0];
+    if (nb_out_dir(s->out)) return nb_cli_usage_error(s->cmd, "--out %s: cannot write there (%s)", s->out, strerror(errno));
+    if (nb_fashion_mnist_load(c0->data, &s->train, &s->test)) {
+        fprintf(stderr, "nabla %s: %s\n", s->cmd, nb_errmsg());
+        return 2;
     }
-    if (nb_fashion_mnist_load(cfg[0].data, &train, &test)) {
-        fprintf(stderr, "nabla %s: %s\n", cmd, nb_errmsg());
-        goto done;
-    }
-    if (cfg[0].limit_train && cfg[0].limit_train < train->n) {
-        size_t *rows = malloc(cfg[0].limit_train * sizeof *rows);
-        for (size_t i = 0; rows && i < cfg[0].limit_train; i++) rows[i] = i;
-        nb_dataset *sub = rows ? nb_dataset_subset(train, rows, cfg[0].limit_train) : NULL;
+    if (c0->limit_train && c0->limit_train < s->train->n) {
+        size_t *rows = malloc(c0->limit_train * sizeof *rows);
+        for (size_t i = 0; rows && i < c0->limit_train; i++) rows[i] = i;
+        nb_dataset *sub = rows ? nb_dataset_subset(s->train, rows, c0->limit_train) : NULL;
         free(rows);
         if (!sub) {
-            fprintf(stderr, "nabla %s: --limit-train: %s\n", cmd, nb_errmsg());
-            goto done;
+            fprintf(stderr, "nabla %s: --limit-train: %s\n", s->cmd, nb_errmsg());
+            return 2;
         }
-        nb_dataset_free(train);
-        train = sub;
+        nb_dataset_free(s->train);
+        s->train = sub;
     }
-    if (cfg[0].mlp.widths[0] != train->d || (int)cfg[0].mlp.widths[cfg[0].mlp.n_widths - 1] < train->n_classes) {
-        nb_cli_usage_error(cmd, "--model %s does not fit the data (%zu features, %d classes)", cfg[0].model, train->d,
-                           train->n_classes);
-        goto done;
+    if (c0->mlp.widths[0] != s->train->d || (int)c0->mlp.widths[c0->mlp.n_widths - 1] < s->train->n_classes)
+        return nb_cli_usage_error(s->cmd, "--model %s does not fit the data (%zu features, %d classes)", c0->model,
+                                  s->train->d, s->train->n_classes);
+    s->budget = s->samples_given ? (size_t)s->ca.samples : (size_t)c0->epochs * s->train->n;
+    for (int k = 1; k < s->ncfg; k++)
+        if (!s->samples_given && s->cfg[k].epochs != c0->epochs)
+            return nb_cli_usage_error(s->cmd, "--epochs cannot vary: it is the budget");
+    return NB_CMP_GO;
+}
+
+/* Open results.jsonl; name the varied flags. */
+static int nb__cmp_open(nb__cmp *s)
+{
+    snprintf(s->path, sizeof s->path, "%s/results.jsonl", s->out);
+    snprintf(s->svg_path, sizeof s->svg_path, "%s/loss.svg", s->out);
+    if (!(s->jl = fopen(s->path, "w"))) {
+        fprintf(stderr, "nabla %s: %s: %s\n", s->cmd, s->path, strerror(errno));
+        return 2;
     }
-    size_t budget = samples ? (size_t)samples : (size_t)cfg[0].epochs * train->n;
-    for (int k = 1; k < ncfg; k++)
-        if (!samples && cfg[k].epochs != cfg[0].epochs) {
-            nb_cli_usage_error(cmd, "--epochs cannot vary: it is the budget");
-            goto done;
-        }
-    char path[1100], svg_path[1100];
-    snprintf(path, sizeof path, "%s/results.jsonl", out);
-    snprintf(svg_path, sizeof svg_path, "%s/loss.svg", out);
-    FILE *jl = fopen(path, "w");
-    if (!jl) {
-        fprintf(stderr, "nabla %s: %s: %s\n", cmd, path, strerror(errno));
-        goto done;
-    }
-    char vary[64] = "";
-    for (int a = 0; a < nax; a++)
-        snprintf(vary + strlen(vary), sizeof vary - strlen(vary), "%s%s", a ? " and " : "", ax[a].flag);
-    if (!json) {
-        printf("nabla compare: %d configurations differing in %s; budget %zu training samples each", ncfg, vary, budget);
-        if (!samples) printf(" (%ld epoch%s of %zu)", cfg[0].epochs, cfg[0].epochs == 1 ? "" : "s", train->n);
-        printf("; test set %zu images\nthe rest as `nabla train", test->n);
-        for (int i = 0; i < nfixed; i++) {
-            int own = 0; /* compare's own flags are not train's */
-            for (size_t f = 0; f < sizeof nb__cmp_flags / sizeof *nb__cmp_flags; f++) {
-                size_t len = strlen(nb__cmp_flags[f].name);
-                if (!strncmp(fixed[i], nb__cmp_flags[f].name, len) && (!fixed[i][len] || fixed[i][len] == '=')) {
-                    own = 1;
-                    if (!fixed[i][len] && nb__cmp_flags[f].kind != NB_FLAG_BOOL) i++; /* and its value */
-                }
+    s->fs[0] = s->jl;
+    s->fs[1] = s->ca.json ? stdout : NULL;
+    for (int a = 0; a < s->nax; a++)
+        snprintf(s->vary + strlen(s->vary), sizeof s->vary - strlen(s->vary), "%s%s", a ? " and " : "", s->ax[a].flag);
+    return NB_CMP_GO;
+}
+
+/* The table's header: what varies, the budget, and the fixed train flags. */
+static void nb__cmp_header(const nb__cmp *s)
+{
+    const nb_run_cfg *c0 = &s->cfg[0];
+    printf("nabla compare: %d configurations differing in %s; budget %zu training samples each", s->ncfg, s->vary,
+           s->budget);
+    if (!s->samples_given) printf(" (%ld epoch%s of %zu)", c0->epochs, c0->epochs == 1 ? "" : "s", s->train->n);
+    printf("; test set %zu images\nthe rest as `nabla train", s->test->n);
+    char *const *fx = s->fixed;
+    for (int i = 0; i < s->nfixed; i++) {
+        int own = 0; /* compare's own flags are not train's */
+        for (size_t f = 0; f < sizeof nb__cmp_flags / sizeof *nb__cmp_flags; f++) {
+            size_t len = strlen(nb__cmp_flags[f].name);
+            if (!strncmp(fx[i], nb__cmp_flags[f].name, len) && (!fx[i][len] || fx[i][len] == '=')) {
+                own = 1;
+                if (!fx[i][len] && nb__cmp_flags[f].kind != NB_FLAG_BOOL) i++; /* and its value */
             }
-            if (!own) printf(" %s", fixed[i]);
         }
-        printf("`\n");
-        fflush(stdout);
+        if (!own) printf(" %s", fx[i]);
     }
-    FILE *fs[2] = {jl, json ? stdout : NULL};
+    printf("`\n");
+    fflush(stdout);
+}
+
+static void nb__cmp_start_json(const nb__cmp *s)
+{
     for (int f = 0; f < 2; f++) {
-        if (!fs[f]) continue;
-        fprintf(fs[f], "{\"event\":\"start\",\"configs\":%d,\"vary\":", ncfg);
-        nb_json_write_string(fs[f], vary);
-        fprintf(fs[f], ",\"budget_samples\":%zu,\"train_samples\":%zu,\"test_samples\":%zu}\n", budget, train->n, test->n);
+        if (!s->fs[f]) continue;
+        fprintf(s->fs[f], "{\"event\":\"start\",\"configs\":%d,\"vary\":", s->ncfg);
+        nb_json_write_string(s->fs[f], s->vary);
+        fprintf(s->fs[f], ",\"budget_samples\":%zu,\"train_samples\":%zu,\"test_samples\":%zu}\n", s->budget,
+                s->train->n, s->test->n);
     }
-    rc = 1;
-    for (int k = 0; k < ncfg; k++) {
-        if (nb__train_one(cmd, &cfg[k], train, test, budget, quiet || json, &res[k])) {
-            fclose(jl);
-            goto done;
-        }
+}
+
+/* Train every configuration in turn, each result written as it comes. */
+static int nb__cmp_train_all(nb__cmp *s)
+{
+    for (int k = 0; k < s->ncfg; k++) {
+        if (nb__train_one(s->cmd, &s->cfg[k], s->train, s->test, s->budget, s->ca.quiet || s->ca.json, &s->res[k]))
+            return 1;
         for (int f = 0; f < 2; f++) {
-            if (!fs[f]) continue;
-            nb__result_json(fs[f], &res[k], budget);
-            fflush(fs[f]);
+            if (!s->fs[f]) continue;
+            nb__result_json(s->fs[f], &s->res[k], s->budget);
+            fflush(s->fs[f]);
         }
     }
-    /* the table */
-    if (!json) {
-        int w = 6;
-        for (int k = 0; k < ncfg; k++) w = (int)fmax(w, (double)strlen(res[k].label));
-        printf("%-*s  %7s  %10s  %9s  %8s  %8s  %10s\n", w, "config", "steps", "final loss", "test loss", "test acc",
-               "time", "samples/s");
-        for (int k = 0; k < ncfg; k++) {
-            const nb__result *s = &res[k];
-            char acc[32];
-            if (isfinite(s->test_acc)) snprintf(acc, sizeof acc, "%.2f%%", 100 * s->test_acc);
-            else snprintf(acc, sizeof acc, "-");
-            printf("%-*s  %7lld  %10.4f  %9.4f  %8s  %7.2fs  %8.0f/s%s\n", w, s->label, s->steps, s->final_loss,
-                   s->test_loss, acc, s->seconds, s->seconds > 0 ? (double)budget / s->seconds : 0,
-                   s->nonfinite ? "  stopped: loss not finite" : "");
-        }
+    return NB_CMP_GO;
+}
+
+static void nb__cmp_table(const nb__cmp *s)
+{
+    int w = 6;
+    for (int k = 0; k < s->ncfg; k++) w = (int)fmax(w, (double)strlen(s->res[k].label));
+    printf("%-*s  %7s  %10s  %9s  %8s  %8s  %10s\n", w, "config", "steps", "final loss", "test loss", "test acc", "time",
+           "samples/s");
+    for (int k = 0; k < s->ncfg; k++) {
+        const nb__result *r = &s->res[k];
+        char acc[32];
+        if (isfinite(r->test_acc)) snprintf(acc, sizeof acc, "%.2f%%", 100 * r->test_acc);
+        else snprintf(acc, sizeof acc, "-");
+        printf("%-*s  %7lld  %10.4f  %9.4f  %8s  %7.2fs  %8.0f/s%s\n", w, r->label, r->steps, r->final_loss,
+               r->test_loss, acc, r->seconds, r->seconds > 0 ? (double)s->budget / r->seconds : 0,
+               r->nonfinite ? "  stopped: loss not finite" : "");
     }
-    /* one SVG of the curves */
+}
+
+/* One SVG of the loss curves. */
+static int nb__cmp_svg(const nb__cmp *s)
+{
     nb_plot p;
     char title[128];
-    snprintf(title, sizeof title, "nabla compare: %s (budget %zu samples)", vary, budget);
+    snprintf(title, sizeof title, "nabla compare: %s (budget %zu samples)", s->vary, s->budget);
     nb_plot_init(&p, title, "training samples seen", "training loss (mean per 1/100 of the budget)");
-    for (int k = 0; k < ncfg; k++) nb_plot_series(&p, res[k].label, res[k].x, res[k].y, (size_t)res[k].n_points);
-    FILE *svg = fopen(svg_path, "w");
+    for (int k = 0; k < s->ncfg; k++)
+        nb_plot_series(&p, s->res[k].label, s->res[k].x, s->res[k].y, (size_t)s->res[k].n_points);
+    FILE *svg = fopen(s->svg_path, "w");
     if (svg) {
         nb_plot_svg(&p, svg, 720, 440);
         if (fclose(svg)) svg = NULL;
     }
     if (!svg) {
-        fprintf(stderr, "nabla %s: %s: %s\n", cmd, svg_path, strerror(errno));
-        fclose(jl);
-        goto done;
+        fprintf(stderr, "nabla %s: %s: %s\n", s->cmd, s->svg_path, strerror(errno));
+        return 1;
     }
+    return NB_CMP_GO;
+}
+
+static void nb__cmp_done_json(const nb__cmp *s)
+{
     for (int f = 0; f < 2; f++) {
-        if (!fs[f]) continue;
-        fputs("{\"event\":\"done\",\"svg\":", fs[f]);
-        nb_json_write_string(fs[f], svg_path);
-        fputs("}\n", fs[f]);
+        if (!s->fs[f]) continue;
+        fputs("{\"event\":\"done\",\"svg\":", s->fs[f]);
+        nb_json_write_string(s->fs[f], s->svg_path);
+        fputs("}\n", s->fs[f]);
     }
-    fclose(jl);
-    if (!json) printf("wrote %s and %s\n", svg_path, path);
-    rc = 0;
-done:
-    for (int a = 0; a < nax; a++) {
-        for (int v = 0; v < ax[a].n; v++) free((char *)ax[a].val[v]);
-        free(ax[a].flag_buf);
+}
+
+static void nb__cmp_free(nb__cmp *s)
+{
+    if (s->jl) fclose(s->jl);
+    for (int a = 0; a < s->nax; a++) {
+        for (int v = 0; v < s->ax[a].n; v++) free((char *)s->ax[a].val[v]);
+        free(s->ax[a].flag_buf);
     }
-    free(res);
-    nb_dataset_free(train);
-    nb_dataset_free(test);
+    free(s->res);
+    nb_dataset_free(s->train);
+    nb_dataset_free(s->test);
+}
+
+/* Set up (arguments, configurations, data), train them all, then the table,
+ * the SVG and the closing events. */
+static int nb__cmp_run(int argc, char **argv)
+{
+    nb__cmp s = {.cmd = "compare", .out = "runs/compare"};
+    int rc = nb__cmp_split(&s, argc, argv);
+    if (rc == NB_CMP_GO) rc = nb__cmp_configs(&s);
+    if (rc == NB_CMP_GO) rc = nb__cmp_data(&s);
+    if (rc == NB_CMP_GO) rc = nb__cmp_open(&s);
+    if (rc == NB_CMP_GO) {
+        if (!s.ca.json) nb__cmp_header(&s);
+        nb__cmp_start_json(&s);
+        rc = nb__cmp_train_all(&s);
+    }
+    if (rc == NB_CMP_GO) {
+        if (!s.ca.json) nb__cmp_table(&s);
+        rc = nb__cmp_svg(&s);
+    }
+    if (rc == NB_CMP_GO) {
+        nb__cmp_done_json(&s);
+        fclose(s.jl);
+        s.jl = NULL;
+        if (!s.ca.json) printf("wrote %s and %s\n", s.svg_path, s.path);
+        rc = 0;
+    }
+    nb__cmp_free(&s);
     return rc;
 }
