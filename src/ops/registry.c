@@ -51,6 +51,12 @@ static const nb_op_def nb__op_defs[] = {
     [NB_OP_GATHER] = {"gather", 2, "src/ops/index.c"},
     [NB_OP_INDEX_SELECT] = {"index_select", 2, "src/ops/index.c"},
     [NB_OP_WHERE] = {"where", 3, "src/ops/index.c"},
+    [NB_OP_GT] = {"gt", 2, "src/ops/compare.c", 1},
+    [NB_OP_LT] = {"lt", 2, "src/ops/compare.c", 1},
+    [NB_OP_GE] = {"ge", 2, "src/ops/compare.c", 1},
+    [NB_OP_LE] = {"le", 2, "src/ops/compare.c", 1},
+    [NB_OP_EQ] = {"eq", 2, "src/ops/compare.c", 1},
+    [NB_OP_NE] = {"ne", 2, "src/ops/compare.c", 1},
     [NB_OP_APPLY] = {"apply", -1, "src/autograd/function.c"},
 };
 #undef EW
