@@ -360,6 +360,28 @@ static const nb_function nb__mulexp = {"mul_exp", nb__mulexp_fwd, nb__mulexp_bwd
     X(where, empty, nb_where(c, x0, x1, x2), "torch.where(x0 != 0, x1, x2)", 3, I(0, 2, 2, 0, 4), A(2, 0, 4),       \
       A(2, 0, 4))
 
+/* Comparisons: no gradient (gradcheck checks that the derivative is zero away
+ * from ties); ties come from comparing x0 with its own first row. */
+#define T_(op) "(" op ").to(x0.dtype)"
+#define ROW0(x) nb_slice(c, x, 0, 0, 1)
+#define NB__CASES_COMPARE(X)                                                                                        \
+    X(gt, same, nb_gt(c, x0, x1), T_("x0 > x1"), 2, A(2, 3, 4), A(2, 3, 4))                                         \
+    X(gt, broadcast, nb_gt(c, x0, x1), T_("x0 > x1"), 2, A(2, 3, 4), A(1, 4))                                       \
+    X(gt, empty, nb_gt(c, x0, x1), T_("x0 > x1"), 2, A(2, 0, 4), A(1, 4))                                           \
+    X(lt, scalar, nb_lt(c, x0, x1), T_("x0 < x1"), 2, A(2, 3, 4), A(0, 0))                                          \
+    X(lt, outer, nb_lt(c, x0, x1), T_("x0 < x1"), 2, A(2, 3, 1), K(1, 4))                                           \
+    X(lt, empty, nb_lt(c, x0, x1), T_("x0 < x1"), 2, A(2, 3, 0), A(2, 3, 0))                                        \
+    X(ge, ties, nb_ge(c, x0, ROW0(x0)), T_("x0 >= x0[0:1]"), 1, A(2, 3, 4))                                         \
+    X(ge, empty, nb_ge(c, x0, x1), T_("x0 >= x1"), 2, A(2, 0, 4), A(0, 0))                                          \
+    X(le, ties, nb_le(c, x0, ROW0(x0)), T_("x0 <= x0[0:1]"), 1, A(2, 3, 4))                                         \
+    X(le, empty, nb_le(c, x0, x1), T_("x0 <= x1"), 2, A(2, 0, 4), A(2, 0, 4))                                       \
+    X(eq, ties, nb_eq(c, x0, ROW0(x0)), T_("x0 == x0[0:1]"), 1, A(2, 3, 4))                                         \
+    X(eq, threed, nb_eq(c, x0, ROW0(x0)), T_("x0 == x0[0:1]"), 1, A(3, 2, 3, 2))                                    \
+    X(eq, empty, nb_eq(c, x0, x1), T_("x0 == x1"), 2, A(2, 0, 4), A(1, 4))                                          \
+    X(ne, ties, nb_ne(c, x0, ROW0(x0)), T_("x0 != x0[0:1]"), 1, A(2, 3, 4))                                         \
+    X(ne, broadcast, nb_ne(c, x0, x1), T_("x0 != x1"), 2, A(2, 3, 1), A(2, 3, 4))                                   \
+    X(ne, empty, nb_ne(c, x0, x1), T_("x0 != x1"), 2, A(1, 0), A(1, 0))
+
 #define NB__CASES_APPLY(X)                                                                                  \
     X(apply, mul_exp, nb_apply(c, &nb__mulexp, 2, in, NULL), "x0 * torch.exp(x1)", 2, A(2, 3, 4), A(2, 3, 4)) \
     X(apply, one_grad, nb_apply(c, &nb__mulexp, 2, in, NULL), "x0 * torch.exp(x1)", 2, K(2, 3, 4), A(2, 3, 4)) \
@@ -386,6 +408,7 @@ NB__CASES_REDUCE(NB__BUILD)
 NB__CASES_SOFTMAX(NB__BUILD)
 NB__CASES_LOSS(NB__BUILD)
 NB__CASES_INDEX(NB__BUILD)
+NB__CASES_COMPARE(NB__BUILD)
 NB__CASES_APPLY(NB__BUILD)
 NB__CASES_DROPOUT(NB__BUILDP)
 
@@ -405,6 +428,7 @@ static const nb_opcase nb__cases[] = {
     NB__CASES_LOSS(NB__ENTRY)
     NB__CASES_DROPOUT(NB__ENTRYP)
     NB__CASES_INDEX(NB__ENTRY)
+    NB__CASES_COMPARE(NB__ENTRY)
     NB__CASES_APPLY(NB__ENTRY)
 };
 

@@ -13,7 +13,8 @@
  *
  * Every "$ " line is a command, run with sh in a scratch folder that holds a
  * link `build` to the build (so `build/nabla` works and `runs/...` outputs
- * land there), with NABLA_THREADS=1; the lines up to the next "$ " line are
+ * land there), with NABLA_THREADS=1 and NABLA_BLAS=builtin (so that a build
+ * with OpenBLAS prints what one without it does); the lines up to the next "$ " line are
  * its quoted output.  The scratch folder is shared by the blocks of one file
  * (a block may read what an earlier one wrote) and removed at the end.  A
  * command quoted again later (the same text, in the same or another file
@@ -505,6 +506,7 @@ int main(int argc, char **argv)
         }
     }
     setenv("NABLA_THREADS", "1", 1);
+    setenv("NABLA_BLAS", "builtin", 1); /* the same products with or without OpenBLAS */
     double t0 = now_s();
     for (int i = 1; i < argc; i++) {
         if (argv[i][0] == '-') {

@@ -130,3 +130,92 @@ TEST(cli, gradcheck_dump_cases)
     remove(path);
     CHECK(header && cases >= 3 && ends == cases && ups == cases);
 }
+
+/* --help / -h / `help COMMAND` for every command, `help help` too. */
+TEST(cli, help_for_every_command)
+{
+    const char *cmds[] = {"train", "eval", "predict", "report", "lr-find", "diagnose",
+                          "gradcheck", "vanish", "summary"};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        const char *forms[] = {"%s --help", "%s -h", "help %s"};
+        for (int k = 0; k < 3; k++) {
+            char args[64], *out;
+            snprintf(args, sizeof args, forms[k], cmds[i]);
+            CHECK_MSG(cli_run(args, &out) == 0, "nabla %s", args);
+            CHECK_MSG(out && strstr(out, "usage: nabla") && strstr(out, cmds[i]), "nabla %s: %s", args, out ? out : "");
+            free(out);
+        }
+    }
+    const char *meta[] = {"help help", "help --help", "help version", "version --help"};
+    for (int k = 0; k < 4; k++) {
+        char *out;
+        CHECK_MSG(cli_run(meta[k], &out) == 0, "nabla %s", meta[k]);
+        CHECK_MSG(out && strstr(out, "usage: nabla"), "nabla %s: %s", meta[k], out ? out : "");
+        free(out);
+    }
+}
+
+/* Runs ARGS, expecting exit status 2 and every one of want[] in the message. */
+static void cli_usage_says(const char *args, const char *const *want, int line)
+{
+    char *out;
+    int rc = cli_run(args, &out);
+    if (rc != 2) t_fail(__FILE__, line, "nabla %s: exit %d, expected 2 (%s)", args, rc, out ? out : "");
+    for (int k = 0; want[k]; k++)
+        if (!out || !strstr(out, want[k]))
+            t_fail(__FILE__, line, "nabla %s: the message should say \"%s\": %s", args, want[k], out ? out : "");
+    if (out && strstr(out, "nb_"))
+        t_fail(__FILE__, line, "nabla %s: a library function's name leaks: %s", args, out);
+    free(out);
+}
+#define SAYS(args, ...) cli_usage_says(args, (const char *const[]){__VA_ARGS__, NULL}, __LINE__)
+
+TEST(cli, did_you_mean)
+{
+    SAYS("trian", "unknown command 'trian'", "did you mean train?");
+    SAYS("help evl", "did you mean eval?");
+    SAYS("--verison", "did you mean --version?");
+    SAYS("train --epoch 3", "unknown option '--epoch'", "did you mean --epochs?");
+    SAYS("train --lr-rate=0.1", "'--lr-rate'");
+    SAYS("eval --jsn", "did you mean --json?");
+    SAYS("lr-find --hlep", "did you mean --help?");
+    SAYS("summary --modle 784-10", "did you mean --model?");
+    SAYS("train --frobnicate", "unknown option '--frobnicate' (see `nabla help train`)");
+}
+
+TEST(cli, bad_names_list_the_valid_ones)
+{
+    SAYS("train --act foo", "--act", "'foo'", "relu|leaky_relu|elu|gelu|sigmoid|tanh|softplus");
+    SAYS("train --act rleu", "did you mean relu?");
+    SAYS("train --init foo", "torch|xavier_uniform|", "|zeros");
+    SAYS("train --dtype f16", "f32|f64");
+    SAYS("train --opt sgdd", "did you mean sgd?", "sgd|adam|adamw|rmsprop");
+    SAYS("train --sched cos", "did you mean cosine?", "none|step|exp|cosine|linear|onecycle");
+    SAYS("train --anomaly-policy halt", "stop, skip or continue");
+    SAYS("diagnose --act foo", "relu|");
+    SAYS("summary --model 784-10 --dtype f16", "f32|f64");
+}
+
+/* Flag combinations the library refuses come back in the flags' words. */
+TEST(cli, messages_in_the_cli_words)
+{
+    SAYS("train --opt sgd --nesterov", "--nesterov needs --momentum > 0");
+    SAYS("train --momentum 0.9999999", "0.9999999 is out of range");
+    SAYS("eval README.md", "README.md: not a safetensors checkpoint");
+}
+
+/* --flag=value is the same as --flag value, for every kind of flag. */
+TEST(cli, flag_equals_value)
+{
+    char *out;
+    CHECK(cli_run("summary --model=784-32-10 --dtype=f64 --json", &out) == 0);
+    CHECK_MSG(out && strstr(out, "float64"), "%s", out ? out : "");
+    free(out);
+    CHECK(cli_run("gradcheck --op=relu", &out) == 0);
+    free(out);
+    SAYS("train --lr=abc", "--lr: 'abc' is not a number");
+    SAYS("train --epochs=0", "--epochs: 0 is out of range");
+    SAYS("train --act=foo", "relu|");
+    SAYS("train --json=1", "--json takes no value");
+    SAYS("train --lr", "--lr needs a value");
+}

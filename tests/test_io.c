@@ -836,3 +836,14 @@ TEST(io, python_interop)
     }
     remove(path);
 }
+
+/* A file of another kind (a README, a PyTorch pickle) is named as such, not
+ * reported by its first 8 bytes read as an absurd header length. */
+TEST(io_bad, not_safetensors_text)
+{
+    static const char text[] = "# nabla\n\nTensors and autograd in C11.\n";
+    io_bad_image((const unsigned char *)text, sizeof text - 1, "not a safetensors checkpoint", __LINE__);
+    unsigned char zip[16] = {'P', 'K', 3, 4, 20, 0, 0, 0, 8, 0};
+    io_bad_image(zip, sizeof zip, "not a safetensors checkpoint", __LINE__);
+    io_bad_image(io_zeros, 3, "not a safetensors checkpoint", __LINE__);
+}

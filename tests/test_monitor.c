@@ -1,5 +1,6 @@
 /* The gradient monitor: its numbers equal norms computed here by hand from
  * the model's flat buffers; warnings, step selection, bounded history. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -348,4 +349,80 @@ TEST(monitor, nonfinite_loss_is_recorded_at_once_and_warned)
     nb_monitor_free(NULL);
     nb_optim_free(o);
     nb_model_free(m);
+}
+
+/* ------------------------------------------------ a loss of your own */
+/* MSE against one-hot targets, the one-hot made with nb_eq: a [B, 1] column
+ * of labels against the [1, OUT] row 0, 1, ..., OUT-1. */
+static nb_tensor *mse_one_hot(void *user, nb_ctx *c, nb_tensor *out, const nb_tensor *y)
+{
+    int *calls = user;
+    ++*calls;
+    nb_tensor *col = nb_empty(c, out->dtype, 2, (size_t[]){y->numel, 1});
+    nb_tensor *row = nb_empty(c, out->dtype, 2, (size_t[]){1, OUT});
+    if (!col || !row) return NULL;
+    for (size_t i = 0; i < y->numel; i++) nb_set(col, i, nb_get(y, i));
+    for (size_t k = 0; k < OUT; k++) nb_set(row, k, (double)k);
+    return nb_mse(c, out, nb_eq(c, col, row), NB_MEAN);
+}
+
+static nb_tensor *loss_not_scalar(void *user, nb_ctx *c, nb_tensor *out, const nb_tensor *y) { return out; }
+
+static nb_tensor *loss_constant(void *user, nb_ctx *c, nb_tensor *out, const nb_tensor *y)
+{
+    return nb_sum(c, nb_ge(c, out, out), NULL, 0, 0);
+}
+
+TEST(monitor, custom_loss_reaches_the_monitor_and_clipping)
+{
+    nb_rng r, r2;
+    nb_rng_seed(&r, 11);
+    nb_rng_seed(&r2, 11);
+    nb_model *m = small_model(NB_F64, &r), *twin = small_model(NB_F64, &r2);
+    size_t np = nb_model_n_params(m);
+    double x[B * IN];
+    int32_t y[B];
+    batch(&r, x, y, 1.0);
+    /* the gradient by hand, on the twin: forward, MSE on one-hot, backward */
+    nb_ctx *c = nb_ctx_new(NULL);
+    int calls = 0;
+    nb_tensor *xt = nb_from_data(c, NB_F64, 2, (size_t[]){B, IN}, x, NB_BORROW);
+    nb_tensor *yt = nb_from_data(c, NB_I32, 1, (size_t[]){B}, y, NB_BORROW);
+    nb_tensor *want_loss = mse_one_hot(&calls, c, nb_model_forward(twin, c, xt, NULL), yt);
+    CHECK_OK(want_loss && nb_backward(c, want_loss, NULL) == 0);
+    double want_l = nb_item(want_loss), want_norm = 0;
+    const double *tg = nb_model_grads(twin);
+    for (size_t i = 0; i < np; i++) want_norm += tg[i] * tg[i];
+    want_norm = sqrt(want_norm);
+    nb_ctx_reset(c);
+
+    nb_optim_config oc = nb_optim_defaults(NB_OPT_SGD);
+    oc.lr = 0.1;
+    nb_optim *o = nb_optim_new(&oc, NB_F64, np);
+    nb_monitor *mon = nb_monitor_new(m, &(nb_monitor_opts){.every = 1});
+    double clip = want_norm / 4; /* so that clipping bites */
+    nb_step_opts so = {.clip_norm = clip, .hooks = nb_monitor_hooks(mon), .loss = mse_one_hot, .loss_user = &calls};
+    nb_step_result res;
+    CHECK_OK(nb_train_step(m, o, c, x, y, B, &so, &res) == 0);
+    CHECK(calls == 2 && !res.nonfinite);
+    CHECK_NEAR(res.loss, want_l, 1e-12);
+    CHECK_NEAR(res.grad_norm, want_norm, 1e-12);
+    const nb_monitor_record *rec = nb_monitor_last(mon);
+    CHECK_OK(rec);
+    if (rec) { /* the monitor saw this loss's gradients, before and after clipping */
+        CHECK_NEAR(rec->loss, want_l, 1e-12);
+        CHECK_NEAR(rec->grad_norm, want_norm, 1e-12);
+        CHECK_NEAR(rec->grad_norm_clipped, clip, 1e-12);
+        CHECK(rec->updated && rec->params[0].grad_norm > 0 && rec->params[0].update_ratio > 0);
+    }
+    /* a loss that is not one value, or that no gradient reaches, is an error */
+    so.loss = loss_not_scalar;
+    CHECK(nb_train_step(m, o, c, x, y, B, &so, &res) == -1 && strstr(nb_errmsg(), "a loss is one value"));
+    so.loss = loss_constant;
+    CHECK(nb_train_step(m, o, c, x, y, B, &so, &res) == -1 && strstr(nb_errmsg(), "does not depend on the model"));
+    nb_ctx_free(c);
+    nb_monitor_free(mon);
+    nb_optim_free(o);
+    nb_model_free(m);
+    nb_model_free(twin);
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "nabla/nabla.h"
 
 /* A range bound of an INT flag as a long (the table keeps doubles). */
 static long nb__bound(double b)
@@ -36,7 +37,8 @@ int nb_flag_double(const char *cmd, const char *flag, const char *v, double lo, 
     double x = v ? strtod(v, &end) : 0;
     if (!v || !*v || *end || errno || !isfinite(x))
         return nb_cli_usage_error(cmd, "%s: '%s' is not a number", flag, v ? v : "");
-    if (x < lo || x > hi) return nb_cli_usage_error(cmd, "%s: %g is out of range [%g, %g]", flag, x, lo, hi);
+    /* the value as written: %g would show 0.9999999 as 1 */
+    if (x < lo || x > hi) return nb_cli_usage_error(cmd, "%s: %s is out of range [%g, %g]", flag, v, lo, hi);
     *out = x;
     return 0;
 }
@@ -122,11 +124,29 @@ static int nb__apply(const char *cmd, const nb_flag *f, void *base, const char *
     }
     if (f->expect) return nb_cli_usage_error(cmd, "%s %s: expected %s", f->name, v, f->expect);
     /* an ENUM without its own message: list the names */
-    char list[256] = "";
-    size_t at = 0;
-    for (int k = 0; f->choices[k] && at < sizeof list; k++)
-        at += (size_t)snprintf(list + at, sizeof list - at, "%s%s", k ? "|" : "", f->choices[k]);
-    return nb_cli_usage_error(cmd, "%s: '%s' is not one of %s", f->name, v, list);
+    return nb_flag_bad_name(cmd, f->name, v, f->choices, "value");
+}
+
+int nb_flag_bad_name(const char *cmd, const char *flag, const char *v, const char *const *names, const char *what)
+{
+    char list[512] = "";
+    size_t at = 0, n = 0;
+    for (; names[n]; n++)
+        if (at < sizeof list) at += (size_t)snprintf(list + at, sizeof list - at, "%s%s", n ? "|" : "", names[n]);
+    const char *near = nb_cli_nearest(v, strlen(v), names, n);
+    if (near) return nb_cli_usage_error(cmd, "%s: unknown %s '%s'; did you mean %s? (valid: %s)", flag, what, v, near, list);
+    return nb_cli_usage_error(cmd, "%s: unknown %s '%s' (valid: %s)", flag, what, v, list);
+}
+
+const char *nb_cli_errmsg(void)
+{
+    /* "nb_optim SGD: why" -> "why": the function's name means nothing to
+     * someone who typed flags */
+    const char *m = nb_errmsg();
+    if (strncmp(m, "nb_", 3) != 0) return m;
+    const char *colon = strstr(m, ": ");
+    if (!colon || memchr(m, '(', (size_t)(colon - m))) return m;
+    return colon + 2;
 }
 
 /* The flag named by a (up to its '=' when it has one), and its table. */
@@ -141,6 +161,58 @@ static const nb_flag *nb__find(const nb_flag_table *tables, size_t n_tables, con
             }
         }
     return NULL;
+}
+
+/* Edit distance of a[0..la) and b (insertions, deletions, substitutions and
+ * swaps of two neighbours: "rleu" is 1 from "relu"), capped at 3. */
+static int nb__distance(const char *a, size_t la, const char *b)
+{
+    size_t lb = strlen(b);
+    if (la > 63 || lb > 63) return 3;
+    int d[64][64];
+    for (size_t i = 0; i <= la; i++) d[i][0] = (int)i;
+    for (size_t j = 0; j <= lb; j++) d[0][j] = (int)j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            int best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < best) best = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < best) best = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < best)
+                best = d[i - 2][j - 2] + 1;
+            d[i][j] = best;
+        }
+    return d[la][lb] < 3 ? d[la][lb] : 3;
+}
+
+const char *nb_cli_nearest(const char *word, size_t len, const char *const *names, size_t n)
+{
+    const char *best = NULL;
+    int best_d = 3;
+    size_t n_prefixed = 0;
+    const char *prefixed = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (!names[i]) continue;
+        if (len >= 3 && !strncmp(names[i], word, len)) { /* an abbreviation */
+            n_prefixed++;
+            prefixed = names[i];
+        }
+        int d = nb__distance(word, len, names[i]);
+        if (d < best_d) best_d = d, best = names[i];
+    }
+    if (best && best_d <= (len > 4 ? 2 : 1)) return best;
+    return n_prefixed == 1 ? prefixed : NULL;
+}
+
+/* The flag closest to the unknown a[0..len), or NULL. */
+static const char *nb__nearest_flag(const nb_flag_table *tables, size_t n_tables, const char *a, size_t len)
+{
+    const char *names[256];
+    size_t n = 0;
+    for (size_t t = 0; t < n_tables; t++)
+        for (size_t i = 0; i < tables[t].n && n < 256; i++)
+            if (tables[t].flags[i].name) names[n++] = tables[t].flags[i].name;
+    if (n < 256) names[n++] = "--help";
+    return nb_cli_nearest(a, len, names, n);
 }
 
 static int nb__takes_value(const nb_flag *f) { return f->kind != NB_FLAG_BOOL && f->kind != NB_FLAG_ACTION; }
@@ -199,7 +271,13 @@ int nb_flags_parse(const char *cmd, const char *usage, const nb_flag_table *tabl
         size_t len = eq && a[1] == '-' ? (size_t)(eq - a) : strlen(a);
         void *base = NULL;
         const nb_flag *f = nb__find(tables, n_tables, a, len, &base);
-        if (!f) return nb_cli_usage_error(cmd, "unknown option '%.*s' (see `nabla help %s`)", (int)len, a, cmd);
+        if (!f) {
+            const char *near = nb__nearest_flag(tables, n_tables, a, len);
+            if (near)
+                return nb_cli_usage_error(cmd, "unknown option '%.*s'; did you mean %s? (see `nabla help %s`)",
+                                          (int)len, a, near, cmd);
+            return nb_cli_usage_error(cmd, "unknown option '%.*s' (see `nabla help %s`)", (int)len, a, cmd);
+        }
         const char *v = NULL;
         if (a[len] == '=') {
             if (!nb__takes_value(f)) return nb_cli_usage_error(cmd, "%s takes no value", f->name);

@@ -95,4 +95,17 @@ int nb_flags_unexpected(const char *cmd, const char *arg);
 int nb_flag_long(const char *cmd, const char *flag, const char *v, long lo, long hi, long *out);
 int nb_flag_double(const char *cmd, const char *flag, const char *v, double lo, double hi, double *out);
 
+/* "FLAG: unknown WHAT 'V'; did you mean N? (valid: a|b|c)" for a value
+ * that is none of names[] (NULL-terminated).  Returns 2. */
+int nb_flag_bad_name(const char *cmd, const char *flag, const char *v, const char *const *names, const char *what);
+
+/* The one of names[0..n) (NULL entries skipped) that word[0..len) most likely
+ * meant: within edit distance 1 (2 for words over 4 characters), else the
+ * only name that starts with it (3 characters at least); NULL if none. */
+const char *nb_cli_nearest(const char *word, size_t len, const char *const *names, size_t n);
+
+/* nb_errmsg() without a library function's name in front ("nb_optim SGD:
+ * ..."), for messages shown next to the flag that caused them. */
+const char *nb_cli_errmsg(void);
+
 #endif

@@ -2,6 +2,7 @@
  * command lives in its own tools/cmd_*.c (see tools/cli.h).  This program and
  * its commands are the only code of the project that prints and exits. */
 #include "cli.h"
+#include "flags.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -42,6 +43,27 @@ static const nb_cli_cmd *nb_cli_find(const char *name)
     return NULL;
 }
 
+/* "unknown command 'X'", with the command X most likely meant. */
+static int nb_cli_unknown(const char *name)
+{
+    const char *names[NB_CLI_NCMDS + 2];
+    for (size_t i = 0; i < NB_CLI_NCMDS; i++) names[i] = nb_cli_cmds[i]->name;
+    names[NB_CLI_NCMDS] = "help";
+    names[NB_CLI_NCMDS + 1] = "version";
+    const char *near = nb_cli_nearest(name, strlen(name), names, NB_CLI_NCMDS + 2);
+    if (near) return nb_cli_usage_error(NULL, "unknown command '%s'; did you mean %s? (see `nabla help`)", name, near);
+    return nb_cli_usage_error(NULL, "unknown command '%s' (see `nabla help`)", name);
+}
+
+static const char nb_cli_help_usage[] = "usage: nabla help [COMMAND]\n"
+                                        "\n"
+                                        "Lists the commands, or prints COMMAND's usage (the same as\n"
+                                        "`nabla COMMAND --help`).\n";
+static const char nb_cli_version_usage[] = "usage: nabla --version\n"
+                                           "       nabla version\n"
+                                           "\n"
+                                           "Prints the version of nabla.\n";
+
 static void nb_cli_help(FILE *f)
 {
     fprintf(f,
@@ -54,7 +76,8 @@ static void nb_cli_help(FILE *f)
             "commands:\n",
             NB_VERSION);
     for (size_t i = 0; i < NB_CLI_NCMDS; i++) fprintf(f, "  %-12s %s\n", nb_cli_cmds[i]->name, nb_cli_cmds[i]->summary);
-    fprintf(f, "\nRun `nabla help COMMAND` for a command's options.\n");
+    fprintf(f, "\nRun `nabla help COMMAND` (or `nabla COMMAND --help`) for a command's options.\n"
+               "Options take their value as `--lr 0.01` or `--lr=0.01`.\n");
 }
 
 int main(int argc, char **argv)
@@ -64,6 +87,11 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+        if (argc > 2 && (!strcmp(argv[2], "-h") || !strcmp(argv[2], "--help"))) {
+            fputs(nb_cli_version_usage, stdout);
+            return 0;
+        }
+        if (argc > 2) return nb_flags_unexpected("version", argv[2]);
         printf("nabla %s\n", nb_version());
         return 0;
     }
@@ -72,13 +100,28 @@ int main(int argc, char **argv)
             nb_cli_help(stdout);
             return 0;
         }
-        const nb_cli_cmd *cmd = nb_cli_find(argv[2]);
-        if (!cmd) return nb_cli_usage_error(NULL, "unknown command '%s' (see `nabla help`)", argv[2]);
+        if (argc > 3) return nb_flags_unexpected("help", argv[3]);
+        const char *name = argv[2];
+        if (!strcmp(name, "help") || !strcmp(name, "-h") || !strcmp(name, "--help")) {
+            fputs(nb_cli_help_usage, stdout);
+            return 0;
+        }
+        if (!strcmp(name, "version") || !strcmp(name, "--version")) {
+            fputs(nb_cli_version_usage, stdout);
+            return 0;
+        }
+        const nb_cli_cmd *cmd = nb_cli_find(name);
+        if (!cmd) return nb_cli_unknown(name);
         fputs(cmd->usage, stdout);
         return 0;
     }
-    if (argv[1][0] == '-') return nb_cli_usage_error(NULL, "unknown option '%s' (see `nabla help`)", argv[1]);
+    if (argv[1][0] == '-') {
+        const char *names[] = {"--help", "--version"};
+        const char *near = nb_cli_nearest(argv[1], strlen(argv[1]), names, 2);
+        if (near) return nb_cli_usage_error(NULL, "unknown option '%s'; did you mean %s? (see `nabla help`)", argv[1], near);
+        return nb_cli_usage_error(NULL, "unknown option '%s' (see `nabla help`)", argv[1]);
+    }
     const nb_cli_cmd *cmd = nb_cli_find(argv[1]);
-    if (!cmd) return nb_cli_usage_error(NULL, "unknown command '%s' (see `nabla help`)", argv[1]);
+    if (!cmd) return nb_cli_unknown(argv[1]);
     return cmd->run(argc - 1, argv + 1);
 }

@@ -55,7 +55,12 @@ static int nb__act_flag(const char *cmd, const char *flag, const char *v, void *
 {
     nb_run_cfg *r = base;
     int k = nb_act_parse(v);
-    if (k < 0 || k == NB_ACT_NONE) return nb_cli_usage_error(cmd, "%s: unknown activation '%s'", flag, v);
+    if (k < 0 || k == NB_ACT_NONE) {
+        const char *names[NB_ACT__COUNT];
+        for (int j = 1; j < NB_ACT__COUNT; j++) names[j - 1] = nb_act_name((nb_act)j);
+        names[NB_ACT__COUNT - 1] = NULL;
+        return nb_flag_bad_name(cmd, flag, v, names, "activation");
+    }
     r->mlp.act = (nb_act)k;
     r->mlp_flags = 1;
     return 0;
@@ -88,7 +93,12 @@ static int nb__init_flag(const char *cmd, const char *flag, const char *v, void 
 {
     nb_run_cfg *r = base;
     int k = nb_init_parse(v);
-    if (k < 0) return nb_cli_usage_error(cmd, "%s: unknown initialisation '%s'", flag, v);
+    if (k < 0) {
+        const char *names[NB_INIT__COUNT + 1];
+        for (int j = 0; j < NB_INIT__COUNT; j++) names[j] = nb_init_name((nb_init)j);
+        names[NB_INIT__COUNT] = NULL;
+        return nb_flag_bad_name(cmd, flag, v, names, "initialisation");
+    }
     r->init = (nb_init)k;
     return 0;
 }
@@ -98,7 +108,7 @@ static int nb__dtype_flag(const char *cmd, const char *flag, const char *v, void
     nb_run_cfg *r = base;
     if (!strcmp(v, "f32") || !strcmp(v, "float32")) r->dtype = NB_F32;
     else if (!strcmp(v, "f64") || !strcmp(v, "float64")) r->dtype = NB_F64;
-    else return nb_cli_usage_error(cmd, "%s: '%s' is not f32 or f64", flag, v);
+    else return nb_flag_bad_name(cmd, flag, v, (const char *const[]){"f32", "f64", NULL}, "dtype");
     return 0;
 }
 
@@ -106,12 +116,12 @@ static int nb__dtype_flag(const char *cmd, const char *flag, const char *v, void
  * --weight-decay given before it. */
 static int nb__opt_flag(const char *cmd, const char *flag, const char *v, void *base)
 {
-    static const char *const names[] = {"sgd", "adam", "adamw", "rmsprop"};
+    static const char *const names[] = {"sgd", "adam", "adamw", "rmsprop", NULL};
     nb_run_cfg *r = base;
     int k = -1;
     for (int j = 0; j < 4; j++)
         if (!strcmp(v, names[j])) k = j;
-    if (k < 0) return nb_cli_usage_error(cmd, "%s: unknown optimizer '%s' (sgd|adam|adamw|rmsprop)", flag, v);
+    if (k < 0) return nb_flag_bad_name(cmd, flag, v, names, "optimizer");
     double lr = r->opt.lr, wd = r->opt.weight_decay;
     r->opt = nb_optim_defaults((nb_optim_kind)k);
     r->opt.lr = lr;
@@ -122,14 +132,14 @@ static int nb__opt_flag(const char *cmd, const char *flag, const char *v, void *
 
 static int nb__sched_flag(const char *cmd, const char *flag, const char *v, void *base)
 {
-    static const char *const names[] = {"none", "step", "exp", "cosine", "linear", "onecycle"};
+    static const char *const names[] = {"none", "step", "exp", "cosine", "linear", "onecycle", NULL};
     static const nb_sched_kind kinds[] = {NB_SCHED_CONSTANT, NB_SCHED_STEP, NB_SCHED_EXPONENTIAL,
                                           NB_SCHED_COSINE, NB_SCHED_LINEAR, NB_SCHED_ONECYCLE};
     nb_run_cfg *r = base;
     int k = -1;
     for (int j = 0; j < 6; j++)
         if (!strcmp(v, names[j])) k = j;
-    if (k < 0) return nb_cli_usage_error(cmd, "%s: unknown schedule '%s' (none|step|exp|cosine|linear|onecycle)", flag, v);
+    if (k < 0) return nb_flag_bad_name(cmd, flag, v, names, "schedule");
     r->sched = nb_sched_defaults(kinds[k]);
     snprintf(r->sched_name, sizeof r->sched_name, "%s", v);
     return 0;
@@ -206,7 +216,9 @@ int nb_run_finish(const char *cmd, nb_run_cfg *r)
         else r->opt.momentum = r->given.momentum;
     }
     if (r->given.nesterov) r->opt.nesterov = 1;
-    if (nb_optim_validate(&r->opt)) return nb_cli_usage_error(cmd, "%s", nb_errmsg());
+    if (r->opt.nesterov && r->opt.kind == NB_OPT_SGD && !(r->opt.momentum > 0))
+        return nb_cli_usage_error(cmd, "--nesterov needs --momentum > 0 (e.g. --momentum 0.9)");
+    if (nb_optim_validate(&r->opt)) return nb_cli_usage_error(cmd, "--opt %s: %s", r->opt_name, nb_cli_errmsg());
     nb_sched_config *s = &r->sched;
     switch (s->kind) {
     case NB_SCHED_STEP:
@@ -231,7 +243,7 @@ int nb_run_finish(const char *cmd, nb_run_cfg *r)
     }
     if (r->mlp.n_widths < 2) return nb_cli_usage_error(cmd, "--model: needs at least two widths");
     if (nb_run_check_spec(cmd, r)) return 2;
-    if (nb_set_threads(r->threads)) return nb_cli_usage_error(cmd, "--threads: %s", nb_errmsg());
+    if (nb_set_threads(r->threads)) return nb_cli_usage_error(cmd, "--threads: %s", nb_cli_errmsg());
     return 0;
 }
 
@@ -274,7 +286,7 @@ nb_model *nb_run_model(const char *cmd, const nb_run_cfg *r, nb_rng *rng)
 {
     nb_model *m = nb_run_build(r);
     if (!m || nb_model_init(m, r->init, r->init_std, rng)) {
-        nb_cli_usage_error(cmd, "model %s: %s", r->model, nb_errmsg());
+        nb_cli_usage_error(cmd, "--model %s: %s", r->model, nb_cli_errmsg());
         nb_model_free(m);
         return NULL;
     }

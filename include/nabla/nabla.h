@@ -367,6 +367,23 @@ NB_API nb_tensor *nb_index_select(nb_ctx *c, nb_tensor *a, int axis, const nb_te
 /* where(cond != 0, a, b), all three broadcast; cond any dtype, no gradient. */
 NB_API nb_tensor *nb_where(nb_ctx *c, const nb_tensor *cond, nb_tensor *a, nb_tensor *b);
 
+/* ------------------------------------------------------------ comparisons */
+/* a > b, a < b, a >= b, a <= b, a == b, a != b element-wise (a and b of one
+ * float dtype, broadcasting like nb_add): 1 where it holds, 0 elsewhere, in
+ * that dtype, so the result is nb_where's condition or a mask to multiply
+ * by.  Not differentiable: no graph node is recorded, the result never
+ * requires grad and nothing flows back to a or b (PyTorch's comparisons
+ * behave the same).  NaN compares false, except under nb_ne.  Example:
+ *   nb_tensor *pos = nb_gt(c, x, zero);             // zero: a 0-dim tensor
+ *   nb_tensor *y = nb_where(c, pos, x, nb_mul_scalar(c, x, 0.1));
+ * src/ops/compare.c */
+NB_API nb_tensor *nb_gt(nb_ctx *c, const nb_tensor *a, const nb_tensor *b);
+NB_API nb_tensor *nb_lt(nb_ctx *c, const nb_tensor *a, const nb_tensor *b);
+NB_API nb_tensor *nb_ge(nb_ctx *c, const nb_tensor *a, const nb_tensor *b);
+NB_API nb_tensor *nb_le(nb_ctx *c, const nb_tensor *a, const nb_tensor *b);
+NB_API nb_tensor *nb_eq(nb_ctx *c, const nb_tensor *a, const nb_tensor *b);
+NB_API nb_tensor *nb_ne(nb_ctx *c, const nb_tensor *a, const nb_tensor *b);
+
 /* ------------------------------------------------- custom differentiable ops */
 /* Like torch.autograd.Function.  forward computes the output from the inputs
  * (it runs with grad mode off, so ops inside record nothing) and may save
@@ -487,6 +504,12 @@ NB_API void nb__here(const char *file, int line);
 #undef nb_gather
 #undef nb_index_select
 #undef nb_where
+#undef nb_gt
+#undef nb_lt
+#undef nb_ge
+#undef nb_le
+#undef nb_eq
+#undef nb_ne
 #undef nb_apply
 #endif
 #elif !defined(NB__CALL_SITES)
@@ -536,5 +559,11 @@ NB_API void nb__here(const char *file, int line);
 #define nb_gather(...) NB__AT(nb_gather, __VA_ARGS__)
 #define nb_index_select(...) NB__AT(nb_index_select, __VA_ARGS__)
 #define nb_where(...) NB__AT(nb_where, __VA_ARGS__)
+#define nb_gt(...) NB__AT(nb_gt, __VA_ARGS__)
+#define nb_lt(...) NB__AT(nb_lt, __VA_ARGS__)
+#define nb_ge(...) NB__AT(nb_ge, __VA_ARGS__)
+#define nb_le(...) NB__AT(nb_le, __VA_ARGS__)
+#define nb_eq(...) NB__AT(nb_eq, __VA_ARGS__)
+#define nb_ne(...) NB__AT(nb_ne, __VA_ARGS__)
 #define nb_apply(...) NB__AT(nb_apply, __VA_ARGS__)
 #endif

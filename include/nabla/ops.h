@@ -1,4 +1,4 @@
-/* nabla op registry: every differentiable op of nabla.h by number, as ggml
+/* nabla op registry: every op of nabla.h by number, as ggml
  * numbers its ops.  The gradcheck catalogue and the tests walk this list, so an
  * op added here without catalogue cases (one of them with an empty shape)
  * fails the suite; docs/adding-an-op.md lists the files a new op touches.
@@ -33,6 +33,8 @@ typedef enum nb_op_id {
     NB_OP_CROSS_ENTROPY, NB_OP_NLL, NB_OP_MSE, NB_OP_BCE_WITH_LOGITS,
     /* src/ops/dropout.c, src/ops/index.c */
     NB_OP_DROPOUT, NB_OP_GATHER, NB_OP_INDEX_SELECT, NB_OP_WHERE,
+    /* comparisons (no gradient), src/ops/compare.c */
+    NB_OP_GT, NB_OP_LT, NB_OP_GE, NB_OP_LE, NB_OP_EQ, NB_OP_NE,
     /* custom functions (nb_apply), src/autograd/function.c */
     NB_OP_APPLY,
     NB_OP_COUNT
@@ -43,6 +45,8 @@ typedef struct nb_op_def {
     const char *name; /* "add": nb_add, the name in error messages and catalogue cases */
     int n_in;         /* tensor inputs (labels and indices included); -1: any number */
     const char *file; /* where it is implemented, from the repository root */
+    int no_grad;      /* 1: not differentiable (comparisons): records no graph node,
+                         its output never requires grad */
 } nb_op_def;
 
 /* The op numbered id, or NULL when id is not in [0, NB_OP_COUNT). */

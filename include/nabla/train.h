@@ -10,7 +10,26 @@
  *           progress: step, epoch, optimizer step count and lr, schedule
  *           step, the loader's and the training RNG's state (decimal).
  * Saving is atomic (temp file, fsync, rename): an interrupted or failed save
- * leaves the previous checkpoint as it was. */
+ * leaves the previous checkpoint as it was.
+ *
+ * METADATA KEYS (all values are strings).  What nb_model_load, and so
+ * `nabla eval`, `predict` and `summary`, need to rebuild the model:
+ *   format       "nabla-checkpoint-1" (anything else is refused)
+ *   dtype        "float32" or "float64" (absent: float32)
+ *   spec         the layer description, "linear(128) relu linear(10)"
+ *   input_shape  one sample's shape, "1,28,28" (needed with spec)
+ *   and a tensor per model entry, with the model's names and shapes.
+ * Checkpoints without spec (older versions) are rebuilt as an MLP from:
+ *   model "784-128-10", act "relu" (both needed), act_param (0.01),
+ *   batchnorm "0"/"1", residual "0"/"1", dropout (0).
+ * Written by nb_checkpoint_save for --resume, read by nb_checkpoint_load_state:
+ *   optim.steps, optim.lr, optim.momentum, sched.epoch, step, epoch,
+ *   loader.n, loader.epoch, loader.pos, loader.rng0..3, rng0..3,
+ *   rng.has_spare, rng.spare_bits.
+ * `nabla train` also stores its flags (model, act, ..., opt, sched, batch,
+ * seed, init, dataset): `train --resume` reads the model's back, the others
+ * are for people reading the file.  nb_checkpoint_save writes format, dtype, spec and input_shape
+ * itself; a program of your own only passes its extra pairs. */
 #ifndef NABLA_TRAIN_H
 #define NABLA_TRAIN_H
 
@@ -67,12 +86,28 @@ typedef struct nb_step_hooks {
     int (*after_update)(void *user, nb_model *m);
 } nb_step_hooks;
 
+/* A loss of your own for nb_train_step: out is the model's output [n,
+ * classes] (in c, requiring grad), y the step's labels as an int32 [n]
+ * tensor (NULL when the step was given no labels); user is
+ * nb_step_opts.loss_user (your targets, for instance).  Return a
+ * one-element tensor of c computed from out with ops (so the gradient flows
+ * back into the model), or NULL with nb_errmsg() set.  Example, MSE against
+ * one-hot targets (classes: a [1, C] tensor 0, 1, ..., C-1; yf: y as float):
+ *   return nb_mse(c, out, nb_eq(c, nb_reshape(c, yf, 2, (long[]){-1, 1}), classes), NB_MEAN);
+ * (nb_step_opts.label_smoothing applies to the built-in cross-entropy only.) */
+typedef nb_tensor *(*nb_loss_fn)(void *user, nb_ctx *c, nb_tensor *out, const nb_tensor *y);
+
 typedef struct nb_step_opts {
     double clip_norm;   /* > 0: clip the global gradient norm to it */
     double clip_value;  /* > 0: clamp every gradient to [-v, v] */
     double label_smoothing;
     nb_rng *rng;        /* dropout */
     const nb_step_hooks *hooks;
+    /* NULL: mean cross-entropy of out against y.  Otherwise the step's loss;
+     * backward, the hooks (a monitor's too), clipping and the update work on
+     * it exactly as on the built-in one. */
+    nb_loss_fn loss;
+    void *loss_user;
 } nb_step_opts;
 
 typedef struct nb_step_result {
@@ -83,8 +118,8 @@ typedef struct nb_step_result {
 } nb_step_result;
 
 /* One optimizer step on a batch x [n, d] (model dtype), labels y [n]:
- * forward, cross-entropy, backward, clipping, update, zero-grad, and a reset
- * of c.  When the loss or the gradient norm is not finite the parameters are
+ * forward, the loss (cross-entropy, or opts->loss; y may be NULL with a loss
+ * of your own), backward, clipping, update, zero-grad, and a reset of c.  When the loss or the gradient norm is not finite the parameters are
  * left untouched and res->nonfinite is set (return 0: that is a result, not
  * an error).  In anomaly mode (nb_set_detect_anomaly) the step clears c's
  * anomaly record first; under NB_ANOMALY_SKIP_STEP a step in which a NaN/Inf

@@ -220,7 +220,7 @@ static nb_st_file *nb__st_header(const char *label, const char *hdr, size_t hlen
                                  nb__st_span **spans_out)
 {
     if (hlen == 0 || hdr[0] != '{')
-        return nb__err("%s: the header does not start with '{'", label);
+        return nb__err("%s: not a safetensors checkpoint (the header does not start with '{')", label);
     nb__json j;
     if (nb__json_parse(&j, hdr, hlen, NULL) != 0) {
         if (strcmp(j.err, "invalid UTF-8") == 0)
@@ -351,10 +351,15 @@ static uint64_t nb__st_le64(const unsigned char *b)
     return v;
 }
 
-/* Checks on the first 8 bytes against the file size; the header length. */
-static int nb__st_prefix(const char *label, const unsigned char *b8, uint64_t size, size_t *hlen)
+/* Checks on the first 8 bytes against the file size, and on the byte after
+ * them (first, -1 when the file ends there); the header length.  A file
+ * whose header would not start with '{' is some other kind of file: say so,
+ * rather than report its first 8 bytes as an absurd length. */
+static int nb__st_prefix(const char *label, const unsigned char *b8, int first, uint64_t size, size_t *hlen)
 {
     uint64_t n = nb__st_le64(b8);
+    if (first >= 0 && first != '{')
+        return nb__erri("%s: not a safetensors checkpoint (the header does not start with '{')", label);
     if (n > NB_ST_MAX_HEADER_BYTES)
         return nb__erri("%s: header length %llu exceeds the limit of %zu bytes",
                         label, (unsigned long long)n, NB_ST_MAX_HEADER_BYTES);
@@ -377,12 +382,13 @@ nb_st_file *nb_st_load_mem(const void *bytes, size_t len, const char *label)
 {
     if (!label) label = "<memory>";
     if (!bytes && len) return nb__err("%s: NULL buffer", label);
-    if (len < 8) return nb__err("%s: %zu bytes is too short for the 8-byte header length", label, len);
+    if (len < 8)
+        return nb__err("%s: not a safetensors checkpoint (%zu bytes is too short for the 8-byte header length)", label, len);
     if ((uint64_t)len > NB_ST_MAX_FILE_BYTES)
         return nb__err("%s: %zu bytes exceeds the %llu-byte limit", label, len, (unsigned long long)NB_ST_MAX_FILE_BYTES);
     const unsigned char *b = bytes;
     size_t hlen;
-    if (nb__st_prefix(label, b, len, &hlen) != 0) return NULL;
+    if (nb__st_prefix(label, b, len > 8 ? b[8] : -1, len, &hlen) != 0) return NULL;
     uint64_t buf_len = len - 8 - hlen;
     nb__st_span *spans;
     nb_st_file *f = nb__st_header(label, (const char *)b + 8, hlen, buf_len, &spans);
@@ -443,7 +449,8 @@ nb_st_file *nb_st_load(const char *path)
     }
     uint64_t size = (uint64_t)st.st_size;
     if (size < 8) {
-        nb__err("%s: %llu bytes is too short for the 8-byte header length", path, (unsigned long long)size);
+        nb__err("%s: not a safetensors checkpoint (%llu bytes is too short for the 8-byte header length)", path,
+                (unsigned long long)size);
         goto fail;
     }
     if (size > NB_ST_MAX_FILE_BYTES) {
@@ -451,13 +458,17 @@ nb_st_file *nb_st_load(const char *path)
                 (unsigned long long)NB_ST_MAX_FILE_BYTES);
         goto fail;
     }
-    if (nb__st_read(fd, path, b8, 8) != 0 || nb__st_prefix(path, b8, size, &hlen) != 0) goto fail;
+    unsigned char b9[9];
+    if (nb__st_read(fd, path, b9, size > 8 ? 9 : 8) != 0) goto fail;
+    memcpy(b8, b9, 8);
+    if (nb__st_prefix(path, b8, size > 8 ? b9[8] : -1, size, &hlen) != 0) goto fail;
     hdr = malloc(hlen ? hlen : 1);
     if (!hdr) {
         nb__err("%s: out of memory for a %zu-byte header", path, hlen);
         goto fail;
     }
-    if (nb__st_read(fd, path, hdr, hlen) != 0) goto fail;
+    if (hlen) hdr[0] = (char)b9[8]; /* hlen > 0 means size > 8: read above */
+    if (hlen > 1 && nb__st_read(fd, path, hdr + 1, hlen - 1) != 0) goto fail;
     uint64_t buf_len = size - 8 - hlen;
     f = nb__st_header(path, hdr, hlen, buf_len, &spans);
     if (!f) goto fail;

@@ -7,7 +7,7 @@
 /* How many rows of logits [n, k] have their largest value at the label. */
 static size_t nb__count_correct(const nb_tensor *logits, const int32_t *y, size_t n)
 {
-    if (logits->ndim != 2) return 0;
+    if (logits->ndim != 2 || logits->shape[0] != n) return 0;
     size_t k = logits->shape[1], correct = 0;
     for (size_t i = 0; i < n; i++) {
         size_t best = 0;
@@ -21,9 +21,9 @@ static size_t nb__count_correct(const nb_tensor *logits, const int32_t *y, size_
 int (nb_train_step)(nb_model *m, nb_optim *o, nb_ctx *c, const void *x, const int32_t *y, size_t n,
                   const nb_step_opts *opts, nb_step_result *res)
 {
-    if (!m || !o || !c || !x || !y || !res) return nb__erri("train_step: NULL argument");
     static const nb_step_opts none = {0};
     if (!opts) opts = &none;
+    if (!m || !o || !c || !x || (!y && !opts->loss) || !res) return nb__erri("train_step: NULL argument");
     const nb_step_hooks *h = opts->hooks;
     nb_dtype dt = nb_model_dtype(m);
     size_t d = nb_model_in_width(m), np = nb_model_n_params(m);
@@ -33,12 +33,27 @@ int (nb_train_step)(nb_model *m, nb_optim *o, nb_ctx *c, const void *x, const in
     res->correct = 0;
     nb_anomaly_clear(c); /* afterwards the record describes this step */
     nb_tensor *xt = nb_from_data(c, dt, 2, (size_t[]){n, d}, (void *)x, NB_BORROW);
-    nb_tensor *yt = nb_from_data(c, NB_I32, 1, (size_t[]){n}, (void *)y, NB_BORROW);
-    nb_tensor *logits = nb_model_forward(m, c, xt, opts->rng);
-    nb_tensor *loss = nb_cross_entropy(c, logits, yt, NB_MEAN, opts->label_smoothing);
+    nb_tensor *yt = y ? nb_from_data(c, NB_I32, 1, (size_t[]){n}, (void *)y, NB_BORROW) : NULL;
+    nb_tensor *out = nb_model_forward(m, c, xt, opts->rng);
+    nb_tensor *loss = NULL;
     int rc = -1;
+    if (!opts->loss) {
+        loss = nb_cross_entropy(c, out, yt, NB_MEAN, opts->label_smoothing);
+    } else if (out && (!y || yt)) {
+        nb_clear_error(); /* so that a NULL without a message is told apart */
+        loss = opts->loss(opts->loss_user, c, out, yt);
+        if (!loss && !nb_errmsg()[0]) nb__erri("train_step: the loss function returned NULL without saying why");
+        if (loss && loss->numel != 1) {
+            nb__erri("train_step: the loss function returned %s; a loss is one value", nb__shp(loss));
+            goto out;
+        }
+        if (loss && !nb_requires_grad(loss)) {
+            nb__erri("train_step: the loss does not depend on the model's output (no gradient)");
+            goto out;
+        }
+    }
     if (!loss || nb_backward(c, loss, NULL)) goto out;
-    res->correct = nb__count_correct(logits, y, n);
+    res->correct = y ? nb__count_correct(out, y, n) : 0;
     res->loss = nb_item(loss);
     if (h && h->after_backward && h->after_backward(h->user, m, loss)) goto out;
     double max_norm = opts->clip_norm > 0 ? opts->clip_norm : INFINITY;
