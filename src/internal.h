@@ -26,6 +26,9 @@ int nb__erri(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)))
 #endif
     ;
+/* NULL for a NULL argument, leaving a message "fn: NULL argument" unless
+ * one is already set (by the call that returned the NULL). */
+void *nb__null_arg(const char *fn);
 
 /* ------------------------------------------------------------ tensor flags */
 enum {
