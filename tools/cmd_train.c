@@ -15,6 +15,7 @@
 #include "nabla/monitor.h"
 #include "report.h"
 #include "run.h"
+#include "run_folder.h"
 
 static volatile sig_atomic_t nb__interrupted;
 static void nb__on_sigint(int sig)
@@ -229,7 +230,10 @@ static const char nb__train_usage[] =
     "\n"
     "output:\n"
     "  --out DIR            run folder (runs/train)\n"
-    "  --resume             continue from DIR/checkpoint.safetensors\n"
+    "  --resume             continue from DIR/checkpoint.safetensors: the flags\n"
+    "                       must agree with the run's, except --epochs, --lr\n"
+    "                       and --max-steps (totals, not more of them)\n"
+    "  --overwrite          replace the run DIR holds (else refused)\n"
     "  --json               JSON Lines events on stdout\n"
     "  --log-every N        batches between loss lines (100)\n"
     "  --max-steps N        stop (and save) after N optimizer steps in total\n"
@@ -307,6 +311,7 @@ static int nb__train_flags(nb__train *t, int argc, char **argv)
     if (k != NB_FLAGS_OK) return k == NB_FLAGS_HELP ? 0 : 2;
     if (n_pos) return nb_flags_unexpected(t->cmd, argv[1]);
     if (nb_run_finish(t->cmd, &t->r)) return 2;
+    if ((k = nb_run_folder_check(t->cmd, &t->r, argc, argv)) >= 0) return k;
     if (t->dg.report && !t->dg.monitor) t->dg.monitor = t->r.log_every;
     return -1;
 }
@@ -399,6 +404,10 @@ static int nb__setup_resume(nb__train *t)
         rc = nb_cli_usage_error(t->cmd, "--resume: %s", nb_errmsg());
     else
         t->rng = t->prog.rng;
+    if (!rc && t->r.given.lr && nb_optim_lr(t->opt) != t->r.opt.lr) { /* the documented override */
+        if (!t->r.quiet) fprintf(stderr, "nabla train: --resume: --lr %g replaces the run's %g\n", t->r.opt.lr, nb_optim_lr(t->opt));
+        nb_sched_apply(&t->sched, t->opt);
+    }
     nb_checkpoint_close(ck);
     return rc;
 }
@@ -408,7 +417,9 @@ static int nb__setup_resume(nb__train *t)
 static int nb__setup_outputs(nb__train *t)
 {
     const nb_run_cfg *r = &t->r;
-    t->o.metrics = fopen(t->metrics_path, r->resume ? "a" : "w");
+    if (r->resume && !t->ddp.rank && nb_run_metrics_cut(t->metrics_path, (long long)t->prog.step))
+        return nb_cli_usage_error(t->cmd, "%s: %s", t->metrics_path, strerror(errno));
+    t->o.metrics = nb_fopen_out(t->metrics_path, r->resume ? "a" : "w");
     if (!t->o.metrics) return nb_cli_usage_error(t->cmd, "%s: %s", t->metrics_path, strerror(errno));
     t->c = nb_ctx_new(NULL);
     t->xb = calloc(r->batch * t->train->d, nb_dtype_size(r->dtype));
@@ -778,6 +789,8 @@ static nb_train_stop nb__train_loop(nb__train *t)
     struct sigaction sa = {0}, old_sa;
     sa.sa_handler = nb__on_sigint;
     sigaction(SIGINT, &sa, &old_sa);
+    struct sigaction old_term; /* SIGTERM (kill, a batch system's stop) saves the same way */
+    sigaction(SIGTERM, &sa, &old_term);
     nb_train_stop stop = NB_TRAIN_RUNNING;
     nb__epoch ep;
     for (long epoch = (long)t->prog.epoch; epoch < t->r.epochs && stop == NB_TRAIN_RUNNING; epoch++) {
@@ -786,6 +799,7 @@ static nb_train_stop nb__train_loop(nb__train *t)
         stop = nb__end_epoch(t, epoch, &ep, stop);
     }
     sigaction(SIGINT, &old_sa, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
     return stop == NB_TRAIN_RUNNING ? NB_TRAIN_FINISHED : stop;
 }
 
@@ -839,6 +853,7 @@ static void nb__train_free(nb__train *t)
 static int nb__train_setup(nb__train *t)
 {
     int rc;
+    if (!t->ddp.rank && (rc = nb_run_folder_lock(t->cmd, t->r.out))) return rc;
     if ((rc = nb__setup_data(t)) || (rc = nb__setup_model(t)) || (rc = nb__setup_resume(t))) return rc;
     if (nb_ddp_sync(&t->ddp, t->m, t->opt, &t->sched, &t->prog, t->loader, &t->rng)) return 1;
     return nb__setup_outputs(t);

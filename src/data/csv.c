@@ -316,8 +316,8 @@ nb_dataset *nb_csv_load(const char *path, const nb_csv_opts *opts)
     nb_csv_opts o = opts ? *opts : (nb_csv_opts){0};
     if (!path) return nb__err("nb_csv_load: NULL path");
     if (nb__csv_opts_check(path, &o) != 0) return NULL;
-    nb__csv_src s = {.f = fopen(path, "rb")};
-    if (!s.f) return nb__err("%s: cannot open: %s", path, strerror(errno));
+    nb__csv_src s = {.f = nb__fopen_regular(path)};
+    if (!s.f) return NULL;
     nb_dataset *ds = nb__csv_read(&s, path, &o);
     fclose(s.f);
     return ds;
