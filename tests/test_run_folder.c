@@ -249,3 +249,43 @@ TEST(run_folder, bad_environment_is_exit_2)
     CHECK_MSG(rc == 2 && out && strstr(out, "NABLA_BLAS=abc"), "exit %d: %s", rc, out ? out : "");
     free(out);
 }
+
+static void rf_pgm(const char *path, const char *header, int n, int value)
+{
+    FILE *f = fopen(path, "wb");
+    fputs(header, f);
+    for (int i = 0; i < n; i++) fputc(i == 400 ? value : 7, f);
+    fclose(f);
+}
+
+TEST(run_folder, predict_reads_pgm_strictly)
+{
+    if (!t_have_data()) return;
+    char *dir = rf_dir(), args[768], img[128], *out = NULL, data[512];
+    snprintf(args, sizeof args, TRAIN " --max-steps 1 --out %s", dir);
+    CHECK(t_cli_run(args, &out) == 0);
+    free(out);
+    snprintf(img, sizeof img, "%s/x.pgm", dir);
+    struct {
+        const char *header;
+        int n, value, rc;
+        const char *want;
+    } cases[] = {{"P5\n# written by GIMP\n28 28\n255\n", 784, 9, 0, "x.pgm"},
+                 {"P5 28\n# width above, height below\n28 255\n", 784, 9, 0, "x.pgm"},
+                 {"P5\n56 14\n255\n", 784, 9, 2, "image is 56x14, the model takes 28x28"},
+                 {"P5\n28 28\n100\n", 784, 200, 2, "pixel 400 is 200, above the image's maxval 100"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        rf_pgm(img, cases[i].header, cases[i].n, cases[i].value);
+        snprintf(args, sizeof args, "predict %s/checkpoint.safetensors %s", dir, img);
+        int rc = t_cli_run(args, &out);
+        CHECK_MSG(rc == cases[i].rc && out && strstr(out, cases[i].want), "case %zu: exit %d: %s", i, rc, out ? out : "");
+        free(out);
+    }
+    CHECK(nb_fashion_mnist_find(NULL, data, sizeof data) == 0);
+    snprintf(args, sizeof args, "predict %s/checkpoint.safetensors --images %s/t10k-images-idx3-ubyte.gz --index ''", dir,
+             data);
+    int rc = t_cli_run(args, &out);
+    CHECK_MSG(rc == 2 && out && strstr(out, "--index ''"), "exit %d: %s", rc, out ? out : "");
+    free(out);
+    t_rmrf(dir);
+}
