@@ -26,6 +26,14 @@ int nb__erri(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)))
 #endif
     ;
+/* NULL for a NULL argument, leaving a message "fn: NULL argument" unless
+ * one is already set (by the call that returned the NULL). */
+void *nb__null_arg(const char *fn);
+/* Open an input file for reading, refusing (before any blocking open) what
+ * is not a regular file: a descriptor / FILE, or -1 / NULL with the error
+ * ("PATH: cannot open: ..." or "PATH: not a regular file"). */
+int nb__open_regular(const char *path);
+FILE *nb__fopen_regular(const char *path);
 
 /* ------------------------------------------------------------ tensor flags */
 enum {

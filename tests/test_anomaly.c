@@ -225,7 +225,7 @@ TEST(anomaly, cli_detect_anomaly_names_the_op)
     CHECK(events == 1);
     /* skip-step keeps training: the run finishes */
     snprintf(args, sizeof args,
-             "train --quiet --opt sgd --lr 1e5 --clip-norm 0 --limit-train 640 --epochs 1 --anomaly-policy skip --out %s", dir);
+             "train --quiet --opt sgd --lr 1e5 --clip-norm 0 --limit-train 640 --epochs 1 --anomaly-policy skip --overwrite --out %s", dir);
     rc = t_cli_run(args, &out);
     CHECK_MSG(rc == 0 || rc == 1, "exit %d: %s", rc, out ? out : "");
     CHECK_MSG(out && strstr(out, "skipped"), "%s", out ? out : "");

@@ -161,9 +161,12 @@ TEST(linear, errors_name_the_op_and_shapes)
     CHECK_ERR(nb_linear(c, t_vals(c, NB_I32, 2, (size_t[]){2, 3}, NULL), w, b, NB_ACT_RELU, 0), "linear", "int32");
     CHECK_ERR(nb_linear(c, x, w, b, (nb_act)99, 0), "linear", "unknown activation 99");
     CHECK_ERR(nb_linear(c, x, w, b, NB_ACT__COUNT, 0), "linear", "unknown activation");
-    /* a NULL input (an earlier op failed) keeps the first message */
+    /* a NULL input (an earlier op failed) keeps the first message, and says
+     * so when there is none */
     nb_clear_error();
-    CHECK(nb_linear(c, NULL, w, b, NB_ACT_RELU, 0) == NULL && nb_errmsg()[0] == '\0');
+    CHECK(nb_linear(c, NULL, w, b, NB_ACT_RELU, 0) == NULL && strstr(nb_errmsg(), "NULL argument"));
+    CHECK_ERR(nb_linear(c, x, w, t_vals(c, NB_F32, 1, (size_t[]){4}, NULL), NB_ACT_RELU, 0), "linear", "b [4] float32");
+    CHECK(nb_linear(c, NULL, w, b, NB_ACT_RELU, 0) == NULL && strstr(nb_errmsg(), "b [4] float32"));
     nb_ctx_free(c);
 }
 

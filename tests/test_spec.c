@@ -487,7 +487,7 @@ TEST(spec, cli_train_description_equals_shorthand_and_needs_no_flags_after)
     CHECK_MSG(rc == 0 && out && strstr(out, "tanh") && strstr(out, "total params: 25450"),
               "exit %d:\n%s", rc, out ? out : "");
     free(out);
-    snprintf(args, sizeof args, "train --json --model 'linear(32) tanh linear(10)' --epochs 1 --max-steps 2 --limit-train 256 --out %s/c", dir);
+    snprintf(args, sizeof args, "train --json --model 'linear(32) tanh linear(10)' --epochs 1 --max-steps 2 --limit-train 256 --overwrite --out %s/c", dir);
     rc = t_cli_run(args, &out);
     CHECK_MSG(rc == 0 && out && strstr(out, "{\"event\":\"summary\",\"spec\":\"linear(32) tanh linear(10)\"") &&
                   !strstr(out, "total params:"),

@@ -200,7 +200,7 @@ TEST(train, nan_loss_stops_and_keeps_checkpoint)
     snprintf(ck, sizeof ck, "%s/checkpoint.safetensors", dir);
     struct stat before, after;
     CHECK(stat(ck, &before) == 0);
-    snprintf(args, sizeof args, "train --opt sgd --lr 1e5 --clip-norm 0 --limit-train 6400 --epochs 1 --out %s", dir);
+    snprintf(args, sizeof args, "train --opt sgd --lr 1e5 --clip-norm 0 --limit-train 6400 --epochs 1 --overwrite --out %s", dir);
     int rc = t_cli_run(args, &out);
     CHECK_MSG(rc == 1, "exit %d: %s", rc, out ? out : "");
     CHECK_MSG(out && strstr(out, "loss became") && strstr(out, "--lr"), "%s", out ? out : "");

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "flags.h"
@@ -113,26 +114,51 @@ const nb_cli_cmd nb_cmd_eval = {
     "nn.Sequential by safetensors.torch.save_file(model.state_dict(), FILE).\n",
     nb__eval};
 
-/* Read a binary PGM (P5, 8-bit) of exactly w*h pixels into px. */
+/* One number of a PGM header, after whitespace and '#' comment lines (GIMP
+ * writes one); -1 when there is none. */
+static long nb__pgm_number(FILE *f)
+{
+    int ch;
+    while ((ch = fgetc(f)) != EOF) {
+        if (ch == '#')
+            while ((ch = fgetc(f)) != EOF && ch != '\n') {
+            }
+        else if (ch != ' ' && ch != '\t' && ch != '\n' && ch != '\r') break;
+    }
+    long v = 0;
+    int digits = 0;
+    for (; ch >= '0' && ch <= '9' && v < 1000000; ch = fgetc(f), digits++) v = v * 10 + (ch - '0');
+    /* the one whitespace after the number (after maxval: the pixels follow) */
+    if (!digits || (ch != ' ' && ch != '\t' && ch != '\n' && ch != '\r')) return -1;
+    return v;
+}
+
+/* Read a binary PGM (P5, 8-bit) of 28x28 pixels (want pixels for a model
+ * that does not take 28x28 images) into px. */
 static int nb__read_pgm(const char *path, unsigned char *px, size_t want, char *err, size_t errsz)
 {
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) return snprintf(err, errsz, "%s: not a regular file", path), -1;
     FILE *f = fopen(path, "rb");
     if (!f) return snprintf(err, errsz, "%s: %s", path, strerror(errno)), -1;
-    char magic[3] = {0};
-    unsigned w = 0, h = 0, maxv = 0;
-    int ok = fscanf(f, "%2s %u %u %u", magic, &w, &h, &maxv) == 4 && !strcmp(magic, "P5") && maxv > 0 && maxv < 256;
-    if (!ok) {
+    int ok = fgetc(f) == 'P' && fgetc(f) == '5';
+    long w = ok ? nb__pgm_number(f) : -1, h = w >= 0 ? nb__pgm_number(f) : -1, maxv = h >= 0 ? nb__pgm_number(f) : -1;
+    if (!ok || w < 0 || h < 0 || maxv <= 0 || maxv > 255) {
         fclose(f);
         return snprintf(err, errsz, "%s: not an 8-bit binary PGM (P5) image", path), -1;
     }
-    fgetc(f); /* the single whitespace after maxval */
-    if ((size_t)w * h != want) {
+    int square = want == 784 ? w == 28 && h == 28 : (size_t)w * (size_t)h == want;
+    if (!square) {
         fclose(f);
-        return snprintf(err, errsz, "%s: image is %ux%u, the model takes %zu pixels", path, w, h, want), -1;
+        if (want == 784) return snprintf(err, errsz, "%s: image is %ldx%ld, the model takes 28x28", path, w, h), -1;
+        return snprintf(err, errsz, "%s: image is %ldx%ld, the model takes %zu pixels", path, w, h, want), -1;
     }
     size_t got = fread(px, 1, want, f);
     fclose(f);
     if (got != want) return snprintf(err, errsz, "%s: truncated (%zu of %zu pixels)", path, got, want), -1;
+    for (size_t i = 0; i < want; i++)
+        if (px[i] > maxv)
+            return snprintf(err, errsz, "%s: pixel %zu is %u, above the image's maxval %ld", path, i, px[i], maxv), -1;
     if (maxv != 255)
         for (size_t i = 0; i < want; i++) px[i] = (unsigned char)(px[i] * 255u / maxv);
     return 0;
@@ -176,6 +202,10 @@ static int nb__predict(int argc, char **argv)
         size_t per = idx->count / (idx->ndim ? idx->dims[0] : 1);
         if (idx->type != NB_IDX_U8 || idx->ndim < 2 || per != d) {
             fprintf(stderr, "nabla predict: %s: expected unsigned-byte images of %zu pixels\n", idx_path, d);
+            goto out;
+        }
+        if (!*index_list) {
+            fprintf(stderr, "nabla predict: --index '': expected image numbers, e.g. --index 0,5\n");
             goto out;
         }
         for (const char *p = index_list; *p && n < 64;) {

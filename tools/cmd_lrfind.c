@@ -10,6 +10,7 @@
 #include "nabla/lrfind.h"
 #include "nabla/plot.h"
 #include "run.h"
+#include "run_folder.h"
 
 static const char nb__lrfind_usage[] =
     "usage: nabla lr-find [OPTIONS]\n"
@@ -99,7 +100,7 @@ __attribute__((constructor)) static void nb__lrfind_usage_init(void)
 /* Write the curve as CSV; 0 or -1 (errno). */
 static int nb__write_csv(const char *path, const nb_lrfind_result *res)
 {
-    FILE *f = fopen(path, "w");
+    FILE *f = nb_fopen_out(path, "w");
     if (!f) return -1;
     fputs("lr,loss,smoothed\n", f);
     for (size_t i = 0; i < res->n; i++) fprintf(f, "%.9g,%.9g,%.9g\n", res->lr[i], res->loss[i], res->smooth[i]);
@@ -127,7 +128,7 @@ static int nb__write_svg(const char *path, const nb_lrfind_result *res, double d
     if (isfinite(res->s.valley)) nb_plot_vline(&p, res->s.valley, lv);
     if (isfinite(res->s.steepest)) nb_plot_vline(&p, res->s.steepest, ls);
     if (isfinite(res->s.min10)) nb_plot_vline(&p, res->s.min10, lm);
-    FILE *f = fopen(path, "w");
+    FILE *f = nb_fopen_out(path, "w");
     if (!f) {
         free(raw);
         return -1;

@@ -17,6 +17,7 @@
 #include "run.h"
 #include "tensorboard.h"
 #include "train_val.h"
+#include "run_folder.h"
 
 static volatile sig_atomic_t nb__interrupted;
 static void nb__on_sigint(int sig)
@@ -274,7 +275,10 @@ static const char nb__train_usage[] =
     "\n"
     "output:\n"
     "  --out DIR            run folder (runs/train)\n"
-    "  --resume             continue from DIR/checkpoint.safetensors\n"
+    "  --resume             continue from DIR/checkpoint.safetensors: the flags\n"
+    "                       must agree with the run's, except --epochs, --lr\n"
+    "                       and --max-steps (totals, not more of them)\n"
+    "  --overwrite          replace the run DIR holds (else refused)\n"
     "  --json               JSON Lines events on stdout (and nothing else there)\n"
     "  --log-every N        batches between log events and, off a terminal,\n"
     "                       progress lines (100)\n"
@@ -363,6 +367,7 @@ static int nb__train_flags(nb__train *t, int argc, char **argv)
     if (k != NB_FLAGS_OK) return k == NB_FLAGS_HELP ? 0 : 2;
     if (n_pos) return nb_flags_unexpected(t->cmd, argv[1]);
     if (nb_run_finish(t->cmd, &t->r)) return 2;
+    if ((k = nb_run_folder_check(t->cmd, &t->r, argc, argv)) >= 0) return k;
     nb_run_warn_futile(t->cmd, &t->r);
     if (nb_train_val_check(t->cmd, &t->val, t->ddp.on)) return 2;
     if (t->dg.report && !t->dg.monitor) t->dg.monitor = t->r.log_every;
@@ -456,6 +461,10 @@ static int nb__setup_resume(nb__train *t)
         rc = nb_cli_usage_error(t->cmd, "--resume: %s", nb_errmsg());
     else
         t->rng = t->prog.rng;
+    if (!rc && t->r.given.lr && nb_optim_lr(t->opt) != t->r.opt.lr) { /* the documented override */
+        if (!t->r.quiet) fprintf(stderr, "nabla train: --resume: --lr %g replaces the run's %g\n", t->r.opt.lr, nb_optim_lr(t->opt));
+        nb_sched_apply(&t->sched, t->opt);
+    }
     nb_checkpoint_close(ck);
     return rc;
 }
@@ -465,7 +474,9 @@ static int nb__setup_resume(nb__train *t)
 static int nb__setup_outputs(nb__train *t)
 {
     const nb_run_cfg *r = &t->r;
-    t->o.metrics = fopen(t->metrics_path, r->resume ? "a" : "w");
+    if (r->resume && !t->ddp.rank && nb_run_metrics_cut(t->metrics_path, (long long)t->prog.step))
+        return nb_cli_usage_error(t->cmd, "%s: %s", t->metrics_path, strerror(errno));
+    t->o.metrics = nb_fopen_out(t->metrics_path, r->resume ? "a" : "w");
     if (!t->o.metrics) return nb_cli_usage_error(t->cmd, "%s: %s", t->metrics_path, strerror(errno));
     t->c = nb_ctx_new(NULL);
     t->xb = calloc(r->batch * t->train->d, nb_dtype_size(r->dtype));
@@ -974,6 +985,8 @@ static nb_train_stop nb__train_loop(nb__train *t)
     struct sigaction sa = {0}, old_sa;
     sa.sa_handler = nb__on_sigint;
     sigaction(SIGINT, &sa, &old_sa);
+    struct sigaction old_term; /* SIGTERM (kill, a batch system's stop) saves the same way */
+    sigaction(SIGTERM, &sa, &old_term);
     /* a resumed run whose patience had run out stops where it stopped */
     nb_train_stop stop = nb_train_val_exhausted(&t->val) ? NB_TRAIN_EARLY_STOP : NB_TRAIN_RUNNING;
     nb__epoch ep;
@@ -984,6 +997,7 @@ static nb_train_stop nb__train_loop(nb__train *t)
         if (stop == NB_TRAIN_RUNNING && nb_train_val_exhausted(&t->val)) stop = NB_TRAIN_EARLY_STOP;
     }
     sigaction(SIGINT, &old_sa, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
     return stop == NB_TRAIN_RUNNING ? NB_TRAIN_FINISHED : stop;
 }
 
@@ -1088,6 +1102,7 @@ static int nb__setup_tensorboard(nb__train *t)
 static int nb__train_setup(nb__train *t)
 {
     int rc;
+    if (!t->ddp.rank && (rc = nb_run_folder_lock(t->cmd, t->r.out))) return rc;
     if ((rc = nb__setup_data(t)) || (rc = nb_train_val_split(t->cmd, &t->val, &t->train, t->r.seed)) ||
         (rc = nb__setup_val_resume(t)) || (rc = nb__setup_model(t)) || (rc = nb__setup_resume(t)))
         return rc;

@@ -19,6 +19,7 @@
 #include "nabla/plot.h"
 #include "nabla/vanish.h"
 #include "run.h"
+#include "run_folder.h"
 
 /* "plain" init: small Gaussian weights, the textbook N(0, 0.01^2). */
 #define NB__PLAIN_STD 0.01
@@ -295,7 +296,7 @@ static void nb__table_row(FILE *f, const nb__row *r)
 /* One chart: Linear layer on x, gradient norm on a log y axis. */
 static int nb__svg(const char *path, const nb__row *rows, int n, int trained)
 {
-    FILE *f = fopen(path, "w");
+    FILE *f = nb_fopen_out(path, "w");
     if (!f) return -1;
     double xs[NB_VANISH_MAX_DEPTH];
     for (int k = 0; k < NB_VANISH_MAX_DEPTH; k++) xs[k] = k + 1;
@@ -459,7 +460,7 @@ static int nb__vanish_open(const char *cmd, const nb__vanish_args *va, nb__vanis
         fprintf(stderr, "nabla vanish: %s\n", nb_errmsg());
         return 2;
     }
-    if (!(io->jf = fopen(io->jpath, "w")))
+    if (!(io->jf = nb_fopen_out(io->jpath, "w")))
         return nb_cli_usage_error(cmd, "--out %s: cannot write %s (%s)", va->out, io->jpath, strerror(errno));
     io->evalset = io->test;
     if (va->eval_n > 0 && (size_t)va->eval_n < io->test->n) {

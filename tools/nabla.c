@@ -6,6 +6,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <signal.h>
 #include <string.h>
 
 #include "nabla/nabla.h"
@@ -123,5 +124,9 @@ int main(int argc, char **argv)
     }
     const nb_cli_cmd *cmd = nb_cli_find(argv[1]);
     if (!cmd) return nb_cli_unknown(argv[1]);
+    if (nb_check_env()) return nb_cli_usage_error(argv[1], "%s", nb_errmsg());
+    /* past a file-size limit (ulimit -f) a write fails with EFBIG and the
+     * command says so, rather than the process dying without a word */
+    signal(SIGXFSZ, SIG_IGN);
     return cmd->run(argc - 1, argv + 1);
 }

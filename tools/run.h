@@ -30,6 +30,7 @@ typedef struct nb_run_cfg {
     int threads; /* --threads, 0 when not given (the library's default) */
     const char *out;
     int resume;
+    int overwrite; /* --overwrite: replace the run in --out */
     int json;
     long max_steps;     /* stop after this many optimizer steps (0 = no limit) */
     size_t limit_train; /* use only the first N training samples (0 = all) */
@@ -40,6 +41,7 @@ typedef struct nb_run_cfg {
         double momentum, gamma, max_lr;
         long step_size, warmup;
         int nesterov;
+        int lr; /* --lr was on the command line (a resumed run takes it) */
     } given;
 } nb_run_cfg;
 

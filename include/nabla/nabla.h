@@ -67,6 +67,11 @@ NB_API void nb_clear_error(void);
  * count.  Returns 0, or -1 when n is out of range (0..64). */
 NB_API int nb_set_threads(int n);
 NB_API int nb_get_threads(void);
+/* Are the environment's settings valid (NABLA_THREADS: 1..64, NABLA_BLAS:
+ * builtin or cblas)?  0, or -1 with nb_errmsg() naming the variable.  A bad
+ * value is otherwise ignored (the default is used); nb_set_threads(0) checks
+ * it too. */
+NB_API int nb_check_env(void);
 
 /* ---------------------------------------------------------------- dtypes */
 typedef enum {
@@ -149,7 +154,9 @@ NB_API int nb_fill_uniform(nb_tensor *t, double lo, double hi, nb_rng *r);
 NB_API int nb_fill_normal(nb_tensor *t, double mean, double std, nb_rng *r);
 NB_API int nb_copy_into(nb_tensor *dst, const nb_tensor *src); /* same shape; dtype may differ */
 
-NB_API double nb_get(const nb_tensor *t, size_t flat_index);  /* as double */
+/* Element flat_index as a double / set from one; an index past the end (or
+ * a NULL t) reads NAN and writes nothing, with nb_errmsg() saying so. */
+NB_API double nb_get(const nb_tensor *t, size_t flat_index);
 NB_API void nb_set(nb_tensor *t, size_t flat_index, double v);
 NB_API double nb_item(const nb_tensor *t);                    /* numel must be 1; NAN otherwise */
 NB_API int nb_same_shape(const nb_tensor *a, const nb_tensor *b);

@@ -63,6 +63,10 @@ NB_API nb_checkpoint *nb_checkpoint_open(const char *path);
 NB_API void nb_checkpoint_close(nb_checkpoint *ck);
 /* A metadata value (configuration or progress), or NULL when absent. */
 NB_API const char *nb_checkpoint_get(const nb_checkpoint *ck, const char *key);
+/* Loading refuses a NaN or Inf in any weight or optimizer buffer (naming the
+ * tensor and the element) unless allowed here (e.g. to inspect a diverged
+ * run).  A negative second moment or variance is refused either way. */
+NB_API void nb_checkpoint_allow_nonfinite(nb_checkpoint *ck, int allow);
 /* Copy the weights into m: every entry must be present with its exact shape
  * and dtype (the error names the entry).  0 or -1. */
 NB_API int nb_checkpoint_load_model(const nb_checkpoint *ck, nb_model *m);

@@ -44,7 +44,7 @@ void nb_zero_grad(nb_tensor *t)
 
 nb_tensor *nb_detach(nb_ctx *c, nb_tensor *t)
 {
-    if (!c || !t) return NULL;
+    if (!c || !t) return nb__null_arg(__func__);
     return nb__view(c, t, t->ndim, t->shape, 0);
 }
 

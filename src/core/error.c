@@ -31,3 +31,10 @@ int nb__erri(const char *fmt, ...)
     va_end(ap);
     return -1;
 }
+
+void *nb__null_arg(const char *fn)
+{
+    /* a NULL input is usually an earlier call's failure: keep its message */
+    if (!nb__msg[0]) snprintf(nb__msg, sizeof nb__msg, "%s: NULL argument", fn);
+    return NULL;
+}

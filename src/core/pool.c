@@ -8,6 +8,10 @@
  * region. */
 #include "internal.h"
 #include "core/pool.h"
+#include "kernels/gemm.h"
+
+#include <errno.h>
+#include <string.h>
 
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -36,9 +40,28 @@ static int nb__default_threads(void)
     return cpus < 1 ? 1 : cpus > 16 ? 16 : (int)cpus;
 }
 
+int nb_check_env(void)
+{
+    const char *e = getenv("NABLA_THREADS");
+    if (e && *e) {
+        char *end;
+        errno = 0;
+        const long n = strtol(e, &end, 10);
+        if (*end || errno || n < 1 || n > NB__POOL_MAX)
+            return nb__erri("NABLA_THREADS=%.40s: expected a number of threads from 1 to %d", e, NB__POOL_MAX);
+    }
+    e = getenv("NABLA_BLAS");
+    if (e && *e && strcmp(e, "builtin") && strcmp(e, "cblas"))
+        return nb__erri("NABLA_BLAS=%.40s: expected builtin or cblas", e);
+    if (e && !strcmp(e, "cblas") && !nb__gemm_have_cblas())
+        return nb__erri("NABLA_BLAS=cblas: this build has no CBLAS (make BLAS=openblas)");
+    return 0;
+}
+
 int nb_set_threads(int n)
 {
     if (n < 0 || n > NB__POOL_MAX) return nb__erri("nb_set_threads: %d threads: expected 0 (the default) to %d", n, NB__POOL_MAX);
+    if (n == 0 && nb_check_env()) return -1;
     atomic_store(&nb__threads, n == 0 ? nb__default_threads() : n);
     return 0;
 }

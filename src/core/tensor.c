@@ -243,6 +243,8 @@ nb_tensor *nb_from_data(nb_ctx *c, nb_dtype dt, int ndim, const size_t *shape, v
 /* ----------------------------------------------------------- element access */
 double nb_get(const nb_tensor *t, size_t i)
 {
+    if (!t) return nb__null_arg(__func__), NAN;
+    if (i >= t->numel) return nb__err("nb_get: index %zu is out of range for %zu elements", i, t->numel), NAN;
     switch (t->dtype) {
     case NB_F32: return ((const float *)t->data)[i];
     case NB_F64: return ((const double *)t->data)[i];
@@ -253,6 +255,14 @@ double nb_get(const nb_tensor *t, size_t i)
 
 void nb_set(nb_tensor *t, size_t i, double v)
 {
+    if (!t) {
+        nb__null_arg(__func__);
+        return;
+    }
+    if (i >= t->numel) {
+        nb__err("nb_set: index %zu is out of range for %zu elements", i, t->numel);
+        return;
+    }
     switch (t->dtype) {
     case NB_F32: ((float *)t->data)[i] = (float)v; break;
     case NB_F64: ((double *)t->data)[i] = v; break;

@@ -51,6 +51,14 @@ static int nb__csv_line(nb__csv_src *s, nb__csv_buf *b, size_t max, const char *
     size_t k = 0;
     int c;
     while ((c = nb__csv_getc(s)) != EOF && c != '\n') {
+        if (c == '\r') { /* CR LF, or a lone CR (old Mac files) */
+            int d = nb__csv_getc(s);
+            if (d != '\n' && d != EOF) {
+                if (s->f) ungetc(d, s->f);
+                else s->pos--;
+            }
+            break;
+        }
         if (c == '\0') return nb__erri("%s:%zu: NUL byte in a text file", path, lineno);
         if (k == max) return nb__erri("%s:%zu: line longer than %zu bytes", path, lineno, max);
         if (nb__csv_reserve(b, k + 2, 1) != 0) /* this byte and the NUL */
@@ -168,6 +176,7 @@ static nb_dataset *nb__csv_read(nb__csv_src *src, const char *path, const nb_csv
     while ((r = nb__csv_line(src, &lb, maxl, path, lineno + 1)) == 1) {
         lineno++;
         line = lb.p;
+        if (lineno == 1 && !strncmp(line, "\xef\xbb\xbf", 3)) line += 3; /* a UTF-8 byte-order mark */
         if (!*nb__trim(line)) continue; /* blank line */
         size_t nf = nb__count_fields(line, delim);
         if (nf > maxf) {
@@ -192,6 +201,21 @@ static nb_dataset *nb__csv_read(nb__csv_src *src, const char *path, const nb_csv
             for (size_t i = 0; i < nf; i++) {
                 double v;
                 if (nb__num(fields[i], &v) == 0) n_num++;
+            }
+            size_t n_quoted_num = 0; /* "1","2": numbers or column names? */
+            for (size_t i = 0; i < nf; i++) {
+                size_t fl = strlen(fields[i]);
+                double v;
+                char q[64];
+                if (fl >= 3 && fl < sizeof q + 1 && fields[i][0] == '"' && fields[i][fl - 1] == '"') {
+                    snprintf(q, sizeof q, "%.*s", (int)(fl - 2), fields[i] + 1);
+                    n_quoted_num += nb__num(q, &v) == 0;
+                }
+            }
+            if (o.header == NB_CSV_HEADER_AUTO && n_num == 0 && n_quoted_num == nf) {
+                nb__err("%s:%zu: the first line is quoted numbers: a header or data? set the header option", path,
+                        lineno);
+                goto done;
             }
             if (o.header == NB_CSV_HEADER_YES) had_header = 1;
             else if (o.header == NB_CSV_HEADER_AUTO) {
@@ -316,8 +340,8 @@ nb_dataset *nb_csv_load(const char *path, const nb_csv_opts *opts)
     nb_csv_opts o = opts ? *opts : (nb_csv_opts){0};
     if (!path) return nb__err("nb_csv_load: NULL path");
     if (nb__csv_opts_check(path, &o) != 0) return NULL;
-    nb__csv_src s = {.f = fopen(path, "rb")};
-    if (!s.f) return nb__err("%s: cannot open: %s", path, strerror(errno));
+    nb__csv_src s = {.f = nb__fopen_regular(path)};
+    if (!s.f) return NULL;
     nb_dataset *ds = nb__csv_read(&s, path, &o);
     fclose(s.f);
     return ds;

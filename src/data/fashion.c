@@ -18,7 +18,7 @@ static const char *const nb__fm_files[4] = {
 
 static int nb__readable(const char *path)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f = nb__fopen_regular(path);
     if (!f) return 0;
     fclose(f);
     return 1;

@@ -368,8 +368,8 @@ nb_idx *nb_idx_read(const char *path, const nb_idx_opts *opts)
 {
     if (!path) return nb__err("nb_idx_read: NULL path");
     nb__src s = {.name = path};
-    s.f = fopen(path, "rb");
-    if (!s.f) return nb__err("%s: cannot open: %s", path, strerror(errno));
+    s.f = nb__fopen_regular(path);
+    if (!s.f) return NULL;
     struct stat st;
     if (fstat(fileno(s.f), &st) != 0) {
         nb__err("%s: cannot stat: %s", path, strerror(errno));

@@ -430,8 +430,8 @@ static int nb__st_read(int fd, const char *path, void *dst, size_t n)
 nb_st_file *nb_st_load(const char *path)
 {
     if (!path) return nb__err("nb_st_load: NULL path");
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return nb__err("%s: cannot open: %s", path, strerror(errno));
+    int fd = nb__open_regular(path);
+    if (fd < 0) return NULL;
     nb_st_file *f = NULL;
     nb__st_span *spans = NULL;
     char *hdr = NULL;

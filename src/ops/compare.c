@@ -74,7 +74,7 @@ static void nb__cmp_f64(nb__cmp_kind k, double *out, const double *a, const doub
 
 static nb_tensor *nb__compare(nb_ctx *c, const char *op, nb__cmp_kind k, const nb_tensor *a, const nb_tensor *b)
 {
-    if (!c || !a || !b) return NULL; /* an earlier op failed and said why */
+    if (!c || !a || !b) return nb__null_arg(op); /* keeps an earlier op's message */
     if (nb__need_float(op, a) || nb__need_float(op, b)) return NULL;
     if (a->dtype != b->dtype)
         return nb__err("%s: dtypes differ (%s %s vs %s %s)", op, nb__shp(a), nb_dtype_name(a->dtype), nb__shp(b),

@@ -31,7 +31,7 @@ static const nb__opdef nb__op_dropout = {"dropout", nb__dropout_backward};
 
 nb_tensor *nb_dropout(nb_ctx *c, nb_tensor *a, double p, nb_rng *r)
 {
-    if (!c || !a) return NULL;
+    if (!c || !a) return nb__null_arg(__func__);
     if (nb__need_float("dropout", a)) return NULL;
     if (!(p >= 0.0 && p <= 1.0)) return nb__err("dropout: p = %g is outside [0, 1] (input %s)", p, nb__shp(a));
     const int active = nb_training(c) && p > 0.0;

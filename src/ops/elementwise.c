@@ -55,7 +55,7 @@ NB__UNARY_OPS(X)
 
 static nb_tensor *nb__unary(nb_ctx *c, const nb__opdef *op, nb_unary_kind k, nb_tensor *a, double p0, double p1)
 {
-    if (!c || !a) return NULL;
+    if (!c || !a) return nb__null_arg(op->name);
     if (nb__need_float(op->name, a)) return NULL;
     nb_tensor *y = nb__new_like(c, a);
     if (!y) return NULL;
@@ -111,7 +111,7 @@ static const nb__opdef nb__op_softplus = {"softplus", nb__act_backward};
 
 static nb_tensor *nb__act(nb_ctx *c, const nb__opdef *op, nb_act act, nb_tensor *a, double param)
 {
-    if (!c || !a) return NULL;
+    if (!c || !a) return nb__null_arg(op->name);
     if (nb__need_float(op->name, a)) return NULL;
     nb_tensor *y = nb__new_like(c, a);
     if (!y) return NULL;
@@ -168,7 +168,7 @@ static const nb__opdef nb__op_pow = {"pow", nb__binary_backward};
 
 static nb_tensor *nb__binary(nb_ctx *c, const nb__opdef *op, nb_binary_kind k, nb_tensor *a, nb_tensor *b)
 {
-    if (!c || !a || !b) return NULL;
+    if (!c || !a || !b) return nb__null_arg(op->name);
     if (nb__need_float(op->name, a) || nb__need_float(op->name, b)) return NULL;
     if (a->dtype != b->dtype)
         return nb__err("%s: dtypes differ (%s %s vs %s %s)", op->name, nb__shp(a), nb_dtype_name(a->dtype), nb__shp(b),

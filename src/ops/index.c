@@ -76,7 +76,7 @@ static const nb__opdef nb__op_gather = {"gather", nb__gather_backward};
 
 nb_tensor *nb_gather(nb_ctx *c, nb_tensor *a, int axis, const nb_tensor *index)
 {
-    if (!c || !a || !index) return NULL;
+    if (!c || !a || !index) return nb__null_arg(__func__);
     int ax = nb__axis(axis, a->ndim);
     if (ax < 0) return nb__err("gather: axis %d is out of range for %s", axis, nb__shp(a));
     if (index->ndim != a->ndim)
@@ -132,7 +132,7 @@ static const nb__opdef nb__op_index_select = {"index_select", nb__index_select_b
 
 nb_tensor *nb_index_select(nb_ctx *c, nb_tensor *a, int axis, const nb_tensor *index)
 {
-    if (!c || !a || !index) return NULL;
+    if (!c || !a || !index) return nb__null_arg(__func__);
     int ax = nb__axis(axis, a->ndim);
     if (ax < 0) return nb__err("index_select: axis %d is out of range for %s", axis, nb__shp(a));
     if (index->ndim != 1) return nb__err("index_select: index %s must be 1-D", nb__shp(index));
@@ -206,7 +206,7 @@ static const nb__opdef nb__op_where = {"where", nb__where_backward};
 
 nb_tensor *nb_where(nb_ctx *c, const nb_tensor *cond, nb_tensor *a, nb_tensor *b)
 {
-    if (!c || !cond || !a || !b) return NULL;
+    if (!c || !cond || !a || !b) return nb__null_arg(__func__);
     if (a->dtype != b->dtype)
         return nb__err("where: dtypes of a and b differ (a %s %s, b %s %s)", nb__shp(a), nb_dtype_name(a->dtype),
                        nb__shp(b), nb_dtype_name(b->dtype));

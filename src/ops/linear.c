@@ -50,7 +50,7 @@ static const nb__opdef nb__op_linear = {"linear", nb__linear_backward};
 
 nb_tensor *nb_linear(nb_ctx *c, nb_tensor *x, nb_tensor *w, nb_tensor *b, nb_act act, double param)
 {
-    if (!c || !x || !w) return NULL;
+    if (!c || !x || !w) return nb__null_arg(__func__);
     if (nb__need_float("linear", x) || nb__need_float("linear", w) || (b && nb__need_float("linear", b))) return NULL;
     if ((unsigned)act >= NB_ACT__COUNT) return nb__err("linear: unknown activation %d", (int)act);
     if (x->dtype != w->dtype || (b && b->dtype != x->dtype))

@@ -85,7 +85,7 @@ nb_tensor *nb_cross_entropy(nb_ctx *c, nb_tensor *logits, const nb_tensor *label
                             double label_smoothing)
 {
     const char *op = nb__op_cross_entropy.name;
-    if (!c || !logits || !labels) return NULL;
+    if (!c || !logits || !labels) return nb__null_arg(__func__);
     if (!(label_smoothing >= 0.0 && label_smoothing <= 1.0))
         return nb__err("%s: label_smoothing %g is outside [0, 1]", op, label_smoothing);
     int32_t *lab = nb__labels(c, op, logits, labels); /* [N] */
@@ -128,7 +128,7 @@ static const nb__opdef nb__op_nll = {"nll", nb__nll_backward};
 nb_tensor *nb_nll(nb_ctx *c, nb_tensor *logp, const nb_tensor *labels, nb_reduction red)
 {
     const char *op = nb__op_nll.name;
-    if (!c || !logp || !labels) return NULL;
+    if (!c || !logp || !labels) return nb__null_arg(__func__);
     int32_t *lab = nb__labels(c, op, logp, labels); /* [N] */
     if (!lab || nb__check_red(op, red, logp)) return NULL;
     const size_t n = logp->shape[0], nc = logp->shape[1];
@@ -176,7 +176,7 @@ static const nb__opdef nb__op_bce = {"bce_with_logits", nb__pair_backward};
 static nb_tensor *nb__pair_loss(nb_ctx *c, const nb__opdef *op, int bce, nb_tensor *a, nb_tensor *b,
                                 nb_reduction red)
 {
-    if (!c || !a || !b) return NULL;
+    if (!c || !a || !b) return nb__null_arg(op->name);
     if (nb__need_float(op->name, a) || nb__need_float(op->name, b)) return NULL;
     if (a->dtype != b->dtype)
         return nb__err("%s: dtypes differ (%s %s vs %s %s)", op->name, nb__shp(a), nb_dtype_name(a->dtype), nb__shp(b),

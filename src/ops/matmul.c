@@ -71,7 +71,7 @@ static const nb__opdef nb__op_matmul = {"matmul", nb__matmul_backward};
 
 nb_tensor *nb_matmul(nb_ctx *c, nb_tensor *a, nb_tensor *b, int trans_a, int trans_b)
 {
-    if (!c || !a || !b) return NULL;
+    if (!c || !a || !b) return nb__null_arg(__func__);
     if (nb__need_float("matmul", a) || nb__need_float("matmul", b)) return NULL;
     if (a->dtype != b->dtype)
         return nb__err("matmul: dtypes differ (a %s %s, b %s %s)", nb__shp(a), nb_dtype_name(a->dtype), nb__shp(b),

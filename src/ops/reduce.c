@@ -23,6 +23,8 @@ static int nb__plan_make(const char *op, const nb_tensor *a, const int *axes, in
 {
     if (nb__need_float(op, a)) return -1;
     if (n_axes < 0) return nb__erri("%s: n_axes is %d for %s", op, n_axes, nb__shp(a));
+    if (axes && n_axes > a->ndim)
+        return nb__erri("%s: %d axes are out of range for %s (at most %d)", op, n_axes, nb__shp(a), a->ndim);
     p->mask = 0;
     if (!axes || n_axes == 0) {
         p->mask = (1u << a->ndim) - 1;
@@ -97,7 +99,7 @@ static const nb__opdef nb__op_mean = {"mean", nb__sum_backward};
 static nb_tensor *nb__sum_mean(nb_ctx *c, const nb__opdef *op, bool mean, nb_tensor *a, const int *axes, int n_axes,
                                int keepdim)
 {
-    if (!c || !a) return NULL;
+    if (!c || !a) return nb__null_arg(op->name);
     nb__plan p;
     if (nb__plan_make(op->name, a, axes, n_axes, keepdim, &p)) return NULL;
     nb_tensor *y = nb__new(c, a->dtype, p.ndim, p.shape);
@@ -144,7 +146,7 @@ static const nb__opdef nb__op_min = {"min", nb__extreme_backward};
 static nb_tensor *nb__extreme(nb_ctx *c, const nb__opdef *op, int want_max, nb_tensor *a, const int *axes,
                               int n_axes, int keepdim)
 {
-    if (!c || !a) return NULL;
+    if (!c || !a) return nb__null_arg(op->name);
     nb__plan p;
     if (nb__plan_make(op->name, a, axes, n_axes, keepdim, &p)) return NULL;
     if (p.count == 0 && p.numel > 0)

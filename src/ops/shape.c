@@ -47,7 +47,7 @@ static const char *nb__lshape(char *buf, size_t size, int ndim, const long *shap
 
 nb_tensor *nb_reshape(nb_ctx *c, nb_tensor *a, int ndim, const long *shape)
 {
-    if (!c || !a) return NULL;
+    if (!c || !a) return nb__null_arg(__func__);
     if (ndim < 0 || ndim > NB_MAX_DIMS)
         return nb__err("reshape: %d dimensions asked of %s (must be 0..%d)", ndim, nb__shp(a), NB_MAX_DIMS);
     if (ndim > 0 && !shape) return nb__err("reshape: NULL shape for %d dimensions", ndim);
@@ -131,7 +131,7 @@ static nb_tensor *nb__permute(nb_ctx *c, const nb__opdef *op, nb_tensor *a, cons
 
 nb_tensor *nb_permute(nb_ctx *c, nb_tensor *a, const int *perm)
 {
-    if (!c || !a) return NULL;
+    if (!c || !a) return nb__null_arg(__func__);
     if (a->ndim > 0 && !perm) return nb__err("permute: NULL permutation for %s", nb__shp(a));
     long p[NB_MAX_DIMS];
     unsigned seen = 0;
@@ -148,7 +148,7 @@ nb_tensor *nb_permute(nb_ctx *c, nb_tensor *a, const int *perm)
 
 nb_tensor *nb_transpose(nb_ctx *c, nb_tensor *a, int d0, int d1)
 {
-    if (!c || !a) return NULL;
+    if (!c || !a) return nb__null_arg(__func__);
     int x0 = nb__axis(d0, a->ndim), x1 = nb__axis(d1, a->ndim);
     if (x0 < 0 || x1 < 0) return nb__err("transpose: dims %d and %d are out of range for %s", d0, d1, nb__shp(a));
     long p[NB_MAX_DIMS];
@@ -177,7 +177,7 @@ static const nb__opdef nb__op_slice = {"slice", nb__slice_backward};
 
 nb_tensor *nb_slice(nb_ctx *c, nb_tensor *a, int axis, size_t start, size_t stop)
 {
-    if (!c || !a) return NULL;
+    if (!c || !a) return nb__null_arg(__func__);
     int ax = nb__axis(axis, a->ndim);
     if (ax < 0) return nb__err("slice: axis %d is out of range for %s", axis, nb__shp(a));
     size_t dim = a->shape[ax];
@@ -230,7 +230,7 @@ static const nb__opdef nb__op_concat = {"concat", nb__concat_backward};
 
 nb_tensor *nb_concat(nb_ctx *c, int n_x, nb_tensor *const *xs, int axis)
 {
-    if (!c) return NULL;
+    if (!c) return nb__null_arg(__func__);
     if (n_x <= 0 || !xs) return nb__err("concat: needs at least one tensor (got %d)", n_x);
     for (int k = 0; k < n_x; k++)
         if (!xs[k]) return NULL; /* an earlier op failed */

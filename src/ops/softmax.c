@@ -26,7 +26,7 @@ static const nb__opdef nb__op_log_softmax = {"log_softmax", nb__softmax_backward
 
 static nb_tensor *nb__softmax(nb_ctx *c, const nb__opdef *op, nb_tensor *a, int axis, int take_log)
 {
-    if (!c || !a) return NULL;
+    if (!c || !a) return nb__null_arg(op->name);
     if (nb__need_float(op->name, a)) return NULL;
     /* A 0-d tensor is a single row of one element, as in PyTorch (axis 0 or -1). */
     const int nd = a->ndim > 0 ? a->ndim : 1;

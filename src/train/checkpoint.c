@@ -14,9 +14,15 @@
 #define NB__CK_MAX_META 96
 #define NB__CK_MAX_SCHED_STEPS ((uint64_t)1 << 27) /* a few seconds of replay at worst */
 
+/* Counts a checkpoint may hold: steps (optimizer and progress) and epochs.
+ * Far above any real run, far below where casts wrap or loops never end. */
+#define NB__CK_MAX_STEPS ((uint64_t)1 << 48)
+#define NB__CK_MAX_EPOCHS ((uint64_t)1 << 30)
+
 struct nb_checkpoint {
     nb_st_file *f;
     char path[512];
+    int allow_nonfinite;
 };
 
 typedef struct {
@@ -111,6 +117,39 @@ done:
     return rc;
 }
 
+/* A strictly parsed finite number; 0, or -1 when v is not one. */
+static int nb__strict_f64(const char *v, double *out)
+{
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (!*v || *end || errno || !isfinite(x)) return -1;
+    *out = x;
+    return 0;
+}
+
+/* The configuration values a model is rebuilt from, when present: parsed
+ * strictly and range-checked, so a bad one is named here rather than turning
+ * into a silently different model later.  0 or -1 with the error. */
+static int nb__ck_check_config(const nb_st_file *f, const char *path)
+{
+    const char *v;
+    double x;
+    if ((v = nb_st_meta_get(f, "dtype")) && strcmp(v, "float32") && strcmp(v, "float64"))
+        return nb__erri("%s: metadata 'dtype' = '%.40s' is not float32 or float64", path, v);
+    if ((v = nb_st_meta_get(f, "act")) && nb_act_parse(v) < 0)
+        return nb__erri("%s: metadata 'act' = '%.40s' is not an activation", path, v);
+    if ((v = nb_st_meta_get(f, "act_param")) && nb__strict_f64(v, &x))
+        return nb__erri("%s: metadata 'act_param' = '%.40s' is not a finite number", path, v);
+    if ((v = nb_st_meta_get(f, "dropout")) && (nb__strict_f64(v, &x) || x < 0 || x >= 1))
+        return nb__erri("%s: metadata 'dropout' = '%.40s' is not a probability in [0, 1)", path, v);
+    const char *flags[] = {"batchnorm", "residual"};
+    for (int i = 0; i < 2; i++)
+        if ((v = nb_st_meta_get(f, flags[i])) && strcmp(v, "0") && strcmp(v, "1"))
+            return nb__erri("%s: metadata '%s' = '%.40s' is not 0 or 1", path, flags[i], v);
+    return 0;
+}
+
 nb_checkpoint *nb_checkpoint_open(const char *path)
 {
     if (!path) return nb__err("checkpoint: NULL path");
@@ -121,6 +160,10 @@ nb_checkpoint *nb_checkpoint_open(const char *path)
         /* the message first: fmt lives in f */
         nb__err("%s: not a nabla checkpoint (metadata 'format' is %s%.64s%s, expected %s)", path, fmt ? "'" : "",
                 fmt ? fmt : "missing", fmt ? "'" : "", NB__CK_FORMAT);
+        nb_st_free(f);
+        return NULL;
+    }
+    if (nb__ck_check_config(f, path)) {
         nb_st_free(f);
         return NULL;
     }
@@ -143,6 +186,32 @@ void nb_checkpoint_close(nb_checkpoint *ck)
 
 const char *nb_checkpoint_get(const nb_checkpoint *ck, const char *key) { return ck ? nb_st_meta_get(ck->f, key) : NULL; }
 
+void nb_checkpoint_allow_nonfinite(nb_checkpoint *ck, int allow)
+{
+    if (ck) ck->allow_nonfinite = allow != 0;
+}
+
+/* -1 naming the tensor and the first NaN/Inf (or, with nonneg, negative
+ * value) of t, unless there is none. */
+static int nb__ck_check_values(const nb_checkpoint *ck, const char *name, const nb_st_tensor *t, int nonneg)
+{
+    size_t n = 1;
+    for (int d = 0; d < t->ndim; d++) n *= t->shape[d];
+    for (size_t i = 0; i < n; i++) {
+        double x = t->dtype == NB_ST_F64 ? ((const double *)t->data)[i]
+                   : t->dtype == NB_ST_F32 ? (double)((const float *)t->data)[i]
+                                           : 0;
+        if (!isfinite(x) && !ck->allow_nonfinite)
+            return nb__erri("%s: tensor '%s' holds %s at element %zu (a checkpoint of a diverged run? it can be "
+                            "loaded anyway when non-finite values are allowed)", ck->path, name,
+                            isnan(x) ? "NaN" : x > 0 ? "Inf" : "-Inf", i);
+        if (nonneg && x < 0)
+            return nb__erri("%s: tensor '%s' holds %g at element %zu: a second moment is never negative", ck->path,
+                            name, x, i);
+    }
+    return 0;
+}
+
 /* The error just set by a lower layer, prefixed with the checkpoint's path
  * (a message that names no file helps no one); returns -1. */
 static int nb__ck_fail(const nb_checkpoint *ck)
@@ -162,6 +231,9 @@ int nb_checkpoint_load_model(const nb_checkpoint *ck, nb_model *m)
         const nb_st_tensor *t = nb_st_find(ck->f, e->name);
         if (!t) return nb__erri("%s: the model's '%s' is missing from the checkpoint", ck->path, e->name);
         if (nb_st_read_into(e->t, t)) return nb__ck_fail(ck);
+        size_t len = strlen(e->name);
+        int var = len >= 11 && !strcmp(e->name + len - 11, "running_var"); /* BatchNorm's variance */
+        if (nb__ck_check_values(ck, e->name, t, var)) return -1;
     }
     return 0;
 }
@@ -208,7 +280,10 @@ int nb_checkpoint_load_state(const nb_checkpoint *ck, nb_optim *o, nb_sched *s, 
             if (t->ndim != 1 || t->shape[0] != nb_optim_size(o) || (int)t->dtype != nb_st_dtype_of(nb_optim_dtype(o)))
                 return nb__erri("%s: optimizer state '%s' does not match this optimizer (%zu %s values)", ck->path,
                                 t->name, nb_optim_size(o), nb_dtype_name(nb_optim_dtype(o)));
-            if (nb_optim_state_load(o, t->name + 6, t->data))
+            const char *sn = t->name + 6;
+            int second_moment = !strcmp(sn, "exp_avg_sq") || !strcmp(sn, "max_exp_avg_sq") || !strcmp(sn, "square_avg");
+            if (nb__ck_check_values(ck, t->name, t, second_moment)) return -1;
+            if (nb_optim_state_load(o, sn, t->data))
                 return nb__erri("%s: optimizer state '%s' does not belong to this optimizer", ck->path, t->name);
             loaded++;
         }
@@ -216,7 +291,9 @@ int nb_checkpoint_load_state(const nb_checkpoint *ck, nb_optim *o, nb_sched *s, 
         if (loaded < nb_optim_state_count(o))
             return nb__erri("%s: the checkpoint holds %d optimizer buffers, this optimizer needs %d", ck->path, loaded,
                             nb_optim_state_count(o));
-        if (u > INT64_MAX) return nb__erri("%s: metadata 'optim.steps' = %" PRIu64 " is too large", ck->path, u);
+        if (u > NB__CK_MAX_STEPS)
+            return nb__erri("%s: metadata 'optim.steps' = %" PRIu64 " is too large (at most %" PRIu64 ")", ck->path, u,
+                            NB__CK_MAX_STEPS);
         if (nb_optim_set_steps(o, (int64_t)u) || nb_optim_set_lr(o, lr)) return nb__ck_fail(ck);
         if (mom != 0 && nb_optim_set_momentum(o, mom)) return nb__ck_fail(ck);
     }
@@ -236,6 +313,13 @@ int nb_checkpoint_load_state(const nb_checkpoint *ck, nb_optim *o, nb_sched *s, 
                               "rng.spare_bits"};
         for (int i = 0; i < 15; i++)
             if (nb__get_u64(ck, keys[i], &v[i])) return -1;
+        /* the counts a resumed run loops to: in range, or it runs for ever */
+        const uint64_t max[5] = {NB__CK_MAX_STEPS, NB__CK_MAX_EPOCHS, UINT64_MAX, NB__CK_MAX_EPOCHS, v[2]};
+        for (int i = 0; i < 5; i++)
+            if (v[i] > max[i])
+                return nb__erri("%s: metadata '%s' = %" PRIu64 " is out of range (at most %" PRIu64 "%s)", ck->path,
+                                keys[i], v[i], max[i], i == 4 ? ", loader.n" : "");
+        if (v[13] > 1) return nb__erri("%s: metadata 'rng.has_spare' = %" PRIu64 " is not 0 or 1", ck->path, v[13]);
         p->step = (int64_t)v[0];
         p->epoch = (int64_t)v[1];
         p->loader.n = v[2];

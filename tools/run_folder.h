@@ -1,0 +1,32 @@
+/* A run folder (`nabla train --out DIR`) as a unit: one writer at a time
+ * (a lock), no run silently replaced by another, a resumed run checked
+ * against the configuration it was started with, and output files that are
+ * never written through a link planted at their path. */
+#ifndef NB_RUN_FOLDER_H
+#define NB_RUN_FOLDER_H
+
+#include <stdio.h>
+
+#include "run.h"
+
+/* Open path for writing ("w": truncate, "a": append) without following a
+ * symbolic link at its last component and only if it is (or will be) a
+ * regular file; NULL with errno set (ELOOP for a link). */
+FILE *nb_fopen_out(const char *path, const char *mode);
+
+/* Take DIR/.lock for this process (kept until it exits); 0, or 2 after
+ * saying which process holds it. */
+int nb_run_folder_lock(const char *cmd, const char *dir);
+
+/* Before training into r->out: a folder holding a run is refused unless
+ * --resume or --overwrite; with --resume the recorded configuration must
+ * agree with the flags given (--epochs, --lr, --max-steps and the output
+ * flags may change), and a finished run is said to be finished.  Returns -1
+ * to go on, else the exit status (printed). */
+int nb_run_folder_check(const char *cmd, nb_run_cfg *r, int argc, char **argv);
+
+/* --resume: drop the events of metrics.jsonl newer than the checkpoint's
+ * step (they will be written again), atomically.  0, or -1 with errno. */
+int nb_run_metrics_cut(const char *path, long long step);
+
+#endif
