@@ -12,8 +12,10 @@
 
 #include <string.h>
 
-#define NB__IN(dt, d, req, nd, ...) \
-    {.dtype = dt, .dom = NB_CASE_##d, .requires_grad = req, .ndim = nd, .shape = {__VA_ARGS__}}
+#define NB__IN(dt, d, req, nd, ...)                                                                 \
+    {                                                                                               \
+        .dtype = dt, .dom = NB_CASE_##d, .requires_grad = req, .ndim = nd, .shape = { __VA_ARGS__ } \
+    }
 #define A(nd, ...) NB__IN(NB_F64, ANY, 1, nd, __VA_ARGS__)
 #define K(nd, ...) NB__IN(NB_F64, ANY, 0, nd, __VA_ARGS__)
 #define P(nd, ...) NB__IN(NB_F64, POSITIVE, 1, nd, __VA_ARGS__)
@@ -21,15 +23,19 @@
 #define D(nd, ...) NB__IN(NB_F64, DISTINCT, 1, nd, __VA_ARGS__)
 #define U(nd, ...) NB__IN(NB_F64, UNIT, 1, nd, __VA_ARGS__)
 #define UK(nd, ...) NB__IN(NB_F64, UNIT, 0, nd, __VA_ARGS__)
-#define I(l, h, nd, ...) \
-    {.dtype = NB_I32, .dom = NB_CASE_INT, .lo = l, .hi = h, .ndim = nd, .shape = {__VA_ARGS__}}
+#define I(l, h, nd, ...)                                                                            \
+    {                                                                                               \
+        .dtype = NB_I32, .dom = NB_CASE_INT, .lo = l, .hi = h, .ndim = nd, .shape = { __VA_ARGS__ } \
+    }
 
 /* Shorthands for the nabla calls: x0, x1, ... are the inputs. */
 #define x0 in[0]
 #define x1 in[1]
 #define x2 in[2]
-#define AX(...) (const int[]){__VA_ARGS__}
-#define SH(...) (const long[]){__VA_ARGS__}
+#define AX(...) \
+    (const int[]) { __VA_ARGS__ }
+#define SH(...) \
+    (const long[]) { __VA_ARGS__ }
 
 /* ----------------------------------------------------------- helpers */
 /* Dropout with a mask fixed per call (so every forward of a check agrees). */
@@ -80,77 +86,77 @@ static const nb_function nb__mulexp = {"mul_exp", nb__mulexp_fwd, nb__mulexp_bwd
 
 /* ------------------------------------------------------------ the cases */
 /* X(op, variant, nabla call, torch expression, number of inputs, inputs...) */
-#define NB__CASES_ELEMENTWISE(X)                                                                               \
-    X(add, same, nb_add(c, x0, x1), "x0 + x1", 2, A(2, 2, 3), A(2, 2, 3))                                      \
-    X(add, broadcast_row, nb_add(c, x0, x1), "x0 + x1", 2, A(2, 3, 4), A(1, 4))                                \
-    X(add, broadcast_outer, nb_add(c, x0, x1), "x0 + x1", 2, A(2, 3, 1), A(2, 1, 4))                           \
-    X(add, size1_dims, nb_add(c, x0, x1), "x0 + x1", 2, A(3, 2, 1, 3), A(3, 1, 1, 3))                          \
-    X(add, rank_mismatch, nb_add(c, x0, x1), "x0 + x1", 2, A(3, 2, 3, 4), A(2, 3, 1))                          \
-    X(add, scalar_operand, nb_add(c, x0, x1), "x0 + x1", 2, A(2, 2, 3), A(0, 0))                               \
-    X(add, const_operand, nb_add(c, x0, x1), "x0 + x1", 2, A(2, 3, 4), K(1, 4))                                \
-    X(add, empty, nb_add(c, x0, x1), "x0 + x1", 2, A(2, 2, 0), A(1, 0))                                        \
-    X(add, empty_broadcast, nb_add(c, x0, x1), "x0 + x1", 2, A(2, 0, 3), A(1, 3))                              \
-    X(sub, same, nb_sub(c, x0, x1), "x0 - x1", 2, A(2, 3, 4), A(2, 3, 4))                                      \
-    X(sub, broadcast, nb_sub(c, x0, x1), "x0 - x1", 2, A(2, 3, 4), A(2, 3, 1))                                 \
-    X(sub, empty, nb_sub(c, x0, x1), "x0 - x1", 2, A(1, 0), A(1, 0))                                           \
-    X(mul, same, nb_mul(c, x0, x1), "x0 * x1", 2, A(2, 3, 4), A(2, 3, 4))                                      \
-    X(mul, broadcast, nb_mul(c, x0, x1), "x0 * x1", 2, A(3, 2, 1, 4), A(2, 3, 1))                              \
-    X(mul, self, nb_mul(c, x0, x0), "x0 * x0", 1, A(2, 3, 4))                                                  \
-    X(mul, empty, nb_mul(c, x0, x1), "x0 * x1", 2, A(2, 0, 2), A(2, 1, 2))                                     \
-    X(div, same, nb_div(c, x0, x1), "x0 / x1", 2, A(2, 3, 4), P(2, 3, 4))                                      \
-    X(div, broadcast, nb_div(c, x0, x1), "x0 / x1", 2, A(2, 3, 4), P(1, 4))                                    \
-    X(div, scalar_numerator, nb_div(c, x0, x1), "x0 / x1", 2, A(0, 0), W(2, 2, 3))                             \
-    X(div, empty, nb_div(c, x0, x1), "x0 / x1", 2, A(2, 0, 3), P(1, 3))                                       \
-    X(pow, same, nb_pow(c, x0, x1), "torch.pow(x0, x1)", 2, P(2, 3, 4), A(2, 3, 4))                            \
-    X(pow, broadcast, nb_pow(c, x0, x1), "torch.pow(x0, x1)", 2, P(2, 3, 1), A(1, 4))                          \
-    X(pow, const_exponent, nb_pow(c, x0, x1), "torch.pow(x0, x1)", 2, P(2, 2, 3), K(2, 2, 3))                  \
+#define NB__CASES_ELEMENTWISE(X)                                                                            \
+    X(add, same, nb_add(c, x0, x1), "x0 + x1", 2, A(2, 2, 3), A(2, 2, 3))                                   \
+    X(add, broadcast_row, nb_add(c, x0, x1), "x0 + x1", 2, A(2, 3, 4), A(1, 4))                             \
+    X(add, broadcast_outer, nb_add(c, x0, x1), "x0 + x1", 2, A(2, 3, 1), A(2, 1, 4))                        \
+    X(add, size1_dims, nb_add(c, x0, x1), "x0 + x1", 2, A(3, 2, 1, 3), A(3, 1, 1, 3))                       \
+    X(add, rank_mismatch, nb_add(c, x0, x1), "x0 + x1", 2, A(3, 2, 3, 4), A(2, 3, 1))                       \
+    X(add, scalar_operand, nb_add(c, x0, x1), "x0 + x1", 2, A(2, 2, 3), A(0, 0))                            \
+    X(add, const_operand, nb_add(c, x0, x1), "x0 + x1", 2, A(2, 3, 4), K(1, 4))                             \
+    X(add, empty, nb_add(c, x0, x1), "x0 + x1", 2, A(2, 2, 0), A(1, 0))                                     \
+    X(add, empty_broadcast, nb_add(c, x0, x1), "x0 + x1", 2, A(2, 0, 3), A(1, 3))                           \
+    X(sub, same, nb_sub(c, x0, x1), "x0 - x1", 2, A(2, 3, 4), A(2, 3, 4))                                   \
+    X(sub, broadcast, nb_sub(c, x0, x1), "x0 - x1", 2, A(2, 3, 4), A(2, 3, 1))                              \
+    X(sub, empty, nb_sub(c, x0, x1), "x0 - x1", 2, A(1, 0), A(1, 0))                                        \
+    X(mul, same, nb_mul(c, x0, x1), "x0 * x1", 2, A(2, 3, 4), A(2, 3, 4))                                   \
+    X(mul, broadcast, nb_mul(c, x0, x1), "x0 * x1", 2, A(3, 2, 1, 4), A(2, 3, 1))                           \
+    X(mul, self, nb_mul(c, x0, x0), "x0 * x0", 1, A(2, 3, 4))                                               \
+    X(mul, empty, nb_mul(c, x0, x1), "x0 * x1", 2, A(2, 0, 2), A(2, 1, 2))                                  \
+    X(div, same, nb_div(c, x0, x1), "x0 / x1", 2, A(2, 3, 4), P(2, 3, 4))                                   \
+    X(div, broadcast, nb_div(c, x0, x1), "x0 / x1", 2, A(2, 3, 4), P(1, 4))                                 \
+    X(div, scalar_numerator, nb_div(c, x0, x1), "x0 / x1", 2, A(0, 0), W(2, 2, 3))                          \
+    X(div, empty, nb_div(c, x0, x1), "x0 / x1", 2, A(2, 0, 3), P(1, 3))                                     \
+    X(pow, same, nb_pow(c, x0, x1), "torch.pow(x0, x1)", 2, P(2, 3, 4), A(2, 3, 4))                         \
+    X(pow, broadcast, nb_pow(c, x0, x1), "torch.pow(x0, x1)", 2, P(2, 3, 1), A(1, 4))                       \
+    X(pow, const_exponent, nb_pow(c, x0, x1), "torch.pow(x0, x1)", 2, P(2, 2, 3), K(2, 2, 3))               \
     X(pow, empty, nb_pow(c, x0, x1), "torch.pow(x0, x1)", 2, P(2, 3, 0), A(1, 0))                           \
-    X(neg, basic, nb_neg(c, x0), "-x0", 1, A(2, 3, 4))                                                         \
-    X(neg, empty, nb_neg(c, x0), "-x0", 1, A(2, 0, 4))                                                         \
-    X(add_scalar, basic, nb_add_scalar(c, x0, 1.5), "x0 + 1.5", 1, A(2, 3, 4))                                 \
-    X(add_scalar, scalar, nb_add_scalar(c, x0, -0.25), "x0 - 0.25", 1, A(0, 0))                                \
-    X(add_scalar, empty, nb_add_scalar(c, x0, 1.5), "x0 + 1.5", 1, A(2, 0, 3))                                 \
-    X(mul_scalar, basic, nb_mul_scalar(c, x0, -2.5), "x0 * -2.5", 1, A(2, 3, 4))                               \
-    X(mul_scalar, empty, nb_mul_scalar(c, x0, 3.0), "x0 * 3.0", 1, A(3, 2, 0, 2))                              \
-    X(rsub_scalar, basic, nb_rsub_scalar(c, x0, 3.0), "3.0 - x0", 1, A(2, 3, 4))                               \
-    X(rsub_scalar, empty, nb_rsub_scalar(c, x0, 3.0), "3.0 - x0", 1, A(2, 3, 0))                               \
-    X(rdiv_scalar, positive, nb_rdiv_scalar(c, x0, 2.0), "2.0 / x0", 1, P(2, 3, 4))                            \
-    X(rdiv_scalar, signed, nb_rdiv_scalar(c, x0, -1.5), "-1.5 / x0", 1, W(2, 3, 3))                            \
-    X(rdiv_scalar, empty, nb_rdiv_scalar(c, x0, 2.0), "2.0 / x0", 1, P(2, 0, 4))                               \
-    X(pow_scalar, sqrt, nb_pow_scalar(c, x0, 0.5), "torch.pow(x0, 0.5)", 1, P(2, 3, 4))                        \
-    X(pow_scalar, cube, nb_pow_scalar(c, x0, 3.0), "torch.pow(x0, 3.0)", 1, A(2, 3, 4))                        \
-    X(pow_scalar, negative, nb_pow_scalar(c, x0, -1.5), "torch.pow(x0, -1.5)", 1, P(2, 3, 4))                  \
-    X(pow_scalar, empty, nb_pow_scalar(c, x0, 2.0), "torch.pow(x0, 2.0)", 1, A(2, 0, 3))                       \
-    X(exp, basic, nb_exp(c, x0), "torch.exp(x0)", 1, A(2, 3, 4))                                               \
-    X(exp, empty, nb_exp(c, x0), "torch.exp(x0)", 1, A(1, 0))                                                  \
-    X(log, basic, nb_log(c, x0), "torch.log(x0)", 1, P(2, 3, 4))                                               \
-    X(log, empty, nb_log(c, x0), "torch.log(x0)", 1, P(1, 0))                                                  \
-    X(sqrt, basic, nb_sqrt(c, x0), "torch.sqrt(x0)", 1, P(2, 3, 4))                                            \
-    X(sqrt, empty, nb_sqrt(c, x0), "torch.sqrt(x0)", 1, P(2, 0, 2))                                            \
-    X(abs, basic, nb_abs(c, x0), "torch.abs(x0)", 1, W(2, 3, 4))                                               \
-    X(abs, empty, nb_abs(c, x0), "torch.abs(x0)", 1, W(2, 0, 5))                                               \
-    X(clamp, unit, nb_clamp(c, x0, -1.0, 1.0), "torch.clamp(x0, -1.0, 1.0)", 1, W(2, 4, 5))                    \
-    X(clamp, half, nb_clamp(c, x0, -0.5, 0.5), "torch.clamp(x0, -0.5, 0.5)", 1, W(2, 4, 5))                    \
-    X(clamp, empty, nb_clamp(c, x0, -1.0, 1.0), "torch.clamp(x0, -1.0, 1.0)", 1, W(1, 0))                    \
-    X(relu, basic, nb_relu(c, x0), "torch.relu(x0)", 1, W(2, 3, 4))                                            \
-    X(relu, empty, nb_relu(c, x0), "torch.relu(x0)", 1, W(2, 0, 5))                                            \
-    X(leaky_relu, basic, nb_leaky_relu(c, x0, 0.1), "F.leaky_relu(x0, 0.1)", 1, W(2, 3, 4))                    \
-    X(leaky_relu, steep, nb_leaky_relu(c, x0, 0.3), "F.leaky_relu(x0, 0.3)", 1, W(3, 2, 2, 3))                 \
-    X(leaky_relu, empty, nb_leaky_relu(c, x0, 0.1), "F.leaky_relu(x0, 0.1)", 1, W(2, 0, 3))                    \
-    X(elu, basic, nb_elu(c, x0, 1.0), "F.elu(x0, 1.0)", 1, W(2, 3, 4))                                         \
-    X(elu, alpha, nb_elu(c, x0, 0.5), "F.elu(x0, 0.5)", 1, W(2, 3, 4))                                         \
-    X(elu, empty, nb_elu(c, x0, 1.0), "F.elu(x0, 1.0)", 1, W(2, 3, 0))                                         \
-    X(gelu, basic, nb_gelu(c, x0), "F.gelu(x0)", 1, A(2, 3, 4))                                                \
-    X(gelu, size1, nb_gelu(c, x0), "F.gelu(x0)", 1, A(3, 3, 1, 1))                                             \
-    X(gelu, empty, nb_gelu(c, x0), "F.gelu(x0)", 1, A(1, 0))                                                   \
-    X(sigmoid, basic, nb_sigmoid(c, x0), "torch.sigmoid(x0)", 1, A(2, 3, 4))                                   \
-    X(sigmoid, large, nb_sigmoid(c, nb_mul_scalar(c, x0, 15.0)), "torch.sigmoid(x0 * 15.0)", 1, A(2, 3, 4))    \
-    X(sigmoid, empty, nb_sigmoid(c, x0), "torch.sigmoid(x0)", 1, A(2, 0, 4))                                   \
-    X(tanh, basic, nb_tanh(c, x0), "torch.tanh(x0)", 1, A(2, 3, 4))                                            \
-    X(tanh, empty, nb_tanh(c, x0), "torch.tanh(x0)", 1, A(3, 2, 0, 2))                                         \
-    X(softplus, basic, nb_softplus(c, x0), "F.softplus(x0)", 1, A(2, 3, 4))                                    \
-    X(softplus, large, nb_softplus(c, nb_mul_scalar(c, x0, 20.0)), "F.softplus(x0 * 20.0)", 1, A(2, 3, 4))     \
-    X(softplus, size1, nb_softplus(c, x0), "F.softplus(x0)", 1, A(2, 1, 1))                                    \
+    X(neg, basic, nb_neg(c, x0), "-x0", 1, A(2, 3, 4))                                                      \
+    X(neg, empty, nb_neg(c, x0), "-x0", 1, A(2, 0, 4))                                                      \
+    X(add_scalar, basic, nb_add_scalar(c, x0, 1.5), "x0 + 1.5", 1, A(2, 3, 4))                              \
+    X(add_scalar, scalar, nb_add_scalar(c, x0, -0.25), "x0 - 0.25", 1, A(0, 0))                             \
+    X(add_scalar, empty, nb_add_scalar(c, x0, 1.5), "x0 + 1.5", 1, A(2, 0, 3))                              \
+    X(mul_scalar, basic, nb_mul_scalar(c, x0, -2.5), "x0 * -2.5", 1, A(2, 3, 4))                            \
+    X(mul_scalar, empty, nb_mul_scalar(c, x0, 3.0), "x0 * 3.0", 1, A(3, 2, 0, 2))                           \
+    X(rsub_scalar, basic, nb_rsub_scalar(c, x0, 3.0), "3.0 - x0", 1, A(2, 3, 4))                            \
+    X(rsub_scalar, empty, nb_rsub_scalar(c, x0, 3.0), "3.0 - x0", 1, A(2, 3, 0))                            \
+    X(rdiv_scalar, positive, nb_rdiv_scalar(c, x0, 2.0), "2.0 / x0", 1, P(2, 3, 4))                         \
+    X(rdiv_scalar, signed, nb_rdiv_scalar(c, x0, -1.5), "-1.5 / x0", 1, W(2, 3, 3))                         \
+    X(rdiv_scalar, empty, nb_rdiv_scalar(c, x0, 2.0), "2.0 / x0", 1, P(2, 0, 4))                            \
+    X(pow_scalar, sqrt, nb_pow_scalar(c, x0, 0.5), "torch.pow(x0, 0.5)", 1, P(2, 3, 4))                     \
+    X(pow_scalar, cube, nb_pow_scalar(c, x0, 3.0), "torch.pow(x0, 3.0)", 1, A(2, 3, 4))                     \
+    X(pow_scalar, negative, nb_pow_scalar(c, x0, -1.5), "torch.pow(x0, -1.5)", 1, P(2, 3, 4))               \
+    X(pow_scalar, empty, nb_pow_scalar(c, x0, 2.0), "torch.pow(x0, 2.0)", 1, A(2, 0, 3))                    \
+    X(exp, basic, nb_exp(c, x0), "torch.exp(x0)", 1, A(2, 3, 4))                                            \
+    X(exp, empty, nb_exp(c, x0), "torch.exp(x0)", 1, A(1, 0))                                               \
+    X(log, basic, nb_log(c, x0), "torch.log(x0)", 1, P(2, 3, 4))                                            \
+    X(log, empty, nb_log(c, x0), "torch.log(x0)", 1, P(1, 0))                                               \
+    X(sqrt, basic, nb_sqrt(c, x0), "torch.sqrt(x0)", 1, P(2, 3, 4))                                         \
+    X(sqrt, empty, nb_sqrt(c, x0), "torch.sqrt(x0)", 1, P(2, 0, 2))                                         \
+    X(abs, basic, nb_abs(c, x0), "torch.abs(x0)", 1, W(2, 3, 4))                                            \
+    X(abs, empty, nb_abs(c, x0), "torch.abs(x0)", 1, W(2, 0, 5))                                            \
+    X(clamp, unit, nb_clamp(c, x0, -1.0, 1.0), "torch.clamp(x0, -1.0, 1.0)", 1, W(2, 4, 5))                 \
+    X(clamp, half, nb_clamp(c, x0, -0.5, 0.5), "torch.clamp(x0, -0.5, 0.5)", 1, W(2, 4, 5))                 \
+    X(clamp, empty, nb_clamp(c, x0, -1.0, 1.0), "torch.clamp(x0, -1.0, 1.0)", 1, W(1, 0))                   \
+    X(relu, basic, nb_relu(c, x0), "torch.relu(x0)", 1, W(2, 3, 4))                                         \
+    X(relu, empty, nb_relu(c, x0), "torch.relu(x0)", 1, W(2, 0, 5))                                         \
+    X(leaky_relu, basic, nb_leaky_relu(c, x0, 0.1), "F.leaky_relu(x0, 0.1)", 1, W(2, 3, 4))                 \
+    X(leaky_relu, steep, nb_leaky_relu(c, x0, 0.3), "F.leaky_relu(x0, 0.3)", 1, W(3, 2, 2, 3))              \
+    X(leaky_relu, empty, nb_leaky_relu(c, x0, 0.1), "F.leaky_relu(x0, 0.1)", 1, W(2, 0, 3))                 \
+    X(elu, basic, nb_elu(c, x0, 1.0), "F.elu(x0, 1.0)", 1, W(2, 3, 4))                                      \
+    X(elu, alpha, nb_elu(c, x0, 0.5), "F.elu(x0, 0.5)", 1, W(2, 3, 4))                                      \
+    X(elu, empty, nb_elu(c, x0, 1.0), "F.elu(x0, 1.0)", 1, W(2, 3, 0))                                      \
+    X(gelu, basic, nb_gelu(c, x0), "F.gelu(x0)", 1, A(2, 3, 4))                                             \
+    X(gelu, size1, nb_gelu(c, x0), "F.gelu(x0)", 1, A(3, 3, 1, 1))                                          \
+    X(gelu, empty, nb_gelu(c, x0), "F.gelu(x0)", 1, A(1, 0))                                                \
+    X(sigmoid, basic, nb_sigmoid(c, x0), "torch.sigmoid(x0)", 1, A(2, 3, 4))                                \
+    X(sigmoid, large, nb_sigmoid(c, nb_mul_scalar(c, x0, 15.0)), "torch.sigmoid(x0 * 15.0)", 1, A(2, 3, 4)) \
+    X(sigmoid, empty, nb_sigmoid(c, x0), "torch.sigmoid(x0)", 1, A(2, 0, 4))                                \
+    X(tanh, basic, nb_tanh(c, x0), "torch.tanh(x0)", 1, A(2, 3, 4))                                         \
+    X(tanh, empty, nb_tanh(c, x0), "torch.tanh(x0)", 1, A(3, 2, 0, 2))                                      \
+    X(softplus, basic, nb_softplus(c, x0), "F.softplus(x0)", 1, A(2, 3, 4))                                 \
+    X(softplus, large, nb_softplus(c, nb_mul_scalar(c, x0, 20.0)), "F.softplus(x0 * 20.0)", 1, A(2, 3, 4))  \
+    X(softplus, size1, nb_softplus(c, x0), "F.softplus(x0)", 1, A(2, 1, 1))                                 \
     X(softplus, empty, nb_softplus(c, x0), "F.softplus(x0)", 1, A(2, 0, 3))
 
 #define NB__CASES_MATMUL(X)                                                                                       \
@@ -179,104 +185,102 @@ static const nb_function nb__mulexp = {"mul_exp", nb__mulexp_fwd, nb__mulexp_bwd
 
 /* The fused Linear layer: x [N, in], w [out, in], b [out]; every activation,
  * with and without bias, batch 1, odd sizes, constant operands, no rows. */
-#define NB__CASES_LINEAR(X)                                                                                        \
-    X(linear, none_bias, nb_linear(c, x0, x1, x2, NB_ACT_NONE, 0), "F.linear(x0, x1, x2)", 3, A(2, 3, 4),           \
-      A(2, 5, 4), A(1, 5))                                                                                        \
-    X(linear, none_nobias, nb_linear(c, x0, x1, NULL, NB_ACT_NONE, 0), "F.linear(x0, x1)", 2, A(2, 3, 4), A(2, 5, 4)) \
-    X(linear, relu_bias, nb_linear(c, x0, x1, x2, NB_ACT_RELU, 0), "torch.relu(F.linear(x0, x1, x2))", 3,           \
-      A(2, 5, 7), A(2, 3, 7), A(1, 3))                                                                            \
-    X(linear, relu_nobias_batch1, nb_linear(c, x0, x1, NULL, NB_ACT_RELU, 0), "torch.relu(F.linear(x0, x1))", 2,    \
-      A(2, 1, 7), A(2, 5, 7))                                                                                     \
-    X(linear, relu_wide, nb_linear(c, x0, x1, x2, NB_ACT_RELU, 0), "torch.relu(F.linear(x0, x1, x2))", 3,           \
-      A(2, 9, 17), A(2, 13, 17), A(1, 13))                                                                        \
-    X(linear, leaky_relu_bias, nb_linear(c, x0, x1, x2, NB_ACT_LEAKY_RELU, 0.1),                                   \
-      "F.leaky_relu(F.linear(x0, x1, x2), 0.1)", 3, A(2, 4, 5), A(2, 3, 5), A(1, 3))                               \
-    X(linear, leaky_relu_nobias_batch1, nb_linear(c, x0, x1, NULL, NB_ACT_LEAKY_RELU, 0.3),                        \
-      "F.leaky_relu(F.linear(x0, x1), 0.3)", 2, A(2, 1, 5), A(2, 7, 5))                                            \
-    X(linear, leaky_relu_negative, nb_linear(c, x0, x1, x2, NB_ACT_LEAKY_RELU, -0.2),                              \
-      "F.leaky_relu(F.linear(x0, x1, x2), -0.2)", 3, A(2, 3, 5), A(2, 4, 5), A(1, 4))                              \
-    X(linear, elu_bias, nb_linear(c, x0, x1, x2, NB_ACT_ELU, 1.0), "F.elu(F.linear(x0, x1, x2), 1.0)", 3,           \
-      A(2, 4, 3), A(2, 5, 3), A(1, 5))                                                                            \
-    X(linear, elu_nobias_batch1, nb_linear(c, x0, x1, NULL, NB_ACT_ELU, 0.5), "F.elu(F.linear(x0, x1), 0.5)", 2,   \
-      A(2, 1, 6), A(2, 3, 6))                                                                                     \
-    X(linear, elu_negative, nb_linear(c, x0, x1, x2, NB_ACT_ELU, -0.5), "F.elu(F.linear(x0, x1, x2), -0.5)", 3,     \
-      A(2, 3, 4), A(2, 3, 4), A(1, 3))                                                                            \
-    X(linear, gelu_bias, nb_linear(c, x0, x1, x2, NB_ACT_GELU, 0), "F.gelu(F.linear(x0, x1, x2))", 3, A(2, 5, 3),   \
-      A(2, 4, 3), A(1, 4))                                                                                        \
-    X(linear, gelu_nobias_batch1, nb_linear(c, x0, x1, NULL, NB_ACT_GELU, 0), "F.gelu(F.linear(x0, x1))", 2,        \
-      A(2, 1, 5), A(2, 3, 5))                                                                                     \
-    X(linear, sigmoid_bias, nb_linear(c, x0, x1, x2, NB_ACT_SIGMOID, 0), "torch.sigmoid(F.linear(x0, x1, x2))", 3,  \
-      A(2, 3, 5), A(2, 7, 5), A(1, 7))                                                                            \
-    X(linear, sigmoid_nobias_batch1, nb_linear(c, x0, x1, NULL, NB_ACT_SIGMOID, 0),                                \
-      "torch.sigmoid(F.linear(x0, x1))", 2, A(2, 1, 4), A(2, 3, 4))                                               \
-    X(linear, tanh_bias, nb_linear(c, x0, x1, x2, NB_ACT_TANH, 0), "torch.tanh(F.linear(x0, x1, x2))", 3,           \
-      A(2, 5, 4), A(2, 3, 4), A(1, 3))                                                                            \
-    X(linear, tanh_nobias_batch1, nb_linear(c, x0, x1, NULL, NB_ACT_TANH, 0), "torch.tanh(F.linear(x0, x1))", 2,    \
-      A(2, 1, 3), A(2, 5, 3))                                                                                     \
-    X(linear, softplus_bias, nb_linear(c, x0, x1, x2, NB_ACT_SOFTPLUS, 0), "F.softplus(F.linear(x0, x1, x2))", 3,   \
-      A(2, 3, 7), A(2, 5, 7), A(1, 5))                                                                            \
-    X(linear, softplus_nobias_batch1, nb_linear(c, x0, x1, NULL, NB_ACT_SOFTPLUS, 0),                              \
-      "F.softplus(F.linear(x0, x1))", 2, A(2, 1, 3), A(2, 4, 3))                                                  \
-    X(linear, const_x, nb_linear(c, x0, x1, x2, NB_ACT_TANH, 0), "torch.tanh(F.linear(x0, x1, x2))", 3,             \
-      K(2, 3, 4), A(2, 5, 4), A(1, 5))                                                                            \
-    X(linear, const_w_b, nb_linear(c, x0, x1, x2, NB_ACT_RELU, 0), "torch.relu(F.linear(x0, x1, x2))", 3,          \
-      A(2, 3, 4), K(2, 5, 4), K(1, 5))                                                                            \
-    X(linear, empty_batch, nb_linear(c, x0, x1, x2, NB_ACT_RELU, 0), "torch.relu(F.linear(x0, x1, x2))", 3,        \
-      A(2, 0, 4), A(2, 3, 4), A(1, 3))                                                                            \
-    X(linear, empty_in, nb_linear(c, x0, x1, x2, NB_ACT_SIGMOID, 0), "torch.sigmoid(F.linear(x0, x1, x2))", 3,     \
+#define NB__CASES_LINEAR(X)                                                                                            \
+    X(linear, none_bias, nb_linear(c, x0, x1, x2, NB_ACT_NONE, 0), "F.linear(x0, x1, x2)", 3, A(2, 3, 4), A(2, 5, 4),  \
+      A(1, 5))                                                                                                         \
+    X(linear, none_nobias, nb_linear(c, x0, x1, NULL, NB_ACT_NONE, 0), "F.linear(x0, x1)", 2, A(2, 3, 4), A(2, 5, 4))  \
+    X(linear, relu_bias, nb_linear(c, x0, x1, x2, NB_ACT_RELU, 0), "torch.relu(F.linear(x0, x1, x2))", 3, A(2, 5, 7),  \
+      A(2, 3, 7), A(1, 3))                                                                                             \
+    X(linear, relu_nobias_batch1, nb_linear(c, x0, x1, NULL, NB_ACT_RELU, 0), "torch.relu(F.linear(x0, x1))", 2,       \
+      A(2, 1, 7), A(2, 5, 7))                                                                                          \
+    X(linear, relu_wide, nb_linear(c, x0, x1, x2, NB_ACT_RELU, 0), "torch.relu(F.linear(x0, x1, x2))", 3, A(2, 9, 17), \
+      A(2, 13, 17), A(1, 13))                                                                                          \
+    X(linear, leaky_relu_bias, nb_linear(c, x0, x1, x2, NB_ACT_LEAKY_RELU, 0.1),                                       \
+      "F.leaky_relu(F.linear(x0, x1, x2), 0.1)", 3, A(2, 4, 5), A(2, 3, 5), A(1, 3))                                   \
+    X(linear, leaky_relu_nobias_batch1, nb_linear(c, x0, x1, NULL, NB_ACT_LEAKY_RELU, 0.3),                            \
+      "F.leaky_relu(F.linear(x0, x1), 0.3)", 2, A(2, 1, 5), A(2, 7, 5))                                                \
+    X(linear, leaky_relu_negative, nb_linear(c, x0, x1, x2, NB_ACT_LEAKY_RELU, -0.2),                                  \
+      "F.leaky_relu(F.linear(x0, x1, x2), -0.2)", 3, A(2, 3, 5), A(2, 4, 5), A(1, 4))                                  \
+    X(linear, elu_bias, nb_linear(c, x0, x1, x2, NB_ACT_ELU, 1.0), "F.elu(F.linear(x0, x1, x2), 1.0)", 3, A(2, 4, 3),  \
+      A(2, 5, 3), A(1, 5))                                                                                             \
+    X(linear, elu_nobias_batch1, nb_linear(c, x0, x1, NULL, NB_ACT_ELU, 0.5), "F.elu(F.linear(x0, x1), 0.5)", 2,       \
+      A(2, 1, 6), A(2, 3, 6))                                                                                          \
+    X(linear, elu_negative, nb_linear(c, x0, x1, x2, NB_ACT_ELU, -0.5), "F.elu(F.linear(x0, x1, x2), -0.5)", 3,        \
+      A(2, 3, 4), A(2, 3, 4), A(1, 3))                                                                                 \
+    X(linear, gelu_bias, nb_linear(c, x0, x1, x2, NB_ACT_GELU, 0), "F.gelu(F.linear(x0, x1, x2))", 3, A(2, 5, 3),      \
+      A(2, 4, 3), A(1, 4))                                                                                             \
+    X(linear, gelu_nobias_batch1, nb_linear(c, x0, x1, NULL, NB_ACT_GELU, 0), "F.gelu(F.linear(x0, x1))", 2,           \
+      A(2, 1, 5), A(2, 3, 5))                                                                                          \
+    X(linear, sigmoid_bias, nb_linear(c, x0, x1, x2, NB_ACT_SIGMOID, 0), "torch.sigmoid(F.linear(x0, x1, x2))", 3,     \
+      A(2, 3, 5), A(2, 7, 5), A(1, 7))                                                                                 \
+    X(linear, sigmoid_nobias_batch1, nb_linear(c, x0, x1, NULL, NB_ACT_SIGMOID, 0), "torch.sigmoid(F.linear(x0, x1))", \
+      2, A(2, 1, 4), A(2, 3, 4))                                                                                       \
+    X(linear, tanh_bias, nb_linear(c, x0, x1, x2, NB_ACT_TANH, 0), "torch.tanh(F.linear(x0, x1, x2))", 3, A(2, 5, 4),  \
+      A(2, 3, 4), A(1, 3))                                                                                             \
+    X(linear, tanh_nobias_batch1, nb_linear(c, x0, x1, NULL, NB_ACT_TANH, 0), "torch.tanh(F.linear(x0, x1))", 2,       \
+      A(2, 1, 3), A(2, 5, 3))                                                                                          \
+    X(linear, softplus_bias, nb_linear(c, x0, x1, x2, NB_ACT_SOFTPLUS, 0), "F.softplus(F.linear(x0, x1, x2))", 3,      \
+      A(2, 3, 7), A(2, 5, 7), A(1, 5))                                                                                 \
+    X(linear, softplus_nobias_batch1, nb_linear(c, x0, x1, NULL, NB_ACT_SOFTPLUS, 0), "F.softplus(F.linear(x0, x1))",  \
+      2, A(2, 1, 3), A(2, 4, 3))                                                                                       \
+    X(linear, const_x, nb_linear(c, x0, x1, x2, NB_ACT_TANH, 0), "torch.tanh(F.linear(x0, x1, x2))", 3, K(2, 3, 4),    \
+      A(2, 5, 4), A(1, 5))                                                                                             \
+    X(linear, const_w_b, nb_linear(c, x0, x1, x2, NB_ACT_RELU, 0), "torch.relu(F.linear(x0, x1, x2))", 3, A(2, 3, 4),  \
+      K(2, 5, 4), K(1, 5))                                                                                             \
+    X(linear, empty_batch, nb_linear(c, x0, x1, x2, NB_ACT_RELU, 0), "torch.relu(F.linear(x0, x1, x2))", 3,            \
+      A(2, 0, 4), A(2, 3, 4), A(1, 3))                                                                                 \
+    X(linear, empty_in, nb_linear(c, x0, x1, x2, NB_ACT_SIGMOID, 0), "torch.sigmoid(F.linear(x0, x1, x2))", 3,         \
       A(2, 3, 0), A(2, 4, 0), A(1, 4))
 
-#define NB__CASES_SHAPE(X)                                                                                       \
-    X(reshape, flatten, nb_reshape(c, x0, 1, SH(-1)), "x0.reshape(-1)", 1, A(3, 2, 3, 4))                        \
-    X(reshape, split, nb_reshape(c, x0, 3, SH(2, 3, 4)), "x0.reshape(2, 3, 4)", 1, A(2, 6, 4))                   \
-    X(reshape, infer, nb_reshape(c, x0, 2, SH(3, -1)), "x0.reshape(3, -1)", 1, A(2, 4, 6))                       \
-    X(reshape, to_scalar, nb_reshape(c, x0, 0, NULL), "x0.reshape(())", 1, A(2, 1, 1))                           \
-    X(reshape, empty, nb_reshape(c, x0, 2, SH(3, 0)), "x0.reshape(3, 0)", 1, A(2, 0, 3))                         \
-    X(transpose, twod, nb_transpose(c, x0, 0, 1), "x0.transpose(0, 1)", 1, A(2, 3, 4))                           \
-    X(transpose, outer, nb_transpose(c, x0, 0, 2), "x0.transpose(0, 2)", 1, A(3, 2, 3, 4))                       \
-    X(transpose, size1, nb_transpose(c, x0, 1, 2), "x0.transpose(1, 2)", 1, A(3, 3, 1, 2))                       \
-    X(transpose, empty, nb_transpose(c, x0, 0, 1), "x0.transpose(0, 1)", 1, A(2, 0, 3))                          \
-    X(permute, threed, nb_permute(c, x0, AX(2, 0, 1)), "x0.permute(2, 0, 1)", 1, A(3, 2, 3, 4))                  \
-    X(permute, fourd, nb_permute(c, x0, AX(3, 1, 0, 2)), "x0.permute(3, 1, 0, 2)", 1, A(4, 2, 1, 3, 2))          \
-    X(permute, empty, nb_permute(c, x0, AX(1, 2, 0)), "x0.permute(1, 2, 0)", 1, A(3, 2, 0, 3))                   \
-    X(slice, rows, nb_slice(c, x0, 0, 1, 4), "x0[1:4]", 1, A(2, 5, 3))                                           \
-    X(slice, cols, nb_slice(c, x0, 1, 1, 3), "x0[:, 1:3]", 1, A(2, 3, 5))                                        \
-    X(slice, middle, nb_slice(c, x0, 1, 1, 3), "x0[:, 1:3, :]", 1, A(3, 2, 4, 3))                                \
-    X(slice, full, nb_slice(c, x0, 0, 0, 4), "x0[0:4]", 1, A(2, 4, 3))                                           \
-    X(slice, empty, nb_slice(c, x0, 0, 2, 2), "x0[2:2]", 1, A(2, 4, 3))                                          \
-    X(concat, axis0, nb_concat(c, 2, in, 0), "torch.cat([x0, x1], 0)", 2, A(2, 2, 3), A(2, 4, 3))                \
-    X(concat, axis1_three, nb_concat(c, 3, in, 1), "torch.cat([x0, x1, x2], 1)", 3, A(2, 2, 3), A(2, 2, 1),      \
-      A(2, 2, 2))                                                                                                \
-    X(concat, middle_axis, nb_concat(c, 2, in, 1), "torch.cat([x0, x1], 1)", 2, A(3, 2, 1, 3), A(3, 2, 2, 3))    \
-    X(concat, with_empty, nb_concat(c, 2, in, 0), "torch.cat([x0, x1], 0)", 2, A(2, 2, 3), A(2, 0, 3))           \
+#define NB__CASES_SHAPE(X)                                                                                    \
+    X(reshape, flatten, nb_reshape(c, x0, 1, SH(-1)), "x0.reshape(-1)", 1, A(3, 2, 3, 4))                     \
+    X(reshape, split, nb_reshape(c, x0, 3, SH(2, 3, 4)), "x0.reshape(2, 3, 4)", 1, A(2, 6, 4))                \
+    X(reshape, infer, nb_reshape(c, x0, 2, SH(3, -1)), "x0.reshape(3, -1)", 1, A(2, 4, 6))                    \
+    X(reshape, to_scalar, nb_reshape(c, x0, 0, NULL), "x0.reshape(())", 1, A(2, 1, 1))                        \
+    X(reshape, empty, nb_reshape(c, x0, 2, SH(3, 0)), "x0.reshape(3, 0)", 1, A(2, 0, 3))                      \
+    X(transpose, twod, nb_transpose(c, x0, 0, 1), "x0.transpose(0, 1)", 1, A(2, 3, 4))                        \
+    X(transpose, outer, nb_transpose(c, x0, 0, 2), "x0.transpose(0, 2)", 1, A(3, 2, 3, 4))                    \
+    X(transpose, size1, nb_transpose(c, x0, 1, 2), "x0.transpose(1, 2)", 1, A(3, 3, 1, 2))                    \
+    X(transpose, empty, nb_transpose(c, x0, 0, 1), "x0.transpose(0, 1)", 1, A(2, 0, 3))                       \
+    X(permute, threed, nb_permute(c, x0, AX(2, 0, 1)), "x0.permute(2, 0, 1)", 1, A(3, 2, 3, 4))               \
+    X(permute, fourd, nb_permute(c, x0, AX(3, 1, 0, 2)), "x0.permute(3, 1, 0, 2)", 1, A(4, 2, 1, 3, 2))       \
+    X(permute, empty, nb_permute(c, x0, AX(1, 2, 0)), "x0.permute(1, 2, 0)", 1, A(3, 2, 0, 3))                \
+    X(slice, rows, nb_slice(c, x0, 0, 1, 4), "x0[1:4]", 1, A(2, 5, 3))                                        \
+    X(slice, cols, nb_slice(c, x0, 1, 1, 3), "x0[:, 1:3]", 1, A(2, 3, 5))                                     \
+    X(slice, middle, nb_slice(c, x0, 1, 1, 3), "x0[:, 1:3, :]", 1, A(3, 2, 4, 3))                             \
+    X(slice, full, nb_slice(c, x0, 0, 0, 4), "x0[0:4]", 1, A(2, 4, 3))                                        \
+    X(slice, empty, nb_slice(c, x0, 0, 2, 2), "x0[2:2]", 1, A(2, 4, 3))                                       \
+    X(concat, axis0, nb_concat(c, 2, in, 0), "torch.cat([x0, x1], 0)", 2, A(2, 2, 3), A(2, 4, 3))             \
+    X(concat, axis1_three, nb_concat(c, 3, in, 1), "torch.cat([x0, x1, x2], 1)", 3, A(2, 2, 3), A(2, 2, 1),   \
+      A(2, 2, 2))                                                                                             \
+    X(concat, middle_axis, nb_concat(c, 2, in, 1), "torch.cat([x0, x1], 1)", 2, A(3, 2, 1, 3), A(3, 2, 2, 3)) \
+    X(concat, with_empty, nb_concat(c, 2, in, 0), "torch.cat([x0, x1], 0)", 2, A(2, 2, 3), A(2, 0, 3))        \
     X(concat, const_part, nb_concat(c, 2, in, 0), "torch.cat([x0, x1], 0)", 2, A(2, 2, 3), K(2, 1, 3))
 
-#define NB__CASES_REDUCE(X)                                                                                   \
-    X(sum, all, nb_sum(c, x0, NULL, 0, 0), "x0.sum()", 1, A(2, 3, 4))                                         \
-    X(sum, axis0, nb_sum(c, x0, AX(0), 1, 0), "x0.sum(dim=0)", 1, A(2, 3, 4))                                 \
-    X(sum, axes_keepdim, nb_sum(c, x0, AX(0, 2), 2, 1), "x0.sum(dim=(0, 2), keepdim=True)", 1, A(3, 2, 3, 4)) \
-    X(sum, negative_axis, nb_sum(c, x0, AX(-1), 1, 0), "x0.sum(dim=-1)", 1, A(2, 3, 4))                       \
-    X(sum, all_keepdim, nb_sum(c, x0, NULL, 0, 1), "x0.sum(dim=(0, 1), keepdim=True)", 1, A(2, 3, 4))         \
-    X(sum, scalar, nb_sum(c, x0, NULL, 0, 0), "x0.sum()", 1, A(0, 0))                                         \
-    X(sum, empty_all, nb_sum(c, x0, NULL, 0, 0), "x0.sum()", 1, A(2, 0, 3))                                   \
-    X(sum, empty_axis, nb_sum(c, x0, AX(0), 1, 0), "x0.sum(dim=0)", 1, A(2, 0, 3))                            \
-    X(mean, all, nb_mean(c, x0, NULL, 0, 0), "x0.mean()", 1, A(2, 3, 4))                                      \
-    X(mean, axis_keepdim, nb_mean(c, x0, AX(1), 1, 1), "x0.mean(dim=1, keepdim=True)", 1, A(3, 2, 3, 4))      \
-    X(mean, axes, nb_mean(c, x0, AX(0, -1), 2, 0), "x0.mean(dim=(0, -1))", 1, A(3, 2, 3, 4))                  \
-    X(mean, size1, nb_mean(c, x0, AX(1), 1, 0), "x0.mean(dim=1)", 1, A(3, 3, 1, 2))                           \
-    X(mean, empty_rows, nb_mean(c, x0, AX(1), 1, 0), "x0.mean(dim=1)", 1, A(2, 0, 3))                        \
-    X(max, all, nb_max(c, x0, NULL, 0, 0), "x0.max()", 1, D(2, 3, 4))                                         \
-    X(max, axis1, nb_max(c, x0, AX(1), 1, 0), "torch.amax(x0, dim=1)", 1, D(2, 3, 4))                         \
-    X(max, axes_keepdim, nb_max(c, x0, AX(0, 2), 2, 1), "torch.amax(x0, dim=(0, 2), keepdim=True)", 1,        \
-      D(3, 2, 3, 4))                                                                                          \
-    X(max, negative_axis, nb_max(c, x0, AX(-1), 1, 0), "torch.amax(x0, dim=-1)", 1, D(2, 3, 4))               \
-    X(max, size1, nb_max(c, x0, AX(1), 1, 0), "torch.amax(x0, dim=1)", 1, D(3, 4, 1, 3))                      \
-    X(max, empty_rows, nb_max(c, x0, AX(1), 1, 0), "torch.amax(x0, dim=1)", 1, D(2, 0, 3))                    \
-    X(min, all, nb_min(c, x0, NULL, 0, 0), "x0.min()", 1, D(2, 3, 4))                                         \
-    X(min, axis0, nb_min(c, x0, AX(0), 1, 0), "torch.amin(x0, dim=0)", 1, D(2, 3, 4))                         \
-    X(min, empty_rows, nb_min(c, x0, AX(-1), 1, 1), "torch.amin(x0, dim=-1, keepdim=True)", 1, D(2, 0, 3))   \
-    X(min, axes_keepdim, nb_min(c, x0, AX(1, 2), 2, 1), "torch.amin(x0, dim=(1, 2), keepdim=True)", 1,        \
-      D(3, 2, 3, 4))
+#define NB__CASES_REDUCE(X)                                                                                           \
+    X(sum, all, nb_sum(c, x0, NULL, 0, 0), "x0.sum()", 1, A(2, 3, 4))                                                 \
+    X(sum, axis0, nb_sum(c, x0, AX(0), 1, 0), "x0.sum(dim=0)", 1, A(2, 3, 4))                                         \
+    X(sum, axes_keepdim, nb_sum(c, x0, AX(0, 2), 2, 1), "x0.sum(dim=(0, 2), keepdim=True)", 1, A(3, 2, 3, 4))         \
+    X(sum, negative_axis, nb_sum(c, x0, AX(-1), 1, 0), "x0.sum(dim=-1)", 1, A(2, 3, 4))                               \
+    X(sum, all_keepdim, nb_sum(c, x0, NULL, 0, 1), "x0.sum(dim=(0, 1), keepdim=True)", 1, A(2, 3, 4))                 \
+    X(sum, scalar, nb_sum(c, x0, NULL, 0, 0), "x0.sum()", 1, A(0, 0))                                                 \
+    X(sum, empty_all, nb_sum(c, x0, NULL, 0, 0), "x0.sum()", 1, A(2, 0, 3))                                           \
+    X(sum, empty_axis, nb_sum(c, x0, AX(0), 1, 0), "x0.sum(dim=0)", 1, A(2, 0, 3))                                    \
+    X(mean, all, nb_mean(c, x0, NULL, 0, 0), "x0.mean()", 1, A(2, 3, 4))                                              \
+    X(mean, axis_keepdim, nb_mean(c, x0, AX(1), 1, 1), "x0.mean(dim=1, keepdim=True)", 1, A(3, 2, 3, 4))              \
+    X(mean, axes, nb_mean(c, x0, AX(0, -1), 2, 0), "x0.mean(dim=(0, -1))", 1, A(3, 2, 3, 4))                          \
+    X(mean, size1, nb_mean(c, x0, AX(1), 1, 0), "x0.mean(dim=1)", 1, A(3, 3, 1, 2))                                   \
+    X(mean, empty_rows, nb_mean(c, x0, AX(1), 1, 0), "x0.mean(dim=1)", 1, A(2, 0, 3))                                 \
+    X(max, all, nb_max(c, x0, NULL, 0, 0), "x0.max()", 1, D(2, 3, 4))                                                 \
+    X(max, axis1, nb_max(c, x0, AX(1), 1, 0), "torch.amax(x0, dim=1)", 1, D(2, 3, 4))                                 \
+    X(max, axes_keepdim, nb_max(c, x0, AX(0, 2), 2, 1), "torch.amax(x0, dim=(0, 2), keepdim=True)", 1, D(3, 2, 3, 4)) \
+    X(max, negative_axis, nb_max(c, x0, AX(-1), 1, 0), "torch.amax(x0, dim=-1)", 1, D(2, 3, 4))                       \
+    X(max, size1, nb_max(c, x0, AX(1), 1, 0), "torch.amax(x0, dim=1)", 1, D(3, 4, 1, 3))                              \
+    X(max, empty_rows, nb_max(c, x0, AX(1), 1, 0), "torch.amax(x0, dim=1)", 1, D(2, 0, 3))                            \
+    X(min, all, nb_min(c, x0, NULL, 0, 0), "x0.min()", 1, D(2, 3, 4))                                                 \
+    X(min, axis0, nb_min(c, x0, AX(0), 1, 0), "torch.amin(x0, dim=0)", 1, D(2, 3, 4))                                 \
+    X(min, empty_rows, nb_min(c, x0, AX(-1), 1, 1), "torch.amin(x0, dim=-1, keepdim=True)", 1, D(2, 0, 3))            \
+    X(min, axes_keepdim, nb_min(c, x0, AX(1, 2), 2, 1), "torch.amin(x0, dim=(1, 2), keepdim=True)", 1, D(3, 2, 3, 4))
 
 #define NB__CASES_SOFTMAX(X)                                                                                          \
     X(softmax, last, nb_softmax(c, x0, -1), "torch.softmax(x0, dim=-1)", 1, A(2, 3, 4))                               \
@@ -293,107 +297,107 @@ static const nb_function nb__mulexp = {"mul_exp", nb__mulexp_fwd, nb__mulexp_bwd
       A(2, 3, 4))                                                                                                     \
     X(log_softmax, empty, nb_log_softmax(c, x0, 1), "torch.log_softmax(x0, dim=1)", 1, A(2, 0, 4))
 
-#define NB__CASES_LOSS(X)                                                                                              \
-    X(cross_entropy, mean, nb_cross_entropy(c, x0, x1, NB_MEAN, 0.0), "F.cross_entropy(x0, x1)", 2, A(2, 4, 5),        \
-      I(0, 5, 1, 4))                                                                                                   \
-    X(cross_entropy, sum, nb_cross_entropy(c, x0, x1, NB_SUM, 0.0), "F.cross_entropy(x0, x1, reduction='sum')", 2,     \
-      A(2, 4, 5), I(0, 5, 1, 4))                                                                                       \
-    X(cross_entropy, none, nb_cross_entropy(c, x0, x1, NB_NONE, 0.0), "F.cross_entropy(x0, x1, reduction='none')", 2,  \
-      A(2, 4, 5), I(0, 5, 1, 4))                                                                                       \
-    X(cross_entropy, smooth_mean, nb_cross_entropy(c, x0, x1, NB_MEAN, 0.1),                                           \
-      "F.cross_entropy(x0, x1, label_smoothing=0.1)", 2, A(2, 4, 5), I(0, 5, 1, 4))                                    \
-    X(cross_entropy, smooth_sum, nb_cross_entropy(c, x0, x1, NB_SUM, 0.2),                                             \
-      "F.cross_entropy(x0, x1, reduction='sum', label_smoothing=0.2)", 2, A(2, 3, 6), I(0, 6, 1, 3))                   \
-    X(cross_entropy, smooth_none, nb_cross_entropy(c, x0, x1, NB_NONE, 0.3),                                           \
-      "F.cross_entropy(x0, x1, reduction='none', label_smoothing=0.3)", 2, A(2, 5, 3), I(0, 3, 1, 5))                  \
-    X(cross_entropy, large_logits, nb_cross_entropy(c, nb_mul_scalar(c, x0, 40.0), x1, NB_MEAN, 0.0),                  \
-      "F.cross_entropy(x0 * 40.0, x1)", 2, A(2, 4, 5), I(0, 5, 1, 4))                                                  \
-    X(cross_entropy, one_row, nb_cross_entropy(c, x0, x1, NB_MEAN, 0.0), "F.cross_entropy(x0, x1)", 2, A(2, 1, 3),     \
-      I(0, 3, 1, 1))                                                                                                   \
-    X(cross_entropy, empty_none, nb_cross_entropy(c, x0, x1, NB_NONE, 0.0),                                            \
-      "F.cross_entropy(x0, x1, reduction='none')", 2, A(2, 0, 5), I(0, 5, 1, 0))                                       \
-    X(nll, mean, nb_nll(c, x0, x1, NB_MEAN), "F.nll_loss(x0, x1)", 2, A(2, 4, 5), I(0, 5, 1, 4))                       \
-    X(nll, sum, nb_nll(c, x0, x1, NB_SUM), "F.nll_loss(x0, x1, reduction='sum')", 2, A(2, 4, 5), I(0, 5, 1, 4))        \
-    X(nll, none, nb_nll(c, x0, x1, NB_NONE), "F.nll_loss(x0, x1, reduction='none')", 2, A(2, 4, 5), I(0, 5, 1, 4))     \
-    X(nll, empty_none, nb_nll(c, x0, x1, NB_NONE), "F.nll_loss(x0, x1, reduction='none')", 2, A(2, 0, 3),         \
-      I(0, 3, 1, 0))                                                                                                   \
-    X(nll, of_log_softmax, nb_nll(c, nb_log_softmax(c, x0, 1), x1, NB_MEAN), "F.nll_loss(torch.log_softmax(x0, 1), x1)", \
-      2, A(2, 3, 4), I(0, 4, 1, 3))                                                                                    \
-    X(mse, mean, nb_mse(c, x0, x1, NB_MEAN), "F.mse_loss(x0, x1)", 2, A(2, 3, 4), A(2, 3, 4))                          \
-    X(mse, sum, nb_mse(c, x0, x1, NB_SUM), "F.mse_loss(x0, x1, reduction='sum')", 2, A(2, 3, 4), A(2, 3, 4))           \
-    X(mse, none, nb_mse(c, x0, x1, NB_NONE), "F.mse_loss(x0, x1, reduction='none')", 2, A(2, 3, 4), A(2, 3, 4))        \
-    X(mse, const_target, nb_mse(c, x0, x1, NB_MEAN), "F.mse_loss(x0, x1)", 2, A(1, 6), K(1, 6))                        \
-    X(mse, empty_none, nb_mse(c, x0, x1, NB_NONE), "F.mse_loss(x0, x1, reduction='none')", 2, A(2, 0, 3), A(2, 0, 3))  \
-    X(bce_with_logits, mean, nb_bce_with_logits(c, x0, x1, NB_MEAN), "F.binary_cross_entropy_with_logits(x0, x1)", 2,  \
-      A(2, 3, 4), U(2, 3, 4))                                                                                          \
-    X(bce_with_logits, sum, nb_bce_with_logits(c, x0, x1, NB_SUM),                                                     \
-      "F.binary_cross_entropy_with_logits(x0, x1, reduction='sum')", 2, A(2, 3, 4), UK(2, 3, 4))                       \
-    X(bce_with_logits, none, nb_bce_with_logits(c, x0, x1, NB_NONE),                                                   \
-      "F.binary_cross_entropy_with_logits(x0, x1, reduction='none')", 2, A(2, 3, 4), UK(2, 3, 4))                      \
-    X(bce_with_logits, large_logits, nb_bce_with_logits(c, nb_mul_scalar(c, x0, 20.0), x1, NB_MEAN),                   \
-      "F.binary_cross_entropy_with_logits(x0 * 20.0, x1)", 2, A(2, 3, 4), UK(2, 3, 4))                               \
-    X(bce_with_logits, empty_none, nb_bce_with_logits(c, x0, x1, NB_NONE),                                             \
+#define NB__CASES_LOSS(X)                                                                                             \
+    X(cross_entropy, mean, nb_cross_entropy(c, x0, x1, NB_MEAN, 0.0), "F.cross_entropy(x0, x1)", 2, A(2, 4, 5),       \
+      I(0, 5, 1, 4))                                                                                                  \
+    X(cross_entropy, sum, nb_cross_entropy(c, x0, x1, NB_SUM, 0.0), "F.cross_entropy(x0, x1, reduction='sum')", 2,    \
+      A(2, 4, 5), I(0, 5, 1, 4))                                                                                      \
+    X(cross_entropy, none, nb_cross_entropy(c, x0, x1, NB_NONE, 0.0), "F.cross_entropy(x0, x1, reduction='none')", 2, \
+      A(2, 4, 5), I(0, 5, 1, 4))                                                                                      \
+    X(cross_entropy, smooth_mean, nb_cross_entropy(c, x0, x1, NB_MEAN, 0.1),                                          \
+      "F.cross_entropy(x0, x1, label_smoothing=0.1)", 2, A(2, 4, 5), I(0, 5, 1, 4))                                   \
+    X(cross_entropy, smooth_sum, nb_cross_entropy(c, x0, x1, NB_SUM, 0.2),                                            \
+      "F.cross_entropy(x0, x1, reduction='sum', label_smoothing=0.2)", 2, A(2, 3, 6), I(0, 6, 1, 3))                  \
+    X(cross_entropy, smooth_none, nb_cross_entropy(c, x0, x1, NB_NONE, 0.3),                                          \
+      "F.cross_entropy(x0, x1, reduction='none', label_smoothing=0.3)", 2, A(2, 5, 3), I(0, 3, 1, 5))                 \
+    X(cross_entropy, large_logits, nb_cross_entropy(c, nb_mul_scalar(c, x0, 40.0), x1, NB_MEAN, 0.0),                 \
+      "F.cross_entropy(x0 * 40.0, x1)", 2, A(2, 4, 5), I(0, 5, 1, 4))                                                 \
+    X(cross_entropy, one_row, nb_cross_entropy(c, x0, x1, NB_MEAN, 0.0), "F.cross_entropy(x0, x1)", 2, A(2, 1, 3),    \
+      I(0, 3, 1, 1))                                                                                                  \
+    X(cross_entropy, empty_none, nb_cross_entropy(c, x0, x1, NB_NONE, 0.0),                                           \
+      "F.cross_entropy(x0, x1, reduction='none')", 2, A(2, 0, 5), I(0, 5, 1, 0))                                      \
+    X(nll, mean, nb_nll(c, x0, x1, NB_MEAN), "F.nll_loss(x0, x1)", 2, A(2, 4, 5), I(0, 5, 1, 4))                      \
+    X(nll, sum, nb_nll(c, x0, x1, NB_SUM), "F.nll_loss(x0, x1, reduction='sum')", 2, A(2, 4, 5), I(0, 5, 1, 4))       \
+    X(nll, none, nb_nll(c, x0, x1, NB_NONE), "F.nll_loss(x0, x1, reduction='none')", 2, A(2, 4, 5), I(0, 5, 1, 4))    \
+    X(nll, empty_none, nb_nll(c, x0, x1, NB_NONE), "F.nll_loss(x0, x1, reduction='none')", 2, A(2, 0, 3),             \
+      I(0, 3, 1, 0))                                                                                                  \
+    X(nll, of_log_softmax, nb_nll(c, nb_log_softmax(c, x0, 1), x1, NB_MEAN),                                          \
+      "F.nll_loss(torch.log_softmax(x0, 1), x1)", 2, A(2, 3, 4), I(0, 4, 1, 3))                                       \
+    X(mse, mean, nb_mse(c, x0, x1, NB_MEAN), "F.mse_loss(x0, x1)", 2, A(2, 3, 4), A(2, 3, 4))                         \
+    X(mse, sum, nb_mse(c, x0, x1, NB_SUM), "F.mse_loss(x0, x1, reduction='sum')", 2, A(2, 3, 4), A(2, 3, 4))          \
+    X(mse, none, nb_mse(c, x0, x1, NB_NONE), "F.mse_loss(x0, x1, reduction='none')", 2, A(2, 3, 4), A(2, 3, 4))       \
+    X(mse, const_target, nb_mse(c, x0, x1, NB_MEAN), "F.mse_loss(x0, x1)", 2, A(1, 6), K(1, 6))                       \
+    X(mse, empty_none, nb_mse(c, x0, x1, NB_NONE), "F.mse_loss(x0, x1, reduction='none')", 2, A(2, 0, 3), A(2, 0, 3)) \
+    X(bce_with_logits, mean, nb_bce_with_logits(c, x0, x1, NB_MEAN), "F.binary_cross_entropy_with_logits(x0, x1)", 2, \
+      A(2, 3, 4), U(2, 3, 4))                                                                                         \
+    X(bce_with_logits, sum, nb_bce_with_logits(c, x0, x1, NB_SUM),                                                    \
+      "F.binary_cross_entropy_with_logits(x0, x1, reduction='sum')", 2, A(2, 3, 4), UK(2, 3, 4))                      \
+    X(bce_with_logits, none, nb_bce_with_logits(c, x0, x1, NB_NONE),                                                  \
+      "F.binary_cross_entropy_with_logits(x0, x1, reduction='none')", 2, A(2, 3, 4), UK(2, 3, 4))                     \
+    X(bce_with_logits, large_logits, nb_bce_with_logits(c, nb_mul_scalar(c, x0, 20.0), x1, NB_MEAN),                  \
+      "F.binary_cross_entropy_with_logits(x0 * 20.0, x1)", 2, A(2, 3, 4), UK(2, 3, 4))                                \
+    X(bce_with_logits, empty_none, nb_bce_with_logits(c, x0, x1, NB_NONE),                                            \
       "F.binary_cross_entropy_with_logits(x0, x1, reduction='none')", 2, A(2, 0, 2), U(2, 0, 2))
 
-#define NB__CASES_INDEX(X)                                                                                          \
-    X(gather, axis1, nb_gather(c, x0, 1, x1), "torch.gather(x0, 1, x1)", 2, A(2, 3, 4), I(0, 4, 2, 3, 4))           \
-    X(gather, axis0, nb_gather(c, x0, 0, x1), "torch.gather(x0, 0, x1)", 2, A(2, 3, 4), I(0, 3, 2, 3, 4))           \
-    X(gather, wider, nb_gather(c, x0, 1, x1), "torch.gather(x0, 1, x1)", 2, A(2, 3, 2), I(0, 2, 2, 3, 5))           \
-    X(gather, threed, nb_gather(c, x0, 2, x1), "torch.gather(x0, 2, x1)", 2, A(3, 2, 3, 4), I(0, 4, 3, 2, 3, 2))    \
-    X(gather, empty, nb_gather(c, x0, 1, x1), "torch.gather(x0, 1, x1)", 2, A(2, 3, 4), I(0, 4, 2, 3, 0))           \
-    X(index_select, rows, nb_index_select(c, x0, 0, x1), "torch.index_select(x0, 0, x1)", 2, A(2, 4, 3),            \
-      I(0, 4, 1, 6))                                                                                                \
-    X(index_select, cols, nb_index_select(c, x0, 1, x1), "torch.index_select(x0, 1, x1)", 2, A(2, 3, 5),            \
-      I(0, 5, 1, 3))                                                                                                \
-    X(index_select, middle, nb_index_select(c, x0, 1, x1), "torch.index_select(x0, 1, x1)", 2, A(3, 2, 4, 3),       \
-      I(0, 4, 1, 5))                                                                                                \
-    X(index_select, empty, nb_index_select(c, x0, 0, x1), "torch.index_select(x0, 0, x1)", 2, A(2, 4, 3),           \
-      I(0, 4, 1, 0))                                                                                                \
-    X(where, same, nb_where(c, x0, x1, x2), "torch.where(x0 != 0, x1, x2)", 3, I(0, 2, 2, 3, 4), A(2, 3, 4),        \
-      A(2, 3, 4))                                                                                                   \
-    X(where, broadcast, nb_where(c, x0, x1, x2), "torch.where(x0 != 0, x1, x2)", 3, I(0, 2, 2, 3, 1), A(2, 3, 4),   \
-      A(1, 4))                                                                                                      \
-    X(where, scalar_branch, nb_where(c, x0, x1, x2), "torch.where(x0 != 0, x1, x2)", 3, I(0, 2, 2, 3, 4),           \
-      A(2, 3, 4), A(0, 0))                                                                                          \
-    X(where, const_branch, nb_where(c, x0, x1, x2), "torch.where(x0 != 0, x1, x2)", 3, I(0, 2, 2, 2, 3), A(2, 2, 3), \
-      K(2, 2, 3))                                                                                                   \
-    X(where, empty, nb_where(c, x0, x1, x2), "torch.where(x0 != 0, x1, x2)", 3, I(0, 2, 2, 0, 4), A(2, 0, 4),       \
+#define NB__CASES_INDEX(X)                                                                                            \
+    X(gather, axis1, nb_gather(c, x0, 1, x1), "torch.gather(x0, 1, x1)", 2, A(2, 3, 4), I(0, 4, 2, 3, 4))             \
+    X(gather, axis0, nb_gather(c, x0, 0, x1), "torch.gather(x0, 0, x1)", 2, A(2, 3, 4), I(0, 3, 2, 3, 4))             \
+    X(gather, wider, nb_gather(c, x0, 1, x1), "torch.gather(x0, 1, x1)", 2, A(2, 3, 2), I(0, 2, 2, 3, 5))             \
+    X(gather, threed, nb_gather(c, x0, 2, x1), "torch.gather(x0, 2, x1)", 2, A(3, 2, 3, 4), I(0, 4, 3, 2, 3, 2))      \
+    X(gather, empty, nb_gather(c, x0, 1, x1), "torch.gather(x0, 1, x1)", 2, A(2, 3, 4), I(0, 4, 2, 3, 0))             \
+    X(index_select, rows, nb_index_select(c, x0, 0, x1), "torch.index_select(x0, 0, x1)", 2, A(2, 4, 3),              \
+      I(0, 4, 1, 6))                                                                                                  \
+    X(index_select, cols, nb_index_select(c, x0, 1, x1), "torch.index_select(x0, 1, x1)", 2, A(2, 3, 5),              \
+      I(0, 5, 1, 3))                                                                                                  \
+    X(index_select, middle, nb_index_select(c, x0, 1, x1), "torch.index_select(x0, 1, x1)", 2, A(3, 2, 4, 3),         \
+      I(0, 4, 1, 5))                                                                                                  \
+    X(index_select, empty, nb_index_select(c, x0, 0, x1), "torch.index_select(x0, 0, x1)", 2, A(2, 4, 3),             \
+      I(0, 4, 1, 0))                                                                                                  \
+    X(where, same, nb_where(c, x0, x1, x2), "torch.where(x0 != 0, x1, x2)", 3, I(0, 2, 2, 3, 4), A(2, 3, 4),          \
+      A(2, 3, 4))                                                                                                     \
+    X(where, broadcast, nb_where(c, x0, x1, x2), "torch.where(x0 != 0, x1, x2)", 3, I(0, 2, 2, 3, 1), A(2, 3, 4),     \
+      A(1, 4))                                                                                                        \
+    X(where, scalar_branch, nb_where(c, x0, x1, x2), "torch.where(x0 != 0, x1, x2)", 3, I(0, 2, 2, 3, 4), A(2, 3, 4), \
+      A(0, 0))                                                                                                        \
+    X(where, const_branch, nb_where(c, x0, x1, x2), "torch.where(x0 != 0, x1, x2)", 3, I(0, 2, 2, 2, 3), A(2, 2, 3),  \
+      K(2, 2, 3))                                                                                                     \
+    X(where, empty, nb_where(c, x0, x1, x2), "torch.where(x0 != 0, x1, x2)", 3, I(0, 2, 2, 0, 4), A(2, 0, 4),         \
       A(2, 0, 4))
 
 /* Comparisons: no gradient (gradcheck checks that the derivative is zero away
  * from ties); ties come from comparing x0 with its own first row. */
 #define T_(op) "(" op ").to(x0.dtype)"
 #define ROW0(x) nb_slice(c, x, 0, 0, 1)
-#define NB__CASES_COMPARE(X)                                                                                        \
-    X(gt, same, nb_gt(c, x0, x1), T_("x0 > x1"), 2, A(2, 3, 4), A(2, 3, 4))                                         \
-    X(gt, broadcast, nb_gt(c, x0, x1), T_("x0 > x1"), 2, A(2, 3, 4), A(1, 4))                                       \
-    X(gt, empty, nb_gt(c, x0, x1), T_("x0 > x1"), 2, A(2, 0, 4), A(1, 4))                                           \
-    X(lt, scalar, nb_lt(c, x0, x1), T_("x0 < x1"), 2, A(2, 3, 4), A(0, 0))                                          \
-    X(lt, outer, nb_lt(c, x0, x1), T_("x0 < x1"), 2, A(2, 3, 1), K(1, 4))                                           \
-    X(lt, empty, nb_lt(c, x0, x1), T_("x0 < x1"), 2, A(2, 3, 0), A(2, 3, 0))                                        \
-    X(ge, ties, nb_ge(c, x0, ROW0(x0)), T_("x0 >= x0[0:1]"), 1, A(2, 3, 4))                                         \
-    X(ge, empty, nb_ge(c, x0, x1), T_("x0 >= x1"), 2, A(2, 0, 4), A(0, 0))                                          \
-    X(le, ties, nb_le(c, x0, ROW0(x0)), T_("x0 <= x0[0:1]"), 1, A(2, 3, 4))                                         \
-    X(le, empty, nb_le(c, x0, x1), T_("x0 <= x1"), 2, A(2, 0, 4), A(2, 0, 4))                                       \
-    X(eq, ties, nb_eq(c, x0, ROW0(x0)), T_("x0 == x0[0:1]"), 1, A(2, 3, 4))                                         \
-    X(eq, threed, nb_eq(c, x0, ROW0(x0)), T_("x0 == x0[0:1]"), 1, A(3, 2, 3, 2))                                    \
-    X(eq, empty, nb_eq(c, x0, x1), T_("x0 == x1"), 2, A(2, 0, 4), A(1, 4))                                          \
-    X(ne, ties, nb_ne(c, x0, ROW0(x0)), T_("x0 != x0[0:1]"), 1, A(2, 3, 4))                                         \
-    X(ne, broadcast, nb_ne(c, x0, x1), T_("x0 != x1"), 2, A(2, 3, 1), A(2, 3, 4))                                   \
+#define NB__CASES_COMPARE(X)                                                      \
+    X(gt, same, nb_gt(c, x0, x1), T_("x0 > x1"), 2, A(2, 3, 4), A(2, 3, 4))       \
+    X(gt, broadcast, nb_gt(c, x0, x1), T_("x0 > x1"), 2, A(2, 3, 4), A(1, 4))     \
+    X(gt, empty, nb_gt(c, x0, x1), T_("x0 > x1"), 2, A(2, 0, 4), A(1, 4))         \
+    X(lt, scalar, nb_lt(c, x0, x1), T_("x0 < x1"), 2, A(2, 3, 4), A(0, 0))        \
+    X(lt, outer, nb_lt(c, x0, x1), T_("x0 < x1"), 2, A(2, 3, 1), K(1, 4))         \
+    X(lt, empty, nb_lt(c, x0, x1), T_("x0 < x1"), 2, A(2, 3, 0), A(2, 3, 0))      \
+    X(ge, ties, nb_ge(c, x0, ROW0(x0)), T_("x0 >= x0[0:1]"), 1, A(2, 3, 4))       \
+    X(ge, empty, nb_ge(c, x0, x1), T_("x0 >= x1"), 2, A(2, 0, 4), A(0, 0))        \
+    X(le, ties, nb_le(c, x0, ROW0(x0)), T_("x0 <= x0[0:1]"), 1, A(2, 3, 4))       \
+    X(le, empty, nb_le(c, x0, x1), T_("x0 <= x1"), 2, A(2, 0, 4), A(2, 0, 4))     \
+    X(eq, ties, nb_eq(c, x0, ROW0(x0)), T_("x0 == x0[0:1]"), 1, A(2, 3, 4))       \
+    X(eq, threed, nb_eq(c, x0, ROW0(x0)), T_("x0 == x0[0:1]"), 1, A(3, 2, 3, 2))  \
+    X(eq, empty, nb_eq(c, x0, x1), T_("x0 == x1"), 2, A(2, 0, 4), A(1, 4))        \
+    X(ne, ties, nb_ne(c, x0, ROW0(x0)), T_("x0 != x0[0:1]"), 1, A(2, 3, 4))       \
+    X(ne, broadcast, nb_ne(c, x0, x1), T_("x0 != x1"), 2, A(2, 3, 1), A(2, 3, 4)) \
     X(ne, empty, nb_ne(c, x0, x1), T_("x0 != x1"), 2, A(1, 0), A(1, 0))
 
-#define NB__CASES_APPLY(X)                                                                                  \
-    X(apply, mul_exp, nb_apply(c, &nb__mulexp, 2, in, NULL), "x0 * torch.exp(x1)", 2, A(2, 3, 4), A(2, 3, 4)) \
+#define NB__CASES_APPLY(X)                                                                                     \
+    X(apply, mul_exp, nb_apply(c, &nb__mulexp, 2, in, NULL), "x0 * torch.exp(x1)", 2, A(2, 3, 4), A(2, 3, 4))  \
     X(apply, one_grad, nb_apply(c, &nb__mulexp, 2, in, NULL), "x0 * torch.exp(x1)", 2, K(2, 3, 4), A(2, 3, 4)) \
     X(apply, empty, nb_apply(c, &nb__mulexp, 2, in, NULL), "x0 * torch.exp(x1)", 2, A(2, 0, 4), A(2, 0, 4))
 
 /* Dropout has a parameter the tests need (p), and no torch reference where the
  * mask is random: XP(op, variant, nabla call, torch or NULL, p, n, inputs...). */
-#define NB__CASES_DROPOUT(XP)                                                                         \
-    XP(dropout, train, nb__dropout_fixed(c, x0, 0.3), NULL, 0.3, 1, A(2, 6, 5))                       \
-    XP(dropout, high_p, nb__dropout_fixed(c, x0, 0.8), NULL, 0.8, 1, A(3, 4, 4, 4))                   \
-    XP(dropout, empty, nb__dropout_fixed(c, x0, 0.5), NULL, 0.5, 1, A(2, 0, 3))                       \
-    XP(dropout, p_zero, nb__dropout_fixed(c, x0, 0.0), "x0", 0.0, 1, A(2, 3, 4))                      \
+#define NB__CASES_DROPOUT(XP)                                                       \
+    XP(dropout, train, nb__dropout_fixed(c, x0, 0.3), NULL, 0.3, 1, A(2, 6, 5))     \
+    XP(dropout, high_p, nb__dropout_fixed(c, x0, 0.8), NULL, 0.8, 1, A(3, 4, 4, 4)) \
+    XP(dropout, empty, nb__dropout_fixed(c, x0, 0.5), NULL, 0.5, 1, A(2, 0, 3))     \
+    XP(dropout, p_zero, nb__dropout_fixed(c, x0, 0.0), "x0", 0.0, 1, A(2, 3, 4))    \
     XP(dropout, eval_mode, nb__dropout_eval(c, x0, 0.5), "x0", 0.5, 1, A(2, 3, 4))
 
 /* ----------------------------------------------------- expansions */
@@ -414,23 +418,19 @@ NB__CASES_DROPOUT(NB__BUILDP)
 
 #define NB__ENTRY(op_, var, call, tx, n, ...) \
     {.name = #op_ "." #var, .op = #op_, .n_in = n, .in = {__VA_ARGS__}, .build = nb__b_##op_##__##var, .torch = tx},
-#define NB__ENTRYP(op_, var, call, tx, p, n, ...)                                                            \
-    {.name = #op_ "." #var, .op = #op_, .n_in = n, .in = {__VA_ARGS__}, .build = nb__b_##op_##__##var, .torch = tx, \
+#define NB__ENTRYP(op_, var, call, tx, p, n, ...) \
+    {.name = #op_ "." #var,                       \
+     .op = #op_,                                  \
+     .n_in = n,                                   \
+     .in = {__VA_ARGS__},                         \
+     .build = nb__b_##op_##__##var,               \
+     .torch = tx,                                 \
      .param = p},
 
 static const nb_opcase nb__cases[] = {
-    NB__CASES_ELEMENTWISE(NB__ENTRY)
-    NB__CASES_MATMUL(NB__ENTRY)
-    NB__CASES_LINEAR(NB__ENTRY)
-    NB__CASES_SHAPE(NB__ENTRY)
-    NB__CASES_REDUCE(NB__ENTRY)
-    NB__CASES_SOFTMAX(NB__ENTRY)
-    NB__CASES_LOSS(NB__ENTRY)
-    NB__CASES_DROPOUT(NB__ENTRYP)
-    NB__CASES_INDEX(NB__ENTRY)
-    NB__CASES_COMPARE(NB__ENTRY)
-    NB__CASES_APPLY(NB__ENTRY)
-};
+    NB__CASES_ELEMENTWISE(NB__ENTRY) NB__CASES_MATMUL(NB__ENTRY) NB__CASES_LINEAR(NB__ENTRY) NB__CASES_SHAPE(NB__ENTRY)
+        NB__CASES_REDUCE(NB__ENTRY) NB__CASES_SOFTMAX(NB__ENTRY) NB__CASES_LOSS(NB__ENTRY) NB__CASES_DROPOUT(NB__ENTRYP)
+            NB__CASES_INDEX(NB__ENTRY) NB__CASES_COMPARE(NB__ENTRY) NB__CASES_APPLY(NB__ENTRY)};
 
 #undef A
 #undef K
@@ -491,8 +491,7 @@ static void nb__case_fill(nb_tensor *t, const nb_case_input *s, nb_rng *r)
             nb_set(t, k - 1, nb_get(t, j));
             nb_set(t, j, tmp);
         }
-        for (size_t k = 0; k < n; k++)
-            nb_set(t, k, 0.1 * (nb_get(t, k) - 0.5 * (double)n) + 0.05 * nb_rng_uniform(r));
+        for (size_t k = 0; k < n; k++) nb_set(t, k, 0.1 * (nb_get(t, k) - 0.5 * (double)n) + 0.05 * nb_rng_uniform(r));
         break;
     case NB_CASE_UNIT:
         for (size_t k = 0; k < n; k++) nb_set(t, k, nb_rng_uniform(r));
@@ -531,7 +530,8 @@ nb_tensor *nb_opcase_upstream(nb_ctx *c, const nb_opcase *oc, const nb_tensor *l
     if (!c || !oc || !like) return NULL;
     nb_rng r;
     nb_rng_seed(&r, nb_opcase_seed(oc) ^ 0x5eed0fu); /* a stream apart from the inputs' */
-    nb_tensor *g = nb_empty(c, like->dtype == NB_F32 || like->dtype == NB_F64 ? like->dtype : NB_F64, like->ndim, like->shape);
+    nb_tensor *g = nb_empty(c, like->dtype == NB_F32 || like->dtype == NB_F64 ? like->dtype : NB_F64, like->ndim,
+                            like->shape);
     if (!g) return NULL;
     for (size_t k = 0; k < g->numel; k++) nb_set(g, k, nb_rng_normal(&r));
     return g;

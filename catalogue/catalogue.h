@@ -40,7 +40,7 @@ typedef enum nb_case_domain {
 
 /* One input of a case. */
 typedef struct nb_case_input {
-    nb_dtype dtype;    /* NB_F64: a float input (made in the dtype asked for); NB_I32 */
+    nb_dtype dtype; /* NB_F64: a float input (made in the dtype asked for); NB_I32 */
     nb_case_domain dom;
     int requires_grad; /* float inputs only */
     int lo, hi;        /* NB_CASE_INT range [lo, hi) */

@@ -105,7 +105,8 @@ static double run(int L, const char *act, double *ratio)
         double m = -INFINITY, s = 0;
         for (size_t o = 0; o < n[L]; o++) m = fmax(m, nb_get(z[L], r * n[L] + o));
         for (size_t o = 0; o < n[L]; o++) s += exp(nb_get(z[L], r * n[L] + o) - m);
-        for (size_t o = 0; o < n[L]; o++) d[r * n[L] + o] = (exp(nb_get(z[L], r * n[L] + o) - m) / s - (o == (size_t)yv[r])) / B;
+        for (size_t o = 0; o < n[L]; o++)
+            d[r * n[L] + o] = (exp(nb_get(z[L], r * n[L] + o) - m) / s - (o == (size_t)yv[r])) / B;
     }
     for (int l = L; l >= 1; l--) {
         size_t ni = n[l - 1], no = n[l];
@@ -164,7 +165,8 @@ int main(int argc, char **argv)
     int ok_act = 0;
     for (size_t k = 0; k < sizeof known / sizeof *known; k++) ok_act |= !strcmp(act1, known[k]);
     if (one && (L1 < 1 || L1 > MAXL || !ok_act)) {
-        fprintf(stderr, "usage: deep_delta [L [ACT]]  (L in 1..%d; ACT sigmoid|tanh|relu|leaky_relu|elu|softplus|gelu)\n",
+        fprintf(stderr,
+                "usage: deep_delta [L [ACT]]  (L in 1..%d; ACT sigmoid|tanh|relu|leaky_relu|elu|softplus|gelu)\n",
                 MAXL);
         return 2;
     }
@@ -181,6 +183,7 @@ int main(int argc, char **argv)
         worst = fmax(worst, e);
     }
     int ok = worst <= 1e-12;
-    printf("%s\n", ok ? "OK: the δ recursion equals autograd (<= 1e-12)" : "MISMATCH: the δ recursion differs from autograd");
+    printf("%s\n",
+           ok ? "OK: the δ recursion equals autograd (<= 1e-12)" : "MISMATCH: the δ recursion differs from autograd");
     return ok ? 0 : 1;
 }

@@ -16,7 +16,7 @@ int main(void)
 
     nb_ctx *c = nb_ctx_new(NULL);
     nb_tensor *y = nb_sum(c, nb_mul(c, w, x), NULL, 0, 0); /* forward records the graph */
-    if (!y || nb_backward(c, y, NULL) != 0) {               /* backward walks it in reverse */
+    if (!y || nb_backward(c, y, NULL) != 0) {              /* backward walks it in reverse */
         fprintf(stderr, "error: %s\n", nb_errmsg());
         return 1;
     }
@@ -27,8 +27,7 @@ int main(void)
     nb_tensor_print(stdout, nb_grad(x), 0);
 
     int ok = fabs(nb_item(y) - 0.5) < 1e-12;
-    for (int i = 0; i < 3; i++)
-        ok &= nb_get(nb_grad(w), i) == xs[i] && nb_get(nb_grad(x), i) == ws[i];
+    for (int i = 0; i < 3; i++) ok &= nb_get(nb_grad(w), i) == xs[i] && nb_get(nb_grad(x), i) == ws[i];
     puts(ok ? "OK: matches the hand-derived gradients" : "MISMATCH");
     nb_ctx_free(c);
     nb_tensor_free(x);

@@ -208,8 +208,7 @@ static int is_ellipsis(const char *s) { return !strcmp(s, "...") || !strcmp(s, "
  * lines (a glob over lines, with backtracking).  by_skeleton: compare lines
  * by skeleton only (to place the "..." when rewriting).  map (may be NULL)
  * receives, for each quoted line, the printed line it matched. */
-static int glob_match(char **q, size_t nq, char **a, size_t na, double tol, double atol, int by_skeleton,
-                      size_t *map)
+static int glob_match(char **q, size_t nq, char **a, size_t na, double tol, double atol, int by_skeleton, size_t *map)
 {
     size_t i = 0, j = 0, star_i = (size_t)-1, star_j = 0;
     char s1[4096], s2[4096];

@@ -38,7 +38,7 @@ FILE *nb__fopen_regular(const char *path);
 /* ------------------------------------------------------------ tensor flags */
 enum {
     NB__F_REQUIRES_GRAD = 1u << 0,
-    NB__F_OWNS_DATA = 1u << 1,   /* data is ours to free (long-lived) */
+    NB__F_OWNS_DATA = 1u << 1, /* data is ours to free (long-lived) */
     NB__F_RETAIN_GRAD = 1u << 2,
     NB__F_OWNS_STRUCT = 1u << 3, /* heap struct, freed by nb_tensor_free */
 };
@@ -83,29 +83,28 @@ typedef struct nb__opdef {
 typedef struct nb__node {
     const nb__opdef *op;
     nb_tensor *out;
-    nb_tensor *gout;          /* gradient of out during a backward pass */
+    nb_tensor *gout; /* gradient of out during a backward pass */
     int n_in;
-    nb_tensor **in;           /* inputs (points at inline_in or into the arena) */
+    nb_tensor **in; /* inputs (points at inline_in or into the arena) */
     nb_tensor *inline_in[NB__NODE_INLINE_IN];
-    void *saved;              /* op-owned scratch in the arena */
+    void *saved; /* op-owned scratch in the arena */
     void *saved2;
-    double f[4];              /* op parameters */
+    double f[4]; /* op parameters */
     long i[NB_MAX_DIMS + 4];
-    size_t id;                /* position on the tape */
-    struct nb__node *prev;    /* tape: previous node recorded in this ctx */
-    struct nb__site {         /* where the op was made (see nb__site below) */
+    size_t id;             /* position on the tape */
+    struct nb__node *prev; /* tape: previous node recorded in this ctx */
+    struct nb__site {      /* where the op was made (see nb__site below) */
         const char *file;
         int line;
-        const char *layer;    /* the layer running, "layers.2 (linear)", or NULL */
+        const char *layer; /* the layer running, "layers.2 (linear)", or NULL */
     } site;
-    bool released;            /* graph freed by a backward without retain_graph */
+    bool released; /* graph freed by a backward without retain_graph */
 } nb__node;
 
 /* Record a node for `out` if grad mode is on and any input requires grad.
  * *node is NULL when nothing was recorded.  Returns -1 (error set) on OOM or
  * when an input belongs to another context. */
-int nb__record(nb_ctx *c, const nb__opdef *op, nb_tensor *out, int n_in,
-               nb_tensor *const *in, nb__node **node);
+int nb__record(nb_ctx *c, const nb__opdef *op, nb_tensor *out, int n_in, nb_tensor *const *in, nb__node **node);
 
 /* Where ops come from, per thread: the caller's file:line (noted by nb__here
  * through the call-site macros) and the name of the layer running (set by
@@ -119,12 +118,11 @@ void nb__site_layer(const char *layer);
 /* Anomaly mode (engine.c): check t for NaN/Inf and, on the first one since
  * the clear, fill c->anomaly.  input: -1 output, k input k.  Returns -1 (error
  * set) only under NB_ANOMALY_STOP when t is not finite. */
-int nb__anomaly_check(nb_ctx *c, const char *op, int backward, int input, const nb_tensor *t,
-                      int n_in, nb_tensor *const *in, const nb_tensor *out, nb__site site);
+int nb__anomaly_check(nb_ctx *c, const char *op, int backward, int input, const nb_tensor *t, int n_in,
+                      nb_tensor *const *in, const nb_tensor *out, nb__site site);
 /* Forward: the output of op; when it is not finite, blames an input that
  * already was, else the output.  Same return as nb__anomaly_check. */
-int nb__anomaly_forward(nb_ctx *c, const char *op, const nb_tensor *out, int n_in, nb_tensor *const *in,
-                        nb__site site);
+int nb__anomaly_forward(nb_ctx *c, const char *op, const nb_tensor *out, int n_in, nb_tensor *const *in, nb__site site);
 
 /* During backward: the buffer to accumulate x's gradient into (zeroed when
  * first created), or NULL when x needs no gradient.  *err is set to -1 on
@@ -147,23 +145,22 @@ typedef struct nb__chunk {
 } nb__chunk;
 
 struct nb_ctx {
-    nb__chunk *chunks;   /* all chunks; `cur` is where we bump now */
+    nb__chunk *chunks; /* all chunks; `cur` is where we bump now */
     nb__chunk *cur;
     size_t chunk_bytes;
-    nb__node *tape;      /* the last recorded node */
+    nb__node *tape; /* the last recorded node */
     size_t n_nodes;
     struct nb__leafbuf *pass_leaves; /* hooked leaves, during backward only */
     bool grad_enabled;
     bool training;
     unsigned char anomaly_policy; /* nb_anomaly_policy; 0 = off */
     bool has_anomaly;
-    bool in_backward;             /* ops run by a custom backward: not checked as forward */
-    nb_anomaly anomaly;           /* the first since nb_anomaly_clear */
+    bool in_backward;   /* ops run by a custom backward: not checked as forward */
+    nb_anomaly anomaly; /* the first since nb_anomaly_clear */
 };
 
 /* Broadcast two shapes (NumPy rules); 0 or -1 with an error naming op. */
-int nb__broadcast_shape(const char *op, const nb_tensor *a, const nb_tensor *b,
-                        int *ndim, size_t *shape);
+int nb__broadcast_shape(const char *op, const nb_tensor *a, const nb_tensor *b, int *ndim, size_t *shape);
 
 /* 0 if a is float32/float64, else -1 with an error naming op and shape. */
 int nb__need_float(const char *op, const nb_tensor *a);

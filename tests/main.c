@@ -14,7 +14,7 @@ typedef struct {
 
 static t_case *t_cases; /* grown as the constructors register cases */
 static size_t t_ncases, t_cap;
-static int t_lost;      /* a case could not be registered (out of memory) */
+static int t_lost; /* a case could not be registered (out of memory) */
 static int t_cur_failed, t_cur_skipped;
 static char t_cur_skip_why[256];
 

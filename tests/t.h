@@ -37,35 +37,34 @@ int t_under_valgrind(void);
 const char *t_build_dir(void);
 /* Path of a repository file (tests run from the repository root). */
 
-#define TEST(suite, name)                                                         \
-    static void suite##__##name(void);                                            \
-    __attribute__((constructor)) static void suite##__##name##__reg(void)         \
-    {                                                                             \
-        t_register(#suite, #name, suite##__##name);                               \
-    }                                                                             \
+#define TEST(suite, name)                                                 \
+    static void suite##__##name(void);                                    \
+    __attribute__((constructor)) static void suite##__##name##__reg(void) \
+    {                                                                     \
+        t_register(#suite, #name, suite##__##name);                       \
+    }                                                                     \
     static void suite##__##name(void)
 
-#define CHECK(cond)                                                               \
-    do {                                                                          \
-        if (!(cond)) t_fail(__FILE__, __LINE__, "CHECK(%s)", #cond);              \
+#define CHECK(cond)                                                  \
+    do {                                                             \
+        if (!(cond)) t_fail(__FILE__, __LINE__, "CHECK(%s)", #cond); \
     } while (0)
-#define CHECK_MSG(cond, ...)                                                      \
-    do {                                                                          \
-        if (!(cond)) t_fail(__FILE__, __LINE__, __VA_ARGS__);                     \
+#define CHECK_MSG(cond, ...)                                  \
+    do {                                                      \
+        if (!(cond)) t_fail(__FILE__, __LINE__, __VA_ARGS__); \
     } while (0)
-#define CHECK_NEAR(a, b, tol)                                                     \
-    do {                                                                          \
-        double a_ = (a), b_ = (b);                                                \
-        if (!t_close(a_, b_, (tol), (tol)))                                       \
-            t_fail(__FILE__, __LINE__, "%s = %.17g, expected %s = %.17g (tol %g)", \
-                   #a, a_, #b, b_, (double)(tol));                                \
+#define CHECK_NEAR(a, b, tol)                                                                                      \
+    do {                                                                                                           \
+        double a_ = (a), b_ = (b);                                                                                 \
+        if (!t_close(a_, b_, (tol), (tol)))                                                                        \
+            t_fail(__FILE__, __LINE__, "%s = %.17g, expected %s = %.17g (tol %g)", #a, a_, #b, b_, (double)(tol)); \
     } while (0)
 /* Mark the running case skipped, saying why (a printf format); then return. */
 #define T_SKIP(...) t_skip(__FILE__, __LINE__, __VA_ARGS__)
 #define T_SKIP_UNLESS_REQUIRED(env, why) t_skip_unless_required(__FILE__, __LINE__, env, why)
 /* A call that must succeed (non-NULL / 0); prints nb_errmsg() otherwise. */
-#define CHECK_OK(expr)                                                            \
-    do {                                                                          \
+#define CHECK_OK(expr)                                                                \
+    do {                                                                              \
         if (!(expr)) t_fail(__FILE__, __LINE__, "%s failed: %s", #expr, nb_errmsg()); \
     } while (0)
 

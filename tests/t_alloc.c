@@ -33,19 +33,28 @@ static void *t_live_add(void *p)
 
 void *malloc(size_t n)
 {
-    if (t_alloc_call()) { errno = ENOMEM; return NULL; }
+    if (t_alloc_call()) {
+        errno = ENOMEM;
+        return NULL;
+    }
     return t_live_add(__libc_malloc(n));
 }
 
 void *calloc(size_t n, size_t s)
 {
-    if (t_alloc_call()) { errno = ENOMEM; return NULL; }
+    if (t_alloc_call()) {
+        errno = ENOMEM;
+        return NULL;
+    }
     return t_live_add(__libc_calloc(n, s));
 }
 
 void *realloc(void *p, size_t n)
 {
-    if (t_alloc_call()) { errno = ENOMEM; return NULL; }
+    if (t_alloc_call()) {
+        errno = ENOMEM;
+        return NULL;
+    }
     if (!p) return t_live_add(__libc_realloc(p, n));
     void *q = __libc_realloc(p, n);
     if (!q && n == 0) __atomic_sub_fetch(&t_live, 1, __ATOMIC_RELAXED); /* glibc freed p */
@@ -60,14 +69,20 @@ void free(void *p)
 
 void *aligned_alloc(size_t a, size_t n)
 {
-    if (t_alloc_call()) { errno = ENOMEM; return NULL; }
+    if (t_alloc_call()) {
+        errno = ENOMEM;
+        return NULL;
+    }
     return t_live_add(__libc_memalign(a, n));
 }
 
 void *memalign(size_t a, size_t n);
 void *memalign(size_t a, size_t n)
 {
-    if (t_alloc_call()) { errno = ENOMEM; return NULL; }
+    if (t_alloc_call()) {
+        errno = ENOMEM;
+        return NULL;
+    }
     return t_live_add(__libc_memalign(a, n));
 }
 

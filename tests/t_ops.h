@@ -55,7 +55,7 @@ static inline int t_shape_is(const nb_tensor *t, int nd, const size_t *shape)
         if (t->shape[d] != shape[d]) return 0;
     return 1;
 }
-#define CHECK_SHAPE(t, ...)                                                                          \
+#define CHECK_SHAPE(t, ...)                                                                                      \
     CHECK_MSG(t_shape_is((t), (int)(sizeof((size_t[]){__VA_ARGS__}) / sizeof(size_t)), (size_t[]){__VA_ARGS__}), \
               "%s has shape %s, expected [%s]", #t, (t) ? nb_shape_str((t), (char[96]){0}, 96) : "NULL", #__VA_ARGS__)
 
@@ -65,12 +65,12 @@ static inline int t_err_has(const char *a, const char *b)
     const char *m = nb_errmsg();
     return m[0] && strstr(m, a) && (!b || strstr(m, b));
 }
-#define CHECK_ERR(expr, frag1, frag2)                                                          \
-    do {                                                                                       \
-        nb_clear_error();                                                                      \
-        int failed_ = !(expr);                                                                 \
-        CHECK_MSG(failed_ && t_err_has((frag1), (frag2)), "%s: expected an error with \"%s\", got %s \"%s\"", \
-                  #expr, (frag1), failed_ ? "failure" : "success", nb_errmsg());               \
+#define CHECK_ERR(expr, frag1, frag2)                                                                               \
+    do {                                                                                                            \
+        nb_clear_error();                                                                                           \
+        int failed_ = !(expr);                                                                                      \
+        CHECK_MSG(failed_ &&t_err_has((frag1), (frag2)), "%s: expected an error with \"%s\", got %s \"%s\"", #expr, \
+                  (frag1), failed_ ? "failure" : "success", nb_errmsg());                                           \
     } while (0)
 
 #endif

@@ -25,9 +25,11 @@ static nb_tensor *vec(nb_ctx *c, const double *v, size_t n, int grad)
 
 TEST(anomaly, policy_names)
 {
-    CHECK(nb_anomaly_policy_parse("stop") == NB_ANOMALY_STOP && nb_anomaly_policy_parse("skip") == NB_ANOMALY_SKIP_STEP);
+    CHECK(nb_anomaly_policy_parse("stop") == NB_ANOMALY_STOP &&
+          nb_anomaly_policy_parse("skip") == NB_ANOMALY_SKIP_STEP);
     CHECK(nb_anomaly_policy_parse("skip-step") == NB_ANOMALY_SKIP_STEP);
-    CHECK(nb_anomaly_policy_parse("continue") == NB_ANOMALY_CONTINUE && nb_anomaly_policy_parse("off") == NB_ANOMALY_OFF);
+    CHECK(nb_anomaly_policy_parse("continue") == NB_ANOMALY_CONTINUE &&
+          nb_anomaly_policy_parse("off") == NB_ANOMALY_OFF);
     CHECK(nb_anomaly_policy_parse("halt") == -1 && nb_anomaly_policy_parse(NULL) == -1);
     CHECK(!strcmp(nb_anomaly_policy_name(NB_ANOMALY_SKIP_STEP), "skip"));
     nb_ctx *c = nb_ctx_new(NULL);
@@ -53,7 +55,8 @@ TEST(anomaly, forward_stop_names_op_output_index_and_line)
     nb_set_detect_anomaly(c, NB_ANOMALY_STOP);
     double v[] = {1, 2, -3, 4, 5, 6};
     nb_tensor *x = nb_reshape(c, vec(c, v, 6, 1), 2, (long[]){2, 3});
-    nb_tensor *y = nb_log(c, x); int line = __LINE__;
+    int line = __LINE__ + 1;
+    nb_tensor *y = nb_log(c, x);
     CHECK(y == NULL);
     const nb_anomaly *a = nb_anomaly_get(c);
     CHECK(a && !strcmp(a->op, "log") && !a->backward && a->input == -1 && a->index == 2 && isnan(a->value));
@@ -62,7 +65,8 @@ TEST(anomaly, forward_stop_names_op_output_index_and_line)
     char want[64];
     snprintf(want, sizeof want, "test_anomaly.c:%d", line);
     CHECK_MSG(strstr(nb_errmsg(), "anomaly: log produced NaN in the forward pass, at index 2 of its output [2, 3]") &&
-              strstr(nb_errmsg(), want), "%s", nb_errmsg());
+                  strstr(nb_errmsg(), want),
+              "%s", nb_errmsg());
     /* the record survives a reset; clear forgets it */
     nb_ctx_reset(c);
     CHECK(nb_anomaly_get(c) != NULL);
@@ -81,7 +85,8 @@ TEST(anomaly, nonfinite_input_is_blamed_not_the_op)
     nb_ctx *c = nb_ctx_new(NULL);
     nb_set_detect_anomaly(c, NB_ANOMALY_CONTINUE);
     double a[] = {1, NAN, 3}, b[] = {2, 2, 2};
-    nb_tensor *y = nb_mul(c, vec(c, b, 3, 1), vec(c, a, 3, 0)); int line = __LINE__;
+    int line = __LINE__ + 1;
+    nb_tensor *y = nb_mul(c, vec(c, b, 3, 1), vec(c, a, 3, 0));
     CHECK(y != NULL); /* continue: the op goes on */
     const nb_anomaly *r = nb_anomaly_get(c);
     CHECK(r && !strcmp(r->op, "mul") && r->input == 1 && r->index == 1 && r->line == line);
@@ -100,15 +105,16 @@ TEST(anomaly, backward_names_the_op_whose_gradient_is_not_finite)
     nb_set_detect_anomaly(c, NB_ANOMALY_STOP);
     double v[] = {4, 0, 1};
     nb_tensor *x = vec(c, v, 3, 1);
-    nb_tensor *h = nb_sqrt(c, x); int line = __LINE__; /* finite forward, d/dx at 0 is +Inf */
+    int line = __LINE__ + 1; /* finite forward, d/dx at 0 is +Inf */
+    nb_tensor *h = nb_sqrt(c, x);
     nb_tensor *y = nb_sum(c, nb_mul_scalar(c, h, 2.0), NULL, 0, 0);
     CHECK(y && nb_anomaly_get(c) == NULL);
     CHECK(nb_backward(c, y, NULL) == -1);
     const nb_anomaly *a = nb_anomaly_get(c);
     CHECK(a && !strcmp(a->op, "sqrt") && a->backward == 1 && a->input == 0 && a->index == 1 && a->value == INFINITY);
     CHECK(a && a->line == line && from_here(a) && a->ndim == 1 && a->shape[0] == 3);
-    CHECK_MSG(strstr(nb_errmsg(), "the backward of sqrt produced +Inf at index 1 of the gradient for input 0 [3]"), "%s",
-              nb_errmsg());
+    CHECK_MSG(strstr(nb_errmsg(), "the backward of sqrt produced +Inf at index 1 of the gradient for input 0 [3]"),
+              "%s", nb_errmsg());
     nb_ctx_free(c);
 }
 
@@ -118,7 +124,8 @@ TEST(anomaly, non_finite_upstream_gradient_and_hooks)
     nb_set_detect_anomaly(c, NB_ANOMALY_STOP);
     double v[] = {1, 2};
     nb_tensor *x = vec(c, v, 2, 1);
-    nb_tensor *y = nb_exp(c, x); int line = __LINE__;
+    int line = __LINE__ + 1;
+    nb_tensor *y = nb_exp(c, x);
     double g[] = {1, NAN};
     CHECK(nb_backward(c, y, vec(c, g, 2, 0)) == -1);
     const nb_anomaly *a = nb_anomaly_get(c);
@@ -148,7 +155,8 @@ TEST(anomaly, custom_function_is_attributed_to_the_apply_call)
     static const nb_function fn = {"scale_inf", fn_fwd, fn_bwd};
     double v[] = {1, 2};
     nb_tensor *x = vec(c, v, 2, 1);
-    nb_tensor *y = nb_apply(c, &fn, 1, &x, NULL); int line = __LINE__;
+    int line = __LINE__ + 1;
+    nb_tensor *y = nb_apply(c, &fn, 1, &x, NULL);
     CHECK(y && nb_backward(c, nb_sum(c, y, NULL, 0, 0), NULL) == 0); /* continue: backward completes */
     const nb_anomaly *a = nb_anomaly_get(c);
     CHECK(a && !strcmp(a->op, "scale_inf") && a->backward && a->input == 0 && a->line == line && from_here(a));
@@ -182,14 +190,16 @@ TEST(anomaly, train_step_skip_and_stop)
     double *p = nb_model_params(m), p0 = p[0];
 
     nb_set_detect_anomaly(c, NB_ANOMALY_SKIP_STEP);
-    int rc = nb_train_step(m, o, c, x, y, 2, NULL, &res); int line = __LINE__;
+    int line = __LINE__ + 1;
+    int rc = nb_train_step(m, o, c, x, y, 2, NULL, &res);
     CHECK(rc == 0 && res.nonfinite && p[0] == p0);
     const nb_anomaly *a = nb_anomaly_get(c);
     CHECK(a && !strcmp(a->op, "matmul") && !a->backward && a->input == 1 && a->index == 1 && a->value == INFINITY);
     CHECK_MSG(a && from_here(a) && a->line == line, "site %s:%d", a && a->file ? a->file : "?", a ? a->line : 0);
     CHECK(a && !strcmp(a->shapes, "[2, 3] x [2, 3] -> [2, 2]") && !strcmp(a->layer, "layers.2 (linear)"));
     char msg[512];
-    CHECK_MSG(strstr(nb_anomaly_describe(a, msg, sizeof msg), "in model layer layers.2 (linear), from the call at "), "%s", msg);
+    CHECK_MSG(strstr(nb_anomaly_describe(a, msg, sizeof msg), "in model layer layers.2 (linear), from the call at "),
+              "%s", msg);
 
     nb_set_detect_anomaly(c, NB_ANOMALY_STOP);
     CHECK(nb_train_step(m, o, c, x, y, 2, NULL, &res) == -1 && p[0] == p0);
@@ -211,10 +221,12 @@ TEST(anomaly, cli_detect_anomaly_names_the_op)
     CHECK(mkdtemp(dir));
     /* SGD at lr 1e5 without clipping: the weights overflow within a few steps */
     snprintf(args, sizeof args,
-             "train --quiet --opt sgd --lr 1e5 --clip-norm 0 --limit-train 1280 --epochs 1 --detect-anomaly --out %s", dir);
+             "train --quiet --opt sgd --lr 1e5 --clip-norm 0 --limit-train 1280 --epochs 1 --detect-anomaly --out %s",
+             dir);
     int rc = t_cli_run(args, &out);
     CHECK_MSG(rc == 1, "exit %d: %s", rc, out ? out : "");
-    CHECK_MSG(out && strstr(out, "anomaly:") && strstr(out, "forward pass") && strstr(out, "shapes ["), "%s", out ? out : "");
+    CHECK_MSG(out && strstr(out, "anomaly:") && strstr(out, "forward pass") && strstr(out, "shapes ["), "%s",
+              out ? out : "");
     free(out);
     char path[600], line[4096];
     snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
@@ -224,8 +236,10 @@ TEST(anomaly, cli_detect_anomaly_names_the_op)
     if (f) fclose(f);
     CHECK(events == 1);
     /* skip-step keeps training: the run finishes */
-    snprintf(args, sizeof args,
-             "train --quiet --opt sgd --lr 1e5 --clip-norm 0 --limit-train 640 --epochs 1 --anomaly-policy skip --overwrite --out %s", dir);
+    snprintf(
+        args, sizeof args,
+        "train --quiet --opt sgd --lr 1e5 --clip-norm 0 --limit-train 640 --epochs 1 --anomaly-policy skip --overwrite --out %s",
+        dir);
     rc = t_cli_run(args, &out);
     CHECK_MSG(rc == 0 || rc == 1, "exit %d: %s", rc, out ? out : "");
     CHECK_MSG(out && strstr(out, "skipped"), "%s", out ? out : "");
@@ -246,11 +260,13 @@ TEST(anomaly, library_sources_do_not_use_call_site_macros)
         return;
     }
     FILE *p = popen("cc -std=c11 -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc -E $(find src -name '*.c') 2>&1 "
-                    "| grep -c 'nb__here(\"'", "r");
+                    "| grep -c 'nb__here(\"'",
+                    "r");
     CHECK(p != NULL);
     if (!p) return;
     char buf[64] = "";
     if (!fgets(buf, sizeof buf, p)) buf[0] = '\0';
     pclose(p);
-    CHECK_MSG(atoi(buf) == 0 && buf[0] == '0', "%d call-site macro expansions in src/ (run cc -E to find them)", atoi(buf));
+    CHECK_MSG(atoi(buf) == 0 && buf[0] == '0', "%d call-site macro expansions in src/ (run cc -E to find them)",
+              atoi(buf));
 }

@@ -134,8 +134,8 @@ TEST(cli, gradcheck_dump_cases)
 /* --help / -h / `help COMMAND` for every command, `help help` too. */
 TEST(cli, help_for_every_command)
 {
-    const char *cmds[] = {"train", "eval", "predict", "report", "lr-find", "diagnose",
-                          "gradcheck", "vanish", "summary"};
+    const char *cmds[] = {"train",    "eval",      "predict", "report", "lr-find",
+                          "diagnose", "gradcheck", "vanish",  "summary"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         const char *forms[] = {"%s --help", "%s -h", "help %s"};
         for (int k = 0; k < 3; k++) {
@@ -164,8 +164,7 @@ static void cli_usage_says(const char *args, const char *const *want, int line)
     for (int k = 0; want[k]; k++)
         if (!out || !strstr(out, want[k]))
             t_fail(__FILE__, line, "nabla %s: the message should say \"%s\": %s", args, want[k], out ? out : "");
-    if (out && strstr(out, "nb_"))
-        t_fail(__FILE__, line, "nabla %s: a library function's name leaks: %s", args, out);
+    if (out && strstr(out, "nb_")) t_fail(__FILE__, line, "nabla %s: a library function's name leaks: %s", args, out);
     free(out);
 }
 #define SAYS(args, ...) cli_usage_says(args, (const char *const[]){__VA_ARGS__, NULL}, __LINE__)

@@ -17,12 +17,12 @@ TEST(compare, usage_errors)
 {
     char *out;
     static const char *const bad[] = {
-        "compare",                                          /* nothing varies */
-        "compare --batch 16,64 --lr 0.1,0.01 --seed 1,2",   /* three flags vary */
+        "compare",                                             /* nothing varies */
+        "compare --batch 16,64 --lr 0.1,0.01 --seed 1,2",      /* three flags vary */
         "compare --opt sgd,adam --lr 0.1,0.01,0.001 --paired", /* unequal lists */
-        "compare --seed 1,2,3,4,5,6,7,8,9 --batch 8,16",    /* 18 configurations */
-        "compare --batch 16,0",                             /* a bad value */
-        "compare --batch 16,64 --sched cosine",             /* no schedules */
+        "compare --seed 1,2,3,4,5,6,7,8,9 --batch 8,16",       /* 18 configurations */
+        "compare --batch 16,0",                                /* a bad value */
+        "compare --batch 16,64 --sched cosine",                /* no schedules */
         "compare --batch 16,64 --samples 0",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
@@ -70,7 +70,8 @@ TEST(compare, thresholds_for_diagnose_and_monitor)
     free(out);
     if (!t_have_data()) return;
     CHECK(t_cli_run("diagnose --vanish-below 1e-7 --explode-above 100 --trend-steps 10 --overfit-steps 10 "
-                    "--limit-train 500", &out) <= 1);
+                    "--limit-train 500",
+                    &out) <= 1);
     CHECK_MSG(out && strstr(out, "(limit 1e-07)") && strstr(out, "(limit 100)"), "%s", out ? out : "");
     free(out);
     /* a gradient above the limit is reported against it (a WARN while

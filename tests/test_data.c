@@ -30,8 +30,8 @@ static void t_write(const char *path, const void *buf, size_t n)
 static void t_write_str(const char *path, const char *s) { t_write(path, s, strlen(s)); }
 
 /* IDX bytes: header for (type, dims) followed by `data` (raw, as given). */
-static size_t t_idx_bytes(unsigned char *out, int type, int ndim, const uint32_t *dims,
-                          const void *data, size_t data_bytes)
+static size_t t_idx_bytes(unsigned char *out, int type, int ndim, const uint32_t *dims, const void *data,
+                          size_t data_bytes)
 {
     out[0] = 0;
     out[1] = 0;
@@ -74,8 +74,7 @@ static int t_has(const char *sub) { return strstr(nb_errmsg(), sub) != NULL; }
 
 /* The bytes must be rejected by nb_idx_read (from a file, whose path the
  * message must name) and by nb_idx_parse, with `sub` in the message. */
-static void t_idx_bad(const char *file, int line, const void *bytes, size_t n, const char *sub,
-                      const nb_idx_opts *opts)
+static void t_idx_bad(const char *file, int line, const void *bytes, size_t n, const char *sub, const nb_idx_opts *opts)
 {
     char p[64];
     t_tmp(p);
@@ -176,7 +175,11 @@ TEST(data, idx_roundtrip_all_types_gzip)
     int32_t i[3] = {-7, 0, 2147483647};
     int16_t s[3] = {-300, 1, 32767};
     int8_t b[3] = {-128, 0, 127};
-    struct { nb_idx_type t; void *p; size_t es; } cases[] = {
+    struct {
+        nb_idx_type t;
+        void *p;
+        size_t es;
+    } cases[] = {
         {NB_IDX_F64, d, 8}, {NB_IDX_F32, f, 4}, {NB_IDX_I32, i, 4}, {NB_IDX_I16, s, 2}, {NB_IDX_I8, b, 1},
     };
     for (int k = 0; k < 5; k++)
@@ -320,7 +323,7 @@ TEST(data, idx_truncated_gzip)
     CHECK(gz && gn > 100);
     IDX_BAD(gz, gn / 2, "truncated gzip stream");
     IDX_BAD(gz, gn - 4, "truncated gzip stream"); /* trailer cut: length missing */
-    IDX_BAD(gz, 2, "truncated gzip stream");     /* the magic alone */
+    IDX_BAD(gz, 2, "truncated gzip stream");      /* the magic alone */
     free(gz);
 }
 
@@ -569,9 +572,12 @@ TEST(data, split_tail_and_seeded)
         CHECK(memcmp(va->x8, va2->x8, 90) == 0);
         CHECK(memcmp(va->x8, va3->x8, 90) != 0);
     }
-    nb_dataset_free(tr); nb_dataset_free(va);
-    nb_dataset_free(tr2); nb_dataset_free(va2);
-    nb_dataset_free(tr3); nb_dataset_free(va3);
+    nb_dataset_free(tr);
+    nb_dataset_free(va);
+    nb_dataset_free(tr2);
+    nb_dataset_free(va2);
+    nb_dataset_free(tr3);
+    nb_dataset_free(va3);
     CHECK(nb_dataset_split(ds, 0, 0, 0, &tr, &va) == -1 && !tr && !va);
     CHECK(nb_dataset_split(ds, 100, 0, 0, &tr, &va) == -1);
     nb_dataset_free(ds);
@@ -626,7 +632,10 @@ TEST(data, stats_small_u8_and_float)
     nb_dataset *ds = nb_dataset_new(NB_DATA_U8, 4, 1, (size_t[]){2}, 3);
     const uint8_t px[8] = {0, 10, 255, 10, 0, 10, 255, 10};
     memcpy(ds->x8, px, 8);
-    ds->y[0] = 0; ds->y[1] = 0; ds->y[2] = 2; ds->y[3] = 0;
+    ds->y[0] = 0;
+    ds->y[1] = 0;
+    ds->y[2] = 2;
+    ds->y[3] = 0;
     nb_data_stats *s = nb_dataset_stats(ds);
     CHECK_OK(s);
     if (s) {
@@ -673,8 +682,7 @@ static nb_dataset *t_csv(const char *text, const nb_csv_opts *o, char path[64])
 }
 
 /* The CSV text must be rejected with `sub` and "path:line" in the message. */
-static void t_csv_bad(const char *file, int line, const char *text, const nb_csv_opts *o,
-                      int at_line, const char *sub)
+static void t_csv_bad(const char *file, int line, const char *text, const nb_csv_opts *o, int at_line, const char *sub)
 {
     char p[64], where[96];
     nb_dataset *ds = t_csv(text, o, p);
@@ -818,8 +826,8 @@ static size_t t_epoch(nb_loader *L, size_t *rows, size_t *n_batches)
 static nb_loader_opts t_raw_opts(size_t bs, int shuffle, int drop_last, uint64_t seed)
 {
     /* scale 1, mean 0, std 1: the features come out as the raw bytes */
-    return (nb_loader_opts){.batch_size = bs, .shuffle = shuffle, .drop_last = drop_last,
-                            .seed = seed, .scale = 1, .mean = 0, .std = 1};
+    return (nb_loader_opts){
+        .batch_size = bs, .shuffle = shuffle, .drop_last = drop_last, .seed = seed, .scale = 1, .mean = 0, .std = 1};
 }
 
 TEST(data, loader_every_sample_once_per_epoch)
@@ -926,7 +934,8 @@ TEST(data, loader_state_save_restore)
     }
     CHECK(nb_loader_epoch(A) == nb_loader_epoch(B) && nb_loader_epoch(A) >= 3);
     /* A state saved at an epoch boundary restores too. */
-    while (nb_loader_next(A, &b) == 1) {}
+    while (nb_loader_next(A, &b) == 1) {
+    }
     nb_loader_get_state(A, &st);
     CHECK(st.pos == 0);
     CHECK_OK(nb_loader_set_state(B, &st) == 0);
@@ -952,7 +961,10 @@ TEST(data, loader_state_save_restore)
 TEST(data, loader_normalisation_default_and_custom)
 {
     nb_dataset *ds = nb_dataset_new(NB_DATA_U8, 2, 2, (size_t[]){1, 2}, 2);
-    ds->x8[0] = 0; ds->x8[1] = 255; ds->x8[2] = 51; ds->x8[3] = 102;
+    ds->x8[0] = 0;
+    ds->x8[1] = 255;
+    ds->x8[2] = 51;
+    ds->x8[3] = 102;
     ds->y[1] = 1;
     ds->mean = NB_FASHION_MNIST_MEAN;
     ds->std = NB_FASHION_MNIST_STD;
@@ -996,8 +1008,8 @@ TEST(data, fashion_find_dir_and_env)
     CHECK(mkdir(sub, 0700) == 0);
     uint8_t px[2 * 28 * 28] = {0}, lb[2] = {3, 9};
     nb_idx im = t_idx_u8(3, (size_t[]){2, 28, 28}, px), la = t_idx_u8(1, (size_t[]){2}, lb);
-    const char *names[4] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte.gz",
-                            "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte"};
+    const char *names[4] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+                            "t10k-labels-idx1-ubyte"};
     for (int i = 0; i < 4; i++) {
         snprintf(p, sizeof p, "%s/%s", sub, names[i]);
         CHECK_OK(nb_idx_write(p, i % 2 ? &la : &im, strstr(names[i], ".gz") != NULL) == 0);
@@ -1056,8 +1068,8 @@ TEST(data, fashion_mnist_real)
     CHECK_OK(s && st);
     if (s && st) {
         for (int c = 0; c < 10; c++) CHECK(s->class_count[c] == 6000 && st->class_count[c] == 1000);
-        printf("  note: train pixel mean %.6f std %.6f (in [0,1]); test mean %.6f std %.6f\n",
-               s->mean, s->std, st->mean, st->std);
+        printf("  note: train pixel mean %.6f std %.6f (in [0,1]); test mean %.6f std %.6f\n", s->mean, s->std,
+               st->mean, st->std);
         CHECK(fabs(s->mean - NB_FASHION_MNIST_MEAN) < 5e-5);
         CHECK(fabs(s->std - NB_FASHION_MNIST_STD) < 5e-5);
         CHECK(s->min == 0 && s->max == 1);

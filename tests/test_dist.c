@@ -13,12 +13,14 @@ TEST(dist, slices_cover_every_global_batch_in_order)
             for (int r = 0; r < size; r++) {
                 size_t lo, hi;
                 nb_dist_slice(n, r, size, &lo, &hi);
-                CHECK_MSG(lo == next && hi >= lo, "n %zu size %d rank %d: [%zu, %zu) after %zu", n, size, r, lo, hi, next);
+                CHECK_MSG(lo == next && hi >= lo, "n %zu size %d rank %d: [%zu, %zu) after %zu", n, size, r, lo, hi,
+                          next);
                 next = hi;
                 small = hi - lo < small ? hi - lo : small;
                 big = hi - lo > big ? hi - lo : big;
             }
-            CHECK_MSG(next == n && big - small <= 1, "n %zu size %d: ends at %zu, slices %zu..%zu", n, size, next, small, big);
+            CHECK_MSG(next == n && big - small <= 1, "n %zu size %d: ends at %zu, slices %zu..%zu", n, size, next,
+                      small, big);
         }
     }
 }

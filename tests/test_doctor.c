@@ -126,9 +126,9 @@ TEST(doctor, blobs_planted_faults)
 }
 
 /* ------------------------------------------------------------ the CLI */
-static const char *const check_order[NB_DOC__COUNT] = {
-    "input_stats", "class_balance", "loss_finite", "initial_loss", "grad_vanishing",
-    "grad_exploding", "loss_decreases", "overfit_batch", "above_chance"};
+static const char *const check_order[NB_DOC__COUNT] = {"input_stats",    "class_balance",  "loss_finite",
+                                                       "initial_loss",   "grad_vanishing", "grad_exploding",
+                                                       "loss_decreases", "overfit_batch",  "above_chance"};
 
 /* The status of `check` in diagnose --json output: 'p', 'w', 'f', or 0. */
 static char status_of(const char *out, const char *check)
@@ -250,9 +250,11 @@ TEST(doctor, cli_advice_never_names_what_is_in_effect)
     snprintf(flags, sizeof flags, "--model %s --act sigmoid --residual", model);
     out = diagnose(flags, NULL, 0);
     CHECK_MSG(out && !strstr(out, "\"status\":\"fail\""), "%s", out ? out : "");
-    CHECK_MSG(out && status_of(out, "loss_decreases") == 'p' && status_of(out, "overfit_batch") == 'p', "%s", out ? out : "");
-    CHECK_MSG(out && !strstr(out, "add --residual") && !strstr(out, "--init torch") && !strstr(out, "torch or xavier") &&
-                  !strstr(out, "clipping on"), "%s", out ? out : "");
+    CHECK_MSG(out && status_of(out, "loss_decreases") == 'p' && status_of(out, "overfit_batch") == 'p', "%s",
+              out ? out : "");
+    CHECK_MSG(out && !strstr(out, "add --residual") && !strstr(out, "--init torch") &&
+                  !strstr(out, "torch or xavier") && !strstr(out, "clipping on"),
+              "%s", out ? out : "");
     CHECK(out && strstr(out, "the net trains anyway"));
     free(out);
 }

@@ -80,7 +80,8 @@ static int f_count(const char *dir, const char *prefix)
     int n = 0;
     struct dirent *e;
     while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && (!prefix || !strncmp(e->d_name, prefix, strlen(prefix))))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+            (!prefix || !strncmp(e->d_name, prefix, strlen(prefix))))
             n++;
     closedir(d);
     return n;
@@ -107,7 +108,8 @@ static int f_count_tmp_data(const char *dir, const char *prefix)
 static void f_sleep_us(long us)
 {
     struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
 }
 
 static unsigned char *f_slurp(const char *path, size_t *n)
@@ -240,8 +242,8 @@ TEST(faults, sigkill_during_checkpoint_save_never_tears_the_file)
             long have = -1;
             if (f_check_generation(path, m, o, &have) != 0) torn++;
             /* the last reported save, or the one after it (renamed, then killed before reporting) */
-            CHECK_MSG(have == reported || have == reported + 1, "the file holds generation %ld, last reported %ld", have,
-                      reported);
+            CHECK_MSG(have == reported || have == reported + 1, "the file holds generation %ld, last reported %ld",
+                      have, reported);
             if (have > reported) reported = have;
         }
         int tmps = f_count(dir, tmpfx);
@@ -266,7 +268,8 @@ TEST(faults, sigkill_during_checkpoint_save_never_tears_the_file)
     long have;
     CHECK(f_check_generation(path, m, o, &have) == 0 && have == next);
     printf("     %d kills: %d saves completed, %d kills left a temporary file (swept by a later save), %d before "
-           "any file existed; never a torn checkpoint\n", kills, saves, left_tmp, absent);
+           "any file existed; never a torn checkpoint\n",
+           kills, saves, left_tmp, absent);
     nb_optim_free(o);
     nb_model_free(m);
     f_rmdir(dir);
@@ -365,8 +368,8 @@ TEST(faults, ckpt_truncated_at_every_length_is_rejected)
     for (size_t len = 0; img && len < n; len++) {
         f_spit(bad, img, len);
         int r = f_resume(bad);
-        CHECK_MSG(r == 1 || r == 2, "cut to %zu of %zu bytes: %s (%s)", len, n, r == 0 ? "loaded" : "message lacks the file",
-                  nb_errmsg());
+        CHECK_MSG(r == 1 || r == 2, "cut to %zu of %zu bytes: %s (%s)", len, n,
+                  r == 0 ? "loaded" : "message lacks the file", nb_errmsg());
     }
     free(img);
     f_rmdir(dir);
@@ -392,7 +395,8 @@ TEST(faults, ckpt_corrupted_bytes_rejected_or_undetectable)
         int k = 1 + (int)nb_rng_below(&r, 3), header = 0;
         for (int j = 0; j < k; j++) {
             size_t at = (size_t)nb_rng_below(&r, n);
-            cp[at] = (unsigned char)(nb_rng_below(&r, 2) ? nb_rng_below(&r, 256) : cp[at] ^ (1u << nb_rng_below(&r, 8)));
+            cp[at] = (unsigned char)(nb_rng_below(&r, 2) ? nb_rng_below(&r, 256)
+                                                         : cp[at] ^ (1u << nb_rng_below(&r, 8)));
             header |= at < 8 + hl;
         }
         f_spit(bad, cp, n);
@@ -510,9 +514,9 @@ static void f_oom_sweep(const char *what, f_op op, void *user, long max_n, int l
             if (rc == -2) fprintf(stderr, "  %s: allocation %ld failed: %s\n", what, n, nb_errmsg()), bad++;
             else if (rc != 0 && !nb_errmsg()[0])
                 fprintf(stderr, "  %s: allocation %ld failed: an error without a message\n", what, n), bad++;
-            else if (rc == 0)
-                sh->absorbed++;
-            if (leaked != 0) fprintf(stderr, "  %s: allocation %ld failed: %ld block(s) leaked\n", what, n, leaked), bad++;
+            else if (rc == 0) sh->absorbed++;
+            if (leaked != 0)
+                fprintf(stderr, "  %s: allocation %ld failed: %ld block(s) leaked\n", what, n, leaked), bad++;
         }
         _exit(bad ? 1 : 0);
     }
@@ -520,10 +524,8 @@ static void f_oom_sweep(const char *what, f_op op, void *user, long max_n, int l
     if (pid < 0 || waitpid(pid, &st, 0) != pid) t_fail(__FILE__, line, "%s: fork/wait: %s", what, strerror(errno));
     else if (WIFSIGNALED(st))
         t_fail(__FILE__, line, "%s: crashed (signal %d) when allocation %ld failed", what, WTERMSIG(st), sh->n);
-    else if (WEXITSTATUS(st) != 0)
-        t_fail(__FILE__, line, "%s: mishandled allocation failures (above)", what);
-    else if (!sh->done)
-        t_fail(__FILE__, line, "%s: still allocating after %ld allocations", what, max_n);
+    else if (WEXITSTATUS(st) != 0) t_fail(__FILE__, line, "%s: mishandled allocation failures (above)", what);
+    else if (!sh->done) t_fail(__FILE__, line, "%s: still allocating after %ld allocations", what, max_n);
     else
         printf("     %s: %ld allocations, each failure returned an error%s\n", what, sh->sites,
                sh->absorbed ? " or was absorbed" : "");

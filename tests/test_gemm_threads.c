@@ -28,7 +28,8 @@ static int same_for_any_threads(int f32, int ta, int tb, size_t M, size_t N, siz
                                 int *split)
 {
     const size_t lda = (ta ? M : K) + 1, ldb = (tb ? K : N) + 2, ldc = N + 3;
-    const size_t na = (ta ? K : M) * lda, nb = (tb ? N : K) * ldb, nc = M * ldc, es = f32 ? sizeof(float) : sizeof(double);
+    const size_t na = (ta ? K : M) * lda, nb = (tb ? N : K) * ldb, nc = M * ldc,
+                 es = f32 ? sizeof(float) : sizeof(double);
     void *A = malloc(na * es), *B = malloc(nb * es), *C0 = malloc(nc * es), *C1 = malloc(nc * es), *C = malloc(nc * es);
     int ok = A && B && C0 && C1 && C;
     if (ok) {
@@ -41,10 +42,8 @@ static int same_for_any_threads(int f32, int ta, int tb, size_t M, size_t N, siz
         nb_set_threads(threads);
         void *out = threads == 1 ? C1 : C;
         memcpy(out, C0, nc * es);
-        if (f32)
-            nb_k_gemm_f32(ta, tb, M, N, K, (float)alpha, A, lda, B, ldb, (float)beta, out, ldc);
-        else
-            nb_k_gemm_f64(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, out, ldc);
+        if (f32) nb_k_gemm_f32(ta, tb, M, N, K, (float)alpha, A, lda, B, ldb, (float)beta, out, ldc);
+        else nb_k_gemm_f64(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, out, ldc);
         *split += nb__gemm_last_pieces() > 1;
         if (threads > 1 && memcmp(C1, C, nc * es)) ok = 0;
     }
@@ -54,7 +53,7 @@ static int same_for_any_threads(int f32, int ta, int tb, size_t M, size_t N, siz
 
 /* Shapes for the built-in kernels, cut from a few hundred thousand
  * multiply-adds on; the CBLAS backend cuts only from 2^24 on (gemm.inc). */
-static const size_t DIMS[][3] = {{1, 513, 300},  {513, 17, 129}, {17, 513, 257}, {7, 1025, 64},
+static const size_t DIMS[][3] = {{1, 513, 300},   {513, 17, 129}, {17, 513, 257}, {7, 1025, 64},
                                  {130, 130, 130}, {64, 128, 784}, {128, 784, 64}, {64, 784, 128},
                                  {257, 255, 33},  {1025, 7, 300}, {33, 2049, 17}};
 static const size_t BIG[][3] = {{257, 1025, 129}, {1025, 255, 200}, {130, 2050, 300}, {64, 1024, 1024}};
@@ -70,8 +69,9 @@ static int sweep(const char *what, const size_t (*dims)[3], size_t ndims, int *s
                 const double *p = ab[(s + (size_t)t) % 3];
                 const size_t M = dims[s][0], N = dims[s][1], K = dims[s][2];
                 if (!same_for_any_threads(f32, t & 1, t >> 1, M, N, K, p[0], p[1], split) && fails++ < 5)
-                    t_fail(__FILE__, __LINE__, "%s %s ta=%d tb=%d %zux%zux%zu alpha=%g beta=%g: differs by thread count",
-                           what, f32 ? "f32" : "f64", t & 1, t >> 1, M, N, K, p[0], p[1]);
+                    t_fail(__FILE__, __LINE__,
+                           "%s %s ta=%d tb=%d %zux%zux%zu alpha=%g beta=%g: differs by thread count", what,
+                           f32 ? "f32" : "f64", t & 1, t >> 1, M, N, K, p[0], p[1]);
             }
     return fails;
 }

@@ -34,8 +34,8 @@ static int gc_run_catalogue(int fast)
         if (rc != 0 || !r.passed) {
             failed++;
             t_fail(__FILE__, __LINE__, "%s%s: rc %d, %s; worst in%d[%zu] -> out[%zu]: analytic %.10g numeric %.10g",
-                   cs[i].name, fast ? " (fast)" : "", rc, rc ? nb_errmsg() : "FAIL", r.worst_input,
-                   r.worst_in_index, r.worst_out_index, r.worst_analytic, r.worst_numeric);
+                   cs[i].name, fast ? " (fast)" : "", rc, rc ? nb_errmsg() : "FAIL", r.worst_input, r.worst_in_index,
+                   r.worst_out_index, r.worst_analytic, r.worst_numeric);
         }
     }
     nb_ctx_free(c);
@@ -322,7 +322,8 @@ TEST(gradcheck, locates_a_single_wrong_element)
     nb_gradcheck_result r;
     CHECK_OK(gc_check_mul(GC_ONE_ELEMENT, 0, &r) == 0);
     CHECK(r.passed == 0);
-    CHECK_MSG(r.worst_input == 1 && r.worst_in_index == 3 && r.worst_out_index == 3, "worst in%d[%zu] out[%zu]", r.worst_input, r.worst_in_index, r.worst_out_index);
+    CHECK_MSG(r.worst_input == 1 && r.worst_in_index == 3 && r.worst_out_index == 3, "worst in%d[%zu] out[%zu]",
+              r.worst_input, r.worst_in_index, r.worst_out_index);
     CHECK_NEAR(r.max_abs_err, 0.01, 1e-6);
     CHECK_NEAR(r.worst_analytic - r.worst_numeric, 0.01, 1e-6);
 }

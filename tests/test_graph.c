@@ -50,8 +50,8 @@ TEST(graph, sum_wx_values_gradients_edges)
     free(dot);
     char *svg = to_string(nb_graph_svg, y, &o, &rc);
     CHECK(rc == 0 && svg && !strncmp(svg, "<svg", 4) && strstr(svg, "</svg>\n"));
-    CHECK_MSG(count(svg, "<rect x=") == 4 && count(svg, "marker-end") == 3 && strstr(svg, "w*x") == NULL,
-              "%s", svg ? svg : "");
+    CHECK_MSG(count(svg, "<rect x=") == 4 && count(svg, "marker-end") == 3 && strstr(svg, "w*x") == NULL, "%s",
+              svg ? svg : "");
     free(svg);
     /* values hidden above max_values; a leaf alone is a graph of one */
     o.max_values = 2;

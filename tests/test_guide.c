@@ -48,8 +48,10 @@ TEST(guide, fast_transcripts_match)
 {
     char *out;
     int rc = guide_run("--fast docs/guide.md docs/guide.ko.md", &out);
-    CHECK_MSG(rc == 0 && out && strstr(out, " 0 differ"), "guide check failed (rc %d); `make guide` rewrites the "
-              "outputs, then review the diff:\n%s", rc, out ? out : "");
+    CHECK_MSG(rc == 0 && out && strstr(out, " 0 differ"),
+              "guide check failed (rc %d); `make guide` rewrites the "
+              "outputs, then review the diff:\n%s",
+              rc, out ? out : "");
     const char *last = out ? strstr(out, "guide: ") : NULL;
     if (last) printf("  %s", last);
     free(out);
@@ -98,33 +100,31 @@ TEST(guide, edited_number_is_caught)
         CHECK_MSG(rc == 1 && out && strstr(out, "DIFFERS") && strstr(out, "y     = 0.6"), "%s: %s", guides[g],
                   out ? out : "");
         free(out);
-        rc = edited_copy(guides[g], "loss = 3.774601", "loss = 3.774602",
-                         "two_layer", &out);
+        rc = edited_copy(guides[g], "loss = 3.774601", "loss = 3.774602", "two_layer", &out);
         CHECK_MSG(rc == 1 && out && strstr(out, "DIFFERS"), "%s: %s", guides[g], out ? out : "");
         free(out);
     }
 }
 
 /* The matching rules on a small synthetic guide. */
-static const char synthetic[] =
-    "# t\n"
-    "<!-- nabla: tol=0.01 -->\n"
-    "```\n"
-    "$ printf 'loss %s\\n' 1.004\n"
-    "loss 1.000\n"
-    "```\n"
-    "```\n"
-    "$ printf 'a 1\\nb 2\\nc 3\\nd 4\\nrun took 9.9s, 1234 samples/s\\n'\n"
-    "a 1\n"
-    "...\n"
-    "d 4\n"
-    "run took 0.1s, 5 samples/s\n"
-    "```\n"
-    "<!-- nabla: slow -->\n"
-    "```\n"
-    "$ false\n"
-    "never run\n"
-    "```\n";
+static const char synthetic[] = "# t\n"
+                                "<!-- nabla: tol=0.01 -->\n"
+                                "```\n"
+                                "$ printf 'loss %s\\n' 1.004\n"
+                                "loss 1.000\n"
+                                "```\n"
+                                "```\n"
+                                "$ printf 'a 1\\nb 2\\nc 3\\nd 4\\nrun took 9.9s, 1234 samples/s\\n'\n"
+                                "a 1\n"
+                                "...\n"
+                                "d 4\n"
+                                "run took 0.1s, 5 samples/s\n"
+                                "```\n"
+                                "<!-- nabla: slow -->\n"
+                                "```\n"
+                                "$ false\n"
+                                "never run\n"
+                                "```\n";
 
 TEST(guide, rules_tolerance_ellipsis_times_write)
 {

@@ -43,26 +43,47 @@ static void h_csv_bad(const char *text, size_t n, const nb_csv_opts *o, int line
 #define CSV_BAD(text, o, line, want) h_csv_bad(text, strlen(text), o, line, want, __LINE__)
 #define NO_OPTS ((const nb_csv_opts *)NULL)
 
-TEST(csv_bad, too_many_empty_fields) { CSV_BAD(",,,,,,,,,,,,,,\n", &(nb_csv_opts){.max_line = 16}, 1, "15 fields, most of them empty"); }
+TEST(csv_bad, too_many_empty_fields)
+{
+    CSV_BAD(",,,,,,,,,,,,,,\n", &(nb_csv_opts){.max_line = 16}, 1, "15 fields, most of them empty");
+}
 TEST(csv_bad, label_too_large) { CSV_BAD("0,1\n65536,2\n", NO_OPTS, 2, "label 65536 is not a class index"); }
 TEST(csv_bad, label_nan) { CSV_BAD("0,1\nnan,2\n", NO_OPTS, 2, "column 1: nan (NaN and Inf are not accepted)"); }
 TEST(csv_bad, quoted_number) { CSV_BAD("0,1\n1,\"2\"\n", NO_OPTS, 2, "column 2: \"\"2\"\" is not a number"); }
 TEST(csv_bad, blank_lines_still_count) { CSV_BAD("0,1\n\n\n1,2,3\n", NO_OPTS, 4, "3 fields but the first row has 2"); }
 TEST(csv_bad, blank_field) { CSV_BAD("0,1,2\n1, ,3\n", NO_OPTS, 2, "column 2: empty field is not a number"); }
-TEST(csv_bad, quoted_numeric_first_row) { CSV_BAD("\"0\",\"1\"\n1,2\n", NO_OPTS, 1, "the first line is quoted numbers: a header or data?"); }
-TEST(csv_bad, delimiter_that_cannot_separate) { CSV_BAD("0.1.2\n", &(nb_csv_opts){.delim = '.'}, 0, "delimiter '.' cannot separate numbers"); }
+TEST(csv_bad, quoted_numeric_first_row)
+{
+    CSV_BAD("\"0\",\"1\"\n1,2\n", NO_OPTS, 1, "the first line is quoted numbers: a header or data?");
+}
+TEST(csv_bad, delimiter_that_cannot_separate)
+{
+    CSV_BAD("0.1.2\n", &(nb_csv_opts){.delim = '.'}, 0, "delimiter '.' cannot separate numbers");
+}
 TEST(csv_bad, bad_header_option) { CSV_BAD("0,1\n", &(nb_csv_opts){.header = 7}, 0, "bad header option 7"); }
-TEST(csv_bad, bad_n_classes_option) { CSV_BAD("0,1\n", &(nb_csv_opts){.n_classes = -2}, 0, "n_classes -2 (must be 0..65536)"); }
+TEST(csv_bad, bad_n_classes_option)
+{
+    CSV_BAD("0,1\n", &(nb_csv_opts){.n_classes = -2}, 0, "n_classes -2 (must be 0..65536)");
+}
 TEST(csv_bad, max_line_too_large) { CSV_BAD("0,1\n", &(nb_csv_opts){.max_line = SIZE_MAX}, 0, "max_line too large"); }
-TEST(csv_bad, nul_byte) { h_csv_bad("0,1\n1,\0" "2\n", 9, NULL, 2, "NUL byte in a text file", __LINE__); }
-TEST(csv_bad, line_over_the_cap) { CSV_BAD("0,1\n1,23456789\n", &(nb_csv_opts){.max_line = 9}, 2, "line longer than 9 bytes"); }
+TEST(csv_bad, nul_byte)
+{
+    h_csv_bad("0,1\n1,\0"
+              "2\n",
+              9, NULL, 2, "NUL byte in a text file", __LINE__);
+}
+TEST(csv_bad, line_over_the_cap)
+{
+    CSV_BAD("0,1\n1,23456789\n", &(nb_csv_opts){.max_line = 9}, 2, "line longer than 9 bytes");
+}
 
 /* The line buffers grow on demand now: a line of exactly max_line bytes is
  * read whole, from a file and from memory, and one more byte is refused. */
 /* issue 13: what spreadsheets write is read as they meant it */
 TEST(csv_ok, byte_order_mark_then_header)
 {
-    const char *text = "\xef\xbb\xbf" "label,a\n1,2\n0,3\n";
+    const char *text = "\xef\xbb\xbf"
+                       "label,a\n1,2\n0,3\n";
     nb_dataset *ds = nb_csv_parse(text, strlen(text), "mem.csv", &(nb_csv_opts){.label_name = "label"});
     CHECK_OK(ds);
     if (ds) CHECK(ds->n == 2 && ds->d == 1 && ds->y[0] == 1 && ds->xf[1] == 3);
@@ -272,52 +293,157 @@ TEST(ckpt_bad, plain_safetensors_not_a_checkpoint)
     CK_BAD(path, "not a nabla checkpoint (metadata 'format' is missing, expected nabla-checkpoint-1)");
 }
 /* a Hugging Face file says "format": "pt" (this case read freed memory once) */
-TEST(ckpt_bad, foreign_format) { CK_BAD(EDIT("pt.safetensors", .key = "format", .value = "pt"), "metadata 'format' is 'pt'"); }
-TEST(ckpt_bad, newer_format) { CK_BAD(EDIT("v2.safetensors", .key = "format", .value = "nabla-checkpoint-2"), "is 'nabla-checkpoint-2', expected nabla-checkpoint-1"); }
+TEST(ckpt_bad, foreign_format)
+{
+    CK_BAD(EDIT("pt.safetensors", .key = "format", .value = "pt"), "metadata 'format' is 'pt'");
+}
+TEST(ckpt_bad, newer_format)
+{
+    CK_BAD(EDIT("v2.safetensors", .key = "format", .value = "nabla-checkpoint-2"),
+           "is 'nabla-checkpoint-2', expected nabla-checkpoint-1");
+}
 TEST(ckpt_bad, model_metadata_disagrees_with_tensors)
 {
     CK_BAD(EDIT("wide.safetensors", .key = "model", .value = "4-5-2"),
            "tensor 'layers.0.weight': the file has shape [3, 4] but the destination has [5, 4]");
 }
-TEST(ckpt_bad, transposed_weight) { CK_BAD(EDIT("t.safetensors", .reverse = "layers.0.weight"), "the file has shape [4, 3] but the destination has [3, 4]"); }
-TEST(ckpt_bad, missing_weight) { CK_BAD(EDIT("nw.safetensors", .drop = "layers.3.weight"), "the model's 'layers.3.weight' is missing from the checkpoint"); }
-TEST(ckpt_bad, missing_batchnorm_buffer) { CK_BAD(EDIT("nb.safetensors", .drop = "layers.1.running_var"), "'layers.1.running_var' is missing"); }
-TEST(ckpt_bad, dtype_disagrees_with_metadata) { CK_BAD(EDIT("f64.safetensors", .key = "dtype", .value = "float64"), "the file has dtype F32 but the destination is float64"); }
-TEST(ckpt_bad, missing_optimizer_buffer) { CK_BAD(EDIT("no_avg.safetensors", .drop = "optim.exp_avg"), "the checkpoint holds 1 optimizer buffers, this optimizer needs 2"); }
+TEST(ckpt_bad, transposed_weight)
+{
+    CK_BAD(EDIT("t.safetensors", .reverse = "layers.0.weight"),
+           "the file has shape [4, 3] but the destination has [3, 4]");
+}
+TEST(ckpt_bad, missing_weight)
+{
+    CK_BAD(EDIT("nw.safetensors", .drop = "layers.3.weight"),
+           "the model's 'layers.3.weight' is missing from the checkpoint");
+}
+TEST(ckpt_bad, missing_batchnorm_buffer)
+{
+    CK_BAD(EDIT("nb.safetensors", .drop = "layers.1.running_var"), "'layers.1.running_var' is missing");
+}
+TEST(ckpt_bad, dtype_disagrees_with_metadata)
+{
+    CK_BAD(EDIT("f64.safetensors", .key = "dtype", .value = "float64"),
+           "the file has dtype F32 but the destination is float64");
+}
+TEST(ckpt_bad, missing_optimizer_buffer)
+{
+    CK_BAD(EDIT("no_avg.safetensors", .drop = "optim.exp_avg"),
+           "the checkpoint holds 1 optimizer buffers, this optimizer needs 2");
+}
 TEST(ckpt_bad, no_optimizer_saved) { CK_BAD(h_good(0), "metadata 'optim.steps' is missing"); }
 TEST(ckpt_bad, optimizer_of_another_kind)
 {
-    h_ck_bad_kind(h_good(1), NB_OPT_RMSPROP, "optimizer state 'optim.exp_avg' does not belong to this optimizer", __LINE__);
+    h_ck_bad_kind(h_good(1), NB_OPT_RMSPROP, "optimizer state 'optim.exp_avg' does not belong to this optimizer",
+                  __LINE__);
 }
-TEST(ckpt_bad, optimizer_buffer_wrong_size) { CK_BAD(EDIT("short.safetensors", .shorten = "optim.exp_avg_sq"), "optimizer state 'optim.exp_avg_sq' does not match this optimizer"); }
-TEST(ckpt_bad, optimizer_steps_too_large) { CK_BAD(EDIT("steps.safetensors", .key = "optim.steps", .value = "18446744073709551615"), "'optim.steps' = 18446744073709551615 is too large"); }
-TEST(ckpt_bad, lr_not_finite) { CK_BAD(EDIT("inf.safetensors", .key = "optim.lr", .value = "inf"), "metadata 'optim.lr' = 'inf' is not a finite number"); }
+TEST(ckpt_bad, optimizer_buffer_wrong_size)
+{
+    CK_BAD(EDIT("short.safetensors", .shorten = "optim.exp_avg_sq"),
+           "optimizer state 'optim.exp_avg_sq' does not match this optimizer");
+}
+TEST(ckpt_bad, optimizer_steps_too_large)
+{
+    CK_BAD(EDIT("steps.safetensors", .key = "optim.steps", .value = "18446744073709551615"),
+           "'optim.steps' = 18446744073709551615 is too large");
+}
+TEST(ckpt_bad, lr_not_finite)
+{
+    CK_BAD(EDIT("inf.safetensors", .key = "optim.lr", .value = "inf"),
+           "metadata 'optim.lr' = 'inf' is not a finite number");
+}
 TEST(ckpt_bad, lr_negative) { CK_BAD(EDIT("neg.safetensors", .key = "optim.lr", .value = "-0.5"), "invalid lr -0.5"); }
-TEST(ckpt_bad, beta1_out_of_range) { CK_BAD(EDIT("beta.safetensors", .key = "optim.momentum", .value = "1.5"), "invalid beta1 1.5"); }
-TEST(ckpt_bad, schedule_step_missing) { CK_BAD(EDIT("nosched.safetensors", .unset = "sched.epoch"), "metadata 'sched.epoch' is missing"); }
+TEST(ckpt_bad, beta1_out_of_range)
+{
+    CK_BAD(EDIT("beta.safetensors", .key = "optim.momentum", .value = "1.5"), "invalid beta1 1.5");
+}
+TEST(ckpt_bad, schedule_step_missing)
+{
+    CK_BAD(EDIT("nosched.safetensors", .unset = "sched.epoch"), "metadata 'sched.epoch' is missing");
+}
 TEST(ckpt_bad, schedule_step_huge)
 {
     /* resuming replays the schedule step by step: a hostile count is refused, not replayed for hours */
     CK_BAD(EDIT("sched.safetensors", .key = "sched.epoch", .value = "99999999999"),
            "'sched.epoch' = 99999999999 is more than the 134217728 schedule steps a checkpoint may replay");
 }
-TEST(ckpt_bad, progress_missing) { CK_BAD(EDIT("nopos.safetensors", .unset = "loader.pos"), "metadata 'loader.pos' is missing"); }
-TEST(ckpt_bad, progress_not_a_number) { CK_BAD(EDIT("x.safetensors", .key = "step", .value = "12x"), "metadata 'step' = '12x' is not an unsigned integer"); }
-TEST(ckpt_bad, progress_negative) { CK_BAD(EDIT("m1.safetensors", .key = "epoch", .value = "-1"), "metadata 'epoch' = '-1' is not an unsigned integer"); }
+TEST(ckpt_bad, progress_missing)
+{
+    CK_BAD(EDIT("nopos.safetensors", .unset = "loader.pos"), "metadata 'loader.pos' is missing");
+}
+TEST(ckpt_bad, progress_not_a_number)
+{
+    CK_BAD(EDIT("x.safetensors", .key = "step", .value = "12x"), "metadata 'step' = '12x' is not an unsigned integer");
+}
+TEST(ckpt_bad, progress_negative)
+{
+    CK_BAD(EDIT("m1.safetensors", .key = "epoch", .value = "-1"), "metadata 'epoch' = '-1' is not an unsigned integer");
+}
 /* issue 13: what the values mean, not only their bytes */
-TEST(ckpt_bad, epoch_beyond_range) { CK_BAD(EDIT("e63.safetensors", .key = "epoch", .value = "9223372036854775808"), "metadata 'epoch' = 9223372036854775808 is out of range"); }
-TEST(ckpt_bad, step_beyond_range) { CK_BAD(EDIT("s63.safetensors", .key = "step", .value = "9223372036854775807"), "metadata 'step' = 9223372036854775807 is out of range"); }
-TEST(ckpt_bad, optimizer_steps_beyond_range) { CK_BAD(EDIT("o62.safetensors", .key = "optim.steps", .value = "4611686018427387904"), "'optim.steps' = 4611686018427387904 is too large"); }
-TEST(ckpt_bad, loader_position_past_its_size) { CK_BAD(EDIT("pos.safetensors", .key = "loader.pos", .value = "7"), "metadata 'loader.pos' = 7 is out of range (at most 6, loader.n)"); }
-TEST(ckpt_bad, nan_weight) { CK_BAD(EDIT("nan.safetensors", .poison = "layers.0.weight", .bad = NAN), "tensor 'layers.0.weight' holds NaN at element 1"); }
-TEST(ckpt_bad, inf_bias) { CK_BAD(EDIT("inf_b.safetensors", .poison = "layers.3.bias", .bad = -INFINITY), "tensor 'layers.3.bias' holds -Inf at element 1"); }
-TEST(ckpt_bad, nan_optimizer_state) { CK_BAD(EDIT("nan_m.safetensors", .poison = "optim.exp_avg", .bad = NAN), "tensor 'optim.exp_avg' holds NaN at element 1"); }
-TEST(ckpt_bad, negative_adam_second_moment) { CK_BAD(EDIT("neg_v.safetensors", .poison = "optim.exp_avg_sq", .bad = -1), "tensor 'optim.exp_avg_sq' holds -1 at element 1: a second moment is never negative"); }
-TEST(ckpt_bad, negative_running_variance) { CK_BAD(EDIT("neg_var.safetensors", .poison = "layers.1.running_var", .bad = -2), "tensor 'layers.1.running_var' holds -2 at element 1"); }
-TEST(ckpt_bad, act_param_not_a_number) { CK_BAD(EDIT("ap.safetensors", .key = "act_param", .value = "xyz"), "metadata 'act_param' = 'xyz' is not a finite number"); }
-TEST(ckpt_bad, dropout_nan) { CK_BAD(EDIT("dn.safetensors", .key = "dropout", .value = "nan"), "metadata 'dropout' = 'nan' is not a probability in [0, 1)"); }
-TEST(ckpt_bad, dtype_int8) { CK_BAD(EDIT("i8.safetensors", .key = "dtype", .value = "int8"), "metadata 'dtype' = 'int8' is not float32 or float64"); }
-TEST(ckpt_bad, batchnorm_flag_not_boolean) { CK_BAD(EDIT("bn2.safetensors", .key = "batchnorm", .value = "yes"), "metadata 'batchnorm' = 'yes' is not 0 or 1"); }
+TEST(ckpt_bad, epoch_beyond_range)
+{
+    CK_BAD(EDIT("e63.safetensors", .key = "epoch", .value = "9223372036854775808"),
+           "metadata 'epoch' = 9223372036854775808 is out of range");
+}
+TEST(ckpt_bad, step_beyond_range)
+{
+    CK_BAD(EDIT("s63.safetensors", .key = "step", .value = "9223372036854775807"),
+           "metadata 'step' = 9223372036854775807 is out of range");
+}
+TEST(ckpt_bad, optimizer_steps_beyond_range)
+{
+    CK_BAD(EDIT("o62.safetensors", .key = "optim.steps", .value = "4611686018427387904"),
+           "'optim.steps' = 4611686018427387904 is too large");
+}
+TEST(ckpt_bad, loader_position_past_its_size)
+{
+    CK_BAD(EDIT("pos.safetensors", .key = "loader.pos", .value = "7"),
+           "metadata 'loader.pos' = 7 is out of range (at most 6, loader.n)");
+}
+TEST(ckpt_bad, nan_weight)
+{
+    CK_BAD(EDIT("nan.safetensors", .poison = "layers.0.weight", .bad = NAN),
+           "tensor 'layers.0.weight' holds NaN at element 1");
+}
+TEST(ckpt_bad, inf_bias)
+{
+    CK_BAD(EDIT("inf_b.safetensors", .poison = "layers.3.bias", .bad = -INFINITY),
+           "tensor 'layers.3.bias' holds -Inf at element 1");
+}
+TEST(ckpt_bad, nan_optimizer_state)
+{
+    CK_BAD(EDIT("nan_m.safetensors", .poison = "optim.exp_avg", .bad = NAN),
+           "tensor 'optim.exp_avg' holds NaN at element 1");
+}
+TEST(ckpt_bad, negative_adam_second_moment)
+{
+    CK_BAD(EDIT("neg_v.safetensors", .poison = "optim.exp_avg_sq", .bad = -1),
+           "tensor 'optim.exp_avg_sq' holds -1 at element 1: a second moment is never negative");
+}
+TEST(ckpt_bad, negative_running_variance)
+{
+    CK_BAD(EDIT("neg_var.safetensors", .poison = "layers.1.running_var", .bad = -2),
+           "tensor 'layers.1.running_var' holds -2 at element 1");
+}
+TEST(ckpt_bad, act_param_not_a_number)
+{
+    CK_BAD(EDIT("ap.safetensors", .key = "act_param", .value = "xyz"),
+           "metadata 'act_param' = 'xyz' is not a finite number");
+}
+TEST(ckpt_bad, dropout_nan)
+{
+    CK_BAD(EDIT("dn.safetensors", .key = "dropout", .value = "nan"),
+           "metadata 'dropout' = 'nan' is not a probability in [0, 1)");
+}
+TEST(ckpt_bad, dtype_int8)
+{
+    CK_BAD(EDIT("i8.safetensors", .key = "dtype", .value = "int8"),
+           "metadata 'dtype' = 'int8' is not float32 or float64");
+}
+TEST(ckpt_bad, batchnorm_flag_not_boolean)
+{
+    CK_BAD(EDIT("bn2.safetensors", .key = "batchnorm", .value = "yes"), "metadata 'batchnorm' = 'yes' is not 0 or 1");
+}
 TEST(ckpt_bad, rebuilt_model_refuses_nan_weight)
 {
     /* the path of eval/predict/summary: nb_model_load (description + weights) */
@@ -325,7 +451,8 @@ TEST(ckpt_bad, rebuilt_model_refuses_nan_weight)
     nb_clear_error();
     nb_model *m = nb_model_load(path);
     CHECK(m == NULL);
-    CHECK_MSG(strstr(nb_errmsg(), path) && strstr(nb_errmsg(), "tensor 'layers.3.weight' holds NaN"), "%s", nb_errmsg());
+    CHECK_MSG(strstr(nb_errmsg(), path) && strstr(nb_errmsg(), "tensor 'layers.3.weight' holds NaN"), "%s",
+              nb_errmsg());
     nb_model_free(m);
     h_done(path);
 }

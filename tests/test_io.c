@@ -126,12 +126,9 @@ TEST(io, roundtrip)
     uint8_t bytes[5] = {0, 1, 127, 128, 255};
     static const char *odd = "odd \"name\"\\ with\nnewline \xc3\xa9\xf0\x9f\x98\x80";
     nb_st_tensor ts[] = {
-        {"layer.weight", NB_ST_F32, 2, {2, 3}, w},
-        {"scalar", NB_ST_F64, 0, {0}, &s},
-        {"idx", NB_ST_I32, 1, {4}, idx},
-        {"big", NB_ST_I64, 1, {2}, big},
-        {"bytes", NB_ST_U8, 1, {5}, bytes},
-        {"empty", NB_ST_F32, 2, {0, 3}, NULL},
+        {"layer.weight", NB_ST_F32, 2, {2, 3}, w}, {"scalar", NB_ST_F64, 0, {0}, &s},
+        {"idx", NB_ST_I32, 1, {4}, idx},           {"big", NB_ST_I64, 1, {2}, big},
+        {"bytes", NB_ST_U8, 1, {5}, bytes},        {"empty", NB_ST_F32, 2, {0, 3}, NULL},
         {odd, NB_ST_U8, 2, {1, 1}, bytes + 4},
     };
     size_t n = sizeof ts / sizeof ts[0];
@@ -182,8 +179,8 @@ TEST(io, roundtrip)
         const char *order[] = {"big", "scalar", "empty", "idx", "layer.weight", "bytes"};
         for (size_t i = 0; i < 6; i++) {
             const nb_st_tensor *t = nb_st_at(f, i);
-            CHECK_MSG(t && strcmp(t->name, order[i]) == 0, "tensor %zu is %s, expected %s", i,
-                      t ? t->name : "NULL", order[i]);
+            CHECK_MSG(t && strcmp(t->name, order[i]) == 0, "tensor %zu is %s, expected %s", i, t ? t->name : "NULL",
+                      order[i]);
         }
         CHECK(nb_st_at(f, n) == NULL);
         CHECK(nb_st_meta_count(f) == 3);
@@ -331,8 +328,8 @@ TEST(io, save_rejects_bad_input)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         nb_clear_error();
         CHECK_MSG(nb_st_save(path, cases[i].t, cases[i].n, cases[i].m, cases[i].nm) == -1, "case %zu saved", i);
-        CHECK_MSG(strstr(nb_errmsg(), cases[i].want) && strstr(nb_errmsg(), path),
-                  "case %zu: \"%s\" lacks \"%s\"", i, nb_errmsg(), cases[i].want);
+        CHECK_MSG(strstr(nb_errmsg(), cases[i].want) && strstr(nb_errmsg(), path), "case %zu: \"%s\" lacks \"%s\"", i,
+                  nb_errmsg(), cases[i].want);
         CHECK_MSG(io_count_entries(dir) == 0, "case %zu left a file behind", i);
     }
     CHECK(nb_st_save(NULL, NULL, 0, NULL, 0) == -1);
@@ -344,8 +341,7 @@ TEST(io, save_missing_directory)
 {
     nb_clear_error();
     CHECK(nb_st_save("/tmp/nb_io_no_such_dir_4f1/x.safetensors", NULL, 0, NULL, 0) == -1);
-    CHECK(strstr(nb_errmsg(), "/tmp/nb_io_no_such_dir_4f1/x.safetensors") &&
-          strstr(nb_errmsg(), strerror(ENOENT)));
+    CHECK(strstr(nb_errmsg(), "/tmp/nb_io_no_such_dir_4f1/x.safetensors") && strstr(nb_errmsg(), strerror(ENOENT)));
 }
 
 /* --------------------------------------------------------- save: atomic */
@@ -516,7 +512,10 @@ TEST(io_bad, json_missing_colon) { BAD("{\"a\" 1}", 0, "expected ':'"); }
 TEST(io_bad, json_missing_comma) { BAD("{\"__metadata__\":{\"a\":\"b\" \"c\":\"d\"}}", 0, "expected ',' or '}'"); }
 TEST(io_bad, json_bad_escape) { BAD("{\"__metadata__\":{\"a\":\"\\x41\"}}", 0, "invalid escape '\\x'"); }
 TEST(io_bad, json_short_unicode_escape) { BAD("{\"__metadata__\":{\"a\":\"\\u12\"}}", 0, "four hex digits"); }
-TEST(io_bad, json_lone_high_surrogate) { BAD("{\"__metadata__\":{\"a\":\"\\ud800x\"}}", 0, "not followed by a low surrogate"); }
+TEST(io_bad, json_lone_high_surrogate)
+{
+    BAD("{\"__metadata__\":{\"a\":\"\\ud800x\"}}", 0, "not followed by a low surrogate");
+}
 TEST(io_bad, json_lone_low_surrogate) { BAD("{\"__metadata__\":{\"a\":\"\\udc00\"}}", 0, "lone low surrogate"); }
 TEST(io_bad, json_raw_control_char) { BAD("{\"__metadata__\":{\"a\":\"x\ty\"}}", 0, "control character 0x09"); }
 TEST(io_bad, json_leading_zero)
@@ -554,25 +553,41 @@ TEST(io_bad, deep_nesting)
 TEST(io_bad, entry_not_object) { BAD("{\"a\":[1,2]}", 0, "tensor 'a': the entry is not an object"); }
 TEST(io_bad, unknown_dtype)
 {
-    BAD("{\"a\":{\"dtype\":\"F128\",\"shape\":[1],\"data_offsets\":[0,16]}}", 16, "tensor 'a' has unknown dtype 'F128'");
+    BAD("{\"a\":{\"dtype\":\"F128\",\"shape\":[1],\"data_offsets\":[0,16]}}", 16,
+        "tensor 'a' has unknown dtype 'F128'");
     BAD("{\"a\":{\"dtype\":\"f32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4, "unknown dtype 'f32'");
 }
-TEST(io_bad, dtype_with_nul) { BAD("{\"a\":{\"dtype\":\"U8\\u0000\",\"shape\":[1],\"data_offsets\":[0,1]}}", 1, "unknown dtype"); }
-TEST(io_bad, dtype_not_string) { BAD("{\"a\":{\"dtype\":4,\"shape\":[1],\"data_offsets\":[0,4]}}", 4, "dtype is not a string"); }
+TEST(io_bad, dtype_with_nul)
+{
+    BAD("{\"a\":{\"dtype\":\"U8\\u0000\",\"shape\":[1],\"data_offsets\":[0,1]}}", 1, "unknown dtype");
+}
+TEST(io_bad, dtype_not_string)
+{
+    BAD("{\"a\":{\"dtype\":4,\"shape\":[1],\"data_offsets\":[0,4]}}", 4, "dtype is not a string");
+}
 TEST(io_bad, ndims_9)
 {
     BAD("{\"a\":{\"dtype\":\"U8\",\"shape\":[1,1,1,1,1,1,1,1,1],\"data_offsets\":[0,1]}}", 1,
         "shape has 9 dimensions; at most 8");
 }
-TEST(io_bad, negative_shape) { BAD("{\"a\":{\"dtype\":\"U8\",\"shape\":[-1],\"data_offsets\":[0,0]}}", 0, "shape[0] is negative"); }
-TEST(io_bad, negative_zero_shape) { BAD("{\"a\":{\"dtype\":\"U8\",\"shape\":[-0],\"data_offsets\":[0,0]}}", 0, "shape[0] is negative"); }
+TEST(io_bad, negative_shape)
+{
+    BAD("{\"a\":{\"dtype\":\"U8\",\"shape\":[-1],\"data_offsets\":[0,0]}}", 0, "shape[0] is negative");
+}
+TEST(io_bad, negative_zero_shape)
+{
+    BAD("{\"a\":{\"dtype\":\"U8\",\"shape\":[-0],\"data_offsets\":[0,0]}}", 0, "shape[0] is negative");
+}
 TEST(io_bad, non_integer_shape)
 {
     BAD("{\"a\":{\"dtype\":\"U8\",\"shape\":[2.0],\"data_offsets\":[0,2]}}", 2, "shape[0] is not an integer");
     BAD("{\"a\":{\"dtype\":\"U8\",\"shape\":[1e1],\"data_offsets\":[0,10]}}", 10, "shape[0] is not an integer");
     BAD("{\"a\":{\"dtype\":\"U8\",\"shape\":[\"2\"],\"data_offsets\":[0,2]}}", 2, "shape[0] is not a number");
 }
-TEST(io_bad, shape_not_array) { BAD("{\"a\":{\"dtype\":\"U8\",\"shape\":2,\"data_offsets\":[0,2]}}", 2, "shape is not an array"); }
+TEST(io_bad, shape_not_array)
+{
+    BAD("{\"a\":{\"dtype\":\"U8\",\"shape\":2,\"data_offsets\":[0,2]}}", 2, "shape is not an array");
+}
 TEST(io_bad, huge_number_shape)
 {
     BAD("{\"a\":{\"dtype\":\"U8\",\"shape\":[18446744073709551616],\"data_offsets\":[0,1]}}", 1,
@@ -621,7 +636,8 @@ TEST(io_bad, offsets_size_mismatch)
     nb_st_file *f = nb_st_load_mem(img, n, "ckpt.safetensors");
     CHECK(!f);
     CHECK_MSG(strcmp(nb_errmsg(), "ckpt.safetensors: tensor 'layers.0.weight' data_offsets [0, 10] hold 10 "
-                                  "bytes but dtype F32 shape [3] needs 12") == 0, "got: %s", nb_errmsg());
+                                  "bytes but dtype F32 shape [3] needs 12") == 0,
+              "got: %s", nb_errmsg());
     free(img);
     BAD("{\"a\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,20]}}", 20, "needs 16");
 }
@@ -731,7 +747,8 @@ TEST(io, fuzz_truncate_and_flip)
     }
     uint64_t hl = 0;
     for (int i = 7; i >= 0; i--) hl = hl << 8 | img[i];
-    static const unsigned char subs[] = {0x00, 0x01, '"', '{', '}', '[', ']', ',', ':', '0', '9', '-', '\\', 'u', 0x80, 0xFF};
+    static const unsigned char subs[] = {0x00, 0x01, '"', '{', '}',  '[', ']',  ',',
+                                         ':',  '0',  '9', '-', '\\', 'u', 0x80, 0xFF};
     long loaded = 0, tried = 0;
     for (size_t p = 0; p < 8 + hl; p++) {
         unsigned char orig = img[p];
@@ -760,10 +777,7 @@ TEST(io, fuzz_truncate_and_flip)
 /* --------------------------------------------------- Python interop */
 /* The files both sides write and check are described in
  * tests/ref/check_safetensors.py; keep the two in step. */
-static int io_have_python(void)
-{
-    return system("python3 -c \"import safetensors, numpy\" >/dev/null 2>&1") == 0;
-}
+static int io_have_python(void) { return system("python3 -c \"import safetensors, numpy\" >/dev/null 2>&1") == 0; }
 
 TEST(io, python_interop)
 {
@@ -781,10 +795,10 @@ TEST(io, python_interop)
     uint8_t u8[5] = {0, 1, 127, 128, 255};
     float sc = 3.5f, one = 1.0f;
     nb_st_tensor ts[] = {
-        {"w.f32", NB_ST_F32, 2, {2, 3}, w},       {"b.f64", NB_ST_F64, 1, {3}, b},
-        {"idx.i32", NB_ST_I32, 1, {4}, idx},      {"big.i64", NB_ST_I64, 1, {2}, big},
-        {"bytes.u8", NB_ST_U8, 1, {5}, u8},       {"scalar", NB_ST_F32, 0, {0}, &sc},
-        {"empty", NB_ST_F32, 2, {0, 4}, NULL},    {"\xc3\xbcn\xc3\xaf\"code", NB_ST_F32, 1, {1}, &one},
+        {"w.f32", NB_ST_F32, 2, {2, 3}, w},    {"b.f64", NB_ST_F64, 1, {3}, b},
+        {"idx.i32", NB_ST_I32, 1, {4}, idx},   {"big.i64", NB_ST_I64, 1, {2}, big},
+        {"bytes.u8", NB_ST_U8, 1, {5}, u8},    {"scalar", NB_ST_F32, 0, {0}, &sc},
+        {"empty", NB_ST_F32, 2, {0, 4}, NULL}, {"\xc3\xbcn\xc3\xaf\"code", NB_ST_F32, 1, {1}, &one},
     };
     nb_st_meta meta[] = {{"format", "nabla"}, {"step", "42"}, {"note", "h\xc3\xa9llo \"q\"\n"}};
     char path[64], cmd[256];

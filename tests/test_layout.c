@@ -20,8 +20,8 @@ typedef struct {
 } t_fn_len;
 
 typedef struct {
-    int n_fns;            /* functions found */
-    int n_over;           /* of them longer than the limit */
+    int n_fns;                /* functions found */
+    int n_over;               /* of them longer than the limit */
     t_fn_len over[T_FN_OVER]; /* the first T_FN_OVER of those */
 } t_fn_scan;
 
@@ -129,7 +129,8 @@ TEST(layout, counter_catches_a_long_function)
     t_fn_scan sc;
     char *at = t_fn_synth("static int nb__too_long(int argc, char **argv)", T_FN_MAX_LINES + 1);
     char *ok = t_fn_synth("static void nb__just_fits(void)", T_FN_MAX_LINES);
-    char *attr = t_fn_synth("__attribute__((constructor)) static void nb__init(int a,\n                           int b)", 200);
+    char *attr = t_fn_synth(
+        "__attribute__((constructor)) static void nb__init(int a,\n                           int b)", 200);
     CHECK_OK(at && ok && attr);
     if (at && ok && attr) {
         t_fn_scan_text(at, T_FN_MAX_LINES, &sc);

@@ -275,11 +275,13 @@ TEST(lrfind, cli_no_descent_suggests_nothing)
     int rc = t_cli_run(args, &out);
     CHECK_MSG(rc == 0, "exit %d: %s", rc, out ? out : "");
     CHECK_MSG(out && strstr(out, "\"suggested\":null") && strstr(out, "\"no_descent\":true") &&
-                  strstr(out, "\"reason\":\"the loss never fell") && strstr(out, "nabla diagnose"), "%s", out ? out : "");
+                  strstr(out, "\"reason\":\"the loss never fell") && strstr(out, "nabla diagnose"),
+              "%s", out ? out : "");
     free(out);
     snprintf(args, sizeof args, "lr-find --start 1e-12 --end 1e-11 --steps 30 --limit-train 2000 --out %s", dir);
     CHECK(t_cli_run(args, &out) == 0);
-    CHECK_MSG(out && strstr(out, "no suggestion") && strstr(out, "next: nabla diagnose") && !strstr(out, "nabla train --lr"),
+    CHECK_MSG(out && strstr(out, "no suggestion") && strstr(out, "next: nabla diagnose") &&
+                  !strstr(out, "nabla train --lr"),
               "%s", out ? out : "");
     free(out);
     /* a healthy sweep still suggests, and a setting that cannot learn is warned about */

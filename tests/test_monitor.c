@@ -92,7 +92,8 @@ TEST(monitor, numbers_equal_norms_computed_by_hand)
     s.grads = calloc(n, sizeof(double));
     s.before = calloc(n, sizeof(double));
     s.after = calloc(n, sizeof(double));
-    nb_step_hooks hooks = {.user = &s, .after_backward = spy_backward, .after_clip = spy_clip, .after_update = spy_update};
+    nb_step_hooks hooks = {
+        .user = &s, .after_backward = spy_backward, .after_clip = spy_clip, .after_update = spy_update};
     const double clip = 0.5;
     nb_step_opts so = {.clip_norm = clip, .rng = &r, .hooks = &hooks};
     nb_ctx *c = nb_ctx_new(NULL);
@@ -253,15 +254,17 @@ TEST(monitor, warnings_dead_relu_vanishing_exploding_lines_and_json)
         FILE *f = fmemopen(json, sizeof json, "w");
         nb_monitor_warning_json(w, f);
         fclose(f);
-        CHECK_MSG(!strncmp(json, "{\"event\":\"warning\",\"step\":1,\"kind\":\"", 36) && strstr(json, "\"message\":\"step 1: ") &&
-                  strstr(json, "}\n"), "%s", json);
+        CHECK_MSG(!strncmp(json, "{\"event\":\"warning\",\"step\":1,\"kind\":\"", 36) &&
+                      strstr(json, "\"message\":\"step 1: ") && strstr(json, "}\n"),
+                  "%s", json);
     }
     static char big[1 << 14];
     FILE *f = fmemopen(big, sizeof big, "w");
     nb_monitor_record_json(rec, f);
     fclose(f);
     CHECK_MSG(!strncmp(big, "{\"event\":\"monitor\",\"step\":1,", 28) && strstr(big, "\"name\":\"layers.4.bias\"") &&
-              strstr(big, "{\"layer\":1,\"kind\":\"relu\",\"units\":8,\"dead_frac\":1}") && strstr(big, "\"saturated_frac\":"),
+                  strstr(big, "{\"layer\":1,\"kind\":\"relu\",\"units\":8,\"dead_frac\":1}") &&
+                  strstr(big, "\"saturated_frac\":"),
               "%s", big);
     nb_ctx_free(c);
     nb_monitor_free(mon);
@@ -298,7 +301,8 @@ TEST(monitor, every_n_steps_and_bounded_history_downsamples_evenly)
     for (size_t i = 0; i < 3; i++) {
         const nb_monitor_record *rec = nb_monitor_record_at(mon, i);
         CHECK_MSG(rec && rec->step == want[i], "record %zu: step %lld", i, rec ? (long long)rec->step : -1LL);
-        CHECK(rec && rec->n_params == 6 && rec->params[5].grad_norm > 0 && !strcmp(rec->params[0].name, "layers.0.weight"));
+        CHECK(rec && rec->n_params == 6 && rec->params[5].grad_norm > 0 &&
+              !strcmp(rec->params[0].name, "layers.0.weight"));
     }
     CHECK(nb_monitor_record_at(mon, 3) == NULL && nb_monitor_n_warnings(mon) == 0);
     nb_ctx_free(c);

@@ -90,7 +90,8 @@ TEST(nn, init_statistics)
         }
         CHECK_MSG(fabs(s / (double)w->numel) <= 0.05 * expect + 1e-12, "init %s: mean %g", nb_init_name((nb_init)init),
                   s / (double)w->numel);
-        CHECK_MSG(fabs(sd - expect) <= 0.02 * expect + 1e-12, "init %s: std %g, expected %g", nb_init_name((nb_init)init), sd, expect);
+        CHECK_MSG(fabs(sd - expect) <= 0.02 * expect + 1e-12, "init %s: std %g, expected %g",
+                  nb_init_name((nb_init)init), sd, expect);
         if (init == NB_INIT_TORCH) CHECK(mx <= 1 / sqrt(400.0));
         nb_model_free(m);
     }

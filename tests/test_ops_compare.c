@@ -18,9 +18,8 @@ TEST(compare, values_broadcast_and_nan)
         cmp_fn fn;
         double want[6];
     } ops[] = {
-        {"gt", (nb_gt), {0, 0, 1, 0, 0, 0}}, {"lt", (nb_lt), {0, 1, 0, 1, 1, 0}},
-        {"ge", (nb_ge), {1, 0, 1, 0, 0, 0}}, {"le", (nb_le), {1, 1, 0, 1, 1, 0}},
-        {"eq", (nb_eq), {1, 0, 0, 0, 0, 0}}, {"ne", (nb_ne), {0, 1, 1, 1, 1, 1}},
+        {"gt", (nb_gt), {0, 0, 1, 0, 0, 0}}, {"lt", (nb_lt), {0, 1, 0, 1, 1, 0}}, {"ge", (nb_ge), {1, 0, 1, 0, 0, 0}},
+        {"le", (nb_le), {1, 1, 0, 1, 1, 0}}, {"eq", (nb_eq), {1, 0, 0, 0, 0, 0}}, {"ne", (nb_ne), {0, 1, 1, 1, 1, 1}},
     };
     for (int k = 0; k < 2; k++) {
         nb_ctx *c = nb_ctx_new(NULL);

@@ -50,10 +50,12 @@ static double max_diff(const nb_tensor *a, const nb_tensor *b)
 TEST(linear, fused_equals_matmul_add_activation)
 {
     static const size_t shapes[][3] = {{1, 7, 5}, {6, 13, 9}, {33, 40, 17}, {64, 31, 128}};
-    static const struct { nb_act a; double p; } acts[] = {
-        {NB_ACT_NONE, 0}, {NB_ACT_RELU, 0}, {NB_ACT_LEAKY_RELU, 0.01}, {NB_ACT_LEAKY_RELU, -0.2},
-        {NB_ACT_ELU, 1.0}, {NB_ACT_ELU, -0.5}, {NB_ACT_GELU, 0}, {NB_ACT_SIGMOID, 0}, {NB_ACT_TANH, 0},
-        {NB_ACT_SOFTPLUS, 0}};
+    static const struct {
+        nb_act a;
+        double p;
+    } acts[] = {{NB_ACT_NONE, 0},  {NB_ACT_RELU, 0},    {NB_ACT_LEAKY_RELU, 0.01}, {NB_ACT_LEAKY_RELU, -0.2},
+                {NB_ACT_ELU, 1.0}, {NB_ACT_ELU, -0.5},  {NB_ACT_GELU, 0},          {NB_ACT_SIGMOID, 0},
+                {NB_ACT_TANH, 0},  {NB_ACT_SOFTPLUS, 0}};
     nb_rng r;
     nb_rng_seed(&r, 7);
     nb_ctx *c = nb_ctx_new(NULL);
@@ -153,10 +155,13 @@ TEST(linear, errors_name_the_op_and_shapes)
               "x [2, 3] has 3 features but w [4, 2] expects 2");
     CHECK_ERR(nb_linear(c, x, w, t_vals(c, NB_F64, 1, (size_t[]){3}, NULL), NB_ACT_RELU, 0), "linear",
               "bias [3] must be [4] for w [4, 3]");
-    CHECK_ERR(nb_linear(c, x, w, t_vals(c, NB_F64, 2, (size_t[]){1, 4}, NULL), NB_ACT_RELU, 0), "linear", "bias [1, 4]");
-    CHECK_ERR(nb_linear(c, t_vals(c, NB_F64, 1, (size_t[]){3}, NULL), w, b, NB_ACT_RELU, 0), "linear", "x [3] must be [N, in]");
+    CHECK_ERR(nb_linear(c, x, w, t_vals(c, NB_F64, 2, (size_t[]){1, 4}, NULL), NB_ACT_RELU, 0), "linear",
+              "bias [1, 4]");
+    CHECK_ERR(nb_linear(c, t_vals(c, NB_F64, 1, (size_t[]){3}, NULL), w, b, NB_ACT_RELU, 0), "linear",
+              "x [3] must be [N, in]");
     CHECK_ERR(nb_linear(c, x, t_vals(c, NB_F64, 3, (size_t[]){1, 4, 3}, NULL), NULL, NB_ACT_RELU, 0), "linear", "2-D");
-    CHECK_ERR(nb_linear(c, x, t_vals(c, NB_F32, 2, (size_t[]){4, 3}, NULL), b, NB_ACT_RELU, 0), "linear", "dtypes differ");
+    CHECK_ERR(nb_linear(c, x, t_vals(c, NB_F32, 2, (size_t[]){4, 3}, NULL), b, NB_ACT_RELU, 0), "linear",
+              "dtypes differ");
     CHECK_ERR(nb_linear(c, x, w, t_vals(c, NB_F32, 1, (size_t[]){4}, NULL), NB_ACT_RELU, 0), "linear", "b [4] float32");
     CHECK_ERR(nb_linear(c, t_vals(c, NB_I32, 2, (size_t[]){2, 3}, NULL), w, b, NB_ACT_RELU, 0), "linear", "int32");
     CHECK_ERR(nb_linear(c, x, w, b, (nb_act)99, 0), "linear", "unknown activation 99");
@@ -214,8 +219,7 @@ TEST(linear, model_forward_fuses_and_keeps_layer_outputs)
         const char *k = nb_model_layer_kind(m, i);
         if (i == 0 || i == 2) /* fused into the activation after it: no output of its own */
             CHECK_MSG(outs[0][i] == NULL && outs[1][i] != NULL, "layer %zu (%s)", i, k);
-        else
-            CHECK_MSG(outs[0][i] && outs[1][i] && max_diff(outs[0][i], outs[1][i]) <= 1e-14, "layer %zu (%s)", i, k);
+        else CHECK_MSG(outs[0][i] && outs[1][i] && max_diff(outs[0][i], outs[1][i]) <= 1e-14, "layer %zu (%s)", i, k);
     }
     free(g0);
     nb_ctx_free(c);

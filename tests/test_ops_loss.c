@@ -17,23 +17,19 @@ static nb_tensor *labels(nb_ctx *c, size_t n, const int32_t *v)
     return nb_from_data(c, NB_I32, 1, &n, (void *)v, NB_COPY);
 }
 
-static int msg_has(const char *a, const char *b)
-{
-    return strstr(nb_errmsg(), a) && (!b || strstr(nb_errmsg(), b));
-}
+static int msg_has(const char *a, const char *b) { return strstr(nb_errmsg(), a) && (!b || strstr(nb_errmsg(), b)); }
 
 /* logits [[2, 1, 0.1], [0.5, 2.5, 0.3]], labels [0, 2].  Reference values from
  * loss_i = -sum_j t_ij log_softmax(x_i)_j with t = (1 - ls) onehot + ls / 3, and
  * the mean gradient (softmax(x) - t) / N. */
 static const double CE_X[6] = {2, 1, 0.1, 0.5, 2.5, 0.3};
 static const int32_t CE_Y[2] = {0, 2};
-static const double CE_PER[2][2] = {{0.41703001627783354, 2.4200495230205381},  /* ls = 0 */
+static const double CE_PER[2][2] = {{0.41703001627783354, 2.4200495230205381}, /* ls = 0 */
                                     {0.51369668294450022, 2.340049523020538}}; /* ls = 0.1 */
-static const double CE_GMEAN[2][6] = {
-    {-0.17049943055701605, 0.12121648535235696, 0.04928294520465909, 0.054301865153506192, 0.40123952789582462,
-     -0.45554139304933089},
-    {-0.13716609722368273, 0.1045498186856903, 0.032616278537992427, 0.037635198486839522, 0.38457286122915796,
-     -0.42220805971599756}};
+static const double CE_GMEAN[2][6] = {{-0.17049943055701605, 0.12121648535235696, 0.04928294520465909,
+                                       0.054301865153506192, 0.40123952789582462, -0.45554139304933089},
+                                      {-0.13716609722368273, 0.1045498186856903, 0.032616278537992427,
+                                       0.037635198486839522, 0.38457286122915796, -0.42220805971599756}};
 
 TEST(loss, cross_entropy_values_and_grads)
 {

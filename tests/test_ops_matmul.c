@@ -89,7 +89,7 @@ static int gemm_sweep(const char *what, const size_t (*dims)[3], size_t ndims, n
 
 TEST(matmul, gemm_fast_matches_reference_on_odd_shapes)
 {
-    static const size_t dims[][3] = {{1, 1, 1}, {1, 7, 17}, {7, 1, 33}, {17, 33, 1}, {33, 17, 7},
+    static const size_t dims[][3] = {{1, 1, 1}, {1, 7, 17}, {7, 1, 33},   {17, 33, 1}, {33, 17, 7},
                                      {7, 7, 7}, {17, 1, 1}, {33, 33, 33}, {3, 5, 0}};
     nb_rng r;
     nb_rng_seed(&r, 5);
@@ -101,9 +101,9 @@ TEST(matmul, gemm_fast_matches_reference_on_odd_shapes)
  * micro-tiles (MR 4/6/12, NR 4/8/16/32) and the MLP's shapes. */
 TEST(matmul, gemm_every_path_and_strategy_matches_reference)
 {
-    static const size_t dims[][3] = {{1, 1, 1},    {1, 17, 33},  {1, 40, 7},    {7, 1, 33},   {17, 33, 1},
-                                     {33, 17, 7},  {6, 16, 8},   {12, 32, 5},   {13, 33, 257}, {2, 3, 300},
-                                     {64, 10, 128}, {65, 129, 21}, {33, 513, 17}, {513, 7, 33}, {17, 33, 513}};
+    static const size_t dims[][3] = {{1, 1, 1},     {1, 17, 33},   {1, 40, 7},    {7, 1, 33},    {17, 33, 1},
+                                     {33, 17, 7},   {6, 16, 8},    {12, 32, 5},   {13, 33, 257}, {2, 3, 300},
+                                     {64, 10, 128}, {65, 129, 21}, {33, 513, 17}, {513, 7, 33},  {17, 33, 513}};
     nb_rng r;
     nb_rng_seed(&r, 11);
     int ran = 0;
@@ -196,7 +196,7 @@ TEST(matmul, gemm_threads_have_their_own_scratch)
 static const double A23[6] = {1, 2, 3, 4, 5, 6}, AT[6] = {1, 4, 2, 5, 3, 6};       /* A [2, 3], A^T */
 static const double B32[6] = {7, 8, 9, 10, 11, 12}, BT[6] = {7, 9, 11, 8, 10, 12}; /* B [3, 2], B^T */
 static const double AB[4] = {58, 64, 139, 154};
-static const double G22[4] = {1, 2, 3, 4};                                           /* upstream */
+static const double G22[4] = {1, 2, 3, 4};                                               /* upstream */
 static const double DA[6] = {23, 29, 35, 53, 67, 81}, DAT[6] = {23, 53, 29, 67, 35, 81}; /* G B^T */
 static const double DB[6] = {13, 18, 17, 24, 21, 30}, DBT[6] = {13, 17, 21, 18, 24, 30}; /* A^T G */
 

@@ -153,10 +153,7 @@ TEST(reduce, errors)
 }
 
 /* Finite differences in float64 through max (distinct values, so no ties). */
-static nb_tensor *max_rows(nb_ctx *c, nb_tensor *x, void *user)
-{
-    return nb_max(c, x, (int[]){1}, 1, *(int *)user);
-}
+static nb_tensor *max_rows(nb_ctx *c, nb_tensor *x, void *user) { return nb_max(c, x, (int[]){1}, 1, *(int *)user); }
 static nb_tensor *min_all(nb_ctx *c, nb_tensor *x, void *user) { return nb_min(c, x, NULL, 0, 0); }
 static nb_tensor *mean_01(nb_ctx *c, nb_tensor *x, void *user) { return nb_mean(c, x, (int[]){0, 2}, 2, 0); }
 

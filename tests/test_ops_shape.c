@@ -146,8 +146,8 @@ TEST(shape, slice_view_copy_and_backward)
         nb_tensor *empty = nb_slice(c, x, 1, 2, 2);
         CHECK_SHAPE(empty, 3, 0);
         /* y = sum(rows * 1) + cols . g: both slices add into their regions */
-        nb_tensor *cat = nb_concat(c, 2, (nb_tensor *[]){nb_reshape(c, rows, 1, (long[]){-1}),
-                                                          nb_reshape(c, cols, 1, (long[]){-1})}, 0);
+        nb_tensor *cat = nb_concat(
+            c, 2, (nb_tensor *[]){nb_reshape(c, rows, 1, (long[]){-1}), nb_reshape(c, cols, 1, (long[]){-1})}, 0);
         double g[14] = {1, 1, 1, 1, 1, 1, 1, 1, 10, 20, 30, 40, 50, 60};
         CHECK_OK(nb_backward(c, cat, t_vals(c, DTS[k], 1, (size_t[]){14}, g)) == 0);
         CHECK_VALS(x->grad, ((double[]){0, 10, 20, 0, 1, 31, 41, 1, 1, 51, 61, 1}), 0);

@@ -85,8 +85,7 @@ static int set_sched_key(nb_sched_config *c, const char *k, const char *v)
 }
 
 /* Split "kind k=v k=v" and feed the pairs to set(); returns the kind word. */
-static char *parse_kv(char *rest, void *cfg, int (*set)(void *, const char *, const char *),
-                      const char *what)
+static char *parse_kv(char *rest, void *cfg, int (*set)(void *, const char *, const char *), const char *what)
 {
     char *save = NULL;
     char *kind = strtok_r(rest, " \n", &save);
@@ -124,8 +123,8 @@ static nb_sched_kind sched_kind(const char *s)
 
 typedef struct {
     int cases, values;
-    int bitwise;       /* values equal to the last bit */
-    double worst[2];   /* worst relative error, [f32, f64] */
+    int bitwise;     /* values equal to the last bit */
+    double worst[2]; /* worst relative error, [f32, f64] */
 } parity_stats;
 
 /* Replay every fixture case; which: 0 = optimizers alone, 1 = with schedules. */
@@ -202,11 +201,10 @@ static void run_fixture(int which, parity_stats *st)
             CHECK_MSG(k == 2 + h.n && t < h.steps, "%s line %d: malformed", FIXTURE, lineno);
             if (k != 2 + h.n || t >= h.steps) continue;
             /* the lr and momentum the step uses: exact recursions, so 1e-15 */
-            CHECK_MSG(t_close(nb_optim_lr(o), vals[0], 0, 1e-15),
-                      "%s %s step %d: lr %.17g, torch %.17g", name, dts, t, nb_optim_lr(o), vals[0]);
-            CHECK_MSG(t_close(nb_optim_momentum(o), vals[1], 0, 1e-15),
-                      "%s %s step %d: momentum %.17g, torch %.17g", name, dts, t,
-                      nb_optim_momentum(o), vals[1]);
+            CHECK_MSG(t_close(nb_optim_lr(o), vals[0], 0, 1e-15), "%s %s step %d: lr %.17g, torch %.17g", name, dts, t,
+                      nb_optim_lr(o), vals[0]);
+            CHECK_MSG(t_close(nb_optim_momentum(o), vals[1], 0, 1e-15), "%s %s step %d: momentum %.17g, torch %.17g",
+                      name, dts, t, nb_optim_momentum(o), vals[1]);
             int rc;
             if (dt == NB_F32) {
                 for (int i = 0; i < h.n; i++) gf[i] = (float)h.g[t][i];
@@ -226,8 +224,7 @@ static void run_fixture(int which, parity_stats *st)
                 else if (err > st->worst[dt == NB_F64]) st->worst[dt == NB_F64] = err;
                 st->values++;
                 if (!t_close(got, want, tol_abs(dt), tol_rel(dt)) && bad++ < 3)
-                    t_fail(__FILE__, __LINE__, "%s %s step %d p[%d] = %.17g, torch %.17g", name,
-                           dts, t, i, got, want);
+                    t_fail(__FILE__, __LINE__, "%s %s step %d p[%d] = %.17g, torch %.17g", name, dts, t, i, got, want);
             }
             if (have_sched) {
                 CHECK_MSG(nb_sched_step(&s) == 0, "%s: %s", name, nb_errmsg());
@@ -242,8 +239,8 @@ static void run_fixture(int which, parity_stats *st)
     nb_optim_free(o);
     fclose(f);
     if (getenv("NB_TEST_VERBOSE"))
-        printf("  %d cases, %d values, %d bitwise; worst relative error f64 %.3g, f32 %.3g\n",
-               st->cases, st->values, st->bitwise, st->worst[1], st->worst[0]);
+        printf("  %d cases, %d values, %d bitwise; worst relative error f64 %.3g, f32 %.3g\n", st->cases, st->values,
+               st->bitwise, st->worst[1], st->worst[0]);
 }
 
 TEST(optim, torch_parity_optimizers)
@@ -282,17 +279,14 @@ TEST(optim, clip_grad_norm_matches_torch)
         float gf[MAXN];
         for (int i = 0; i < n; i++) gf[i] = (float)g[i];
         int bad = -1;
-        double got = nb_clip_grad_norm(dt == NB_F32 ? (void *)gf : (void *)g, dt, (size_t)n,
-                                       max_norm, &bad);
+        double got = nb_clip_grad_norm(dt == NB_F32 ? (void *)gf : (void *)g, dt, (size_t)n, max_norm, &bad);
         CHECK(bad == 0);
         /* torch sums float32 norms in float32; we sum in double */
-        CHECK_MSG(t_close(got, norm, 0, dt == NB_F64 ? 1e-14 : 1e-6), "%s norm %.17g, torch %.17g",
-                  dts, got, norm);
+        CHECK_MSG(t_close(got, norm, 0, dt == NB_F64 ? 1e-14 : 1e-6), "%s norm %.17g, torch %.17g", dts, got, norm);
         for (int i = 0; i < n; i++) {
             double v = dt == NB_F32 ? (double)gf[i] : g[i];
             double w = dt == NB_F32 ? (double)(float)c[i] : c[i];
-            CHECK_MSG(t_close(v, w, 0, dt == NB_F64 ? 1e-14 : 1e-6), "%s g[%d] %.17g, torch %.17g",
-                      dts, i, v, w);
+            CHECK_MSG(t_close(v, w, 0, dt == NB_F64 ? 1e-14 : 1e-6), "%s g[%d] %.17g, torch %.17g", dts, i, v, w);
         }
         cases++;
     }
@@ -604,8 +598,7 @@ static void check_state_roundtrip(const state_case *sc, nb_dtype dt)
         memcpy(saved[i], nb_optim_state_get(a, nm), N * es);
     }
     CHECK(nb_optim_state_name(a, k) == NULL);
-    CHECK_MSG(!strcmp(names, sc->bufs), "%s: state \"%s\", expected \"%s\"", sc->name, names,
-              sc->bufs);
+    CHECK_MSG(!strcmp(names, sc->bufs), "%s: state \"%s\", expected \"%s\"", sc->name, names, sc->bufs);
     memcpy(q, p, N * es);
     /* restore into a fresh optimizer */
     nb_optim *b = nb_optim_new(&sc->c, dt, N);
@@ -614,8 +607,7 @@ static void check_state_roundtrip(const state_case *sc, nb_dtype dt)
         nb_optim_free(a);
         return;
     }
-    for (int i = 0; i < k && i < 8; i++)
-        CHECK_OK(nb_optim_state_load(b, nb_optim_state_name(a, i), saved[i]) == 0);
+    for (int i = 0; i < k && i < 8; i++) CHECK_OK(nb_optim_state_load(b, nb_optim_state_name(a, i), saved[i]) == 0);
     CHECK_OK(nb_optim_set_steps(b, nb_optim_steps(a)) == 0);
     CHECK(nb_optim_steps(b) == 15);
     for (int t = 15; t < 30; t++) {
@@ -624,8 +616,7 @@ static void check_state_roundtrip(const state_case *sc, nb_dtype dt)
         CHECK_OK(nb_optim_step(a, p, g) == 0);
         CHECK_OK(nb_optim_step(b, q, g) == 0);
     }
-    CHECK_MSG(memcmp(p, q, N * es) == 0, "%s %s: restored optimizer diverged", sc->name,
-              nb_dtype_name(dt));
+    CHECK_MSG(memcmp(p, q, N * es) == 0, "%s %s: restored optimizer diverged", sc->name, nb_dtype_name(dt));
     /* a fresh optimizer without the state does diverge (negative control) */
     nb_optim *fresh = nb_optim_new(&sc->c, dt, N);
     memcpy(q, p, N * es);
@@ -647,13 +638,11 @@ TEST(optim, state_save_restore_continues_bitwise)
     cases[0].c.nesterov = 1;
     cases[0].c.lr = 0.01;
     cases[1] = (state_case){"adam", nb_optim_defaults(NB_OPT_ADAM), "exp_avg exp_avg_sq"};
-    cases[2] = (state_case){"adam_amsgrad", nb_optim_defaults(NB_OPT_ADAM),
-                            "exp_avg exp_avg_sq max_exp_avg_sq"};
+    cases[2] = (state_case){"adam_amsgrad", nb_optim_defaults(NB_OPT_ADAM), "exp_avg exp_avg_sq max_exp_avg_sq"};
     cases[2].c.amsgrad = 1;
     cases[3] = (state_case){"adamw", nb_optim_defaults(NB_OPT_ADAMW), "exp_avg exp_avg_sq"};
     cases[4] = (state_case){"rmsprop", nb_optim_defaults(NB_OPT_RMSPROP), "square_avg"};
-    cases[5] = (state_case){"rmsprop_all", nb_optim_defaults(NB_OPT_RMSPROP),
-                            "momentum_buffer square_avg grad_avg"};
+    cases[5] = (state_case){"rmsprop_all", nb_optim_defaults(NB_OPT_RMSPROP), "momentum_buffer square_avg grad_avg"};
     cases[5].c.momentum = 0.5;
     cases[5].c.centered = 1;
     for (int i = 0; i < 6; i++) {
@@ -688,10 +677,12 @@ TEST(optim, state_names_and_errors)
 static int train_lrs(const char *flags, double *lr, int max, char **outp)
 {
     char args[600], *out;
-    snprintf(args, sizeof args, "train --json --quiet --limit-train 640 --batch 64 --epochs 1 --log-every 1 --out %s", flags);
+    snprintf(args, sizeof args, "train --json --quiet --limit-train 640 --batch 64 --epochs 1 --log-every 1 --out %s",
+             flags);
     int rc = t_cli_run(args, &out);
     int n = 0;
-    for (const char *p = out ? strstr(out, "{\"event\":\"log\"") : NULL; p && n < max; p = strstr(p + 1, "{\"event\":\"log\"")) {
+    for (const char *p = out ? strstr(out, "{\"event\":\"log\"") : NULL; p && n < max;
+         p = strstr(p + 1, "{\"event\":\"log\"")) {
         const char *l = strstr(p, "\"lr\":");
         lr[n++] = l ? strtod(l + 5, NULL) : -1;
     }
@@ -709,12 +700,14 @@ TEST(optim, cli_linear_decays_over_the_run_and_warmup_ramps_into_it)
     /* 10 steps: 1e-3 x (1 - k/10) for step k + 1 */
     snprintf(flags, sizeof flags, "%s/a --sched linear", dir);
     CHECK(train_lrs(flags, lr, 16, NULL) == 10);
-    for (int k = 0; k < 10; k++) CHECK_MSG(fabs(lr[k] - 1e-3 * (1 - k / 10.0)) < 1e-12, "step %d: lr %.17g", k + 1, lr[k]);
+    for (int k = 0; k < 10; k++)
+        CHECK_MSG(fabs(lr[k] - 1e-3 * (1 - k / 10.0)) < 1e-12, "step %d: lr %.17g", k + 1, lr[k]);
     /* --warmup 3: 1e-4 up to 1e-3 over steps 1..4, then down over the 7 left: no sawtooth */
     snprintf(flags, sizeof flags, "%s/b --sched linear --warmup 3", dir);
     CHECK(train_lrs(flags, lr, 16, NULL) == 10);
     CHECK_MSG(fabs(lr[0] - 1e-4) < 1e-12 && fabs(lr[3] - 1e-3) < 1e-12, "%g %g", lr[0], lr[3]);
-    for (int k = 1; k < 10; k++) CHECK_MSG(k <= 3 ? lr[k] > lr[k - 1] : lr[k] < lr[k - 1], "step %d: %g after %g", k + 1, lr[k], lr[k - 1]);
+    for (int k = 1; k < 10; k++)
+        CHECK_MSG(k <= 3 ? lr[k] > lr[k - 1] : lr[k] < lr[k - 1], "step %d: %g after %g", k + 1, lr[k], lr[k - 1]);
     CHECK(fabs(lr[9] - 1e-3 * (1 - 6 / 7.0)) < 1e-12);
     /* with a per-epoch schedule the warm-up counts steps too, and so does the schedule after it */
     snprintf(flags, sizeof flags, "%s/c --sched cosine --warmup 4", dir);

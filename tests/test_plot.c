@@ -143,7 +143,8 @@ TEST(plot, thirty_series_have_distinct_styles_and_a_legend_that_fits)
     /* the colours of the 30 lines: all different */
     char col[30][8];
     int n = 0;
-    for (const char *q = strstr(buf, "<path fill=\"none\" stroke=\""); q && n < 30; q = strstr(q + 1, "<path fill=\"none\" stroke=\""))
+    for (const char *q = strstr(buf, "<path fill=\"none\" stroke=\""); q && n < 30;
+         q = strstr(q + 1, "<path fill=\"none\" stroke=\""))
         snprintf(col[n++], 8, "%.7s", q + 26);
     CHECK(n == 30);
     for (int i = 0; i < n; i++)

@@ -38,8 +38,8 @@ TEST(pool, every_task_runs_once)
                 nb__pool_run(sizes[k], count_task, &c);
                 int bad = 0;
                 for (size_t t = 0; t < NT_MAX; t++) bad += atomic_load(&c.hits[t]) != (t < sizes[k]);
-                CHECK_MSG(bad == 0, "%d threads, %zu tasks: %d tasks ran a wrong number of times", threads,
-                          sizes[k], bad);
+                CHECK_MSG(bad == 0, "%d threads, %zu tasks: %d tasks ran a wrong number of times", threads, sizes[k],
+                          bad);
                 if (sizes[k] > 1) CHECK(atomic_load(&c.nested_threads) == 1);
             }
     }

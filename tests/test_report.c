@@ -80,10 +80,17 @@ TEST(report, train_monitor_report_and_chromium_render)
     check_page(html);
     CHECK(html && count(html, "<svg") == 7); /* loss, acc, lr, grad norm, heatmap, update ratio, activations */
     CHECK(html && strstr(html, "Finished") && strstr(html, "layers.2.weight, step 40: "));
-    const char *heads[] = {"<h2>Loss</h2>", "<h2>Accuracy</h2>", "<h2>Learning rate</h2>", "<h2>Gradient norm</h2>",
-                           "<h2>Gradient norm per parameter</h2>", "<h2>Update ratio</h2>", "<h2>Activations</h2>",
-                           "<h2 id=\"warnings\">Warnings</h2>", "<h2>Layers</h2>"};
-    for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++) CHECK_MSG(html && strstr(html, heads[i]), "%s", heads[i]);
+    const char *heads[] = {"<h2>Loss</h2>",
+                           "<h2>Accuracy</h2>",
+                           "<h2>Learning rate</h2>",
+                           "<h2>Gradient norm</h2>",
+                           "<h2>Gradient norm per parameter</h2>",
+                           "<h2>Update ratio</h2>",
+                           "<h2>Activations</h2>",
+                           "<h2 id=\"warnings\">Warnings</h2>",
+                           "<h2>Layers</h2>"};
+    for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++)
+        CHECK_MSG(html && strstr(html, heads[i]), "%s", heads[i]);
     CHECK(html && strstr(html, ">clip-norm 1<")); /* the clip threshold line */
     free(html);
 
@@ -106,11 +113,13 @@ TEST(report, train_monitor_report_and_chromium_render)
     snprintf(dom, sizeof dom, "%s/dom.html", dir);
     snprintf(args, sizeof args,
              "timeout 120 %s --headless --disable-gpu --no-sandbox --user-data-dir=%s/chrome --dump-dom "
-             "file://%s/report.html > %s 2>/dev/null", chrome, dir, dir, dom);
+             "file://%s/report.html > %s 2>/dev/null",
+             chrome, dir, dir, dom);
     CHECK_MSG(system(args) == 0, "%s", args);
     html = slurp(dom, NULL);
     CHECK_MSG(html && strstr(html, "<title>nabla training report: ") && count(html, "<svg") == 7 &&
-              count(html, "<h2") == 9 && strstr(html, "<h1>Training report</h1>"), "DOM: %.300s", html ? html : "(none)");
+                  count(html, "<h2") == 9 && strstr(html, "<h1>Training report</h1>"),
+              "DOM: %.300s", html ? html : "(none)");
     CHECK(html && count(html, "<rect") > 40); /* the heatmap's cells */
     free(html);
     /* and as pixels */
@@ -136,17 +145,22 @@ TEST(report, reads_a_crashed_run_and_reports_every_warning)
     CHECK(f);
     if (!f) return;
     fputs("{\"event\":\"start\",\"model\":\"784-<b>-10\",\"params\":50890,\"opt\":\"sgd\",\"lr\":5,\"batch\":64,"
-          "\"epochs\":1,\"step\":0,\"clip_norm\":0}\n", f);
+          "\"epochs\":1,\"step\":0,\"clip_norm\":0}\n",
+          f);
     for (int s = 1; s <= 3; s++)
-        fprintf(f, "{\"event\":\"monitor\",\"step\":%d,\"loss\":%g,\"grad_norm\":%g,\"grad_norm_clipped\":%g,"
-                   "\"updated\":true,\"params\":[{\"name\":\"layers.0.weight\",\"grad_norm\":%g,\"param_norm\":1,"
-                   "\"update_ratio\":0.001},{\"name\":\"layers.0.bias\",\"grad_norm\":0,\"param_norm\":1,"
-                   "\"update_ratio\":null}],\"layers\":[{\"layer\":1,\"kind\":\"tanh\",\"units\":64,"
-                   "\"saturated_frac\":0.7}]}\n", s, 2.0 * s, 10.0 * s, 10.0 * s, 10.0 * s);
+        fprintf(f,
+                "{\"event\":\"monitor\",\"step\":%d,\"loss\":%g,\"grad_norm\":%g,\"grad_norm_clipped\":%g,"
+                "\"updated\":true,\"params\":[{\"name\":\"layers.0.weight\",\"grad_norm\":%g,\"param_norm\":1,"
+                "\"update_ratio\":0.001},{\"name\":\"layers.0.bias\",\"grad_norm\":0,\"param_norm\":1,"
+                "\"update_ratio\":null}],\"layers\":[{\"layer\":1,\"kind\":\"tanh\",\"units\":64,"
+                "\"saturated_frac\":0.7}]}\n",
+                s, 2.0 * s, 10.0 * s, 10.0 * s, 10.0 * s);
     fputs("{\"event\":\"warning\",\"step\":3,\"kind\":\"exploding\",\"where\":\"layers.0.weight\",\"value\":30,"
-          "\"threshold\":10,\"message\":\"step 3: exploding gradient: layers.0.weight gradient norm 30 > 10\"}\n", f);
+          "\"threshold\":10,\"message\":\"step 3: exploding gradient: layers.0.weight gradient norm 30 > 10\"}\n",
+          f);
     fputs("{\"event\":\"anomaly\",\"step\":4,\"policy\":\"stop\",\"op\":\"log\",\"message\":\"anomaly: log produced "
-          "NaN <here>\"}\n", f);
+          "NaN <here>\"}\n",
+          f);
     fputs("{\"event\":\"monitor\",\"step\":4,\"loss\":null,\"grad_n", f); /* cut off mid-line */
     fclose(f);
     snprintf(args, sizeof args, "report %s", dir);
@@ -156,7 +170,8 @@ TEST(report, reads_a_crashed_run_and_reports_every_warning)
     snprintf(path, sizeof path, "%s/report.html", dir);
     char *html = slurp(path, NULL);
     check_page(html);
-    CHECK(html && strstr(html, "Incomplete") && strstr(html, "784-&lt;b&gt;-10") && strstr(html, "(1 unreadable, skipped)"));
+    CHECK(html && strstr(html, "Incomplete") && strstr(html, "784-&lt;b&gt;-10") &&
+          strstr(html, "(1 unreadable, skipped)"));
     CHECK(html && strstr(html, "step 3: exploding gradient: layers.0.weight gradient norm 30 &gt; 10"));
     CHECK(html && strstr(html, "anomaly: log produced NaN &lt;here&gt;") && strstr(html, "First non-finite value"));
     CHECK(html && strstr(html, "layers.1 tanh saturated") && strstr(html, "layers.0.bias, step 2: 0<"));
@@ -191,11 +206,12 @@ TEST(report, train_nan_stop_writes_report_with_diagnosis)
     char dir[] = "/tmp/nb_report_XXXXXX", args[700], *out;
     CHECK(mkdtemp(dir));
     snprintf(args, sizeof args,
-             "train --opt sgd --lr 1e5 --clip-norm 0 --limit-train 1280 --epochs 1 --monitor 10 --report --out %s", dir);
+             "train --opt sgd --lr 1e5 --clip-norm 0 --limit-train 1280 --epochs 1 --monitor 10 --report --out %s",
+             dir);
     int rc = t_cli_run(args, &out);
     CHECK_MSG(rc == 1, "exit %d: %s", rc, out ? out : "");
     CHECK_MSG(out && strstr(out, "loss became NaN at step") && strstr(out, "try --clip-norm 1.0 or a lower --lr") &&
-              strstr(out, "--detect-anomaly") && strstr(out, "warning: step") && strstr(out, "report: "),
+                  strstr(out, "--detect-anomaly") && strstr(out, "warning: step") && strstr(out, "report: "),
               "%s", out ? out : "");
     free(out);
     char path[600];
@@ -239,7 +255,9 @@ static int check_charts(const char *html, const char *run)
             }
             if (pts > most) most = pts;
         }
-        for (const char *c = strstr(s, "<circle class=\"point\""); c && c < end; c = strstr(c + 7, "<circle class=\"point\"")) dots++;
+        for (const char *c = strstr(s, "<circle class=\"point\""); c && c < end;
+             c = strstr(c + 7, "<circle class=\"point\""))
+            dots++;
         char title[80] = "";
         const char *t = strstr(s, "font-weight=\"bold\">");
         if (t && t < end) snprintf(title, sizeof title, "%.*s", (int)strcspn(t + 19, "<"), t + 19);
@@ -253,8 +271,10 @@ static int check_charts(const char *html, const char *run)
                 const char *v = a + strlen(anchor);
                 if (!((*v >= '0' && *v <= '9') || *v == '-')) continue; /* the axis title */
                 snprintf(seen[n], sizeof seen[n], "%.*s", (int)strcspn(v, "<"), v);
-                CHECK_MSG(!strstr(seen[n], "e-17") && !strstr(seen[n], "e-16"), "%s: '%s' tick %s", run, title, seen[n]);
-                for (int k = 0; k < n; k++) CHECK_MSG(strcmp(seen[k], seen[n]), "%s: '%s' ticks repeat %s", run, title, seen[n]);
+                CHECK_MSG(!strstr(seen[n], "e-17") && !strstr(seen[n], "e-16"), "%s: '%s' tick %s", run, title,
+                          seen[n]);
+                for (int k = 0; k < n; k++)
+                    CHECK_MSG(strcmp(seen[k], seen[n]), "%s: '%s' ticks repeat %s", run, title, seen[n]);
                 n++;
             }
             CHECK_MSG(n >= 2, "%s: chart '%s' has %d labelled ticks on the %s axis", run, title, n, axis ? "y" : "x");
@@ -278,8 +298,9 @@ static void screenshot(const char *chrome, const char *dir, const char *name)
     char *png = slurp(shot, &n);
     CHECK_MSG(png && n > 20000 && !memcmp(png, "\x89PNG", 4), "%s: %zu bytes", shot, n);
     /* the picture is as wide as the window: nothing made the page scroll sideways */
-    CHECK(png && n > 24 && ((unsigned char)png[16] << 24 | (unsigned char)png[17] << 16 | (unsigned char)png[18] << 8 |
-                            (unsigned char)png[19]) == 1100);
+    CHECK(png && n > 24 &&
+          ((unsigned char)png[16] << 24 | (unsigned char)png[17] << 16 | (unsigned char)png[18] << 8 |
+           (unsigned char)png[19]) == 1100);
     free(png);
 }
 
@@ -295,8 +316,10 @@ TEST(report, four_runs_draw_every_chart_in_chromium)
         /* healthy, with OneCycle: its first lr is max_lr / 25 */
         {"healthy", "--limit-train 1280 --epochs 2 --batch 64 --log-every 5 --sched onecycle --lr 0.002", 0},
         /* 12 layers of init std 1000: the first forward pass overflows */
-        {"dies_at_step_1", "--model 784-64-64-64-64-64-64-64-64-64-64-64-10 --init normal --init-std 1000 "
-                           "--limit-train 1280 --epochs 1 --monitor 5", 1},
+        {"dies_at_step_1",
+         "--model 784-64-64-64-64-64-64-64-64-64-64-64-10 --init normal --init-std 1000 "
+         "--limit-train 1280 --epochs 1 --monitor 5",
+         1},
         /* SGD at lr 11 without clipping: NaN at step 19, one logged point (step 10) before it */
         {"dies_at_step_20", "--opt sgd --lr 11 --clip-norm 0 --limit-train 1280 --epochs 1 --log-every 10", 1},
         /* 11 linear layers: 22 parameter tensors, 22 series */
@@ -326,7 +349,8 @@ TEST(report, four_runs_draw_every_chart_in_chromium)
             CHECK(html && strstr(html, "No loss recorded yet.") && strstr(html, "No epoch finished") &&
                   strstr(html, "Stopped: loss became NaN at step 1"));
         if (r == 2) /* the one logged point before the NaN is a dot on the loss and gradient charts */
-            CHECK(html && count(html, "<circle class=\"point\"") >= 2 && strstr(html, "Stopped: loss became NaN at step 19"));
+            CHECK(html && count(html, "<circle class=\"point\"") >= 2 &&
+                  strstr(html, "Stopped: loss became NaN at step 19"));
         if (r == 3) { /* 22 distinct colours, and every one in the legend */
             const char *ur = html ? strstr(html, ">Update / parameter ratio</text>") : NULL;
             const char *ue = ur ? strstr(ur, "</svg>") : NULL;
@@ -349,7 +373,8 @@ TEST(report, four_runs_draw_every_chart_in_chromium)
         snprintf(dom, sizeof dom, "%s/%s/dom.html", dir, runs[r].name);
         snprintf(args, sizeof args,
                  "timeout 120 %s --headless --disable-gpu --no-sandbox --user-data-dir=%s/chrome --dump-dom "
-                 "file://%s/%s/report.html > %s 2>/dev/null", chrome, dir, dir, runs[r].name, dom);
+                 "file://%s/%s/report.html > %s 2>/dev/null",
+                 chrome, dir, dir, runs[r].name, dom);
         CHECK_MSG(system(args) == 0, "%s", args);
         char *html = slurp(dom, NULL);
         CHECK_MSG(html && strstr(html, "<h1>Training report</h1>"), "%s: DOM %.200s", runs[r].name, html ? html : "-");

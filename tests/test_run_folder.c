@@ -76,7 +76,8 @@ TEST(run_folder, second_train_into_a_run_is_refused_unless_overwrite)
     CHECK(t_cli_run(args, &out) == 0);
     free(out);
     int rc = t_cli_run(args, &out);
-    CHECK_MSG(rc == 2 && out && strstr(out, "already holds a run") && strstr(out, "--overwrite"), "exit %d: %s", rc, out);
+    CHECK_MSG(rc == 2 && out && strstr(out, "already holds a run") && strstr(out, "--overwrite"), "exit %d: %s", rc,
+              out);
     free(out);
     snprintf(args, sizeof args, TRAIN " --overwrite --out %s", dir);
     CHECK(t_cli_run(args, &out) == 0);
@@ -91,14 +92,13 @@ TEST(run_folder, resume_refuses_changed_flags_naming_both_values)
     snprintf(args, sizeof args, TRAIN " --max-steps 2 --out %s", dir);
     CHECK(t_cli_run(args, &out) == 0);
     free(out);
-    const char *changed[][3] = {{"--act tanh", "--act tanh", "--act relu"},
-                                {"--opt sgd", "--opt sgd", "--opt adam"},
-                                {"--batch 32", "--batch 32", "--batch 64"},
-                                {"--init xavier_uniform", "--init xavier_uniform", "--init torch"},
-                                {"--seed 7", "--seed 7", "--seed 1"},
-                                {"--dtype f64", "float64", "float32"}};
+    const char *changed[][3] = {
+        {"--act tanh", "--act tanh", "--act relu"}, {"--opt sgd", "--opt sgd", "--opt adam"},
+        {"--batch 32", "--batch 32", "--batch 64"}, {"--init xavier_uniform", "--init xavier_uniform", "--init torch"},
+        {"--seed 7", "--seed 7", "--seed 1"},       {"--dtype f64", "float64", "float32"}};
     for (size_t i = 0; i < sizeof changed / sizeof changed[0]; i++) {
-        snprintf(args, sizeof args, "train --quiet --limit-train 256 --epochs 2 --resume %s --out %s", changed[i][0], dir);
+        snprintf(args, sizeof args, "train --quiet --limit-train 256 --epochs 2 --resume %s --out %s", changed[i][0],
+                 dir);
         int rc = t_cli_run(args, &out);
         CHECK_MSG(rc == 2 && out && strstr(out, changed[i][1]) && strstr(out, changed[i][2]), "%s: exit %d: %s",
                   changed[i][0], rc, out ? out : "");
@@ -279,12 +279,13 @@ TEST(run_folder, predict_reads_pgm_strictly)
         rf_pgm(img, cases[i].header, cases[i].n, cases[i].value);
         snprintf(args, sizeof args, "predict %s/checkpoint.safetensors %s", dir, img);
         int rc = t_cli_run(args, &out);
-        CHECK_MSG(rc == cases[i].rc && out && strstr(out, cases[i].want), "case %zu: exit %d: %s", i, rc, out ? out : "");
+        CHECK_MSG(rc == cases[i].rc && out && strstr(out, cases[i].want), "case %zu: exit %d: %s", i, rc,
+                  out ? out : "");
         free(out);
     }
     CHECK(nb_fashion_mnist_find(NULL, data, sizeof data) == 0);
-    snprintf(args, sizeof args, "predict %s/checkpoint.safetensors --images %s/t10k-images-idx3-ubyte.gz --index ''", dir,
-             data);
+    snprintf(args, sizeof args, "predict %s/checkpoint.safetensors --images %s/t10k-images-idx3-ubyte.gz --index ''",
+             dir, data);
     int rc = t_cli_run(args, &out);
     CHECK_MSG(rc == 2 && out && strstr(out, "--index ''"), "exit %d: %s", rc, out ? out : "");
     free(out);

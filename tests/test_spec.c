@@ -45,9 +45,11 @@ TEST(spec, shorthand_and_description_build_the_same_model_bitwise)
         {"784-128-10", "relu", 0.01, 0, 0, 0, "linear(128) relu linear(10)"},
         {"784-64-64-10", "tanh", 0.01, 0.2, 1, 1,
          "linear(64,bias=0) batchnorm1d tanh dropout(0.2) residual(linear(64,bias=0) batchnorm1d tanh) dropout(0.2) linear(10)"},
-        {"784-784-32-10", "leaky_relu", 0.01, 0, 0, 1, "residual(linear(784) leaky_relu(0.01)) linear(32) leaky_relu(0.01) linear(10)"},
+        {"784-784-32-10", "leaky_relu", 0.01, 0, 0, 1,
+         "residual(linear(784) leaky_relu(0.01)) linear(32) leaky_relu(0.01) linear(10)"},
         {"784-50-10", "elu", 0.5, 0, 0, 0, "linear(50) elu(0.5) linear(10)"},
-        {"784-20-20-10", "gelu", 0.01, 0, 1, 0, "linear(20,bias=0) batchnorm1d gelu linear(20,bias=0) batchnorm1d gelu linear(10)"},
+        {"784-20-20-10", "gelu", 0.01, 0, 1, 0,
+         "linear(20,bias=0) batchnorm1d gelu linear(20,bias=0) batchnorm1d gelu linear(10)"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         nb_mlp_config cfg = {0};
@@ -118,7 +120,8 @@ static const char *const spec_bad[][2] = {
     {"linear(10) @", "'@'"},
     {"   ", "no layers"},
     {"linear(5)", "10 classes"},
-    {"residual(residual(residual(residual(residual(residual(residual(residual(residual(relu))))))))) linear(10)", "8 deep"},
+    {"residual(residual(residual(residual(residual(residual(residual(residual(residual(relu))))))))) linear(10)",
+     "8 deep"},
 };
 
 TEST(spec, bad_descriptions_exit_2_naming_the_token)
@@ -140,7 +143,8 @@ TEST(spec, bad_descriptions_exit_2_naming_the_token)
     /* train fails the same way before any work: no data folder is even looked at */
     char *out;
     int rc = t_cli_run("train --data /nonexistent --out /nonexistent/x --model 'linear(10) rleu'", &out);
-    CHECK_MSG(rc == 2 && out && strstr(out, "'rleu'") && !strstr(out, "/nonexistent"), "exit %d:\n%s", rc, out ? out : "");
+    CHECK_MSG(rc == 2 && out && strstr(out, "'rleu'") && !strstr(out, "/nonexistent"), "exit %d:\n%s", rc,
+              out ? out : "");
     free(out);
     rc = t_cli_run("train --data /nonexistent --model 'linear(10)' --act tanh", &out);
     CHECK_MSG(rc == 2 && out && strstr(out, "--act"), "description with --act: exit %d:\n%s", rc, out ? out : "");
@@ -292,9 +296,16 @@ TEST(spec, checkpoint_of_an_older_version_loads)
     CHECK_OK(nb_model_init(m, NB_INIT_TORCH, 0, &r) == 0);
     nb_st_tensor ts[32];
     size_t n = nb_model_n_entries(m);
-    for (size_t i = 0; i < n && i < 32; i++) CHECK_OK(nb_st_describe(&ts[i], nb_model_entry_at(m, i)->name, nb_model_entry_at(m, i)->t) == 0);
-    nb_st_meta meta[] = {{"format", "nabla-checkpoint-1"}, {"dtype", "float32"}, {"model", "784-32-32-10"},
-                         {"act", "tanh"}, {"act_param", "0.01"}, {"batchnorm", "1"}, {"residual", "1"}, {"dropout", "0"}};
+    for (size_t i = 0; i < n && i < 32; i++)
+        CHECK_OK(nb_st_describe(&ts[i], nb_model_entry_at(m, i)->name, nb_model_entry_at(m, i)->t) == 0);
+    nb_st_meta meta[] = {{"format", "nabla-checkpoint-1"},
+                         {"dtype", "float32"},
+                         {"model", "784-32-32-10"},
+                         {"act", "tanh"},
+                         {"act_param", "0.01"},
+                         {"batchnorm", "1"},
+                         {"residual", "1"},
+                         {"dropout", "0"}};
     char dir[64], path[128], args[300], *out;
     CHECK(spec_tmpdir(dir, sizeof dir));
     snprintf(path, sizeof path, "%s/old.safetensors", dir);
@@ -357,8 +368,8 @@ TEST(spec, summary_matches_torch)
             char mine[128] = "";
             for (int k = 0; k < r->ndim; k++)
                 snprintf(mine + strlen(mine), sizeof mine - strlen(mine), "%s%zu", k ? "," : "", r->shape[k]);
-            CHECK_MSG((long long)r->params == params && !strcmp(mine, shape), "%s: %s: nabla %zu params [%s], torch %lld [%s]",
-                      d, name, r->params, mine, params, shape);
+            CHECK_MSG((long long)r->params == params && !strcmp(mine, shape),
+                      "%s: %s: nabla %zu params [%s], torch %lld [%s]", d, name, r->params, mine, params, shape);
         }
         CHECK_MSG(p && pclose(p) == 0, "%s failed", cmd);
         CHECK_MSG(s && rows == s->n_rows, "%s: torch listed %zu of nabla's %zu rows", d, rows, s ? s->n_rows : 0);
@@ -392,7 +403,8 @@ TEST(spec, torch_round_trip_logits_agree)
         snprintf(ck, sizeof ck, "%s/nabla%zu.safetensors", dir, i);
         snprintf(io2, sizeof io2, "%s/io_nabla%zu.safetensors", dir, i);
         /* torch -> nabla */
-        snprintf(cmd, sizeof cmd, "/usr/bin/python3 tests/ref/torch_spec.py make '%s' 1,28,28 %zu %s %s", d, 11 + i, w, io);
+        snprintf(cmd, sizeof cmd, "/usr/bin/python3 tests/ref/torch_spec.py make '%s' 1,28,28 %zu %s %s", d, 11 + i, w,
+                 io);
         CHECK_MSG(system(cmd) == 0, "%s failed", cmd);
         nb_model *m = nb_model_from_spec(d, NB_F32, 3, img);
         CHECK_OK(m && nb_model_load_torch(m, w) == 0);
@@ -482,12 +494,16 @@ TEST(spec, cli_train_description_equals_shorthand_and_needs_no_flags_after)
     snprintf(b, sizeof b, "%s/b/checkpoint.safetensors", dir);
     CHECK_MSG(spec_same_file_models(a, b), "the description and the shorthand trained different parameters");
     /* the table at the start, and the summary event in --json mode */
-    snprintf(args, sizeof args, "train --model 'linear(32) tanh linear(10)' --epochs 1 --max-steps 2 --limit-train 256 --out %s/c", dir);
+    snprintf(args, sizeof args,
+             "train --model 'linear(32) tanh linear(10)' --epochs 1 --max-steps 2 --limit-train 256 --out %s/c", dir);
     rc = t_cli_run(args, &out);
-    CHECK_MSG(rc == 0 && out && strstr(out, "tanh") && strstr(out, "total params: 25450"),
-              "exit %d:\n%s", rc, out ? out : "");
+    CHECK_MSG(rc == 0 && out && strstr(out, "tanh") && strstr(out, "total params: 25450"), "exit %d:\n%s", rc,
+              out ? out : "");
     free(out);
-    snprintf(args, sizeof args, "train --json --model 'linear(32) tanh linear(10)' --epochs 1 --max-steps 2 --limit-train 256 --overwrite --out %s/c", dir);
+    snprintf(
+        args, sizeof args,
+        "train --json --model 'linear(32) tanh linear(10)' --epochs 1 --max-steps 2 --limit-train 256 --overwrite --out %s/c",
+        dir);
     rc = t_cli_run(args, &out);
     CHECK_MSG(rc == 0 && out && strstr(out, "{\"event\":\"summary\",\"spec\":\"linear(32) tanh linear(10)\"") &&
                   !strstr(out, "total params:"),

@@ -87,7 +87,8 @@ TEST(train, val_early_stop_tensorboard)
     CHECK_MSG(ck != NULL, "%s", nb_errmsg());
     tb_field(done, "best_epoch", v, sizeof v);
     const char *ck_epoch = ck ? nb_checkpoint_get(ck, "epoch") : NULL;
-    CHECK_MSG(ck_epoch && !strcmp(ck_epoch, v), "best.safetensors epoch %s, best_epoch %s", ck_epoch ? ck_epoch : "-", v);
+    CHECK_MSG(ck_epoch && !strcmp(ck_epoch, v), "best.safetensors epoch %s, best_epoch %s", ck_epoch ? ck_epoch : "-",
+              v);
     nb_checkpoint_close(ck);
     free(done);
     free(ep);
@@ -162,7 +163,8 @@ TEST(train, results_on_stdout_progress_on_stderr)
     snprintf(o, sizeof o, "%s/out", dir);
     snprintf(e, sizeof e, "%s/err", dir);
     char *ep = tb_last_line(o, "epoch 2/2  train loss"), *done = tb_last_line(o, "done: test acc");
-    char *bar = tb_last_line(e, "batch 10/10"), *err_done = tb_last_line(e, "done:"), *out_bar = tb_last_line(o, "batch ");
+    char *bar = tb_last_line(e, "batch 10/10"), *err_done = tb_last_line(e, "done:"),
+         *out_bar = tb_last_line(o, "batch ");
     CHECK_MSG(ep && strstr(ep, "train acc") && strstr(ep, "test acc"), "stdout: %s", ep ? ep : "(no epoch line)");
     CHECK(done != NULL);
     CHECK_MSG(bar && strstr(bar, "samples/s") && strstr(bar, "ETA") && strstr(bar, "elapsed"),

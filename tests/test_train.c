@@ -28,10 +28,18 @@ static const char *tmpdir(char *buf, size_t size)
 TEST(train, bad_flags_exit_2_naming_the_flag)
 {
     const char *cases[][2] = {
-        {"--lr abc", "--lr"},           {"--opt lbfgs", "lbfgs"},      {"--batch 0", "--batch"},
-        {"--model 784-x-10", "784-x-10"}, {"--act swish", "swish"},    {"--epochs", "--epochs"},
-        {"--bogus", "--bogus"},         {"--dropout 1.5", "--dropout"}, {"--sched warp", "warp"},
-        {"--init magic", "magic"},      {"--dtype f16", "f16"},        {"--out /proc/nabla-no", "/proc/nabla-no"},
+        {"--lr abc", "--lr"},
+        {"--opt lbfgs", "lbfgs"},
+        {"--batch 0", "--batch"},
+        {"--model 784-x-10", "784-x-10"},
+        {"--act swish", "swish"},
+        {"--epochs", "--epochs"},
+        {"--bogus", "--bogus"},
+        {"--dropout 1.5", "--dropout"},
+        {"--sched warp", "warp"},
+        {"--init magic", "magic"},
+        {"--dtype f16", "f16"},
+        {"--out /proc/nabla-no", "/proc/nabla-no"},
         {"--opt sgd --nesterov", "nesterov"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -39,7 +47,8 @@ TEST(train, bad_flags_exit_2_naming_the_flag)
         snprintf(args, sizeof args, "train --quiet %s", cases[i][0]);
         int rc = t_cli_run(args, &out);
         CHECK_MSG(rc == 2, "nabla %s: exit %d, output: %s", args, rc, out ? out : "");
-        CHECK_MSG(out && strstr(out, cases[i][1]), "nabla %s: message does not name %s: %s", args, cases[i][1], out ? out : "");
+        CHECK_MSG(out && strstr(out, cases[i][1]), "nabla %s: message does not name %s: %s", args, cases[i][1],
+                  out ? out : "");
         free(out);
     }
 }
@@ -109,7 +118,8 @@ TEST(train, resume_is_bitwise_identical)
     CHECK(tmpdir(dir, sizeof dir));
     /* 2000 samples, batch 64: 32 batches an epoch, so 50 steps cross an epoch
      * boundary; BatchNorm buffers, dropout RNG and Adam moments all resume. */
-    const char *common = "train --quiet --model 784-32-32-10 --batchnorm --dropout 0.1 --limit-train 2000 --epochs 3 --sched cosine";
+    const char *common =
+        "train --quiet --model 784-32-32-10 --batchnorm --dropout 0.1 --limit-train 2000 --epochs 3 --sched cosine";
     snprintf(args, sizeof args, "%s --max-steps 50 --out %s/straight", common, dir);
     CHECK_MSG(t_cli_run(args, &out) == 0, "%s", out ? out : "");
     free(out);
@@ -167,8 +177,8 @@ TEST(train, json_events_eval_and_predict)
     free(out);
     char dd[512];
     if (nb_fashion_mnist_find(NULL, dd, sizeof dd) == 0) {
-        snprintf(args, sizeof args, "predict %s/checkpoint.safetensors --json --images %s/t10k-images-idx3-ubyte.gz --index 0,1",
-                 dir, dd);
+        snprintf(args, sizeof args,
+                 "predict %s/checkpoint.safetensors --json --images %s/t10k-images-idx3-ubyte.gz --index 0,1", dir, dd);
         int rc = t_cli_run(args, &out);
         CHECK_MSG(rc == 0 && out && strstr(out, "\"probs\":["), "%s", out ? out : "");
         free(out);
@@ -200,7 +210,8 @@ TEST(train, nan_loss_stops_and_keeps_checkpoint)
     snprintf(ck, sizeof ck, "%s/checkpoint.safetensors", dir);
     struct stat before, after;
     CHECK(stat(ck, &before) == 0);
-    snprintf(args, sizeof args, "train --opt sgd --lr 1e5 --clip-norm 0 --limit-train 6400 --epochs 1 --overwrite --out %s", dir);
+    snprintf(args, sizeof args,
+             "train --opt sgd --lr 1e5 --clip-norm 0 --limit-train 6400 --epochs 1 --overwrite --out %s", dir);
     int rc = t_cli_run(args, &out);
     CHECK_MSG(rc == 1, "exit %d: %s", rc, out ? out : "");
     CHECK_MSG(out && strstr(out, "loss became") && strstr(out, "--lr"), "%s", out ? out : "");
@@ -253,7 +264,8 @@ TEST(train, checkpoint_reads_in_python_safetensors)
     }
     char dir[64], args[512], *out;
     CHECK(tmpdir(dir, sizeof dir));
-    snprintf(args, sizeof args, "train --quiet --batchnorm --model 784-64-10 --limit-train 640 --epochs 1 --out %s", dir);
+    snprintf(args, sizeof args, "train --quiet --batchnorm --model 784-64-10 --limit-train 640 --epochs 1 --out %s",
+             dir);
     CHECK(t_cli_run(args, &out) == 0);
     free(out);
     char cmd[600], ck[128];
@@ -272,7 +284,8 @@ TEST(train, checkpoint_reads_in_python_safetensors)
             char key[128], val[512] = "";
             if (sscanf(line, "meta %127s %511[^\n]", key, val) >= 1) {
                 const char *mine = nb_checkpoint_get(c, key);
-                CHECK_MSG(mine && !strcmp(mine, val), "metadata %s: python %s, nabla %s", key, val, mine ? mine : "(none)");
+                CHECK_MSG(mine && !strcmp(mine, val), "metadata %s: python %s, nabla %s", key, val,
+                          mine ? mine : "(none)");
             }
             continue;
         }

@@ -11,9 +11,9 @@
 #include <string.h>
 
 /* expr must fail (NULL / -1 / NAN, as `failed` says) leaving a message with want. */
-#define FAILS_WITH(failed, want)                                                                  \
-    do {                                                                                          \
-        CHECK_MSG(failed, "did not fail (expected \"%s\")", want);                                \
+#define FAILS_WITH(failed, want)                                                                        \
+    do {                                                                                                \
+        CHECK_MSG(failed, "did not fail (expected \"%s\")", want);                                      \
         CHECK_MSG(strstr(nb_errmsg(), want) != NULL, "message \"%s\" lacks \"%s\"", nb_errmsg(), want); \
     } while (0)
 

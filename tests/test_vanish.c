@@ -100,7 +100,7 @@ TEST(vanish, sigmoid_with_plain_init_vanishes)
         /* monotone: every layer's gradient is below the next one's */
         for (int k = 0; k + 1 < 9; k++) CHECK_MSG(r.grad_init[k] < r.grad_init[k + 1], "layer %d", k + 1);
         if (seed > 1) continue;
-        CHECK(r.ratio_trained < 1e-8);          /* training does not repair it */
+        CHECK(r.ratio_trained < 1e-8);                     /* training does not repair it */
         CHECK_MSG(r.test_acc < 0.3, "acc %g", r.test_acc); /* and it does not learn */
         CHECK(!r.exploded && r.steps_done == 100 && r.test_n == 500);
     }
@@ -120,8 +120,8 @@ TEST(vanish, relu_he_batchnorm_and_residual_do_not_vanish)
         if (run(&plain, &rp)) return;
         for (int k = 0; k < 3; k++) {
             if (run(&cures[k], &r[k])) return;
-            CHECK_MSG(r[k].ratio_init > 1e6 * rp.ratio_init, "cure %d seed %d: %g vs %g", k, (int)seed,
-                      r[k].ratio_init, rp.ratio_init);
+            CHECK_MSG(r[k].ratio_init > 1e6 * rp.ratio_init, "cure %d seed %d: %g vs %g", k, (int)seed, r[k].ratio_init,
+                      rp.ratio_init);
             CHECK_MSG(r[k].ratio_init < 20 && !r[k].exploded, "cure %d seed %d: %g", k, (int)seed, r[k].ratio_init);
         }
         /* relu+he and batchnorm: near 1 */
@@ -243,12 +243,12 @@ TEST(vanish, bad_configurations_are_refused)
     nb_vanish_config c;
     nb_vanish_result r;
     nb_dataset *tr = blobs(64, 8, 3, 1), *te = blobs(16, 9, 3, 2);
-#define REFUSED(mutate, word)                                                                  \
-    do {                                                                                       \
-        c = small(NB_ACT_RELU, NB_INIT_HE_NORMAL, 0, 0, 0, 1);                                 \
-        mutate;                                                                                \
+#define REFUSED(mutate, word)                                                                                 \
+    do {                                                                                                      \
+        c = small(NB_ACT_RELU, NB_INIT_HE_NORMAL, 0, 0, 0, 1);                                                \
+        mutate;                                                                                               \
         CHECK_MSG(nb_vanish_validate(&c) == -1 && strstr(nb_errmsg(), word), "%s: %s", #mutate, nb_errmsg()); \
-        CHECK(nb_vanish_run(&c, tr, NULL, &r) == -1 && strstr(nb_errmsg(), word));             \
+        CHECK(nb_vanish_run(&c, tr, NULL, &r) == -1 && strstr(nb_errmsg(), word));                            \
     } while (0)
     REFUSED(c.depth = 1, "depth");
     REFUSED(c.depth = NB_VANISH_MAX_DEPTH + 1, "depth");
@@ -304,8 +304,8 @@ static void check_json_object(const char *line, size_t len, int depth)
     CHECK(o->type == NB__J_OBJ);
     static const char *const strs[] = {"act", "init", "config", "verdict"};
     static const char *const bools[] = {"batchnorm", "residual", "exploded"};
-    static const char *const nums[] = {"depth", "grad_norm_first", "grad_norm_last", "ratio", "test_acc", "loss_init",
-                                       "loss_last", "grad_norm_max", "steps_done"};
+    static const char *const nums[] = {"depth",     "grad_norm_first", "grad_norm_last", "ratio",     "test_acc",
+                                       "loss_init", "loss_last",       "grad_norm_max",  "steps_done"};
     for (int k = 0; k < 4; k++) {
         const nb__jval *v = nb__json_get(&j, o, strs[k]);
         CHECK_MSG(v && v->type == NB__J_STR, "key %s", strs[k]);
@@ -335,7 +335,8 @@ TEST(vanish, cli_json_one_configuration)
     char dir[64], args[512], *out;
     CHECK(tmpdir(dir, sizeof dir));
     snprintf(args, sizeof args,
-             "vanish --json --quiet --act sigmoid --init normal --depth 6 --width 16 --steps 5 --eval 300 --out %s", dir);
+             "vanish --json --quiet --act sigmoid --init normal --depth 6 --width 16 --steps 5 --eval 300 --out %s",
+             dir);
     CHECK(t_cli_run(args, &out) == 0);
     size_t len = out ? strlen(out) : 0;
     CHECK_MSG(len > 2 && out[len - 1] == '\n' && !strchr(out, '\n')[1], "one line expected: %s", out ? out : "");
@@ -390,10 +391,17 @@ TEST(vanish, cli_presets_table_svg_and_jsonl)
 TEST(vanish, cli_bad_flags_exit_2_naming_the_flag)
 {
     const char *cases[][2] = {
-        {"--depth 1", "--depth"},     {"--depth 64", "--depth"},    {"--act swish", "swish"},
-        {"--init zeros", "zeros"},    {"--init-std 0", "--init-std"}, {"--steps -1", "--steps"},
-        {"--width x", "--width"},     {"--bogus", "--bogus"},       {"--lr", "--lr"},
-        {"--jobs 0", "--jobs"},       {"--out /proc/nb-no", "/proc/nb-no"},
+        {"--depth 1", "--depth"},
+        {"--depth 64", "--depth"},
+        {"--act swish", "swish"},
+        {"--init zeros", "zeros"},
+        {"--init-std 0", "--init-std"},
+        {"--steps -1", "--steps"},
+        {"--width x", "--width"},
+        {"--bogus", "--bogus"},
+        {"--lr", "--lr"},
+        {"--jobs 0", "--jobs"},
+        {"--out /proc/nb-no", "/proc/nb-no"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char args[256], *out;

@@ -94,22 +94,17 @@ static void vm_check(uint64_t step)
         const vm_case *c = &VM_CASES[k];
         vm_stats st = vm_sweep(c, 0, step);
         if (step == 1 || getenv("NB_VMATH_VERBOSE"))
-            printf("  vmath %-8s max %.3f ulp (at %a), max rel %.3g, %ld wrong specials\n", c->name,
-                   st.ulp, (double)st.worst_x, st.rel, st.bad);
-        CHECK_MSG(st.bad == 0, "%s: %ld wrong special values (e.g. x = %a)", c->name, st.bad,
-                  (double)st.worst_x);
-        CHECK_MSG(st.ulp <= c->max_ulp, "%s: %.3f ulp at x = %a (bound %g)", c->name, st.ulp,
-                  (double)st.worst_x, c->max_ulp);
-        CHECK_MSG(st.rel <= c->max_rel, "%s: relative error %.3g (bound %.3g)", c->name, st.rel,
-                  c->max_rel);
+            printf("  vmath %-8s max %.3f ulp (at %a), max rel %.3g, %ld wrong specials\n", c->name, st.ulp,
+                   (double)st.worst_x, st.rel, st.bad);
+        CHECK_MSG(st.bad == 0, "%s: %ld wrong special values (e.g. x = %a)", c->name, st.bad, (double)st.worst_x);
+        CHECK_MSG(st.ulp <= c->max_ulp, "%s: %.3f ulp at x = %a (bound %g)", c->name, st.ulp, (double)st.worst_x,
+                  c->max_ulp);
+        CHECK_MSG(st.rel <= c->max_rel, "%s: relative error %.3g (bound %.3g)", c->name, st.rel, c->max_rel);
     }
 }
 
 /* A prime step visits ~4.3 million floats spread over every exponent. */
-TEST(vmath, accuracy_dense_sample)
-{
-    vm_check(997);
-}
+TEST(vmath, accuracy_dense_sample) { vm_check(997); }
 
 /* Every float: ~a minute per function, so only on request. */
 TEST(vmath, exhaustive)
@@ -121,11 +116,10 @@ TEST(vmath, exhaustive)
 TEST(vmath, special_values)
 {
     const float inf = INFINITY;
-    const float x[] = {0.0f, -0.0f, inf, -inf, 88.7f, 88.73f, 89.0f, 100.0f, -87.3f, -103.0f,
-                       -103.98f, -104.0f, -200.0f, 1e-30f, -1e-30f, 1e-45f, 20.0f, -20.0f};
+    const float x[] = {0.0f,    -0.0f,    inf,     -inf,    88.7f,  88.73f,  89.0f,  100.0f, -87.3f,
+                       -103.0f, -103.98f, -104.0f, -200.0f, 1e-30f, -1e-30f, 1e-45f, 20.0f,  -20.0f};
     const size_t n = sizeof x / sizeof x[0];
-    float e[sizeof x / sizeof x[0]], m[sizeof x / sizeof x[0]], s[sizeof x / sizeof x[0]],
-        t[sizeof x / sizeof x[0]];
+    float e[sizeof x / sizeof x[0]], m[sizeof x / sizeof x[0]], s[sizeof x / sizeof x[0]], t[sizeof x / sizeof x[0]];
     nb__vexp_f32(e, x, n);
     nb__vexpm1_f32(m, x, n);
     nb__vsigmoid_f32(s, x, n);
@@ -149,7 +143,8 @@ TEST(vmath, special_values)
     const vm_fn fns[4] = {nb__vexp_f32, nb__vexpm1_f32, nb__vsigmoid_f32, nb__vtanh_f32};
     for (int f = 0; f < 4; f++) {
         fns[f](out, nan_in, 9); /* 8 in the vector loop, 1 in the tail */
-        for (int i = 0; i < 9; i++) CHECK_MSG(isnan(out[i]), "function %d lane %d: NaN in, %a out", f, i, (double)out[i]);
+        for (int i = 0; i < 9; i++)
+            CHECK_MSG(isnan(out[i]), "function %d lane %d: NaN in, %a out", f, i, (double)out[i]);
     }
 }
 

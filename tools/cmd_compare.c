@@ -13,39 +13,39 @@
 #include "nabla/plot.h"
 #include "run.h"
 
-static const char nb__cmp_usage[] =
-    "usage: nabla compare [OPTIONS]\n"
-    "\n"
-    "Train several configurations that differ in one or two flags and compare\n"
-    "them.  Give a flag of `nabla train` a comma-separated list to vary it:\n"
-    "  nabla compare --batch 16,64,256\n"
-    "  nabla compare --opt sgd,adam --lr 0.1,0.001 --momentum 0.9 --paired\n"
-    "  nabla compare --opt sgd --lr 0.01 --momentum 0,0.9\n"
-    "Every configuration starts from the same initial weights (same --seed,\n"
-    "same model) and trains on the same number of training samples -- the\n"
-    "budget: --epochs passes over the training set, or --samples N -- so a\n"
-    "smaller batch takes more, smaller steps.  Then each is evaluated on the\n"
-    "test set.  The table gives the steps taken, the final training loss (mean\n"
-    "over the last tenth of the budget), test loss, test accuracy, training\n"
-    "time and samples/s.  OUT gets loss.svg (training loss against samples\n"
-    "seen, each point the mean over 1/100 of the budget, one line per\n"
-    "configuration) and results.jsonl (what --json prints).\n"
-    "\n"
-    "compare:\n"
-    "  --samples N          budget: N training samples per configuration\n"
-    "                       (default: --epochs passes; --epochs defaults to 1 here)\n"
-    "  --paired             pair the lists element by element instead of taking\n"
-    "                       every combination (the lists must be equally long)\n"
-    "  --out DIR            output folder (runs/compare)\n"
-    "  --json               JSON lines on stdout instead of the table\n"
-    "  --quiet              no progress on stderr\n"
-    "At most two flags may vary, in at most 16 configurations.  Schedules,\n"
-    "--resume and --max-steps do not apply here.\n";
+static const char nb__cmp_usage[] = "usage: nabla compare [OPTIONS]\n"
+                                    "\n"
+                                    "Train several configurations that differ in one or two flags and compare\n"
+                                    "them.  Give a flag of `nabla train` a comma-separated list to vary it:\n"
+                                    "  nabla compare --batch 16,64,256\n"
+                                    "  nabla compare --opt sgd,adam --lr 0.1,0.001 --momentum 0.9 --paired\n"
+                                    "  nabla compare --opt sgd --lr 0.01 --momentum 0,0.9\n"
+                                    "Every configuration starts from the same initial weights (same --seed,\n"
+                                    "same model) and trains on the same number of training samples -- the\n"
+                                    "budget: --epochs passes over the training set, or --samples N -- so a\n"
+                                    "smaller batch takes more, smaller steps.  Then each is evaluated on the\n"
+                                    "test set.  The table gives the steps taken, the final training loss (mean\n"
+                                    "over the last tenth of the budget), test loss, test accuracy, training\n"
+                                    "time and samples/s.  OUT gets loss.svg (training loss against samples\n"
+                                    "seen, each point the mean over 1/100 of the budget, one line per\n"
+                                    "configuration) and results.jsonl (what --json prints).\n"
+                                    "\n"
+                                    "compare:\n"
+                                    "  --samples N          budget: N training samples per configuration\n"
+                                    "                       (default: --epochs passes; --epochs defaults to 1 here)\n"
+                                    "  --paired             pair the lists element by element instead of taking\n"
+                                    "                       every combination (the lists must be equally long)\n"
+                                    "  --out DIR            output folder (runs/compare)\n"
+                                    "  --json               JSON lines on stdout instead of the table\n"
+                                    "  --quiet              no progress on stderr\n"
+                                    "At most two flags may vary, in at most 16 configurations.  Schedules,\n"
+                                    "--resume and --max-steps do not apply here.\n";
 
 static char nb__cmp_usage_full[6144];
 static int nb__cmp_run(int argc, char **argv);
 
-const nb_cli_cmd nb_cmd_compare = {"compare", "train configurations differing in a flag or two; table and loss curves (SVG)",
+const nb_cli_cmd nb_cmd_compare = {"compare",
+                                   "train configurations differing in a flag or two; table and loss curves (SVG)",
                                    nb__cmp_usage_full, nb__cmp_run};
 
 __attribute__((constructor)) static void nb__cmp_usage_init(void)
@@ -68,17 +68,18 @@ typedef struct {
     char label[160];
     long long steps;
     double final_loss, test_loss, test_acc, seconds;
-    int nonfinite;              /* stopped at a non-finite loss */
-    double x[NB_CMP_POINTS];    /* samples seen at the end of each window */
-    double y[NB_CMP_POINTS];    /* mean training loss in the window */
+    int nonfinite;           /* stopped at a non-finite loss */
+    double x[NB_CMP_POINTS]; /* samples seen at the end of each window */
+    double y[NB_CMP_POINTS]; /* mean training loss in the window */
     int n_points;
 } nb__result;
 
 /* Is flag one of nb_run_flag's valued flags (so that it may carry a list)? */
 static int nb__run_valued(const char *flag)
 {
-    static const char *const ok[] = {"--model", "--act", "--init", "--init-std", "--dtype", "--opt", "--lr", "--momentum",
-                                     "--weight-decay", "--batch", "--clip-norm", "--clip-value", "--seed", "--dropout"};
+    static const char *const ok[] = {"--model",     "--act",        "--init",     "--init-std",     "--dtype",
+                                     "--opt",       "--lr",         "--momentum", "--weight-decay", "--batch",
+                                     "--clip-norm", "--clip-value", "--seed",     "--dropout"};
     for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
         if (!strcmp(flag, ok[i])) return 1;
     return 0;
@@ -271,7 +272,9 @@ static int nb__cmp_axis(nb__cmp *s, const char *name, const char *list)
         const char *e = strchr(p, ',');
         size_t len = e ? (size_t)(e - p) : strlen(p);
         char *v = x->n < NB_CMP_MAX ? malloc(len + 1) : NULL;
-        if (!v) return nb_cli_usage_error(s->cmd, "%s: %s", name, x->n < NB_CMP_MAX ? "out of memory" : "more than 16 values");
+        if (!v)
+            return nb_cli_usage_error(s->cmd, "%s: %s", name,
+                                      x->n < NB_CMP_MAX ? "out of memory" : "more than 16 values");
         memcpy(v, p, len);
         v[len] = '\0';
         x->val[x->n++] = v;
@@ -318,7 +321,8 @@ static int nb__cmp_configs(nb__cmp *s)
 {
     const nb__axis *ax = s->ax;
     if (s->nax == 0)
-        return nb_cli_usage_error(s->cmd, "nothing to compare: give a flag a list, e.g. --batch 16,64,256 (see `nabla help compare`)");
+        return nb_cli_usage_error(
+            s->cmd, "nothing to compare: give a flag a list, e.g. --batch 16,64,256 (see `nabla help compare`)");
     s->ncfg = 1;
     if (s->ca.paired) {
         for (int a = 1; a < s->nax; a++)
@@ -347,7 +351,8 @@ static int nb__cmp_configs(nb__cmp *s)
 static int nb__cmp_data(nb__cmp *s)
 {
     const nb_run_cfg *c0 = &s->cfg[0];
-    if (nb_out_dir(s->out)) return nb_cli_usage_error(s->cmd, "--out %s: cannot write there (%s)", s->out, strerror(errno));
+    if (nb_out_dir(s->out))
+        return nb_cli_usage_error(s->cmd, "--out %s: cannot write there (%s)", s->out, strerror(errno));
     if (nb_fashion_mnist_load(c0->data, &s->train, &s->test)) {
         fprintf(stderr, "nabla %s: %s\n", s->cmd, nb_errmsg());
         return 2;
@@ -444,8 +449,8 @@ static void nb__cmp_table(const nb__cmp *s)
 {
     int w = 6;
     for (int k = 0; k < s->ncfg; k++) w = (int)fmax(w, (double)strlen(s->res[k].label));
-    printf("%-*s  %7s  %10s  %9s  %8s  %8s  %10s\n", w, "config", "steps", "final loss", "test loss", "test acc", "time",
-           "samples/s");
+    printf("%-*s  %7s  %10s  %9s  %8s  %8s  %10s\n", w, "config", "steps", "final loss", "test loss", "test acc",
+           "time", "samples/s");
     for (int k = 0; k < s->ncfg; k++) {
         const nb__result *r = &s->res[k];
         char acc[32];

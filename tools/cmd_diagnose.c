@@ -39,7 +39,8 @@ static const char nb__diag_usage_tail[] =
 static char nb__diag_usage_full[4096];
 static int nb__diag_run(int argc, char **argv);
 
-const nb_cli_cmd nb_cmd_diagnose = {"diagnose", "training doctor: checks data, init, gradients, lr, overfitting (PASS/WARN/FAIL)",
+const nb_cli_cmd nb_cmd_diagnose = {"diagnose",
+                                    "training doctor: checks data, init, gradients, lr, overfitting (PASS/WARN/FAIL)",
                                     nb__diag_usage_full, nb__diag_run};
 
 /* The flags of diagnose's own. */
@@ -232,8 +233,7 @@ static int nb__diag_run(int argc, char **argv)
     }
     if (r.json)
         for (int id = 0; id < NB_DOC__COUNT; id++) nb__json_check(&rep, id);
-    else
-        nb__text_report(&rep);
+    else nb__text_report(&rep);
     rc = rep.n_fail ? 1 : 0;
 out:
     nb_doctor_report_free(&rep);

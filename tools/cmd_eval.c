@@ -45,10 +45,12 @@ static int nb__eval(int argc, char **argv)
     if (pk != NB_FLAGS_OK) return pk == NB_FLAGS_HELP ? 0 : 2;
     if (n_pos > 1) return nb_flags_unexpected(cmd, argv[2]);
     if (!n_pos)
-        return nb_cli_usage_error(cmd, "needs a checkpoint (nabla eval CKPT | --from-torch DESC FILE [--data DIR] [--json])");
+        return nb_cli_usage_error(
+            cmd, "needs a checkpoint (nabla eval CKPT | --from-torch DESC FILE [--data DIR] [--json])");
     const char *path = argv[1], *data = ea.data;
     int json = ea.json;
-    nb_model *m = ea.from_torch ? nb_cli_load_model(cmd, NULL, ea.from_torch, path) : nb_cli_load_model(cmd, path, NULL, NULL);
+    nb_model *m = ea.from_torch ? nb_cli_load_model(cmd, NULL, ea.from_torch, path)
+                                : nb_cli_load_model(cmd, path, NULL, NULL);
     if (!m) return 2;
     nb_dataset *train = NULL, *test = NULL;
     if (nb_fashion_mnist_load(data, &train, &test)) {
@@ -79,8 +81,8 @@ static int nb__eval(int argc, char **argv)
         }
         printf("]}\n");
     } else {
-        printf("%s: %zu test images, loss %.4f, accuracy %.4f\n\nconfusion (rows: label, columns: prediction)\n",
-               path, ev.n, ev.loss, ev.accuracy);
+        printf("%s: %zu test images, loss %.4f, accuracy %.4f\n\nconfusion (rows: label, columns: prediction)\n", path,
+               ev.n, ev.loss, ev.accuracy);
         printf("%12s", "");
         for (int j = 0; j < C; j++) printf(" %5d", j);
         printf("   recall\n");
@@ -102,17 +104,16 @@ out:
     return rc;
 }
 
-const nb_cli_cmd nb_cmd_eval = {
-    "eval", "test loss, accuracy and confusion matrix of a checkpoint",
-    "usage: nabla eval CKPT [--data DIR] [--json]\n"
-    "       nabla eval --from-torch DESC FILE [--data DIR] [--json]\n"
-    "\n"
-    "Evaluates the checkpoint's model (rebuilt from the checkpoint alone) on the\n"
-    "Fashion-MNIST test set: loss, accuracy and the confusion matrix (rows:\n"
-    "label, columns: prediction).  --from-torch: the model DESC (a layer\n"
-    "description) with the weights of FILE, saved from the equivalent torch\n"
-    "nn.Sequential by safetensors.torch.save_file(model.state_dict(), FILE).\n",
-    nb__eval};
+const nb_cli_cmd nb_cmd_eval = {"eval", "test loss, accuracy and confusion matrix of a checkpoint",
+                                "usage: nabla eval CKPT [--data DIR] [--json]\n"
+                                "       nabla eval --from-torch DESC FILE [--data DIR] [--json]\n"
+                                "\n"
+                                "Evaluates the checkpoint's model (rebuilt from the checkpoint alone) on the\n"
+                                "Fashion-MNIST test set: loss, accuracy and the confusion matrix (rows:\n"
+                                "label, columns: prediction).  --from-torch: the model DESC (a layer\n"
+                                "description) with the weights of FILE, saved from the equivalent torch\n"
+                                "nn.Sequential by safetensors.torch.save_file(model.state_dict(), FILE).\n",
+                                nb__eval};
 
 /* One number of a PGM header, after whitespace and '#' comment lines (GIMP
  * writes one); -1 when there is none. */
@@ -176,8 +177,10 @@ static int nb__predict(int argc, char **argv)
     char **pgms = argv + 2;
     int n_pgm = n_pos > 1 ? n_pos - 1 : 0, json = ea.json;
     if (!path || (!idx_path && !n_pgm))
-        return nb_cli_usage_error(cmd, "needs a checkpoint and images (nabla predict CKPT IMAGE.pgm... | --images IDX [--index I,J])");
-    nb_model *m = ea.from_torch ? nb_cli_load_model(cmd, NULL, ea.from_torch, path) : nb_cli_load_model(cmd, path, NULL, NULL);
+        return nb_cli_usage_error(
+            cmd, "needs a checkpoint and images (nabla predict CKPT IMAGE.pgm... | --images IDX [--index I,J])");
+    nb_model *m = ea.from_torch ? nb_cli_load_model(cmd, NULL, ea.from_torch, path)
+                                : nb_cli_load_model(cmd, path, NULL, NULL);
     if (!m) return 2;
     size_t d = nb_model_in_width(m), C = nb_model_out_width(m), n = 0;
     unsigned char *px = calloc(64 * d, 1);
@@ -213,7 +216,8 @@ static int nb__predict(int argc, char **argv)
             errno = 0;
             long k = strtol(p, &end, 10);
             if (end == p || errno || k < 0 || (size_t)k >= idx->dims[0]) {
-                fprintf(stderr, "nabla predict: --index '%s': not an image number in [0, %zu)\n", index_list, idx->dims[0]);
+                fprintf(stderr, "nabla predict: --index '%s': not an image number in [0, %zu)\n", index_list,
+                        idx->dims[0]);
                 goto out;
             }
             memcpy(px + n * d, (const unsigned char *)idx->data + (size_t)k * d, d);
@@ -231,7 +235,8 @@ static int nb__predict(int argc, char **argv)
     nb_set_grad_enabled(c, 0);
     nb_set_training(c, 0);
     nb_tensor *x = nb_empty(c, nb_model_dtype(m), 2, (size_t[]){n, d});
-    for (size_t i = 0; x && i < n * d; i++) nb_set(x, i, (px[i] / 255.0 - NB_FASHION_MNIST_MEAN) / NB_FASHION_MNIST_STD);
+    for (size_t i = 0; x && i < n * d; i++)
+        nb_set(x, i, (px[i] / 255.0 - NB_FASHION_MNIST_MEAN) / NB_FASHION_MNIST_STD);
     nb_tensor *p = nb_softmax(c, nb_model_forward(m, c, x, NULL), -1);
     if (!p) {
         fprintf(stderr, "nabla predict: %s\n", nb_errmsg());
@@ -268,12 +273,11 @@ out:
     return rc;
 }
 
-const nb_cli_cmd nb_cmd_predict = {
-    "predict", "class probabilities for images (PGM files or an IDX file)",
-    "usage: nabla predict CKPT IMAGE.pgm...           8-bit binary PGM, 28x28\n"
-    "       nabla predict CKPT --images IDX [--index I,J,...] [--json]\n"
-    "       nabla predict --from-torch DESC FILE (IMAGE.pgm... | --images IDX ...)\n"
-    "\n"
-    "Prints each image's most likely class and all class probabilities,\n"
-    "normalised as in training.\n",
-    nb__predict};
+const nb_cli_cmd nb_cmd_predict = {"predict", "class probabilities for images (PGM files or an IDX file)",
+                                   "usage: nabla predict CKPT IMAGE.pgm...           8-bit binary PGM, 28x28\n"
+                                   "       nabla predict CKPT --images IDX [--index I,J,...] [--json]\n"
+                                   "       nabla predict --from-torch DESC FILE (IMAGE.pgm... | --images IDX ...)\n"
+                                   "\n"
+                                   "Prints each image's most likely class and all class probabilities,\n"
+                                   "normalised as in training.\n",
+                                   nb__predict};

@@ -14,22 +14,20 @@
 #include "catalogue.h"
 #include "nabla/nabla.h"
 
-static const char nb_gc_usage[] =
-    "usage: nabla gradcheck [--op NAME] [--json] [--fast] [--list] [--dump-cases FILE]\n"
-    "\n"
-    "Checks the backward of every op against float64 central differences\n"
-    "(|analytic - numeric| <= 1e-5 + 1e-3 |numeric|) on the op-case catalogue.\n"
-    "Prints per op: the number of cases, the max abs and rel error, PASS/FAIL.\n"
-    "\n";
-static const char nb_gc_usage_tail[] =
-    "\n"
-    "Exit status: 0 all pass, 1 a check failed or errored, 2 bad usage.\n";
+static const char nb_gc_usage[] = "usage: nabla gradcheck [--op NAME] [--json] [--fast] [--list] [--dump-cases FILE]\n"
+                                  "\n"
+                                  "Checks the backward of every op against float64 central differences\n"
+                                  "(|analytic - numeric| <= 1e-5 + 1e-3 |numeric|) on the op-case catalogue.\n"
+                                  "Prints per op: the number of cases, the max abs and rel error, PASS/FAIL.\n"
+                                  "\n";
+static const char nb_gc_usage_tail[] = "\n"
+                                       "Exit status: 0 all pass, 1 a check failed or errored, 2 bad usage.\n";
 
 typedef struct {
     const nb_opcase *oc;
     nb_gradcheck_result res;
-    int rc;           /* nb_gradcheck's return */
-    char err[256];    /* its error message */
+    int rc;        /* nb_gradcheck's return */
+    char err[256]; /* its error message */
 } nb_gc_row;
 
 static nb_tensor *nb_gc_call(nb_ctx *c, nb_tensor *const *in, int n_in, void *user)
@@ -163,7 +161,8 @@ static char nb_gc_usage_full[4096];
 __attribute__((constructor)) static void nb_gc_usage_init(void)
 {
     snprintf(nb_gc_usage_full, sizeof nb_gc_usage_full, "%s", nb_gc_usage);
-    nb_flags_help(nb_gc_usage_full, sizeof nb_gc_usage_full, nb_gc_flags, sizeof nb_gc_flags / sizeof nb_gc_flags[0], 18);
+    nb_flags_help(nb_gc_usage_full, sizeof nb_gc_usage_full, nb_gc_flags, sizeof nb_gc_flags / sizeof nb_gc_flags[0],
+                  18);
     strncat(nb_gc_usage_full, nb_gc_usage_tail, sizeof nb_gc_usage_full - strlen(nb_gc_usage_full) - 1);
 }
 
@@ -223,8 +222,10 @@ static int nb_gc_cmd(int argc, char **argv)
             if (strcmp(rows[j].oc->op, op)) continue;
             k++;
             pass &= rows[j].res.passed;
-            if (rows[j].rc || !(rows[j].res.max_abs_err <= abs_err)) abs_err = rows[j].rc ? INFINITY : rows[j].res.max_abs_err;
-            if (rows[j].rc || !(rows[j].res.max_rel_err <= rel_err)) rel_err = rows[j].rc ? INFINITY : rows[j].res.max_rel_err;
+            if (rows[j].rc || !(rows[j].res.max_abs_err <= abs_err))
+                abs_err = rows[j].rc ? INFINITY : rows[j].res.max_abs_err;
+            if (rows[j].rc || !(rows[j].res.max_rel_err <= rel_err))
+                rel_err = rows[j].rc ? INFINITY : rows[j].res.max_rel_err;
         }
         n_ops++;
         n_ops_fail += !pass;

@@ -9,26 +9,25 @@
 #include "nabla/graph.h"
 #include "run.h"
 
-static const char nb__graph_usage[] =
-    "usage: nabla graph [EXAMPLE] [OPTIONS]\n"
-    "\n"
-    "Record one forward pass, run backward (keeping every gradient), and draw\n"
-    "the graph: OUT/EXAMPLE.svg (laid out by nabla, no Graphviz needed),\n"
-    "OUT/EXAMPLE.dot (for `dot -Tsvg`), and the same as a table on stdout.\n"
-    "Each tensor shows the op that made it, its shape and, when it has at\n"
-    "most --max-values elements, its value and its gradient.\n"
-    "\n"
-    "examples:\n"
-    "  sum_wx      y = sum(w * x), x = [1, 2, 3], w = [0.5, -0.3, 0.2] (default)\n"
-    "  two_layer   the study guide's 2-layer network on one sample: 3 inputs,\n"
-    "              2 sigmoid units, 2 classes, softmax cross-entropy\n"
-    "  mlp         the model of `nabla train` (same --model/--act/... flags) on\n"
-    "              a batch of 4 random inputs\n"
-    "options:\n"
-    "  --out DIR            output folder (runs/graph)\n"
-    "  --max-values N       show values of tensors up to N elements (8)\n"
-    "  --quiet              no table on stdout\n"
-    "From C: nb_graph_svg(tensor, &opts, file), nb_graph_dot, nb_graph_text.\n";
+static const char nb__graph_usage[] = "usage: nabla graph [EXAMPLE] [OPTIONS]\n"
+                                      "\n"
+                                      "Record one forward pass, run backward (keeping every gradient), and draw\n"
+                                      "the graph: OUT/EXAMPLE.svg (laid out by nabla, no Graphviz needed),\n"
+                                      "OUT/EXAMPLE.dot (for `dot -Tsvg`), and the same as a table on stdout.\n"
+                                      "Each tensor shows the op that made it, its shape and, when it has at\n"
+                                      "most --max-values elements, its value and its gradient.\n"
+                                      "\n"
+                                      "examples:\n"
+                                      "  sum_wx      y = sum(w * x), x = [1, 2, 3], w = [0.5, -0.3, 0.2] (default)\n"
+                                      "  two_layer   the study guide's 2-layer network on one sample: 3 inputs,\n"
+                                      "              2 sigmoid units, 2 classes, softmax cross-entropy\n"
+                                      "  mlp         the model of `nabla train` (same --model/--act/... flags) on\n"
+                                      "              a batch of 4 random inputs\n"
+                                      "options:\n"
+                                      "  --out DIR            output folder (runs/graph)\n"
+                                      "  --max-values N       show values of tensors up to N elements (8)\n"
+                                      "  --quiet              no table on stdout\n"
+                                      "From C: nb_graph_svg(tensor, &opts, file), nb_graph_dot, nb_graph_text.\n";
 
 static char nb__graph_usage_full[6144];
 static int nb__graph_run(int argc, char **argv);
@@ -155,8 +154,8 @@ static int nb__graph_run(int argc, char **argv)
         fprintf(stderr, "nabla graph: %s\n", nb_errmsg());
         goto out;
     }
-    nb_graph_opts go = {.max_values = (size_t)max_values, .tensors = nm.t, .names = nm.name, .n_names = nm.n,
-                        .title = title};
+    nb_graph_opts go = {
+        .max_values = (size_t)max_values, .tensors = nm.t, .names = nm.name, .n_names = nm.n, .title = title};
     char path[2][1100];
     snprintf(path[0], sizeof path[0], "%s/%s.svg", out, ex);
     snprintf(path[1], sizeof path[1], "%s/%s.dot", out, ex);

@@ -12,30 +12,28 @@
 #include "run.h"
 #include "run_folder.h"
 
-static const char nb__lrfind_usage[] =
-    "usage: nabla lr-find [OPTIONS]\n"
-    "\n"
-    "The learning-rate range test: one training step per learning rate, the\n"
-    "rate growing exponentially from --start to --end over --steps steps on\n"
-    "successive batches; stops once the smoothed loss (EMA, beta 0.98, bias-\n"
-    "corrected) exceeds 4x its best.  The model trained is the one `nabla\n"
-    "train` would start from with the same flags (same --seed), and it is put\n"
-    "back afterwards.  Suggests three learning rates:\n"
-    "  valley    two thirds of the way down the longest descent of the smoothed\n"
-    "            loss (its longest decreasing subsequence) -- use this one\n"
-    "  steepest  where the smoothed loss falls fastest against log(lr)\n"
-    "  min/10    a tenth of the lr of the lowest smoothed loss\n"
-    "(the first 10% of the steps and the last 5 are left out of the rules).\n"
-    "Writes OUT/lr_find.csv (lr,loss,smoothed) and OUT/lr_find.svg.\n"
-    "\n";
-static const char nb__lrfind_usage_tail[] =
-    "output:\n"
-    "  --out DIR            folder for the CSV and the plot (runs/lr-find)\n"
-    "  --json               one JSON object on stdout\n"
-    "  --limit-train N      sweep over the first N training samples only\n"
-    "  --quiet              print only the suggested lr\n"
-    "Of the flags below (shared with `nabla train`), the epoch, schedule and\n"
-    "checkpoint ones (--epochs, --sched, --resume...) do not apply here.\n";
+static const char nb__lrfind_usage[] = "usage: nabla lr-find [OPTIONS]\n"
+                                       "\n"
+                                       "The learning-rate range test: one training step per learning rate, the\n"
+                                       "rate growing exponentially from --start to --end over --steps steps on\n"
+                                       "successive batches; stops once the smoothed loss (EMA, beta 0.98, bias-\n"
+                                       "corrected) exceeds 4x its best.  The model trained is the one `nabla\n"
+                                       "train` would start from with the same flags (same --seed), and it is put\n"
+                                       "back afterwards.  Suggests three learning rates:\n"
+                                       "  valley    two thirds of the way down the longest descent of the smoothed\n"
+                                       "            loss (its longest decreasing subsequence) -- use this one\n"
+                                       "  steepest  where the smoothed loss falls fastest against log(lr)\n"
+                                       "  min/10    a tenth of the lr of the lowest smoothed loss\n"
+                                       "(the first 10% of the steps and the last 5 are left out of the rules).\n"
+                                       "Writes OUT/lr_find.csv (lr,loss,smoothed) and OUT/lr_find.svg.\n"
+                                       "\n";
+static const char nb__lrfind_usage_tail[] = "output:\n"
+                                            "  --out DIR            folder for the CSV and the plot (runs/lr-find)\n"
+                                            "  --json               one JSON object on stdout\n"
+                                            "  --limit-train N      sweep over the first N training samples only\n"
+                                            "  --quiet              print only the suggested lr\n"
+                                            "Of the flags below (shared with `nabla train`), the epoch, schedule and\n"
+                                            "checkpoint ones (--epochs, --sched, --resume...) do not apply here.\n";
 
 static char nb__lrfind_usage_full[4096];
 static int nb__lrfind_run(int argc, char **argv);
@@ -146,7 +144,8 @@ static void nb__print_result(const nb_run_cfg *r, const nb_lrfind_opts *lo, cons
     double min_lr = s->i_min >= 0 ? res->lr[s->i_min] : NAN, min_loss = s->i_min >= 0 ? res->smooth[s->i_min] : NAN;
     char reason[300] = "";
     if (res->no_descent)
-        snprintf(reason, sizeof reason, "the loss never fell: the smoothed loss dropped %.1f%% at most along the sweep "
+        snprintf(reason, sizeof reason,
+                 "the loss never fell: the smoothed loss dropped %.1f%% at most along the sweep "
                  "(less than %g%%), so no learning rate can be suggested; run `nabla diagnose` with the same flags",
                  isfinite(res->descent) && res->descent > 0 ? 100 * res->descent : 0.0, 100 * lo->min_descent);
     if (r->json) {

@@ -6,21 +6,21 @@
 #include "flags.h"
 #include "report.h"
 
-static const char nb__report_usage[] =
-    "usage: nabla report RUN_DIR [--out FILE]\n"
-    "\n"
-    "Write one self-contained HTML page (inline SVG and CSS; no scripts, no\n"
-    "network) about the training run in RUN_DIR, built from RUN_DIR/metrics.jsonl,\n"
-    "so it works on finished, interrupted and crashed runs: status, loss and\n"
-    "accuracy curves, learning rate, the global gradient norm with the clip\n"
-    "threshold, a per-parameter gradient-norm heatmap, update ratios, dead and\n"
-    "saturated units, and every warning.  The per-parameter parts need a run\n"
-    "made with `nabla train --monitor N` (or --report).\n"
-    "\n";
+static const char nb__report_usage[] = "usage: nabla report RUN_DIR [--out FILE]\n"
+                                       "\n"
+                                       "Write one self-contained HTML page (inline SVG and CSS; no scripts, no\n"
+                                       "network) about the training run in RUN_DIR, built from RUN_DIR/metrics.jsonl,\n"
+                                       "so it works on finished, interrupted and crashed runs: status, loss and\n"
+                                       "accuracy curves, learning rate, the global gradient norm with the clip\n"
+                                       "threshold, a per-parameter gradient-norm heatmap, update ratios, dead and\n"
+                                       "saturated units, and every warning.  The per-parameter parts need a run\n"
+                                       "made with `nabla train --monitor N` (or --report).\n"
+                                       "\n";
 
 /* --out FILE, into a const char *. */
 static const nb_flag nb__report_flags[] = {
-    {"--out", NB_FLAG_STRING, 0, sizeof(const char *), 0, 0, NULL, NULL, NULL, "FILE", "where to write it (RUN_DIR/report.html)"},
+    {"--out", NB_FLAG_STRING, 0, sizeof(const char *), 0, 0, NULL, NULL, NULL, "FILE",
+     "where to write it (RUN_DIR/report.html)"},
 };
 
 static char nb__report_usage_full[2048];

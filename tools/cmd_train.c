@@ -31,7 +31,7 @@ typedef struct {
     FILE *metrics; /* OUT/metrics.jsonl */
     int tty;       /* progress bar on stderr */
     int quiet;
-    nb_tb *tb[3];  /* --tensorboard: DIR/train, DIR/val, DIR/test (NULL: off) */
+    nb_tb *tb[3]; /* --tensorboard: DIR/train, DIR/val, DIR/test (NULL: off) */
 } nb__out;
 
 /* Writes one JSON event to f, all but its closing brace. */
@@ -51,8 +51,8 @@ static void nb__event(const nb__out *o, nb__event_fn *write, const void *ev)
 
 /* --monitor, --detect-anomaly / --anomaly-policy, --report */
 typedef struct {
-    long monitor;                /* every N steps; 0 = off */
-    nb_anomaly_policy policy;    /* NB_ANOMALY_OFF unless asked */
+    long monitor;             /* every N steps; 0 = off */
+    nb_anomaly_policy policy; /* NB_ANOMALY_OFF unless asked */
     int report;
     double vanish_below, explode_above; /* monitor warning limits; 0 = the monitor's defaults */
 } nb__diag;
@@ -85,10 +85,10 @@ static const nb_flag nb__diag_flags[] = {
      "sigmoid/tanh units; warnings (gradient norm < 1e-6 or\n"
      "> 10, over half the units dead or saturated) on stderr;\n"
      "everything as JSON events in metrics.jsonl (and --json)"},
-    {"--vanish-below", NB_FLAG_DOUBLE, offsetof(nb__diag, vanish_below), sizeof(double), 1e-300, 1e300, NULL,
-     NULL, NULL, "X", "the monitor's vanishing limit (1e-6)"},
-    {"--explode-above", NB_FLAG_DOUBLE, offsetof(nb__diag, explode_above), sizeof(double), 1e-300, 1e300, NULL,
-     NULL, NULL, "X", "the monitor's exploding limit (10)"},
+    {"--vanish-below", NB_FLAG_DOUBLE, offsetof(nb__diag, vanish_below), sizeof(double), 1e-300, 1e300, NULL, NULL,
+     NULL, "X", "the monitor's vanishing limit (1e-6)"},
+    {"--explode-above", NB_FLAG_DOUBLE, offsetof(nb__diag, explode_above), sizeof(double), 1e-300, 1e300, NULL, NULL,
+     NULL, "X", "the monitor's exploding limit (10)"},
     NB_FLAG_ACTION("--detect-anomaly", nb__detect_anomaly_flag,
                    "check every op's output and every gradient for NaN/Inf\n"
                    "and stop at the first, naming the op, pass, shapes and\n"
@@ -161,8 +161,8 @@ static void nb__on_record(void *user, const nb_monitor_record *r, const nb_monit
                 hi = fmax(hi, r->params[i].update_ratio);
             }
         }
-        fprintf(stderr, "%smonitor step %lld: loss %s, grad-norm %s", clr, (long long)r->step, nb__g(b1, sizeof b1, r->loss),
-                nb__g(b2, sizeof b2, r->grad_norm));
+        fprintf(stderr, "%smonitor step %lld: loss %s, grad-norm %s", clr, (long long)r->step,
+                nb__g(b1, sizeof b1, r->loss), nb__g(b2, sizeof b2, r->grad_norm));
         if (isfinite(r->grad_norm_clipped) && r->grad_norm_clipped < r->grad_norm)
             fprintf(stderr, " (clipped to %.3g)", r->grad_norm_clipped);
         if (r->n_params)
@@ -172,7 +172,8 @@ static void nb__on_record(void *user, const nb_monitor_record *r, const nb_monit
             const nb_monitor_layer *l = &r->layers[i];
             int dead = !strcmp(l->kind, "relu");
             double fr = dead ? l->dead_frac : l->saturated_frac;
-            if (isfinite(fr)) fprintf(stderr, ", layers.%zu %.0f%% %s", l->layer, 100 * fr, dead ? "dead" : "saturated");
+            if (isfinite(fr))
+                fprintf(stderr, ", layers.%zu %.0f%% %s", l->layer, 100 * fr, dead ? "dead" : "saturated");
         }
         fputc('\n', stderr);
     }
@@ -262,31 +263,30 @@ static void nb__bar(const nb__out *o, long epoch, long epochs, size_t b, size_t 
     fflush(stderr);
 }
 
-static const char nb__train_usage[] =
-    "usage: nabla train [OPTIONS]\n"
-    "\n"
-    "Train an MLP on Fashion-MNIST (default: the study guide's loop, 784-128-10\n"
-    "ReLU, Adam lr 1e-3, batch 64, clip-norm 1.0, 10 epochs).  Results go to\n"
-    "stdout: per epoch, train loss and accuracy, test (or, with --val,\n"
-    "validation) loss and accuracy, and a closing `done:` line.  Progress (a\n"
-    "bar on a terminal, else a line every --log-every batches) and diagnostics\n"
-    "go to stderr.  OUT receives checkpoint.safetensors (after every epoch,\n"
-    "atomically) and metrics.jsonl.  Ctrl-C saves a checkpoint and exits.\n"
-    "\n"
-    "output:\n"
-    "  --out DIR            run folder (runs/train)\n"
-    "  --resume             continue from DIR/checkpoint.safetensors: the flags\n"
-    "                       must agree with the run's, except --epochs, --lr\n"
-    "                       and --max-steps (totals, not more of them)\n"
-    "  --overwrite          replace the run DIR holds (else refused)\n"
-    "  --json               JSON Lines events on stdout (and nothing else there)\n"
-    "  --log-every N        batches between log events and, off a terminal,\n"
-    "                       progress lines (100)\n"
-    "  --max-steps N        stop (and save) after N optimizer steps in total\n"
-    "  --limit-train N      train on the first N samples only\n"
-    "  --quiet              no progress or summaries on stderr (results stay\n"
-    "                       on stdout)\n"
-    "\n";
+static const char nb__train_usage[] = "usage: nabla train [OPTIONS]\n"
+                                      "\n"
+                                      "Train an MLP on Fashion-MNIST (default: the study guide's loop, 784-128-10\n"
+                                      "ReLU, Adam lr 1e-3, batch 64, clip-norm 1.0, 10 epochs).  Results go to\n"
+                                      "stdout: per epoch, train loss and accuracy, test (or, with --val,\n"
+                                      "validation) loss and accuracy, and a closing `done:` line.  Progress (a\n"
+                                      "bar on a terminal, else a line every --log-every batches) and diagnostics\n"
+                                      "go to stderr.  OUT receives checkpoint.safetensors (after every epoch,\n"
+                                      "atomically) and metrics.jsonl.  Ctrl-C saves a checkpoint and exits.\n"
+                                      "\n"
+                                      "output:\n"
+                                      "  --out DIR            run folder (runs/train)\n"
+                                      "  --resume             continue from DIR/checkpoint.safetensors: the flags\n"
+                                      "                       must agree with the run's, except --epochs, --lr\n"
+                                      "                       and --max-steps (totals, not more of them)\n"
+                                      "  --overwrite          replace the run DIR holds (else refused)\n"
+                                      "  --json               JSON Lines events on stdout (and nothing else there)\n"
+                                      "  --log-every N        batches between log events and, off a terminal,\n"
+                                      "                       progress lines (100)\n"
+                                      "  --max-steps N        stop (and save) after N optimizer steps in total\n"
+                                      "  --limit-train N      train on the first N samples only\n"
+                                      "  --quiet              no progress or summaries on stderr (results stay\n"
+                                      "                       on stdout)\n"
+                                      "\n";
 
 static char nb__train_usage_full[8192];
 
@@ -329,8 +329,8 @@ typedef struct {
     nb_monitor *mon;
     void *xb;
     int32_t *yb;
-    size_t bpe;    /* batches per epoch */
-    int per_batch; /* the schedule steps per batch, else per epoch */
+    size_t bpe;     /* batches per epoch */
+    int per_batch;  /* the schedule steps per batch, else per epoch */
     double step_lr; /* the learning rate the last step used (logged) */
     nb_sched sched;
     nb_progress prog;
@@ -361,8 +361,10 @@ typedef struct {
 static int nb__train_flags(nb__train *t, int argc, char **argv)
 {
     nb_run_defaults(&t->r);
-    nb_flag_table tabs[] = {NB_FLAG_TABLE(nb__diag_flags, &t->dg), {nb_ddp_flags, nb_ddp_n_flags, &t->ddp},
-                            NB_RUN_FLAG_TABLE(&t->r), NB_TRAIN_VAL_FLAG_TABLE(&t->val)};
+    nb_flag_table tabs[] = {NB_FLAG_TABLE(nb__diag_flags, &t->dg),
+                            {nb_ddp_flags, nb_ddp_n_flags, &t->ddp},
+                            NB_RUN_FLAG_TABLE(&t->r),
+                            NB_TRAIN_VAL_FLAG_TABLE(&t->val)};
     int n_pos, k = nb_flags_parse(t->cmd, nb__train_usage_full, tabs, 4, argc, argv, &n_pos);
     if (k != NB_FLAGS_OK) return k == NB_FLAGS_HELP ? 0 : 2;
     if (n_pos) return nb_flags_unexpected(t->cmd, argv[1]);
@@ -418,8 +420,8 @@ static int nb__setup_data(nb__train *t)
         t->train = sub;
     }
     if (r->mlp.widths[0] != t->train->d)
-        return nb_cli_usage_error(t->cmd, "--model %s: input width %zu does not match the data's %zu features", r->model,
-                                  r->mlp.widths[0], t->train->d);
+        return nb_cli_usage_error(t->cmd, "--model %s: input width %zu does not match the data's %zu features",
+                                  r->model, r->mlp.widths[0], t->train->d);
     if ((int)r->mlp.widths[r->mlp.n_widths - 1] < t->train->n_classes)
         return nb_cli_usage_error(t->cmd, "--model %s: %zu outputs cannot hold the data's %d classes", r->model,
                                   r->mlp.widths[r->mlp.n_widths - 1], t->train->n_classes);
@@ -457,12 +459,12 @@ static int nb__setup_resume(nb__train *t)
     if (!ck) return nb_cli_usage_error(t->cmd, "--resume: %s", nb_errmsg());
     int rc = 0;
     if (nb_checkpoint_load_model(ck, t->m) || nb_checkpoint_load_state(ck, t->opt, &t->sched, &t->prog) ||
-             nb_loader_set_state(t->loader, &t->prog.loader))
+        nb_loader_set_state(t->loader, &t->prog.loader))
         rc = nb_cli_usage_error(t->cmd, "--resume: %s", nb_errmsg());
-    else
-        t->rng = t->prog.rng;
+    else t->rng = t->prog.rng;
     if (!rc && t->r.given.lr && nb_optim_lr(t->opt) != t->r.opt.lr) { /* the documented override */
-        if (!t->r.quiet) fprintf(stderr, "nabla train: --resume: --lr %g replaces the run's %g\n", t->r.opt.lr, nb_optim_lr(t->opt));
+        if (!t->r.quiet)
+            fprintf(stderr, "nabla train: --resume: --lr %g replaces the run's %g\n", t->r.opt.lr, nb_optim_lr(t->opt));
         nb_sched_apply(&t->sched, t->opt);
     }
     nb_checkpoint_close(ck);
@@ -486,10 +488,11 @@ static int nb__setup_outputs(nb__train *t)
         return 1;
     }
     if (t->dg.policy) nb_set_detect_anomaly(t->c, t->dg.policy);
-    if (t->dg.monitor &&
-        !(t->mon = nb_monitor_new(t->m, &(nb_monitor_opts){.every = t->dg.monitor, .vanishing = t->dg.vanish_below,
-                                                           .exploding = t->dg.explode_above, .on_record = nb__on_record,
-                                                           .user = &t->mout}))) {
+    if (t->dg.monitor && !(t->mon = nb_monitor_new(t->m, &(nb_monitor_opts){.every = t->dg.monitor,
+                                                                            .vanishing = t->dg.vanish_below,
+                                                                            .exploding = t->dg.explode_above,
+                                                                            .on_record = nb__on_record,
+                                                                            .user = &t->mout}))) {
         fprintf(stderr, "nabla train: monitor: %s\n", nb_errmsg());
         return 1;
     }
@@ -520,10 +523,7 @@ static void nb__write_start(FILE *f, const void *ev)
     nb_json_write_string(f, nb_anomaly_policy_name(t->dg.policy));
 }
 
-static void nb__write_summary(FILE *f, const void *ev)
-{
-    nb_summary_json(f, ev);
-}
+static void nb__write_summary(FILE *f, const void *ev) { nb_summary_json(f, ev); }
 
 /* The model summary table and the start line (stderr), the start and
  * summary events; 0 or the exit status. */
@@ -605,7 +605,8 @@ static void nb__write_epoch(FILE *f, const void *ev)
 {
     const nb__epoch_ev *e = ev;
     const nb__train *t = e->t;
-    fprintf(f, "{\"event\":\"epoch\",\"epoch\":%ld,\"step\":%lld,\"train_loss\":", e->epoch + 1, (long long)t->prog.step);
+    fprintf(f, "{\"event\":\"epoch\",\"epoch\":%ld,\"step\":%lld,\"train_loss\":", e->epoch + 1,
+            (long long)t->prog.step);
     nb_json_num(f, e->train_loss);
     fputs(",\"test_loss\":", f);
     nb_json_num(f, t->ev.loss);
@@ -766,11 +767,15 @@ static void nb__nonfinite_diagnosis(const nb__train *t, long epoch, size_t b, do
         at += snprintf(diag + at, size - (size_t)at, " (grew x%.3g over the 20 steps before)", grow);
     if (at > 0 && (size_t)at < size) {
         if (t->r.clip_norm > 0)
-            snprintf(diag + at, size - (size_t)at, "; clipping at %g is on, so learning rate %g is "
-                     "likely too high: try --lr %g", t->r.clip_norm, lr_now, lr_now / 10);
+            snprintf(diag + at, size - (size_t)at,
+                     "; clipping at %g is on, so learning rate %g is "
+                     "likely too high: try --lr %g",
+                     t->r.clip_norm, lr_now, lr_now / 10);
         else
-            snprintf(diag + at, size - (size_t)at, "; learning rate %g is likely too high: try "
-                     "--clip-norm 1.0 or a lower --lr (e.g. %g)", lr_now, lr_now / 10);
+            snprintf(diag + at, size - (size_t)at,
+                     "; learning rate %g is likely too high: try "
+                     "--clip-norm 1.0 or a lower --lr (e.g. %g)",
+                     lr_now, lr_now / 10);
     }
 }
 
@@ -827,10 +832,13 @@ static nb_train_stop nb__nonfinite(nb__train *t, long epoch, nb__epoch *ep, int 
         ep->b++;
         nb__anomaly_event(&t->o, step, pol, an);
         if (t->skipped <= 3)
-            fprintf(stderr, "%snabla train: step %lld skipped: %s\n", clr, step, nb_anomaly_describe(an, msg, sizeof msg));
+            fprintf(stderr, "%snabla train: step %lld skipped: %s\n", clr, step,
+                    nb_anomaly_describe(an, msg, sizeof msg));
         if (t->skip_run < 50) return NB_TRAIN_RUNNING;
-        fprintf(stderr, "nabla train: %d steps in a row skipped for non-finite values: stopping. The model "
-                        "itself is likely broken; try a lower --lr or --clip-norm 1.0.\n", t->skip_run);
+        fprintf(stderr,
+                "nabla train: %d steps in a row skipped for non-finite values: stopping. The model "
+                "itself is likely broken; try a lower --lr or --clip-norm 1.0.\n",
+                t->skip_run);
         nb__nonfinite_event(t, lv, NULL, "50 steps in a row skipped for non-finite values (--anomaly-policy skip)");
         return NB_TRAIN_NONFINITE;
     }
@@ -852,8 +860,8 @@ static void nb__anomaly_continuing(nb__train *t)
     if (!an || t->anomaly_told || t->dg.policy != NB_ANOMALY_CONTINUE) return;
     t->anomaly_told = 1;
     char msg[600];
-    fprintf(stderr, "%snabla train: step %lld: %s (continuing; --anomaly-policy continue)\n", t->o.tty ? "\r\033[K" : "",
-            (long long)t->prog.step + 1, nb_anomaly_describe(an, msg, sizeof msg));
+    fprintf(stderr, "%snabla train: step %lld: %s (continuing; --anomaly-policy continue)\n",
+            t->o.tty ? "\r\033[K" : "", (long long)t->prog.step + 1, nb_anomaly_describe(an, msg, sizeof msg));
     nb__anomaly_event(&t->o, t->prog.step + 1, t->dg.policy, an);
 }
 
@@ -864,7 +872,9 @@ static nb_train_stop nb__step(nb__train *t, long epoch, nb__epoch *ep, size_t n)
     const nb_run_cfg *r = &t->r;
     double t0 = nb_now();
     nb_step_result sr;
-    nb_step_opts so = {.clip_norm = r->clip_norm, .clip_value = r->clip_value, .rng = &t->rng,
+    nb_step_opts so = {.clip_norm = r->clip_norm,
+                       .clip_value = r->clip_value,
+                       .rng = &t->rng,
                        .hooks = t->mon ? nb_monitor_hooks(t->mon) : NULL};
     if (t->mon) nb_monitor_set_step(t->mon, t->prog.step + 1);
     const void *xs = t->xb;

@@ -39,13 +39,13 @@ typedef struct {
 
 /* The default run: each line demonstrates one claim of the guide. */
 static const nb__preset nb__presets[] = {
-    {NB_ACT_SIGMOID, NB_INIT_NORMAL, NB__PLAIN_STD, 0, 0, 0},        /* vanishes */
-    {NB_ACT_SIGMOID, NB_INIT_XAVIER_NORMAL, 0, 0, 0, 0},             /* still vanishes: sigmoid' <= 1/4 */
-    {NB_ACT_TANH, NB_INIT_XAVIER_NORMAL, 0, 0, 0, 0},                /* xavier suits tanh */
-    {NB_ACT_RELU, NB_INIT_HE_NORMAL, 0, 0, 0, 0},                    /* cure: relu + he */
-    {NB_ACT_SIGMOID, NB_INIT_NORMAL, NB__PLAIN_STD, 1, 0, 0},        /* cure: batchnorm */
-    {NB_ACT_SIGMOID, NB_INIT_NORMAL, NB__PLAIN_STD, 0, 1, 0},        /* cure: residual */
-    {NB_ACT_RELU, NB_INIT_NORMAL, NB__LARGE_STD, 0, 0, 0},           /* explodes */
+    {NB_ACT_SIGMOID, NB_INIT_NORMAL, NB__PLAIN_STD, 0, 0, 0},            /* vanishes */
+    {NB_ACT_SIGMOID, NB_INIT_XAVIER_NORMAL, 0, 0, 0, 0},                 /* still vanishes: sigmoid' <= 1/4 */
+    {NB_ACT_TANH, NB_INIT_XAVIER_NORMAL, 0, 0, 0, 0},                    /* xavier suits tanh */
+    {NB_ACT_RELU, NB_INIT_HE_NORMAL, 0, 0, 0, 0},                        /* cure: relu + he */
+    {NB_ACT_SIGMOID, NB_INIT_NORMAL, NB__PLAIN_STD, 1, 0, 0},            /* cure: batchnorm */
+    {NB_ACT_SIGMOID, NB_INIT_NORMAL, NB__PLAIN_STD, 0, 1, 0},            /* cure: residual */
+    {NB_ACT_RELU, NB_INIT_NORMAL, NB__LARGE_STD, 0, 0, 0},               /* explodes */
     {NB_ACT_RELU, NB_INIT_NORMAL, NB__LARGE_STD, 0, 0, NB__PRESET_CLIP}, /* tamed by clipping */
 };
 #define NB__NPRESETS (int)(sizeof nb__presets / sizeof nb__presets[0])
@@ -86,7 +86,8 @@ static const char nb__vanish_usage[] =
 
 static int nb__run_vanish(int argc, char **argv);
 static char nb__vanish_usage_full[8192];
-const nb_cli_cmd nb_cmd_vanish = {"vanish", "vanishing/exploding gradients: per-layer norms of deep MLPs, and the cures",
+const nb_cli_cmd nb_cmd_vanish = {"vanish",
+                                  "vanishing/exploding gradients: per-layer norms of deep MLPs, and the cures",
                                   nb__vanish_usage_full, nb__run_vanish};
 
 /* ------------------------------------------------------------------ flags */
@@ -197,7 +198,8 @@ static const char *nb__verdict(const nb__row *r, char *buf, size_t size)
     if (v->exploded) snprintf(buf, size, "EXPLODES: NaN/Inf at step %ld", v->exploded_at);
     else if (v->ratio_init < 1e-4) snprintf(buf, size, "VANISHES");
     else if (v->ratio_init > 1e4) snprintf(buf, size, "exploding gradients");
-    else if (v->clipped_steps > 0) snprintf(buf, size, "finite: clipped %ld/%ld steps", v->clipped_steps, v->steps_done);
+    else if (v->clipped_steps > 0)
+        snprintf(buf, size, "finite: clipped %ld/%ld steps", v->clipped_steps, v->steps_done);
     else snprintf(buf, size, "ok");
     return buf;
 }
@@ -455,7 +457,8 @@ static int nb__vanish_open(const char *cmd, const nb__vanish_args *va, nb__vanis
     snprintf(io->jpath, sizeof io->jpath, "%s/results.jsonl", va->out);
     snprintf(io->svg0, sizeof io->svg0, "%s/grad_norms.svg", va->out);
     snprintf(io->svg1, sizeof io->svg1, "%s/grad_norms_trained.svg", va->out);
-    if (nb_out_dir(va->out)) return nb_cli_usage_error(cmd, "--out %s: cannot write there (%s)", va->out, strerror(errno));
+    if (nb_out_dir(va->out))
+        return nb_cli_usage_error(cmd, "--out %s: cannot write there (%s)", va->out, strerror(errno));
     if (nb_fashion_mnist_load(va->data, &io->train, &io->test)) {
         fprintf(stderr, "nabla vanish: %s\n", nb_errmsg());
         return 2;

@@ -29,7 +29,8 @@ int nb_ddp_start(const char *cmd, nb_ddp *p, nb_run_cfg *r, long *monitor, int *
     if (!p->on) return 0;
     if (anomaly_skip)
         return nb_cli_usage_error(cmd, "--ddp: --anomaly-policy skip is not supported (each rank would skip alone)");
-    if (!(p->d = nb_dist_init(&(nb_dist_opts){.timeout_s = p->timeout_s}))) return nb_cli_usage_error(cmd, "--ddp: %s", nb_errmsg());
+    if (!(p->d = nb_dist_init(&(nb_dist_opts){.timeout_s = p->timeout_s})))
+        return nb_cli_usage_error(cmd, "--ddp: %s", nb_errmsg());
     p->rank = nb_dist_rank(p->d);
     p->size = nb_dist_size(p->d);
     if ((size_t)p->size > r->batch) {

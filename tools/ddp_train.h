@@ -12,7 +12,7 @@ typedef struct nb_ddp {
     int on;           /* --ddp */
     double timeout_s; /* --ddp-timeout S (300) */
     nb_dist *d;
-    int rank, size;   /* 0 and 1 without --ddp */
+    int rank, size; /* 0 and 1 without --ddp */
 } nb_ddp;
 
 /* --ddp / --ddp-timeout S, for nb_flags_parse with an nb_ddp as the
@@ -37,6 +37,5 @@ int nb_ddp_before_save(nb_ddp *p, nb_model *m);
 /* End: with rc 0 a barrier and MPI_Finalize; otherwise (this rank failed)
  * MPI_Abort the job so no rank waits forever.  Returns rc. */
 int nb_ddp_end(nb_ddp *p, int rc);
-
 
 #endif

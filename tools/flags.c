@@ -134,7 +134,8 @@ int nb_flag_bad_name(const char *cmd, const char *flag, const char *v, const cha
     for (; names[n]; n++)
         if (at < sizeof list) at += (size_t)snprintf(list + at, sizeof list - at, "%s%s", n ? "|" : "", names[n]);
     const char *near = nb_cli_nearest(v, strlen(v), names, n);
-    if (near) return nb_cli_usage_error(cmd, "%s: unknown %s '%s'; did you mean %s? (valid: %s)", flag, what, v, near, list);
+    if (near)
+        return nb_cli_usage_error(cmd, "%s: unknown %s '%s'; did you mean %s? (valid: %s)", flag, what, v, near, list);
     return nb_cli_usage_error(cmd, "%s: unknown %s '%s' (valid: %s)", flag, what, v, list);
 }
 

@@ -56,20 +56,44 @@ typedef struct nb_flag_table {
     void *base;
 } nb_flag_table;
 
-#define NB_FLAG_TABLE(flags, base) {(flags), sizeof(flags) / sizeof((flags)[0]), (base)}
+#define NB_FLAG_TABLE(flags, base)                          \
+    {                                                       \
+        (flags), sizeof(flags) / sizeof((flags)[0]), (base) \
+    }
 
 #define NB_FLAG__AT(T, m) offsetof(T, m), sizeof(((T *)0)->m)
-#define NB_FLAG_BOOL(name, T, m, help) {name, NB_FLAG_BOOL, NB_FLAG__AT(T, m), 0, 0, NULL, NULL, NULL, NULL, help}
-#define NB_FLAG_INT(name, T, m, lo, hi, arg, help) \
-    {name, NB_FLAG_INT, NB_FLAG__AT(T, m), lo, hi, NULL, NULL, NULL, arg, help}
-#define NB_FLAG_DOUBLE(name, T, m, lo, hi, arg, help) \
-    {name, NB_FLAG_DOUBLE, NB_FLAG__AT(T, m), lo, hi, NULL, NULL, NULL, arg, help}
-#define NB_FLAG_STRING(name, T, m, arg, help) {name, NB_FLAG_STRING, NB_FLAG__AT(T, m), 0, 0, NULL, NULL, NULL, arg, help}
-#define NB_FLAG_ENUM(name, T, m, choices, expect, arg, help) \
-    {name, NB_FLAG_ENUM, NB_FLAG__AT(T, m), 0, 0, choices, expect, NULL, arg, help}
-#define NB_FLAG_CUSTOM(name, fn, arg, help) {name, NB_FLAG_CUSTOM, 0, 0, 0, 0, NULL, NULL, fn, arg, help}
-#define NB_FLAG_ACTION(name, fn, help) {name, NB_FLAG_ACTION, 0, 0, 0, 0, NULL, NULL, fn, NULL, help}
-#define NB_FLAG_TEXT(text) {NULL, NB_FLAG_TEXT, 0, 0, 0, 0, NULL, NULL, NULL, NULL, text}
+#define NB_FLAG_BOOL(name, T, m, help)                                            \
+    {                                                                             \
+        name, NB_FLAG_BOOL, NB_FLAG__AT(T, m), 0, 0, NULL, NULL, NULL, NULL, help \
+    }
+#define NB_FLAG_INT(name, T, m, lo, hi, arg, help)                                \
+    {                                                                             \
+        name, NB_FLAG_INT, NB_FLAG__AT(T, m), lo, hi, NULL, NULL, NULL, arg, help \
+    }
+#define NB_FLAG_DOUBLE(name, T, m, lo, hi, arg, help)                                \
+    {                                                                                \
+        name, NB_FLAG_DOUBLE, NB_FLAG__AT(T, m), lo, hi, NULL, NULL, NULL, arg, help \
+    }
+#define NB_FLAG_STRING(name, T, m, arg, help)                                      \
+    {                                                                              \
+        name, NB_FLAG_STRING, NB_FLAG__AT(T, m), 0, 0, NULL, NULL, NULL, arg, help \
+    }
+#define NB_FLAG_ENUM(name, T, m, choices, expect, arg, help)                          \
+    {                                                                                 \
+        name, NB_FLAG_ENUM, NB_FLAG__AT(T, m), 0, 0, choices, expect, NULL, arg, help \
+    }
+#define NB_FLAG_CUSTOM(name, fn, arg, help)                         \
+    {                                                               \
+        name, NB_FLAG_CUSTOM, 0, 0, 0, 0, NULL, NULL, fn, arg, help \
+    }
+#define NB_FLAG_ACTION(name, fn, help)                               \
+    {                                                                \
+        name, NB_FLAG_ACTION, 0, 0, 0, 0, NULL, NULL, fn, NULL, help \
+    }
+#define NB_FLAG_TEXT(text)                                           \
+    {                                                                \
+        NULL, NB_FLAG_TEXT, 0, 0, 0, 0, NULL, NULL, NULL, NULL, text \
+    }
 
 enum { NB_FLAGS_OK = 0, NB_FLAGS_HELP = 1, NB_FLAGS_ERROR = 2 };
 

@@ -113,7 +113,8 @@ nb_model *nb_run_model_resume(const char *cmd, nb_run_cfg *r, const char *ckpt, 
 static const char *nb__shape_str(char *buf, size_t size, int ndim, const size_t *shape)
 {
     size_t at = (size_t)snprintf(buf, size, "[");
-    for (int i = 0; i < ndim && at < size; i++) at += (size_t)snprintf(buf + at, size - at, "%s%zu", i ? ", " : "", shape[i]);
+    for (int i = 0; i < ndim && at < size; i++)
+        at += (size_t)snprintf(buf + at, size - at, "%s%zu", i ? ", " : "", shape[i]);
     if (at < size) snprintf(buf + at, size - at, "]");
     return buf;
 }
@@ -144,11 +145,13 @@ int nb_summary_print(FILE *f, const nb_model *m)
         const nb_summary_row *r = &s->rows[i];
         char name[128];
         snprintf(name, sizeof name, "%*s%s", 2 * r->depth, "", r->name);
-        fprintf(f, "%-28s %-12s %-16s %12zu\n", name, r->kind, nb__shape_str(sh, sizeof sh, r->ndim, r->shape), r->params);
+        fprintf(f, "%-28s %-12s %-16s %12zu\n", name, r->kind, nb__shape_str(sh, sizeof sh, r->ndim, r->shape),
+                r->params);
     }
-    fprintf(f, "total params: %zu trainable (%s %s), %zu buffer values; parameter bytes %s; activations %s per sample\n",
-            s->params, nb_dtype_name(s->dtype), nb__bytes(b1, sizeof b1, s->params * nb_dtype_size(s->dtype)), s->buffers,
-            nb__bytes(b2, sizeof b2, s->param_bytes), nb__bytes(sh, sizeof sh, s->activation_bytes));
+    fprintf(f,
+            "total params: %zu trainable (%s %s), %zu buffer values; parameter bytes %s; activations %s per sample\n",
+            s->params, nb_dtype_name(s->dtype), nb__bytes(b1, sizeof b1, s->params * nb_dtype_size(s->dtype)),
+            s->buffers, nb__bytes(b2, sizeof b2, s->param_bytes), nb__bytes(sh, sizeof sh, s->activation_bytes));
     nb_summary_free(s);
     free(spec);
     return 0;

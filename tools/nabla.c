@@ -12,17 +12,8 @@
 #include "nabla/nabla.h"
 
 static const nb_cli_cmd *const nb_cli_cmds[] = {
-    &nb_cmd_train,
-    &nb_cmd_eval,
-    &nb_cmd_predict,
-    &nb_cmd_report,
-    &nb_cmd_lrfind,
-    &nb_cmd_diagnose,
-    &nb_cmd_gradcheck,
-    &nb_cmd_vanish,
-    &nb_cmd_summary,
-    &nb_cmd_compare,
-    &nb_cmd_graph,
+    &nb_cmd_train,     &nb_cmd_eval,   &nb_cmd_predict, &nb_cmd_report,  &nb_cmd_lrfind, &nb_cmd_diagnose,
+    &nb_cmd_gradcheck, &nb_cmd_vanish, &nb_cmd_summary, &nb_cmd_compare, &nb_cmd_graph,
 };
 #define NB_CLI_NCMDS (sizeof nb_cli_cmds / sizeof nb_cli_cmds[0])
 
@@ -119,7 +110,8 @@ int main(int argc, char **argv)
     if (argv[1][0] == '-') {
         const char *names[] = {"--help", "--version"};
         const char *near = nb_cli_nearest(argv[1], strlen(argv[1]), names, 2);
-        if (near) return nb_cli_usage_error(NULL, "unknown option '%s'; did you mean %s? (see `nabla help`)", argv[1], near);
+        if (near)
+            return nb_cli_usage_error(NULL, "unknown option '%s'; did you mean %s? (see `nabla help`)", argv[1], near);
         return nb_cli_usage_error(NULL, "unknown option '%s' (see `nabla help`)", argv[1]);
     }
     const nb_cli_cmd *cmd = nb_cli_find(argv[1]);

@@ -71,8 +71,8 @@ typedef struct {
 
 static void nb__metrics_free(nb__metrics *M)
 {
-    nb__dv *all[] = {&M->log_step, &M->log_loss, &M->log_gn, &M->log_lr, &M->ep_step, &M->ep_train,
-                     &M->ep_test,  &M->ep_acc,   &M->mon_step, &M->mon_loss, &M->mon_gn, &M->mon_gnc};
+    nb__dv *all[] = {&M->log_step, &M->log_loss, &M->log_gn,   &M->log_lr,   &M->ep_step, &M->ep_train,
+                     &M->ep_test,  &M->ep_acc,   &M->mon_step, &M->mon_loss, &M->mon_gn,  &M->mon_gnc};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]->v);
     for (size_t i = 0; i < NB__MAXP; i++) {
         free(M->pgrad[i].v);
@@ -100,7 +100,10 @@ static const char *nb__str(const nb_json *j, const nb_json_value *o, const char 
     return nb_json_string(j, nb_json_get(j, o, key));
 }
 
-static int nb__bool(const nb_json *j, const nb_json_value *o, const char *key) { return nb_json_bool(nb_json_get(j, o, key)); }
+static int nb__bool(const nb_json *j, const nb_json_value *o, const char *key)
+{
+    return nb_json_bool(nb_json_get(j, o, key));
+}
 
 static void nb__add_warning(nb__metrics *M, long long step, const char *kind, const char *where, const char *msg)
 {
@@ -145,8 +148,8 @@ static void nb__monitor_event(nb__metrics *M, const nb_json *j, const nb_json_va
         int dead = nb_json_get(j, l, "dead_frac") != NULL;
         if (k == M->nl) {
             const char *kind = nb__str(j, l, "kind");
-            snprintf(M->lname[k], sizeof M->lname[k], "layers.%.0f %s %s", nb__num(j, l, "layer"),
-                     kind ? kind : "?", dead ? "dead" : "saturated");
+            snprintf(M->lname[k], sizeof M->lname[k], "layers.%.0f %s %s", nb__num(j, l, "layer"), kind ? kind : "?",
+                     dead ? "dead" : "saturated");
             M->nl++;
         }
         while (M->lfrac[k].n < row) nb__push(&M->lfrac[k], NAN);
@@ -287,8 +290,9 @@ static void nb__chart(FILE *f, const nb_plot *p, const char *none)
 /* viridis at 9 stops */
 static void nb__color(double t, char out[8])
 {
-    static const unsigned char pal[9][3] = {{68, 1, 84},    {71, 44, 122},  {59, 81, 139},  {44, 113, 142}, {33, 144, 141},
-                                            {39, 173, 129}, {92, 200, 99},  {170, 220, 50}, {253, 231, 37}};
+    static const unsigned char pal[9][3] = {{68, 1, 84},    {71, 44, 122},  {59, 81, 139},
+                                            {44, 113, 142}, {33, 144, 141}, {39, 173, 129},
+                                            {92, 200, 99},  {170, 220, 50}, {253, 231, 37}};
     if (!(t >= 0)) t = 0;
     if (t > 1) t = 1;
     double x = t * 8;
@@ -304,8 +308,10 @@ static void nb__heatmap(FILE *f, const nb__metrics *M)
 {
     size_t n = M->mon_step.n, np = M->np;
     if (!n || !np) {
-        fputs("<p class=\"none\">No per-parameter data: run <code>nabla train --monitor N</code> (or --report) to record "
-              "it.</p>\n", f);
+        fputs(
+            "<p class=\"none\">No per-parameter data: run <code>nabla train --monitor N</code> (or --report) to record "
+            "it.</p>\n",
+            f);
         return;
     }
     size_t cols = n > 240 ? 240 : n;
@@ -326,9 +332,11 @@ static void nb__heatmap(FILE *f, const nb__metrics *M)
     const double L = 170, T = 10, ch = 20;
     double cw = fmax(2, 620.0 / (double)cols), pw = cw * (double)cols, ph = ch * (double)np;
     double lx = L + pw + 30, W = lx + 110, bh = fmax(ph, 200) - 50, H = T + bh + 90;
-    fprintf(f, "<div class=\"chart\"><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
-               "font-family=\"sans-serif\" font-size=\"11\" class=\"heatmap\">\n<rect width=\"100%%\" height=\"100%%\" "
-               "fill=\"white\"/>\n", W, H);
+    fprintf(f,
+            "<div class=\"chart\"><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
+            "font-family=\"sans-serif\" font-size=\"11\" class=\"heatmap\">\n<rect width=\"100%%\" height=\"100%%\" "
+            "fill=\"white\"/>\n",
+            W, H);
     for (size_t p = 0; p < np; p++) {
         double y = T + ch * (double)p;
         fprintf(f, "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\">", L - 6, y + ch / 2 + 4);
@@ -355,8 +363,8 @@ static void nb__heatmap(FILE *f, const nb__metrics *M)
                 shown = pow(10, s / (double)k);
                 nb__color((s / (double)k - lo) / (hi - lo), col);
             }
-            fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.2f\" height=\"%.0f\" fill=\"%s\"><title>", L + cw * (double)c, y,
-                    cw + 0.3, ch - 1, col);
+            fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.2f\" height=\"%.0f\" fill=\"%s\"><title>",
+                    L + cw * (double)c, y, cw + 0.3, ch - 1, col);
             nb__esc(f, M->pname[p]);
             fprintf(f, ", step %.0f: ", M->mon_step.v[a]);
             if (bad) fputs("not finite", f);
@@ -365,7 +373,8 @@ static void nb__heatmap(FILE *f, const nb__metrics *M)
         }
     }
     /* step axis: about 6 labels */
-    fprintf(f, "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.1f\" height=\"%.0f\" fill=\"none\" stroke=\"#333\"/>\n", L, T, pw, ph);
+    fprintf(f, "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.1f\" height=\"%.0f\" fill=\"none\" stroke=\"#333\"/>\n", L, T, pw,
+            ph);
     size_t prev = (size_t)-1;
     for (int t = 0; t <= 5 && cols; t++) {
         size_t c = (size_t)((double)t / 5 * (double)(cols - 1));
@@ -391,14 +400,20 @@ static void nb__heatmap(FILE *f, const nb__metrics *M)
         double y = T + bh * (1 - (double)d / dec);
         fprintf(f, "<text x=\"%.0f\" y=\"%.1f\">1e%d</text>\n", lx + 18, y + 4, (int)lo + d);
     }
-    fprintf(f, "<rect x=\"%.0f\" y=\"%.0f\" width=\"14\" height=\"12\" fill=\"#000\"/><text x=\"%.0f\" y=\"%.0f\">0</text>\n",
-            lx, T + bh + 12, lx + 18, T + bh + 22);
-    fprintf(f, "<rect x=\"%.0f\" y=\"%.0f\" width=\"14\" height=\"12\" fill=\"#d62728\"/><text x=\"%.0f\" y=\"%.0f\">"
-               "NaN/Inf</text>\n", lx, T + bh + 30, lx + 18, T + bh + 40);
+    fprintf(
+        f,
+        "<rect x=\"%.0f\" y=\"%.0f\" width=\"14\" height=\"12\" fill=\"#000\"/><text x=\"%.0f\" y=\"%.0f\">0</text>\n",
+        lx, T + bh + 12, lx + 18, T + bh + 22);
+    fprintf(f,
+            "<rect x=\"%.0f\" y=\"%.0f\" width=\"14\" height=\"12\" fill=\"#d62728\"/><text x=\"%.0f\" y=\"%.0f\">"
+            "NaN/Inf</text>\n",
+            lx, T + bh + 30, lx + 18, T + bh + 40);
     fputs("</svg></div>\n", f);
     if (n > cols)
-        fprintf(f, "<p class=\"note\">%zu records in %zu columns: each column shows the geometric mean of its records.</p>\n",
-                n, cols);
+        fprintf(
+            f,
+            "<p class=\"note\">%zu records in %zu columns: each column shows the geometric mean of its records.</p>\n",
+            n, cols);
 }
 
 static int nb__wcmp(const void *a, const void *b)
@@ -442,7 +457,8 @@ static void nb__warnings(FILE *f, const nb__metrics *M)
     fputs("</table>\n", f);
     free(idx);
     size_t shown = M->nw > 2000 ? 2000 : M->nw;
-    fprintf(f, "<details><summary>All %zu warnings in order%s</summary>\n<table><tr><th>step</th><th>message</th></tr>\n",
+    fprintf(f,
+            "<details><summary>All %zu warnings in order%s</summary>\n<table><tr><th>step</th><th>message</th></tr>\n",
             M->nw, M->nw > shown ? " (the first 2000)" : "");
     for (size_t i = 0; i < shown; i++) {
         fprintf(f, "<tr><td>%lld</td><td>", M->w[i].step);
@@ -494,8 +510,9 @@ static void nb__layers(FILE *f, const char *run_dir)
             for (int k = 0; k < r->ndim; k++) fprintf(f, "%s%zu", k ? ", " : "", r->shape[k]);
             fprintf(f, "]</td><td>%zu</td></tr>\n", r->params);
         }
-        fprintf(f, "</table>\n<p class=\"note\">%zu trainable parameters, %zu buffer values, %zu parameter bytes, %zu "
-                   "activation bytes per sample</p>\n",
+        fprintf(f,
+                "</table>\n<p class=\"note\">%zu trainable parameters, %zu buffer values, %zu parameter bytes, %zu "
+                "activation bytes per sample</p>\n",
                 s->params, s->buffers, s->param_bytes, s->activation_bytes);
     }
     free(spec);
@@ -525,14 +542,16 @@ static void nb__page(FILE *f, const char *run_dir, const nb__metrics *M)
         nb__esc(f, M->nan_msg);
         fputs("</div>\n", f);
     } else if (M->done && M->interrupted) {
-        fprintf(f, "<div class=\"status warn\">Interrupted after %lld steps: test accuracy %.4f, test loss %.4g</div>\n",
+        fprintf(f,
+                "<div class=\"status warn\">Interrupted after %lld steps: test accuracy %.4f, test loss %.4g</div>\n",
                 M->steps, M->test_acc, M->test_loss);
     } else if (M->done) {
         fprintf(f, "<div class=\"status %s\">Finished%s: %lld steps, test accuracy %.4f, test loss %.4g</div>\n",
                 M->nw ? "warn" : "good", M->nw ? " with warnings" : "", M->steps, M->test_acc, M->test_loss);
     } else {
         fputs("<div class=\"status warn\">Incomplete: the run has no &lsquo;done&rsquo; event (still running, or it "
-              "crashed)</div>\n", f);
+              "crashed)</div>\n",
+              f);
     }
     if (M->anomaly) {
         fputs("<div class=\"status bad\">First non-finite value (anomaly mode): ", f);
@@ -583,7 +602,8 @@ static void nb__page(FILE *f, const char *run_dir, const nb__metrics *M)
     nb__heatmap(f, M);
 
     fputs("<h2>Update ratio</h2>\n<p class=\"note\">||&Delta;p|| / ||p|| per step; around 1e-3 is the usual rule of "
-          "thumb: much lower learns slowly, much higher is unstable.</p>\n", f);
+          "thumb: much lower learns slowly, much higher is unstable.</p>\n",
+          f);
     nb_plot_init(&p, "Update / parameter ratio", "step", "||dp|| / ||p||");
     p.log_y = 1;
     for (size_t k = 0; k < M->np && k < NB_PLOT_MAX_SERIES; k++)
@@ -593,8 +613,10 @@ static void nb__page(FILE *f, const char *run_dir, const nb__metrics *M)
     nb__chart(f, &p, "No update ratios: run with --monitor N.");
 
     if (M->nl) {
-        fputs("<h2>Activations</h2>\n<p class=\"note\">Dead: fraction of a ReLU layer's units that are 0 for every sample "
-              "of the batch.  Saturated: fraction of sigmoid/tanh outputs beyond 0.99.</p>\n", f);
+        fputs(
+            "<h2>Activations</h2>\n<p class=\"note\">Dead: fraction of a ReLU layer's units that are 0 for every sample "
+            "of the batch.  Saturated: fraction of sigmoid/tanh outputs beyond 0.99.</p>\n",
+            f);
         char title[128];
         snprintf(title, sizeof title, "%s units", M->nl == 1 ? M->lname[0] : "Dead and saturated");
         nb_plot_init(&p, title, "step", "fraction");

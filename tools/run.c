@@ -133,8 +133,8 @@ static int nb__opt_flag(const char *cmd, const char *flag, const char *v, void *
 static int nb__sched_flag(const char *cmd, const char *flag, const char *v, void *base)
 {
     static const char *const names[] = {"none", "step", "exp", "cosine", "linear", "onecycle", NULL};
-    static const nb_sched_kind kinds[] = {NB_SCHED_CONSTANT, NB_SCHED_STEP, NB_SCHED_EXPONENTIAL,
-                                          NB_SCHED_COSINE, NB_SCHED_LINEAR, NB_SCHED_ONECYCLE};
+    static const nb_sched_kind kinds[] = {NB_SCHED_CONSTANT, NB_SCHED_STEP,   NB_SCHED_EXPONENTIAL,
+                                          NB_SCHED_COSINE,   NB_SCHED_LINEAR, NB_SCHED_ONECYCLE};
     nb_run_cfg *r = base;
     int k = -1;
     for (int j = 0; j < 6; j++)
@@ -270,17 +270,25 @@ void nb_run_warn_futile(const char *cmd, const nb_run_cfg *r)
     if (r->opt.lr == 0 && r->sched.kind != NB_SCHED_ONECYCLE)
         fprintf(stderr, "nabla %s: warning: --lr 0: the weights never change, so the model cannot learn\n", cmd);
     if (r->sched.kind == NB_SCHED_ONECYCLE && r->sched.max_lr == 0)
-        fprintf(stderr, "nabla %s: warning: --max-lr 0: onecycle's rate is 0 at every step, so the model cannot "
-                        "learn\n", cmd);
+        fprintf(stderr,
+                "nabla %s: warning: --max-lr 0: onecycle's rate is 0 at every step, so the model cannot "
+                "learn\n",
+                cmd);
     if (r->clip_norm > 0 && r->clip_norm < 1e-6)
-        fprintf(stderr, "nabla %s: warning: --clip-norm %g: every step is at most %g long, so the model barely "
-                        "moves (1.0 is usual; 0 turns clipping off)\n", cmd, r->clip_norm, r->clip_norm * r->opt.lr);
+        fprintf(stderr,
+                "nabla %s: warning: --clip-norm %g: every step is at most %g long, so the model barely "
+                "moves (1.0 is usual; 0 turns clipping off)\n",
+                cmd, r->clip_norm, r->clip_norm * r->opt.lr);
     if (r->clip_value > 0 && r->clip_value < 1e-8)
-        fprintf(stderr, "nabla %s: warning: --clip-value %g: every gradient is clamped to almost 0, so the model "
-                        "barely moves\n", cmd, r->clip_value);
+        fprintf(stderr,
+                "nabla %s: warning: --clip-value %g: every gradient is clamped to almost 0, so the model "
+                "barely moves\n",
+                cmd, r->clip_value);
     if (r->opt.weight_decay * r->opt.lr >= 1 && r->opt.kind != NB_OPT_ADAM && r->opt.kind != NB_OPT_RMSPROP)
-        fprintf(stderr, "nabla %s: warning: --weight-decay %g with --lr %g shrinks every weight to 0 (or past it) "
-                        "at each step\n", cmd, r->opt.weight_decay, r->opt.lr);
+        fprintf(stderr,
+                "nabla %s: warning: --weight-decay %g with --lr %g shrinks every weight to 0 (or past it) "
+                "at each step\n",
+                cmd, r->opt.weight_decay, r->opt.lr);
 }
 
 nb_model *nb_run_model(const char *cmd, const nb_run_cfg *r, nb_rng *rng)

@@ -10,11 +10,11 @@
 #include "nabla/train.h"
 
 typedef struct nb_run_cfg {
-    const char *data;   /* --data DIR or NULL */
-    const char *model;  /* --model: widths "784-128-10" or a layer description (any length) */
-    int model_is_spec;  /* --model is a layer description, not widths */
-    int model_given;    /* --model was on the command line */
-    int mlp_flags;      /* --act/--batchnorm/--residual/--dropout given (widths only) */
+    const char *data;  /* --data DIR or NULL */
+    const char *model; /* --model: widths "784-128-10" or a layer description (any length) */
+    int model_is_spec; /* --model is a layer description, not widths */
+    int model_given;   /* --model was on the command line */
+    int mlp_flags;     /* --act/--batchnorm/--residual/--dropout given (widths only) */
     nb_mlp_config mlp;
     nb_init init;
     double init_std;
@@ -52,7 +52,10 @@ void nb_run_defaults(nb_run_cfg *r);
  * nb_run_cfg as the table's struct. */
 extern const nb_flag nb_run_flags[];
 extern const size_t nb_run_n_flags;
-#define NB_RUN_FLAG_TABLE(r) {nb_run_flags, nb_run_n_flags, (r)}
+#define NB_RUN_FLAG_TABLE(r)              \
+    {                                     \
+        nb_run_flags, nb_run_n_flags, (r) \
+    }
 /* Validate cross-flag rules and finish the configs; 0 or 2 (printed). */
 int nb_run_finish(const char *cmd, nb_run_cfg *r);
 /* Finish r's schedule once the batches per epoch are known (the total

@@ -48,8 +48,10 @@ int nb_run_folder_lock(const char *cmd, const char *dir)
         long pid = fcntl(k, F_GETLK, &who) == 0 && who.l_type != F_UNLCK ? (long)who.l_pid : -1;
         close(k);
         if (pid > 0)
-            return nb_cli_usage_error(cmd, "--out %s is in use by another nabla process (pid %ld); wait for it or "
-                                           "choose another --out", dir, pid);
+            return nb_cli_usage_error(cmd,
+                                      "--out %s is in use by another nabla process (pid %ld); wait for it or "
+                                      "choose another --out",
+                                      dir, pid);
         return nb_cli_usage_error(cmd, "--out %s: cannot lock %s: %s", dir, path, strerror(errno));
     }
     char buf[32];
@@ -79,9 +81,16 @@ static int nb__compare(const char *cmd, const nb_run_cfg *r, int argc, char **ar
     static const struct {
         const char *key, *flag;
         int model;
-    } keys[] = {{"model", "--model", 1},    {"act", "--act", 1},        {"batchnorm", "--batchnorm", 1}, {"residual", "--residual", 1},
-                {"dropout", "--dropout", 1}, {"init", "--init", 0},           {"opt", "--opt", 0},
-                {"sched", "--sched", 0},    {"batch", "--batch", 0},         {"seed", "--seed", 0},
+    } keys[] = {{"model", "--model", 1},
+                {"act", "--act", 1},
+                {"batchnorm", "--batchnorm", 1},
+                {"residual", "--residual", 1},
+                {"dropout", "--dropout", 1},
+                {"init", "--init", 0},
+                {"opt", "--opt", 0},
+                {"sched", "--sched", 0},
+                {"batch", "--batch", 0},
+                {"seed", "--seed", 0},
                 {"limit_train", "--limit-train", 0}};
     nb_kv kv[40];
     size_t n = nb_run_config_kv(r, kv, 40);
@@ -92,16 +101,19 @@ static int nb__compare(const char *cmd, const nb_run_cfg *r, int argc, char **ar
         int given = nb__given(argc, argv, keys[k].flag);
         if (!was || !now || !strcmp(was, now) || (keys[k].model && !given)) continue;
         if (given)
-            return nb_cli_usage_error(cmd, "--resume: %s %s, but the run in %s was trained with %s %s (only --epochs, "
-                                           "--lr and --max-steps may change on resume)", keys[k].flag, now, ckpt,
-                                      keys[k].flag, was);
-        return nb_cli_usage_error(cmd, "--resume: the run in %s was trained with %s %s, this command would use %s: "
-                                       "give %s %s", ckpt, keys[k].flag, was, now, keys[k].flag, was);
+            return nb_cli_usage_error(cmd,
+                                      "--resume: %s %s, but the run in %s was trained with %s %s (only --epochs, "
+                                      "--lr and --max-steps may change on resume)",
+                                      keys[k].flag, now, ckpt, keys[k].flag, was);
+        return nb_cli_usage_error(cmd,
+                                  "--resume: the run in %s was trained with %s %s, this command would use %s: "
+                                  "give %s %s",
+                                  ckpt, keys[k].flag, was, now, keys[k].flag, was);
     }
     const char *dt = nb_checkpoint_get(ck, "dtype");
     if (dt && strcmp(dt, nb_dtype_name(r->dtype)))
-        return nb_cli_usage_error(cmd, "--resume: %s holds %s parameters, this command would use %s (--dtype)", ckpt, dt,
-                                  nb_dtype_name(r->dtype));
+        return nb_cli_usage_error(cmd, "--resume: %s holds %s parameters, this command would use %s (--dtype)", ckpt,
+                                  dt, nb_dtype_name(r->dtype));
     return -1;
 }
 
@@ -115,8 +127,10 @@ int nb_run_folder_check(const char *cmd, nb_run_cfg *r, int argc, char **argv)
     int have_ck = lstat(ckpt, &st) == 0, have_metrics = lstat(metrics, &st) == 0;
     if (!r->resume) {
         if (r->overwrite || (!have_ck && !have_metrics)) return -1;
-        return nb_cli_usage_error(cmd, "--out %s already holds a run (%s); --resume to continue it, --overwrite to "
-                                       "replace it, or choose another --out", r->out, have_ck ? ckpt : metrics);
+        return nb_cli_usage_error(cmd,
+                                  "--out %s already holds a run (%s); --resume to continue it, --overwrite to "
+                                  "replace it, or choose another --out",
+                                  r->out, have_ck ? ckpt : metrics);
     }
     if (!have_ck) return -1; /* the resume step says what is missing */
     nb_checkpoint *ck = nb_checkpoint_open(ckpt);
@@ -125,8 +139,10 @@ int nb_run_folder_check(const char *cmd, nb_run_cfg *r, int argc, char **argv)
     const char *e = nb_checkpoint_get(ck, "epoch"), *s = nb_checkpoint_get(ck, "step");
     long long epoch = e ? strtoll(e, NULL, 10) : 0, step = s ? strtoll(s, NULL, 10) : 0;
     if (rc < 0 && epoch >= r->epochs) {
-        fprintf(stderr, "nabla %s: the run in %s is finished (%lld of %ld epochs, step %lld): nothing to do; "
-                        "--epochs N to train it further\n", cmd, r->out, epoch, r->epochs, step);
+        fprintf(stderr,
+                "nabla %s: the run in %s is finished (%lld of %ld epochs, step %lld): nothing to do; "
+                "--epochs N to train it further\n",
+                cmd, r->out, epoch, r->epochs, step);
         rc = 0;
     } else if (rc < 0 && r->max_steps && step >= r->max_steps) {
         fprintf(stderr, "nabla %s: the run in %s is at step %lld, --max-steps %ld: nothing to do\n", cmd, r->out, step,

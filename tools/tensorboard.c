@@ -36,10 +36,7 @@ uint32_t nb_crc32c(uint32_t crc, const void *data, size_t n)
     return ~crc;
 }
 
-uint32_t nb_crc32c_mask(uint32_t crc)
-{
-    return ((crc >> 15) | (crc << 17)) + 0xa282ead8u;
-}
+uint32_t nb_crc32c_mask(uint32_t crc) { return ((crc >> 15) | (crc << 17)) + 0xa282ead8u; }
 
 /* A protobuf message under construction, in a fixed buffer. */
 typedef struct {
@@ -178,7 +175,4 @@ int nb_tb_close(nb_tb *tb)
     return rc;
 }
 
-const char *nb_tb_path(const nb_tb *tb)
-{
-    return tb->path;
-}
+const char *nb_tb_path(const nb_tb *tb) { return tb->path; }

@@ -33,7 +33,8 @@ int nb_train_val_check(const char *cmd, nb_train_val *v, int ddp)
     v->best_loss = INFINITY;
     v->ev = (nb_eval){.loss = NAN, .accuracy = NAN};
     if (v->patience && !v->frac)
-        return nb_cli_usage_error(cmd, "--early-stop %ld: needs a validation set to watch (add --val 0.1)", v->patience);
+        return nb_cli_usage_error(cmd, "--early-stop %ld: needs a validation set to watch (add --val 0.1)",
+                                  v->patience);
     if (v->patience && ddp) return nb_cli_usage_error(cmd, "--early-stop: not available with --ddp");
     return 0;
 }
@@ -43,8 +44,7 @@ int nb_train_val_split(const char *cmd, nb_train_val *v, nb_dataset **train, uin
     if (!v->frac) return 0;
     size_t n = (*train)->n, n_val = (size_t)llround(v->frac * (double)n);
     if (n_val < 1) n_val = 1;
-    if (n_val >= n)
-        return nb_cli_usage_error(cmd, "--val %g: %zu training samples leave none to train on", v->frac, n);
+    if (n_val >= n) return nb_cli_usage_error(cmd, "--val %g: %zu training samples leave none to train on", v->frac, n);
     nb_dataset *rest, *val;
     /* its own stream: the split does not move with the loader's shuffles */
     if (nb_dataset_split(*train, n_val, 1, seed ^ 0x7a11da7e5eedULL, &rest, &val)) {
@@ -99,10 +99,7 @@ int nb_train_val_update(nb_train_val *v, long epoch)
     return v->improved;
 }
 
-int nb_train_val_exhausted(const nb_train_val *v)
-{
-    return v->patience && v->bad_epochs >= v->patience;
-}
+int nb_train_val_exhausted(const nb_train_val *v) { return v->patience && v->bad_epochs >= v->patience; }
 
 size_t nb_train_val_kv(nb_train_val *v, nb_kv *kv, size_t max)
 {

@@ -10,21 +10,24 @@
 #include "nabla/train.h"
 
 typedef struct nb_train_val {
-    double frac;           /* --val; 0 = off */
-    long patience;         /* --early-stop; 0 = off */
-    const char *tb_dir;    /* --tensorboard; NULL = off */
-    nb_dataset *set;       /* the validation samples (owned) */
-    nb_eval ev;            /* the last epoch's evaluation on set */
-    double best_loss;      /* the lowest validation loss (Inf before the first epoch) */
-    long best_epoch;       /* its epoch, 1-based (0: none yet) */
-    long bad_epochs;       /* epochs since best_epoch */
-    int improved;          /* the last epoch set a new best */
+    double frac;        /* --val; 0 = off */
+    long patience;      /* --early-stop; 0 = off */
+    const char *tb_dir; /* --tensorboard; NULL = off */
+    nb_dataset *set;    /* the validation samples (owned) */
+    nb_eval ev;         /* the last epoch's evaluation on set */
+    double best_loss;   /* the lowest validation loss (Inf before the first epoch) */
+    long best_epoch;    /* its epoch, 1-based (0: none yet) */
+    long bad_epochs;    /* epochs since best_epoch */
+    int improved;       /* the last epoch set a new best */
     char kvbuf[5][48];
 } nb_train_val;
 
 extern const nb_flag nb_train_val_flags[];
 extern const size_t nb_train_val_n_flags;
-#define NB_TRAIN_VAL_FLAG_TABLE(v) {nb_train_val_flags, nb_train_val_n_flags, (v)}
+#define NB_TRAIN_VAL_FLAG_TABLE(v)                    \
+    {                                                 \
+        nb_train_val_flags, nb_train_val_n_flags, (v) \
+    }
 
 /* Rules between the flags (--early-stop needs --val and no --ddp); 0 or 2. */
 int nb_train_val_check(const char *cmd, nb_train_val *v, int ddp);

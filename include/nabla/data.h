@@ -39,10 +39,10 @@ typedef enum {
 
 typedef struct nb_idx {
     nb_idx_type type;
-    int ndim;                /* 1..NB_MAX_DIMS */
-    size_t dims[NB_MAX_DIMS];/* each >= 1 */
-    size_t count;            /* prod(dims) elements */
-    void *data;              /* count elements of `type`, host byte order */
+    int ndim;                 /* 1..NB_MAX_DIMS */
+    size_t dims[NB_MAX_DIMS]; /* each >= 1 */
+    size_t count;             /* prod(dims) elements */
+    void *data;               /* count elements of `type`, host byte order */
 } nb_idx;
 
 typedef struct nb_idx_opts {
@@ -73,26 +73,25 @@ typedef enum { NB_DATA_U8 = 0, NB_DATA_F64 = 1 } nb_data_kind;
 
 typedef struct nb_dataset {
     nb_data_kind kind;
-    size_t n;                   /* samples, >= 1 */
-    size_t d;                   /* features per sample = prod(shape) */
-    int ndim;                   /* one sample's shape, e.g. 2: {28, 28}; CSV: 1: {D} */
+    size_t n; /* samples, >= 1 */
+    size_t d; /* features per sample = prod(shape) */
+    int ndim; /* one sample's shape, e.g. 2: {28, 28}; CSV: 1: {D} */
     size_t shape[NB_MAX_DIMS];
-    int n_classes;              /* labels lie in [0, n_classes) */
-    uint8_t *x8;                /* [n, d] when kind == NB_DATA_U8, else NULL */
-    double *xf;                 /* [n, d] when kind == NB_DATA_F64, else NULL */
-    int32_t *y;                 /* [n] */
+    int n_classes; /* labels lie in [0, n_classes) */
+    uint8_t *x8;   /* [n, d] when kind == NB_DATA_U8, else NULL */
+    double *xf;    /* [n, d] when kind == NB_DATA_F64, else NULL */
+    int32_t *y;    /* [n] */
     /* The loader's default normalisation, x' = (x*scale - mean)/std where
      * scale is 1/255 for uint8 data and 1 for float data.  0 and 1 unless a
      * loader knows better (Fashion-MNIST: 0.2860, 0.3530). */
     double mean, std;
-    char name[64];              /* for messages, e.g. "fashion-mnist train" */
+    char name[64]; /* for messages, e.g. "fashion-mnist train" */
 } nb_dataset;
 
 /* A zero-filled dataset of n samples of the given shape; fill x8/xf and y,
  * then call nb_dataset_validate.  n_classes in 1..NB_DATA_MAX_CLASSES.
  * The dataset owns its buffers; free with nb_dataset_free (NULL is fine). */
-NB_API nb_dataset *nb_dataset_new(nb_data_kind kind, size_t n, int ndim, const size_t *shape,
-                           int n_classes);
+NB_API nb_dataset *nb_dataset_new(nb_data_kind kind, size_t n, int ndim, const size_t *shape, int n_classes);
 NB_API void nb_dataset_free(nb_dataset *ds);
 /* Shape, labels in [0, n_classes), float values finite.  0 or -1. */
 NB_API int nb_dataset_validate(const nb_dataset *ds);
@@ -103,10 +102,10 @@ NB_API int nb_dataset_validate(const nb_dataset *ds);
  * uint8 images give an NB_DATA_U8 dataset, other types NB_DATA_F64.
  * The IDX structs are only read (copied). */
 NB_API nb_dataset *nb_dataset_from_idx(const nb_idx *images, const nb_idx *labels, int n_classes,
-                                const char *images_name, const char *labels_name);
+                                       const char *images_name, const char *labels_name);
 /* nb_idx_read both files, then nb_dataset_from_idx. */
-NB_API nb_dataset *nb_dataset_load_idx(const char *images_path, const char *labels_path,
-                                int n_classes, const nb_idx_opts *opts);
+NB_API nb_dataset *nb_dataset_load_idx(const char *images_path, const char *labels_path, int n_classes,
+                                       const nb_idx_opts *opts);
 
 /* A new dataset holding rows[0..n) of ds (copies; rows may repeat). */
 NB_API nb_dataset *nb_dataset_subset(const nb_dataset *ds, const size_t *rows, size_t n);
@@ -114,14 +113,14 @@ NB_API nb_dataset *nb_dataset_subset(const nb_dataset *ds, const size_t *rows, s
  * shuffle 0: val is the last n_val rows.  shuffle 1: val is a random subset
  * drawn with `seed`.  Both keep ds's order, normalisation and name suffixes.
  * Returns 0, or -1 with both outputs NULL. */
-NB_API int nb_dataset_split(const nb_dataset *ds, size_t n_val, int shuffle, uint64_t seed,
-                     nb_dataset **train, nb_dataset **val);
+NB_API int nb_dataset_split(const nb_dataset *ds, size_t n_val, int shuffle, uint64_t seed, nb_dataset **train,
+                            nb_dataset **val);
 
 /* Copy rows[0..n) of ds into x (n*d elements of dtype NB_F32 or NB_F64,
  * normalised as x' = (x*scale - mean)/std; x may be NULL) and y (n labels;
  * may be NULL).  scale 0 = 1/255 for uint8 data, 1 for float data. */
-NB_API int nb_dataset_gather(const nb_dataset *ds, const size_t *rows, size_t n, double scale,
-                      double mean, double std, nb_dtype dtype, void *x, int32_t *y);
+NB_API int nb_dataset_gather(const nb_dataset *ds, const size_t *rows, size_t n, double scale, double mean, double std,
+                             nb_dtype dtype, void *x, int32_t *y);
 
 /* ------------------------------------------------------------------- CSV */
 enum { NB_CSV_HEADER_AUTO = 0, NB_CSV_HEADER_YES = 1, NB_CSV_HEADER_NO = 2 };
@@ -196,11 +195,11 @@ typedef struct nb_loader_state {
 
 /* One batch, in the caller's buffers (no allocation per batch). */
 typedef struct nb_batch {
-    void *x;         /* batch_size*d elements of `dtype`, or NULL */
-    nb_dtype dtype;  /* NB_F32 or NB_F64 */
-    int32_t *y;      /* batch_size labels, or NULL */
-    size_t *index;   /* batch_size dataset rows, or NULL */
-    size_t n;        /* out: samples in this batch */
+    void *x;        /* batch_size*d elements of `dtype`, or NULL */
+    nb_dtype dtype; /* NB_F32 or NB_F64 */
+    int32_t *y;     /* batch_size labels, or NULL */
+    size_t *index;  /* batch_size dataset rows, or NULL */
+    size_t n;       /* out: samples in this batch */
 } nb_batch;
 
 /* ds is borrowed and must outlive the loader.  NULL on bad options
@@ -229,7 +228,7 @@ typedef struct nb_data_stats {
     size_t n_constant;            /* features with min == max */
     size_t *class_count;          /* [n_classes] */
     size_t min_class_count, max_class_count;
-    int n_empty_classes;          /* classes with no sample */
+    int n_empty_classes; /* classes with no sample */
 } nb_data_stats;
 
 /* Compute the statistics (exact integer sums for uint8 data).  Free with

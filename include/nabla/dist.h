@@ -59,7 +59,7 @@ NB_API void nb_dist_slice(size_t n, int rank, int size, size_t *lo, size_t *hi);
 
 /* Broadcasts from rank 0, in place. */
 NB_API int nb_dist_bcast(nb_dist *d, void *buf, size_t bytes);
-NB_API int nb_dist_bcast_model(nb_dist *d, nb_model *m);  /* params and buffers */
+NB_API int nb_dist_bcast_model(nb_dist *d, nb_model *m); /* params and buffers */
 /* The optimizer's state buffers (by rank 0's list of names), step count,
  * lr and momentum.  Every rank's optimizer must have the same config and size. */
 NB_API int nb_dist_bcast_optim(nb_dist *d, nb_optim *o);
@@ -84,8 +84,8 @@ NB_API void nb_dist_abort(nb_dist *d, int code);
  * takes part: pass nb_train_step any one row and n_local = 0 here (its
  * gradient and loss get weight 0).  The returned hooks are owned by d,
  * valid until the next call. */
-NB_API const nb_step_hooks *nb_dist_step_hooks(nb_dist *d, const nb_step_hooks *inner, size_t n_local,
-                                        size_t n_global, int flag);
+NB_API const nb_step_hooks *nb_dist_step_hooks(nb_dist *d, const nb_step_hooks *inner, size_t n_local, size_t n_global,
+                                               int flag);
 /* After a step: the mean loss over the global batch, and the OR of the flags. */
 NB_API double nb_dist_last_loss(const nb_dist *d);
 NB_API int nb_dist_last_flag(const nb_dist *d);

@@ -96,18 +96,18 @@ typedef enum {
 } nb_doctor_check_id;
 
 typedef struct nb_doctor_check {
-    const char *name;       /* "input_stats", ... (static) */
-    const char *title;      /* "inputs normalised", ... (static) */
+    const char *name;  /* "input_stats", ... (static) */
+    const char *title; /* "inputs normalised", ... (static) */
     nb_check_status status;
-    double value;           /* the number measured (see above); NAN if none */
-    char detail[384];       /* what was measured, in words */
-    char advice[512];       /* the concrete fix; "" on PASS */
+    double value;     /* the number measured (see above); NAN if none */
+    char detail[384]; /* what was measured, in words */
+    char advice[512]; /* the concrete fix; "" on PASS */
 } nb_doctor_check;
 
 typedef struct nb_doctor_param {
-    const char *name;  /* the model entry's name (owned by the model) */
-    double grad_norm;  /* L2 norm of its gradient on one batch at init */
-    double norm;       /* L2 norm of the parameter itself */
+    const char *name; /* the model entry's name (owned by the model) */
+    double grad_norm; /* L2 norm of its gradient on one batch at init */
+    double norm;      /* L2 norm of the parameter itself */
 } nb_doctor_param;
 
 typedef struct nb_doctor_opts {
@@ -130,19 +130,19 @@ typedef struct nb_doctor_opts {
 typedef struct nb_doctor_report {
     nb_doctor_check checks[NB_DOC__COUNT]; /* indexed by nb_doctor_check_id */
     int n_pass, n_warn, n_fail;
-    int first_fail;          /* the check to fix first: the first FAIL, -1 none */
+    int first_fail; /* the check to fix first: the first FAIL, -1 none */
     /* what was measured, for reports (see the checks above) */
-    nb_data_stats *raw;      /* raw training data (owned) */
+    nb_data_stats *raw;                     /* raw training data (owned) */
     double in_mean, in_std, in_min, in_max; /* as delivered */
     size_t in_nonfinite;
-    double init_loss, expected_loss;        /* expected = ln(outputs) */
-    nb_doctor_param *params; /* [n_params] (owned) */
+    double init_loss, expected_loss; /* expected = ln(outputs) */
+    nb_doctor_param *params;         /* [n_params] (owned) */
     size_t n_params;
-    int i_min_grad, i_max_grad;             /* into params; -1 none */
-    double first_last_ratio;                /* first / last Linear weight grad norm */
-    double trend_first, trend_last;         /* probe loss before / after */
-    double trend_max, update_ratio;         /* largest batch loss; median update */
-    int trend_nonfinite_step;               /* -1 none */
+    int i_min_grad, i_max_grad;     /* into params; -1 none */
+    double first_last_ratio;        /* first / last Linear weight grad norm */
+    double trend_first, trend_last; /* probe loss before / after */
+    double trend_max, update_ratio; /* largest batch loss; median update */
+    int trend_nonfinite_step;       /* -1 none */
     double overfit_loss0, overfit_loss, overfit_acc;
     double short_acc, short_loss, chance;
     size_t short_samples, short_steps, val_samples;
@@ -156,7 +156,7 @@ NB_API nb_doctor_opts nb_doctor_defaults(void);
  * after an error).  Returns 0 when the checks ran, whatever they found; -1
  * with nb_errmsg() when they could not run (shapes, memory). */
 NB_API int nb_doctor_run(nb_model *m, const nb_dataset *train, const nb_dataset *val, const nb_doctor_opts *opts,
-                  nb_doctor_report *rep);
+                         nb_doctor_report *rep);
 NB_API void nb_doctor_report_free(nb_doctor_report *rep); /* zeroes rep */
 
 #ifdef __cplusplus

@@ -29,11 +29,11 @@ extern "C" {
 #endif
 
 typedef struct nb_graph_opts {
-    size_t max_values;              /* show values of tensors up to this many elements; 0 = 8 */
+    size_t max_values;               /* show values of tensors up to this many elements; 0 = 8 */
     const nb_tensor *const *tensors; /* optional names for some tensors ... */
     const char *const *names;        /* ... names[i] for tensors[i] */
     size_t n_names;
-    const char *title;              /* SVG title; NULL = none */
+    const char *title; /* SVG title; NULL = none */
 } nb_graph_opts;
 
 /* nb_retain_grad on every non-leaf tensor of root's graph that requires

@@ -69,22 +69,22 @@ typedef enum {
     NB_ST_DTYPE_COUNT
 } nb_st_dtype;
 
-#define NB_ST_MAX_HEADER_BYTES ((size_t)100000000)   /* as the reference reader */
-#define NB_ST_MAX_FILE_BYTES ((uint64_t)4 << 30)      /* nb_st_load refuses larger files */
+#define NB_ST_MAX_HEADER_BYTES ((size_t)100000000) /* as the reference reader */
+#define NB_ST_MAX_FILE_BYTES ((uint64_t)4 << 30)   /* nb_st_load refuses larger files */
 
-NB_API size_t nb_st_dtype_size(nb_st_dtype dt);          /* bytes per element; 0 if unknown */
-NB_API const char *nb_st_dtype_name(nb_st_dtype dt);     /* "F32", ...; "?" if unknown */
+NB_API size_t nb_st_dtype_size(nb_st_dtype dt);      /* bytes per element; 0 if unknown */
+NB_API const char *nb_st_dtype_name(nb_st_dtype dt); /* "F32", ...; "?" if unknown */
 /* The on-disk dtype of an nb_dtype (F32, F64, I32); -1 if none. */
 NB_API int nb_st_dtype_of(nb_dtype dt);
 
 /* One tensor: what nb_st_save writes, and what a loaded file describes.
  * data holds prod(shape) elements (1 for ndim 0) in host byte order. */
 typedef struct nb_st_tensor {
-    const char *name;             /* UTF-8; unique in a file; not "__metadata__" */
+    const char *name; /* UTF-8; unique in a file; not "__metadata__" */
     nb_st_dtype dtype;
-    int ndim;                     /* 0..NB_MAX_DIMS */
+    int ndim; /* 0..NB_MAX_DIMS */
     size_t shape[NB_MAX_DIMS];
-    const void *data;             /* may be NULL only when there are 0 elements */
+    const void *data; /* may be NULL only when there are 0 elements */
 } nb_st_tensor;
 
 /* One __metadata__ entry: both strings UTF-8, keys unique. */
@@ -103,8 +103,7 @@ NB_API int nb_st_describe(nb_st_tensor *out, const char *name, const nb_tensor *
  * names or keys, bad shapes, NULL data and non-UTF-8 strings are rejected
  * before anything is written.  0 on success; -1 and nb_errmsg() otherwise
  * (naming the path and the system's reason). */
-NB_API int nb_st_save(const char *path, const nb_st_tensor *tensors, size_t n,
-               const nb_st_meta *meta, size_t n_meta);
+NB_API int nb_st_save(const char *path, const nb_st_tensor *tensors, size_t n, const nb_st_meta *meta, size_t n_meta);
 
 typedef struct nb_st_file nb_st_file;
 

@@ -68,7 +68,7 @@ typedef struct nb_lrfind_opts {
 } nb_lrfind_opts;
 
 typedef struct nb_lrfind_suggest {
-    double steepest, valley, min10; /* learning rates; NAN when none */
+    double steepest, valley, min10;  /* learning rates; NAN when none */
     int i_steepest, i_valley, i_min; /* indices into the curve; -1 when none */
     int valley_start, valley_end;    /* the longest valley's first and last point */
 } nb_lrfind_suggest;
@@ -92,7 +92,7 @@ NB_API nb_lrfind_opts nb_lrfind_defaults(void);
  * Fills res (free with nb_lrfind_result_free, also after an error).
  * 0, or -1 with nb_errmsg(). */
 NB_API int nb_lrfind(nb_model *m, const nb_optim *o, const nb_dataset *ds, nb_rng *rng, const nb_lrfind_opts *opts,
-              nb_lrfind_result *res);
+                     nb_lrfind_result *res);
 NB_API void nb_lrfind_result_free(nb_lrfind_result *res); /* frees the arrays, zeroes res */
 
 /* The three suggestions for any curve (lr increasing, smooth the smoothed
@@ -100,7 +100,7 @@ NB_API void nb_lrfind_result_free(nb_lrfind_result *res); /* frees the arrays, z
  * non-finite loss or a non-positive lr are ignored.  0, or -1 when fewer
  * than 2 usable points remain (s then holds NANs and -1s). */
 NB_API int nb_lrfind_suggest_from(const double *lr, const double *smooth, size_t n, int skip_start, int skip_end,
-                           nb_lrfind_suggest *s);
+                                  nb_lrfind_suggest *s);
 
 #ifdef __cplusplus
 }

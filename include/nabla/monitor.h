@@ -57,7 +57,7 @@ extern "C" {
 typedef struct nb_monitor nb_monitor;
 
 typedef struct nb_monitor_param {
-    const char *name;    /* the model entry's name (owned by the model) */
+    const char *name; /* the model entry's name (owned by the model) */
     size_t numel;
     double grad_norm;    /* before clipping */
     double param_norm;   /* before the update (NAN when the step made none) */
@@ -83,7 +83,7 @@ typedef struct nb_monitor_record {
     const nb_monitor_param *params; /* [n_params], trainable entries in model order */
     size_t n_layers;
     const nb_monitor_layer *layers; /* [n_layers] */
-    size_t n_warnings;        /* warnings this step raised */
+    size_t n_warnings;              /* warnings this step raised */
 } nb_monitor_record;
 
 typedef enum {
@@ -139,8 +139,8 @@ NB_API size_t nb_monitor_n_records(const nb_monitor *mon);
 NB_API const nb_monitor_record *nb_monitor_record_at(const nb_monitor *mon, size_t i);
 /* The last completed record, or NULL. */
 NB_API const nb_monitor_record *nb_monitor_last(const nb_monitor *mon);
-NB_API size_t nb_monitor_n_warnings(const nb_monitor *mon);         /* kept */
-NB_API size_t nb_monitor_n_warnings_total(const nb_monitor *mon);   /* raised */
+NB_API size_t nb_monitor_n_warnings(const nb_monitor *mon);       /* kept */
+NB_API size_t nb_monitor_n_warnings_total(const nb_monitor *mon); /* raised */
 NB_API const nb_monitor_warning *nb_monitor_warning_at(const nb_monitor *mon, size_t i);
 
 /* "vanishing", "exploding", "dead_relu", "saturated", "nonfinite". */

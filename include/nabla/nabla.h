@@ -95,8 +95,8 @@ typedef struct nb_rng {
 
 NB_API void nb_rng_seed(nb_rng *r, uint64_t seed);
 NB_API uint64_t nb_rng_u64(nb_rng *r);
-NB_API double nb_rng_uniform(nb_rng *r);           /* [0, 1), 53 bits */
-NB_API double nb_rng_normal(nb_rng *r);            /* mean 0, std 1 */
+NB_API double nb_rng_uniform(nb_rng *r);             /* [0, 1), 53 bits */
+NB_API double nb_rng_normal(nb_rng *r);              /* mean 0, std 1 */
 NB_API uint64_t nb_rng_below(nb_rng *r, uint64_t n); /* [0, n), unbiased; n > 0 */
 
 /* ---------------------------------------------------------------- tensors */
@@ -109,15 +109,15 @@ struct nb__hook;
  * row-major and contiguous from `data`; a view shares another tensor's data. */
 struct nb_tensor {
     nb_dtype dtype;
-    int ndim;                    /* 0..NB_MAX_DIMS; 0 is a scalar */
+    int ndim; /* 0..NB_MAX_DIMS; 0 is a scalar */
     size_t shape[NB_MAX_DIMS];
     size_t numel;
-    void *data;                  /* float*, double* or int32_t* by dtype */
-    nb_tensor *grad;             /* accumulated gradient, or NULL */
-    unsigned flags;              /* NB__F_* below; read with the accessors */
-    struct nb__node *node;       /* the op that made it; NULL for leaves */
-    struct nb__hook *hooks;      /* gradient hooks */
-    nb_ctx *ctx;                 /* the arena it lives in; NULL if long-lived */
+    void *data;             /* float*, double* or int32_t* by dtype */
+    nb_tensor *grad;        /* accumulated gradient, or NULL */
+    unsigned flags;         /* NB__F_* below; read with the accessors */
+    struct nb__node *node;  /* the op that made it; NULL for leaves */
+    struct nb__hook *hooks; /* gradient hooks */
+    nb_ctx *ctx;            /* the arena it lives in; NULL if long-lived */
 };
 
 /* How nb_tensor_from / nb_from_data treat the caller's buffer. */
@@ -129,8 +129,7 @@ typedef enum {
 /* Long-lived tensors: caller frees with nb_tensor_free (NULL is fine).
  * nb_tensor_new zero-fills.  Return NULL on bad shapes or no memory. */
 NB_API nb_tensor *nb_tensor_new(nb_dtype dt, int ndim, const size_t *shape);
-NB_API nb_tensor *nb_tensor_from(nb_dtype dt, int ndim, const size_t *shape,
-                          void *buf, nb_own own);
+NB_API nb_tensor *nb_tensor_from(nb_dtype dt, int ndim, const size_t *shape, void *buf, nb_own own);
 NB_API nb_tensor *nb_tensor_clone(const nb_tensor *t); /* copy of data, no grad */
 NB_API void nb_tensor_free(nb_tensor *t);
 
@@ -140,12 +139,9 @@ NB_API nb_tensor *nb_zeros(nb_ctx *c, nb_dtype dt, int ndim, const size_t *shape
 NB_API nb_tensor *nb_ones(nb_ctx *c, nb_dtype dt, int ndim, const size_t *shape);
 NB_API nb_tensor *nb_full(nb_ctx *c, nb_dtype dt, int ndim, const size_t *shape, double v);
 NB_API nb_tensor *nb_arange(nb_ctx *c, nb_dtype dt, double start, double stop, double step);
-NB_API nb_tensor *nb_uniform(nb_ctx *c, nb_dtype dt, int ndim, const size_t *shape,
-                      double lo, double hi, nb_rng *r);
-NB_API nb_tensor *nb_normal(nb_ctx *c, nb_dtype dt, int ndim, const size_t *shape,
-                     double mean, double std, nb_rng *r);
-NB_API nb_tensor *nb_from_data(nb_ctx *c, nb_dtype dt, int ndim, const size_t *shape,
-                        void *buf, nb_own own);
+NB_API nb_tensor *nb_uniform(nb_ctx *c, nb_dtype dt, int ndim, const size_t *shape, double lo, double hi, nb_rng *r);
+NB_API nb_tensor *nb_normal(nb_ctx *c, nb_dtype dt, int ndim, const size_t *shape, double mean, double std, nb_rng *r);
+NB_API nb_tensor *nb_from_data(nb_ctx *c, nb_dtype dt, int ndim, const size_t *shape, void *buf, nb_own own);
 NB_API nb_tensor *nb_scalar(nb_ctx *c, nb_dtype dt, double v);
 
 /* In-place fills for any tensor (long-lived or arena); 0 on success. */
@@ -158,7 +154,7 @@ NB_API int nb_copy_into(nb_tensor *dst, const nb_tensor *src); /* same shape; dt
  * a NULL t) reads NAN and writes nothing, with nb_errmsg() saying so. */
 NB_API double nb_get(const nb_tensor *t, size_t flat_index);
 NB_API void nb_set(nb_tensor *t, size_t flat_index, double v);
-NB_API double nb_item(const nb_tensor *t);                    /* numel must be 1; NAN otherwise */
+NB_API double nb_item(const nb_tensor *t); /* numel must be 1; NAN otherwise */
 NB_API int nb_same_shape(const nb_tensor *a, const nb_tensor *b);
 /* "[2, 3]" into buf; returns buf. */
 NB_API char *nb_shape_str(const nb_tensor *t, char *buf, size_t size);
@@ -217,23 +213,23 @@ NB_API int nb_anomaly_policy_parse(const char *name);
 NB_API const char *nb_anomaly_policy_name(nb_anomaly_policy p);
 
 typedef struct nb_anomaly {
-    char op[48];         /* op name ("log", "matmul", a custom function's name) */
-    int backward;        /* 0: found in the forward pass; 1: in backward */
-    int input;           /* -1: the op's output (forward: its value; backward: the
+    char op[48];  /* op name ("log", "matmul", a custom function's name) */
+    int backward; /* 0: found in the forward pass; 1: in backward */
+    int input;    /* -1: the op's output (forward: its value; backward: the
                             gradient flowing into it); k >= 0: input k (forward:
                             the value given to the op was already non-finite, e.g.
                             data or a parameter; backward: the gradient the op
                             produced for input k) */
-    int ndim;            /* the shape of the tensor holding the value */
+    int ndim;     /* the shape of the tensor holding the value */
     size_t shape[NB_MAX_DIMS];
-    char shapes[160];    /* the op's inputs and output: "[2, 3] x [3] -> [2, 3]" */
-    size_t index;        /* flat (row-major) index of the first non-finite element */
-    double value;        /* NaN, +Inf or -Inf */
-    const char *file;    /* where the op was called (__FILE__; static storage), */
-    int line;            /*   NULL/0 when unknown; for ops inside nb_model_forward,
+    char shapes[160]; /* the op's inputs and output: "[2, 3] x [3] -> [2, 3]" */
+    size_t index;     /* flat (row-major) index of the first non-finite element */
+    double value;     /* NaN, +Inf or -Inf */
+    const char *file; /* where the op was called (__FILE__; static storage), */
+    int line;         /*   NULL/0 when unknown; for ops inside nb_model_forward,
                             the line that called nb_model_forward / nb_train_step */
-    char layer[64];      /* inside nb_model_forward: the layer, "layers.2 (linear)"; else "" */
-    size_t count;        /* how many checks found non-finite values since the clear */
+    char layer[64];   /* inside nb_model_forward: the layer, "layers.2 (linear)"; else "" */
+    size_t count;     /* how many checks found non-finite values since the clear */
 } nb_anomaly;
 
 /* The first anomaly since the last clear, or NULL; valid until the clear. */
@@ -275,8 +271,7 @@ typedef struct nb_backward_opts {
  * accumulate (+=) into every reachable leaf's ->grad.  Unless retain_graph,
  * the graph is released: a second backward through it fails.  0 on success. */
 NB_API int nb_backward(nb_ctx *c, nb_tensor *root, const nb_tensor *grad_out);
-NB_API int nb_backward_ex(nb_ctx *c, nb_tensor *root, const nb_tensor *grad_out,
-                   const nb_backward_opts *opts);
+NB_API int nb_backward_ex(nb_ctx *c, nb_tensor *root, const nb_tensor *grad_out, const nb_backward_opts *opts);
 
 /* --------------------------------------------------------------------- ops */
 /* Every op returns an arena tensor of c, or NULL with nb_errmsg() set.
@@ -295,14 +290,14 @@ NB_API nb_tensor *nb_pow(nb_ctx *c, nb_tensor *a, nb_tensor *b);     /* a ^ b, a
 NB_API nb_tensor *nb_exp(nb_ctx *c, nb_tensor *a);
 NB_API nb_tensor *nb_log(nb_ctx *c, nb_tensor *a);
 NB_API nb_tensor *nb_sqrt(nb_ctx *c, nb_tensor *a);
-NB_API nb_tensor *nb_abs(nb_ctx *c, nb_tensor *a);   /* d|x|/dx = sign(x), 0 at 0 */
+NB_API nb_tensor *nb_abs(nb_ctx *c, nb_tensor *a);                         /* d|x|/dx = sign(x), 0 at 0 */
 NB_API nb_tensor *nb_clamp(nb_ctx *c, nb_tensor *a, double lo, double hi); /* grad 1 inside [lo,hi] */
 
 /* Activations. */
 NB_API nb_tensor *nb_relu(nb_ctx *c, nb_tensor *a);
 NB_API nb_tensor *nb_leaky_relu(nb_ctx *c, nb_tensor *a, double slope);
 NB_API nb_tensor *nb_elu(nb_ctx *c, nb_tensor *a, double alpha);
-NB_API nb_tensor *nb_gelu(nb_ctx *c, nb_tensor *a);  /* exact (erf) form */
+NB_API nb_tensor *nb_gelu(nb_ctx *c, nb_tensor *a); /* exact (erf) form */
 NB_API nb_tensor *nb_sigmoid(nb_ctx *c, nb_tensor *a);
 NB_API nb_tensor *nb_tanh(nb_ctx *c, nb_tensor *a);
 NB_API nb_tensor *nb_softplus(nb_ctx *c, nb_tensor *a); /* log(1 + e^x), stable */
@@ -314,8 +309,15 @@ NB_API nb_tensor *nb_matmul(nb_ctx *c, nb_tensor *a, nb_tensor *b, int trans_a, 
 
 /* Activations by number, for nb_linear and the model's layers (nn.h). */
 typedef enum {
-    NB_ACT_NONE = 0, NB_ACT_RELU, NB_ACT_LEAKY_RELU, NB_ACT_ELU, NB_ACT_GELU,
-    NB_ACT_SIGMOID, NB_ACT_TANH, NB_ACT_SOFTPLUS, NB_ACT__COUNT
+    NB_ACT_NONE = 0,
+    NB_ACT_RELU,
+    NB_ACT_LEAKY_RELU,
+    NB_ACT_ELU,
+    NB_ACT_GELU,
+    NB_ACT_SIGMOID,
+    NB_ACT_TANH,
+    NB_ACT_SOFTPLUS,
+    NB_ACT__COUNT
 } nb_act;
 
 /* A fused Linear layer: y = act(x w^T + b), with x [N, in], w [out, in]
@@ -332,7 +334,7 @@ NB_API nb_tensor *nb_linear(nb_ctx *c, nb_tensor *x, nb_tensor *w, nb_tensor *b,
 /* Shape ops.  reshape accepts one -1; it is a view (no copy). */
 NB_API nb_tensor *nb_reshape(nb_ctx *c, nb_tensor *a, int ndim, const long *shape);
 NB_API nb_tensor *nb_transpose(nb_ctx *c, nb_tensor *a, int d0, int d1); /* copies */
-NB_API nb_tensor *nb_permute(nb_ctx *c, nb_tensor *a, const int *perm);   /* copies */
+NB_API nb_tensor *nb_permute(nb_ctx *c, nb_tensor *a, const int *perm);  /* copies */
 /* a[..., start:stop, ...] along `axis` (step 1); a view when the slice is contiguous. */
 NB_API nb_tensor *nb_slice(nb_ctx *c, nb_tensor *a, int axis, size_t start, size_t stop);
 NB_API nb_tensor *nb_concat(nb_ctx *c, int n, nb_tensor *const *xs, int axis);
@@ -353,15 +355,14 @@ NB_API nb_tensor *nb_log_softmax(nb_ctx *c, nb_tensor *a, int axis);
 typedef enum { NB_MEAN = 0, NB_SUM = 1, NB_NONE = 2 } nb_reduction;
 /* logits [N, C], labels int32 [N] in [0, C); fused log-softmax + NLL;
  * label_smoothing in [0, 1) as in torch.nn.functional.cross_entropy. */
-NB_API nb_tensor *nb_cross_entropy(nb_ctx *c, nb_tensor *logits, const nb_tensor *labels,
-                            nb_reduction red, double label_smoothing);
+NB_API nb_tensor *nb_cross_entropy(nb_ctx *c, nb_tensor *logits, const nb_tensor *labels, nb_reduction red,
+                                   double label_smoothing);
 /* logp [N, C] (log-probabilities), labels int32 [N]. */
 NB_API nb_tensor *nb_nll(nb_ctx *c, nb_tensor *logp, const nb_tensor *labels, nb_reduction red);
 /* Mean squared error; pred and target of the same shape. */
 NB_API nb_tensor *nb_mse(nb_ctx *c, nb_tensor *pred, nb_tensor *target, nb_reduction red);
 /* Binary cross-entropy on logits, stable; target in [0, 1], same shape. */
-NB_API nb_tensor *nb_bce_with_logits(nb_ctx *c, nb_tensor *logits, nb_tensor *target,
-                              nb_reduction red);
+NB_API nb_tensor *nb_bce_with_logits(nb_ctx *c, nb_tensor *logits, nb_tensor *target, nb_reduction red);
 
 /* Dropout: in training mode zeroes each element with probability p (mask drawn
  * from r) and scales the rest by 1/(1-p); identity when not training or p == 0. */
@@ -404,10 +405,9 @@ typedef struct nb_function {
     int (*backward)(nb_fnctx *fc, const nb_tensor *grad_out, nb_tensor **grad_in, int n_in);
 } nb_function;
 
-NB_API nb_tensor *nb_apply(nb_ctx *c, const nb_function *fn, int n_in, nb_tensor *const *in,
-                    void *user);
-NB_API nb_ctx *nb_fn_ctx(nb_fnctx *fc);          /* the arena to build tensors in */
-NB_API void *nb_fn_user(nb_fnctx *fc);           /* the `user` given to nb_apply */
+NB_API nb_tensor *nb_apply(nb_ctx *c, const nb_function *fn, int n_in, nb_tensor *const *in, void *user);
+NB_API nb_ctx *nb_fn_ctx(nb_fnctx *fc);            /* the arena to build tensors in */
+NB_API void *nb_fn_user(nb_fnctx *fc);             /* the `user` given to nb_apply */
 NB_API int nb_fn_save(nb_fnctx *fc, nb_tensor *t); /* up to 8 tensors; 0 on success */
 NB_API nb_tensor *nb_fn_saved(nb_fnctx *fc, int i);
 NB_API int nb_fn_needs_grad(nb_fnctx *fc, int i); /* does input i require grad? */
@@ -417,11 +417,11 @@ NB_API int nb_fn_needs_grad(nb_fnctx *fc, int i); /* does input i require grad? 
 typedef nb_tensor *(*nb_gc_fn)(nb_ctx *c, nb_tensor *const *in, int n_in, void *user);
 
 typedef struct nb_gradcheck_opts {
-    double eps;   /* central-difference step; default 1e-6 */
-    double atol;  /* default 1e-5 */
-    double rtol;  /* default 1e-3 */
-    int fast;     /* 1: check random projections u^T J v instead of all of J */
-    int n_probes; /* fast mode: how many (u, v) pairs; default 4 */
+    double eps;    /* central-difference step; default 1e-6 */
+    double atol;   /* default 1e-5 */
+    double rtol;   /* default 1e-3 */
+    int fast;      /* 1: check random projections u^T J v instead of all of J */
+    int n_probes;  /* fast mode: how many (u, v) pairs; default 4 */
     uint64_t seed; /* fast mode RNG seed */
 } nb_gradcheck_opts;
 
@@ -433,15 +433,15 @@ typedef struct nb_gradcheck_result {
     size_t worst_in_index;  /* flat index into that input */
     size_t worst_out_index; /* flat index into the output */
     double worst_analytic, worst_numeric;
-    size_t n_checked;       /* Jacobian entries (or projections) compared */
+    size_t n_checked; /* Jacobian entries (or projections) compared */
 } nb_gradcheck_result;
 
 /* Check fn's backward against central differences in float64.  Inputs must be
  * float64; the ones with requires_grad are checked (int32 inputs pass through).
  * opts NULL = defaults.  Returns 0 when the check ran (see res->passed), -1 on
  * error (fn failed, inputs not float64...). */
-NB_API int nb_gradcheck(nb_gc_fn fn, void *user, int n_in, nb_tensor *const *in,
-                 const nb_gradcheck_opts *opts, nb_gradcheck_result *res);
+NB_API int nb_gradcheck(nb_gc_fn fn, void *user, int n_in, nb_tensor *const *in, const nb_gradcheck_opts *opts,
+                        nb_gradcheck_result *res);
 
 /* ------------------------------------------------------------ call sites */
 /* Notes the caller's file and line in a thread-local; the macros below call

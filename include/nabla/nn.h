@@ -39,11 +39,14 @@ extern "C" {
 /* nb_act (NB_ACT_NONE, NB_ACT_RELU, ...) is declared in nabla.h, for nb_linear. */
 
 typedef enum {
-    NB_INIT_TORCH = 0,     /* PyTorch's Linear default: U(±1/sqrt(fan_in)) for weight and bias */
-    NB_INIT_XAVIER_UNIFORM, NB_INIT_XAVIER_NORMAL,
-    NB_INIT_HE_UNIFORM, NB_INIT_HE_NORMAL, /* Kaiming, mode fan_in */
-    NB_INIT_NORMAL,        /* N(0, param^2) */
-    NB_INIT_ZEROS, NB_INIT__COUNT
+    NB_INIT_TORCH = 0, /* PyTorch's Linear default: U(±1/sqrt(fan_in)) for weight and bias */
+    NB_INIT_XAVIER_UNIFORM,
+    NB_INIT_XAVIER_NORMAL,
+    NB_INIT_HE_UNIFORM,
+    NB_INIT_HE_NORMAL, /* Kaiming, mode fan_in */
+    NB_INIT_NORMAL,    /* N(0, param^2) */
+    NB_INIT_ZEROS,
+    NB_INIT__COUNT
 } nb_init;
 
 /* "relu" -> NB_ACT_RELU etc.; -1 when unknown. */
@@ -91,19 +94,19 @@ NB_API nb_dtype nb_model_dtype(const nb_model *m);
 NB_API size_t nb_model_in_width(const nb_model *m);
 NB_API size_t nb_model_out_width(const nb_model *m);
 NB_API size_t nb_model_n_params(const nb_model *m); /* trainable scalars */
-NB_API void *nb_model_params(nb_model *m);           /* float* or double*, n_params */
-NB_API void *nb_model_grads(nb_model *m);            /* same layout */
+NB_API void *nb_model_params(nb_model *m);          /* float* or double*, n_params */
+NB_API void *nb_model_grads(nb_model *m);           /* same layout */
 NB_API size_t nb_model_n_buffer_values(const nb_model *m);
-NB_API void *nb_model_buffers(nb_model *m);          /* running statistics */
+NB_API void *nb_model_buffers(nb_model *m); /* running statistics */
 NB_API void nb_model_zero_grad(nb_model *m);
 
 /* Named entries: trainable parameters first (in creation order), then buffers. */
 typedef struct nb_model_entry {
-    const char *name;    /* "layers.0.weight" */
-    nb_tensor *t;        /* a view into the flat buffer; owned by the model */
-    size_t offset;       /* into nb_model_params() or nb_model_buffers() */
-    int trainable;       /* 0 for buffers */
-    int layer;           /* index of the top-level layer it belongs to */
+    const char *name; /* "layers.0.weight" */
+    nb_tensor *t;     /* a view into the flat buffer; owned by the model */
+    size_t offset;    /* into nb_model_params() or nb_model_buffers() */
+    int trainable;    /* 0 for buffers */
+    int layer;        /* index of the top-level layer it belongs to */
 } nb_model_entry;
 NB_API size_t nb_model_n_entries(const nb_model *m);
 NB_API const nb_model_entry *nb_model_entry_at(const nb_model *m, size_t i);
@@ -138,7 +141,6 @@ typedef struct nb_mlp_config {
 /* Parse "784-128-10" into cfg->widths; 0 or -1 with a message. */
 NB_API int nb_mlp_parse_widths(nb_mlp_config *cfg, const char *spec);
 NB_API nb_model *nb_mlp_new(nb_dtype dt, const nb_mlp_config *cfg);
-
 
 /* ------------------------------------------------- layer descriptions
  * A model is described by one line of text: layers separated by spaces,
@@ -206,12 +208,12 @@ NB_API int nb_model_load_torch(nb_model *m, const char *path);
 
 /* ----------------------------------------------------------- summary */
 typedef struct nb_summary_row {
-    char name[96];      /* "layers.0", "layers.3.block.1" */
-    char kind[32];      /* "linear", "relu", "residual", ... */
-    int depth;          /* 0 at top level, 1 inside a block, ... */
-    int ndim;           /* output shape of one sample */
+    char name[96]; /* "layers.0", "layers.3.block.1" */
+    char kind[32]; /* "linear", "relu", "residual", ... */
+    int depth;     /* 0 at top level, 1 inside a block, ... */
+    int ndim;      /* output shape of one sample */
     size_t shape[NB_MAX_DIMS];
-    size_t params;      /* trainable scalars (a block's include its layers') */
+    size_t params; /* trainable scalars (a block's include its layers') */
 } nb_summary_row;
 
 typedef struct nb_summary {

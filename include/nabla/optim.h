@@ -141,21 +141,21 @@ typedef enum {
 
 typedef struct nb_sched_config {
     nb_sched_kind kind;
-    long step_size;       /* STEP: > 0 */
-    double gamma;         /* STEP (0.1), EXPONENTIAL: > 0 */
-    long t_max;           /* COSINE: > 0 */
-    double eta_min;       /* COSINE: the floor, 0 */
-    double start_factor;  /* LINEAR: (0, 1], default 1/3 */
-    double end_factor;    /* LINEAR: [0, 1], default 1 */
-    long total_iters;     /* LINEAR: >= 0, default 5 */
+    long step_size;      /* STEP: > 0 */
+    double gamma;        /* STEP (0.1), EXPONENTIAL: > 0 */
+    long t_max;          /* COSINE: > 0 */
+    double eta_min;      /* COSINE: the floor, 0 */
+    double start_factor; /* LINEAR: (0, 1], default 1/3 */
+    double end_factor;   /* LINEAR: [0, 1], default 1 */
+    long total_iters;    /* LINEAR: >= 0, default 5 */
     /* ONECYCLE: lr goes max_lr/div_factor -> max_lr over pct_start of
      * total_steps, then down to max_lr/div_factor/final_div_factor (three
      * phases: back to the start value first, then down). */
     double max_lr;
-    long total_steps;     /* > 0; stepping past total_steps is an error */
-    double pct_start;     /* [0, 1], 0.3 */
-    int anneal_linear;    /* 0: cosine annealing (torch's 'cos'), 1: 'linear' */
-    double div_factor;    /* 25 */
+    long total_steps;        /* > 0; stepping past total_steps is an error */
+    double pct_start;        /* [0, 1], 0.3 */
+    int anneal_linear;       /* 0: cosine annealing (torch's 'cos'), 1: 'linear' */
+    double div_factor;       /* 25 */
     double final_div_factor; /* 1e4 */
     int three_phase;
     /* Cycle the momentum (beta1 for Adam/AdamW) inversely to the lr between
@@ -174,10 +174,10 @@ typedef struct nb_sched_config {
 /* A schedule's state: plain data, lives wherever the caller puts it. */
 typedef struct nb_sched {
     nb_sched_config cfg;
-    double base_lr;   /* torch's initial_lr */
-    int64_t epoch;    /* torch's last_epoch: steps taken since init */
-    double lr;        /* the lr for the next optimizer step */
-    double momentum;  /* the momentum for it, when cfg.cycle_momentum (ONECYCLE) */
+    double base_lr;  /* torch's initial_lr */
+    int64_t epoch;   /* torch's last_epoch: steps taken since init */
+    double lr;       /* the lr for the next optimizer step */
+    double momentum; /* the momentum for it, when cfg.cycle_momentum (ONECYCLE) */
 } nb_sched;
 
 /* torch's defaults for a kind (with cycle_momentum on for ONECYCLE). */
@@ -209,8 +209,8 @@ NB_API int nb_sched_apply(const nb_sched *s, nb_optim *o);
 NB_API double nb_clip_grad_norm(void *grads, nb_dtype dt, size_t n, double max_norm, int *nonfinite);
 /* The same over `count` separate buffers (grads[i] has ns[i] elements), one
  * norm for all of them together. */
-NB_API double nb_clip_grad_norm_multi(void *const *grads, const size_t *ns, int count, nb_dtype dt,
-                               double max_norm, int *nonfinite);
+NB_API double nb_clip_grad_norm_multi(void *const *grads, const size_t *ns, int count, nb_dtype dt, double max_norm,
+                                      int *nonfinite);
 /* torch.nn.utils.clip_grad_value_: clamp every gradient to [-v, v] (v >= 0);
  * NaNs stay NaN.  0 or -1. */
 NB_API int nb_clip_grad_value(void *grads, nb_dtype dt, size_t n, double v);

@@ -42,10 +42,10 @@ extern "C" {
 #endif
 
 typedef struct nb_progress {
-    int64_t step;            /* optimizer steps taken */
-    int64_t epoch;           /* epochs completed */
-    nb_loader_state loader;  /* where the training loader stands */
-    nb_rng rng;              /* the training RNG (dropout) */
+    int64_t step;           /* optimizer steps taken */
+    int64_t epoch;          /* epochs completed */
+    nb_loader_state loader; /* where the training loader stands */
+    nb_rng rng;             /* the training RNG (dropout) */
 } nb_progress;
 
 typedef struct nb_kv {
@@ -54,8 +54,8 @@ typedef struct nb_kv {
 
 /* Write model (+ optimizer, schedule, progress: each may be NULL) and the
  * n_config pairs to path, atomically.  0, or -1 with nb_errmsg(). */
-NB_API int nb_checkpoint_save(const char *path, nb_model *m, const nb_optim *o, const nb_sched *s,
-                       const nb_progress *p, const nb_kv *config, size_t n_config);
+NB_API int nb_checkpoint_save(const char *path, nb_model *m, const nb_optim *o, const nb_sched *s, const nb_progress *p,
+                              const nb_kv *config, size_t n_config);
 
 typedef struct nb_checkpoint nb_checkpoint;
 /* Open and validate a checkpoint file.  NULL with nb_errmsg() on error. */
@@ -102,10 +102,10 @@ typedef struct nb_step_hooks {
 typedef nb_tensor *(*nb_loss_fn)(void *user, nb_ctx *c, nb_tensor *out, const nb_tensor *y);
 
 typedef struct nb_step_opts {
-    double clip_norm;   /* > 0: clip the global gradient norm to it */
-    double clip_value;  /* > 0: clamp every gradient to [-v, v] */
+    double clip_norm;  /* > 0: clip the global gradient norm to it */
+    double clip_value; /* > 0: clamp every gradient to [-v, v] */
     double label_smoothing;
-    nb_rng *rng;        /* dropout */
+    nb_rng *rng; /* dropout */
     const nb_step_hooks *hooks;
     /* NULL: mean cross-entropy of out against y.  Otherwise the step's loss;
      * backward, the hooks (a monitor's too), clipping and the update work on
@@ -115,10 +115,10 @@ typedef struct nb_step_opts {
 } nb_step_opts;
 
 typedef struct nb_step_result {
-    double loss;          /* the batch's mean loss */
-    double grad_norm;     /* global gradient norm before clipping */
-    int nonfinite;        /* loss or gradient not finite: NO update was made */
-    size_t correct;       /* samples whose arg-max logit (before the update) is the label */
+    double loss;      /* the batch's mean loss */
+    double grad_norm; /* global gradient norm before clipping */
+    int nonfinite;    /* loss or gradient not finite: NO update was made */
+    size_t correct;   /* samples whose arg-max logit (before the update) is the label */
 } nb_step_result;
 
 /* One optimizer step on a batch x [n, d] (model dtype), labels y [n]:
@@ -131,8 +131,8 @@ typedef struct nb_step_result {
  * NB_ANOMALY_STOP it fails (-1) at the first one.  -1 (nb_errmsg) on errors
  * such as a shape mismatch or a hook failing.  (The name is in parentheses
  * because a call-site macro at the end of this header wraps it.) */
-NB_API int (nb_train_step)(nb_model *m, nb_optim *o, nb_ctx *c, const void *x, const int32_t *y, size_t n,
-                  const nb_step_opts *opts, nb_step_result *res);
+NB_API int(nb_train_step)(nb_model *m, nb_optim *o, nb_ctx *c, const void *x, const int32_t *y, size_t n,
+                          const nb_step_opts *opts, nb_step_result *res);
 
 /* ------------------------------------------------------------ evaluation */
 typedef struct nb_eval {
@@ -145,7 +145,7 @@ typedef struct nb_eval {
  * normalisation) in eval mode with grad off.  Uses and RESETS context c.
  * confusion: NULL, or n_classes*n_classes counts (row = label, column =
  * prediction), zeroed here.  0 or -1. */
-NB_API int (nb_evaluate)(nb_model *m, nb_ctx *c, const nb_dataset *ds, size_t batch, nb_eval *out, size_t *confusion);
+NB_API int(nb_evaluate)(nb_model *m, nb_ctx *c, const nb_dataset *ds, size_t batch, nb_eval *out, size_t *confusion);
 
 #ifdef __cplusplus
 }

@@ -43,21 +43,21 @@ extern "C" {
 #define NB_VANISH_MAX_DEPTH 63 /* Linear layers: nb_mlp_config holds 64 widths */
 
 typedef struct nb_vanish_config {
-    nb_act act;           /* activation after every hidden Linear */
-    double act_param;     /* leaky_relu slope / elu alpha */
-    nb_init init;         /* weight initialisation (biases 0, torch: U(±1/sqrt(fan_in))) */
-    double init_std;      /* std for NB_INIT_NORMAL */
-    int batchnorm;        /* BatchNorm1d before every hidden activation */
-    int residual;         /* x + act(Linear(x)) around every width-to-width hidden Linear */
-    int depth;            /* Linear layers, 2..NB_VANISH_MAX_DEPTH */
-    size_t width;         /* hidden width, >= 1 */
-    long steps;           /* training steps, >= 0 (0: measure at init only) */
-    size_t batch;         /* training and probe batch size, >= 2 */
-    int probe_batches;    /* batches each gradient-norm profile is averaged over, >= 1 */
-    nb_optim_config opt;  /* the optimizer */
-    double clip_norm;     /* > 0: clip the global gradient norm to it; 0 = off */
-    uint64_t seed;        /* initialisation, data order and probe batches */
-    nb_dtype dtype;       /* NB_F32 or NB_F64 */
+    nb_act act;          /* activation after every hidden Linear */
+    double act_param;    /* leaky_relu slope / elu alpha */
+    nb_init init;        /* weight initialisation (biases 0, torch: U(±1/sqrt(fan_in))) */
+    double init_std;     /* std for NB_INIT_NORMAL */
+    int batchnorm;       /* BatchNorm1d before every hidden activation */
+    int residual;        /* x + act(Linear(x)) around every width-to-width hidden Linear */
+    int depth;           /* Linear layers, 2..NB_VANISH_MAX_DEPTH */
+    size_t width;        /* hidden width, >= 1 */
+    long steps;          /* training steps, >= 0 (0: measure at init only) */
+    size_t batch;        /* training and probe batch size, >= 2 */
+    int probe_batches;   /* batches each gradient-norm profile is averaged over, >= 1 */
+    nb_optim_config opt; /* the optimizer */
+    double clip_norm;    /* > 0: clip the global gradient norm to it; 0 = off */
+    uint64_t seed;       /* initialisation, data order and probe batches */
+    nb_dtype dtype;      /* NB_F32 or NB_F64 */
 } nb_vanish_config;
 
 /* Depth 20, width 64, relu, He-normal init (init_std 0.01 for when init is
@@ -71,26 +71,26 @@ NB_API int nb_vanish_validate(const nb_vanish_config *cfg);
 NB_API const char *nb_vanish_label(const nb_vanish_config *cfg, char *buf, size_t size);
 
 typedef struct nb_vanish_result {
-    int depth;                                /* Linear layers measured */
+    int depth; /* Linear layers measured */
     /* Mean over the probe batches of ||dL/dW_l||_2 for Linear l (0 = first). */
     double grad_init[NB_VANISH_MAX_DEPTH];    /* at initialisation */
     double grad_trained[NB_VANISH_MAX_DEPTH]; /* after training (NAN when not trained) */
     double ratio_init, ratio_trained;         /* grad[0] / grad[depth-1] */
-    double loss_init;         /* mean probe loss at initialisation */
+    double loss_init;                         /* mean probe loss at initialisation */
     /* training */
-    long steps_done;          /* optimizer steps taken (stops at the first non-finite one) */
-    int exploded;             /* a non-finite loss or gradient norm stopped training */
-    long exploded_at;         /* the step (1-based) that went non-finite, 0 if none */
-    double loss_first;        /* loss of the first training step */
-    double loss_last;         /* mean loss of the last min(20, steps) steps taken */
-    double loss_max;          /* largest finite training loss */
-    double grad_norm_max;     /* largest finite global gradient norm (before clipping) */
-    double update_norm_max;   /* largest ||params after - params before|| of one step */
-    long clipped_steps;       /* steps whose gradient norm exceeded clip_norm (clipping on) */
-    double seconds;           /* wall time of the whole run */
+    long steps_done;        /* optimizer steps taken (stops at the first non-finite one) */
+    int exploded;           /* a non-finite loss or gradient norm stopped training */
+    long exploded_at;       /* the step (1-based) that went non-finite, 0 if none */
+    double loss_first;      /* loss of the first training step */
+    double loss_last;       /* mean loss of the last min(20, steps) steps taken */
+    double loss_max;        /* largest finite training loss */
+    double grad_norm_max;   /* largest finite global gradient norm (before clipping) */
+    double update_norm_max; /* largest ||params after - params before|| of one step */
+    long clipped_steps;     /* steps whose gradient norm exceeded clip_norm (clipping on) */
+    double seconds;         /* wall time of the whole run */
     /* evaluation (NAN when no test set was given) */
     double test_acc, test_loss;
-    size_t test_n;            /* test samples evaluated */
+    size_t test_n; /* test samples evaluated */
 } nb_vanish_result;
 
 /* Build the model of cfg on train's width and classes, measure the gradient
@@ -100,7 +100,7 @@ typedef struct nb_vanish_result {
  * profile is measured on the last finite parameters.  0, or -1 (nb_errmsg)
  * on a bad configuration or dataset. */
 NB_API int nb_vanish_run(const nb_vanish_config *cfg, const nb_dataset *train, const nb_dataset *test,
-                  nb_vanish_result *out);
+                         nb_vanish_result *out);
 
 /* The 2-norm of the current gradient of every Linear weight of m (every
  * trainable 2-D entry, in creation order: first layer first) into norms[max].
@@ -112,8 +112,8 @@ NB_API int nb_vanish_weight_grad_norms(nb_model *m, double *norms, int max);
  * the model's input width (model dtype), y n*batch labels.  BatchNorm running
  * statistics are restored afterwards.  Uses and resets c.  *loss (may be
  * NULL) gets the mean loss.  Returns the number of Linear weights, or -1. */
-NB_API int nb_vanish_probe(nb_model *m, nb_ctx *c, const void *x, const int32_t *y, size_t batch, int n,
-                    double *norms, int max, double *loss);
+NB_API int nb_vanish_probe(nb_model *m, nb_ctx *c, const void *x, const int32_t *y, size_t batch, int n, double *norms,
+                           int max, double *loss);
 
 #ifdef __cplusplus
 }

@@ -12,13 +12,17 @@ int nb_set_detect_anomaly(nb_ctx *c, nb_anomaly_policy policy)
 {
     if (!c) return nb__erri("nb_set_detect_anomaly: NULL context");
     if ((unsigned)policy > NB_ANOMALY_CONTINUE)
-        return nb__erri("nb_set_detect_anomaly: unknown policy %d (0 off, 1 stop, 2 skip-step, 3 continue)", (int)policy);
+        return nb__erri("nb_set_detect_anomaly: unknown policy %d (0 off, 1 stop, 2 skip-step, 3 continue)",
+                        (int)policy);
     int prev = c->anomaly_policy;
     c->anomaly_policy = (unsigned char)policy;
     return prev;
 }
 
-nb_anomaly_policy nb_detect_anomaly(const nb_ctx *c) { return c ? (nb_anomaly_policy)c->anomaly_policy : NB_ANOMALY_OFF; }
+nb_anomaly_policy nb_detect_anomaly(const nb_ctx *c)
+{
+    return c ? (nb_anomaly_policy)c->anomaly_policy : NB_ANOMALY_OFF;
+}
 
 int nb_anomaly_policy_parse(const char *name)
 {
@@ -100,17 +104,22 @@ char *nb_anomaly_describe(const nb_anomaly *a, char *buf, size_t size)
         snprintf(buf, size, "anomaly: %s produced %s in the forward pass, at index %zu of its output %s (shapes %s)%s",
                  a->op, nb__valname(a->value), a->index, shp, a->shapes, site);
     else if (!a->backward)
-        snprintf(buf, size, "anomaly: input %d of %s was already non-finite in the forward pass: %s at index %zu of %s "
-                 "(shapes %s)%s", a->input, a->op, nb__valname(a->value), a->index, shp, a->shapes, site);
+        snprintf(buf, size,
+                 "anomaly: input %d of %s was already non-finite in the forward pass: %s at index %zu of %s "
+                 "(shapes %s)%s",
+                 a->input, a->op, nb__valname(a->value), a->index, shp, a->shapes, site);
     else if (a->input < 0 && !a->shapes[0])
-        snprintf(buf, size, "anomaly: a gradient hook on a leaf left %s at index %zu of its gradient %s", nb__valname(a->value),
-                 a->index, shp);
+        snprintf(buf, size, "anomaly: a gradient hook on a leaf left %s at index %zu of its gradient %s",
+                 nb__valname(a->value), a->index, shp);
     else if (a->input < 0)
-        snprintf(buf, size, "anomaly: the gradient flowing into the output of %s is %s at index %zu of %s (shapes %s)%s",
-                 a->op, nb__valname(a->value), a->index, shp, a->shapes, site);
+        snprintf(buf, size,
+                 "anomaly: the gradient flowing into the output of %s is %s at index %zu of %s (shapes %s)%s", a->op,
+                 nb__valname(a->value), a->index, shp, a->shapes, site);
     else
-        snprintf(buf, size, "anomaly: the backward of %s produced %s at index %zu of the gradient for input %d %s "
-                 "(shapes %s)%s", a->op, nb__valname(a->value), a->index, a->input, shp, a->shapes, site);
+        snprintf(buf, size,
+                 "anomaly: the backward of %s produced %s at index %zu of the gradient for input %d %s "
+                 "(shapes %s)%s",
+                 a->op, nb__valname(a->value), a->index, a->input, shp, a->shapes, site);
     return buf;
 }
 
@@ -152,8 +161,7 @@ int nb__anomaly_check(nb_ctx *c, const char *op, int backward, int input, const 
     return -1;
 }
 
-int nb__anomaly_forward(nb_ctx *c, const char *op, const nb_tensor *out, int n_in, nb_tensor *const *in,
-                        nb__site site)
+int nb__anomaly_forward(nb_ctx *c, const char *op, const nb_tensor *out, int n_in, nb_tensor *const *in, nb__site site)
 {
     double v;
     if (!nb__is_float(out->dtype) || nb__first_bad(out, &v) < 0) return 0;

@@ -17,7 +17,8 @@ typedef struct nb__leafbuf {
 int nb_tensor_set_requires_grad(nb_tensor *t, int on)
 {
     if (!t) return nb__erri("requires_grad: NULL tensor");
-    if (t->node) return nb__erri("requires_grad: only leaves can be changed (this tensor was made by %s)", t->node->op->name);
+    if (t->node)
+        return nb__erri("requires_grad: only leaves can be changed (this tensor was made by %s)", t->node->op->name);
     if (on && !nb__is_float(t->dtype))
         return nb__erri("requires_grad: a %s tensor %s cannot require grad", nb_dtype_name(t->dtype), nb__shp(t));
     if (on) t->flags |= NB__F_REQUIRES_GRAD;
@@ -79,7 +80,8 @@ void nb__site_layer(const char *layer) { nb__cur_site.layer = layer; }
 int nb__record(nb_ctx *c, const nb__opdef *op, nb_tensor *out, int n_in, nb_tensor *const *in, nb__node **node)
 {
     *node = NULL;
-    if (c->anomaly_policy && !c->in_backward && nb__anomaly_forward(c, op->name, out, n_in, in, nb__cur_site)) return -1;
+    if (c->anomaly_policy && !c->in_backward && nb__anomaly_forward(c, op->name, out, n_in, in, nb__cur_site))
+        return -1;
     if (!c->grad_enabled) return 0;
     bool need = false;
     for (int i = 0; i < n_in; i++) {
@@ -190,10 +192,13 @@ int nb_backward_ex(nb_ctx *c, nb_tensor *root, const nb_tensor *grad_out, const 
     if (!c) return nb__erri("backward: NULL context");
     if (!root) return -1; /* an earlier op failed; keep its message */
     if (!nb_requires_grad(root))
-        return nb__erri("backward: the %s tensor does not require grad (no input required grad, or grad mode was off)", nb__shp(root));
+        return nb__erri("backward: the %s tensor does not require grad (no input required grad, or grad mode was off)",
+                        nb__shp(root));
     if (root->node && root->ctx != c) return nb__erri("backward: the root was made in another context");
     if (root->node && root->node->released)
-        return nb__erri("backward: the graph of %s was already freed by a backward pass; use retain_graph to backward twice", root->node->op->name);
+        return nb__erri(
+            "backward: the graph of %s was already freed by a backward pass; use retain_graph to backward twice",
+            root->node->op->name);
     if (grad_out) {
         if (!nb_same_shape(grad_out, root) || grad_out->dtype != root->dtype)
             return nb__erri("backward: upstream gradient is %s %s but the root is %s %s", nb__shp(grad_out),
@@ -212,8 +217,7 @@ int nb_backward_ex(nb_ctx *c, nb_tensor *root, const nb_tensor *grad_out, const 
     else nb_set(g0, 0, nb_get(g0, 0) + 1.0);
     if (c->anomaly_policy && grad_out && root->node) {
         const nb__node *r = root->node;
-        if (nb__anomaly_check(c, r->op->name, 1, -1, g0, r->n_in, r->in, r->out, r->site))
-            return -1;
+        if (nb__anomaly_check(c, r->op->name, 1, -1, g0, r->n_in, r->in, r->out, r->site)) return -1;
     }
 
     bool was_in_backward = c->in_backward;
@@ -221,7 +225,8 @@ int nb_backward_ex(nb_ctx *c, nb_tensor *root, const nb_tensor *grad_out, const 
     for (nb__node *n = root->node; n && !err; n = n->prev) {
         if (!n->gout) continue;
         if (n->released) {
-            err = nb__erri("backward: %s's saved buffers were freed by an earlier backward; use retain_graph", n->op->name);
+            err = nb__erri("backward: %s's saved buffers were freed by an earlier backward; use retain_graph",
+                           n->op->name);
             break;
         }
         if (n->out->hooks && nb__run_hooks(n->out, n->gout)) {
@@ -246,8 +251,7 @@ int nb_backward_ex(nb_ctx *c, nb_tensor *root, const nb_tensor *grad_out, const 
     }
     for (nb__leafbuf *b = c->pass_leaves; b && !err; b = b->next) {
         if (nb__run_hooks(b->leaf, b->g)) err = -1;
-        else if (c->anomaly_policy && nb__anomaly_check(c, "hook", 1, -1, b->g, 0, NULL, NULL, (nb__site){0}))
-            err = -1;
+        else if (c->anomaly_policy && nb__anomaly_check(c, "hook", 1, -1, b->g, 0, NULL, NULL, (nb__site){0})) err = -1;
         else if (!nb__leaf_grad(b->leaf)) err = -1;
         else nb__acc(b->leaf->grad, b->g);
     }

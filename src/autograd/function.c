@@ -13,11 +13,11 @@
 struct nb_fnctx {
     nb_ctx *c;
     const nb_function *fn;
-    const char *name;      /* fn->name, or "function" */
+    const char *name; /* fn->name, or "function" */
     void *user;
     int n_in;
-    nb_tensor **in;        /* [n_in], the inputs given to nb_apply */
-    bool grad_on;          /* grad mode when nb_apply was called */
+    nb_tensor **in; /* [n_in], the inputs given to nb_apply */
+    bool grad_on;   /* grad mode when nb_apply was called */
     int n_saved;
     nb_tensor *saved[NB__FN_MAX_SAVED];
 };

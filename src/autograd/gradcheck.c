@@ -31,13 +31,13 @@ typedef struct nb__gc {
     nb_gc_fn fn;
     void *user;
     int n_in;
-    nb_tensor **x;       /* what fn gets: our clones (float64) or the caller's int32 tensors */
+    nb_tensor **x; /* what fn gets: our clones (float64) or the caller's int32 tensors */
     nb_ctx *c;
-    size_t n_out;        /* elements of the output */
+    size_t n_out; /* elements of the output */
     int out_ndim;
     size_t out_shape[NB_MAX_DIMS];
-    size_t n_cols;       /* N: elements of the inputs that require grad */
-    size_t *col0;        /* [n_in] first column of each input (SIZE_MAX if unchecked) */
+    size_t n_cols; /* N: elements of the inputs that require grad */
+    size_t *col0;  /* [n_in] first column of each input (SIZE_MAX if unchecked) */
     double atol, rtol, eps;
     nb_gradcheck_result *res;
     double worst_ratio;
@@ -87,8 +87,8 @@ static int nb__gc_vjp(nb__gc *g, const double *up, double *gcols)
         nb_tensor *gr = g->x[i]->grad;
         if (g->col0[i] == SIZE_MAX || !gr) continue;
         if (gr->dtype != NB_F64 || gr->numel != g->x[i]->numel)
-            return nb__erri("gradcheck: the gradient of input %d is %s %s, not float64 %s", i,
-                            nb_dtype_name(gr->dtype), nb__shp(gr), nb__shp(g->x[i]));
+            return nb__erri("gradcheck: the gradient of input %d is %s %s, not float64 %s", i, nb_dtype_name(gr->dtype),
+                            nb__shp(gr), nb__shp(g->x[i]));
         memcpy(gcols + g->col0[i], gr->data, gr->numel * sizeof(double));
     }
     return 0;
@@ -127,8 +127,8 @@ static int nb__gc_full(nb__gc *g)
     size_t n_out = g->n_out, N = g->n_cols;
     if (n_out > SIZE_MAX / sizeof(double) / N)
         return nb__erri("gradcheck: a %zu x %zu Jacobian is too large; use fast mode", n_out, N);
-    double *jac = malloc(n_out * N * sizeof *jac);      /* [n_out, N] analytic */
-    double *up = calloc(n_out, sizeof *up);             /* [n_out] one-hot */
+    double *jac = malloc(n_out * N * sizeof *jac); /* [n_out, N] analytic */
+    double *up = calloc(n_out, sizeof *up);        /* [n_out] one-hot */
     double *fp = malloc(n_out * sizeof *fp), *fm = malloc(n_out * sizeof *fm);
     int rc = 0;
     if (!jac || !up || !fp || !fm) {
@@ -230,8 +230,14 @@ int nb_gradcheck(nb_gc_fn fn, void *user, int n_in, nb_tensor *const *in, const 
     if (!(o.rtol > 0)) o.rtol = 1e-3;
     if (o.n_probes <= 0) o.n_probes = 4;
 
-    nb__gc g = {.fn = fn, .user = user, .n_in = n_in, .n_out = SIZE_MAX, .atol = o.atol, .rtol = o.rtol,
-                .eps = o.eps, .res = res};
+    nb__gc g = {.fn = fn,
+                .user = user,
+                .n_in = n_in,
+                .n_out = SIZE_MAX,
+                .atol = o.atol,
+                .rtol = o.rtol,
+                .eps = o.eps,
+                .res = res};
     int rc = 0;
     g.x = calloc((size_t)n_in + 1, sizeof *g.x);
     g.col0 = calloc((size_t)n_in + 1, sizeof *g.col0);

@@ -114,11 +114,11 @@ static void nb__g_values(const nb_tensor *t, char *buf, size_t size)
 {
     size_t at = 0;
     int w;
-#define PUT(...)                                                             \
-    do {                                                                     \
-        w = snprintf(buf + at, size - at, __VA_ARGS__);                      \
-        if (w < 0 || (size_t)w >= size - at) return;                         \
-        at += (size_t)w;                                                     \
+#define PUT(...)                                        \
+    do {                                                \
+        w = snprintf(buf + at, size - at, __VA_ARGS__); \
+        if (w < 0 || (size_t)w >= size - at) return;    \
+        at += (size_t)w;                                \
     } while (0)
     buf[0] = '\0';
     if (t->ndim == 0) {
@@ -130,8 +130,7 @@ static void nb__g_values(const nb_tensor *t, char *buf, size_t size)
     PUT("[");
     for (size_t r = 0; r < rows; r++) {
         if (nested) PUT("%s[", r ? ", " : "");
-        for (size_t k = 0; k < cols; k++)
-            PUT("%s%.4g", k || (r && !nested) ? ", " : "", nb_get(t, r * cols + k));
+        for (size_t k = 0; k < cols; k++) PUT("%s%.4g", k || (r && !nested) ? ", " : "", nb_get(t, r * cols + k));
         if (nested) PUT("]");
     }
     PUT("]");
@@ -162,7 +161,10 @@ static void nb__g_label(nb__graph *g, const nb_graph_opts *o)
         char shp[96] = "[";
         for (int d = 0; d < t->ndim; d++)
             snprintf(shp + strlen(shp), sizeof shp - strlen(shp), "%s%zu", d ? ", " : "", t->shape[d]);
-        snprintf(v->line[n++], NB__G_LINE, "%s] %s", shp, t->dtype == NB_F64 ? "f64" : t->dtype == NB_F32 ? "f32" : "i32");
+        snprintf(v->line[n++], NB__G_LINE, "%s] %s", shp,
+                 t->dtype == NB_F64   ? "f64"
+                 : t->dtype == NB_F32 ? "f32"
+                                      : "i32");
         char vals[NB__G_LINE - 8];
         if (t->numel <= maxv) {
             nb__g_values(t, vals, sizeof vals);
@@ -212,7 +214,9 @@ int nb_graph_dot(const nb_tensor *root, const nb_graph_opts *o, FILE *f)
     if (!f) return nb__erri("graph: NULL file");
     if (nb__g_collect(root, &g)) return -1;
     nb__g_label(&g, o);
-    fputs("digraph nabla {\n  rankdir=LR;\n  node [shape=box, style=\"rounded,filled\", fontname=\"monospace\", fontsize=10];\n", f);
+    fputs(
+        "digraph nabla {\n  rankdir=LR;\n  node [shape=box, style=\"rounded,filled\", fontname=\"monospace\", fontsize=10];\n",
+        f);
     if (o && o->title) {
         fputs("  label=\"", f);
         nb__dot_str(f, o->title);
@@ -225,7 +229,10 @@ int nb_graph_dot(const nb_tensor *root, const nb_graph_opts *o, FILE *f)
             nb__dot_str(f, v->line[k]);
             fputs("\\l", f);
         }
-        fprintf(f, "\", fillcolor=\"%s\"%s];\n", v->t->node ? "#dbe9fb" : nb_requires_grad(v->t) ? "#fde2c4" : "#eeeeee",
+        fprintf(f, "\", fillcolor=\"%s\"%s];\n",
+                v->t->node               ? "#dbe9fb"
+                : nb_requires_grad(v->t) ? "#fde2c4"
+                                         : "#eeeeee",
                 i == g.n - 1 ? ", penwidth=2" : "");
     }
     for (int e = 0; e < g.n_edges; e++) fprintf(f, "  t%d -> t%d;\n", g.edge[e][0], g.edge[e][1]);
@@ -308,10 +315,14 @@ int nb_graph_svg(const nb_tensor *root, const nb_graph_opts *o, FILE *f)
     }
     W = W - gap_x + 16;
     H += top;
-    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
-               "font-family=\"monospace\" font-size=\"11\">\n", W, H, W, H);
-    fputs("<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" "
-          "orient=\"auto\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#555\"/></marker></defs>\n", f);
+    fprintf(f,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
+            "font-family=\"monospace\" font-size=\"11\">\n",
+            W, H, W, H);
+    fputs(
+        "<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" "
+        "orient=\"auto\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#555\"/></marker></defs>\n",
+        f);
     fprintf(f, "<rect width=\"%.0f\" height=\"%.0f\" fill=\"white\"/>\n", W, H);
     if (o && o->title) {
         fputs("<text x=\"16\" y=\"22\" font-family=\"sans-serif\" font-size=\"13\" font-weight=\"bold\">", f);
@@ -321,14 +332,18 @@ int nb_graph_svg(const nb_tensor *root, const nb_graph_opts *o, FILE *f)
     for (int e = 0; e < g.n_edges; e++) {
         const nb__gnode *a = &g.v[g.edge[e][0]], *b = &g.v[g.edge[e][1]];
         double x1 = a->x + a->w, y1 = a->y + a->h / 2, x2 = b->x, y2 = b->y + b->h / 2, mx = (x1 + x2) / 2;
-        fprintf(f, "<path d=\"M%.1f,%.1f C%.1f,%.1f %.1f,%.1f %.1f,%.1f\" fill=\"none\" stroke=\"#555\" "
-                   "marker-end=\"url(#arrow)\"/>\n", x1, y1, mx, y1, mx, y2, x2, y2);
+        fprintf(f,
+                "<path d=\"M%.1f,%.1f C%.1f,%.1f %.1f,%.1f %.1f,%.1f\" fill=\"none\" stroke=\"#555\" "
+                "marker-end=\"url(#arrow)\"/>\n",
+                x1, y1, mx, y1, mx, y2, x2, y2);
     }
     for (int i = 0; i < g.n; i++) {
         const nb__gnode *v = &g.v[i];
         const char *fill = v->t->node ? "#dbe9fb" : nb_requires_grad(v->t) ? "#fde2c4" : "#eeeeee";
-        fprintf(f, "<g><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" rx=\"5\" fill=\"%s\" stroke=\"#333\" "
-                   "stroke-width=\"%d\"/>\n", v->x, v->y, v->w, v->h, fill, i == g.n - 1 ? 2 : 1);
+        fprintf(f,
+                "<g><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" rx=\"5\" fill=\"%s\" stroke=\"#333\" "
+                "stroke-width=\"%d\"/>\n",
+                v->x, v->y, v->w, v->h, fill, i == g.n - 1 ? 2 : 1);
         for (int k = 0; k < v->n_lines; k++) {
             fprintf(f, "<text x=\"%.1f\" y=\"%.1f\"%s>", v->x + pad, v->y + pad / 2 + lh * (k + 1) - 3,
                     k == 0 ? " font-weight=\"bold\"" : "");

@@ -25,10 +25,7 @@ static int nb__cpu(void)
     return b;
 }
 
-int nb__cpu_has_avx2(void)
-{
-    return (nb__cpu() & NB__CPU_AVX2) != 0;
-}
+int nb__cpu_has_avx2(void) { return (nb__cpu() & NB__CPU_AVX2) != 0; }
 
 int nb__cpu_has_avx2_fma(void)
 {
@@ -36,7 +33,4 @@ int nb__cpu_has_avx2_fma(void)
     return (b & NB__CPU_AVX2) && (b & NB__CPU_FMA);
 }
 
-int nb__cpu_has_avx512f(void)
-{
-    return (nb__cpu() & NB__CPU_AVX512F) != 0;
-}
+int nb__cpu_has_avx512f(void) { return (nb__cpu() & NB__CPU_AVX512F) != 0; }

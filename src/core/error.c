@@ -9,10 +9,7 @@ const char *nb_errmsg(void) { return nb__msg; }
 void nb_clear_error(void) { nb__msg[0] = '\0'; }
 const char *nb_version(void) { return NB_VERSION; }
 
-static void nb__vset(const char *fmt, va_list ap)
-{
-    vsnprintf(nb__msg, sizeof nb__msg, fmt, ap);
-}
+static void nb__vset(const char *fmt, va_list ap) { vsnprintf(nb__msg, sizeof nb__msg, fmt, ap); }
 
 void *nb__err(const char *fmt, ...)
 {

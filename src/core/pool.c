@@ -60,7 +60,8 @@ int nb_check_env(void)
 
 int nb_set_threads(int n)
 {
-    if (n < 0 || n > NB__POOL_MAX) return nb__erri("nb_set_threads: %d threads: expected 0 (the default) to %d", n, NB__POOL_MAX);
+    if (n < 0 || n > NB__POOL_MAX)
+        return nb__erri("nb_set_threads: %d threads: expected 0 (the default) to %d", n, NB__POOL_MAX);
     if (n == 0 && nb_check_env()) return -1;
     atomic_store(&nb__threads, n == 0 ? nb__default_threads() : n);
     return 0;
@@ -91,9 +92,9 @@ static struct {
     mtx_t mu;
     cnd_t wake, done;
     once_flag once;
-    int ok;              /* mutex and condition variables made */
-    size_t nworkers;     /* started so far (under mu) */
-    atomic_uint gen;     /* bumped (under mu) when a region starts */
+    int ok;          /* mutex and condition variables made */
+    size_t nworkers; /* started so far (under mu) */
+    atomic_uint gen; /* bumped (under mu) when a region starts */
     /* the current region, under mu */
     void (*fn)(void *, size_t);
     void *arg;

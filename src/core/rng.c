@@ -45,7 +45,8 @@ uint64_t nb_rng_below(nb_rng *r, uint64_t n)
     /* Rejection on the top of the range keeps it unbiased. */
     uint64_t lim = UINT64_MAX - UINT64_MAX % n;
     uint64_t x;
-    do x = nb_rng_u64(r); while (x >= lim);
+    do x = nb_rng_u64(r);
+    while (x >= lim);
     return x % n;
 }
 
@@ -54,8 +55,14 @@ uint64_t nb_rng_below(nb_rng *r, uint64_t n)
 static double nb__det_log(double x)
 {
     int e = 0;
-    while (x < 0.70710678118654752) { x *= 2.0; e--; }
-    while (x >= 1.4142135623730951) { x *= 0.5; e++; }
+    while (x < 0.70710678118654752) {
+        x *= 2.0;
+        e--;
+    }
+    while (x >= 1.4142135623730951) {
+        x *= 0.5;
+        e++;
+    }
     double s = (x - 1.0) / (x + 1.0), s2 = s * s, term = s, sum = 0.0;
     for (int k = 1; k <= 41; k += 2) {
         sum += term / k;

@@ -26,8 +26,7 @@ const char *nb_dtype_name(nb_dtype dt)
 
 int nb__check_shape(const char *what, int ndim, const size_t *shape, size_t *numel)
 {
-    if (ndim < 0 || ndim > NB_MAX_DIMS)
-        return nb__erri("%s: %d dimensions (must be 0..%d)", what, ndim, NB_MAX_DIMS);
+    if (ndim < 0 || ndim > NB_MAX_DIMS) return nb__erri("%s: %d dimensions (must be 0..%d)", what, ndim, NB_MAX_DIMS);
     if (ndim > 0 && !shape) return nb__erri("%s: NULL shape for %d dimensions", what, ndim);
     size_t n = 1;
     for (int i = 0; i < ndim; i++) {
@@ -312,7 +311,8 @@ int nb_fill_normal(nb_tensor *t, double mean, double std, nb_rng *r)
 {
     if (!t || !r) return nb__erri("nb_fill_normal: NULL tensor or RNG");
     if (!nb__is_float(t->dtype)) return nb__erri("nb_fill_normal: tensor is %s, not float", nb_dtype_name(t->dtype));
-    if (!(std >= 0) || !isfinite(mean) || !isfinite(std)) return nb__erri("nb_fill_normal: bad mean %g / std %g", mean, std);
+    if (!(std >= 0) || !isfinite(mean) || !isfinite(std))
+        return nb__erri("nb_fill_normal: bad mean %g / std %g", mean, std);
     for (size_t i = 0; i < t->numel; i++) nb_set(t, i, mean + std * nb_rng_normal(r));
     return 0;
 }
@@ -321,7 +321,8 @@ int nb_copy_into(nb_tensor *dst, const nb_tensor *src)
 {
     if (!dst || !src) return nb__erri("nb_copy_into: NULL tensor");
     if (dst->numel != src->numel)
-        return nb__erri("nb_copy_into: %s has %zu elements, %s has %zu", nb__shp(dst), dst->numel, nb__shp(src), src->numel);
+        return nb__erri("nb_copy_into: %s has %zu elements, %s has %zu", nb__shp(dst), dst->numel, nb__shp(src),
+                        src->numel);
     if (dst->dtype == src->dtype) {
         memmove(dst->data, src->data, src->numel * nb_dtype_size(src->dtype));
     } else {
@@ -344,10 +345,8 @@ static void nb__print_rec(FILE *f, const nb_tensor *t, int dim, size_t off, size
             fputs(dim + 1 == t->ndim ? "..., " : "...,\n ", f);
             i = n - max_items / 2;
         }
-        if (dim + 1 == t->ndim)
-            fprintf(f, t->dtype == NB_I32 ? "%.0f" : "%.6g", nb_get(t, off + i));
-        else
-            nb__print_rec(f, t, dim + 1, off + i * inner, inner, max_items);
+        if (dim + 1 == t->ndim) fprintf(f, t->dtype == NB_I32 ? "%.0f" : "%.6g", nb_get(t, off + i));
+        else nb__print_rec(f, t, dim + 1, off + i * inner, inner, max_items);
         if (i + 1 < n) fputs(dim + 1 == t->ndim ? ", " : ",\n ", f);
     }
     fputc(']', f);

@@ -130,8 +130,7 @@ static int nb__csv_push(nb__csv_acc *a, const char *path)
 {
     if (a->rows < a->cap) return 0;
     size_t ncap = a->cap ? a->cap * 2 : 256;
-    if (ncap < a->cap || ncap > SIZE_MAX / sizeof(double) / a->d)
-        return nb__erri("%s: too many rows", path);
+    if (ncap < a->cap || ncap > SIZE_MAX / sizeof(double) / a->d) return nb__erri("%s: too many rows", path);
     double *nx = realloc(a->x, ncap * a->d * sizeof(double));
     if (!nx) return nb__erri("%s: out of memory after %zu rows", path, a->rows);
     a->x = nx;
@@ -150,8 +149,8 @@ static int nb__csv_opts_check(const char *path, const nb_csv_opts *o)
     if (o->n_classes < 0 || o->n_classes > NB_DATA_MAX_CLASSES)
         return nb__erri("%s: n_classes %d (must be 0..%d)", path, o->n_classes, NB_DATA_MAX_CLASSES);
     char delim = o->delim ? o->delim : ',';
-    if (delim == '\n' || delim == '\r' || delim == '"' || delim == '.' || delim == '-' ||
-        delim == '+' || (delim >= '0' && delim <= '9'))
+    if (delim == '\n' || delim == '\r' || delim == '"' || delim == '.' || delim == '-' || delim == '+' ||
+        (delim >= '0' && delim <= '9'))
         return nb__erri("%s: delimiter '%c' cannot separate numbers", path, delim);
     size_t maxl = o->max_line ? o->max_line : NB__CSV_DEFAULT_MAX_LINE;
     if (maxl > SIZE_MAX / 2 / sizeof(char *)) return nb__erri("%s: max_line too large", path);
@@ -177,7 +176,7 @@ static nb_dataset *nb__csv_read(nb__csv_src *src, const char *path, const nb_csv
         lineno++;
         line = lb.p;
         if (lineno == 1 && !strncmp(line, "\xef\xbb\xbf", 3)) line += 3; /* a UTF-8 byte-order mark */
-        if (!*nb__trim(line)) continue; /* blank line */
+        if (!*nb__trim(line)) continue;                                  /* blank line */
         size_t nf = nb__count_fields(line, delim);
         if (nf > maxf) {
             nb__err("%s:%zu: %zu fields, most of them empty", path, lineno, nf);
@@ -193,8 +192,8 @@ static nb_dataset *nb__csv_read(nb__csv_src *src, const char *path, const nb_csv
             got_first = 1;
             ncols = nf;
             if (ncols < 2) {
-                nb__err("%s:%zu: %zu column; need a label and at least one feature (delimiter '%c')",
-                        path, lineno, ncols, delim);
+                nb__err("%s:%zu: %zu column; need a label and at least one feature (delimiter '%c')", path, lineno,
+                        ncols, delim);
                 goto done;
             }
             size_t n_num = 0;
@@ -222,16 +221,15 @@ static nb_dataset *nb__csv_read(nb__csv_src *src, const char *path, const nb_csv
                 if (n_num == 0) had_header = 1;
                 else if (n_num < nf) {
                     nb__err("%s:%zu: the first line mixes numbers and non-numbers (%zu of %zu "
-                            "fields numeric); is it a header? set the header option", path,
-                            lineno, n_num, nf);
+                            "fields numeric); is it a header? set the header option",
+                            path, lineno, n_num, nf);
                     goto done;
                 }
             }
             /* Resolve the label column. */
             if (o.label_name) {
                 if (!had_header) {
-                    nb__err("%s: label column \"%s\" asked by name, but the file has no header",
-                            path, o.label_name);
+                    nb__err("%s: label column \"%s\" asked by name, but the file has no header", path, o.label_name);
                     goto done;
                 }
                 size_t i;
@@ -250,8 +248,7 @@ static nb_dataset *nb__csv_read(nb__csv_src *src, const char *path, const nb_csv
             } else {
                 long lc = o.label_col < 0 ? (long)ncols + o.label_col : o.label_col;
                 if (lc < 0 || (size_t)lc >= ncols) {
-                    nb__err("%s:%zu: label column %d does not exist (%zu columns)", path, lineno,
-                            o.label_col, ncols);
+                    nb__err("%s:%zu: label column %d does not exist (%zu columns)", path, lineno, o.label_col, ncols);
                     goto done;
                 }
                 label = (size_t)lc;
@@ -278,20 +275,18 @@ static nb_dataset *nb__csv_read(nb__csv_src *src, const char *path, const nb_csv
             double v;
             int e = nb__num(fields[i], &v);
             if (e == 1) {
-                nb__err("%s:%zu: column %zu: %s%.40s%s is not a number", path, lineno, i + 1,
-                        *fields[i] ? "\"" : "", *fields[i] ? fields[i] : "empty field",
-                        *fields[i] ? "\"" : "");
+                nb__err("%s:%zu: column %zu: %s%.40s%s is not a number", path, lineno, i + 1, *fields[i] ? "\"" : "",
+                        *fields[i] ? fields[i] : "empty field", *fields[i] ? "\"" : "");
                 goto done;
             }
             if (e == 2) {
-                nb__err("%s:%zu: column %zu: %.40s (NaN and Inf are not accepted)", path, lineno,
-                        i + 1, fields[i]);
+                nb__err("%s:%zu: column %zu: %.40s (NaN and Inf are not accepted)", path, lineno, i + 1, fields[i]);
                 goto done;
             }
             if (i == label) {
                 if (v != floor(v) || v < 0 || v >= NB_DATA_MAX_CLASSES) {
-                    nb__err("%s:%zu: label %.40s is not a class index (an integer in 0..%d)", path,
-                            lineno, fields[i], NB_DATA_MAX_CLASSES - 1);
+                    nb__err("%s:%zu: label %.40s is not a class index (an integer in 0..%d)", path, lineno, fields[i],
+                            NB_DATA_MAX_CLASSES - 1);
                     goto done;
                 }
                 lab = (long long)v;

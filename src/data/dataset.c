@@ -7,10 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-static const char *nb__dsname(const nb_dataset *ds)
-{
-    return ds->name[0] ? ds->name : "dataset";
-}
+static const char *nb__dsname(const nb_dataset *ds) { return ds->name[0] ? ds->name : "dataset"; }
 
 static const char *nb__basename(const char *p)
 {
@@ -27,11 +24,9 @@ void nb_dataset_free(nb_dataset *ds)
     free(ds);
 }
 
-nb_dataset *nb_dataset_new(nb_data_kind kind, size_t n, int ndim, const size_t *shape,
-                           int n_classes)
+nb_dataset *nb_dataset_new(nb_data_kind kind, size_t n, int ndim, const size_t *shape, int n_classes)
 {
-    if (kind != NB_DATA_U8 && kind != NB_DATA_F64)
-        return nb__err("nb_dataset_new: unknown kind %d", (int)kind);
+    if (kind != NB_DATA_U8 && kind != NB_DATA_F64) return nb__err("nb_dataset_new: unknown kind %d", (int)kind);
     if (n == 0) return nb__err("nb_dataset_new: no samples (n = 0)");
     if (ndim < 1 || ndim > NB_MAX_DIMS || !shape)
         return nb__err("nb_dataset_new: a sample needs 1..%d dimensions (got %d)", NB_MAX_DIMS, ndim);
@@ -69,8 +64,7 @@ int nb_dataset_validate(const nb_dataset *ds)
 {
     if (!ds) return nb__erri("nb_dataset_validate: NULL dataset");
     const char *nm = nb__dsname(ds);
-    if (ds->kind != NB_DATA_U8 && ds->kind != NB_DATA_F64)
-        return nb__erri("%s: unknown kind %d", nm, (int)ds->kind);
+    if (ds->kind != NB_DATA_U8 && ds->kind != NB_DATA_F64) return nb__erri("%s: unknown kind %d", nm, (int)ds->kind);
     if (ds->n == 0) return nb__erri("%s: no samples", nm);
     if (ds->ndim < 1 || ds->ndim > NB_MAX_DIMS)
         return nb__erri("%s: sample has %d dimensions (must be 1..%d)", nm, ds->ndim, NB_MAX_DIMS);
@@ -89,13 +83,11 @@ int nb_dataset_validate(const nb_dataset *ds)
         return nb__erri("%s: bad normalisation mean %g std %g", nm, ds->mean, ds->std);
     for (size_t i = 0; i < ds->n; i++)
         if (ds->y[i] < 0 || ds->y[i] >= ds->n_classes)
-            return nb__erri("%s: label %d of sample %zu is outside [0, %d)", nm, (int)ds->y[i], i,
-                            ds->n_classes);
+            return nb__erri("%s: label %d of sample %zu is outside [0, %d)", nm, (int)ds->y[i], i, ds->n_classes);
     if (ds->kind == NB_DATA_F64)
         for (size_t i = 0; i < ds->n * ds->d; i++)
             if (!isfinite(ds->xf[i]))
-                return nb__erri("%s: feature %zu of sample %zu is %g", nm, i % ds->d, i / ds->d,
-                                ds->xf[i]);
+                return nb__erri("%s: feature %zu of sample %zu is %g", nm, i % ds->d, i / ds->d, ds->xf[i]);
     return 0;
 }
 
@@ -124,23 +116,20 @@ static double nb__idx_value(const nb_idx *x, size_t i)
     return 0.0;
 }
 
-nb_dataset *nb_dataset_from_idx(const nb_idx *images, const nb_idx *labels, int n_classes,
-                                const char *images_name, const char *labels_name)
+nb_dataset *nb_dataset_from_idx(const nb_idx *images, const nb_idx *labels, int n_classes, const char *images_name,
+                                const char *labels_name)
 {
     const char *in = images_name ? images_name : "images";
     const char *ln = labels_name ? labels_name : "labels";
     if (!images || !labels) return nb__err("nb_dataset_from_idx: NULL %s", images ? ln : in);
     if (images->ndim < 1 || images->ndim > NB_MAX_DIMS || !images->data)
         return nb__err("%s: not a valid IDX (%d dims)", in, images->ndim);
-    if (labels->ndim != 1)
-        return nb__err("%s: labels must be 1-D, but the file has %d dimensions", ln, labels->ndim);
+    if (labels->ndim != 1) return nb__err("%s: labels must be 1-D, but the file has %d dimensions", ln, labels->ndim);
     if (!labels->data) return nb__err("%s: no data", ln);
     if (labels->type == NB_IDX_F32 || labels->type == NB_IDX_F64 || nb_idx_type_size(labels->type) == 0)
-        return nb__err("%s: labels must be integers, but the type is %s", ln,
-                       nb_idx_type_name(labels->type));
+        return nb__err("%s: labels must be integers, but the type is %s", ln, nb_idx_type_name(labels->type));
     size_t n = images->dims[0];
-    if (labels->dims[0] != n)
-        return nb__err("%s has %zu images but %s has %zu labels", in, n, ln, labels->dims[0]);
+    if (labels->dims[0] != n) return nb__err("%s has %zu images but %s has %zu labels", in, n, ln, labels->dims[0]);
     if (n_classes < 0 || n_classes > NB_DATA_MAX_CLASSES)
         return nb__err("%s: n_classes %d (must be 0..%d)", ln, n_classes, NB_DATA_MAX_CLASSES);
     long long hi = -1;
@@ -151,8 +140,8 @@ nb_dataset *nb_dataset_from_idx(const nb_idx *images, const nb_idx *labels, int 
         if (n_classes && v >= n_classes)
             return nb__err("%s: label %lld of sample %zu is outside [0, %d)", ln, v, i, n_classes);
         if (v >= NB_DATA_MAX_CLASSES)
-            return nb__err("%s: label %lld of sample %zu is larger than the %d classes supported",
-                           ln, v, i, NB_DATA_MAX_CLASSES);
+            return nb__err("%s: label %lld of sample %zu is larger than the %d classes supported", ln, v, i,
+                           NB_DATA_MAX_CLASSES);
         if (v > hi) hi = v;
     }
     int nc = n_classes ? n_classes : (int)(hi + 1);
@@ -178,8 +167,8 @@ nb_dataset *nb_dataset_from_idx(const nb_idx *images, const nb_idx *labels, int 
     return ds;
 }
 
-nb_dataset *nb_dataset_load_idx(const char *images_path, const char *labels_path,
-                                int n_classes, const nb_idx_opts *opts)
+nb_dataset *nb_dataset_load_idx(const char *images_path, const char *labels_path, int n_classes,
+                                const nb_idx_opts *opts)
 {
     if (!images_path || !labels_path) return nb__err("nb_dataset_load_idx: NULL path");
     nb_idx *im = nb_idx_read(images_path, opts);
@@ -198,8 +187,7 @@ nb_dataset *nb_dataset_subset(const nb_dataset *ds, const size_t *rows, size_t n
     if (nb_dataset_validate(ds) != 0) return NULL;
     for (size_t i = 0; i < n; i++)
         if (rows[i] >= ds->n)
-            return nb__err("%s: subset row %zu is %zu, past the %zu samples", nb__dsname(ds), i,
-                           rows[i], ds->n);
+            return nb__err("%s: subset row %zu is %zu, past the %zu samples", nb__dsname(ds), i, rows[i], ds->n);
     nb_dataset *s = nb_dataset_new(ds->kind, n, ds->ndim, ds->shape, ds->n_classes);
     if (!s) return NULL;
     size_t d = ds->d;
@@ -214,16 +202,16 @@ nb_dataset *nb_dataset_subset(const nb_dataset *ds, const size_t *rows, size_t n
     return s;
 }
 
-int nb_dataset_split(const nb_dataset *ds, size_t n_val, int shuffle, uint64_t seed,
-                     nb_dataset **train, nb_dataset **val)
+int nb_dataset_split(const nb_dataset *ds, size_t n_val, int shuffle, uint64_t seed, nb_dataset **train,
+                     nb_dataset **val)
 {
     if (train) *train = NULL;
     if (val) *val = NULL;
     if (!ds || !train || !val) return nb__erri("nb_dataset_split: NULL argument");
     if (nb_dataset_validate(ds) != 0) return -1;
     if (n_val == 0 || n_val >= ds->n)
-        return nb__erri("%s: split: %zu validation samples out of %zu (need 0 < n_val < n)",
-                        nb__dsname(ds), n_val, ds->n);
+        return nb__erri("%s: split: %zu validation samples out of %zu (need 0 < n_val < n)", nb__dsname(ds), n_val,
+                        ds->n);
     size_t n = ds->n;
     size_t *idx = malloc(n * sizeof *idx);
     unsigned char *is_val = calloc(n, 1);
@@ -261,8 +249,8 @@ int nb_dataset_split(const nb_dataset *ds, size_t n_val, int shuffle, uint64_t s
         *train = *val = NULL;
         goto done;
     }
-    snprintf((*train)->name, sizeof (*train)->name, "%.50s/train", ds->name);
-    snprintf((*val)->name, sizeof (*val)->name, "%.50s/val", ds->name);
+    snprintf((*train)->name, sizeof(*train)->name, "%.50s/train", ds->name);
+    snprintf((*val)->name, sizeof(*val)->name, "%.50s/val", ds->name);
     rc = 0;
 done:
     free(idx);
@@ -308,20 +296,18 @@ static void nb__gather_rows(void *arg, size_t lo, size_t hi)
     }
 }
 
-int nb_dataset_gather(const nb_dataset *ds, const size_t *rows, size_t n, double scale,
-                      double mean, double std, nb_dtype dtype, void *x, int32_t *y)
+int nb_dataset_gather(const nb_dataset *ds, const size_t *rows, size_t n, double scale, double mean, double std,
+                      nb_dtype dtype, void *x, int32_t *y)
 {
     if (!ds || (!rows && n)) return nb__erri("nb_dataset_gather: NULL %s", ds ? "rows" : "dataset");
     if (x && dtype != NB_F32 && dtype != NB_F64)
-        return nb__erri("%s: gather: batch dtype must be float32 or float64, not %s",
-                        nb__dsname(ds), nb_dtype_name(dtype));
+        return nb__erri("%s: gather: batch dtype must be float32 or float64, not %s", nb__dsname(ds),
+                        nb_dtype_name(dtype));
     if (!isfinite(scale) || scale < 0 || !isfinite(mean) || !isfinite(std) || !(std > 0))
-        return nb__erri("%s: gather: bad normalisation scale %g mean %g std %g", nb__dsname(ds),
-                        scale, mean, std);
+        return nb__erri("%s: gather: bad normalisation scale %g mean %g std %g", nb__dsname(ds), scale, mean, std);
     for (size_t i = 0; i < n; i++)
         if (rows[i] >= ds->n)
-            return nb__erri("%s: gather: row %zu is past the %zu samples", nb__dsname(ds), rows[i],
-                            ds->n);
+            return nb__erri("%s: gather: row %zu is past the %zu samples", nb__dsname(ds), rows[i], ds->n);
     size_t d = ds->d;
     if (x && ds->kind == NB_DATA_U8) {
         /* One table per call: (v/255 - mean)/std for each byte value. */
@@ -331,8 +317,7 @@ int nb_dataset_gather(const nb_dataset *ds, const size_t *rows, size_t n, double
             lut[v] = ((scale == 0 ? v / 255.0 : v * scale) - mean) / std;
             lf[v] = (float)lut[v];
         }
-        nb__gather_arg g = {ds, rows, n, dtype == NB_F32 ? (const void *)lf : (const void *)lut,
-                            dtype == NB_F32, x};
+        nb__gather_arg g = {ds, rows, n, dtype == NB_F32 ? (const void *)lf : (const void *)lut, dtype == NB_F32, x};
         if (n * d < 2 * NB__GATHER_GRAIN) nb__gather_rows(&g, 0, n);
         else nb__parallel_for(n, (NB__GATHER_GRAIN + d - 1) / d, nb__gather_rows, &g);
     } else if (x) {

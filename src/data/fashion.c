@@ -5,15 +5,17 @@
 
 #include <stdlib.h>
 
-#define NB__FM_HOWTO                                                                     \
-    "To get it: apt-get install dataset-fashion-mnist (as root), or pass --data DIR "   \
-    "holding train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "                  \
-    "t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz (plain or gzipped), or "   \
+#define NB__FM_HOWTO                                                                  \
+    "To get it: apt-get install dataset-fashion-mnist (as root), or pass --data DIR " \
+    "holding train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "                \
+    "t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz (plain or gzipped), or " \
     "set NABLA_DATA=DIR"
 
 static const char *const nb__fm_files[4] = {
-    "train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-    "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte",
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
 };
 
 static int nb__readable(const char *path)
@@ -77,22 +79,19 @@ int nb_fashion_mnist_find(const char *dir, char *out, size_t size)
     int rc;
     if (dir && *dir) {
         rc = nb__fm_try(dir, out, size, &missing);
-        if (rc == 1)
-            return nb__erri("Fashion-MNIST not found: --data %s has no %s[.gz]. " NB__FM_HOWTO,
-                            dir, missing);
+        if (rc == 1) return nb__erri("Fashion-MNIST not found: --data %s has no %s[.gz]. " NB__FM_HOWTO, dir, missing);
         return rc;
     }
     if (env && *env) {
         rc = nb__fm_try(env, out, size, &missing);
         if (rc == 1)
-            return nb__erri("Fashion-MNIST not found: NABLA_DATA=%s has no %s[.gz]. " NB__FM_HOWTO,
-                            env, missing);
+            return nb__erri("Fashion-MNIST not found: NABLA_DATA=%s has no %s[.gz]. " NB__FM_HOWTO, env, missing);
         return rc;
     }
     rc = nb__fm_try(NB_FASHION_MNIST_DEBIAN_DIR, out, size, &missing);
     if (rc == 1)
-        return nb__erri("Fashion-MNIST not found: %s has no %s[.gz]. " NB__FM_HOWTO,
-                        NB_FASHION_MNIST_DEBIAN_DIR, missing);
+        return nb__erri("Fashion-MNIST not found: %s has no %s[.gz]. " NB__FM_HOWTO, NB_FASHION_MNIST_DEBIAN_DIR,
+                        missing);
     return rc;
 }
 
@@ -107,8 +106,8 @@ static nb_dataset *nb__fm_part(const char *dir, int part)
     nb_dataset *ds = nb_dataset_load_idx(im, lb, 10, NULL);
     if (!ds) return NULL;
     if (ds->kind != NB_DATA_U8 || ds->ndim != 2 || ds->shape[0] != 28 || ds->shape[1] != 28) {
-        nb__err("%s: not Fashion-MNIST: expected uint8 28x28 images, got %s %zu-feature samples",
-                im, ds->kind == NB_DATA_U8 ? "uint8" : "non-uint8", ds->d);
+        nb__err("%s: not Fashion-MNIST: expected uint8 28x28 images, got %s %zu-feature samples", im,
+                ds->kind == NB_DATA_U8 ? "uint8" : "non-uint8", ds->d);
         nb_dataset_free(ds);
         return NULL;
     }
@@ -138,8 +137,7 @@ int nb_fashion_mnist_load(const char *dir, nb_dataset **train, nb_dataset **test
 const char *nb_fashion_mnist_class_name(int label)
 {
     static const char *const names[10] = {
-        "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-        "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+        "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
     };
     return label >= 0 && label < 10 ? names[label] : "?";
 }

@@ -17,9 +17,11 @@
 size_t nb_idx_type_size(nb_idx_type t)
 {
     switch (t) {
-    case NB_IDX_U8: case NB_IDX_I8: return 1;
+    case NB_IDX_U8:
+    case NB_IDX_I8: return 1;
     case NB_IDX_I16: return 2;
-    case NB_IDX_I32: case NB_IDX_F32: return 4;
+    case NB_IDX_I32:
+    case NB_IDX_F32: return 4;
     case NB_IDX_F64: return 8;
     }
     return 0;
@@ -126,20 +128,19 @@ static int nb__src_read(nb__src *s, unsigned char *dst, size_t n, size_t *got)
                 s->zend = 1;
                 break;
             }
-            if (inflateReset(&s->zs) != Z_OK)
-                return nb__erri("%s: gzip: cannot reset the decompressor", s->name);
+            if (inflateReset(&s->zs) != Z_OK) return nb__erri("%s: gzip: cannot reset the decompressor", s->name);
             continue;
         }
         if (rc == Z_OK) continue;
         if (rc == Z_BUF_ERROR) {
             if (s->zs.avail_in == 0 && s->raw_eof)
                 return nb__erri("%s: truncated gzip stream (the file ends inside the "
-                                "compressed data)", s->name);
+                                "compressed data)",
+                                s->name);
             continue; /* output space ran out: loop ends or makes progress */
         }
         if (rc == Z_MEM_ERROR) return nb__erri("%s: gzip: out of memory", s->name);
-        return nb__erri("%s: corrupt gzip data (%s)", s->name,
-                        s->zs.msg ? s->zs.msg : "invalid stream");
+        return nb__erri("%s: corrupt gzip data (%s)", s->name, s->zs.msg ? s->zs.msg : "invalid stream");
     }
     return 0;
 }
@@ -181,8 +182,8 @@ static int nb__to_host(const char *name, nb_idx *x)
                 float f;
                 memcpy(&f, &v, 4);
                 if (!isfinite(f))
-                    return nb__erri("%s: element %zu is %s (only finite floats are accepted)",
-                                    name, i, isnan(f) ? "NaN" : "Inf");
+                    return nb__erri("%s: element %zu is %s (only finite floats are accepted)", name, i,
+                                    isnan(f) ? "NaN" : "Inf");
             }
             memcpy(p, &v, 4);
         } else if (es == 8) {
@@ -190,8 +191,8 @@ static int nb__to_host(const char *name, nb_idx *x)
             double d;
             memcpy(&d, &v, 8);
             if (!isfinite(d))
-                return nb__erri("%s: element %zu is %s (only finite floats are accepted)",
-                                name, i, isnan(d) ? "NaN" : "Inf");
+                return nb__erri("%s: element %zu is %s (only finite floats are accepted)", name, i,
+                                isnan(d) ? "NaN" : "Inf");
             memcpy(p, &v, 8);
         }
     }
@@ -223,11 +224,13 @@ static nb_idx *nb__idx_from_src(nb__src *s, long long known_size)
     unsigned char hdr[4 + 4 * NB_MAX_DIMS];
     size_t got;
     if (nb__src_read(s, hdr, 4, &got) != 0) return NULL;
-    if (got == 0) return nb__err("%s: empty %sfile (an IDX file starts with a 4-byte magic)",
-                                 name, s->gz ? "gzip-decompressed " : "");
+    if (got == 0)
+        return nb__err("%s: empty %sfile (an IDX file starts with a 4-byte magic)", name,
+                       s->gz ? "gzip-decompressed " : "");
     if (got < 4)
         return nb__err("%s: truncated header: the file has only %zu byte%s (an IDX file "
-                       "starts with a 4-byte magic)", name, got, got == 1 ? "" : "s");
+                       "starts with a 4-byte magic)",
+                       name, got, got == 1 ? "" : "s");
     if (hdr[0] != 0 || hdr[1] != 0)
         return nb__err("%s: bad magic %02x %02x %02x %02x: not an IDX file (IDX starts "
                        "with two zero bytes, a type code and a dims count)",
@@ -236,17 +239,18 @@ static nb_idx *nb__idx_from_src(nb__src *s, long long known_size)
     size_t es = nb_idx_type_size(type);
     if (es == 0)
         return nb__err("%s: unknown IDX type code 0x%02x (known: 0x08 ubyte, 0x09 byte, "
-                       "0x0B short, 0x0C int, 0x0D float, 0x0E double)", name, hdr[2]);
+                       "0x0B short, 0x0C int, 0x0D float, 0x0E double)",
+                       name, hdr[2]);
     int ndim = hdr[3];
     if (ndim == 0) return nb__err("%s: the header has zero dimensions", name);
     if (ndim > NB_MAX_DIMS)
-        return nb__err("%s: the header has %d dimensions (at most %d supported)", name,
-                       ndim, NB_MAX_DIMS);
+        return nb__err("%s: the header has %d dimensions (at most %d supported)", name, ndim, NB_MAX_DIMS);
     size_t hbytes = 4 + 4 * (size_t)ndim;
     if (nb__src_read(s, hdr + 4, hbytes - 4, &got) != 0) return NULL;
     if (got < hbytes - 4)
         return nb__err("%s: truncated header: %d dimensions need %zu header bytes but the "
-                       "file has %zu", name, ndim, hbytes, 4 + got);
+                       "file has %zu",
+                       name, ndim, hbytes, 4 + got);
 
     nb_idx tmp = {.type = type, .ndim = ndim};
     char dims[160];
@@ -261,17 +265,15 @@ static nb_idx *nb__idx_from_src(nb__src *s, long long known_size)
     }
     nb__dims_str(&tmp, dims, sizeof dims);
     if (overflow || count > (SIZE_MAX - hbytes) / es)
-        return nb__err("%s: header dims %s (%s) overflow the size computation", name, dims,
-                       nb_idx_type_name(type));
+        return nb__err("%s: header dims %s (%s) overflow the size computation", name, dims, nb_idx_type_name(type));
     size_t data_bytes = count * es, expect = hbytes + data_bytes;
     const char *tn = type == NB_IDX_U8 ? "" : nb_idx_type_name(type);
     const char *sp = type == NB_IDX_U8 ? "" : " ";
     if (expect > s->max_out)
-        return nb__err("%s: header says %s%s%s = %zu bytes, more than the limit of %zu bytes",
-                       name, dims, sp, tn, expect, s->max_out);
+        return nb__err("%s: header says %s%s%s = %zu bytes, more than the limit of %zu bytes", name, dims, sp, tn,
+                       expect, s->max_out);
     if (known_size >= 0 && (unsigned long long)known_size != expect)
-        return nb__err("%s: header says %s%s%s = %zu bytes but file has %lld", name, dims, sp,
-                       tn, expect, known_size);
+        return nb__err("%s: header says %s%s%s = %zu bytes but file has %lld", name, dims, sp, tn, expect, known_size);
 
     /* Grow the buffer as data arrives, so a lying header in a tiny file
      * cannot make us allocate its claim up front. */
@@ -303,12 +305,11 @@ static nb_idx *nb__idx_from_src(nb__src *s, long long known_size)
     }
     if (total != expect) {
         if (over)
-            nb__err("%s: header says %s%s%s = %zu bytes but the %s more than %zu (the limit)",
-                    name, dims, sp, tn, expect, s->gz ? "data decompresses to" : "file has",
-                    s->max_out);
+            nb__err("%s: header says %s%s%s = %zu bytes but the %s more than %zu (the limit)", name, dims, sp, tn,
+                    expect, s->gz ? "data decompresses to" : "file has", s->max_out);
         else
-            nb__err("%s: header says %s%s%s = %zu bytes but %s %zu", name, dims, sp, tn,
-                    expect, s->gz ? "it decompresses to" : "file has", total);
+            nb__err("%s: header says %s%s%s = %zu bytes but %s %zu", name, dims, sp, tn, expect,
+                    s->gz ? "it decompresses to" : "file has", total);
         goto fail;
     }
     tmp.count = count;
@@ -344,16 +345,14 @@ static int nb__src_open(nb__src *s, const nb_idx_opts *opts)
             /* Put the peeked bytes back by rewinding (the file is seekable
              * here: nb_idx_read only opens regular files). */
             s->raw_eof = 0;
-            if (fseek(s->f, 0, SEEK_SET) != 0)
-                return nb__erri("%s: cannot seek: %s", s->name, strerror(errno));
+            if (fseek(s->f, 0, SEEK_SET) != 0) return nb__erri("%s: cannot seek: %s", s->name, strerror(errno));
         }
         return 0;
     }
     s->gz = 1;
     if (s->f) {
         s->raw_eof = 0;
-        if (fseek(s->f, 0, SEEK_SET) != 0)
-            return nb__erri("%s: cannot seek: %s", s->name, strerror(errno));
+        if (fseek(s->f, 0, SEEK_SET) != 0) return nb__erri("%s: cannot seek: %s", s->name, strerror(errno));
         s->inbuf = malloc(NB__IN_CHUNK);
         if (!s->inbuf) return nb__erri("%s: out of memory", s->name);
     }
@@ -430,15 +429,12 @@ int nb_idx_write(const char *path, const nb_idx *x, int gzip)
     size_t count = 1;
     for (int i = 0; i < x->ndim; i++) {
         if (x->dims[i] == 0 || x->dims[i] > UINT32_MAX)
-            return nb__erri("%s: nb_idx_write: dimension %d is %zu (must be 1..2^32-1)", path,
-                            i, x->dims[i]);
-        if (count > SIZE_MAX / es / x->dims[i])
-            return nb__erri("%s: nb_idx_write: dims overflow", path);
+            return nb__erri("%s: nb_idx_write: dimension %d is %zu (must be 1..2^32-1)", path, i, x->dims[i]);
+        if (count > SIZE_MAX / es / x->dims[i]) return nb__erri("%s: nb_idx_write: dims overflow", path);
         count *= x->dims[i];
     }
     if (count != x->count)
-        return nb__erri("%s: nb_idx_write: count %zu does not match the dims (%zu)", path,
-                        x->count, count);
+        return nb__erri("%s: nb_idx_write: count %zu does not match the dims (%zu)", path, x->count, count);
     if (!x->data) return nb__erri("%s: nb_idx_write: NULL data", path);
 
     nb__sink k = {0};
@@ -469,9 +465,15 @@ int nb_idx_write(const char *path, const nb_idx *x, int gzip)
                 continue;
             }
             uint64_t v = 0;
-            if (es == 2) { uint16_t t; memcpy(&t, e, 2); v = t; }
-            else if (es == 4) { uint32_t t; memcpy(&t, e, 4); v = t; }
-            else memcpy(&v, e, 8);
+            if (es == 2) {
+                uint16_t t;
+                memcpy(&t, e, 2);
+                v = t;
+            } else if (es == 4) {
+                uint32_t t;
+                memcpy(&t, e, 4);
+                v = t;
+            } else memcpy(&v, e, 8);
             for (size_t b = 0; b < es; b++) o[b] = (unsigned char)(v >> (8 * (es - 1 - b)));
         }
         bad = nb__put(&k, blk, m * es);

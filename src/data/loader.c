@@ -12,11 +12,11 @@ struct nb_loader {
     size_t bs;
     int shuffle, drop_last;
     double scale, mean, std;
-    size_t *perm;      /* [n] this epoch's order */
-    size_t pos;        /* samples served this epoch */
-    uint64_t epoch;    /* epochs completed */
-    nb_rng epoch_rng;  /* the generator when this epoch began */
-    nb_rng rng;        /* the generator now (after this epoch's shuffle) */
+    size_t *perm;     /* [n] this epoch's order */
+    size_t pos;       /* samples served this epoch */
+    uint64_t epoch;   /* epochs completed */
+    nb_rng epoch_rng; /* the generator when this epoch began */
+    nb_rng rng;       /* the generator now (after this epoch's shuffle) */
 };
 
 /* Start an epoch from the generator state in l->rng. */
@@ -42,13 +42,13 @@ nb_loader *nb_loader_new(const nb_dataset *ds, const nb_loader_opts *opts)
     const char *nm = ds->name[0] ? ds->name : "dataset";
     if (opts->batch_size == 0) return nb__err("%s: loader: batch_size is 0", nm);
     if (opts->drop_last && opts->batch_size > ds->n)
-        return nb__err("%s: loader: drop_last with batch_size %zu > %zu samples gives no batches",
-                       nm, opts->batch_size, ds->n);
+        return nb__err("%s: loader: drop_last with batch_size %zu > %zu samples gives no batches", nm, opts->batch_size,
+                       ds->n);
     double mean = opts->std == 0 ? ds->mean : opts->mean;
     double std = opts->std == 0 ? ds->std : opts->std;
     if (!isfinite(opts->scale) || opts->scale < 0 || !isfinite(mean) || !isfinite(std) || !(std > 0))
-        return nb__err("%s: loader: bad normalisation scale %g mean %g std %g (std must be > 0)",
-                       nm, opts->scale, mean, std);
+        return nb__err("%s: loader: bad normalisation scale %g mean %g std %g (std must be > 0)", nm, opts->scale, mean,
+                       std);
     nb_loader *l = calloc(1, sizeof *l);
     if (!l) return nb__err("%s: loader: out of memory", nm);
     l->perm = malloc(ds->n * sizeof *l->perm);
@@ -80,8 +80,8 @@ int nb_loader_next(nb_loader *l, nb_batch *b)
     if (!l || !b) return nb__erri("nb_loader_next: NULL %s", l ? "batch" : "loader");
     b->n = 0;
     if (b->x && b->dtype != NB_F32 && b->dtype != NB_F64)
-        return nb__erri("%s: loader: batch dtype must be float32 or float64, not %s",
-                        l->ds->name, nb_dtype_name(b->dtype));
+        return nb__erri("%s: loader: batch dtype must be float32 or float64, not %s", l->ds->name,
+                        nb_dtype_name(b->dtype));
     size_t left = l->ds->n - l->pos;
     if (left == 0 || (l->drop_last && left < l->bs)) {
         l->epoch++;
@@ -90,8 +90,7 @@ int nb_loader_next(nb_loader *l, nb_batch *b)
     }
     size_t m = left < l->bs ? left : l->bs;
     const size_t *rows = l->perm + l->pos;
-    if (nb_dataset_gather(l->ds, rows, m, l->scale, l->mean, l->std, b->dtype, b->x, b->y) != 0)
-        return -1;
+    if (nb_dataset_gather(l->ds, rows, m, l->scale, l->mean, l->std, b->dtype, b->x, b->y) != 0) return -1;
     if (b->index) memcpy(b->index, rows, m * sizeof *rows);
     l->pos += m;
     b->n = m;
@@ -121,11 +120,11 @@ int nb_loader_set_state(nb_loader *l, const nb_loader_state *st)
     if (!l || !st) return nb__erri("nb_loader_set_state: NULL %s", l ? "state" : "loader");
     const char *nm = l->ds->name;
     if (st->n != l->ds->n)
-        return nb__erri("%s: loader state is for %llu samples, this dataset has %zu", nm,
-                        (unsigned long long)st->n, l->ds->n);
+        return nb__erri("%s: loader state is for %llu samples, this dataset has %zu", nm, (unsigned long long)st->n,
+                        l->ds->n);
     if (st->pos > st->n)
-        return nb__erri("%s: loader state position %llu is past the %llu samples", nm,
-                        (unsigned long long)st->pos, (unsigned long long)st->n);
+        return nb__erri("%s: loader state position %llu is past the %llu samples", nm, (unsigned long long)st->pos,
+                        (unsigned long long)st->n);
     if (!(st->rng[0] | st->rng[1] | st->rng[2] | st->rng[3]))
         return nb__erri("%s: loader state has an all-zero generator (corrupt state)", nm);
     for (int i = 0; i < 4; i++) l->rng.s[i] = st->rng[i];

@@ -47,7 +47,10 @@ nb_data_stats *nb_dataset_stats(const nb_dataset *ds)
         uint64_t *sum = calloc(d, sizeof *sum), *sq = calloc(d, sizeof *sq);
         uint8_t *mn = malloc(d), *mx = calloc(d, 1);
         if (!sum || !sq || !mn || !mx) {
-            free(sum); free(sq); free(mn); free(mx);
+            free(sum);
+            free(sq);
+            free(mn);
+            free(mx);
             nb_data_stats_free(s);
             return nb__err("%s: stats: out of memory", ds->name);
         }
@@ -80,7 +83,10 @@ nb_data_stats *nb_dataset_stats(const nb_dataset *ds)
         s->std = sqrt(nb__var((double)gq / total, m)) / 255.0;
         s->min = gmn / 255.0;
         s->max = gmx / 255.0;
-        free(sum); free(sq); free(mn); free(mx);
+        free(sum);
+        free(sq);
+        free(mn);
+        free(mx);
     } else {
         /* Two passes per feature; the global variance combines the features'
          * (within + between), which is exact algebra, not an approximation. */

@@ -10,13 +10,18 @@
 #include <stdlib.h>
 
 static const char *const nb__status_names[] = {"pass", "warn", "fail"};
-static const char *const nb__check_names[NB_DOC__COUNT] = {
-    "input_stats", "class_balance", "loss_finite", "initial_loss", "grad_vanishing",
-    "grad_exploding", "loss_decreases", "overfit_batch", "above_chance"};
-static const char *const nb__check_titles[NB_DOC__COUNT] = {
-    "inputs normalised", "classes balanced", "loss finite at init", "initial loss ~ ln(classes)",
-    "no vanishing gradients at init", "no exploding gradients at init", "loss falls at this lr",
-    "can overfit one batch", "accuracy above chance after a short training"};
+static const char *const nb__check_names[NB_DOC__COUNT] = {"input_stats",    "class_balance",  "loss_finite",
+                                                           "initial_loss",   "grad_vanishing", "grad_exploding",
+                                                           "loss_decreases", "overfit_batch",  "above_chance"};
+static const char *const nb__check_titles[NB_DOC__COUNT] = {"inputs normalised",
+                                                            "classes balanced",
+                                                            "loss finite at init",
+                                                            "initial loss ~ ln(classes)",
+                                                            "no vanishing gradients at init",
+                                                            "no exploding gradients at init",
+                                                            "loss falls at this lr",
+                                                            "can overfit one batch",
+                                                            "accuracy above chance after a short training"};
 _Static_assert(sizeof nb__check_names / sizeof *nb__check_names == NB_DOC__COUNT, "check names");
 
 const char *nb_check_status_name(nb_check_status s) { return (unsigned)s <= NB_CHECK_FAIL ? nb__status_names[s] : "?"; }
@@ -86,7 +91,8 @@ typedef struct {
 
 static nb__setup nb__setup_of(const nb_model *m, const nb_doctor_opts *o)
 {
-    nb__setup u = {.residual = nb__has_layer(m, "residual"), .batchnorm = nb__has_layer(m, "batchnorm1d"),
+    nb__setup u = {.residual = nb__has_layer(m, "residual"),
+                   .batchnorm = nb__has_layer(m, "batchnorm1d"),
                    .clip = o->step.clip_norm > 0};
     for (size_t i = 0; i < nb_model_n_layers(m); i++) {
         const char *k = nb_model_layer_kind(m, i);
@@ -140,14 +146,14 @@ typedef struct {
     nb_dtype dt;
     size_t d, np;
     nb_ctx *c;
-    void *xb;       /* [batch, d] */
-    int32_t *yb;    /* [batch] */
+    void *xb;             /* [batch, d] */
+    int32_t *yb;          /* [batch] */
     nb__model_state init; /* the model as given */
     void *xp;             /* [n_probe, d] a fixed probe batch: the first samples of shrt */
     int32_t *yp;
     size_t n_probe;
-    int lr_large, lr_small; /* loss_decreases blamed the lr (FAIL) */
-    int slow;               /* ... or found it slow (WARN), not broken */
+    int lr_large, lr_small;               /* loss_decreases blamed the lr (FAIL) */
+    int slow;                             /* ... or found it slow (WARN), not broken */
     const nb_dataset *all;                /* the training data as given */
     const nb_dataset *train, *val, *shrt; /* train less val; shrt: its short-training subset */
 } nb__doc;
@@ -226,19 +232,22 @@ static int nb__check_data(nb__doc *D, nb_doctor_report *r)
     nb_check_status st = NB_CHECK_PASS;
     if (r->in_nonfinite || !(fabs(r->in_mean) <= 3) || !(r->in_std <= 10) || !(r->in_std >= 0.01) || !(amax <= 1000))
         st = NB_CHECK_FAIL;
-    else if (fabs(r->in_mean) > 0.5 || r->in_std < 0.33 || r->in_std > 3)
-        st = NB_CHECK_WARN;
+    else if (fabs(r->in_mean) > 0.5 || r->in_std < 0.33 || r->in_std > 3) st = NB_CHECK_WARN;
     nb__judge(r, id, st, "delivered mean %.4g, std %.4g, range [%.4g, %.4g]%s; %s; %zu of %zu features constant",
               r->in_mean, r->in_std, mn, mx, r->in_nonfinite ? " plus NaN/Inf values" : "", raw, s->n_constant, s->d);
     if (r->in_nonfinite)
-        nb__advise(r, id, "%zu delivered values are NaN/Inf: find them in the data (a failed parse, a division by a zero "
-                          "std) and drop or fill them", r->in_nonfinite);
+        nb__advise(r, id,
+                   "%zu delivered values are NaN/Inf: find them in the data (a failed parse, a division by a zero "
+                   "std) and drop or fill them",
+                   r->in_nonfinite);
     else if (st != NB_CHECK_PASS && r->in_std < 0.01)
-        nb__advise(r, id, "the inputs are (nearly) constant: the normalisation std is far too large, or the loader "
-                          "delivers the wrong buffer");
+        nb__advise(r, id,
+                   "the inputs are (nearly) constant: the normalisation std is far too large, or the loader "
+                   "delivers the wrong buffer");
     else if (st != NB_CHECK_PASS)
-        nb__advise(r, id, "standardise the inputs to mean 0, std 1 with the raw data's own statistics: x' = (x%s - %.4g) "
-                          "/ %.4g (for the CLI: drop --no-normalize); %s",
+        nb__advise(r, id,
+                   "standardise the inputs to mean 0, std 1 with the raw data's own statistics: x' = (x%s - %.4g) "
+                   "/ %.4g (for the CLI: drop --no-normalize); %s",
                    u8 ? "/255" : "", s->mean, s->std > 0 ? s->std : 1.0,
                    st == NB_CHECK_FAIL ? "large inputs make large logits and gradients at init"
                                        : "off-centre or badly scaled inputs slow training down");
@@ -250,11 +259,14 @@ static int nb__check_data(nb__doc *D, nb_doctor_report *r)
     nb__judge(r, id, st, "%d classes, %zu to %zu samples each (ratio %.3g)%s", s->n_classes, s->min_class_count,
               s->max_class_count, ratio, s->n_empty_classes ? "; some classes have no sample" : "");
     if (st == NB_CHECK_FAIL)
-        nb__advise(r, id, "%d classes never occur: check the label column / number of classes, or that a subset "
-                          "did not cut classes off (a sorted file + --limit-train)", s->n_empty_classes);
+        nb__advise(r, id,
+                   "%d classes never occur: check the label column / number of classes, or that a subset "
+                   "did not cut classes off (a sorted file + --limit-train)",
+                   s->n_empty_classes);
     else if (st == NB_CHECK_WARN)
-        nb__advise(r, id, "rare classes will be predicted poorly and accuracy hides it: oversample them, weight the "
-                          "loss, or report per-class accuracy (nabla eval's confusion matrix)");
+        nb__advise(r, id,
+                   "rare classes will be predicted poorly and accuracy hides it: oversample them, weight the "
+                   "loss, or report per-class accuracy (nabla eval's confusion matrix)");
     return 0;
 }
 
@@ -322,54 +334,63 @@ static int nb__check_init(nb__doc *D, nb_doctor_report *r)
     r->checks[id].value = L;
     nb__judge(r, id, isfinite(L) ? NB_CHECK_PASS : NB_CHECK_FAIL, "loss of one batch of %zu at init: %.4g", n, L);
     if (!isfinite(L))
-        nb__advise(r, id, "the forward pass already gives %s: look for NaN/Inf inputs (input_stats), an init that "
-                          "overflows (a smaller init scale), or a log/sqrt/division of a value <= 0 in a custom layer",
+        nb__advise(r, id,
+                   "the forward pass already gives %s: look for NaN/Inf inputs (input_stats), an init that "
+                   "overflows (a smaller init scale), or a log/sqrt/division of a value <= 0 in a custom layer",
                    isnan(L) ? "NaN" : "Inf");
     id = NB_DOC_INITIAL_LOSS;
     r->checks[id].value = L;
     nb_check_status st = !isfinite(L) || L > 2 * lnC ? NB_CHECK_FAIL
-                         : fabs(L - lnC) > 0.2 * lnC ? NB_CHECK_WARN : NB_CHECK_PASS;
+                         : fabs(L - lnC) > 0.2 * lnC ? NB_CHECK_WARN
+                                                     : NB_CHECK_PASS;
     nb__judge(r, id, st, "%.4g at init; a uniform guess over %g outputs gives ln(%g) = %.4g (x%.3g)", L, C, C, lnC,
               L / lnC);
     if (st != NB_CHECK_PASS && !(L < lnC)) {
         nb__setup u = nb__setup_of(D->m, D->o);
         char fix[300] = "";
-        if (r->checks[NB_DOC_INPUT_STATS].status != NB_CHECK_PASS) nb__remedy(fix, sizeof fix, "normalise the inputs (input_stats)");
-        if (!u.small_init) nb__remedy(fix, sizeof fix, "initialise smaller (--init torch or xavier_normal, or a smaller --init-std)");
-        if (u.residual && !u.batchnorm)
-            nb__remedy(fix, sizeof fix, "add --batchnorm (residual sums grow with depth)");
+        if (r->checks[NB_DOC_INPUT_STATS].status != NB_CHECK_PASS)
+            nb__remedy(fix, sizeof fix, "normalise the inputs (input_stats)");
+        if (!u.small_init)
+            nb__remedy(fix, sizeof fix, "initialise smaller (--init torch or xavier_normal, or a smaller --init-std)");
+        if (u.residual && !u.batchnorm) nb__remedy(fix, sizeof fix, "add --batchnorm (residual sums grow with depth)");
         nb__remedy(fix, sizeof fix, "scale the last layer's weights down");
-        nb__advise(r, id, "an untrained net should be unsure (loss ~ ln(C)); %.3g means it is confidently wrong: the "
-                          "logits are too large: %s", L, fix);
-    }
-    else if (st != NB_CHECK_PASS)
-        nb__advise(r, id, "the loss is well below ln(C) before any training: the labels may leak into the inputs, "
-                          "or fewer classes occur than the model has outputs (check --model's last width)");
+        nb__advise(r, id,
+                   "an untrained net should be unsure (loss ~ ln(C)); %.3g means it is confidently wrong: the "
+                   "logits are too large: %s",
+                   L, fix);
+    } else if (st != NB_CHECK_PASS)
+        nb__advise(r, id,
+                   "the loss is well below ln(C) before any training: the labels may leak into the inputs, "
+                   "or fewer classes occur than the model has outputs (check --model's last width)");
 
     /* gradients */
     char first_last[200] = "";
     if (isfinite(r->first_last_ratio))
-        snprintf(first_last, sizeof first_last, "; first/last weight %s %.3g / %s %.3g = %.3g",
-                 r->params[first_w].name, r->params[first_w].grad_norm, r->params[last_w].name,
-                 r->params[last_w].grad_norm, r->first_last_ratio);
+        snprintf(first_last, sizeof first_last, "; first/last weight %s %.3g / %s %.3g = %.3g", r->params[first_w].name,
+                 r->params[first_w].grad_norm, r->params[last_w].name, r->params[last_w].grad_norm,
+                 r->first_last_ratio);
     id = NB_DOC_GRAD_VANISHING;
     const nb_doctor_param *lo = r->i_min_grad >= 0 ? &r->params[r->i_min_grad] : NULL;
     const nb_doctor_param *hi = r->i_max_grad >= 0 ? &r->params[r->i_max_grad] : NULL;
     r->checks[id].value = lo ? lo->grad_norm : NAN;
     st = lo && lo->grad_norm < D->o->vanish ? NB_CHECK_FAIL
-         : r->first_last_ratio < 1e-2       ? NB_CHECK_WARN : NB_CHECK_PASS;
+         : r->first_last_ratio < 1e-2       ? NB_CHECK_WARN
+                                            : NB_CHECK_PASS;
     nb__judge(r, id, st, "smallest gradient norm %s %.3g (limit %g)%s", lo ? lo->name : "-", lo ? lo->grad_norm : NAN,
               D->o->vanish, first_last);
     nb__setup u = nb__setup_of(D->m, D->o);
     char fix[400] = "";
     if (st != NB_CHECK_PASS && lo && lo->grad_norm == 0)
-        nb__advise(r, id, "%s gets no gradient at all: all-zero weights (zeros init) keep units identical, or dead "
-                          "ReLUs (every pre-activation < 0): use torch/he init, leaky_relu, or a smaller lr",
+        nb__advise(r, id,
+                   "%s gets no gradient at all: all-zero weights (zeros init) keep units identical, or dead "
+                   "ReLUs (every pre-activation < 0): use torch/he init, leaky_relu, or a smaller lr",
                    lo->name);
     else if (st != NB_CHECK_PASS) {
-        if (u.squash) nb__remedy(fix, sizeof fix, u.he_init ? "use ReLU-type activations (--act relu)"
-                                                            : "use ReLU-type activations (--act relu) with He init "
-                                                              "(--init he_normal)");
+        if (u.squash)
+            nb__remedy(fix, sizeof fix,
+                       u.he_init ? "use ReLU-type activations (--act relu)"
+                                 : "use ReLU-type activations (--act relu) with He init "
+                                   "(--init he_normal)");
         else if (!u.he_init && u.relu) nb__remedy(fix, sizeof fix, "use He init (--init he_normal)");
         if (!u.batchnorm) nb__remedy(fix, sizeof fix, "add --batchnorm");
         if (!u.residual) nb__remedy(fix, sizeof fix, "add --residual");
@@ -381,17 +402,20 @@ static int nb__check_init(nb__doc *D, nb_doctor_report *r)
     id = NB_DOC_GRAD_EXPLODING;
     r->checks[id].value = nonfinite_grad ? INFINITY : hi ? hi->grad_norm : NAN;
     int big = hi && hi->grad_norm > D->o->explode;
-    st = nonfinite_grad || (big && !u.clip)           ? NB_CHECK_FAIL
-         : big || r->first_last_ratio > 1e2 ? NB_CHECK_WARN : NB_CHECK_PASS;
-    nb__judge(r, id, st, "largest gradient norm %s %.3g (limit %g)%s%s%s", hi ? hi->name : "-", hi ? hi->grad_norm : NAN,
-              D->o->explode, first_last, nonfinite_grad ? "; some gradients are NaN/Inf" : "",
+    st = nonfinite_grad || (big && !u.clip) ? NB_CHECK_FAIL
+         : big || r->first_last_ratio > 1e2 ? NB_CHECK_WARN
+                                            : NB_CHECK_PASS;
+    nb__judge(r, id, st, "largest gradient norm %s %.3g (limit %g)%s%s%s", hi ? hi->name : "-",
+              hi ? hi->grad_norm : NAN, D->o->explode, first_last, nonfinite_grad ? "; some gradients are NaN/Inf" : "",
               big && u.clip && !nonfinite_grad ? "; clipping bounds each step" : "");
     if (st != NB_CHECK_PASS) {
         fix[0] = '\0';
-        if (r->checks[NB_DOC_INPUT_STATS].status != NB_CHECK_PASS) nb__remedy(fix, sizeof fix, "normalise the inputs (input_stats)");
+        if (r->checks[NB_DOC_INPUT_STATS].status != NB_CHECK_PASS)
+            nb__remedy(fix, sizeof fix, "normalise the inputs (input_stats)");
         if (!u.small_init) nb__remedy(fix, sizeof fix, "initialise smaller (--init torch or xavier_normal)");
         if (u.residual && !u.batchnorm)
-            nb__remedy(fix, sizeof fix, "add --batchnorm (residual sums grow with depth, and so do the last layers' inputs)");
+            nb__remedy(fix, sizeof fix,
+                       "add --batchnorm (residual sums grow with depth, and so do the last layers' inputs)");
         if (!u.clip) nb__remedy(fix, sizeof fix, "turn gradient clipping on (--clip-norm 1)");
         if (!fix[0]) nb__remedy(fix, sizeof fix, "use fewer layers or a lower lr if training is unstable");
         nb__advise(r, id, "gradients this large make the first steps jump far: %s", fix);
@@ -464,47 +488,63 @@ out:
     r->checks[id].value = L / f;
     if (r->trend_nonfinite_step >= 0) {
         nb__judge(r, id, NB_CHECK_FAIL, "at lr %g the %s at step %d of %d (first loss %.4g)", lr,
-                  isnan(bad) ? "loss became NaN" : isfinite(bad) ? "gradient became NaN/Inf" : "loss became Inf",
+                  isnan(bad)      ? "loss became NaN"
+                  : isfinite(bad) ? "gradient became NaN/Inf"
+                                  : "loss became Inf",
                   r->trend_nonfinite_step + 1, steps, f);
         r->checks[id].value = NAN;
         D->lr_large = 1;
-        nb__advise(r, id, "the lr is too large: lower it 10x at a time (--lr %.2g), or let `nabla lr-find` pick one; "
-                          "keep --clip-norm 1 on", lr / 10);
+        nb__advise(r, id,
+                   "the lr is too large: lower it 10x at a time (--lr %.2g), or let `nabla lr-find` pick one; "
+                   "keep --clip-norm 1 on",
+                   lr / 10);
     } else if (!(L <= 1.1 * f) || r->trend_max > 3 * f) {
-        nb__judge(r, id, NB_CHECK_FAIL, "over %d steps at lr %g the probe loss went %.4g -> %.4g (batch losses up to "
-                                        "%.4g): it rises", steps, lr, f, L, r->trend_max);
+        nb__judge(r, id, NB_CHECK_FAIL,
+                  "over %d steps at lr %g the probe loss went %.4g -> %.4g (batch losses up to "
+                  "%.4g): it rises",
+                  steps, lr, f, L, r->trend_max);
         D->lr_large = 1;
-        nb__advise(r, id, "the lr is too large (each step overshoots): lower it 10x at a time (--lr %.2g), or let "
-                          "`nabla lr-find` pick one",
+        nb__advise(r, id,
+                   "the lr is too large (each step overshoots): lower it 10x at a time (--lr %.2g), or let "
+                   "`nabla lr-find` pick one",
                    lr / 10);
     } else if (drop < 0.1 && r->update_ratio < NB__TINY_UPDATE) {
-        nb__judge(r, id, NB_CHECK_FAIL, "over %d steps at lr %g the probe loss went %.4g -> %.4g (%+.2g%%) while "
-                                        "the parameters move by only %.2g of their norm per step", steps, lr, f, L,
-                  chg, r->update_ratio);
+        nb__judge(r, id, NB_CHECK_FAIL,
+                  "over %d steps at lr %g the probe loss went %.4g -> %.4g (%+.2g%%) while "
+                  "the parameters move by only %.2g of their norm per step",
+                  steps, lr, f, L, chg, r->update_ratio);
         D->lr_small = 1;
-        nb__advise(r, id, "the lr is too small to move the weights (healthy updates are ~1e-3 of the weights per "
-                          "step): raise it (--lr %.2g or more), or let `nabla lr-find` pick one",
+        nb__advise(r, id,
+                   "the lr is too small to move the weights (healthy updates are ~1e-3 of the weights per "
+                   "step): raise it (--lr %.2g or more), or let `nabla lr-find` pick one",
                    lr * 1000 < 1e-3 ? 1e-3 : lr * 1000);
     } else if (drop < 0.1 && r->update_ratio < NB__NORMAL_UPDATE) {
-        nb__judge(r, id, NB_CHECK_WARN, "over %d steps at lr %g the probe loss went %.4g -> %.4g (only %+.2g%%); the "
-                                        "parameters move by %.2g of their norm per step", steps, lr, f, L, chg,
-                  r->update_ratio);
-        nb__advise(r, id, "slow start: the lr is small for this optimizer (healthy updates are ~1e-3 of the weights "
-                          "per step): raise it, or let `nabla lr-find` pick one");
+        nb__judge(r, id, NB_CHECK_WARN,
+                  "over %d steps at lr %g the probe loss went %.4g -> %.4g (only %+.2g%%); the "
+                  "parameters move by %.2g of their norm per step",
+                  steps, lr, f, L, chg, r->update_ratio);
+        nb__advise(r, id,
+                   "slow start: the lr is small for this optimizer (healthy updates are ~1e-3 of the weights "
+                   "per step): raise it, or let `nabla lr-find` pick one");
     } else if (drop < 0.1) {
-        nb__judge(r, id, NB_CHECK_WARN, "over %d steps at lr %g the probe loss went %.4g -> %.4g (only %+.2g%%), "
-                                        "although the parameters move by %.2g of their norm per step", steps, lr, f, L,
-                  chg, r->update_ratio);
+        nb__judge(r, id, NB_CHECK_WARN,
+                  "over %d steps at lr %g the probe loss went %.4g -> %.4g (only %+.2g%%), "
+                  "although the parameters move by %.2g of their norm per step",
+                  steps, lr, f, L, chg, r->update_ratio);
         if (nb__failed(r, NB_DOC_GRAD_VANISHING))
-            nb__advise(r, id, "not the lr: the gradients vanish (grad_vanishing), so only the last layers learn; fix "
-                              "that first");
+            nb__advise(r, id,
+                       "not the lr: the gradients vanish (grad_vanishing), so only the last layers learn; fix "
+                       "that first");
         else
-            nb__advise(r, id, "not the lr (the weights move at a normal rate): the inputs carry no signal about the "
-                              "labels. Check that labels belong to their inputs (shuffled together, same order; "
-                              "see above_chance)");
+            nb__advise(r, id,
+                       "not the lr (the weights move at a normal rate): the inputs carry no signal about the "
+                       "labels. Check that labels belong to their inputs (shuffled together, same order; "
+                       "see above_chance)");
     } else {
-        nb__judge(r, id, NB_CHECK_PASS, "over %d steps at lr %g the probe loss went %.4g -> %.4g (%+.3g%%); updates %.2g "
-                                        "of the weights per step", steps, lr, f, L, chg, r->update_ratio);
+        nb__judge(r, id, NB_CHECK_PASS,
+                  "over %d steps at lr %g the probe loss went %.4g -> %.4g (%+.3g%%); updates %.2g "
+                  "of the weights per step",
+                  steps, lr, f, L, chg, r->update_ratio);
     }
     return 0;
 }
@@ -564,29 +604,37 @@ static int nb__check_overfit(nb__doc *D, nb_doctor_report *r)
     r->checks[id].value = L;
     /* a loss that falls, only slowly, at an lr found slow is inconclusive */
     int slow = !diverged && L < L0 && D->slow;
-    nb_check_status st = acc >= 1 && L < 0.1                                    ? NB_CHECK_PASS
-                         : !diverged && (acc >= 0.9 || L < 0.5 * L0 || slow) ? NB_CHECK_WARN : NB_CHECK_FAIL;
+    nb_check_status st = acc >= 1 && L < 0.1                                 ? NB_CHECK_PASS
+                         : !diverged && (acc >= 0.9 || L < 0.5 * L0 || slow) ? NB_CHECK_WARN
+                                                                             : NB_CHECK_FAIL;
     nb__judge(r, id, st, "%d steps on one batch of %zu at lr %g: loss %.4g -> %.4g, %.1f%% of the batch right%s", steps,
               n, D->o->opt.lr, L0, L, 100 * acc, diverged ? " (stopped: the loss became NaN/Inf)" : "");
     if (st != NB_CHECK_PASS && (D->lr_large || diverged))
-        nb__advise(r, id, "the lr is too large to settle even on one batch (see loss_decreases): lower it first, "
-                          "then run this check again");
+        nb__advise(r, id,
+                   "the lr is too large to settle even on one batch (see loss_decreases): lower it first, "
+                   "then run this check again");
     else if (st == NB_CHECK_WARN)
-        nb__advise(r, id, "the loss falls but the batch is not memorised in %d steps: %sthe lr is small for this "
-                          "optimizer (weights move by %.2g of their norm per step; healthy ~1e-3): try `nabla "
-                          "lr-find` or --overfit-steps 1000; if neither helps, look for a bug",
+        nb__advise(r, id,
+                   "the loss falls but the batch is not memorised in %d steps: %sthe lr is small for this "
+                   "optimizer (weights move by %.2g of their norm per step; healthy ~1e-3): try `nabla "
+                   "lr-find` or --overfit-steps 1000; if neither helps, look for a bug",
                    steps, D->slow ? "" : "most likely ", r->update_ratio);
     else if (st == NB_CHECK_FAIL && D->lr_small)
-        nb__advise(r, id, "the weights barely move at this lr (see loss_decreases): raise the lr first; with a "
-                          "working lr a net that cannot memorise %zu samples has a bug", n);
+        nb__advise(r, id,
+                   "the weights barely move at this lr (see loss_decreases): raise the lr first; with a "
+                   "working lr a net that cannot memorise %zu samples has a bug",
+                   n);
     else if (st == NB_CHECK_FAIL && nb__failed(r, NB_DOC_GRAD_VANISHING))
-        nb__advise(r, id, "gradients do not reach the first layers (see grad_vanishing), so the net cannot fit even "
-                          "%zu samples: fix that first", n);
+        nb__advise(r, id,
+                   "gradients do not reach the first layers (see grad_vanishing), so the net cannot fit even "
+                   "%zu samples: fix that first",
+                   n);
     else if (st == NB_CHECK_FAIL)
-        nb__advise(r, id, "any working net memorises one small batch: this is a bug, not tuning. Check that the "
-                          "labels are the targets of these inputs and lie in [0, classes), that the loss gets raw "
-                          "logits (not softmax outputs), that the optimizer updates the model's own parameters, and "
-                          "that gradients reach every layer");
+        nb__advise(r, id,
+                   "any working net memorises one small batch: this is a bug, not tuning. Check that the "
+                   "labels are the targets of these inputs and lie in [0, classes), that the loss gets raw "
+                   "logits (not softmax outputs), that the optimizer updates the model's own parameters, and "
+                   "that gradients reach every layer");
 out:
     nb_optim_free(o);
     nb_loader_free(l);
@@ -643,29 +691,36 @@ static int nb__check_short(nb__doc *D, nb_doctor_report *r)
      * its held-out loss stays at ln(C). */
     int near = acc < ch + 0.25 * gap, guess = !(ev.loss < 0.95 * lnC);
     nb_check_status st = !(acc >= ch + 0.05 * gap) || (near && guess && !D->slow) ? NB_CHECK_FAIL
-                         : near                                                   ? NB_CHECK_WARN : NB_CHECK_PASS;
-    nb__judge(r, id, st, "after one pass over %zu samples (%zu steps): %.2f%% on %zu held-out samples, loss %.4g; "
-              "chance is %.2f%%, a uniform guess's loss %.4g", D->shrt->n, r->short_steps, 100 * acc, D->val->n, ev.loss,
-              100 * ch, lnC);
+                         : near                                                   ? NB_CHECK_WARN
+                                                                                  : NB_CHECK_PASS;
+    nb__judge(r, id, st,
+              "after one pass over %zu samples (%zu steps): %.2f%% on %zu held-out samples, loss %.4g; "
+              "chance is %.2f%%, a uniform guess's loss %.4g",
+              D->shrt->n, r->short_steps, 100 * acc, D->val->n, ev.loss, 100 * ch, lnC);
     int lr_bad = nb__failed(r, NB_DOC_LOSS_DECREASES), fit_bad = nb__failed(r, NB_DOC_OVERFIT_BATCH);
     if (st == NB_CHECK_PASS)
         ;
     else if (lr_bad || fit_bad)
-        nb__advise(r, id, "this follows from the failures above (%s%s%s): fix them first", lr_bad ? "loss_decreases" : "",
-                   lr_bad && fit_bad ? ", " : "", fit_bad ? "overfit_batch" : "");
+        nb__advise(r, id, "this follows from the failures above (%s%s%s): fix them first",
+                   lr_bad ? "loss_decreases" : "", lr_bad && fit_bad ? ", " : "", fit_bad ? "overfit_batch" : "");
     else if (st == NB_CHECK_FAIL)
-        nb__advise(r, id, "%s chance although the net learns (it memorises a batch): what it learns from the training "
-                          "labels does not carry over, so the labels or the preprocessing are wrong: training labels "
-                          "that do not belong to their inputs (shuffled or misaligned: read images and labels in the "
-                          "same order, shuffle them together), labels remapped between training and held-out data, or "
-                          "held-out inputs preprocessed differently from training inputs",
+        nb__advise(r, id,
+                   "%s chance although the net learns (it memorises a batch): what it learns from the training "
+                   "labels does not carry over, so the labels or the preprocessing are wrong: training labels "
+                   "that do not belong to their inputs (shuffled or misaligned: read images and labels in the "
+                   "same order, shuffle them together), labels remapped between training and held-out data, or "
+                   "held-out inputs preprocessed differently from training inputs",
                    acc < ch - 0.05 * gap ? "below" : "no better than");
     else if (D->slow)
-        nb__advise(r, id, "barely above chance after %zu steps because training is slow at this lr (see "
-                          "loss_decreases): raise it (`nabla lr-find`) and rerun", r->short_steps);
+        nb__advise(r, id,
+                   "barely above chance after %zu steps because training is slow at this lr (see "
+                   "loss_decreases): raise it (`nabla lr-find`) and rerun",
+                   r->short_steps);
     else
-        nb__advise(r, id, "barely above chance after %zu steps: check the labels (are some classes mixed up?) and "
-                          "the lr (`nabla lr-find`)", r->short_steps);
+        nb__advise(r, id,
+                   "barely above chance after %zu steps: check the labels (are some classes mixed up?) and "
+                   "the lr (`nabla lr-find`)",
+                   r->short_steps);
 out:
     nb_optim_free(o);
     nb_loader_free(l);
@@ -742,8 +797,8 @@ int nb_doctor_run(nb_model *m, const nb_dataset *train, const nb_dataset *val, c
         if (!D.xp || !D.yp) nb__erri("doctor: out of memory");
         goto out;
     }
-    if (nb__check_data(&D, rep) || nb__check_init(&D, rep) || nb__check_trend(&D, rep) ||
-        nb__check_overfit(&D, rep) || nb__check_short(&D, rep))
+    if (nb__check_data(&D, rep) || nb__check_init(&D, rep) || nb__check_trend(&D, rep) || nb__check_overfit(&D, rep) ||
+        nb__check_short(&D, rep))
         goto out;
     /* the training checks outrank the predictions made at init: a net that
      * learns is not FAILed for its gradients or first loss (unless they
@@ -756,8 +811,9 @@ int nb_doctor_run(nb_model *m, const nb_dataset *train, const nb_dataset *val, c
             if (ck->status != NB_CHECK_FAIL || !isfinite(ck->value)) continue;
             ck->status = NB_CHECK_WARN;
             size_t n = strlen(ck->detail);
-            snprintf(ck->detail + n, sizeof ck->detail - n, "; the net trains anyway (loss_decreases and "
-                                                             "overfit_batch pass)");
+            snprintf(ck->detail + n, sizeof ck->detail - n,
+                     "; the net trains anyway (loss_decreases and "
+                     "overfit_batch pass)");
         }
     }
     for (int i = 0; i < NB_DOC__COUNT; i++) {

@@ -32,10 +32,7 @@ void nb_lrfind_result_free(nb_lrfind_result *res)
     memset(res, 0, sizeof *res);
 }
 
-static void nb__no_suggestions(nb_lrfind_suggest *s)
-{
-    *s = (nb_lrfind_suggest){NAN, NAN, NAN, -1, -1, -1, -1, -1};
-}
+static void nb__no_suggestions(nb_lrfind_suggest *s) { *s = (nb_lrfind_suggest){NAN, NAN, NAN, -1, -1, -1, -1, -1}; }
 
 int nb_lrfind_suggest_from(const double *lr, const double *smooth, size_t n, int skip_start, int skip_end,
                            nb_lrfind_suggest *s)

@@ -12,16 +12,16 @@ struct nb_monitor {
     nb_monitor_opts o;
     nb_step_hooks hooks;
     nb_dtype dt;
-    size_t np;                 /* trainable entries */
+    size_t np;                  /* trainable entries */
     const nb_model_entry **ent; /* [np] */
-    size_t nl;                 /* monitored activation layers */
-    nb_monitor_layer *lay0;    /* [nl] layer, kind filled once */
-    void *snap;                /* [n_params] parameters before the update */
-    int64_t next_step;         /* number of the next step */
+    size_t nl;                  /* monitored activation layers */
+    nb_monitor_layer *lay0;     /* [nl] layer, kind filled once */
+    void *snap;                 /* [n_params] parameters before the update */
+    int64_t next_step;          /* number of the next step */
     /* the record being built */
     nb_monitor_record cur;
-    nb_monitor_param *cur_p;   /* [np] */
-    nb_monitor_layer *cur_l;   /* [nl] */
+    nb_monitor_param *cur_p; /* [np] */
+    nb_monitor_layer *cur_l; /* [nl] */
     bool pending, have_snap, have_last;
     nb_monitor_warning *step_w; /* [np + nl + 2] this step's warnings */
     size_t n_step_w;
@@ -31,20 +31,18 @@ struct nb_monitor {
     nb_monitor_layer *last_l;
     /* history */
     nb_monitor_record *hist;
-    nb_monitor_param *hist_p;  /* [cap * np] */
-    nb_monitor_layer *hist_l;  /* [cap * nl] */
+    nb_monitor_param *hist_p; /* [cap * np] */
+    nb_monitor_layer *hist_l; /* [cap * nl] */
     size_t n_hist, cap_hist;
-    uint64_t n_done, stride;   /* records completed; keep those with ordinal % stride == 0 */
+    uint64_t n_done, stride; /* records completed; keep those with ordinal % stride == 0 */
     nb_monitor_warning *warn;
     size_t n_warn, cap_warn, n_warn_total;
 };
 
-static const char *const nb__warn_names[NB_MON__COUNT] = {"vanishing", "exploding", "dead_relu", "saturated", "nonfinite"};
+static const char *const nb__warn_names[NB_MON__COUNT] = {"vanishing", "exploding", "dead_relu", "saturated",
+                                                          "nonfinite"};
 
-const char *nb_monitor_warn_name(nb_monitor_warn k)
-{
-    return (unsigned)k < NB_MON__COUNT ? nb__warn_names[k] : "?";
-}
+const char *nb_monitor_warn_name(nb_monitor_warn k) { return (unsigned)k < NB_MON__COUNT ? nb__warn_names[k] : "?"; }
 
 static double nb__def(double v, double d) { return v == 0 ? d : v; }
 
@@ -297,7 +295,8 @@ static void nb__finish(nb_monitor *mon)
         const nb_monitor_layer *l = &mon->cur_l[i];
         char where[96];
         snprintf(where, sizeof where, "layers.%zu (%s)", l->layer, l->kind);
-        if (o->dead_frac >= 0 && l->dead_frac > o->dead_frac) nb__warn(mon, NB_MON_DEAD_RELU, where, l->dead_frac, o->dead_frac);
+        if (o->dead_frac >= 0 && l->dead_frac > o->dead_frac)
+            nb__warn(mon, NB_MON_DEAD_RELU, where, l->dead_frac, o->dead_frac);
         if (o->saturated_frac >= 0 && l->saturated_frac > o->saturated_frac)
             nb__warn(mon, NB_MON_SATURATED, where, l->saturated_frac, o->saturated_frac);
     }
@@ -305,7 +304,8 @@ static void nb__finish(nb_monitor *mon)
     for (size_t k = 0; k < mon->n_step_w; k++) {
         mon->n_warn_total++;
         if (mon->n_warn >= o->max_warnings) continue;
-        if (mon->n_warn == mon->cap_warn && nb__grow((void **)&mon->warn, &mon->cap_warn, mon->n_warn + 1, sizeof *mon->warn))
+        if (mon->n_warn == mon->cap_warn &&
+            nb__grow((void **)&mon->warn, &mon->cap_warn, mon->n_warn + 1, sizeof *mon->warn))
             continue;
         mon->warn[mon->n_warn++] = mon->step_w[k];
     }
@@ -355,8 +355,12 @@ static int nb__after_backward(void *user, nb_model *m, nb_tensor *loss)
         nb_monitor_param *p = &mon->cur_p[i];
         double ss = nb__ss(g, mon->dt, e->offset, e->t->numel);
         total += ss;
-        *p = (nb_monitor_param){.name = e->name, .numel = e->t->numel, .grad_norm = sqrt(ss), .param_norm = NAN,
-                                .update_norm = NAN, .update_ratio = NAN};
+        *p = (nb_monitor_param){.name = e->name,
+                                .numel = e->t->numel,
+                                .grad_norm = sqrt(ss),
+                                .param_norm = NAN,
+                                .update_norm = NAN,
+                                .update_ratio = NAN};
     }
     r->grad_norm = sqrt(total);
     for (size_t i = 0; i < mon->nl; i++) {
@@ -404,7 +408,9 @@ static int nb__after_update(void *user, nb_model *m)
 const nb_step_hooks *nb_monitor_hooks(nb_monitor *mon)
 {
     if (!mon) return NULL;
-    mon->hooks = (nb_step_hooks){.user = mon, .after_backward = nb__after_backward, .after_clip = nb__after_clip,
+    mon->hooks = (nb_step_hooks){.user = mon,
+                                 .after_backward = nb__after_backward,
+                                 .after_clip = nb__after_clip,
                                  .after_update = nb__after_update};
     return &mon->hooks;
 }
@@ -436,15 +442,16 @@ char *nb_monitor_warning_str(const nb_monitor_warning *w, char *buf, size_t size
     const char *sp = *who ? " " : "";
     switch (w->kind) {
     case NB_MON_VANISHING:
-        snprintf(buf, size, "step %lld: vanishing gradient: %s%s%s %.3g < %g", (long long)w->step, who, sp, what, w->value,
-                 w->threshold);
+        snprintf(buf, size, "step %lld: vanishing gradient: %s%s%s %.3g < %g", (long long)w->step, who, sp, what,
+                 w->value, w->threshold);
         break;
     case NB_MON_EXPLODING:
-        snprintf(buf, size, "step %lld: exploding gradient: %s%s%s %.3g > %g", (long long)w->step, who, sp, what, w->value,
-                 w->threshold);
+        snprintf(buf, size, "step %lld: exploding gradient: %s%s%s %.3g > %g", (long long)w->step, who, sp, what,
+                 w->value, w->threshold);
         break;
     case NB_MON_DEAD_RELU:
-        snprintf(buf, size, "step %lld: dead ReLUs: %s: %.0f%% of its units are 0 for every sample of the batch (> %.0f%%)",
+        snprintf(buf, size,
+                 "step %lld: dead ReLUs: %s: %.0f%% of its units are 0 for every sample of the batch (> %.0f%%)",
                  (long long)w->step, w->where, 100 * w->value, 100 * w->threshold);
         break;
     case NB_MON_SATURATED:
@@ -453,7 +460,8 @@ char *nb_monitor_warning_str(const nb_monitor_warning *w, char *buf, size_t size
         break;
     case NB_MON_NONFINITE:
         if (!strcmp(w->where, "loss"))
-            snprintf(buf, size, "step %lld: non-finite: the loss is %s", (long long)w->step, isnan(w->value) ? "NaN" : "Inf");
+            snprintf(buf, size, "step %lld: non-finite: the loss is %s", (long long)w->step,
+                     isnan(w->value) ? "NaN" : "Inf");
         else
             snprintf(buf, size, "step %lld: non-finite: %s%s%s is %s", (long long)w->step, who, sp, what,
                      isnan(w->value) ? "NaN" : "Inf");

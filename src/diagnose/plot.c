@@ -14,7 +14,10 @@ static const char *const nb__colors[NB_PLOT_MAX_SERIES] = {
     "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5", "#393b79", "#637939", "#8c6d31", "#843c39",
     "#7b4173", "#3182bd", "#e6550d", "#31a354", "#756bb1", "#636363", "#d6616b", "#ce6dbd"};
 
-static const char *nb__dash(int k) { return k < 10 ? "" : k < 20 ? " stroke-dasharray=\"6 2\"" : " stroke-dasharray=\"2 2\""; }
+static const char *nb__dash(int k)
+{
+    return k < 10 ? "" : k < 20 ? " stroke-dasharray=\"6 2\"" : " stroke-dasharray=\"2 2\"";
+}
 
 void nb_plot_init(nb_plot *p, const char *title, const char *xlabel, const char *ylabel)
 {
@@ -168,10 +171,12 @@ void nb_plot_svg(const nb_plot *p, FILE *f, int W, int H)
     nb__range(p, 0, &x0, &x1);
     nb__range(p, 1, &y0, &y1);
     double pw = W - L - R, ph = H - T - B;
-#define PX(v) (L + ((v) - x0) / (x1 - x0) * pw)
-#define PY(v) (T + ph - ((v) - y0) / (y1 - y0) * ph)
-    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
-               "font-family=\"sans-serif\" font-size=\"11\">\n", W, Htot, W, Htot);
+#define PX(v) (L + ((v)-x0) / (x1 - x0) * pw)
+#define PY(v) (T + ph - ((v)-y0) / (y1 - y0) * ph)
+    fprintf(f,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+            "font-family=\"sans-serif\" font-size=\"11\">\n",
+            W, Htot, W, Htot);
     fprintf(f, "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n", W, Htot);
     if (p->title) {
         fprintf(f, "<text x=\"%g\" y=\"18\" font-size=\"13\" font-weight=\"bold\">", L);
@@ -190,10 +195,12 @@ void nb_plot_svg(const nb_plot *p, FILE *f, int W, int H)
             double v = first + i * st; /* not a running sum: no drift to -6e-17 */
             if (v > hi + st * 1e-9) break;
             if (axis) {
-                fprintf(f, "<line x1=\"%g\" y1=\"%.1f\" x2=\"%g\" y2=\"%.1f\" stroke=\"#e5e5e5\"/>", L, PY(v), L + pw, PY(v));
+                fprintf(f, "<line x1=\"%g\" y1=\"%.1f\" x2=\"%g\" y2=\"%.1f\" stroke=\"#e5e5e5\"/>", L, PY(v), L + pw,
+                        PY(v));
                 fprintf(f, "<text x=\"%g\" y=\"%.1f\" text-anchor=\"end\">", L - 5, PY(v) + 4);
             } else {
-                fprintf(f, "<line x1=\"%.1f\" y1=\"%g\" x2=\"%.1f\" y2=\"%g\" stroke=\"#e5e5e5\"/>", PX(v), T, PX(v), T + ph);
+                fprintf(f, "<line x1=\"%.1f\" y1=\"%g\" x2=\"%.1f\" y2=\"%g\" stroke=\"#e5e5e5\"/>", PX(v), T, PX(v),
+                        T + ph);
                 fprintf(f, "<text x=\"%.1f\" y=\"%g\" text-anchor=\"middle\">", PX(v), T + ph + 15);
             }
             nb__tick_label(f, v, lg, st, amax);
@@ -215,7 +222,8 @@ void nb_plot_svg(const nb_plot *p, FILE *f, int W, int H)
     for (int k = 0; k < p->n_vlines; k++) {
         if (!nb__ok(p->vline[k], p->log_x)) continue;
         double x = PX(nb__t(p->vline[k], p->log_x));
-        fprintf(f, "<line x1=\"%.1f\" y1=\"%g\" x2=\"%.1f\" y2=\"%g\" stroke=\"#555\" stroke-dasharray=\"4 3\"/>", x, T, x, T + ph);
+        fprintf(f, "<line x1=\"%.1f\" y1=\"%g\" x2=\"%.1f\" y2=\"%g\" stroke=\"#555\" stroke-dasharray=\"4 3\"/>", x, T,
+                x, T + ph);
         fprintf(f, "<text x=\"%.1f\" y=\"%g\" font-size=\"10\">", x + 3, T + 12 + 12 * k);
         nb_xml_escape(f, p->vline_label[k]);
         fputs("</text>\n", f);
@@ -223,7 +231,8 @@ void nb_plot_svg(const nb_plot *p, FILE *f, int W, int H)
     for (int k = 0; k < p->n_hlines; k++) {
         if (!nb__ok(p->hline[k], p->log_y)) continue;
         double y = PY(nb__t(p->hline[k], p->log_y));
-        fprintf(f, "<line x1=\"%g\" y1=\"%.1f\" x2=\"%g\" y2=\"%.1f\" stroke=\"#a00\" stroke-dasharray=\"4 3\"/>", L, y, L + pw, y);
+        fprintf(f, "<line x1=\"%g\" y1=\"%.1f\" x2=\"%g\" y2=\"%.1f\" stroke=\"#a00\" stroke-dasharray=\"4 3\"/>", L, y,
+                L + pw, y);
         fprintf(f, "<text x=\"%g\" y=\"%.1f\" font-size=\"10\" fill=\"#a00\">", L + 4, y - 3);
         nb_xml_escape(f, p->hline_label[k]);
         fputs("</text>\n", f);

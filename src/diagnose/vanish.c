@@ -38,7 +38,8 @@ nb_vanish_config nb_vanish_defaults(void)
 int nb_vanish_validate(const nb_vanish_config *c)
 {
     if (!c) return nb__erri("vanish: NULL config");
-    if (c->act <= NB_ACT_NONE || c->act >= NB_ACT__COUNT) return nb__erri("vanish: act: unknown activation %d", (int)c->act);
+    if (c->act <= NB_ACT_NONE || c->act >= NB_ACT__COUNT)
+        return nb__erri("vanish: act: unknown activation %d", (int)c->act);
     if ((unsigned)c->init >= NB_INIT__COUNT) return nb__erri("vanish: init: unknown initialisation %d", (int)c->init);
     if (c->init == NB_INIT_NORMAL && !(c->init_std > 0 && isfinite(c->init_std)))
         return nb__erri("vanish: init_std must be positive for normal init (got %g)", c->init_std);
@@ -48,7 +49,8 @@ int nb_vanish_validate(const nb_vanish_config *c)
     if (c->steps < 0) return nb__erri("vanish: steps must be >= 0 (got %ld)", c->steps);
     if (c->batch < 2) return nb__erri("vanish: batch must be >= 2 (got %zu)", c->batch);
     if (c->probe_batches < 1) return nb__erri("vanish: probe_batches must be >= 1 (got %d)", c->probe_batches);
-    if (!(c->clip_norm >= 0) || !isfinite(c->clip_norm)) return nb__erri("vanish: clip_norm must be >= 0 (got %g)", c->clip_norm);
+    if (!(c->clip_norm >= 0) || !isfinite(c->clip_norm))
+        return nb__erri("vanish: clip_norm must be >= 0 (got %g)", c->clip_norm);
     if (c->dtype != NB_F32 && c->dtype != NB_F64) return nb__erri("vanish: dtype must be float32 or float64");
     return nb_optim_validate(&c->opt);
 }
@@ -59,11 +61,13 @@ const char *nb_vanish_label(const nb_vanish_config *c, char *buf, size_t size)
     char init[48];
     if (c->init == NB_INIT_NORMAL) snprintf(init, sizeof init, "normal(%g)", c->init_std);
     else if (c->init == NB_INIT_HE_NORMAL || c->init == NB_INIT_HE_UNIFORM) snprintf(init, sizeof init, "he");
-    else if (c->init == NB_INIT_XAVIER_NORMAL || c->init == NB_INIT_XAVIER_UNIFORM) snprintf(init, sizeof init, "xavier");
+    else if (c->init == NB_INIT_XAVIER_NORMAL || c->init == NB_INIT_XAVIER_UNIFORM)
+        snprintf(init, sizeof init, "xavier");
     else snprintf(init, sizeof init, "%s", nb_init_name(c->init));
     char clip[32] = "";
     if (c->clip_norm > 0) snprintf(clip, sizeof clip, " clip %g", c->clip_norm);
-    snprintf(buf, size, "%s %s%s%s%s", nb_act_name(c->act), init, c->batchnorm ? " bn" : "", c->residual ? " res" : "", clip);
+    snprintf(buf, size, "%s %s%s%s%s", nb_act_name(c->act), init, c->batchnorm ? " bn" : "", c->residual ? " res" : "",
+             clip);
     return buf;
 }
 
@@ -165,8 +169,11 @@ int nb_vanish_run(const nb_vanish_config *cfg, const nb_dataset *train, const nb
     out->test_acc = out->test_loss = NAN;
     for (int k = 0; k < NB_VANISH_MAX_DEPTH; k++) out->grad_trained[k] = NAN;
 
-    nb_mlp_config mc = {.act = cfg->act, .act_param = cfg->act_param, .batchnorm = cfg->batchnorm,
-                        .residual = cfg->residual, .n_widths = cfg->depth + 1};
+    nb_mlp_config mc = {.act = cfg->act,
+                        .act_param = cfg->act_param,
+                        .batchnorm = cfg->batchnorm,
+                        .residual = cfg->residual,
+                        .n_widths = cfg->depth + 1};
     mc.widths[0] = train->d;
     for (int i = 1; i < cfg->depth; i++) mc.widths[i] = cfg->width;
     mc.widths[cfg->depth] = (size_t)train->n_classes;
@@ -227,7 +234,8 @@ int nb_vanish_run(const nb_vanish_config *cfg, const nb_dataset *train, const nb
 
     /* training */
     if (!(o = nb_optim_new(&cfg->opt, dt, np))) goto done;
-    L = nb_loader_new(train, &(nb_loader_opts){.batch_size = cfg->batch, .shuffle = 1, .drop_last = 1, .seed = cfg->seed});
+    L = nb_loader_new(train,
+                      &(nb_loader_opts){.batch_size = cfg->batch, .shuffle = 1, .drop_last = 1, .seed = cfg->seed});
     if (!L) goto done;
     nb_rng step_rng;
     nb_rng_seed(&step_rng, cfg->seed ^ 0x5eedULL);

@@ -307,7 +307,11 @@ int nb_dist_last_flag(const nb_dist *d) { return d ? d->last_flag : 0; }
 int nb_dist_available(void) { return 0; }
 nb_dist *nb_dist_init(const nb_dist_opts *opts) { return nb__err(NB__NOMPI); }
 void nb_dist_finalize(nb_dist *d) { (void)d; }
-void nb_dist_abort(nb_dist *d, int code) { (void)d; (void)code; }
+void nb_dist_abort(nb_dist *d, int code)
+{
+    (void)d;
+    (void)code;
+}
 int nb_dist_rank(const nb_dist *d) { return 0; }
 int nb_dist_size(const nb_dist *d) { return 1; }
 const char *nb_dist_host(const nb_dist *d) { return "?"; }

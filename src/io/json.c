@@ -18,20 +18,46 @@ int nb__utf8_check(const unsigned char *s, size_t n, size_t *bad)
     size_t i = 0;
     while (i < n) {
         unsigned c = s[i];
-        if (c < 0x80) { i++; continue; }
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
         size_t len;
         unsigned lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
         if (c >= 0xC2 && c <= 0xDF) len = 2;
-        else if (c == 0xE0) { len = 3; lo = 0xA0; }          /* no overlongs */
-        else if (c == 0xED) { len = 3; hi = 0x9F; }          /* no surrogates */
-        else if (c >= 0xE1 && c <= 0xEF) len = 3;
-        else if (c == 0xF0) { len = 4; lo = 0x90; }          /* no overlongs */
-        else if (c >= 0xF1 && c <= 0xF3) len = 4;
-        else if (c == 0xF4) { len = 4; hi = 0x8F; }          /* <= U+10FFFF */
-        else { *bad = i; return -1; }                         /* 80..C1, F5..FF */
-        if (n - i < len || s[i + 1] < lo || s[i + 1] > hi) { *bad = i; return -1; }
+        else if (c == 0xE0) {
+            len = 3;
+            lo = 0xA0;
+        } /* no overlongs */
+        else if (c == 0xED) {
+            len = 3;
+            hi = 0x9F;
+        } /* no surrogates */
+        else if (c >= 0xE1 && c <= 0xEF)
+            len = 3;
+        else if (c == 0xF0) {
+            len = 4;
+            lo = 0x90;
+        } /* no overlongs */
+        else if (c >= 0xF1 && c <= 0xF3)
+            len = 4;
+        else if (c == 0xF4) {
+            len = 4;
+            hi = 0x8F;
+        } /* <= U+10FFFF */
+        else {
+            *bad = i;
+            return -1;
+        } /* 80..C1, F5..FF */
+        if (n - i < len || s[i + 1] < lo || s[i + 1] > hi) {
+            *bad = i;
+            return -1;
+        }
         for (size_t k = 2; k < len; k++)
-            if ((s[i + k] & 0xC0) != 0x80) { *bad = i; return -1; }
+            if ((s[i + k] & 0xC0) != 0x80) {
+                *bad = i;
+                return -1;
+            }
         i += len;
     }
     return 0;
@@ -39,7 +65,10 @@ int nb__utf8_check(const unsigned char *s, size_t n, size_t *bad)
 
 char *nb__json_quote(char *out, size_t cap, const char *s, size_t n, size_t max)
 {
-    if (cap < 8) { if (cap) out[0] = '\0'; return out; }
+    if (cap < 8) {
+        if (cap) out[0] = '\0';
+        return out;
+    }
     if (max > cap - 6) max = cap - 6; /* quotes, "...", NUL */
     size_t take = n, o = 0;
     int cut = 0;
@@ -55,7 +84,10 @@ char *nb__json_quote(char *out, size_t cap, const char *s, size_t n, size_t max)
         unsigned char c = (unsigned char)s[i];
         out[o++] = (c < 0x20 || c == 0x7F || (ascii_only && c >= 0x80)) ? '?' : (char)c;
     }
-    if (cut) { memcpy(out + o, "...", 3); o += 3; }
+    if (cut) {
+        memcpy(out + o, "...", 3);
+        o += 3;
+    }
     out[o++] = '\'';
     out[o] = '\0';
     return out;
@@ -67,7 +99,10 @@ typedef struct {
     size_t len, p;
     nb__json *j;
     uint32_t max_values;
-    struct nb__jkeyref { const char *s; uint32_t len, pos; } *keys; /* duplicate-key scratch */
+    struct nb__jkeyref {
+        const char *s;
+        uint32_t len, pos;
+    } * keys; /* duplicate-key scratch */
     size_t keys_cap;
 } nb__jp;
 
@@ -148,9 +183,16 @@ static int nb__jstring(nb__jp *P, uint32_t *off, uint32_t *slen)
     for (;;) {
         if (P->p >= P->len) return nb__jfail(P, start, "unterminated string");
         unsigned char c = P->t[P->p];
-        if (c == '"') { P->p++; break; }
+        if (c == '"') {
+            P->p++;
+            break;
+        }
         if (c < 0x20) return nb__jfail(P, P->p, "control character 0x%02x in a string (must be escaped)", c);
-        if (c != '\\') { *o++ = (char)c; P->p++; continue; }
+        if (c != '\\') {
+            *o++ = (char)c;
+            P->p++;
+            continue;
+        }
         if (P->p + 1 >= P->len) return nb__jfail(P, start, "unterminated string");
         unsigned char e = P->t[P->p + 1];
         P->p += 2;
@@ -207,7 +249,10 @@ static int nb__jnumber(nb__jp *P, nb__jval *v)
     size_t start = P->p;
     int neg = 0, big = 0, real = 0;
     uint64_t u = 0;
-    if (P->t[P->p] == '-') { neg = 1; P->p++; }
+    if (P->t[P->p] == '-') {
+        neg = 1;
+        P->p++;
+    }
     if (!nb__jdigit(P)) return nb__jfail(P, start, "invalid number");
     if (P->t[P->p] == '0') {
         P->p++;
@@ -267,8 +312,7 @@ static int nb__jdupkeys(nb__jp *P, const nb__jval *o)
         if (nb__jkeycmp(&P->keys[i - 1], &P->keys[i]) == 0) {
             char q[96];
             size_t pos = P->keys[i].pos > P->keys[i - 1].pos ? P->keys[i].pos : P->keys[i - 1].pos;
-            return nb__jfail(P, pos, "duplicate key %s",
-                             nb__json_quote(q, sizeof q, P->keys[i].s, P->keys[i].len, 64));
+            return nb__jfail(P, pos, "duplicate key %s", nb__json_quote(q, sizeof q, P->keys[i].s, P->keys[i].len, 64));
         }
     return 0;
 }
@@ -295,10 +339,14 @@ static int nb__jrun(nb__jp *P, int max_depth)
         case '{': type = NB__J_OBJ; break;
         case '[': type = NB__J_ARR; break;
         case '"': type = NB__J_STR; break;
-        case 't': case 'f': type = NB__J_BOOL; break;
+        case 't':
+        case 'f': type = NB__J_BOOL; break;
         case 'n': type = NB__J_NULL; break;
         default:
-            if (c == '-' || (c >= '0' && c <= '9')) { type = NB__J_NUM; break; }
+            if (c == '-' || (c >= '0' && c <= '9')) {
+                type = NB__J_NUM;
+                break;
+            }
             if (c >= 0x20 && c < 0x7F) return nb__jfail(P, P->p, "unexpected '%c' (expected a value)", c);
             return nb__jfail(P, P->p, "unexpected byte 0x%02x (expected a value)", c);
         }
@@ -361,8 +409,7 @@ static int nb__jrun(nb__jp *P, int max_depth)
         while (!need_value) {
             nb__jws(P);
             if (depth == 0) {
-                if (P->p != P->len)
-                    return nb__jfail(P, P->p, "trailing characters after the JSON value");
+                if (P->p != P->len) return nb__jfail(P, P->p, "trailing characters after the JSON value");
                 return 0;
             }
             nb__jval *o = &j->v[stack[depth - 1].node];
@@ -372,7 +419,10 @@ static int nb__jrun(nb__jp *P, int max_depth)
             c = t[P->p];
             if (c == ',') {
                 P->p++;
-                if (!obj) { need_value = 1; break; }
+                if (!obj) {
+                    need_value = 1;
+                    break;
+                }
                 goto member_key;
             }
             if (c == (obj ? '}' : ']')) {
@@ -387,8 +437,7 @@ static int nb__jrun(nb__jp *P, int max_depth)
 
     member_key:
         nb__jws(P);
-        if (P->p >= P->len || t[P->p] != '"')
-            return nb__jfail(P, P->p, "expected a string key");
+        if (P->p >= P->len || t[P->p] != '"') return nb__jfail(P, P->p, "expected a string key");
         if (nb__jstring(P, &key, &key_len) != 0) return -1;
         nb__jws(P);
         if (P->p >= P->len || t[P->p] != ':') return nb__jfail(P, P->p, "expected ':' after a key");
@@ -476,7 +525,8 @@ struct nb_json {
 };
 
 _Static_assert(NB__J_NULL == (int)NB_JSON_NULL && NB__J_BOOL == (int)NB_JSON_BOOL && NB__J_NUM == (int)NB_JSON_NUMBER &&
-                   NB__J_STR == (int)NB_JSON_STRING && NB__J_ARR == (int)NB_JSON_ARRAY && NB__J_OBJ == (int)NB_JSON_OBJECT,
+                   NB__J_STR == (int)NB_JSON_STRING && NB__J_ARR == (int)NB_JSON_ARRAY &&
+                   NB__J_OBJ == (int)NB_JSON_OBJECT,
                "nabla/json.h's types follow nb__jtype");
 
 nb_json *nb_json_parse(const char *text, size_t len)

@@ -37,16 +37,16 @@ typedef enum {
 /* One value.  Offsets are into the input (pos) or into the parser's string
  * buffer (key, str); both fit in 32 bits because inputs are capped. */
 typedef struct nb_json_value { /* nabla/json.h's opaque nb_json_value */
-    uint8_t type;     /* nb__jtype */
-    uint8_t num;      /* nb__jnum, for NB__J_NUM */
-    uint8_t boolean;  /* for NB__J_BOOL */
-    uint32_t pos;     /* byte offset of the value in the input */
-    uint32_t key, key_len; /* object members: the decoded key (NUL-terminated) */
-    uint32_t str, str_len; /* strings: the decoded text (NUL-terminated; may hold NULs) */
-    uint64_t u;       /* NB__JN_UINT numbers */
-    uint32_t n;       /* arrays/objects: number of children */
-    uint32_t first;   /* first child, or NB__J_NONE */
-    uint32_t next;    /* next sibling, or NB__J_NONE */
+    uint8_t type;              /* nb__jtype */
+    uint8_t num;               /* nb__jnum, for NB__J_NUM */
+    uint8_t boolean;           /* for NB__J_BOOL */
+    uint32_t pos;              /* byte offset of the value in the input */
+    uint32_t key, key_len;     /* object members: the decoded key (NUL-terminated) */
+    uint32_t str, str_len;     /* strings: the decoded text (NUL-terminated; may hold NULs) */
+    uint64_t u;                /* NB__JN_UINT numbers */
+    uint32_t n;                /* arrays/objects: number of children */
+    uint32_t first;            /* first child, or NB__J_NONE */
+    uint32_t next;             /* next sibling, or NB__J_NONE */
 } nb__jval;
 
 typedef struct nb__json_limits {
@@ -55,11 +55,11 @@ typedef struct nb__json_limits {
 } nb__json_limits;
 
 typedef struct nb__json {
-    nb__jval *v;     /* v[0] is the root */
+    nb__jval *v; /* v[0] is the root */
     uint32_t n, cap;
-    char *strbuf;    /* decoded strings and keys */
-    char err[192];   /* why parsing failed */
-    size_t err_pos;  /* at which input byte */
+    char *strbuf;   /* decoded strings and keys */
+    char err[192];  /* why parsing failed */
+    size_t err_pos; /* at which input byte */
 } nb__json;
 
 /* Parse text[0..len).  0 on success; -1 with j->err/j->err_pos otherwise

@@ -19,7 +19,7 @@ typedef struct {
 
 struct nb_st_file {
     size_t n, n_meta;
-    nb_st_tensor *t;      /* header order */
+    nb_st_tensor *t;        /* header order */
     nb__st_byname *by_name; /* sorted by name */
     nb_st_meta *meta;
     char *strings;        /* decoded header strings: names, metadata */
@@ -32,24 +32,17 @@ static const struct {
     const char *name;
     size_t size;
 } nb__st_dtypes[NB_ST_DTYPE_COUNT] = {
-    [NB_ST_BOOL] = {"BOOL", 1},  [NB_ST_U8] = {"U8", 1},     [NB_ST_I8] = {"I8", 1},
-    [NB_ST_F8_E5M2] = {"F8_E5M2", 1}, [NB_ST_F8_E4M3] = {"F8_E4M3", 1},
-    [NB_ST_I16] = {"I16", 2},    [NB_ST_U16] = {"U16", 2},   [NB_ST_F16] = {"F16", 2},
-    [NB_ST_BF16] = {"BF16", 2},  [NB_ST_I32] = {"I32", 4},   [NB_ST_U32] = {"U32", 4},
-    [NB_ST_F32] = {"F32", 4},    [NB_ST_F64] = {"F64", 8},   [NB_ST_I64] = {"I64", 8},
-    [NB_ST_U64] = {"U64", 8},
+    [NB_ST_BOOL] = {"BOOL", 1},       [NB_ST_U8] = {"U8", 1},           [NB_ST_I8] = {"I8", 1},
+    [NB_ST_F8_E5M2] = {"F8_E5M2", 1}, [NB_ST_F8_E4M3] = {"F8_E4M3", 1}, [NB_ST_I16] = {"I16", 2},
+    [NB_ST_U16] = {"U16", 2},         [NB_ST_F16] = {"F16", 2},         [NB_ST_BF16] = {"BF16", 2},
+    [NB_ST_I32] = {"I32", 4},         [NB_ST_U32] = {"U32", 4},         [NB_ST_F32] = {"F32", 4},
+    [NB_ST_F64] = {"F64", 8},         [NB_ST_I64] = {"I64", 8},         [NB_ST_U64] = {"U64", 8},
 };
 _Static_assert(NB_ST_DTYPE_COUNT == 15, "nb__st_dtypes must name every nb_st_dtype");
 
-size_t nb_st_dtype_size(nb_st_dtype dt)
-{
-    return (unsigned)dt < NB_ST_DTYPE_COUNT ? nb__st_dtypes[dt].size : 0;
-}
+size_t nb_st_dtype_size(nb_st_dtype dt) { return (unsigned)dt < NB_ST_DTYPE_COUNT ? nb__st_dtypes[dt].size : 0; }
 
-const char *nb_st_dtype_name(nb_st_dtype dt)
-{
-    return (unsigned)dt < NB_ST_DTYPE_COUNT ? nb__st_dtypes[dt].name : "?";
-}
+const char *nb_st_dtype_name(nb_st_dtype dt) { return (unsigned)dt < NB_ST_DTYPE_COUNT ? nb__st_dtypes[dt].name : "?"; }
 
 int nb_st_dtype_of(nb_dtype dt)
 {
@@ -94,11 +87,9 @@ static int nb__st_byname_cmp(const void *a, const void *b)
 }
 
 /* A JSON number that must be a non-negative integer. */
-static int nb__st_uint(const char *label, const char *who, const char *what,
-                       const nb__jval *v, uint64_t *out)
+static int nb__st_uint(const char *label, const char *who, const char *what, const nb__jval *v, uint64_t *out)
 {
-    if (v->type != NB__J_NUM)
-        return nb__erri("%s: %s %s is not a number", label, who, what);
+    if (v->type != NB__J_NUM) return nb__erri("%s: %s %s is not a number", label, who, what);
     switch ((nb__jnum)v->num) {
     case NB__JN_UINT: *out = v->u; return 0;
     case NB__JN_BIGUINT: return nb__erri("%s: %s %s is too large (more than 2^64 - 1)", label, who, what);
@@ -119,8 +110,7 @@ static int nb__st_metadata(nb_st_file *f, const char *label, const nb__json *j, 
         nb__json_quote(q, sizeof q, nb__jkey(j, e), e->key_len, 64);
         if (memchr(nb__jkey(j, e), '\0', e->key_len))
             return nb__erri("%s: __metadata__ key %s contains a NUL byte", label, q);
-        if (e->type != NB__J_STR)
-            return nb__erri("%s: __metadata__ value of %s is not a string", label, q);
+        if (e->type != NB__J_STR) return nb__erri("%s: __metadata__ value of %s is not a string", label, q);
         if (memchr(nb__jstr(j, e), '\0', e->str_len))
             return nb__erri("%s: __metadata__ value of %s contains a NUL byte", label, q);
         f->meta[f->n_meta++] = (nb_st_meta){nb__jkey(j, e), nb__jstr(j, e)};
@@ -129,14 +119,13 @@ static int nb__st_metadata(nb_st_file *f, const char *label, const nb__json *j, 
 }
 
 /* One tensor entry {"dtype": ..., "shape": [...], "data_offsets": [b, e]}. */
-static int nb__st_entry(const char *label, const nb__json *j, const nb__jval *e,
-                        nb_st_tensor *t, nb__st_span *span, uint64_t buf_len)
+static int nb__st_entry(const char *label, const nb__json *j, const nb__jval *e, nb_st_tensor *t, nb__st_span *span,
+                        uint64_t buf_len)
 {
     char who[112], q[96];
     nb__json_quote(q, sizeof q, nb__jkey(j, e), e->key_len, 64);
     snprintf(who, sizeof who, "tensor %s", q);
-    if (memchr(nb__jkey(j, e), '\0', e->key_len))
-        return nb__erri("%s: %s: the name contains a NUL byte", label, who);
+    if (memchr(nb__jkey(j, e), '\0', e->key_len)) return nb__erri("%s: %s: the name contains a NUL byte", label, who);
     if (e->type != NB__J_OBJ) return nb__erri("%s: %s: the entry is not an object", label, who);
 
     static const char *const fields[3] = {"dtype", "shape", "data_offsets"};
@@ -144,8 +133,7 @@ static int nb__st_entry(const char *label, const nb__json *j, const nb__jval *e,
     for (uint32_t c = e->first; c != NB__J_NONE; c = j->v[c].next) {
         const nb__jval *m = &j->v[c];
         int k = 0;
-        while (k < 3 && !(strlen(fields[k]) == m->key_len && memcmp(fields[k], nb__jkey(j, m), m->key_len) == 0))
-            k++;
+        while (k < 3 && !(strlen(fields[k]) == m->key_len && memcmp(fields[k], nb__jkey(j, m), m->key_len) == 0)) k++;
         if (k == 3)
             return nb__erri("%s: %s has an unexpected key %s (an entry holds exactly dtype, shape and data_offsets)",
                             label, who, nb__json_quote(q, sizeof q, nb__jkey(j, m), m->key_len, 48));
@@ -167,8 +155,8 @@ static int nb__st_entry(const char *label, const nb__json *j, const nb__jval *e,
     const nb__jval *sh = fv[1];
     if (sh->type != NB__J_ARR) return nb__erri("%s: %s: shape is not an array", label, who);
     if (sh->n > NB_MAX_DIMS)
-        return nb__erri("%s: %s: shape has %u dimensions; at most %d are supported",
-                        label, who, (unsigned)sh->n, NB_MAX_DIMS);
+        return nb__erri("%s: %s: shape has %u dimensions; at most %d are supported", label, who, (unsigned)sh->n,
+                        NB_MAX_DIMS);
     t->ndim = (int)sh->n;
     uint64_t bytes = nb__st_dtypes[dt].size;
     int over = 0, d = 0;
@@ -177,7 +165,8 @@ static int nb__st_entry(const char *label, const nb__json *j, const nb__jval *e,
         uint64_t s;
         snprintf(what, sizeof what, "shape[%d]", d);
         if (nb__st_uint(label, who, what, &j->v[c], &s) != 0) return -1;
-        if (s > SIZE_MAX) return nb__erri("%s: %s: %s = %llu does not fit in size_t", label, who, what, (unsigned long long)s);
+        if (s > SIZE_MAX)
+            return nb__erri("%s: %s: %s = %llu does not fit in size_t", label, who, what, (unsigned long long)s);
         t->shape[d] = (size_t)s;
         if (s != 0 && bytes > UINT64_MAX / s) over = 1;
         else bytes *= s;
@@ -199,15 +188,15 @@ static int nb__st_entry(const char *label, const nb__json *j, const nb__jval *e,
         nb__st_uint(label, who, "data_offsets end", &j->v[j->v[of->first].next], &en) != 0)
         return -1;
     if (en < b)
-        return nb__erri("%s: %s data_offsets [%llu, %llu] end before they begin", label, who,
-                        (unsigned long long)b, (unsigned long long)en);
+        return nb__erri("%s: %s data_offsets [%llu, %llu] end before they begin", label, who, (unsigned long long)b,
+                        (unsigned long long)en);
     if (en - b != bytes)
-        return nb__erri("%s: %s data_offsets [%llu, %llu] hold %llu bytes but dtype %s shape %s needs %llu",
-                        label, who, (unsigned long long)b, (unsigned long long)en,
-                        (unsigned long long)(en - b), nb__st_dtypes[dt].name, shs, (unsigned long long)bytes);
+        return nb__erri("%s: %s data_offsets [%llu, %llu] hold %llu bytes but dtype %s shape %s needs %llu", label, who,
+                        (unsigned long long)b, (unsigned long long)en, (unsigned long long)(en - b),
+                        nb__st_dtypes[dt].name, shs, (unsigned long long)bytes);
     if (en > buf_len)
-        return nb__erri("%s: %s data_offsets [%llu, %llu] run past the end of the %llu-byte data buffer",
-                        label, who, (unsigned long long)b, (unsigned long long)en, (unsigned long long)buf_len);
+        return nb__erri("%s: %s data_offsets [%llu, %llu] run past the end of the %llu-byte data buffer", label, who,
+                        (unsigned long long)b, (unsigned long long)en, (unsigned long long)buf_len);
     span->begin = b;
     span->end = en;
     return 0;
@@ -275,9 +264,8 @@ static nb_st_file *nb__st_header(const char *label, const char *hdr, size_t hlen
             const nb__st_span *p = &sorted[k - 1]; /* at > 0, so k > 0 */
             const char *pn = f->t[p->i].name;
             nb__err("%s: tensors %s [%llu, %llu] and %s [%llu, %llu] overlap", label,
-                    nb__json_quote(q1, sizeof q1, pn, strlen(pn), 64),
-                    (unsigned long long)p->begin, (unsigned long long)p->end,
-                    nb__json_quote(q2, sizeof q2, nm, strlen(nm), 64),
+                    nb__json_quote(q1, sizeof q1, pn, strlen(pn), 64), (unsigned long long)p->begin,
+                    (unsigned long long)p->end, nb__json_quote(q2, sizeof q2, nm, strlen(nm), 64),
                     (unsigned long long)s->begin, (unsigned long long)s->end);
             free(sorted);
             goto fail;
@@ -287,7 +275,8 @@ static nb_st_file *nb__st_header(const char *label, const char *hdr, size_t hlen
     free(sorted);
     if (at != buf_len) {
         nb__err("%s: the data buffer holds %llu bytes but the tensors cover only %llu "
-                "(trailing bytes belong to no tensor)", label, (unsigned long long)buf_len, (unsigned long long)at);
+                "(trailing bytes belong to no tensor)",
+                label, (unsigned long long)buf_len, (unsigned long long)at);
         goto fail;
     }
 
@@ -361,11 +350,11 @@ static int nb__st_prefix(const char *label, const unsigned char *b8, int first, 
     if (first >= 0 && first != '{')
         return nb__erri("%s: not a safetensors checkpoint (the header does not start with '{')", label);
     if (n > NB_ST_MAX_HEADER_BYTES)
-        return nb__erri("%s: header length %llu exceeds the limit of %zu bytes",
-                        label, (unsigned long long)n, NB_ST_MAX_HEADER_BYTES);
+        return nb__erri("%s: header length %llu exceeds the limit of %zu bytes", label, (unsigned long long)n,
+                        NB_ST_MAX_HEADER_BYTES);
     if (n > size - 8)
-        return nb__erri("%s: header length %llu runs past the end of the file (%llu bytes after the length)",
-                        label, (unsigned long long)n, (unsigned long long)(size - 8));
+        return nb__erri("%s: header length %llu runs past the end of the file (%llu bytes after the length)", label,
+                        (unsigned long long)n, (unsigned long long)(size - 8));
     *hlen = (size_t)n;
     return 0;
 }
@@ -383,9 +372,11 @@ nb_st_file *nb_st_load_mem(const void *bytes, size_t len, const char *label)
     if (!label) label = "<memory>";
     if (!bytes && len) return nb__err("%s: NULL buffer", label);
     if (len < 8)
-        return nb__err("%s: not a safetensors checkpoint (%zu bytes is too short for the 8-byte header length)", label, len);
+        return nb__err("%s: not a safetensors checkpoint (%zu bytes is too short for the 8-byte header length)", label,
+                       len);
     if ((uint64_t)len > NB_ST_MAX_FILE_BYTES)
-        return nb__err("%s: %zu bytes exceeds the %llu-byte limit", label, len, (unsigned long long)NB_ST_MAX_FILE_BYTES);
+        return nb__err("%s: %zu bytes exceeds the %llu-byte limit", label, len,
+                       (unsigned long long)NB_ST_MAX_FILE_BYTES);
     const unsigned char *b = bytes;
     size_t hlen;
     if (nb__st_prefix(label, b, len > 8 ? b[8] : -1, len, &hlen) != 0) return NULL;
@@ -508,10 +499,7 @@ fail:
 /* -------------------------------------------------------------- accessors */
 size_t nb_st_count(const nb_st_file *f) { return f ? f->n : 0; }
 
-const nb_st_tensor *nb_st_at(const nb_st_file *f, size_t i)
-{
-    return f && i < f->n ? &f->t[i] : NULL;
-}
+const nb_st_tensor *nb_st_at(const nb_st_file *f, size_t i) { return f && i < f->n ? &f->t[i] : NULL; }
 
 const nb_st_tensor *nb_st_find(const nb_st_file *f, const char *name)
 {
@@ -530,10 +518,7 @@ const nb_st_tensor *nb_st_find(const nb_st_file *f, const char *name)
 
 size_t nb_st_meta_count(const nb_st_file *f) { return f ? f->n_meta : 0; }
 
-const nb_st_meta *nb_st_meta_at(const nb_st_file *f, size_t i)
-{
-    return f && i < f->n_meta ? &f->meta[i] : NULL;
-}
+const nb_st_meta *nb_st_meta_at(const nb_st_file *f, size_t i) { return f && i < f->n_meta ? &f->meta[i] : NULL; }
 
 const char *nb_st_meta_get(const nb_st_file *f, const char *key)
 {
@@ -579,11 +564,10 @@ int nb_st_read_into(nb_tensor *dst, const nb_st_tensor *st)
     nb__st_shape_str(a, sizeof a, st->ndim, st->shape);
     int same = dst->ndim == st->ndim;
     for (int d = 0; same && d < st->ndim; d++) same = dst->shape[d] == st->shape[d];
-    if (!same)
-        return nb__erri("tensor %s: the file has shape %s but the destination has %s", q, a, nb__shp(dst));
+    if (!same) return nb__erri("tensor %s: the file has shape %s but the destination has %s", q, a, nb__shp(dst));
     if (dst->dtype != dt)
-        return nb__erri("tensor %s: the file has dtype %s but the destination is %s", q,
-                        nb_st_dtype_name(st->dtype), nb_dtype_name(dst->dtype));
+        return nb__erri("tensor %s: the file has dtype %s but the destination is %s", q, nb_st_dtype_name(st->dtype),
+                        nb_dtype_name(dst->dtype));
     if (dst->numel) memcpy(dst->data, st->data, dst->numel * nb_dtype_size(dt));
     return 0;
 }

@@ -40,11 +40,17 @@ static void nb__sb_put(nb__sb *b, const char *s, size_t n)
     if (n > b->cap - b->n) {
         size_t cap = b->cap ? b->cap : 256;
         while (cap - b->n < n) {
-            if (cap > SIZE_MAX / 2) { b->oom = 1; return; }
+            if (cap > SIZE_MAX / 2) {
+                b->oom = 1;
+                return;
+            }
             cap *= 2;
         }
         char *p = realloc(b->p, cap);
-        if (!p) { b->oom = 1; return; }
+        if (!p) {
+            b->oom = 1;
+            return;
+        }
         b->p = p;
         b->cap = cap;
     }
@@ -98,7 +104,11 @@ static int nb__st_str_cmp(const void *a, const void *b)
 
 static const char *nb__st_q(char *q, size_t cap, const char *s) { return nb__json_quote(q, cap, s, strlen(s), 64); }
 
-static int nb__st_utf8(const char *s) { size_t bad; return nb__utf8_check((const unsigned char *)s, strlen(s), &bad); }
+static int nb__st_utf8(const char *s)
+{
+    size_t bad;
+    return nb__utf8_check((const unsigned char *)s, strlen(s), &bad);
+}
 
 /* Reject duplicates among n strings (sorted copy, neighbours compared). */
 static int nb__st_unique(const char *path, const char *what, const char **s, size_t n)
@@ -119,8 +129,8 @@ static int nb__st_unique(const char *path, const char *what, const char **s, siz
     return 0;
 }
 
-static int nb__st_check(const char *path, const nb_st_tensor *t, size_t n, const nb_st_meta *meta,
-                        size_t n_meta, nb__st_item *items)
+static int nb__st_check(const char *path, const nb_st_tensor *t, size_t n, const nb_st_meta *meta, size_t n_meta,
+                        nb__st_item *items)
 {
     char q[96];
     const char **names = malloc((n > n_meta ? n : n_meta) * sizeof *names + 1);
@@ -128,12 +138,24 @@ static int nb__st_check(const char *path, const nb_st_tensor *t, size_t n, const
     int rc = -1;
     for (size_t i = 0; i < n; i++) {
         const nb_st_tensor *x = &t[i];
-        if (!x->name) { nb__erri("%s: tensor %zu has a NULL name", path, i); goto out; }
+        if (!x->name) {
+            nb__erri("%s: tensor %zu has a NULL name", path, i);
+            goto out;
+        }
         nb__st_q(q, sizeof q, x->name);
-        if (nb__st_utf8(x->name) != 0) { nb__erri("%s: tensor %zu's name %s is not valid UTF-8", path, i, q); goto out; }
-        if (strcmp(x->name, "__metadata__") == 0) { nb__erri("%s: \"__metadata__\" is reserved and cannot name a tensor", path); goto out; }
+        if (nb__st_utf8(x->name) != 0) {
+            nb__erri("%s: tensor %zu's name %s is not valid UTF-8", path, i, q);
+            goto out;
+        }
+        if (strcmp(x->name, "__metadata__") == 0) {
+            nb__erri("%s: \"__metadata__\" is reserved and cannot name a tensor", path);
+            goto out;
+        }
         size_t sz = nb_st_dtype_size(x->dtype);
-        if (!sz) { nb__erri("%s: tensor %s has unknown dtype %d", path, q, (int)x->dtype); goto out; }
+        if (!sz) {
+            nb__erri("%s: tensor %s has unknown dtype %d", path, q, (int)x->dtype);
+            goto out;
+        }
         if (x->ndim < 0 || x->ndim > NB_MAX_DIMS) {
             nb__erri("%s: tensor %s has %d dimensions (must be 0..%d)", path, q, x->ndim, NB_MAX_DIMS);
             goto out;
@@ -153,7 +175,10 @@ static int nb__st_check(const char *path, const nb_st_tensor *t, size_t n, const
                      nb__st_shape_str(shs, sizeof shs, x->ndim, x->shape), nb_st_dtype_name(x->dtype));
             goto out;
         }
-        if (bytes && !x->data) { nb__erri("%s: tensor %s has NULL data", path, q); goto out; }
+        if (bytes && !x->data) {
+            nb__erri("%s: tensor %s has NULL data", path, q);
+            goto out;
+        }
         items[i] = (nb__st_item){x->name, sz, i, bytes};
         names[i] = x->name;
     }
@@ -187,7 +212,10 @@ static int nb__st_write_all(int fd, const void *p, size_t n)
             if (errno == EINTR) continue;
             return -1;
         }
-        if (w == 0) { errno = EIO; return -1; }
+        if (w == 0) {
+            errno = EIO;
+            return -1;
+        }
         c += w;
         n -= (size_t)w;
     }
@@ -248,7 +276,10 @@ static int nb__st_sync_dir(const char *path)
     const char *slash = strrchr(path, '/');
     size_t len = slash ? (slash == path ? 1 : (size_t)(slash - path)) : 1;
     char *dir = malloc(len + 1);
-    if (!dir) { errno = ENOMEM; return -1; }
+    if (!dir) {
+        errno = ENOMEM;
+        return -1;
+    }
     if (slash) memcpy(dir, path, len);
     else dir[0] = '.';
     dir[len] = '\0';
@@ -279,8 +310,7 @@ static void nb__st_sweep(const char *path)
     struct dirent *e;
     while (d && (e = readdir(d))) {
         const char *nm = e->d_name;
-        if (strncmp(nm, base, blen) != 0 || strncmp(nm + blen, ".tmp.", 5) != 0 || strlen(nm + blen + 5) != 6)
-            continue;
+        if (strncmp(nm, base, blen) != 0 || strncmp(nm + blen, ".tmp.", 5) != 0 || strlen(nm + blen + 5) != 6) continue;
         int ok = 1;
         for (const char *c = nm + blen + 5; *c; c++)
             ok &= (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9');
@@ -288,8 +318,8 @@ static void nb__st_sweep(const char *path)
         int fd = openat(dirfd(d), nm, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
         if (fd < 0) continue;
         struct stat st;
-        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-            (st.st_size > 0 || time(NULL) - st.st_mtime > 60) && flock(fd, LOCK_EX | LOCK_NB) == 0)
+        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_size > 0 || time(NULL) - st.st_mtime > 60) &&
+            flock(fd, LOCK_EX | LOCK_NB) == 0)
             unlinkat(dirfd(d), nm, 0);
         close(fd); /* drops our lock */
     }
@@ -297,8 +327,7 @@ static void nb__st_sweep(const char *path)
     free(dir);
 }
 
-int nb_st_save(const char *path, const nb_st_tensor *tensors, size_t n,
-               const nb_st_meta *meta, size_t n_meta)
+int nb_st_save(const char *path, const nb_st_tensor *tensors, size_t n, const nb_st_meta *meta, size_t n_meta)
 {
     if (!path || !*path) return nb__erri("nb_st_save: empty path");
     if (n && !tensors) return nb__erri("%s: NULL tensor array", path);
@@ -310,7 +339,10 @@ int nb_st_save(const char *path, const nb_st_tensor *tensors, size_t n,
     char *tmp = malloc(plen + 16);
     nb__sb h = {0};
     int fd = -1, lfd = -1, cfd, rc = -1;
-    if (!items || !tmp) { nb__erri("%s: out of memory", path); goto out; }
+    if (!items || !tmp) {
+        nb__erri("%s: out of memory", path);
+        goto out;
+    }
     if (nb__st_check(path, tensors, n, meta, n_meta, items) != 0) goto out;
     qsort(items, n, sizeof *items, nb__st_item_layout_cmp);
 
@@ -344,18 +376,24 @@ int nb_st_save(const char *path, const nb_st_tensor *tensors, size_t n,
         nb__sb_str(&h, "],\"data_offsets\":[");
         nb__sb_u64(&h, at);
         nb__sb_put(&h, ",", 1);
-        if (items[k].bytes > UINT64_MAX - at) { nb__erri("%s: total size overflows", path); goto out; }
+        if (items[k].bytes > UINT64_MAX - at) {
+            nb__erri("%s: total size overflows", path);
+            goto out;
+        }
         at += items[k].bytes;
         nb__sb_u64(&h, at);
         nb__sb_str(&h, "]}");
     }
     nb__sb_put(&h, "}", 1);
     while (!h.oom && h.n % 8) nb__sb_put(&h, " ", 1); /* pad with spaces, as the reference does */
-    if (h.oom) { nb__erri("%s: out of memory building the header", path); goto out; }
+    if (h.oom) {
+        nb__erri("%s: out of memory building the header", path);
+        goto out;
+    }
     uint64_t hlen = h.n - 8;
     if (hlen > NB_ST_MAX_HEADER_BYTES) {
-        nb__erri("%s: the header would be %llu bytes, over the %zu-byte limit readers accept",
-                 path, (unsigned long long)hlen, NB_ST_MAX_HEADER_BYTES);
+        nb__erri("%s: the header would be %llu bytes, over the %zu-byte limit readers accept", path,
+                 (unsigned long long)hlen, NB_ST_MAX_HEADER_BYTES);
         goto out;
     }
     for (int i = 0; i < 8; i++) h.p[i] = (char)(hlen >> (8 * i) & 0xFF);
@@ -385,8 +423,8 @@ int nb_st_save(const char *path, const nb_st_tensor *tensors, size_t n,
         goto unlink_tmp;
     }
     if (rename(tmp, path) != 0) {
-        nb__erri("%s: cannot rename the temporary file over it: %s (the previous file is unchanged)",
-                 path, strerror(errno));
+        nb__erri("%s: cannot rename the temporary file over it: %s (the previous file is unchanged)", path,
+                 strerror(errno));
         goto unlink_tmp;
     }
     if (nb__st_sync_dir(path) != 0) {

@@ -22,8 +22,8 @@
 /* Scratch on the stack for the float32 paths that need a second array. */
 #define NB__EW_BLOCK 256
 
-void nb_k_bcast_init(nb_k_bcast *bc, int out_ndim, const size_t *out_shape, int nops,
-                     const int *op_ndim, const size_t *const *op_shape)
+void nb_k_bcast_init(nb_k_bcast *bc, int out_ndim, const size_t *out_shape, int nops, const int *op_ndim,
+                     const size_t *const *op_shape)
 {
     /* A 0-d output iterates as one element of a 1-d shape. */
     bc->ndim = out_ndim > 0 ? out_ndim : 1;

@@ -25,8 +25,8 @@ KATTR int nb__ew_unary_avx2_f32(nb_unary_kind k, float *y, const float *x, size_
     }
 }
 
-KATTR int nb__ew_unary_bwd_avx2_f32(nb_unary_kind k, float *gx, const float *gy, const float *x,
-                                    const float *y, size_t n, float a)
+KATTR int nb__ew_unary_bwd_avx2_f32(nb_unary_kind k, float *gx, const float *gy, const float *x, const float *y,
+                                    size_t n, float a)
 {
     size_t i = 0;
     switch (k) {
@@ -80,7 +80,8 @@ KATTR int nb__ew_act_bwd_avx2_f32(nb_act act, float *gx, const float *gy, const 
         for (; i + 8 <= n; i += 8) {
             const __m256 g = _mm256_loadu_ps(gy + i);
             const __m256 m = _mm256_cmp_ps(_mm256_loadu_ps(x + i), z, _CMP_GT_OQ);
-            _mm256_storeu_ps(gx + i, _mm256_add_ps(_mm256_loadu_ps(gx + i), _mm256_blendv_ps(_mm256_mul_ps(g, va), g, m)));
+            _mm256_storeu_ps(gx + i,
+                             _mm256_add_ps(_mm256_loadu_ps(gx + i), _mm256_blendv_ps(_mm256_mul_ps(g, va), g, m)));
         }
         for (; i < n; i++) gx[i] += x[i] > 0 ? gy[i] : gy[i] * a;
         return 1;
@@ -128,8 +129,7 @@ KINLINE float nb__bin_v1(nb_binary_kind k, float a, float b)
     }
 }
 
-KINLINE void nb__bin_row(nb_binary_kind k, float *y, const float *a, size_t sa, const float *b, size_t sb,
-                         size_t n)
+KINLINE void nb__bin_row(nb_binary_kind k, float *y, const float *a, size_t sa, const float *b, size_t sb, size_t n)
 {
     size_t j = 0;
     if (sa && sb) {
@@ -145,8 +145,8 @@ KINLINE void nb__bin_row(nb_binary_kind k, float *y, const float *a, size_t sa, 
     for (; j < n; j++) y[j] = nb__bin_v1(k, a[j * sa], b[j * sb]);
 }
 
-KATTR void nb__ew_bin_row_avx2_f32(nb_binary_kind k, float *y, const float *a, size_t sa, const float *b,
-                                   size_t sb, size_t n)
+KATTR void nb__ew_bin_row_avx2_f32(nb_binary_kind k, float *y, const float *a, size_t sa, const float *b, size_t sb,
+                                   size_t n)
 {
     switch (k) {
     case NB_B_ADD: nb__bin_row(NB_B_ADD, y, a, sa, b, sb, n); break;

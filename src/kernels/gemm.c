@@ -101,8 +101,8 @@ static int nb__gemm_env_backend(void)
     int b = atomic_load_explicit(&nb__gemm_backend_env, memory_order_relaxed);
     if (b < 0) {
         const char *e = getenv("NABLA_BLAS");
-        b = !e ? NB__GEMM_BACKEND_DEFAULT
-            : !strcmp(e, "builtin") ? NB__GEMM_BUILTIN
+        b = !e                                             ? NB__GEMM_BACKEND_DEFAULT
+            : !strcmp(e, "builtin")                        ? NB__GEMM_BUILTIN
             : !strcmp(e, "cblas") && nb__gemm_have_cblas() ? NB__GEMM_CBLAS
                                                            : NB__GEMM_BACKEND_DEFAULT;
         atomic_store_explicit(&nb__gemm_backend_env, b, memory_order_relaxed);
@@ -170,7 +170,7 @@ void *nb__gemm_scratch(size_t bytes)
 
 /* ------------------------------------------------------------- the driver */
 #define NB__MIN(a, b) ((a) < (b) ? (a) : (b))
-#define NB__UP(a, b) (((a) + (b) - 1) / (b) * (b)) /* a rounded up to a multiple of b */
+#define NB__UP(a, b) (((a) + (b)-1) / (b) * (b)) /* a rounded up to a multiple of b */
 
 /* A block length near kc that cuts k into equal blocks (a multiple of 8, so
  * at most 7 over kc), the last one possibly a little shorter. */
@@ -206,7 +206,7 @@ static void nb__gemm_cblas_init(void)
 }
 #endif
 /* The default rule (gemm.h): which shapes CBLAS takes when not forced. */
-#define NB__GEMM_CBLAS_WINS(ta, tb, M, N, K)                                                       \
+#define NB__GEMM_CBLAS_WINS(ta, tb, M, N, K) \
     ((!(ta) && !(tb) && (M) >= 16 && ((M) < 128 || (K) < 32)) || ((ta) && !(tb) && (K) <= 64 && (M) >= 64))
 #endif
 

@@ -79,8 +79,8 @@ void nb_k_gemm_f64(int ta, int tb, size_t M, size_t N, size_t K, double alpha, c
 /* the same by plain loops: the reference the tests compare with */
 void nb_k_gemm_ref_f32(int ta, int tb, size_t M, size_t N, size_t K, float alpha, const float *A, size_t lda,
                        const float *B, size_t ldb, float beta, float *C, size_t ldc);
-void nb_k_gemm_ref_f64(int ta, int tb, size_t M, size_t N, size_t K, double alpha, const double *A,
-                       size_t lda, const double *B, size_t ldb, double beta, double *C, size_t ldc);
+void nb_k_gemm_ref_f64(int ta, int tb, size_t M, size_t N, size_t K, double alpha, const double *A, size_t lda,
+                       const double *B, size_t ldb, double beta, double *C, size_t ldc);
 
 /* ------------------------------------------------------ tests and benchmarks */
 /* Instruction-set paths.  NB__GEMM_AUTO is the detected best one. */

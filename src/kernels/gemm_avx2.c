@@ -31,20 +31,20 @@ KATTR static inline double nb__avx2_hsum_pd(__m256d v)
 
 /* The 8 x 8 transpose of rows r0..r7, in place: r<q> becomes column q.
  * Written out (no arrays) so that everything stays in registers. */
-#define NB__T8X8(r0, r1, r2, r3, r4, r5, r6, r7)                                                   \
-    do {                                                                                           \
-        const __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);             \
-        const __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);             \
-        const __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);             \
-        const __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);             \
-        const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);   \
-        const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);   \
-        const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);   \
-        const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);   \
-        r0 = _mm256_permute2f128_ps(u0, u4, 0x20), r1 = _mm256_permute2f128_ps(u1, u5, 0x20);      \
-        r2 = _mm256_permute2f128_ps(u2, u6, 0x20), r3 = _mm256_permute2f128_ps(u3, u7, 0x20);      \
-        r4 = _mm256_permute2f128_ps(u0, u4, 0x31), r5 = _mm256_permute2f128_ps(u1, u5, 0x31);      \
-        r6 = _mm256_permute2f128_ps(u2, u6, 0x31), r7 = _mm256_permute2f128_ps(u3, u7, 0x31);      \
+#define NB__T8X8(r0, r1, r2, r3, r4, r5, r6, r7)                                                 \
+    do {                                                                                         \
+        const __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);           \
+        const __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);           \
+        const __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);           \
+        const __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);           \
+        const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE); \
+        const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE); \
+        const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE); \
+        const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE); \
+        r0 = _mm256_permute2f128_ps(u0, u4, 0x20), r1 = _mm256_permute2f128_ps(u1, u5, 0x20);    \
+        r2 = _mm256_permute2f128_ps(u2, u6, 0x20), r3 = _mm256_permute2f128_ps(u3, u7, 0x20);    \
+        r4 = _mm256_permute2f128_ps(u0, u4, 0x31), r5 = _mm256_permute2f128_ps(u1, u5, 0x31);    \
+        r6 = _mm256_permute2f128_ps(u2, u6, 0x31), r7 = _mm256_permute2f128_ps(u3, u7, 0x31);    \
     } while (0)
 
 /* ap[p * 6 + r] = s[r * lda + p] for r < 6 and p < k rounded down to 8 (returned).
@@ -107,12 +107,12 @@ KATTR static size_t nb__avx2_pack_bt_f32(float *bp, const float *s, size_t ldb, 
 #undef NB__PFT
 
 /* Double: the 4 x 4 transpose of rows r0..r3 into columns c0..c3. */
-#define NB__T4X4(r0, r1, r2, r3, c0, c1, c2, c3)                                                   \
-    do {                                                                                           \
-        const __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1);            \
-        const __m256d t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);            \
-        c0 = _mm256_permute2f128_pd(t0, t2, 0x20), c1 = _mm256_permute2f128_pd(t1, t3, 0x20);      \
-        c2 = _mm256_permute2f128_pd(t0, t2, 0x31), c3 = _mm256_permute2f128_pd(t1, t3, 0x31);      \
+#define NB__T4X4(r0, r1, r2, r3, c0, c1, c2, c3)                                              \
+    do {                                                                                      \
+        const __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1);       \
+        const __m256d t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);       \
+        c0 = _mm256_permute2f128_pd(t0, t2, 0x20), c1 = _mm256_permute2f128_pd(t1, t3, 0x20); \
+        c2 = _mm256_permute2f128_pd(t0, t2, 0x31), c3 = _mm256_permute2f128_pd(t1, t3, 0x31); \
     } while (0)
 
 /* ap[p * 6 + r] = s[r * lda + p] for r < 6 and p < k rounded down to 4 (returned):
@@ -123,8 +123,8 @@ KATTR static size_t nb__avx2_pack_an_f64(double *ap, const double *s, size_t lda
     size_t p = 0;
     for (; p + 4 <= k; p += 4, ap += 24) {
         __m256d c0, c1, c2, c3;
-        NB__T4X4(_mm256_loadu_pd(s0 + p), _mm256_loadu_pd(s1 + p), _mm256_loadu_pd(s2 + p), _mm256_loadu_pd(s3 + p),
-                 c0, c1, c2, c3);
+        NB__T4X4(_mm256_loadu_pd(s0 + p), _mm256_loadu_pd(s1 + p), _mm256_loadu_pd(s2 + p), _mm256_loadu_pd(s3 + p), c0,
+                 c1, c2, c3);
         const __m256d r4 = _mm256_loadu_pd(s4 + p), r5 = _mm256_loadu_pd(s5 + p);
         const __m256d u0 = _mm256_unpacklo_pd(r4, r5), u1 = _mm256_unpackhi_pd(r4, r5);
         _mm256_storeu_pd(ap, c0);

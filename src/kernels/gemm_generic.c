@@ -15,31 +15,31 @@
 typedef float nb__gv4f __attribute__((vector_size(16)));
 typedef double nb__gv2d __attribute__((vector_size(16)));
 /* Loads and stores through memcpy: unaligned, and no aliasing trouble. */
-#define NB__GV(V, T, S, VL)                                                                        \
-    static inline V nb__gload_##S(const T *p)                                                      \
-    {                                                                                              \
-        V v;                                                                                       \
-        memcpy(&v, p, sizeof v);                                                                   \
-        return v;                                                                                  \
-    }                                                                                              \
-    static inline void nb__gstore_##S(T *p, V v) { memcpy(p, &v, sizeof v); }                      \
-    static inline V nb__gloadm_##S(const T *p, size_t n)                                           \
-    {                                                                                              \
-        V v = {0};                                                                                 \
-        for (size_t i = 0; i < n; i++) v[i] = p[i];                                                \
-        return v;                                                                                  \
-    }                                                                                              \
-    static inline V nb__gbcast_##S(T x)                                                            \
-    {                                                                                              \
-        V v;                                                                                       \
-        for (int i = 0; i < VL; i++) v[i] = x;                                                     \
-        return v;                                                                                  \
-    }                                                                                              \
-    static inline T nb__ghsum_##S(V v)                                                             \
-    {                                                                                              \
-        T s = 0;                                                                                   \
-        for (int i = 0; i < VL; i++) s += v[i];                                                    \
-        return s;                                                                                  \
+#define NB__GV(V, T, S, VL)                                                   \
+    static inline V nb__gload_##S(const T *p)                                 \
+    {                                                                         \
+        V v;                                                                  \
+        memcpy(&v, p, sizeof v);                                              \
+        return v;                                                             \
+    }                                                                         \
+    static inline void nb__gstore_##S(T *p, V v) { memcpy(p, &v, sizeof v); } \
+    static inline V nb__gloadm_##S(const T *p, size_t n)                      \
+    {                                                                         \
+        V v = {0};                                                            \
+        for (size_t i = 0; i < n; i++) v[i] = p[i];                           \
+        return v;                                                             \
+    }                                                                         \
+    static inline V nb__gbcast_##S(T x)                                       \
+    {                                                                         \
+        V v;                                                                  \
+        for (int i = 0; i < VL; i++) v[i] = x;                                \
+        return v;                                                             \
+    }                                                                         \
+    static inline T nb__ghsum_##S(V v)                                        \
+    {                                                                         \
+        T s = 0;                                                              \
+        for (int i = 0; i < VL; i++) s += v[i];                               \
+        return s;                                                             \
     }
 NB__GV(nb__gv4f, float, f32, 4)
 NB__GV(nb__gv2d, double, f64, 2)

@@ -11,13 +11,17 @@
 /* Element-wise unary math functions; p0/p1 are their parameters.  The
  * activations are nb_act's (nabla.h), with their own kernels below. */
 typedef enum {
-    NB_U_NEG, NB_U_EXP, NB_U_LOG, NB_U_SQRT, NB_U_ABS,
-    NB_U_CLAMP,    /* p0 = lo, p1 = hi */
-    NB_U_POWS,     /* x ^ p0 */
-    NB_U_ADDS,     /* x + p0 */
-    NB_U_MULS,     /* x * p0 */
-    NB_U_RSUBS,    /* p0 - x */
-    NB_U_RDIVS,    /* p0 / x */
+    NB_U_NEG,
+    NB_U_EXP,
+    NB_U_LOG,
+    NB_U_SQRT,
+    NB_U_ABS,
+    NB_U_CLAMP, /* p0 = lo, p1 = hi */
+    NB_U_POWS,  /* x ^ p0 */
+    NB_U_ADDS,  /* x + p0 */
+    NB_U_MULS,  /* x * p0 */
+    NB_U_RSUBS, /* p0 - x */
+    NB_U_RDIVS, /* p0 / x */
     NB_U_COUNT
 } nb_unary_kind;
 
@@ -35,8 +39,8 @@ typedef struct nb_k_bcast {
 
 /* Fill bc for an output of out_shape from operands' shapes (each right-aligned
  * and broadcastable; nops <= 3). */
-void nb_k_bcast_init(nb_k_bcast *bc, int out_ndim, const size_t *out_shape, int nops,
-                     const int *op_ndim, const size_t *const *op_shape);
+void nb_k_bcast_init(nb_k_bcast *bc, int out_ndim, const size_t *out_shape, int nops, const int *op_ndim,
+                     const size_t *const *op_shape);
 
 /* y = f(x) */
 void nb_k_unary_f32(nb_unary_kind k, float *y, const float *x, size_t n, double p0, double p1);
@@ -44,24 +48,23 @@ void nb_k_unary_f64(nb_unary_kind k, double *y, const double *x, size_t n, doubl
 /* gx += gy * f'(x)  (x and y are the forward's input and output) */
 void nb_k_unary_bwd_f32(nb_unary_kind k, float *gx, const float *gy, const float *x, const float *y, size_t n,
                         double p0, double p1);
-void nb_k_unary_bwd_f64(nb_unary_kind k, double *gx, const double *gy, const double *x, const double *y,
-                        size_t n, double p0, double p1);
+void nb_k_unary_bwd_f64(nb_unary_kind k, double *gx, const double *gy, const double *x, const double *y, size_t n,
+                        double p0, double p1);
 /* y = act(x); param: the leaky_relu slope or the elu alpha (formulas: act.inc) */
 void nb_k_act_f32(nb_act act, float *y, const float *x, size_t n, double param);
 void nb_k_act_f64(nb_act act, double *y, const double *x, size_t n, double param);
 /* gx += gy * act'(x)  (x and y are the forward's input and output) */
-void nb_k_act_bwd_f32(nb_act act, float *gx, const float *gy, const float *x, const float *y, size_t n,
-                      double param);
+void nb_k_act_bwd_f32(nb_act act, float *gx, const float *gy, const float *x, const float *y, size_t n, double param);
 void nb_k_act_bwd_f64(nb_act act, double *gx, const double *gy, const double *x, const double *y, size_t n,
                       double param);
 /* y = a (op) b with broadcasting: bc operand 0 is a, 1 is b. */
 void nb_k_binary_f32(nb_binary_kind k, float *y, const float *a, const float *b, const nb_k_bcast *bc);
 void nb_k_binary_f64(nb_binary_kind k, double *y, const double *a, const double *b, const nb_k_bcast *bc);
 /* ga += d/da, gb += d/db (either may be NULL), summed over broadcast dims. */
-void nb_k_binary_bwd_f32(nb_binary_kind k, float *ga, float *gb, const float *gy, const float *a,
-                         const float *b, const float *y, const nb_k_bcast *bc);
-void nb_k_binary_bwd_f64(nb_binary_kind k, double *ga, double *gb, const double *gy, const double *a,
-                         const double *b, const double *y, const nb_k_bcast *bc);
+void nb_k_binary_bwd_f32(nb_binary_kind k, float *ga, float *gb, const float *gy, const float *a, const float *b,
+                         const float *y, const nb_k_bcast *bc);
+void nb_k_binary_bwd_f64(nb_binary_kind k, double *ga, double *gb, const double *gy, const double *a, const double *b,
+                         const double *y, const nb_k_bcast *bc);
 /* out[off0(i)] += x[i] over x's shape (bc operand 0 = out strides): sum-to-shape. */
 void nb_k_sum_to_f32(float *out, const float *x, const nb_k_bcast *bc);
 void nb_k_sum_to_f64(double *out, const double *x, const nb_k_bcast *bc);

@@ -33,9 +33,9 @@ void nb_k_linear_fwd_f64(double *y, double *z, const double *b, size_t n, size_t
 /* dz [n, m] = dy * act'(z) from the forward's output y (and its z where
  * nb__linear_needs_z); db [m] += column sums of dz when db is not NULL.  For
  * NB_ACT_NONE dz is dy itself: dz is not written (may be NULL), only db. */
-void nb_k_linear_bwd_f32(float *dz, float *db, const float *dy, const float *y, const float *z, size_t n,
-                         size_t m, nb_act act, double param);
-void nb_k_linear_bwd_f64(double *dz, double *db, const double *dy, const double *y, const double *z, size_t n,
-                         size_t m, nb_act act, double param);
+void nb_k_linear_bwd_f32(float *dz, float *db, const float *dy, const float *y, const float *z, size_t n, size_t m,
+                         nb_act act, double param);
+void nb_k_linear_bwd_f64(double *dz, double *db, const double *dy, const double *y, const double *z, size_t n, size_t m,
+                         nb_act act, double param);
 
 #endif

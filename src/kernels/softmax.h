@@ -20,14 +20,13 @@ void nb_k_softmax_bwd_f64(double *gx, const double *gy, const double *y, size_t 
 /* Cross-entropy on logits x [N, C], labels lab [N] in [0, C), target
  * t = (1 - ls) * onehot + ls / C:  loss[i] = -sum_j t_ij log p_ij  (loss: [N]);
  * p [N, C] receives softmax(x) for the backward. */
-void nb_k_cross_entropy_f32(float *loss, float *p, const float *x, const int32_t *lab, size_t n, size_t c,
-                            double ls);
+void nb_k_cross_entropy_f32(float *loss, float *p, const float *x, const int32_t *lab, size_t n, size_t c, double ls);
 void nb_k_cross_entropy_f64(double *loss, double *p, const double *x, const int32_t *lab, size_t n, size_t c,
                             double ls);
 /* gx [N, C] += g[i * gstride] * scale * (p_ij - t_ij) */
 void nb_k_cross_entropy_bwd_f32(float *gx, const float *p, const int32_t *lab, const float *g, size_t gstride,
                                 float scale, size_t n, size_t c, double ls);
-void nb_k_cross_entropy_bwd_f64(double *gx, const double *p, const int32_t *lab, const double *g,
-                                size_t gstride, double scale, size_t n, size_t c, double ls);
+void nb_k_cross_entropy_bwd_f64(double *gx, const double *p, const int32_t *lab, const double *g, size_t gstride,
+                                double scale, size_t n, size_t c, double ls);
 
 #endif

@@ -56,8 +56,7 @@ static KATTR inline __m256 nb__v_expm1(__m256 x)
     const __m256 q = nb__v_expq(x, -87.0f, NB__VM_EXP_HI, &n);
     const __m256i n1 = _mm256_srai_epi32(n, 1);
     const __m256 big = _mm256_sub_ps(
-        _mm256_mul_ps(_mm256_mul_ps(_mm256_add_ps(F1(1.0f), q), nb__v_pow2i(n1)),
-                      nb__v_pow2i(_mm256_sub_epi32(n, n1))),
+        _mm256_mul_ps(_mm256_mul_ps(_mm256_add_ps(F1(1.0f), q), nb__v_pow2i(n1)), nb__v_pow2i(_mm256_sub_epi32(n, n1))),
         F1(1.0f));
     const __m256 s = nb__v_pow2i(n);
     const __m256 small = _mm256_add_ps(_mm256_sub_ps(s, F1(1.0f)), _mm256_mul_ps(s, q));

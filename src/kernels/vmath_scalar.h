@@ -21,8 +21,8 @@
 #define NB__VM_SHIFT 0x1.8p+23f   /* adding it rounds to an integer */
 #define NB__VM_LN2HI 0x1.62e4p-1f /* 15 significant bits: n * LN2HI is exact */
 #define NB__VM_LN2LO 0x1.7f7d1cp-20f
-#define NB__VM_EXP_LO -104.0f     /* e^x rounds to 0 below -103.98 */
-#define NB__VM_EXP_HI 89.0f       /* and to inf above 88.73 */
+#define NB__VM_EXP_LO -104.0f /* e^x rounds to 0 below -103.98 */
+#define NB__VM_EXP_HI 89.0f   /* and to inf above 88.73 */
 /* Q(r) = (e^r - 1 - r) / r^2, degree 4 */
 #define NB__VM_E2 0x1.fffffcp-2f
 #define NB__VM_E3 0x1.555492p-3f
@@ -52,10 +52,7 @@ static inline uint32_t nb__vm_f2bits(float f)
 }
 
 /* 2^k for k in [-126, 127]. */
-static inline float nb__vm_pow2i(int32_t k)
-{
-    return nb__vm_bits2f((uint32_t)(k + 127) << 23);
-}
+static inline float nb__vm_pow2i(int32_t k) { return nb__vm_bits2f((uint32_t)(k + 127) << 23); }
 
 /* The shared core: clamps x, returns q = e^r - 1 and n (x ~ n ln2 + r). */
 static inline float nb__vm_expq(float x, float lo, float hi, int32_t *n)

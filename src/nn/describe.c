@@ -115,7 +115,8 @@ int nb__model_meta(const nb_model *m, char **spec, char *shape, size_t shape_siz
     int nd = nb_model_input_shape(m, d);
     size_t at = 0;
     shape[0] = '\0';
-    for (int i = 0; i < nd && at < shape_size; i++) at += (size_t)snprintf(shape + at, shape_size - at, "%s%zu", i ? "," : "", d[i]);
+    for (int i = 0; i < nd && at < shape_size; i++)
+        at += (size_t)snprintf(shape + at, shape_size - at, "%s%zu", i ? "," : "", d[i]);
     *spec = nb_model_spec(m);
     return *spec ? 0 : -1;
 }

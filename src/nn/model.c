@@ -8,17 +8,18 @@
 #include <stdlib.h>
 
 enum { L_LINEAR, L_ACT, L_BN, L_LN, L_DROPOUT, L_FLATTEN, L_RESIDUAL };
-static const char *const nb__layer_kinds[] = {"linear", "act", "batchnorm1d", "layernorm", "dropout", "flatten", "residual"};
+static const char *const nb__layer_kinds[] = {"linear",  "act",     "batchnorm1d", "layernorm",
+                                              "dropout", "flatten", "residual"};
 
 typedef struct {
-    int kind, parent;     /* parent: enclosing residual layer, -1 at top level */
-    int top;              /* the top-level layer it belongs to */
+    int kind, parent; /* parent: enclosing residual layer, -1 at top level */
+    int top;          /* the top-level layer it belongs to */
     size_t in, out;
     nb_act act;
     double p, eps, momentum;
     int e_w, e_b, e_rm, e_rv, e_nbt, e_proj; /* entry indices, -1 = none */
     nb_tensor *last_out;
-    char name[80];        /* "layers.2 (linear)": anomaly reports (set at finalize) */
+    char name[80]; /* "layers.2 (linear)": anomaly reports (set at finalize) */
 } nb__layer;
 
 typedef struct {
@@ -34,19 +35,21 @@ struct nb_model {
     int n_layers, cap_layers;
     nb__decl *decls;
     int n_decls, cap_decls;
-    int open[8], n_open; /* residual blocks being built */
+    int open[8], n_open;    /* residual blocks being built */
     size_t width, in_width; /* current output width; input width (0 = unknown yet) */
     int finalized;
     void *params, *grads, *buffers;
     size_t n_params, n_buffers;
     nb_model_entry *entries;
-    char *spec;                     /* the description it was built from (nb__model_set_spec), or NULL */
-    int in_ndim;                    /* input shape of one sample (0: [in_width]) */
+    char *spec;  /* the description it was built from (nb__model_set_spec), or NULL */
+    int in_ndim; /* input shape of one sample (0: [in_width]) */
     size_t in_shape[NB_MAX_DIMS];
 };
 
-static const char *const nb__act_names[NB_ACT__COUNT] = {"none", "relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "softplus"};
-static const char *const nb__init_names[NB_INIT__COUNT] = {"torch", "xavier_uniform", "xavier_normal", "he_uniform", "he_normal", "normal", "zeros"};
+static const char *const nb__act_names[NB_ACT__COUNT] = {"none", "relu",    "leaky_relu", "elu",
+                                                         "gelu", "sigmoid", "tanh",       "softplus"};
+static const char *const nb__init_names[NB_INIT__COUNT] = {"torch",     "xavier_uniform", "xavier_normal", "he_uniform",
+                                                           "he_normal", "normal",         "zeros"};
 
 int nb_act_parse(const char *s)
 {
@@ -271,7 +274,8 @@ int nb_model_finalize(nb_model *m)
     if (!m->n_layers) return nb__erri("model: no layers");
     size_t es = nb_dtype_size(m->dt), np = 0, nbuf = 0;
     for (int i = 0; i < m->n_decls; i++) {
-        size_t n = m->decls[i].ndim == 0 ? 1 : m->decls[i].shape[0] * (m->decls[i].ndim == 2 ? m->decls[i].shape[1] : 1);
+        size_t n = m->decls[i].ndim == 0 ? 1
+                                         : m->decls[i].shape[0] * (m->decls[i].ndim == 2 ? m->decls[i].shape[1] : 1);
         if (m->decls[i].trainable) np += n;
         else nbuf += n;
     }
@@ -359,7 +363,8 @@ int nb_model_init(nb_model *m, nb_init init, double param, nb_rng *r)
 {
     if (!m || !r) return nb__erri("model_init: NULL model or RNG");
     if ((unsigned)init >= NB_INIT__COUNT) return nb__erri("model_init: unknown init %d", (int)init);
-    if (init == NB_INIT_NORMAL && !(param > 0)) return nb__erri("model_init: normal init needs a positive std (got %g)", param);
+    if (init == NB_INIT_NORMAL && !(param > 0))
+        return nb__erri("model_init: normal init needs a positive std (got %g)", param);
     if (nb_model_finalize(m)) return -1;
     for (int li = 0; li < m->n_layers; li++) {
         nb__layer *l = &m->layers[li];
@@ -418,7 +423,8 @@ static nb_tensor *nb__act(nb_ctx *c, nb_act a, double p, nb_tensor *x)
 }
 
 /* y = (x - mean) / sqrt(var + eps) * w + b, statistics over `axis`. */
-static nb_tensor *nb__normalize(nb_ctx *c, nb_tensor *x, int axis, double eps, nb_tensor **mean_out, nb_tensor **var_out)
+static nb_tensor *nb__normalize(nb_ctx *c, nb_tensor *x, int axis, double eps, nb_tensor **mean_out,
+                                nb_tensor **var_out)
 {
     nb_tensor *mean = nb_mean(c, x, &axis, 1, 1);
     nb_tensor *xc = nb_sub(c, x, mean);
@@ -479,8 +485,7 @@ static nb_tensor *nb__forward_seq(nb_model *m, int parent, nb_ctx *c, nb_tensor 
             /* One fused op, taking in the activation layer right after it
              * (same values): that layer's output is the fused op's output,
              * and this layer has none of its own. */
-            nb__layer *a = li + 1 < m->n_layers && m->layers[li + 1].parent == parent &&
-                                   m->layers[li + 1].kind == L_ACT
+            nb__layer *a = li + 1 < m->n_layers && m->layers[li + 1].parent == parent && m->layers[li + 1].kind == L_ACT
                                ? &m->layers[li + 1]
                                : NULL;
             x = nb_linear(c, x, nb__ent(m, l->e_w), nb__ent(m, l->e_b), a ? a->act : NB_ACT_NONE, a ? a->p : 0);
@@ -674,7 +679,8 @@ nb_model *nb_mlp_new(nb_dtype dt, const nb_mlp_config *cfg)
 /* ------------------------------------- input shape, description (spec.c) */
 int nb_model_set_input_shape(nb_model *m, int ndim, const size_t *shape)
 {
-    if (!m || ndim < 1 || ndim > NB_MAX_DIMS || !shape) return nb__erri("model: input shape needs 1..%d dims", NB_MAX_DIMS);
+    if (!m || ndim < 1 || ndim > NB_MAX_DIMS || !shape)
+        return nb__erri("model: input shape needs 1..%d dims", NB_MAX_DIMS);
     size_t n = 1;
     for (int i = 0; i < ndim; i++) {
         if (!shape[i] || n > SIZE_MAX / shape[i]) return nb__erri("model: input shape has a zero or too large size");
@@ -718,7 +724,8 @@ int nb__model_layer_info(const nb_model *m, int li, nb__layer_info *out)
 {
     if (li < 0 || li >= m->n_layers) return -1;
     const nb__layer *l = &m->layers[li];
-    *out = (nb__layer_info){nb__layer_kinds[l->kind], l->parent, l->in, l->out, l->act, l->p, l->eps, l->momentum, 0, 0};
+    *out = (nb__layer_info){
+        nb__layer_kinds[l->kind], l->parent, l->in, l->out, l->act, l->p, l->eps, l->momentum, 0, 0};
     if (l->kind == L_LINEAR) out->bias = l->e_b >= 0;
     if (l->kind == L_BN || l->kind == L_LN) out->affine = l->e_w >= 0;
     return 0;

@@ -7,12 +7,12 @@
 
 /* One layer as built, nested ones included (index order = build order). */
 typedef struct nb__layer_info {
-    const char *kind;   /* "linear", "act", "batchnorm1d", "layernorm", "dropout", "flatten", "residual" */
-    int parent;         /* index of the enclosing residual layer, -1 at top level */
-    size_t in, out;     /* widths (values per sample) */
-    nb_act act;         /* for "act" */
+    const char *kind;        /* "linear", "act", "batchnorm1d", "layernorm", "dropout", "flatten", "residual" */
+    int parent;              /* index of the enclosing residual layer, -1 at top level */
+    size_t in, out;          /* widths (values per sample) */
+    nb_act act;              /* for "act" */
     double p, eps, momentum; /* act parameter or dropout p; norm eps, momentum */
-    int bias, affine;   /* linear has a bias; norm has weight and bias */
+    int bias, affine;        /* linear has a bias; norm has weight and bias */
 } nb__layer_info;
 
 int nb__model_n_all_layers(const nb_model *m);
@@ -30,15 +30,15 @@ enum { NB__SPEC_SHAPE = -2 }; /* build: the input shape does not fit (b->expect 
 
 typedef struct nb__spec_ctx {
     nb_model *m;
-    nb__shape in;       /* the shape the layer receives */
-    nb__shape out;      /* build writes the shape it gives */
-    char expect[64];    /* with NB__SPEC_SHAPE: "[features]", ... */
+    nb__shape in;    /* the shape the layer receives */
+    nb__shape out;   /* build writes the shape it gives */
+    char expect[64]; /* with NB__SPEC_SHAPE: "[features]", ... */
 } nb__spec_ctx;
 
 typedef enum { NB__ARG_INT, NB__ARG_FLOAT, NB__ARG_BOOL } nb__arg_type;
 
 typedef struct nb__param_def {
-    const char *name;   /* torch's keyword, e.g. "negative_slope" */
+    const char *name; /* torch's keyword, e.g. "negative_slope" */
     nb__arg_type type;
     double def, lo, hi; /* default; accepted range (inclusive) */
     int required;       /* no default: must be given */
@@ -46,8 +46,8 @@ typedef struct nb__param_def {
 
 #define NB__MAX_LAYER_ARGS 4
 typedef struct nb__layer_def {
-    const char *name;   /* lower-case torch name: "linear", "batchnorm1d" */
-    int tag;            /* passed back to build (the activation of an act kind) */
+    const char *name;                         /* lower-case torch name: "linear", "batchnorm1d" */
+    int tag;                                  /* passed back to build (the activation of an act kind) */
     nb__param_def params[NB__MAX_LAYER_ARGS]; /* in positional order */
     /* Append the layer for b->in and set b->out.  args[i] is params[i]'s
      * value.  0, -1 (nb_errmsg) or NB__SPEC_SHAPE.  For a block kind this

@@ -76,8 +76,16 @@ static int nb__build_residual(nb__spec_ctx *b, const nb__layer_def *def, const d
 
 static int nb__end_residual(nb__spec_ctx *b) { return nb_model_residual_end(b->m); } /* out: the block's */
 
-#define NB__NOARGS {{0}}
-#define NB__ACT(name, act) {name, act, NB__NOARGS, nb__build_act, NULL}
+#define NB__NOARGS \
+    {              \
+        {          \
+            0      \
+        }          \
+    }
+#define NB__ACT(name, act)                         \
+    {                                              \
+        name, act, NB__NOARGS, nb__build_act, NULL \
+    }
 
 /* The registry: one row per kind.  The convolution and sequence layers
  * (conv2d, maxpool2d, avgpool2d, gap, batchnorm2d; rnn, lstm, gru,
@@ -92,9 +100,13 @@ static const nb__layer_def nb__layer_defs[] = {
     NB__ACT("tanh", NB_ACT_TANH),
     NB__ACT("softplus", NB_ACT_SOFTPLUS),
     NB__ACT("identity", NB_ACT_NONE),
-    {"batchnorm1d", 0,
-     {{"eps", NB__ARG_FLOAT, 1e-5, 1e-300, 1, 0}, {"momentum", NB__ARG_FLOAT, 0.1, 0, 1, 0}, {"affine", NB__ARG_BOOL, 1, 0, 1, 0}},
-     nb__build_batchnorm1d, NULL},
+    {"batchnorm1d",
+     0,
+     {{"eps", NB__ARG_FLOAT, 1e-5, 1e-300, 1, 0},
+      {"momentum", NB__ARG_FLOAT, 0.1, 0, 1, 0},
+      {"affine", NB__ARG_BOOL, 1, 0, 1, 0}},
+     nb__build_batchnorm1d,
+     NULL},
     {"layernorm", 0, {{"eps", NB__ARG_FLOAT, 1e-5, 1e-300, 1, 0}}, nb__build_layernorm, NULL},
     {"dropout", 0, {{"p", NB__ARG_FLOAT, 0.5, 0, 1, 0}}, nb__build_dropout, NULL},
     {"flatten", 0, NB__NOARGS, nb__build_flatten, NULL},
@@ -117,12 +129,12 @@ typedef struct {
     const char *s;
     size_t len, pos;
     nb_model *m;
-    nb__shape shape;      /* what the last layer gives */
-    char prev[128];       /* "relu (layers.0)", or "the input" */
+    nb__shape shape; /* what the last layer gives */
+    char prev[128];  /* "relu (layers.0)", or "the input" */
     int depth;
     char prefix[NB__MAX_DEPTH + 1][96]; /* names of the open blocks */
     int count[NB__MAX_DEPTH + 1];       /* layers so far at each depth */
-    nb_summary_row *rows; /* NULL: not wanted */
+    nb_summary_row *rows;               /* NULL: not wanted */
     size_t n_rows, cap_rows;
     int oom;
 } nb__parser;
@@ -137,7 +149,8 @@ static void nb__skip_ws(nb__parser *P)
 static const char *nb__shape_str(const nb__shape *s, char *buf, size_t size)
 {
     size_t at = (size_t)snprintf(buf, size, "[");
-    for (int i = 0; i < s->ndim && at < size; i++) at += (size_t)snprintf(buf + at, size - at, "%s%zu", i ? ", " : "", s->d[i]);
+    for (int i = 0; i < s->ndim && at < size; i++)
+        at += (size_t)snprintf(buf + at, size - at, "%s%zu", i ? ", " : "", s->d[i]);
     if (at < size) snprintf(buf + at, size - at, "]");
     return buf;
 }
@@ -350,8 +363,10 @@ static int nb__layer(nb__parser *P)
     char c = nb__at(P);
     if (!isalpha((unsigned char)c)) {
         if (isdigit((unsigned char)c))
-            return nb__perr(P, at, "expected a layer name, found '%c' (widths like 784-128-10 are the --model "
-                                   "shorthand and cannot be mixed with layers)", c);
+            return nb__perr(P, at,
+                            "expected a layer name, found '%c' (widths like 784-128-10 are the --model "
+                            "shorthand and cannot be mixed with layers)",
+                            c);
         return nb__perr(P, at, "expected a layer name, found '%c'", c);
     }
     size_t n = 0;
@@ -367,7 +382,8 @@ static int nb__layer(nb__parser *P)
                 for (; k < n && k + 1 < sizeof low; k++) low[k] = (char)tolower((unsigned char)name[k]);
                 low[k] = '\0';
                 if (nb__find_def(low, k))
-                    return nb__perr(P, at, "layer names are lower case: '%.*s' is written '%s'", (int)(n > 40 ? 40 : n), name, low);
+                    return nb__perr(P, at, "layer names are lower case: '%.*s' is written '%s'", (int)(n > 40 ? 40 : n),
+                                    name, low);
                 break;
             }
         return nb__unknown_layer(P, at, name, n);
@@ -385,7 +401,8 @@ static int nb__layer(nb__parser *P)
     for (int k = 0; k < NB__MAX_LAYER_ARGS; k++) vals[k] = def->params[k].def;
     if (def->end) { /* a block: residual(LAYERS) */
         if (nb__at(P) != '(')
-            return nb__perr(P, P->pos, "%s needs its layers in parentheses, e.g. %s(linear(128) relu)", def->name, def->name);
+            return nb__perr(P, P->pos, "%s needs its layers in parentheses, e.g. %s(linear(128) relu)", def->name,
+                            def->name);
         size_t lp = P->pos++;
         if ((rc = def->build(&b, def, vals)))
             return nb__perr(P, at, "%s (%s): %s", def->name, lname, rc == NB__SPEC_SHAPE ? b.expect : nb_errmsg());
@@ -402,7 +419,8 @@ static int nb__layer(nb__parser *P)
         if (nb__at(P) == '(' && nb__args(P, def, at, vals, set)) return -1;
         for (int k = 0; k < nb__n_params(def); k++)
             if (def->params[k].required && !set[k])
-                return nb__perr(P, at, "%s needs its '%s' argument, e.g. %s(128)", def->name, def->params[k].name, def->name);
+                return nb__perr(P, at, "%s needs its '%s' argument, e.g. %s(128)", def->name, def->params[k].name,
+                                def->name);
         rc = def->build(&b, def, vals);
         if (rc == NB__SPEC_SHAPE)
             return nb__perr(P, at, "%s (%s) takes %s, but %s gives %s", def->name, lname, b.expect, P->prev,
@@ -514,7 +532,8 @@ nb_summary *nb_model_summary(const nb_model *m)
     s->in_ndim = nb_model_input_shape(m, s->in_shape);
     s->dtype = nb_model_dtype(m);
     /* the same description built again (no buffers allocated), recording rows */
-    if (nb_model_set_input_shape(scratch, s->in_ndim, s->in_shape) || nb__spec_build(scratch, spec, &s->rows, &s->n_rows))
+    if (nb_model_set_input_shape(scratch, s->in_ndim, s->in_shape) ||
+        nb__spec_build(scratch, spec, &s->rows, &s->n_rows))
         goto fail;
     s->params = nb__model_declared(scratch, 1);
     s->buffers = nb__model_declared(scratch, 0);

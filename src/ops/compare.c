@@ -42,8 +42,7 @@ static void nb__cmp_strides(size_t *st, const nb_tensor *t, int nd, const size_t
     }
 }
 
-static void nb__cmp_f32(nb__cmp_kind k, float *out, const float *a, const float *b, const nb__cmp_walk *w,
-                        size_t n)
+static void nb__cmp_f32(nb__cmp_kind k, float *out, const float *a, const float *b, const nb__cmp_walk *w, size_t n)
 {
     size_t idx[NB_MAX_DIMS] = {0}, ia = 0, ib = 0;
     for (size_t i = 0; i < n; i++) {
@@ -57,8 +56,7 @@ static void nb__cmp_f32(nb__cmp_kind k, float *out, const float *a, const float 
     }
 }
 
-static void nb__cmp_f64(nb__cmp_kind k, double *out, const double *a, const double *b, const nb__cmp_walk *w,
-                        size_t n)
+static void nb__cmp_f64(nb__cmp_kind k, double *out, const double *a, const double *b, const nb__cmp_walk *w, size_t n)
 {
     size_t idx[NB_MAX_DIMS] = {0}, ia = 0, ib = 0;
     for (size_t i = 0; i < n; i++) {

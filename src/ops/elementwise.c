@@ -25,7 +25,8 @@ int nb__broadcast_shape(const char *op, const nb_tensor *a, const nb_tensor *b, 
 int nb__need_float(const char *op, const nb_tensor *a)
 {
     if (!nb__is_float(a->dtype))
-        return nb__erri("%s: input %s is %s; this op needs float32 or float64", op, nb__shp(a), nb_dtype_name(a->dtype));
+        return nb__erri("%s: input %s is %s; this op needs float32 or float64", op, nb__shp(a),
+                        nb_dtype_name(a->dtype));
     return 0;
 }
 
@@ -38,16 +39,25 @@ static int nb__unary_backward(nb_ctx *c, nb__node *n)
     nb_unary_kind k = (nb_unary_kind)n->i[0];
     if (x->dtype == NB_F32)
         nb_k_unary_bwd_f32(k, gx->data, n->gout->data, x->data, n->out->data, x->numel, n->f[0], n->f[1]);
-    else
-        nb_k_unary_bwd_f64(k, gx->data, n->gout->data, x->data, n->out->data, x->numel, n->f[0], n->f[1]);
+    else nb_k_unary_bwd_f64(k, gx->data, n->gout->data, x->data, n->out->data, x->numel, n->f[0], n->f[1]);
     return 0;
 }
 
-#define NB__UNARY_OPS(X)                                                         \
-    X(neg, NB_U_NEG) X(exp, NB_U_EXP) X(log, NB_U_LOG) X(sqrt, NB_U_SQRT)        \
-    X(abs, NB_U_ABS) X(clamp, NB_U_CLAMP) X(pow_scalar, NB_U_POWS)               \
-    X(add_scalar, NB_U_ADDS) X(mul_scalar, NB_U_MULS) X(rsub_scalar, NB_U_RSUBS) \
+/* One op a line (the formatter does not settle on a layout for this list). */
+/* clang-format off */
+#define NB__UNARY_OPS(X)                \
+    X(neg, NB_U_NEG)                    \
+    X(exp, NB_U_EXP)                    \
+    X(log, NB_U_LOG)                    \
+    X(sqrt, NB_U_SQRT)                  \
+    X(abs, NB_U_ABS)                    \
+    X(clamp, NB_U_CLAMP)                \
+    X(pow_scalar, NB_U_POWS)            \
+    X(add_scalar, NB_U_ADDS)            \
+    X(mul_scalar, NB_U_MULS)            \
+    X(rsub_scalar, NB_U_RSUBS)          \
     X(rdiv_scalar, NB_U_RDIVS)
+/* clang-format on */
 
 #define X(name, kind) static const nb__opdef nb__op_##name = {#name, nb__unary_backward};
 NB__UNARY_OPS(X)
@@ -81,11 +91,26 @@ nb_tensor *nb_clamp(nb_ctx *c, nb_tensor *a, double lo, double hi)
     if (!(lo <= hi)) return nb__err("clamp: lo %g is above hi %g", lo, hi);
     return nb__unary(c, &nb__op_clamp, NB_U_CLAMP, a, lo, hi);
 }
-nb_tensor *nb_pow_scalar(nb_ctx *c, nb_tensor *a, double p) { return nb__unary(c, &nb__op_pow_scalar, NB_U_POWS, a, p, 0); }
-nb_tensor *nb_add_scalar(nb_ctx *c, nb_tensor *a, double s) { return nb__unary(c, &nb__op_add_scalar, NB_U_ADDS, a, s, 0); }
-nb_tensor *nb_mul_scalar(nb_ctx *c, nb_tensor *a, double s) { return nb__unary(c, &nb__op_mul_scalar, NB_U_MULS, a, s, 0); }
-nb_tensor *nb_rsub_scalar(nb_ctx *c, nb_tensor *a, double s) { return nb__unary(c, &nb__op_rsub_scalar, NB_U_RSUBS, a, s, 0); }
-nb_tensor *nb_rdiv_scalar(nb_ctx *c, nb_tensor *a, double s) { return nb__unary(c, &nb__op_rdiv_scalar, NB_U_RDIVS, a, s, 0); }
+nb_tensor *nb_pow_scalar(nb_ctx *c, nb_tensor *a, double p)
+{
+    return nb__unary(c, &nb__op_pow_scalar, NB_U_POWS, a, p, 0);
+}
+nb_tensor *nb_add_scalar(nb_ctx *c, nb_tensor *a, double s)
+{
+    return nb__unary(c, &nb__op_add_scalar, NB_U_ADDS, a, s, 0);
+}
+nb_tensor *nb_mul_scalar(nb_ctx *c, nb_tensor *a, double s)
+{
+    return nb__unary(c, &nb__op_mul_scalar, NB_U_MULS, a, s, 0);
+}
+nb_tensor *nb_rsub_scalar(nb_ctx *c, nb_tensor *a, double s)
+{
+    return nb__unary(c, &nb__op_rsub_scalar, NB_U_RSUBS, a, s, 0);
+}
+nb_tensor *nb_rdiv_scalar(nb_ctx *c, nb_tensor *a, double s)
+{
+    return nb__unary(c, &nb__op_rdiv_scalar, NB_U_RDIVS, a, s, 0);
+}
 
 /* ------------------------------------------------------------ activations */
 static int nb__act_backward(nb_ctx *c, nb__node *n)
@@ -94,10 +119,8 @@ static int nb__act_backward(nb_ctx *c, nb__node *n)
     nb_tensor *x = n->in[0], *gx = nb__gbuf(c, x, &err);
     if (!gx) return err;
     nb_act act = (nb_act)n->i[0];
-    if (x->dtype == NB_F32)
-        nb_k_act_bwd_f32(act, gx->data, n->gout->data, x->data, n->out->data, x->numel, n->f[0]);
-    else
-        nb_k_act_bwd_f64(act, gx->data, n->gout->data, x->data, n->out->data, x->numel, n->f[0]);
+    if (x->dtype == NB_F32) nb_k_act_bwd_f32(act, gx->data, n->gout->data, x->data, n->out->data, x->numel, n->f[0]);
+    else nb_k_act_bwd_f64(act, gx->data, n->gout->data, x->data, n->out->data, x->numel, n->f[0]);
     return 0;
 }
 
@@ -127,7 +150,10 @@ static nb_tensor *nb__act(nb_ctx *c, const nb__opdef *op, nb_act act, nb_tensor 
 }
 
 nb_tensor *nb_relu(nb_ctx *c, nb_tensor *a) { return nb__act(c, &nb__op_relu, NB_ACT_RELU, a, 0); }
-nb_tensor *nb_leaky_relu(nb_ctx *c, nb_tensor *a, double slope) { return nb__act(c, &nb__op_leaky_relu, NB_ACT_LEAKY_RELU, a, slope); }
+nb_tensor *nb_leaky_relu(nb_ctx *c, nb_tensor *a, double slope)
+{
+    return nb__act(c, &nb__op_leaky_relu, NB_ACT_LEAKY_RELU, a, slope);
+}
 nb_tensor *nb_elu(nb_ctx *c, nb_tensor *a, double alpha) { return nb__act(c, &nb__op_elu, NB_ACT_ELU, a, alpha); }
 nb_tensor *nb_gelu(nb_ctx *c, nb_tensor *a) { return nb__act(c, &nb__op_gelu, NB_ACT_GELU, a, 0); }
 nb_tensor *nb_sigmoid(nb_ctx *c, nb_tensor *a) { return nb__act(c, &nb__op_sigmoid, NB_ACT_SIGMOID, a, 0); }

@@ -98,9 +98,11 @@ nb_tensor *nb_gather(nb_ctx *c, nb_tensor *a, int axis, const nb_tensor *index)
     for (nb__walk_start(&w, &bc, 0); w.row < w.rows; nb__walk_next(&w)) {
         const size_t m = w.inner, i = w.row * m, o0 = w.o[0], s0 = w.s[0];
         if (esz == 4)
-            for (size_t j = 0; j < m; j++) memcpy(dst + 4 * (i + j), src + 4 * (o0 + j * s0 + (size_t)ix[i + j] * s), 4);
+            for (size_t j = 0; j < m; j++)
+                memcpy(dst + 4 * (i + j), src + 4 * (o0 + j * s0 + (size_t)ix[i + j] * s), 4);
         else
-            for (size_t j = 0; j < m; j++) memcpy(dst + 8 * (i + j), src + 8 * (o0 + j * s0 + (size_t)ix[i + j] * s), 8);
+            for (size_t j = 0; j < m; j++)
+                memcpy(dst + 8 * (i + j), src + 8 * (o0 + j * s0 + (size_t)ix[i + j] * s), 8);
     }
     nb__node *n;
     if (nb__record(c, &nb__op_gather, y, 1, &a, &n)) return NULL;
@@ -192,11 +194,13 @@ static int nb__where_backward(nb_ctx *c, nb__node *n)
             if (a->dtype == NB_F32) {
                 float *p = gk->data;
                 const float *g = n->gout->data;
-                for (size_t j = 0; j < len; j++) if (m[o0 + j * s0] == want) p[ok + j * sk] += g[i + j];
+                for (size_t j = 0; j < len; j++)
+                    if (m[o0 + j * s0] == want) p[ok + j * sk] += g[i + j];
             } else {
                 double *p = gk->data;
                 const double *g = n->gout->data;
-                for (size_t j = 0; j < len; j++) if (m[o0 + j * s0] == want) p[ok + j * sk] += g[i + j];
+                for (size_t j = 0; j < len; j++)
+                    if (m[o0 + j * s0] == want) p[ok + j * sk] += g[i + j];
             }
         }
     }
@@ -236,8 +240,8 @@ nb_tensor *nb_where(nb_ctx *c, const nb_tensor *cond, nb_tensor *a, nb_tensor *b
     const size_t esz = nb_dtype_size(a->dtype);
     nb__walk w;
     for (nb__walk_start(&w, &bc, 0); w.row < w.rows; nb__walk_next(&w)) {
-        const size_t len = w.inner, i = w.row * len, o0 = w.o[0], s0 = w.s[0], o1 = w.o[1], s1 = w.s[1],
-                     o2 = w.o[2], s2 = w.s[2];
+        const size_t len = w.inner, i = w.row * len, o0 = w.o[0], s0 = w.s[0], o1 = w.o[1], s1 = w.s[1], o2 = w.o[2],
+                     s2 = w.s[2];
         if (esz == 4)
             for (size_t j = 0; j < len; j++)
                 memcpy(dst + 4 * (i + j), m[o0 + j * s0] ? pa + 4 * (o1 + j * s1) : pb + 4 * (o2 + j * s2), 4);

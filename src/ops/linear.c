@@ -14,10 +14,8 @@
 static void nb__lin_gemm(nb_dtype dt, int ta, int tb, size_t M, size_t N, size_t K, const void *A, size_t lda,
                          const void *B, size_t ldb, double beta, void *C, size_t ldc)
 {
-    if (dt == NB_F32)
-        nb_k_gemm_f32(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, (float)beta, C, ldc);
-    else
-        nb_k_gemm_f64(ta, tb, M, N, K, 1.0, A, lda, B, ldb, beta, C, ldc);
+    if (dt == NB_F32) nb_k_gemm_f32(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, (float)beta, C, ldc);
+    else nb_k_gemm_f64(ta, tb, M, N, K, 1.0, A, lda, B, ldb, beta, C, ldc);
 }
 
 static int nb__linear_backward(nb_ctx *c, nb__node *nd)
@@ -55,13 +53,13 @@ nb_tensor *nb_linear(nb_ctx *c, nb_tensor *x, nb_tensor *w, nb_tensor *b, nb_act
     if ((unsigned)act >= NB_ACT__COUNT) return nb__err("linear: unknown activation %d", (int)act);
     if (x->dtype != w->dtype || (b && b->dtype != x->dtype))
         return nb__err("linear: dtypes differ (x %s %s, w %s %s%s%s%s%s)", nb__shp(x), nb_dtype_name(x->dtype),
-                       nb__shp(w), nb_dtype_name(w->dtype), b ? ", b " : "", b ? nb__shp(b) : "",
-                       b ? " " : "", b ? nb_dtype_name(b->dtype) : "");
+                       nb__shp(w), nb_dtype_name(w->dtype), b ? ", b " : "", b ? nb__shp(b) : "", b ? " " : "",
+                       b ? nb_dtype_name(b->dtype) : "");
     if (x->ndim != 2 || w->ndim != 2)
         return nb__err("linear: x %s must be [N, in] and w %s [out, in] (2-D)", nb__shp(x), nb__shp(w));
     if (x->shape[1] != w->shape[1])
-        return nb__err("linear: x %s has %zu features but w %s expects %zu (w is [out, in])", nb__shp(x),
-                       x->shape[1], nb__shp(w), w->shape[1]);
+        return nb__err("linear: x %s has %zu features but w %s expects %zu (w is [out, in])", nb__shp(x), x->shape[1],
+                       nb__shp(w), w->shape[1]);
     if (b && (b->ndim != 1 || b->shape[0] != w->shape[0]))
         return nb__err("linear: bias %s must be [%zu] for w %s", nb__shp(b), w->shape[0], nb__shp(w));
     const size_t n = x->shape[0], in = x->shape[1], out = w->shape[0];
@@ -76,10 +74,8 @@ nb_tensor *nb_linear(nb_ctx *c, nb_tensor *x, nb_tensor *w, nb_tensor *b, nb_act
     if (grad && nb__linear_needs_z(act, param) && !(z = nb__arena_alloc(c, n * out * nb_dtype_size(x->dtype) + 1)))
         return NULL;
     nb__lin_gemm(x->dtype, 0, 1, n, out, in, x->data, in, w->data, in, 0, y->data, out);
-    if (x->dtype == NB_F32)
-        nb_k_linear_fwd_f32(y->data, z, b ? b->data : NULL, n, out, act, param);
-    else
-        nb_k_linear_fwd_f64(y->data, z, b ? b->data : NULL, n, out, act, param);
+    if (x->dtype == NB_F32) nb_k_linear_fwd_f32(y->data, z, b ? b->data : NULL, n, out, act, param);
+    else nb_k_linear_fwd_f64(y->data, z, b ? b->data : NULL, n, out, act, param);
     nb__node *nd;
     if (nb__record(c, &nb__op_linear, y, n_in, ins, &nd)) return NULL;
     if (nd) {

@@ -16,8 +16,7 @@ static int nb__check_red(const char *op, nb_reduction red, const nb_tensor *x)
 {
     if (red != NB_MEAN && red != NB_SUM && red != NB_NONE)
         return nb__erri("%s: unknown reduction %d (use NB_MEAN, NB_SUM or NB_NONE)", op, (int)red);
-    if (red == NB_MEAN && x->numel == 0)
-        return nb__erri("%s: reduction 'mean' over an empty input %s", op, nb__shp(x));
+    if (red == NB_MEAN && x->numel == 0) return nb__erri("%s: reduction 'mean' over an empty input %s", op, nb__shp(x));
     return 0;
 }
 
@@ -74,8 +73,7 @@ static int nb__ce_backward(nb_ctx *c, nb__node *n)
     const size_t nn = x->shape[0], nc = x->shape[1], gs = nb__gstride(n);
     if (x->dtype == NB_F32)
         nb_k_cross_entropy_bwd_f32(gx->data, n->saved, n->saved2, n->gout->data, gs, (float)n->f[0], nn, nc, n->f[1]);
-    else
-        nb_k_cross_entropy_bwd_f64(gx->data, n->saved, n->saved2, n->gout->data, gs, n->f[0], nn, nc, n->f[1]);
+    else nb_k_cross_entropy_bwd_f64(gx->data, n->saved, n->saved2, n->gout->data, gs, n->f[0], nn, nc, n->f[1]);
     return 0;
 }
 
@@ -93,12 +91,11 @@ nb_tensor *nb_cross_entropy(nb_ctx *c, nb_tensor *logits, const nb_tensor *label
     const size_t n = logits->shape[0], nc = logits->shape[1];
     nb_tensor *y = nb__loss_out(c, logits->dtype, red, 1, &n);
     nb_tensor *per = red == NB_NONE ? y : nb__new(c, logits->dtype, 1, &n); /* [N] */
-    void *p = nb__arena_alloc(c, n * nc * nb_dtype_size(logits->dtype)); /* [N, C] */
+    void *p = nb__arena_alloc(c, n * nc * nb_dtype_size(logits->dtype));    /* [N, C] */
     if (!y || !per || !p) return NULL;
     if (logits->dtype == NB_F32) nb_k_cross_entropy_f32(per->data, p, logits->data, lab, n, nc, label_smoothing);
     else nb_k_cross_entropy_f64(per->data, p, logits->data, lab, n, nc, label_smoothing);
-    if (red != NB_NONE)
-        nb__reduce_per(y, red, per);
+    if (red != NB_NONE) nb__reduce_per(y, red, per);
     nb__node *node;
     if (nb__record(c, &nb__op_cross_entropy, y, 1, &logits, &node)) return NULL;
     if (node) {
@@ -137,8 +134,7 @@ nb_tensor *nb_nll(nb_ctx *c, nb_tensor *logp, const nb_tensor *labels, nb_reduct
     if (!y || !per) return NULL;
     if (logp->dtype == NB_F32) nb_k_nll_f32(per->data, logp->data, lab, n, nc);
     else nb_k_nll_f64(per->data, logp->data, lab, n, nc);
-    if (red != NB_NONE)
-        nb__reduce_per(y, red, per);
+    if (red != NB_NONE) nb__reduce_per(y, red, per);
     nb__node *node;
     if (nb__record(c, &nb__op_nll, y, 1, &logp, &node)) return NULL;
     if (node) {
@@ -173,8 +169,7 @@ static int nb__pair_backward(nb_ctx *c, nb__node *n)
 static const nb__opdef nb__op_mse = {"mse", nb__pair_backward};
 static const nb__opdef nb__op_bce = {"bce_with_logits", nb__pair_backward};
 
-static nb_tensor *nb__pair_loss(nb_ctx *c, const nb__opdef *op, int bce, nb_tensor *a, nb_tensor *b,
-                                nb_reduction red)
+static nb_tensor *nb__pair_loss(nb_ctx *c, const nb__opdef *op, int bce, nb_tensor *a, nb_tensor *b, nb_reduction red)
 {
     if (!c || !a || !b) return nb__null_arg(op->name);
     if (nb__need_float(op->name, a) || nb__need_float(op->name, b)) return NULL;
@@ -191,8 +186,7 @@ static nb_tensor *nb__pair_loss(nb_ctx *c, const nb__opdef *op, int bce, nb_tens
     double total;
     if (a->dtype == NB_F32)
         total = bce ? nb_k_bce_logits_f32(ey, a->data, b->data, ne) : nb_k_mse_f32(ey, a->data, b->data, ne);
-    else
-        total = bce ? nb_k_bce_logits_f64(ey, a->data, b->data, ne) : nb_k_mse_f64(ey, a->data, b->data, ne);
+    else total = bce ? nb_k_bce_logits_f64(ey, a->data, b->data, ne) : nb_k_mse_f64(ey, a->data, b->data, ne);
     if (red != NB_NONE) nb__set_reduced(y, red, total, a->numel);
     nb_tensor *in[2] = {a, b};
     nb__node *node;

@@ -11,8 +11,8 @@
 /* Sizes of one product and where each batch starts (elements). */
 typedef struct {
     size_t batch, m, n, k;
-    size_t lda, ldb;       /* row strides of a and b as stored */
-    size_t sa, sb, sc;     /* elements between batches; 0 = reused */
+    size_t lda, ldb;   /* row strides of a and b as stored */
+    size_t sa, sb, sc; /* elements between batches; 0 = reused */
 } nb__mm;
 
 static void nb__mm_dims(const nb_tensor *a, const nb_tensor *b, int ta, int tb, nb__mm *d)
@@ -33,9 +33,8 @@ static void nb__mm_dims(const nb_tensor *a, const nb_tensor *b, int ta, int tb, 
 }
 
 /* C[coff] = op(A[aoff]) op(B[boff]) + beta C, in the tensors' dtype. */
-static void nb__gemm(nb_dtype dt, int ta, int tb, size_t M, size_t N, size_t K, const void *A, size_t aoff,
-                     size_t lda, const void *B, size_t boff, size_t ldb, double beta, void *C, size_t coff,
-                     size_t ldc)
+static void nb__gemm(nb_dtype dt, int ta, int tb, size_t M, size_t N, size_t K, const void *A, size_t aoff, size_t lda,
+                     const void *B, size_t boff, size_t ldb, double beta, void *C, size_t coff, size_t ldc)
 {
     if (dt == NB_F32)
         nb_k_gemm_f32(ta, tb, M, N, K, 1.0f, (const float *)A + aoff, lda, (const float *)B + boff, ldb, (float)beta,

@@ -11,11 +11,11 @@
 
 /* What a reduction of `a` over some axes looks like. */
 typedef struct {
-    unsigned mask;              /* bit d set: dim d is reduced */
-    int ndim;                   /* the output's */
+    unsigned mask; /* bit d set: dim d is reduced */
+    int ndim;      /* the output's */
     size_t shape[NB_MAX_DIMS];
-    size_t count;               /* input elements per output element */
-    size_t numel;               /* output elements */
+    size_t count; /* input elements per output element */
+    size_t numel; /* output elements */
 } nb__plan;
 
 /* Validate the axes and work out the output; 0 or -1 with an error naming op. */
@@ -80,7 +80,7 @@ static int nb__sum_backward(nb_ctx *c, nb__node *n)
     nb_k_bcast bc;
     nb__reduce_walk(&bc, x, (unsigned)n->i[0]);
     nb_tensor *g = n->gout; /* [output] */
-    if (n->i[1]) { /* mean: the gradient of each element is gout / count */
+    if (n->i[1]) {          /* mean: the gradient of each element is gout / count */
         size_t count = 1;
         for (int d = 0; d < x->ndim; d++)
             if (n->i[0] & (1L << d)) count *= x->shape[d];
@@ -143,8 +143,8 @@ static int nb__extreme_backward(nb_ctx *c, nb__node *n)
 static const nb__opdef nb__op_max = {"max", nb__extreme_backward};
 static const nb__opdef nb__op_min = {"min", nb__extreme_backward};
 
-static nb_tensor *nb__extreme(nb_ctx *c, const nb__opdef *op, int want_max, nb_tensor *a, const int *axes,
-                              int n_axes, int keepdim)
+static nb_tensor *nb__extreme(nb_ctx *c, const nb__opdef *op, int want_max, nb_tensor *a, const int *axes, int n_axes,
+                              int keepdim)
 {
     if (!c || !a) return nb__null_arg(op->name);
     nb__plan p;

@@ -64,10 +64,7 @@ static const nb_op_def nb__op_defs[] = {
 _Static_assert(sizeof nb__op_defs / sizeof nb__op_defs[0] == NB_OP_COUNT,
                "nb__op_defs needs one line per nb_op_id (include/nabla/ops.h)");
 
-const nb_op_def *nb_op_def_get(int id)
-{
-    return id >= 0 && id < NB_OP_COUNT ? &nb__op_defs[id] : NULL;
-}
+const nb_op_def *nb_op_def_get(int id) { return id >= 0 && id < NB_OP_COUNT ? &nb__op_defs[id] : NULL; }
 
 int nb_op_lookup(const char *name)
 {

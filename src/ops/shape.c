@@ -246,8 +246,8 @@ nb_tensor *nb_concat(nb_ctx *c, int n_x, nb_tensor *const *xs, int axis)
         bool ok = x->ndim == a->ndim;
         for (int d = 0; ok && d < a->ndim; d++) ok = d == ax || x->shape[d] == a->shape[d];
         if (!ok)
-            return nb__err("concat: tensor %d %s does not match tensor 0 %s outside axis %d", k, nb__shp(x),
-                           nb__shp(a), ax);
+            return nb__err("concat: tensor %d %s does not match tensor 0 %s outside axis %d", k, nb__shp(x), nb__shp(a),
+                           ax);
         if (x->shape[ax] > SIZE_MAX / 8 - total) return nb__err("concat: the result is too large");
         total += x->shape[ax];
     }

@@ -14,10 +14,8 @@ static int nb__softmax_backward(nb_ctx *c, nb__node *n)
     if (!gx) return err;
     const size_t outer = (size_t)n->i[0], d = (size_t)n->i[1], inner = (size_t)n->i[2];
     const int take_log = (int)n->i[3];
-    if (x->dtype == NB_F32)
-        nb_k_softmax_bwd_f32(gx->data, n->gout->data, n->out->data, outer, d, inner, take_log);
-    else
-        nb_k_softmax_bwd_f64(gx->data, n->gout->data, n->out->data, outer, d, inner, take_log);
+    if (x->dtype == NB_F32) nb_k_softmax_bwd_f32(gx->data, n->gout->data, n->out->data, outer, d, inner, take_log);
+    else nb_k_softmax_bwd_f64(gx->data, n->gout->data, n->out->data, outer, d, inner, take_log);
     return 0;
 }
 
@@ -54,7 +52,4 @@ static nb_tensor *nb__softmax(nb_ctx *c, const nb__opdef *op, nb_tensor *a, int 
 }
 
 nb_tensor *nb_softmax(nb_ctx *c, nb_tensor *a, int axis) { return nb__softmax(c, &nb__op_softmax, a, axis, 0); }
-nb_tensor *nb_log_softmax(nb_ctx *c, nb_tensor *a, int axis)
-{
-    return nb__softmax(c, &nb__op_log_softmax, a, axis, 1);
-}
+nb_tensor *nb_log_softmax(nb_ctx *c, nb_tensor *a, int axis) { return nb__softmax(c, &nb__op_log_softmax, a, axis, 1); }

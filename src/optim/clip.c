@@ -8,8 +8,7 @@ static int nb__clip_args(const char *fn, nb_dtype dt, double max_norm)
 {
     if (dt != NB_F32 && dt != NB_F64)
         return nb__erri("%s: dtype must be float32 or float64, got %s", fn, nb_dtype_name(dt));
-    if (!(max_norm >= 0))
-        return nb__erri("%s: invalid max_norm %g (must be >= 0)", fn, max_norm);
+    if (!(max_norm >= 0)) return nb__erri("%s: invalid max_norm %g (must be >= 0)", fn, max_norm);
     return 0;
 }
 
@@ -73,14 +72,13 @@ static void nb__scale_range(void *arg, size_t lo, size_t hi)
     else nb__scale_f64((double *)j->g + lo, hi - lo, j->coef);
 }
 
-double nb_clip_grad_norm_multi(void *const *grads, const size_t *ns, int count, nb_dtype dt,
-                               double max_norm, int *nonfinite)
+double nb_clip_grad_norm_multi(void *const *grads, const size_t *ns, int count, nb_dtype dt, double max_norm,
+                               int *nonfinite)
 {
     const char *fn = "nb_clip_grad_norm";
     if (nonfinite) *nonfinite = 0;
     if (nb__clip_args(fn, dt, max_norm)) return -1;
-    if (count < 0 || (count > 0 && (!grads || !ns)))
-        return nb__erri("%s: bad buffer list (count %d)", fn, count);
+    if (count < 0 || (count > 0 && (!grads || !ns))) return nb__erri("%s: bad buffer list (count %d)", fn, count);
     for (int k = 0; k < count; k++)
         if (!grads[k] && ns[k]) return nb__erri("%s: buffer %d is NULL", fn, k);
 
@@ -116,8 +114,7 @@ double nb_clip_grad_norm(void *grads, nb_dtype dt, size_t n, double max_norm, in
 int nb_clip_grad_value(void *grads, nb_dtype dt, size_t n, double v)
 {
     if (dt != NB_F32 && dt != NB_F64)
-        return nb__erri("nb_clip_grad_value: dtype must be float32 or float64, got %s",
-                        nb_dtype_name(dt));
+        return nb__erri("nb_clip_grad_value: dtype must be float32 or float64, got %s", nb_dtype_name(dt));
     if (!(v >= 0)) return nb__erri("nb_clip_grad_value: invalid clip value %g (must be >= 0)", v);
     if (!grads && n) return nb__erri("nb_clip_grad_value: grads is NULL");
     if (dt == NB_F32) nb__clamp_f32(grads, n, v);

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 
 static const char *const nb__kind_names[NB_OPT_COUNT] = {"SGD", "Adam", "AdamW", "RMSprop"};
-static const char *const nb__buf_names[NB__BUF_COUNT] = {
-    "momentum_buffer", "exp_avg", "exp_avg_sq", "max_exp_avg_sq", "square_avg", "grad_avg"};
+static const char *const nb__buf_names[NB__BUF_COUNT] = {"momentum_buffer", "exp_avg",    "exp_avg_sq",
+                                                         "max_exp_avg_sq",  "square_avg", "grad_avg"};
 _Static_assert(sizeof nb__kind_names / sizeof nb__kind_names[0] == NB_OPT_COUNT, "kind names");
 _Static_assert(sizeof nb__buf_names / sizeof nb__buf_names[0] == NB__BUF_COUNT, "buffer names");
 
@@ -18,8 +18,16 @@ nb_optim_config nb_optim_defaults(nb_optim_kind kind)
     c.lr = 1e-3;
     switch (kind) {
     case NB_OPT_ADAMW: c.weight_decay = 1e-2; /* fall through */
-    case NB_OPT_ADAM: c.beta1 = 0.9; c.beta2 = 0.999; c.eps = 1e-8; break;
-    case NB_OPT_RMSPROP: c.lr = 1e-2; c.alpha = 0.99; c.eps = 1e-8; break;
+    case NB_OPT_ADAM:
+        c.beta1 = 0.9;
+        c.beta2 = 0.999;
+        c.eps = 1e-8;
+        break;
+    case NB_OPT_RMSPROP:
+        c.lr = 1e-2;
+        c.alpha = 0.99;
+        c.eps = 1e-8;
+        break;
     default: break;
     }
     return c;
@@ -35,19 +43,17 @@ static int nb__nonneg(const char *kind, const char *field, double x)
 int nb_optim_validate(const nb_optim_config *cfg)
 {
     if (!cfg) return nb__erri("nb_optim: config is NULL");
-    if ((unsigned)cfg->kind >= NB_OPT_COUNT)
-        return nb__erri("nb_optim: invalid kind %d", (int)cfg->kind);
+    if ((unsigned)cfg->kind >= NB_OPT_COUNT) return nb__erri("nb_optim: invalid kind %d", (int)cfg->kind);
     const char *k = nb__kind_names[cfg->kind];
-    if (nb__nonneg(k, "lr", cfg->lr) || nb__nonneg(k, "weight_decay", cfg->weight_decay))
-        return -1;
+    if (nb__nonneg(k, "lr", cfg->lr) || nb__nonneg(k, "weight_decay", cfg->weight_decay)) return -1;
     switch (cfg->kind) {
     case NB_OPT_SGD:
         if (nb__nonneg(k, "momentum", cfg->momentum)) return -1;
-        if (!isfinite(cfg->dampening))
-            return nb__erri("nb_optim SGD: invalid dampening %g", cfg->dampening);
+        if (!isfinite(cfg->dampening)) return nb__erri("nb_optim SGD: invalid dampening %g", cfg->dampening);
         if (cfg->nesterov && (cfg->momentum <= 0 || cfg->dampening != 0))
             return nb__erri("nb_optim SGD: nesterov requires momentum > 0 and dampening == 0 "
-                            "(momentum %g, dampening %g)", cfg->momentum, cfg->dampening);
+                            "(momentum %g, dampening %g)",
+                            cfg->momentum, cfg->dampening);
         break;
     case NB_OPT_ADAM:
     case NB_OPT_ADAMW:
@@ -67,10 +73,7 @@ int nb_optim_validate(const nb_optim_config *cfg)
     return 0;
 }
 
-static void *nb__zalloc(nb_optim *o)
-{
-    return nb__big_zalloc(o->n, nb_dtype_size(o->dt));
-}
+static void *nb__zalloc(nb_optim *o) { return nb__big_zalloc(o->n, nb_dtype_size(o->dt)); }
 
 /* Make sure buffer b exists (zeroed); 0 or -1. */
 static int nb__need(nb_optim *o, int b)
@@ -78,8 +81,7 @@ static int nb__need(nb_optim *o, int b)
     if (o->buf[b]) return 0;
     o->buf[b] = nb__zalloc(o);
     if (!o->buf[b])
-        return nb__erri("nb_optim %s: out of memory for %s [%zu]", nb__kind_names[o->cfg.kind],
-                        nb__buf_names[b], o->n);
+        return nb__erri("nb_optim %s: out of memory for %s [%zu]", nb__kind_names[o->cfg.kind], nb__buf_names[b], o->n);
     return 0;
 }
 
@@ -137,10 +139,7 @@ typedef struct {
 
 /* Element lo of an optimizer buffer of elements of size sz, or NULL when the
  * optimizer has no such buffer. */
-static void *nb__off(void *buf, size_t lo, size_t sz)
-{
-    return buf ? (char *)buf + lo * sz : NULL;
-}
+static void *nb__off(void *buf, size_t lo, size_t sz) { return buf ? (char *)buf + lo * sz : NULL; }
 
 static void nb__step_range(void *arg, size_t lo, size_t hi)
 {
@@ -183,10 +182,20 @@ int nb_optim_step(nb_optim *o, void *params, const void *grads)
     if (c->kind != NB_OPT_SGD && c->kind != NB_OPT_ADAM && c->kind != NB_OPT_ADAMW && c->kind != NB_OPT_RMSPROP)
         return nb__erri("nb_optim_step: invalid kind %d", (int)c->kind);
     nb__opt_hp h = {
-        .lr = c->lr, .wd = c->weight_decay, .momentum = c->momentum, .dampening = c->dampening,
-        .beta1 = c->beta1, .beta2 = c->beta2, .eps = c->eps, .alpha = c->alpha,
-        .nesterov = c->nesterov, .maximize = c->maximize, .amsgrad = c->amsgrad,
-        .centered = c->centered, .step = o->steps + 1, .mom_init = o->mom_init,
+        .lr = c->lr,
+        .wd = c->weight_decay,
+        .momentum = c->momentum,
+        .dampening = c->dampening,
+        .beta1 = c->beta1,
+        .beta2 = c->beta2,
+        .eps = c->eps,
+        .alpha = c->alpha,
+        .nesterov = c->nesterov,
+        .maximize = c->maximize,
+        .amsgrad = c->amsgrad,
+        .centered = c->centered,
+        .step = o->steps + 1,
+        .mom_init = o->mom_init,
     };
     nb__step_job j = {o, params, grads, &h};
     nb__parallel_for(o->n, NB__OPTIM_GRAIN, nb__step_range, &j);
@@ -212,14 +221,12 @@ int nb_optim_set_momentum(nb_optim *o, double m)
     switch (o->cfg.kind) {
     case NB_OPT_ADAM:
     case NB_OPT_ADAMW:
-        if (!(m >= 0 && m < 1))
-            return nb__erri("nb_optim_set_momentum %s: invalid beta1 %g (must be in [0, 1))", k, m);
+        if (!(m >= 0 && m < 1)) return nb__erri("nb_optim_set_momentum %s: invalid beta1 %g (must be in [0, 1))", k, m);
         o->cfg.beta1 = m;
         return 0;
     case NB_OPT_SGD:
     case NB_OPT_RMSPROP:
-        if (!(m >= 0))
-            return nb__erri("nb_optim_set_momentum %s: invalid momentum %g (must be >= 0)", k, m);
+        if (!(m >= 0)) return nb__erri("nb_optim_set_momentum %s: invalid momentum %g (must be >= 0)", k, m);
         if (m != 0 && nb__need(o, NB__BUF_MOM)) return -1;
         o->cfg.momentum = m;
         return 0;
@@ -230,8 +237,7 @@ int nb_optim_set_momentum(nb_optim *o, double m)
 double nb_optim_momentum(const nb_optim *o)
 {
     if (!o) return NAN;
-    return o->cfg.kind == NB_OPT_ADAM || o->cfg.kind == NB_OPT_ADAMW ? o->cfg.beta1
-                                                                     : o->cfg.momentum;
+    return o->cfg.kind == NB_OPT_ADAM || o->cfg.kind == NB_OPT_ADAMW ? o->cfg.beta1 : o->cfg.momentum;
 }
 
 const nb_optim_config *nb_optim_get_config(const nb_optim *o) { return o ? &o->cfg : NULL; }
@@ -275,8 +281,8 @@ const void *nb_optim_state_get(const nb_optim *o, const char *name)
     if (!o) return nb__err("nb_optim_state_get: optimizer is NULL");
     int b = nb__buf_index(name);
     if (b < 0 || !nb__listed(o, b))
-        return nb__err("nb_optim_state_get: %s has no state buffer \"%s\"",
-                       nb__kind_names[o->cfg.kind], name ? name : "(null)");
+        return nb__err("nb_optim_state_get: %s has no state buffer \"%s\"", nb__kind_names[o->cfg.kind],
+                       name ? name : "(null)");
     return o->buf[b];
 }
 
@@ -286,8 +292,8 @@ int nb_optim_state_load(nb_optim *o, const char *name, const void *src)
     int b = nb__buf_index(name);
     const int sgd_mom = b == NB__BUF_MOM && o->cfg.kind == NB_OPT_SGD;
     if (b < 0 || (!o->buf[b] && !sgd_mom))
-        return nb__erri("nb_optim_state_load: %s has no state buffer \"%s\"",
-                        nb__kind_names[o->cfg.kind], name ? name : "(null)");
+        return nb__erri("nb_optim_state_load: %s has no state buffer \"%s\"", nb__kind_names[o->cfg.kind],
+                        name ? name : "(null)");
     if (nb__need(o, b)) return -1;
     memcpy(o->buf[b], src, o->n * nb_dtype_size(o->dt));
     if (sgd_mom) o->mom_init = 1;

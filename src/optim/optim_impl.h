@@ -17,21 +17,28 @@
 typedef struct nb__opt_hp {
     double lr, wd, momentum, dampening, beta1, beta2, eps, alpha;
     int nesterov, maximize, amsgrad, centered;
-    int64_t step;  /* the step being taken, counted from 1 (Adam) */
-    int mom_init;  /* SGD: the momentum buffer already holds a value */
+    int64_t step; /* the step being taken, counted from 1 (Adam) */
+    int mom_init; /* SGD: the momentum buffer already holds a value */
 } nb__opt_hp;
 
 /* The named state buffers, in the order nb_optim_state_name lists them. */
-enum { NB__BUF_MOM, NB__BUF_EXP_AVG, NB__BUF_EXP_AVG_SQ, NB__BUF_MAX_EXP_AVG_SQ,
-       NB__BUF_SQUARE_AVG, NB__BUF_GRAD_AVG, NB__BUF_COUNT };
+enum {
+    NB__BUF_MOM,
+    NB__BUF_EXP_AVG,
+    NB__BUF_EXP_AVG_SQ,
+    NB__BUF_MAX_EXP_AVG_SQ,
+    NB__BUF_SQUARE_AVG,
+    NB__BUF_GRAD_AVG,
+    NB__BUF_COUNT
+};
 
 struct nb_optim {
     nb_optim_config cfg;
     nb_dtype dt;
     size_t n;
     int64_t steps;
-    int mom_init;                /* SGD: momentum buffer initialised (torch: not None) */
-    void *buf[NB__BUF_COUNT];    /* NULL when the kind/config has no such buffer */
+    int mom_init;             /* SGD: momentum buffer initialised (torch: not None) */
+    void *buf[NB__BUF_COUNT]; /* NULL when the kind/config has no such buffer */
 };
 
 /* params p [n], gradients g [n]; state buffers [n] (NULL when unused). */
@@ -39,12 +46,10 @@ void nb__sgd_f32(float *p, const float *g, float *mom, size_t n, const nb__opt_h
 void nb__sgd_f64(double *p, const double *g, double *mom, size_t n, const nb__opt_hp *h);
 void nb__adam_f32(float *p, const float *g, float *m, float *v, float *vmax, size_t n, const nb__opt_hp *h,
                   int decoupled);
-void nb__adam_f64(double *p, const double *g, double *m, double *v, double *vmax, size_t n,
-                  const nb__opt_hp *h, int decoupled);
-void nb__rmsprop_f32(float *p, const float *g, float *sq, float *gavg, float *mom, size_t n,
-                     const nb__opt_hp *h);
-void nb__rmsprop_f64(double *p, const double *g, double *sq, double *gavg, double *mom, size_t n,
-                     const nb__opt_hp *h);
+void nb__adam_f64(double *p, const double *g, double *m, double *v, double *vmax, size_t n, const nb__opt_hp *h,
+                  int decoupled);
+void nb__rmsprop_f32(float *p, const float *g, float *sq, float *gavg, float *mom, size_t n, const nb__opt_hp *h);
+void nb__rmsprop_f64(double *p, const double *g, double *sq, double *gavg, double *mom, size_t n, const nb__opt_hp *h);
 /* sum of (g/scale)^2 in double; *amax = max |g| (inf if any is inf) */
 double nb__sumsq_f32(const float *g, size_t n, double scale, double *amax);
 double nb__sumsq_f64(const double *g, size_t n, double scale, double *amax);
@@ -60,8 +65,7 @@ void nb__clamp_f64(double *g, size_t n, double v);
 #define NB__OPTIM_X86 1
 size_t nb__sgd_avx2_f32(float *p, const float *g, float *mom, size_t n, const nb__opt_hp *h);
 size_t nb__sgd_avx2_f64(double *p, const double *g, double *mom, size_t n, const nb__opt_hp *h);
-size_t nb__adam_avx2_f32(float *p, const float *g, float *m, float *v, size_t n, const nb__opt_hp *h,
-                         int decoupled);
+size_t nb__adam_avx2_f32(float *p, const float *g, float *m, float *v, size_t n, const nb__opt_hp *h, int decoupled);
 size_t nb__adam_avx2_f64(double *p, const double *g, double *m, double *v, size_t n, const nb__opt_hp *h,
                          int decoupled);
 size_t nb__rmsprop_avx2_f32(float *p, const float *g, float *sq, float *gavg, float *mom, size_t n,

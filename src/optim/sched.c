@@ -35,8 +35,7 @@ int nb_sched_validate(const nb_sched_config *c)
     switch (c->kind) {
     case NB_SCHED_CONSTANT: break;
     case NB_SCHED_STEP:
-        if (c->step_size <= 0)
-            return nb__erri("nb_sched StepLR: invalid step_size %ld (must be > 0)", c->step_size);
+        if (c->step_size <= 0) return nb__erri("nb_sched StepLR: invalid step_size %ld (must be > 0)", c->step_size);
         /* fall through */
     case NB_SCHED_EXPONENTIAL:
         if (!(c->gamma > 0) || !isfinite(c->gamma))
@@ -44,31 +43,24 @@ int nb_sched_validate(const nb_sched_config *c)
                             c->kind == NB_SCHED_STEP ? "StepLR" : "ExponentialLR", c->gamma);
         break;
     case NB_SCHED_COSINE:
-        if (c->t_max <= 0)
-            return nb__erri("nb_sched CosineAnnealingLR: invalid t_max %ld (must be > 0)", c->t_max);
-        if (!isfinite(c->eta_min))
-            return nb__erri("nb_sched CosineAnnealingLR: invalid eta_min %g", c->eta_min);
+        if (c->t_max <= 0) return nb__erri("nb_sched CosineAnnealingLR: invalid t_max %ld (must be > 0)", c->t_max);
+        if (!isfinite(c->eta_min)) return nb__erri("nb_sched CosineAnnealingLR: invalid eta_min %g", c->eta_min);
         break;
     case NB_SCHED_LINEAR:
         if (!(c->start_factor > 0 && c->start_factor <= 1))
-            return nb__erri("nb_sched LinearLR: invalid start_factor %g (must be in (0, 1])",
-                            c->start_factor);
+            return nb__erri("nb_sched LinearLR: invalid start_factor %g (must be in (0, 1])", c->start_factor);
         if (!(c->end_factor >= 0 && c->end_factor <= 1))
-            return nb__erri("nb_sched LinearLR: invalid end_factor %g (must be in [0, 1])",
-                            c->end_factor);
+            return nb__erri("nb_sched LinearLR: invalid end_factor %g (must be in [0, 1])", c->end_factor);
         if (c->total_iters <= 0)
-            return nb__erri("nb_sched LinearLR: invalid total_iters %ld (must be > 0)",
-                            c->total_iters);
+            return nb__erri("nb_sched LinearLR: invalid total_iters %ld (must be > 0)", c->total_iters);
         break;
     case NB_SCHED_ONECYCLE:
         if (!(c->max_lr >= 0) || !isfinite(c->max_lr))
             return nb__erri("nb_sched OneCycleLR: invalid max_lr %g (must be >= 0)", c->max_lr);
         if (c->total_steps <= 0)
-            return nb__erri("nb_sched OneCycleLR: invalid total_steps %ld (must be > 0)",
-                            c->total_steps);
+            return nb__erri("nb_sched OneCycleLR: invalid total_steps %ld (must be > 0)", c->total_steps);
         if (!(c->pct_start >= 0 && c->pct_start <= 1))
-            return nb__erri("nb_sched OneCycleLR: invalid pct_start %g (must be in [0, 1])",
-                            c->pct_start);
+            return nb__erri("nb_sched OneCycleLR: invalid pct_start %g (must be in [0, 1])", c->pct_start);
         if (!(c->div_factor > 0) || !(c->final_div_factor > 0))
             return nb__erri("nb_sched OneCycleLR: invalid %s %g (must be > 0)",
                             !(c->div_factor > 0) ? "div_factor" : "final_div_factor",
@@ -77,16 +69,13 @@ int nb_sched_validate(const nb_sched_config *c)
             return nb__erri("nb_sched OneCycleLR: invalid %s %g (must be >= 0)",
                             !(c->base_momentum >= 0) ? "base_momentum" : "max_momentum",
                             !(c->base_momentum >= 0) ? c->base_momentum : c->max_momentum);
-        if (c->warmup_iters)
-            return nb__erri("nb_sched OneCycleLR: warmup_iters must be 0 (it has its own warm-up)");
+        if (c->warmup_iters) return nb__erri("nb_sched OneCycleLR: warmup_iters must be 0 (it has its own warm-up)");
         break;
     default: return nb__erri("nb_sched: invalid kind %d", (int)c->kind);
     }
-    if (c->warmup_iters < 0)
-        return nb__erri("nb_sched: invalid warmup_iters %ld (must be >= 0)", c->warmup_iters);
+    if (c->warmup_iters < 0) return nb__erri("nb_sched: invalid warmup_iters %ld (must be >= 0)", c->warmup_iters);
     if (c->warmup_iters > 0 && !(c->warmup_start_factor > 0 && c->warmup_start_factor <= 1))
-        return nb__erri("nb_sched: invalid warmup_start_factor %g (must be in (0, 1])",
-                        c->warmup_start_factor);
+        return nb__erri("nb_sched: invalid warmup_start_factor %g (must be in (0, 1])", c->warmup_start_factor);
     return 0;
 }
 
@@ -108,8 +97,9 @@ static double nb__recursive(const nb_sched_config *c, double base, int64_t e, do
         const double eta = c->eta_min;
         if ((((e - 1 - T) % (2 * T)) + 2 * T) % (2 * T) == 0) /* Python's % */
             return lr + (base - eta) * (1 - cos(nb__pi / (double)T)) / 2;
-        return (1 + cos(nb__pi * (double)e / (double)T)) /
-                   (1 + cos(nb__pi * (double)(e - 1) / (double)T)) * (lr - eta) + eta;
+        return (1 + cos(nb__pi * (double)e / (double)T)) / (1 + cos(nb__pi * (double)(e - 1) / (double)T)) *
+                   (lr - eta) +
+               eta;
     }
     case NB_SCHED_LINEAR: return nb__linear_rec(c->start_factor, c->end_factor, c->total_iters, e, lr);
     default: return lr;
@@ -137,7 +127,9 @@ static double nb__anneal(int linear, double start, double end, double pct)
     return end + (start - end) / 2.0 * cos_out;
 }
 
-typedef struct { double end, lr0, lr1, m0, m1; } nb__phase;
+typedef struct {
+    double end, lr0, lr1, m0, m1;
+} nb__phase;
 
 /* OneCycleLR.get_lr at step e (a pure function of e). */
 static void nb__onecycle(const nb_sched_config *c, int64_t e, double *lr, double *mom)
@@ -201,8 +193,8 @@ int nb_sched_step(nb_sched *s)
     const int64_t e = s->epoch + 1;
     if (c->kind == NB_SCHED_ONECYCLE) {
         if (e > c->total_steps)
-            return nb__erri("nb_sched_step OneCycleLR: tried to step %lld times; total_steps is %ld",
-                            (long long)e + 1, c->total_steps);
+            return nb__erri("nb_sched_step OneCycleLR: tried to step %lld times; total_steps is %ld", (long long)e + 1,
+                            c->total_steps);
         double m;
         nb__onecycle(c, e, &s->lr, &m);
         if (c->cycle_momentum) s->momentum = m;
@@ -242,7 +234,6 @@ int nb_sched_apply(const nb_sched *s, nb_optim *o)
     /* OneCycleLR's lr one step past total_steps is extrapolated and can be
      * negative (linear annealing); no step may use it, so it is clamped. */
     if (nb_optim_set_lr(o, s->lr < 0 ? 0.0 : s->lr)) return -1;
-    if (s->cfg.kind == NB_SCHED_ONECYCLE && s->cfg.cycle_momentum)
-        return nb_optim_set_momentum(o, s->momentum);
+    if (s->cfg.kind == NB_SCHED_ONECYCLE && s->cfg.cycle_momentum) return nb_optim_set_momentum(o, s->momentum);
     return 0;
 }

@@ -29,14 +29,15 @@ static KATTR double nb__hmax(__m256d a)
 {
     double t[4], mx = 0;
     _mm256_storeu_pd(t, a);
-    for (int k = 0; k < 4; k++) if (t[k] > mx) mx = t[k];
+    for (int k = 0; k < 4; k++)
+        if (t[k] > mx) mx = t[k];
     return mx;
 }
 
 /* One step of the sums below: acc += (x / sc)^2 (x itself when !div), and
  * mx = max(|x|, mx). */
-static inline __attribute__((always_inline, target("avx2"))) void
-nb__sumsq_step(__m256d *acc, __m256d *mx, __m256d x, int div, __m256d sc, __m256d sign)
+static inline __attribute__((always_inline, target("avx2"))) void nb__sumsq_step(__m256d *acc, __m256d *mx, __m256d x,
+                                                                                 int div, __m256d sc, __m256d sign)
 {
     __m256d xs = x;
     if (div) xs = _mm256_div_pd(xs, sc);

@@ -184,7 +184,10 @@ void nb_checkpoint_close(nb_checkpoint *ck)
     free(ck);
 }
 
-const char *nb_checkpoint_get(const nb_checkpoint *ck, const char *key) { return ck ? nb_st_meta_get(ck->f, key) : NULL; }
+const char *nb_checkpoint_get(const nb_checkpoint *ck, const char *key)
+{
+    return ck ? nb_st_meta_get(ck->f, key) : NULL;
+}
 
 void nb_checkpoint_allow_nonfinite(nb_checkpoint *ck, int allow)
 {
@@ -198,13 +201,17 @@ static int nb__ck_check_values(const nb_checkpoint *ck, const char *name, const 
     size_t n = 1;
     for (int d = 0; d < t->ndim; d++) n *= t->shape[d];
     for (size_t i = 0; i < n; i++) {
-        double x = t->dtype == NB_ST_F64 ? ((const double *)t->data)[i]
+        double x = t->dtype == NB_ST_F64   ? ((const double *)t->data)[i]
                    : t->dtype == NB_ST_F32 ? (double)((const float *)t->data)[i]
                                            : 0;
         if (!isfinite(x) && !ck->allow_nonfinite)
             return nb__erri("%s: tensor '%s' holds %s at element %zu (a checkpoint of a diverged run? it can be "
-                            "loaded anyway when non-finite values are allowed)", ck->path, name,
-                            isnan(x) ? "NaN" : x > 0 ? "Inf" : "-Inf", i);
+                            "loaded anyway when non-finite values are allowed)",
+                            ck->path, name,
+                            isnan(x) ? "NaN"
+                            : x > 0  ? "Inf"
+                                     : "-Inf",
+                            i);
         if (nonneg && x < 0)
             return nb__erri("%s: tensor '%s' holds %g at element %zu: a second moment is never negative", ck->path,
                             name, x, i);
@@ -246,7 +253,8 @@ static int nb__get_u64(const nb_checkpoint *ck, const char *key, uint64_t *out)
     char *end;
     errno = 0;
     unsigned long long x = strtoull(v, &end, 10);
-    if (*end || errno || v[0] == '-') return nb__erri("%s: metadata '%s' = '%s' is not an unsigned integer", ck->path, key, v);
+    if (*end || errno || v[0] == '-')
+        return nb__erri("%s: metadata '%s' = '%s' is not an unsigned integer", ck->path, key, v);
     *out = x;
     return 0;
 }
@@ -303,14 +311,15 @@ int nb_checkpoint_load_state(const nb_checkpoint *ck, nb_optim *o, nb_sched *s, 
          * count must not make that loop run for hours. */
         if (u > NB__CK_MAX_SCHED_STEPS)
             return nb__erri("%s: metadata 'sched.epoch' = %" PRIu64 " is more than the %llu schedule steps a "
-                            "checkpoint may replay", ck->path, u, (unsigned long long)NB__CK_MAX_SCHED_STEPS);
+                            "checkpoint may replay",
+                            ck->path, u, (unsigned long long)NB__CK_MAX_SCHED_STEPS);
         if (nb_sched_seek(s, (int64_t)u)) return nb__ck_fail(ck);
     }
     if (p) {
         uint64_t v[16];
-        const char *keys[] = {"step", "epoch", "loader.n", "loader.epoch", "loader.pos", "loader.rng0", "loader.rng1",
-                              "loader.rng2", "loader.rng3", "rng0", "rng1", "rng2", "rng3", "rng.has_spare",
-                              "rng.spare_bits"};
+        const char *keys[] = {"step",        "epoch",       "loader.n",    "loader.epoch",  "loader.pos",
+                              "loader.rng0", "loader.rng1", "loader.rng2", "loader.rng3",   "rng0",
+                              "rng1",        "rng2",        "rng3",        "rng.has_spare", "rng.spare_bits"};
         for (int i = 0; i < 15; i++)
             if (nb__get_u64(ck, keys[i], &v[i])) return -1;
         /* the counts a resumed run loops to: in range, or it runs for ever */

@@ -10,7 +10,8 @@ int nb_evaluate(nb_model *m, nb_ctx *c, const nb_dataset *ds, size_t batch, nb_e
     if (!m || !c || !ds || !out || batch == 0) return nb__erri("evaluate: NULL argument or batch 0");
     if (nb_model_finalize(m)) return -1;
     if (nb_model_in_width(m) != ds->d)
-        return nb__erri("evaluate: the model takes %zu inputs but %s has %zu features", nb_model_in_width(m), ds->name, ds->d);
+        return nb__erri("evaluate: the model takes %zu inputs but %s has %zu features", nb_model_in_width(m), ds->name,
+                        ds->d);
     if ((int)nb_model_out_width(m) < ds->n_classes)
         return nb__erri("evaluate: the model has %zu outputs but %s has %d classes", nb_model_out_width(m), ds->name,
                         ds->n_classes);

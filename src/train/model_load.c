@@ -33,7 +33,8 @@ static nb_model *nb__legacy_model(const nb_checkpoint *ck, const char *path, nb_
     const char *model = nb_checkpoint_get(ck, "model"), *act = nb_checkpoint_get(ck, "act");
     if (!model || !act)
         return nb__err("%s: the checkpoint has no model description (metadata 'spec') nor an MLP configuration "
-                       "(model/act)", path);
+                       "(model/act)",
+                       path);
     nb_mlp_config cfg = {0};
     if (nb_mlp_parse_widths(&cfg, model)) return NULL;
     int k = nb_act_parse(act);
@@ -55,13 +56,15 @@ nb_model *nb_model_from_checkpoint(const nb_checkpoint *ck, const char *path)
     const char *dts = nb_checkpoint_get(ck, "dtype"), *spec = nb_checkpoint_get(ck, "spec");
     nb_dtype dt = NB_F32;
     if (dts && !strcmp(dts, "float64")) dt = NB_F64;
-    else if (dts && strcmp(dts, "float32")) return nb__err("%s: metadata 'dtype' = '%.40s' is not float32/float64", path, dts);
+    else if (dts && strcmp(dts, "float32"))
+        return nb__err("%s: metadata 'dtype' = '%.40s' is not float32/float64", path, dts);
     nb_model *m;
     if (spec) {
         size_t shape[NB_MAX_DIMS];
         const char *in = nb_checkpoint_get(ck, "input_shape");
         int nd = nb__parse_shape(in, shape);
-        if (nd < 0) return nb__err("%s: metadata 'input_shape' = '%.40s' is not a shape like 1,28,28", path, in ? in : "");
+        if (nd < 0)
+            return nb__err("%s: metadata 'input_shape' = '%.40s' is not a shape like 1,28,28", path, in ? in : "");
         m = nb_model_from_spec(spec, dt, nd, shape);
     } else {
         m = nb__legacy_model(ck, path, dt);
@@ -131,7 +134,8 @@ int nb_model_load_torch(nb_model *m, const char *path)
             for (int d = 0; d < t->ndim && at < sizeof a; d++)
                 at += (size_t)snprintf(a + at, sizeof a - at, "%s%zu", d ? ", " : "", t->shape[d]);
             if (at < sizeof a) snprintf(a + at, sizeof a - at, "]");
-            nb__erri("%s: '%s' has shape %s in the file, the model's '%s' is %s", path, t->name, a, e->name, nb__shp(e->t));
+            nb__erri("%s: '%s' has shape %s in the file, the model's '%s' is %s", path, t->name, a, e->name,
+                     nb__shp(e->t));
             goto out;
         }
         int ok = t->dtype == NB_ST_F32 || t->dtype == NB_ST_F64 || t->dtype == NB_ST_I64 || t->dtype == NB_ST_I32;

@@ -18,8 +18,8 @@ static size_t nb__count_correct(const nb_tensor *logits, const int32_t *y, size_
     return correct;
 }
 
-int (nb_train_step)(nb_model *m, nb_optim *o, nb_ctx *c, const void *x, const int32_t *y, size_t n,
-                  const nb_step_opts *opts, nb_step_result *res)
+int(nb_train_step)(nb_model *m, nb_optim *o, nb_ctx *c, const void *x, const int32_t *y, size_t n,
+                   const nb_step_opts *opts, nb_step_result *res)
 {
     static const nb_step_opts none = {0};
     if (!opts) opts = &none;

@@ -77,10 +77,9 @@ __attribute__((target("avx2,fma"))) static double fma_peak(void)
     double best = 0;
     for (int rep = 0; rep < 5; rep++) {
         const __m256 a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
-        __m256 c0 = _mm256_set1_ps(0), c1 = _mm256_set1_ps(1), c2 = _mm256_set1_ps(2),
-               c3 = _mm256_set1_ps(3), c4 = _mm256_set1_ps(4), c5 = _mm256_set1_ps(5),
-               c6 = _mm256_set1_ps(6), c7 = _mm256_set1_ps(7), c8 = _mm256_set1_ps(8),
-               c9 = _mm256_set1_ps(9);
+        __m256 c0 = _mm256_set1_ps(0), c1 = _mm256_set1_ps(1), c2 = _mm256_set1_ps(2), c3 = _mm256_set1_ps(3),
+               c4 = _mm256_set1_ps(4), c5 = _mm256_set1_ps(5), c6 = _mm256_set1_ps(6), c7 = _mm256_set1_ps(7),
+               c8 = _mm256_set1_ps(8), c9 = _mm256_set1_ps(9);
         const double t0 = now();
         for (size_t i = 0; i < iters; i++) {
             c0 = _mm256_fmadd_ps(c0, a, b), c1 = _mm256_fmadd_ps(c1, a, b);
@@ -153,10 +152,8 @@ static void run(const contender *c, const shape *s)
         return;
     }
 #endif
-    if (use_f64)
-        nb_k_gemm_f64(s->ta, s->tb, s->M, s->N, s->K, 1.0, A, lda, B, ldb, s->beta, C, ldc);
-    else
-        nb_k_gemm_f32(s->ta, s->tb, s->M, s->N, s->K, 1.0f, A, lda, B, ldb, (float)s->beta, C, ldc);
+    if (use_f64) nb_k_gemm_f64(s->ta, s->tb, s->M, s->N, s->K, 1.0, A, lda, B, ldb, s->beta, C, ldc);
+    else nb_k_gemm_f32(s->ta, s->tb, s->M, s->N, s->K, 1.0f, A, lda, B, ldb, (float)s->beta, C, ldc);
 }
 
 /* GFLOP/s of each contender: batches of >= 10 ms, alternating between them,
@@ -248,11 +245,15 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "-r") && i + 1 < argc) reps = atoi(argv[++i]) > 0 ? atoi(argv[i]) : 1;
         else if (!strcmp(argv[i], "-p") && i + 1 < argc) {
             const char *p = argv[++i];
-            path = !strcmp(p, "generic") ? NB__GEMM_GENERIC : !strcmp(p, "avx2") ? NB__GEMM_AVX2
-                 : !strcmp(p, "avx512") ? NB__GEMM_AVX512 : -1;
+            path = !strcmp(p, "generic")  ? NB__GEMM_GENERIC
+                   : !strcmp(p, "avx2")   ? NB__GEMM_AVX2
+                   : !strcmp(p, "avx512") ? NB__GEMM_AVX512
+                                          : -1;
         } else {
-            fprintf(stderr, "usage: %s [-d] [-s] [-q] [-c] [-r REPS] [-t THREADS] [-p generic|avx2|avx512]\n"
-                            "       %s -j [-d] [-q] [-r REPS] [-T 1,2] [-f SUBSTRING]\n", argv[0], argv[0]);
+            fprintf(stderr,
+                    "usage: %s [-d] [-s] [-q] [-c] [-r REPS] [-t THREADS] [-p generic|avx2|avx512]\n"
+                    "       %s -j [-d] [-q] [-r REPS] [-T 1,2] [-f SUBSTRING]\n",
+                    argv[0], argv[0]);
             return 2;
         }
     }
@@ -319,9 +320,8 @@ int main(int argc, char **argv)
 #ifdef NB_BENCH_OPENBLAS
         cs[ncont++] = (contender){1, 0, threads, "OpenBLAS"};
 #endif
-        printf("%s, nabla path %s; GFLOP/s (best of %d batches, %s time), threads %d\n",
-               use_f64 ? "double" : "float", nb__gemm_path_name(nb__gemm_path()), reps,
-               use_cpu_time ? "CPU" : "wall", threads);
+        printf("%s, nabla path %s; GFLOP/s (best of %d batches, %s time), threads %d\n", use_f64 ? "double" : "float",
+               nb__gemm_path_name(nb__gemm_path()), reps, use_cpu_time ? "CPU" : "wall", threads);
         printf("%-24s %16s %8s", "shape", "M x N x K", "nabla");
 #ifdef NB_BENCH_OPENBLAS
         printf(" %8s %6s", "OpenBLAS", "ratio");
@@ -358,8 +358,7 @@ int main(int argc, char **argv)
                 if (usable) {
                     gflops(s, &nb, 1, g);
                     printf(" %8.1f", g[0]);
-                }
-                else printf(" %8s", "-");
+                } else printf(" %8s", "-");
             }
             nb__gemm_set_path(path, NB__GEMM_CHOOSE);
         }

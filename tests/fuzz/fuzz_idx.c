@@ -75,9 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t len = 0;
     const uint8_t *in = data;
     switch (mode & 3) {
-    case 0:
-        len = size;
-        break;
+    case 0: len = size; break;
     case 1:
         if (fz_gzip(data, size, &buf, &len)) abort();
         in = buf;

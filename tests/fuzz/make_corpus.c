@@ -51,25 +51,44 @@ static void idx_seeds(void)
 {
     unsigned char b[4096];
     size_t n;
-    n = idx(b, 0, 0x08, 2, (uint32_t[]){2, 3}, 1); put("idx", "u8_2x3", b, n);
-    n = idx(b, 1, 0x08, 3, (uint32_t[]){2, 2, 2}, 1); put("idx", "u8_2x2x2_gzip", b, n);
-    n = idx(b, 0, 0x08, 1, (uint32_t[]){5}, 1); put("idx", "u8_labels", b, n);
-    n = idx(b, 0, 0x09, 1, (uint32_t[]){4}, 1); put("idx", "i8_1d", b, n);
-    n = idx(b, 0, 0x0B, 2, (uint32_t[]){2, 2}, 2); put("idx", "i16_2x2", b, n);
-    n = idx(b, 1, 0x0C, 1, (uint32_t[]){3}, 4); put("idx", "i32_labels_gzip", b, n);
-    n = idx(b, 0, 0x0D, 1, (uint32_t[]){2}, 4); put("idx", "f32_1d", b, n);
-    n = idx(b, 0, 0x0E, 2, (uint32_t[]){1, 2}, 8); put("idx", "f64_1x2", b, n);
-    n = idx(b, 3 | (15u << 3), 0x08, 2, (uint32_t[]){3, 3}, 1); put("idx", "u8_two_members", b, n);
-    n = idx(b, 2 | 8 | (12u << 4), 0x08, 2, (uint32_t[]){4, 4}, 1); put("idx", "gzip_cut", b, n);
-    n = idx(b, 2 | (7u << 4), 0x08, 2, (uint32_t[]){4, 4}, 1); put("idx", "gzip_flipped", b, n);
-    n = idx(b, 1 | 4, 0x08, 1, (uint32_t[]){64}, 1); put("idx", "gzip_small_cap", b, n);
-    n = idx(b, 0, 0x08, 2, (uint32_t[]){2, 3}, 1); put("idx", "near_short", b, n - 1);
-    n = idx(b, 0, 0x08, 2, (uint32_t[]){2, 3}, 1); b[n++] = 9; put("idx", "near_long", b, n);
-    n = idx(b, 0, 0x0A, 1, (uint32_t[]){2}, 1); put("idx", "near_bad_type", b, n);
-    n = idx(b, 0, 0x08, 2, (uint32_t[]){0, 3}, 1); put("idx", "near_zero_dim", b, n);
-    n = idx(b, 0, 0x08, 1, (uint32_t[]){0xFFFFFFFFu}, 0); put("idx", "near_huge_dim", b, n);
+    n = idx(b, 0, 0x08, 2, (uint32_t[]){2, 3}, 1);
+    put("idx", "u8_2x3", b, n);
+    n = idx(b, 1, 0x08, 3, (uint32_t[]){2, 2, 2}, 1);
+    put("idx", "u8_2x2x2_gzip", b, n);
+    n = idx(b, 0, 0x08, 1, (uint32_t[]){5}, 1);
+    put("idx", "u8_labels", b, n);
+    n = idx(b, 0, 0x09, 1, (uint32_t[]){4}, 1);
+    put("idx", "i8_1d", b, n);
+    n = idx(b, 0, 0x0B, 2, (uint32_t[]){2, 2}, 2);
+    put("idx", "i16_2x2", b, n);
+    n = idx(b, 1, 0x0C, 1, (uint32_t[]){3}, 4);
+    put("idx", "i32_labels_gzip", b, n);
+    n = idx(b, 0, 0x0D, 1, (uint32_t[]){2}, 4);
+    put("idx", "f32_1d", b, n);
+    n = idx(b, 0, 0x0E, 2, (uint32_t[]){1, 2}, 8);
+    put("idx", "f64_1x2", b, n);
+    n = idx(b, 3 | (15u << 3), 0x08, 2, (uint32_t[]){3, 3}, 1);
+    put("idx", "u8_two_members", b, n);
+    n = idx(b, 2 | 8 | (12u << 4), 0x08, 2, (uint32_t[]){4, 4}, 1);
+    put("idx", "gzip_cut", b, n);
+    n = idx(b, 2 | (7u << 4), 0x08, 2, (uint32_t[]){4, 4}, 1);
+    put("idx", "gzip_flipped", b, n);
+    n = idx(b, 1 | 4, 0x08, 1, (uint32_t[]){64}, 1);
+    put("idx", "gzip_small_cap", b, n);
+    n = idx(b, 0, 0x08, 2, (uint32_t[]){2, 3}, 1);
+    put("idx", "near_short", b, n - 1);
+    n = idx(b, 0, 0x08, 2, (uint32_t[]){2, 3}, 1);
+    b[n++] = 9;
+    put("idx", "near_long", b, n);
+    n = idx(b, 0, 0x0A, 1, (uint32_t[]){2}, 1);
+    put("idx", "near_bad_type", b, n);
+    n = idx(b, 0, 0x08, 2, (uint32_t[]){0, 3}, 1);
+    put("idx", "near_zero_dim", b, n);
+    n = idx(b, 0, 0x08, 1, (uint32_t[]){0xFFFFFFFFu}, 0);
+    put("idx", "near_huge_dim", b, n);
     n = idx(b, 0, 0x0D, 1, (uint32_t[]){1}, 0);
-    memcpy(b + n, "\x7f\xc0\0\0", 4); put("idx", "near_f32_nan", b, n + 4);
+    memcpy(b + n, "\x7f\xc0\0\0", 4);
+    put("idx", "near_f32_nan", b, n + 4);
     /* A real gzip stream given raw (mode 0). */
     unsigned char raw[64], gz[256];
     size_t rn = idx(raw, 0, 0x08, 1, (uint32_t[]){6}, 1) - 1;
@@ -151,8 +170,11 @@ static void st_seeds(const char *tmp)
     float w[6] = {1, 2, 3, 4, 5, 6};
     int64_t k[2] = {7, 8};
     double d = 0.5;
-    nb_st_tensor ts[] = {{"w", NB_ST_F32, 2, {2, 3}, w}, {"k", NB_ST_I64, 1, {2}, k}, {"s", NB_ST_U8, 0, {0}, "x"},
-                         {"d", NB_ST_F64, 0, {0}, &d}, {"e", NB_ST_F32, 2, {0, 3}, NULL}};
+    nb_st_tensor ts[] = {{"w", NB_ST_F32, 2, {2, 3}, w},
+                         {"k", NB_ST_I64, 1, {2}, k},
+                         {"s", NB_ST_U8, 0, {0}, "x"},
+                         {"d", NB_ST_F64, 0, {0}, &d},
+                         {"e", NB_ST_F32, 2, {0, 3}, NULL}};
     nb_st_meta m[] = {{"format", "pt"}, {"note", "h\xc3\xa9llo \"q\"\n"}};
     if (nb_st_save(tmp, ts, 5, m, 2) == 0) st_file("safetensors", "mixed", tmp);
     if (nb_st_save(tmp, ts, 1, NULL, 0) == 0) st_file("safetensors", "one_f32", tmp);
@@ -160,17 +182,20 @@ static void st_seeds(const char *tmp)
     st_raw("safetensors", "empty_object", "{}      ", NULL, 0);
     st_raw("safetensors", "unaligned_foreign",
            "{\"b\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]},"
-           "\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[1,9]}}", "\1\0\0\x80\x3f\0\0\0\x40", 9);
+           "\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[1,9]}}",
+           "\1\0\0\x80\x3f\0\0\0\x40", 9);
     st_raw("safetensors", "all_dtypes",
            "{\"a\":{\"dtype\":\"BOOL\",\"shape\":[1],\"data_offsets\":[0,1]},"
            "\"b\":{\"dtype\":\"BF16\",\"shape\":[1],\"data_offsets\":[1,3]},"
            "\"c\":{\"dtype\":\"U16\",\"shape\":[],\"data_offsets\":[3,5]},"
            "\"d\":{\"dtype\":\"F8_E4M3\",\"shape\":[1,1],\"data_offsets\":[5,6]},"
-           "\"e\":{\"dtype\":\"U64\",\"shape\":[1],\"data_offsets\":[6,14]}}", "01234567890123", 14);
+           "\"e\":{\"dtype\":\"U64\",\"shape\":[1],\"data_offsets\":[6,14]}}",
+           "01234567890123", 14);
     st_raw("safetensors", "near_gap", "{\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[1,2]}}", "xy", 2);
     st_raw("safetensors", "near_overlap",
            "{\"a\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[0,2]},"
-           "\"b\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[1,3]}}", "xyz", 3);
+           "\"b\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[1,3]}}",
+           "xyz", 3);
     st_raw("safetensors", "near_dtype", "{\"a\":{\"dtype\":\"F31\",\"shape\":[1],\"data_offsets\":[0,4]}}", "abcd", 4);
     st_raw("safetensors", "near_escape", "{\"__metadata__\":{\"k\":\"\\ud83d\\ude00\\u00e9\\n\"}}", NULL, 0);
     st_raw("safetensors", "near_trailing", "{\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}", "xy", 2);
@@ -180,9 +205,9 @@ static void st_seeds(const char *tmp)
 static void spec_seeds(void)
 {
     const char *s[][2] = {
-        {"mnist", "784-128-10"}, {"two", "2-3"}, {"deep", "4-4-4-4-4-4-2"}, {"max", "1000000-1"},
-        {"zero", "0-1"},         {"dash", "1--2"}, {"trailing", "2-"},    {"lead", "-2-3"},
-        {"over", "1000001-2"},   {"one", "7"},     {"letters", "784-x-10"}, {"act", "leaky_relu"},
+        {"mnist", "784-128-10"}, {"two", "2-3"},       {"deep", "4-4-4-4-4-4-2"}, {"max", "1000000-1"},
+        {"zero", "0-1"},         {"dash", "1--2"},     {"trailing", "2-"},        {"lead", "-2-3"},
+        {"over", "1000001-2"},   {"one", "7"},         {"letters", "784-x-10"},   {"act", "leaky_relu"},
         {"init", "kaiming"},     {"space", "784 -10"},
     };
     for (size_t i = 0; i < sizeof s / sizeof s[0]; i++) put("model_spec", s[i][0], s[i][1], strlen(s[i][1]));
@@ -214,7 +239,8 @@ static void ck(const char *tmp, const char *name, const char *spec, nb_dtype dt,
     nb_sched s;
     nb_sched_init(&s, &sc, oc.lr);
     for (int i = 0; i < steps; i++) nb_sched_step(&s);
-    nb_progress p = {.step = steps, .epoch = 1, .loader = {.n = 10, .epoch = 1, .pos = 4, .rng = {1, 2, 3, 4}}, .rng = r};
+    nb_progress p = {
+        .step = steps, .epoch = 1, .loader = {.n = 10, .epoch = 1, .pos = 4, .rng = {1, 2, 3, 4}}, .rng = r};
     nb_kv kv[] = {{"model", spec}, {"act", "relu"}, {"batchnorm", bn ? "1" : "0"}};
     if (nb_checkpoint_save(tmp, m, o, &s, with_progress ? &p : NULL, kv, 3) != 0) {
         fprintf(stderr, "%s\n", nb_errmsg());

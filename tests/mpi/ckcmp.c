@@ -68,8 +68,8 @@ int main(int argc, char **argv)
         compared++;
     }
     if (!rc) {
-        printf("ckcmp: %zu tensors, worst relative difference %.3g (%s), tolerance %.3g\n", compared, worst,
-               worst_name, tol);
+        printf("ckcmp: %zu tensors, worst relative difference %.3g (%s), tolerance %.3g\n", compared, worst, worst_name,
+               tol);
         rc = worst <= tol && compared ? 0 : 1;
     }
     nb_st_free(a);
