@@ -17,14 +17,17 @@ FILE *nb_fopen_out(const char *path, const char *mode)
     int fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | (append ? O_APPEND : 0), 0666);
     if (fd < 0) return NULL;
     struct stat st;
-    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+    /* a regular file, or a character device such as /dev/null (where the
+     * other ranks of --ddp send their metrics); never a FIFO or socket */
+    if (fstat(fd, &st) || !(S_ISREG(st.st_mode) || S_ISCHR(st.st_mode))) {
         close(fd);
         errno = EINVAL;
         return NULL;
     }
     int fl = fcntl(fd, F_GETFL);
     FILE *f = NULL;
-    if (fl >= 0 && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == 0 && (append || ftruncate(fd, 0) == 0))
+    if (fl >= 0 && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == 0 &&
+        (append || !S_ISREG(st.st_mode) || ftruncate(fd, 0) == 0))
         f = fdopen(fd, append ? "a" : "w");
     if (!f) {
         int e = errno;
