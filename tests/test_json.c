@@ -31,6 +31,24 @@ TEST(json, write_string_escapes)
     CHECK(!strcmp(t_written("caf\xc3\xa9", b, sizeof b), "\"caf\xc3\xa9\"")); /* UTF-8 as it is */
 }
 
+TEST(json, write_number_nine_digits_or_null)
+{
+    FILE *f = tmpfile();
+    CHECK(f != NULL);
+    if (!f) return;
+    double v[] = {0.1, -1.5e-3, 123456789012.0, NAN, INFINITY, -INFINITY};
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        nb_json_write_number(f, v[i]);
+        fputc(' ', f);
+    }
+    rewind(f);
+    char b[128];
+    size_t n = fread(b, 1, sizeof b - 1, f);
+    b[n] = '\0';
+    fclose(f);
+    CHECK_MSG(!strcmp(b, "0.1 -0.0015 1.23456789e+11 null null null "), "%s", b);
+}
+
 TEST(json, written_strings_read_back)
 {
     const char *s = "x\"\\\n\t\r\x02y";

@@ -85,14 +85,14 @@ static void nb__json_check(const nb_doctor_report *rep, int id)
     fputs(",\"status\":", f);
     nb_json_write_string(f, nb_check_status_name(k->status));
     fputs(",\"value\":", f);
-    nb_json_num(f, k->value);
+    nb_json_write_number(f, k->value);
     fputs(",\"title\":", f);
     nb_json_write_string(f, k->title);
     fputs(",\"detail\":", f);
     nb_json_write_string(f, k->detail);
     fputs(",\"advice\":", f);
     nb_json_write_string(f, k->advice);
-#define NUM(key, v) (fputs(",\"" key "\":", f), nb_json_num(f, (v)))
+#define NUM(key, v) (fputs(",\"" key "\":", f), nb_json_write_number(f, (v)))
     switch (id) {
     case NB_DOC_INPUT_STATS:
         NUM("mean", rep->in_mean), NUM("std", rep->in_std), NUM("min", rep->in_min), NUM("max", rep->in_max);

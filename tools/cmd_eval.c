@@ -70,9 +70,9 @@ static int nb__eval(int argc, char **argv)
         printf("{\"checkpoint\":");
         nb_json_write_string(stdout, path);
         printf(",\"n\":%zu,\"test_loss\":", ev.n);
-        nb_json_num(stdout, ev.loss);
+        nb_json_write_number(stdout, ev.loss);
         printf(",\"test_acc\":");
-        nb_json_num(stdout, ev.accuracy);
+        nb_json_write_number(stdout, ev.accuracy);
         printf(",\"confusion\":[");
         for (int i = 0; i < C; i++) {
             printf(i ? ",[" : "[");
@@ -255,7 +255,7 @@ static int nb__predict(int argc, char **argv)
             printf(",\"probs\":[");
             for (size_t k = 0; k < C; k++) {
                 if (k) putchar(',');
-                nb_json_num(stdout, nb_get(p, i * C + k));
+                nb_json_write_number(stdout, nb_get(p, i * C + k));
             }
             printf("]}\n");
         } else {

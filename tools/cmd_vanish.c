@@ -207,7 +207,7 @@ static const char *nb__verdict(const nb__row *r, char *buf, size_t size)
 static void nb__json_key_num(FILE *f, const char *key, double v)
 {
     fprintf(f, ",\"%s\":", key);
-    nb_json_num(f, v);
+    nb_json_write_number(f, v);
 }
 
 static void nb__json_row(FILE *f, const nb__row *r)
@@ -222,7 +222,7 @@ static void nb__json_row(FILE *f, const nb__row *r)
     fputs(",\"init\":", f);
     nb_json_write_string(f, nb_init_name(c->init));
     fputs(",\"init_std\":", f);
-    if (c->init == NB_INIT_NORMAL) nb_json_num(f, c->init_std);
+    if (c->init == NB_INIT_NORMAL) nb_json_write_number(f, c->init_std);
     else fputs("null", f);
     fprintf(f, ",\"batchnorm\":%s,\"residual\":%s,\"depth\":%d,\"width\":%zu,\"steps\":%ld,\"batch\":%zu",
             c->batchnorm ? "true" : "false", c->residual ? "true" : "false", c->depth, c->width, c->steps, c->batch);
@@ -235,7 +235,7 @@ static void nb__json_row(FILE *f, const nb__row *r)
         fputs(t ? ",\"grad_norms_trained\":[" : ",\"grad_norms\":[", f);
         for (int k = 0; k < v->depth; k++) {
             if (k) fputc(',', f);
-            nb_json_num(f, g[k]);
+            nb_json_write_number(f, g[k]);
         }
         fputc(']', f);
     }

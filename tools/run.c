@@ -328,12 +328,6 @@ size_t nb_run_config_kv(const nb_run_cfg *r, nb_kv *kv, size_t max)
     return n;
 }
 
-void nb_json_num(FILE *f, double v)
-{
-    if (isfinite(v)) fprintf(f, "%.9g", v);
-    else fputs("null", f);
-}
-
 double nb_now(void)
 {
     struct timespec ts;

@@ -81,8 +81,6 @@ size_t nb_run_config_kv(const nb_run_cfg *r, nb_kv *kv, size_t max);
  * each command describes itself). */
 const char *nb_run_flags_help(void);
 
-/* A JSON number, or null when not finite. */
-void nb_json_num(FILE *f, double v);
 /* Make the output folder (mkdir -p) and check that files can be created
  * in it; 0, or -1 with errno set. */
 int nb_out_dir(const char *dir);

@@ -53,6 +53,9 @@ NB_API int nb_json_bool(const nb_json_value *v);
 /* Write s (NULL: "") as a quoted JSON string: '"' and '\\' escaped, \n \t \r
  * as such, other bytes below 0x20 as \u00XX, everything else as it is. */
 NB_API void nb_json_write_string(FILE *f, const char *s);
+/* Write v as a JSON number with 9 significant digits (enough for a float),
+ * or null when v is NaN or infinite (JSON has neither). */
+NB_API void nb_json_write_number(FILE *f, double v);
 
 #ifdef __cplusplus
 }

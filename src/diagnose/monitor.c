@@ -471,12 +471,6 @@ char *nb_monitor_warning_str(const nb_monitor_warning *w, char *buf, size_t size
     return buf;
 }
 
-static void nb__jnum(FILE *f, double v)
-{
-    if (isfinite(v)) fprintf(f, "%.9g", v);
-    else fputs("null", f);
-}
-
 void nb_monitor_warning_json(const nb_monitor_warning *w, FILE *f)
 {
     if (!w || !f) return;
@@ -486,10 +480,10 @@ void nb_monitor_warning_json(const nb_monitor_warning *w, FILE *f)
     fputs(",\"where\":", f);
     nb_json_write_string(f, w->where);
     fputs(",\"value\":", f);
-    if (isfinite(w->value)) nb__jnum(f, w->value);
+    if (isfinite(w->value)) nb_json_write_number(f, w->value);
     else nb_json_write_string(f, isnan(w->value) ? "NaN" : (w->value > 0 ? "Inf" : "-Inf"));
     fputs(",\"threshold\":", f);
-    nb__jnum(f, w->threshold);
+    nb_json_write_number(f, w->threshold);
     fputs(",\"message\":", f);
     nb_json_write_string(f, nb_monitor_warning_str(w, line, sizeof line));
     fputs("}\n", f);
@@ -499,22 +493,22 @@ void nb_monitor_record_json(const nb_monitor_record *r, FILE *f)
 {
     if (!r || !f) return;
     fprintf(f, "{\"event\":\"monitor\",\"step\":%lld,\"loss\":", (long long)r->step);
-    nb__jnum(f, r->loss);
+    nb_json_write_number(f, r->loss);
     fputs(",\"grad_norm\":", f);
-    nb__jnum(f, r->grad_norm);
+    nb_json_write_number(f, r->grad_norm);
     fputs(",\"grad_norm_clipped\":", f);
-    nb__jnum(f, r->grad_norm_clipped);
+    nb_json_write_number(f, r->grad_norm_clipped);
     fprintf(f, ",\"updated\":%s,\"warnings\":%zu,\"params\":[", r->updated ? "true" : "false", r->n_warnings);
     for (size_t i = 0; i < r->n_params; i++) {
         const nb_monitor_param *p = &r->params[i];
         fputs(i ? ",{\"name\":" : "{\"name\":", f);
         nb_json_write_string(f, p->name);
         fprintf(f, ",\"numel\":%zu,\"grad_norm\":", p->numel);
-        nb__jnum(f, p->grad_norm);
+        nb_json_write_number(f, p->grad_norm);
         fputs(",\"param_norm\":", f);
-        nb__jnum(f, p->param_norm);
+        nb_json_write_number(f, p->param_norm);
         fputs(",\"update_ratio\":", f);
-        nb__jnum(f, p->update_ratio);
+        nb_json_write_number(f, p->update_ratio);
         fputc('}', f);
     }
     fputs("],\"layers\":[", f);
@@ -523,7 +517,7 @@ void nb_monitor_record_json(const nb_monitor_record *r, FILE *f)
         fprintf(f, "%s{\"layer\":%zu,\"kind\":", i ? "," : "", l->layer);
         nb_json_write_string(f, l->kind);
         fprintf(f, ",\"units\":%zu,\"%s\":", l->units, strcmp(l->kind, "relu") ? "saturated_frac" : "dead_frac");
-        nb__jnum(f, strcmp(l->kind, "relu") ? l->saturated_frac : l->dead_frac);
+        nb_json_write_number(f, strcmp(l->kind, "relu") ? l->saturated_frac : l->dead_frac);
         fputc('}', f);
     }
     fputs("]}\n", f);

@@ -518,6 +518,12 @@ void nb_json_write_string(FILE *f, const char *s)
     fputc('"', f);
 }
 
+void nb_json_write_number(FILE *f, double v)
+{
+    if (isfinite(v)) fprintf(f, "%.9g", v);
+    else fputs("null", f);
+}
+
 /* ------------------------------------------------------- the public reader */
 struct nb_json {
     nb__json j;
