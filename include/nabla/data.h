@@ -148,6 +148,41 @@ NB_API nb_dataset *nb_csv_load(const char *path, const nb_csv_opts *opts);
  * messages in place of the path. */
 NB_API nb_dataset *nb_csv_parse(const void *buf, size_t len, const char *name, const nb_csv_opts *opts);
 
+/* ------------------------------------------------------------------ text */
+/* Plain text for character-level models (nabla train --text).  Bytes map
+ * to a fixed alphabet of NB_TEXT_VOCAB ids: '\n' is 0, the printable ASCII
+ * characters 32..126 are 1..95, a tab reads as a space and any other byte
+ * (control characters, UTF-8 sequences) as '?'. */
+#define NB_TEXT_VOCAB 96
+#define NB_TEXT_DEFAULT_MAX_BYTES ((size_t)1 << 30)
+/* nb_text_split: chunks of NB_TEXT_CHUNK ids in order; every
+ * NB_TEXT_VAL_EVERY-th chunk (the 20th, 40th, ...) is validation. */
+#define NB_TEXT_CHUNK ((size_t)8192)
+#define NB_TEXT_VAL_EVERY 20
+typedef struct nb_text {
+    uint8_t *ids; /* n ids in [0, NB_TEXT_VOCAB) */
+    size_t n, cap;
+    int n_files; /* files read */
+} nb_text;
+NB_API int nb_text_encode(int byte); /* a byte's id */
+NB_API int nb_text_decode(int id);   /* an id's byte ('?' outside the alphabet) */
+/* Read files and folders in order (a folder: its regular files that are not
+ * links, hidden or binary — fortune's .dat indexes are skipped — sorted by
+ * name) into one stream.  A file with a NUL byte is refused.  max_bytes 0 =
+ * 1 GiB.  NULL with nb_errmsg() naming the file on error. */
+NB_API nb_text *nb_text_load(const char *const *paths, int n_paths, size_t max_bytes);
+/* A text of ids (each < NB_TEXT_VOCAB), copied. */
+NB_API nb_text *nb_text_from_ids(const uint8_t *ids, size_t n);
+NB_API void nb_text_free(nb_text *t);
+/* Training and validation streams (see NB_TEXT_CHUNK); -1 when the text is
+ * too short to give both. */
+NB_API int nb_text_split(const nb_text *t, nb_text **train, nb_text **val);
+/* Windows of seq_len + 1 ids, starting every seq_len ids: sample i is
+ * ids[i*seq_len .. i*seq_len + seq_len] (inputs are the first seq_len, each
+ * next id is the target of the one before); y is the window's last id.  A
+ * uint8 dataset with one dim {seq_len + 1}, mean 0, std 1. */
+NB_API nb_dataset *nb_text_windows(const nb_text *t, size_t seq_len, const char *name);
+
 /* ----------------------------------------------------------- Fashion-MNIST */
 #define NB_FASHION_MNIST_DEBIAN_DIR "/usr/share/datasets/fashion-mnist"
 /* Pixel mean and std over the 60000 training images, pixels scaled to [0,1]:
