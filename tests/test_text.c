@@ -2,7 +2,12 @@
  * and linked files skipped), the validation split and the windows. */
 #include "t.h"
 
+#include "../src/nn/nn_internal.h"
 #include "nabla/data.h"
+#include "nabla/optim.h"
+#include "nabla/train.h"
+
+#include <math.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,9 +88,19 @@ TEST(text, split_and_windows)
 
     nb_dataset *w = nb_text_windows(va, 100, "val");
     CHECK_OK(w);
-    CHECK(w->n == (NB_TEXT_CHUNK - 1) / 100 && w->d == 101 && w->n_classes == NB_TEXT_VOCAB);
-    CHECK(w->mean == 0 && w->std == 1 && nb_dataset_validate(w) == 0);
-    CHECK(w->x8[101] == va->ids[100] && w->y[0] == va->ids[100]); /* windows overlap by one id */
+    CHECK(w->n == (NB_TEXT_CHUNK - 1) / 100 && w->d == 100 && w->n_classes == NB_TEXT_VOCAB);
+    CHECK(w->mean == 0 && w->std == 1 && nb_dataset_validate(w) == 0 && nb_dataset_labels_per_sample(w) == 100);
+    CHECK(w->xf[100] == va->ids[100] && w->y[99] == va->ids[100] && w->y[100] == va->ids[101]);
+    /* the loader hands over the ids unchanged, and one label per step */
+    double xb[2 * 100];
+    int32_t yb[2 * 100];
+    CHECK_OK(nb_dataset_gather(w, (size_t[]){3, 0}, 2, 0, w->mean, w->std, NB_F64, xb, yb) == 0);
+    CHECK(xb[0] == va->ids[300] && xb[100] == va->ids[0] && yb[0] == va->ids[301] && yb[199] == va->ids[100]);
+    nb_dataset *sub = nb_dataset_subset(w, (size_t[]){1}, 1);
+    CHECK(sub && sub->y_per == 100 && sub->y[0] == va->ids[101] && nb_dataset_validate(sub) == 0);
+    nb_dataset_free(sub);
+    w->y[250] = NB_TEXT_VOCAB;
+    CHECK(nb_dataset_validate(w) != 0 && strstr(nb_errmsg(), "sample 2"));
     nb_dataset_free(w);
     CHECK(nb_text_windows(va, NB_TEXT_CHUNK, "val") == NULL && strstr(nb_errmsg(), "val"));
 
@@ -113,6 +128,69 @@ TEST(text, fortunes_real)
     CHECK(t->n > 1000000 && t->n_files >= 10);
     CHECK_OK(nb_text_split(t, &tr, &va) == 0);
     CHECK(va->n * 25 > t->n && va->n * 15 < t->n); /* about 1/20 */
+    nb_text_free(t);
+    nb_text_free(tr);
+    nb_text_free(va);
+}
+
+/* A sequence model (out [n, T, classes]) trains and evaluates with one label
+ * per step.  The model: a per-step table, logits[t] = w[x_t] (an extension
+ * layer of this test), so the best it can learn is the bigram statistics. */
+static nb_tensor *t_bigram_fwd(nb__ext *e, nb_ctx *c, nb_tensor *x, nb_rng *r)
+{
+    (void)r;
+    const size_t n = x->shape[0], T = e->in.d[0];
+    nb_tensor *idx = nb_zeros(c, NB_I32, 1, (size_t[]){n * T});
+    if (!idx) return NULL;
+    for (size_t i = 0; i < n * T; i++) ((int32_t *)idx->data)[i] = (int32_t)nb_get(x, i);
+    return nb_reshape(c, nb_index_select(c, nb__ext_entry(e, 0), 0, idx), 3, (long[]){(long)n, (long)T, -1});
+}
+
+static const nb__ext_kind t_bigram = {"bigram", t_bigram_fwd, NULL, NULL, NULL};
+
+TEST(text, sequence_model_trains_and_evaluates_per_step)
+{
+    /* "abcabc...": every next id is determined by the current one */
+    const size_t n_ids = 20 * NB_TEXT_CHUNK + 17;
+    uint8_t *ids = malloc(n_ids);
+    CHECK_OK(ids);
+    for (size_t i = 0; i < n_ids; i++) ids[i] = (uint8_t)(1 + i % 3);
+    nb_text *t = nb_text_from_ids(ids, n_ids), *tr = NULL, *va = NULL;
+    free(ids);
+    CHECK_OK(t && nb_text_split(t, &tr, &va) == 0);
+    nb_dataset *dtr = nb_text_windows(tr, 16, "train"), *dva = nb_text_windows(va, 16, "val");
+    CHECK_OK(dtr && dva);
+
+    nb_model *m = nb_model_new(NB_F32);
+    nb__shape in = {1, {16}}, out = {2, {16, NB_TEXT_VOCAB}};
+    CHECK_OK(nb__ext_add(m, &t_bigram, NULL, 0, &in, &out) == 0);
+    CHECK_OK(nb__ext_declare(m, "weight", 2, (size_t[]){NB_TEXT_VOCAB, NB_TEXT_VOCAB}, 1) == 0);
+    CHECK_OK(nb_model_finalize(m) == 0);
+    nb_optim *o = nb_optim_new(&(nb_optim_config){.kind = NB_OPT_SGD, .lr = 1.0}, NB_F32, nb_model_n_params(m));
+    nb_ctx *c = nb_ctx_new(NULL);
+    float xb[8 * 16];
+    int32_t yb[8 * 16];
+    nb_eval e0, e1;
+    CHECK_OK(nb_evaluate(m, c, dva, 4, &e0, NULL) == 0);
+    CHECK(fabs(e0.loss - log(NB_TEXT_VOCAB)) < 1e-5 && e0.n == dva->n); /* zero logits: uniform */
+    for (int step = 0; step < 30; step++) {
+        size_t rows[8];
+        for (size_t i = 0; i < 8; i++) rows[i] = (size_t)(step * 8 + (int)i) % dtr->n;
+        CHECK_OK(nb_dataset_gather(dtr, rows, 8, 0, 0, 1, NB_F32, xb, yb) == 0);
+        nb_step_result res;
+        CHECK_OK(nb_train_step(m, o, c, xb, yb, 8, NULL, &res) == 0);
+        CHECK(res.n_labels == 8 * 16 && res.correct <= res.n_labels);
+    }
+    size_t conf[NB_TEXT_VOCAB * NB_TEXT_VOCAB];
+    CHECK_OK(nb_evaluate(m, c, dva, 4, &e1, conf) == 0);
+    CHECK(e1.loss < 0.3 && e1.loss < e0.loss / 10 && e1.accuracy == 1.0);
+    /* one row per step: each true id is predicted (the diagonal), never another */
+    CHECK(conf[2 * NB_TEXT_VOCAB + 2] > 0 && conf[2 * NB_TEXT_VOCAB + 1] == 0);
+    nb_ctx_free(c);
+    nb_optim_free(o);
+    nb_model_free(m);
+    nb_dataset_free(dtr);
+    nb_dataset_free(dva);
     nb_text_free(t);
     nb_text_free(tr);
     nb_text_free(va);

@@ -118,10 +118,13 @@ typedef struct nb_step_result {
     double loss;      /* the batch's mean loss */
     double grad_norm; /* global gradient norm before clipping */
     int nonfinite;    /* loss or gradient not finite: NO update was made */
-    size_t correct;   /* samples whose arg-max logit (before the update) is the label */
+    size_t correct;   /* labels whose arg-max logit (before the update) is the label */
+    size_t n_labels;  /* labels in the batch: n, or n * T for a sequence model */
 } nb_step_result;
 
-/* One optimizer step on a batch x [n, d] (model dtype), labels y [n]:
+/* One optimizer step on a batch x [n, d] (model dtype), labels y [n] (a
+ * sequence model, whose output is [n, T, classes]: y [n * T], one per step,
+ * and a loss of your own gets them as [n, T]):
  * forward, the loss (cross-entropy, or opts->loss; y may be NULL with a loss
  * of your own), backward, clipping, update, zero-grad, and a reset of c.  When the loss or the gradient norm is not finite the parameters are
  * left untouched and res->nonfinite is set (return 0: that is a result, not
@@ -136,8 +139,8 @@ NB_API int(nb_train_step)(nb_model *m, nb_optim *o, nb_ctx *c, const void *x, co
 
 /* ------------------------------------------------------------ evaluation */
 typedef struct nb_eval {
-    double loss;     /* mean cross-entropy over the dataset */
-    double accuracy; /* fraction of arg-max predictions equal to the label */
+    double loss;     /* mean cross-entropy per label (a sequence model: per step, e.g. nats per character) */
+    double accuracy; /* fraction of arg-max predictions equal to the label (per step likewise) */
     size_t n;        /* samples evaluated */
 } nb_eval;
 

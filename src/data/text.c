@@ -200,13 +200,19 @@ nb_dataset *nb_text_windows(const nb_text *t, size_t seq_len, const char *name)
     if (!t || !seq_len) return nb__err("text_windows: NULL text or zero length");
     if (t->n < seq_len + 1)
         return nb__err("%s: %zu characters, fewer than one window of %zu + 1", name ? name : "text", t->n, seq_len);
-    size_t n = (t->n - 1) / seq_len;
-    nb_dataset *ds = nb_dataset_new(NB_DATA_U8, n, 1, (size_t[]){seq_len + 1}, NB_TEXT_VOCAB);
+    const size_t n = (t->n - 1) / seq_len, L = seq_len;
+    nb_dataset *ds = nb_dataset_new(NB_DATA_F64, n, 1, (size_t[]){L}, NB_TEXT_VOCAB);
     if (!ds) return NULL;
-    /* window i: ids [i*L, i*L + L]: L inputs, each next id its target */
-    for (size_t i = 0; i < n; i++) {
-        memcpy(ds->x8 + i * (seq_len + 1), t->ids + i * seq_len, seq_len + 1);
-        ds->y[i] = t->ids[i * seq_len + seq_len];
+    free(ds->y);
+    if (!(ds->y = calloc(n * L, sizeof *ds->y))) {
+        nb_dataset_free(ds);
+        return nb__err("%s: out of memory for %zu windows", name ? name : "text", n);
+    }
+    ds->y_per = L;
+    /* window i: inputs ids[i*L, i*L + L), labels one further on */
+    for (size_t i = 0; i < n * L; i++) {
+        ds->xf[i] = t->ids[i];
+        ds->y[i] = t->ids[i + 1];
     }
     ds->mean = 0;
     ds->std = 1;
