@@ -385,7 +385,9 @@ static int nb__train_open(nb__train *t)
         return nb_cli_usage_error(t->cmd, "--out %s: cannot write there (%s)", r->out, strerror(errno));
     snprintf(t->ckpt, sizeof t->ckpt, "%s/checkpoint.safetensors", r->out);
     snprintf(t->metrics_path, sizeof t->metrics_path, "%s/metrics.jsonl", r->out);
-    if (nb_fashion_mnist_load(r->data, &t->train, &t->test)) {
+    if (r->text) {
+        if (nb_run_text_data(t->cmd, r, &t->train, &t->test)) return 2;
+    } else if (nb_fashion_mnist_load(r->data, &t->train, &t->test)) {
         fprintf(stderr, "nabla train: %s\n", nb_errmsg());
         return 2;
     }
@@ -419,6 +421,7 @@ static int nb__setup_data(nb__train *t)
         nb_dataset_free(t->train);
         t->train = sub;
     }
+    if (r->text) return 0; /* the description was checked against [seq_len] in nb_run_finish */
     if (r->mlp.widths[0] != t->train->d)
         return nb_cli_usage_error(t->cmd, "--model %s: input width %zu does not match the data's %zu features",
                                   r->model, r->mlp.widths[0], t->train->d);
@@ -482,7 +485,7 @@ static int nb__setup_outputs(nb__train *t)
     if (!t->o.metrics) return nb_cli_usage_error(t->cmd, "%s: %s", t->metrics_path, strerror(errno));
     t->c = nb_ctx_new(NULL);
     t->xb = calloc(r->batch * t->train->d, nb_dtype_size(r->dtype));
-    t->yb = calloc(r->batch, sizeof *t->yb);
+    t->yb = calloc(r->batch * nb_dataset_labels_per_sample(t->train), sizeof *t->yb);
     if (!t->c || !t->xb || !t->yb) {
         fprintf(stderr, "nabla train: out of memory\n");
         return 1;
@@ -573,7 +576,7 @@ static void nb__progress(const nb__train *t, long epoch, nb__epoch *ep)
     ep->drawn = now;
     double sps = ep->seconds > 0 ? (double)ep->loss_n / ep->seconds : 0;
     nb__bar(&t->o, epoch + 1, r->epochs, ep->b, t->bpe, ep->b0, ep->loss_sum / (double)ep->loss_n,
-            (double)ep->correct / (double)ep->loss_n, ep->seconds, sps);
+            (double)ep->correct / (double)(ep->loss_n * nb_dataset_labels_per_sample(t->train)), ep->seconds, sps);
 }
 
 /* --tensorboard: every --log-every batches, the batch's loss, the lr and the
@@ -618,6 +621,12 @@ static void nb__write_epoch(FILE *f, const void *ev)
     nb_json_write_number(f, e->seconds);
     fputs(",\"train_acc\":", f);
     nb_json_write_number(f, e->train_acc);
+    if (t->r.text) { /* loss per character in nats: bits per character = loss / ln 2 */
+        fputs(",\"train_bpc\":", f);
+        nb_json_write_number(f, e->train_loss / log(2.0));
+        fputs(",\"val_bpc\":", f);
+        nb_json_write_number(f, t->ev.loss / log(2.0));
+    }
     if (t->val.frac) {
         fputs(",\"val_loss\":", f);
         nb_json_write_number(f, t->val.ev.loss);
@@ -651,14 +660,17 @@ static void nb__epoch_event(const nb__train *t, long epoch, const nb__epoch *ep)
 {
     const nb_run_cfg *r = &t->r;
     double tl = ep->loss_n ? ep->loss_sum / (double)ep->loss_n : NAN;
-    double ta = ep->loss_n ? (double)ep->correct / (double)ep->loss_n : NAN;
+    double ta = ep->loss_n ? (double)ep->correct / (double)(ep->loss_n * nb_dataset_labels_per_sample(t->train)) : NAN;
     if (t->o.tty && !r->quiet) fputc('\n', stderr);
     if (!r->json) {
         const nb_eval *ev = t->val.frac ? &t->val.ev : &t->ev;
-        printf("epoch %ld/%ld  train loss %.4f  train acc %.4f  %s loss %.4f  %s acc %.4f  (%.1fs, %.0f samples/s)%s\n",
-               epoch + 1, r->epochs, tl, ta, t->val.frac ? "val" : "test", ev->loss, t->val.frac ? "val" : "test",
-               ev->accuracy, ep->seconds, ep->seconds > 0 ? (double)ep->loss_n / ep->seconds : 0,
-               t->val.frac && t->val.improved ? "  *best" : "");
+        char bpc[48] = ""; /* --text: the held-out text's bits per character */
+        if (r->text) snprintf(bpc, sizeof bpc, "  val bpc %.4f", t->ev.loss / log(2.0));
+        printf(
+            "epoch %ld/%ld  train loss %.4f  train acc %.4f  %s loss %.4f  %s acc %.4f%s  (%.1fs, %.0f samples/s)%s\n",
+            epoch + 1, r->epochs, tl, ta, t->val.frac ? "val" : "test", ev->loss, t->val.frac ? "val" : "test",
+            ev->accuracy, bpc, ep->seconds, ep->seconds > 0 ? (double)ep->loss_n / ep->seconds : 0,
+            t->val.frac && t->val.improved ? "  *best" : "");
         fflush(stdout);
     }
     nb__event(&t->o, nb__write_epoch, &(nb__epoch_ev){t, epoch, tl, ep->seconds, ta});
@@ -680,6 +692,10 @@ static void nb__write_done(FILE *f, const void *ev)
     nb_json_write_number(f, t->ev.accuracy);
     fputs(",\"test_loss\":", f);
     nb_json_write_number(f, t->ev.loss);
+    if (t->r.text) {
+        fputs(",\"val_bpc\":", f);
+        nb_json_write_number(f, t->ev.loss / log(2.0));
+    }
     fputs(",\"train_samples_per_s\":", f);
     nb_json_write_number(f, e->samples_per_s);
     fprintf(f, ",\"steps\":%lld,\"epochs\":%lld,\"threads\":%d", (long long)t->prog.step, (long long)t->prog.epoch,
@@ -745,8 +761,13 @@ static void nb__done_event(const nb__train *t, nb_train_stop stop)
                t->val.patience);
     if (t->val.best_epoch)
         printf("best: epoch %ld, val loss %.4f; %s/best.safetensors\n", t->val.best_epoch, t->val.best_loss, r->out);
-    printf("done: test acc %.4f, test loss %.4f, %.0f train samples/s (%d thread%s); checkpoint %s\n", t->ev.accuracy,
-           t->ev.loss, sps, nb_get_threads(), nb_get_threads() == 1 ? "" : "s", t->ckpt);
+    if (r->text)
+        printf("done: held-out text %.4f bits per character (accuracy %.4f), %.0f train samples/s (%d thread%s); "
+               "checkpoint %s\n",
+               t->ev.loss / log(2.0), t->ev.accuracy, sps, nb_get_threads(), nb_get_threads() == 1 ? "" : "s", t->ckpt);
+    else
+        printf("done: test acc %.4f, test loss %.4f, %.0f train samples/s (%d thread%s); checkpoint %s\n",
+               t->ev.accuracy, t->ev.loss, sps, nb_get_threads(), nb_get_threads() == 1 ? "" : "s", t->ckpt);
     fflush(stdout);
 }
 
@@ -909,7 +930,7 @@ static nb_train_stop nb__step(nb__train *t, long epoch, nb__epoch *ep, size_t n)
     t->norm_hist[t->prog.step % 20] = gnorm;
     ep->loss_sum += lv * (double)n;
     ep->loss_n += n;
-    ep->correct += sr.correct; /* under --ddp: this rank's slice, scaled to the batch */
+    ep->correct += sr.correct; /* labels: per character with --text; under --ddp this rank's slice, scaled */
     if (ns != n && ns) ep->correct += sr.correct * (n - ns) / ns;
     nb__progress(t, epoch, ep);
     if (ep->b % (size_t)r->log_every == 0) nb__log_event(t, epoch, ep, lv, gnorm);
