@@ -246,10 +246,10 @@ static const char *nb__dur(char *buf, size_t size, double s)
  * (not a terminal): batch b of nb, the epoch's running mean loss and train
  * accuracy, samples/s, the epoch's elapsed time and the ETA of its end. */
 static void nb__bar(const nb__out *o, long epoch, long epochs, size_t b, size_t nb, size_t b0, double mean_loss,
-                    double acc, double seconds, double sps)
+                    double acc, double seconds, double seconds0, double sps)
 {
     char el[32], eta[32];
-    double left = b > b0 ? seconds / (double)(b - b0) * (double)(nb - b) : NAN;
+    double left = b > b0 ? (seconds - seconds0) / (double)(b - b0) * (double)(nb - b) : NAN;
     if (!o->tty) {
         fprintf(stderr, "epoch %ld/%ld batch %zu/%zu  loss %.4f  acc %.4f  %.0f samples/s  %s elapsed, ETA %s\n", epoch,
                 epochs, b, nb, mean_loss, acc, sps, nb__dur(el, sizeof el, seconds), nb__dur(eta, sizeof eta, left));
@@ -347,11 +347,12 @@ typedef struct {
     size_t nkv_run;   /* kv[0..nkv_run): the configuration; then val's state */
 } nb__train;
 
-/* This epoch's running sums. */
+/* This epoch's running sums (a resumed run: the checkpoint's, then more). */
 typedef struct {
     double loss_sum, seconds;
     size_t loss_n, b; /* b: batches of this epoch done */
     size_t b0;        /* the batch it started at (a resumed run: mid-epoch) */
+    double seconds0;  /* seconds at b0 (the ETA counts this process's steps) */
     size_t correct;   /* training samples predicted right (before each update) */
     double drawn;     /* when the progress bar was last drawn */
 } nb__epoch;
@@ -573,7 +574,7 @@ static void nb__progress(const nb__train *t, long epoch, nb__epoch *ep)
     ep->drawn = now;
     double sps = ep->seconds > 0 ? (double)ep->loss_n / ep->seconds : 0;
     nb__bar(&t->o, epoch + 1, r->epochs, ep->b, t->bpe, ep->b0, ep->loss_sum / (double)ep->loss_n,
-            (double)ep->correct / (double)ep->loss_n, ep->seconds, sps);
+            (double)ep->correct / (double)ep->loss_n, ep->seconds, ep->seconds0, sps);
 }
 
 /* --tensorboard: every --log-every batches, the batch's loss, the lr and the
@@ -921,7 +922,14 @@ static nb_train_stop nb__step(nb__train *t, long epoch, nb__epoch *ep, size_t n)
 /* The batches of one epoch (from where the loader stands). */
 static nb_train_stop nb__run_epoch(nb__train *t, long epoch, nb__epoch *ep)
 {
-    *ep = (nb__epoch){.b = t->prog.loader.pos / t->r.batch, .b0 = t->prog.loader.pos / t->r.batch};
+    const nb_progress *p = &t->prog; /* mid-epoch after a resume: the sums so far */
+    *ep = (nb__epoch){.b = p->loader.pos / t->r.batch,
+                      .b0 = p->loader.pos / t->r.batch,
+                      .loss_sum = p->epoch_loss_sum,
+                      .loss_n = (size_t)p->epoch_samples,
+                      .correct = (size_t)p->epoch_correct,
+                      .seconds = p->epoch_seconds,
+                      .seconds0 = p->epoch_seconds};
     nb_batch batch = {.x = t->xb, .dtype = t->r.dtype, .y = t->yb};
     nb_train_stop stop = NB_TRAIN_RUNNING;
     int more = 1;
@@ -975,6 +983,11 @@ static nb_train_stop nb__end_epoch(nb__train *t, long epoch, const nb__epoch *ep
     nb_loader_get_state(t->loader, &t->prog.loader);
     t->prog.epoch = epoch + (epoch_done ? 1 : 0);
     t->prog.rng = t->rng;
+    /* stopped mid-epoch: its sums so far, for the resumed run's epoch line */
+    t->prog.epoch_loss_sum = epoch_done ? 0 : ep->loss_sum;
+    t->prog.epoch_seconds = epoch_done ? 0 : ep->seconds;
+    t->prog.epoch_samples = epoch_done ? 0 : ep->loss_n;
+    t->prog.epoch_correct = epoch_done ? 0 : ep->correct;
     if (nb_ddp_before_save(&t->ddp, t->m)) return NB_TRAIN_ERROR; /* --ddp: average BatchNorm's running statistics */
     if (epoch_done && !t->ddp.rank) {
         if (nb__epoch_eval(t, epoch)) return NB_TRAIN_ERROR;
