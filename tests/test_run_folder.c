@@ -291,3 +291,24 @@ TEST(run_folder, predict_reads_pgm_strictly)
     free(out);
     t_rmrf(dir);
 }
+
+TEST(run_folder, resume_without_epochs_takes_the_runs_own)
+{
+    if (!t_have_data()) return;
+    char *dir = rf_dir(), args[512], *out = NULL;
+    snprintf(args, sizeof args, TRAIN " --max-steps 2 --out %s", dir); /* 4 steps an epoch, 2 epochs */
+    CHECK(t_cli_run(args, &out) == 0);
+    free(out);
+    snprintf(args, sizeof args, "train --quiet --limit-train 256 --batch 64 --resume --out %s", dir);
+    int rc = t_cli_run(args, &out);
+    CHECK_MSG(rc == 0, "exit %d: %s", rc, out ? out : "");
+    free(out);
+    CHECK(rf_ck_u64(dir, "epoch") == 2 && rf_ck_u64(dir, "step") == 8); /* not the default 10 epochs */
+    CHECK(rf_ck_u64(dir, "epochs") == 2);
+    /* given, it is a new total */
+    snprintf(args, sizeof args, "train --quiet --limit-train 256 --batch 64 --resume --epochs 3 --out %s", dir);
+    CHECK(t_cli_run(args, &out) == 0);
+    free(out);
+    CHECK(rf_ck_u64(dir, "epoch") == 3 && rf_ck_u64(dir, "epochs") == 3);
+    t_rmrf(dir);
+}

@@ -277,7 +277,8 @@ static const char nb__train_usage[] = "usage: nabla train [OPTIONS]\n"
                                       "  --out DIR            run folder (runs/train)\n"
                                       "  --resume             continue from DIR/checkpoint.safetensors: the flags\n"
                                       "                       must agree with the run's, except --epochs, --lr\n"
-                                      "                       and --max-steps (totals, not more of them)\n"
+                                      "                       and --max-steps (totals, not more of them;\n"
+                                      "                       without --epochs, the run's own count)\n"
                                       "  --overwrite          replace the run DIR holds (else refused)\n"
                                       "  --json               JSON Lines events on stdout (and nothing else there)\n"
                                       "  --log-every N        batches between log events and, off a terminal,\n"
@@ -339,6 +340,7 @@ typedef struct {
     nb__mon_out mout;
     nb_kv kv[32];
     size_t nkv;
+    char epochs_kv[24];
     double train_time, norm_hist[20]; /* norm_hist: the last 20 gradient norms, by step % 20 */
     long long samples, skipped;
     int skip_run, anomaly_told;
@@ -369,7 +371,7 @@ static int nb__train_flags(nb__train *t, int argc, char **argv)
     int n_pos, k = nb_flags_parse(t->cmd, nb__train_usage_full, tabs, 4, argc, argv, &n_pos);
     if (k != NB_FLAGS_OK) return k == NB_FLAGS_HELP ? 0 : 2;
     if (n_pos) return nb_flags_unexpected(t->cmd, argv[1]);
-    if (nb_run_finish(t->cmd, &t->r)) return 2;
+    if (nb_run_folder_epochs(t->cmd, &t->r, argc, argv) || nb_run_finish(t->cmd, &t->r)) return 2;
     if ((k = nb_run_folder_check(t->cmd, &t->r, argc, argv)) >= 0) return k;
     nb_run_warn_futile(t->cmd, &t->r);
     if (nb_train_val_check(t->cmd, &t->val, t->ddp.on)) return 2;
@@ -497,7 +499,9 @@ static int nb__setup_outputs(nb__train *t)
         fprintf(stderr, "nabla train: monitor: %s\n", nb_errmsg());
         return 1;
     }
-    t->nkv = nb_run_config_kv(r, t->kv, 32);
+    t->nkv = nb_run_config_kv(r, t->kv, 31);
+    snprintf(t->epochs_kv, sizeof t->epochs_kv, "%ld", r->epochs); /* what --resume takes without --epochs */
+    t->kv[t->nkv++] = (nb_kv){"epochs", t->epochs_kv};
     t->ev = (nb_eval){.loss = NAN, .accuracy = NAN};
     return 0;
 }

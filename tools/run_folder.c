@@ -156,6 +156,28 @@ int nb_run_folder_check(const char *cmd, nb_run_cfg *r, int argc, char **argv)
     return rc;
 }
 
+int nb_run_folder_epochs(const char *cmd, nb_run_cfg *r, int argc, char **argv)
+{
+    if (!r->resume || nb__given(argc, argv, "--epochs")) return 0;
+    char ckpt[1100];
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", r->out);
+    struct stat st;
+    if (lstat(ckpt, &st) != 0) return 0; /* the resume step says what is missing */
+    nb_checkpoint *ck = nb_checkpoint_open(ckpt);
+    if (!ck) return nb_cli_usage_error(cmd, "--resume: %s", nb_errmsg());
+    const char *v = nb_checkpoint_get(ck, "epochs");
+    char *end = NULL;
+    errno = 0;
+    long n = v ? strtol(v, &end, 10) : 0;
+    int rc = 0;
+    if (v && (!*v || *end || errno || n < 1 || n > 100000))
+        rc = nb_cli_usage_error(cmd, "--resume: %s: metadata 'epochs' = '%.40s' is not an epoch count in 1..100000",
+                                ckpt, v);
+    else if (v) r->epochs = n;
+    nb_checkpoint_close(ck);
+    return rc;
+}
+
 /* The "step" of one JSON Lines event, or -1 when it has none. */
 static long long nb__event_step(const char *line)
 {

@@ -25,6 +25,12 @@ int nb_run_folder_lock(const char *cmd, const char *dir);
  * to go on, else the exit status (printed). */
 int nb_run_folder_check(const char *cmd, nb_run_cfg *r, int argc, char **argv);
 
+/* --resume without --epochs: the run's own epoch count (the checkpoint's
+ * "epochs"; a checkpoint of an older version has none: the default stays),
+ * before the schedule is built from it.  0, or 2 (printed) when the
+ * recorded count is not one. */
+int nb_run_folder_epochs(const char *cmd, nb_run_cfg *r, int argc, char **argv);
+
 /* --resume: drop the events of metrics.jsonl newer than the checkpoint's
  * step (they will be written again), atomically.  0, or -1 with errno. */
 int nb_run_metrics_cut(const char *path, long long step);
