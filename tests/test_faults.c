@@ -1048,8 +1048,10 @@ static int f_has(const char *l, size_t len, const char *s)
 }
 
 /* metrics.jsonl without what differs between runs by design: the start and
- * summary events each process writes, the done events of the stopped ones, and the values of the timing fields (and the checkpoint's path). */
-static char *f_metrics_masked(const char *out)
+ * summary events each process writes, the done events (but, with
+ * keep_finished, that of a finished run), and the values of the timing
+ * fields (and the checkpoint's path). */
+static char *f_metrics_masked(const char *out, int keep_finished)
 {
     static const char *const masked[] = {
         "\"seconds\":", "\"train_seconds\":", "\"train_samples_per_s\":", "\"checkpoint\":"};
@@ -1065,7 +1067,7 @@ static char *f_metrics_masked(const char *out)
         char *l = all + i;
         i += len;
         if (!strncmp(l, "{\"event\":\"start\"", 16) || !strncmp(l, "{\"event\":\"summary\"", 18) ||
-            (!strncmp(l, "{\"event\":\"done\"", 15) && !f_has(l, len, "\"stopped\":\"finished\"")))
+            (!strncmp(l, "{\"event\":\"done\"", 15) && !(keep_finished && f_has(l, len, "\"stopped\":\"finished\""))))
             continue;
         for (size_t k = 0; k < len;) {
             size_t m = 0;
@@ -1109,7 +1111,7 @@ TEST(faults, resumed_epoch_reports_the_whole_epoch)
     /* stopped mid-epoch (as SIGINT/SIGTERM stop, with a save), resumed */
     CHECK(f_train_wait(f_train_start(data, b, "--epochs 2 --max-steps 17")) == 0);
     CHECK(f_train_wait(f_train_start(data, b, "--epochs 2 --resume")) == 0);
-    char *ma = f_metrics_masked(a), *mb = f_metrics_masked(b), msg[800] = "";
+    char *ma = f_metrics_masked(a, 1), *mb = f_metrics_masked(b, 1), msg[800] = "";
     CHECK(ma && mb);
     if (ma && mb && strcmp(ma, mb)) f_first_diff(ma, mb, msg, sizeof msg);
     CHECK_MSG(ma && mb && !strcmp(ma, mb), "metrics.jsonl differs at %s", msg);
@@ -1184,4 +1186,73 @@ TEST(faults, ckpt_epoch_sums_round_trip_and_are_checked)
     nb_checkpoint_close(ck);
     nb_model_free(m);
     f_rmdir(dir);
+}
+
+/* A copy of checkpoint src at dst with element 0 of tensor name set to NaN;
+ * 0 or -1. */
+static int f_poison(const char *src, const char *dst, const char *name)
+{
+    nb_st_file *f = nb_st_load(src);
+    size_t nt = f ? nb_st_count(f) : 0, nm = f ? nb_st_meta_count(f) : 0;
+    nb_st_tensor *ts = calloc(nt + 1, sizeof *ts);
+    nb_st_meta *meta = calloc(nm + 1, sizeof *meta);
+    void *copy = NULL;
+    int rc = -1;
+    for (size_t i = 0; ts && meta && i < nt; i++) {
+        ts[i] = *nb_st_at(f, i);
+        if (strcmp(ts[i].name, name) || ts[i].dtype != NB_ST_F32) continue;
+        size_t n = 1;
+        for (int d = 0; d < ts[i].ndim; d++) n *= ts[i].shape[d];
+        if (!(copy = malloc(n * sizeof(float)))) break;
+        memcpy(copy, ts[i].data, n * sizeof(float));
+        ((float *)copy)[0] = NAN;
+        ts[i].data = copy;
+    }
+    for (size_t i = 0; meta && i < nm; i++) meta[i] = *nb_st_meta_at(f, i);
+    if (copy) rc = nb_st_save(dst, ts, nt, meta, nm);
+    free(copy);
+    free(ts);
+    free(meta);
+    nb_st_free(f);
+    return rc;
+}
+
+TEST(faults, allow_nonfinite_loads_a_diverged_checkpoint)
+{
+    char dir[64], data[96], run[96], args[1024], *out = NULL;
+    if (f_mkdtemp(dir, sizeof dir)) return;
+    snprintf(data, sizeof data, "%s/data", dir);
+    snprintf(run, sizeof run, "%s/run", dir);
+    CHECK(mkdir(data, 0777) == 0 && f_fake_mnist(data, 128, 32) == 0);
+    CHECK(f_train_wait(f_train_start(data, run, "--epochs 2 --max-steps 2")) == 0);
+    char ck[128], bad[128];
+    snprintf(ck, sizeof ck, "%s/checkpoint.safetensors", run);
+    snprintf(bad, sizeof bad, "%s/bad.safetensors", dir);
+    CHECK(f_poison(ck, bad, "layers.0.weight") == 0);
+    const char *cmds[][2] = {{"eval", "--data"}, {"predict", "--images"}};
+    for (int k = 0; k < 2; k++) {
+        char in[160];
+        snprintf(in, sizeof in, k ? "%s/t10k-images-idx3-ubyte --index 0" : "%s", data);
+        snprintf(args, sizeof args, "%s %s %s %s", cmds[k][0], bad, cmds[k][1], in);
+        int rc = t_cli_run(args, &out);
+        CHECK_MSG(rc == 2 && out && strstr(out, "layers.0.weight") && strstr(out, "NaN"), "%s: exit %d: %s", cmds[k][0],
+                  rc, out ? out : "");
+        free(out);
+        snprintf(args, sizeof args, "%s %s %s %s --allow-nonfinite", cmds[k][0], bad, cmds[k][1], in);
+        rc = t_cli_run(args, &out);
+        CHECK_MSG(rc == 0, "%s --allow-nonfinite: exit %d: %s", cmds[k][0], rc, out ? out : "");
+        free(out);
+    }
+    /* train --resume: refused, or loaded (and then stopped by the NaN loss) */
+    CHECK(rename(bad, ck) == 0);
+    snprintf(args, sizeof args, "train " F_RUN " --data %s --out %s --epochs 2 --resume", data, run);
+    int rc = t_cli_run(args, &out);
+    CHECK_MSG(rc == 2 && out && strstr(out, "layers.0.weight") && strstr(out, "--allow-nonfinite"), "exit %d: %s", rc,
+              out ? out : "");
+    free(out);
+    snprintf(args, sizeof args, "train " F_RUN " --data %s --out %s --epochs 2 --resume --allow-nonfinite", data, run);
+    rc = t_cli_run(args, &out);
+    CHECK_MSG(rc == 1 && out && strstr(out, "loss became NaN at step 3"), "exit %d: %s", rc, out ? out : "");
+    free(out);
+    t_rmrf(dir);
 }

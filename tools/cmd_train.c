@@ -280,6 +280,8 @@ static const char nb__train_usage[] = "usage: nabla train [OPTIONS]\n"
                                       "                       and --max-steps (totals, not more of them;\n"
                                       "                       without --epochs, the run's own count)\n"
                                       "  --overwrite          replace the run DIR holds (else refused)\n"
+                                      "  --allow-nonfinite    with --resume: load a checkpoint whose weights or\n"
+                                      "                       optimizer state hold NaN/Inf (else refused)\n"
                                       "  --json               JSON Lines events on stdout (and nothing else there)\n"
                                       "  --log-every N        batches between log events and, off a terminal,\n"
                                       "                       progress lines (100)\n"
@@ -460,6 +462,7 @@ static int nb__setup_resume(nb__train *t)
     if (!t->r.resume || t->ddp.rank) return 0;
     nb_checkpoint *ck = nb_checkpoint_open(t->ckpt);
     if (!ck) return nb_cli_usage_error(t->cmd, "--resume: %s", nb_errmsg());
+    nb_checkpoint_allow_nonfinite(ck, t->r.allow_nonfinite);
     int rc = 0;
     if (nb_checkpoint_load_model(ck, t->m) || nb_checkpoint_load_state(ck, t->opt, &t->sched, &t->prog) ||
         nb_loader_set_state(t->loader, &t->prog.loader))

@@ -209,8 +209,8 @@ static int nb__ck_check_values(const nb_checkpoint *ck, const char *name, const 
                    : t->dtype == NB_ST_F32 ? (double)((const float *)t->data)[i]
                                            : 0;
         if (!isfinite(x) && !ck->allow_nonfinite)
-            return nb__erri("%s: tensor '%s' holds %s at element %zu (a checkpoint of a diverged run? it can be "
-                            "loaded anyway when non-finite values are allowed)",
+            return nb__erri("%s: tensor '%s' holds %s at element %zu (a checkpoint of a diverged run? `nabla` "
+                            "loads it with --allow-nonfinite, a program with nb_checkpoint_allow_nonfinite)",
                             ck->path, name,
                             isnan(x) ? "NaN"
                             : x > 0  ? "Inf"
