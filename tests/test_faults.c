@@ -1120,6 +1120,40 @@ TEST(faults, resumed_epoch_reports_the_whole_epoch)
     t_rmrf(dir);
 }
 
+/* A run stopped in its epoch's last step, resumed, and killed after writing
+ * that epoch's event but before its next save: the event is at the
+ * checkpoint's step yet newer than it, and the next resume must drop it
+ * rather than write the epoch twice. */
+TEST(faults, resume_cuts_an_epoch_event_newer_than_the_checkpoint)
+{
+    char dir[64], data[96], a[96], b[96], m[128];
+    if (f_mkdtemp(dir, sizeof dir)) return;
+    snprintf(data, sizeof data, "%s/data", dir);
+    snprintf(a, sizeof a, "%s/a", dir);
+    snprintf(b, sizeof b, "%s/b", dir);
+    CHECK(mkdir(data, 0777) == 0 && f_fake_mnist(data, 384, 64) == 0); /* 12 batches an epoch */
+    CHECK(f_train_wait(f_train_start(data, a, "--epochs 2")) == 0);
+    CHECK(f_train_wait(f_train_start(data, b, "--epochs 2 --max-steps 12")) == 0);
+    /* what the killed resume left: a's epoch 1 event */
+    snprintf(m, sizeof m, "%s/metrics.jsonl", a);
+    size_t n = 0;
+    char *all = (char *)f_slurp(m, &n), *ev = all ? strstr(all, "{\"event\":\"epoch\",\"epoch\":1,") : NULL;
+    char *end = ev ? strchr(ev, '\n') : NULL;
+    snprintf(m, sizeof m, "%s/metrics.jsonl", b);
+    FILE *f = fopen(m, "a");
+    CHECK(ev && end && f && fwrite(ev, 1, (size_t)(end - ev + 1), f) == (size_t)(end - ev + 1));
+    if (f) fclose(f);
+    free(all);
+    CHECK(f_train_wait(f_train_start(data, b, "--epochs 2 --resume")) == 0);
+    char *ma = f_metrics_masked(a, 1), *mb = f_metrics_masked(b, 1), msg[800] = "";
+    CHECK(ma && mb);
+    if (ma && mb && strcmp(ma, mb)) f_first_diff(ma, mb, msg, sizeof msg);
+    CHECK_MSG(ma && mb && !strcmp(ma, mb), "metrics.jsonl differs at %s", msg);
+    free(ma);
+    free(mb);
+    t_rmrf(dir);
+}
+
 /* The epoch's running sums round-trip exactly, are optional (older
  * checkpoints), and meaningless ones are refused naming the key. */
 TEST(faults, ckpt_epoch_sums_round_trip_and_are_checked)
@@ -1254,5 +1288,109 @@ TEST(faults, allow_nonfinite_loads_a_diverged_checkpoint)
     rc = t_cli_run(args, &out);
     CHECK_MSG(rc == 1 && out && strstr(out, "loss became NaN at step 3"), "exit %d: %s", rc, out ? out : "");
     free(out);
+    t_rmrf(dir);
+}
+
+/* Lines in path (0 when absent). */
+static long f_lines(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    long n = 0;
+    int ch;
+    while (f && (ch = getc(f)) != EOF) n += ch == '\n';
+    if (f) fclose(f);
+    return n;
+}
+
+static double f_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The campaign: the run straight through, then the same run stopped again
+ * and again -- SIGINT (a save, exit 130) and SIGKILL (nothing saved after
+ * the last checkpoint) in turn, after seeded-random delays spread over the
+ * straight run's time, so they land in start-up, mid-epoch, in evaluation,
+ * during a save -- and resumed (--overwrite while there is no checkpoint
+ * yet) until it finishes.  metrics.jsonl must then match line by line
+ * (timing masked; a done event is dropped, since a run killed after its
+ * last checkpoint has none and its resume has nothing left to do), and the
+ * final checkpoint byte for byte. */
+TEST(faults, kill_and_resume_campaign_matches_a_straight_run)
+{
+    char dir[64], data[96], a[96], b[96], ck[2][128];
+    if (f_mkdtemp(dir, sizeof dir)) return;
+    snprintf(data, sizeof data, "%s/data", dir);
+    snprintf(a, sizeof a, "%s/a", dir);
+    snprintf(b, sizeof b, "%s/b", dir);
+    snprintf(ck[0], sizeof ck[0], "%s/checkpoint.safetensors", a);
+    snprintf(ck[1], sizeof ck[1], "%s/checkpoint.safetensors", b);
+    char metrics[128];
+    snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", b);
+    CHECK(mkdir(data, 0777) == 0 && f_fake_mnist(data, 960, 64) == 0);
+    const char *run = "--epochs 3 --model 784-192-10";
+    char args[256];
+    double t0 = f_now();
+    CHECK(f_train_wait(f_train_start(data, a, run)) == 0);
+    double straight = f_now() - t0;
+    nb_rng r;
+    nb_rng_seed(&r, 1307);
+    int kills = 0, sigkilled = 0, saved = 0, rounds = 0, finished = 0;
+    struct stat st;
+    while (!finished && rounds++ < 60) {
+        int have_ck = stat(ck[1], &st) == 0;
+        snprintf(args, sizeof args, "%s %s", run, have_ck ? "--resume" : "--overwrite");
+        pid_t pid = f_train_start(data, b, args);
+        int sig = 0;
+        if (kills < 16) {
+            sig = kills % 2 ? SIGKILL : SIGINT;
+            if (kills % 3 == 2) { /* by time: start-up, evaluation, a save... */
+                f_sleep_us((long)(1e6 * 0.3 * straight * nb_rng_uniform(&r)));
+            } else { /* mid-training: after 1..6 more events in metrics.jsonl */
+                long target = f_lines(metrics) + 1 + (long)nb_rng_below(&r, 6);
+                for (int i = 0; i < 20000 && f_lines(metrics) < target && waitpid(pid, NULL, WNOHANG) == 0; i++)
+                    f_sleep_us(200);
+            }
+            kill(pid, sig);
+            kills++;
+        }
+        int rc = f_train_wait(pid);
+        CHECK_MSG(rc == 0 || rc == -1 || (rc == 130 && sig == SIGINT), "round %d (signal %d): exit %d", rounds, sig,
+                  rc);
+        if (rc != 0 && rc != -1 && rc != 130) break;
+        sigkilled += rc == -1;
+        saved += rc == 130;
+        if (getenv("NB_T_VERBOSE")) {
+            nb_checkpoint *c = nb_checkpoint_open(ck[1]);
+            const char *step = c ? nb_checkpoint_get(c, "step") : NULL;
+            fprintf(stderr, "  round %d: signal %d, exit %d, checkpoint at step %s\n", rounds, sig, rc,
+                    step ? step : "-");
+            nb_checkpoint_close(c);
+        }
+        if (rc == 0 && stat(ck[1], &st) == 0) {
+            nb_checkpoint *c = nb_checkpoint_open(ck[1]);
+            const char *e = c ? nb_checkpoint_get(c, "epoch") : NULL;
+            finished = e && !strcmp(e, "3");
+            nb_checkpoint_close(c);
+        }
+    }
+    CHECK_MSG(finished, "the interrupted run did not finish in %d rounds", rounds);
+    if (getenv("NB_T_VERBOSE"))
+        fprintf(stderr, "  %d rounds, %d signals: %d runs died, %d saved on SIGINT (straight run %.2fs)\n", rounds,
+                kills, sigkilled, saved, straight);
+    char *ma = f_metrics_masked(a, 0), *mb = f_metrics_masked(b, 0), msg[800] = "";
+    CHECK(ma && mb);
+    if (ma && mb && strcmp(ma, mb)) f_first_diff(ma, mb, msg, sizeof msg);
+    CHECK_MSG(ma && mb && !strcmp(ma, mb), "metrics.jsonl differs at %s", msg);
+    free(ma);
+    free(mb);
+    size_t na = 0, nb = 0;
+    unsigned char *ba = f_slurp(ck[0], &na), *bb = f_slurp(ck[1], &nb);
+    CHECK_MSG(ba && bb && na == nb && na > 0 && !memcmp(ba, bb, na), "the final checkpoints differ (%zu and %zu bytes)",
+              na, nb);
+    free(ba);
+    free(bb);
     t_rmrf(dir);
 }

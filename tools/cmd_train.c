@@ -482,7 +482,8 @@ static int nb__setup_resume(nb__train *t)
 static int nb__setup_outputs(nb__train *t)
 {
     const nb_run_cfg *r = &t->r;
-    if (r->resume && !t->ddp.rank && nb_run_metrics_cut(t->metrics_path, (long long)t->prog.step))
+    if (r->resume && !t->ddp.rank &&
+        nb_run_metrics_cut(t->metrics_path, (long long)t->prog.step, (long long)t->prog.epoch))
         return nb_cli_usage_error(t->cmd, "%s: %s", t->metrics_path, strerror(errno));
     t->o.metrics = nb_fopen_out(t->metrics_path, r->resume ? "a" : "w");
     if (!t->o.metrics) return nb_cli_usage_error(t->cmd, "%s: %s", t->metrics_path, strerror(errno));

@@ -31,8 +31,12 @@ int nb_run_folder_check(const char *cmd, nb_run_cfg *r, int argc, char **argv);
  * recorded count is not one. */
 int nb_run_folder_epochs(const char *cmd, nb_run_cfg *r, int argc, char **argv);
 
-/* --resume: drop the events of metrics.jsonl newer than the checkpoint's
- * step (they will be written again), atomically.  0, or -1 with errno. */
-int nb_run_metrics_cut(const char *path, long long step);
+/* --resume: drop the events of metrics.jsonl newer than the checkpoint (they
+ * will be written again), atomically: those of a later step, and the epoch
+ * events of epochs it has not completed (a run stopped in its epoch's last
+ * step and resumed writes that epoch's event at the same step; if killed
+ * before its next save, the event is newer than the checkpoint).  0, or -1
+ * with errno. */
+int nb_run_metrics_cut(const char *path, long long step, long long epochs);
 
 #endif
