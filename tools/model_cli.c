@@ -73,7 +73,16 @@ nb_model *nb_cli_load_model(const char *cmd, const char *ckpt, const char *torch
         }
         return m;
     }
-    if (!(m = nb_model_load(ckpt))) fprintf(stderr, "nabla %s: %s\n", cmd, nb_errmsg());
+    return nb_cli_load_checkpoint(cmd, ckpt, 0);
+}
+
+nb_model *nb_cli_load_checkpoint(const char *cmd, const char *ckpt, int allow_nonfinite)
+{
+    nb_checkpoint *ck = nb_checkpoint_open(ckpt);
+    nb_checkpoint_allow_nonfinite(ck, allow_nonfinite);
+    nb_model *m = ck ? nb_model_from_checkpoint(ck, ckpt) : NULL;
+    if (!m) fprintf(stderr, "nabla %s: %s\n", cmd, nb_errmsg());
+    nb_checkpoint_close(ck);
     return m;
 }
 
@@ -86,6 +95,7 @@ nb_model *nb_run_model_resume(const char *cmd, nb_run_cfg *r, const char *ckpt, 
         nb_cli_usage_error(cmd, "--resume: %s", nb_errmsg());
         return NULL;
     }
+    nb_checkpoint_allow_nonfinite(ck, r->allow_nonfinite);
     const char *cm = nb_checkpoint_get(ck, "model"), *given = r->model;
     static char *kept; /* r->model outlives the checkpoint */
     nb_model *m = NULL;

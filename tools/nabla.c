@@ -7,7 +7,10 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "nabla/nabla.h"
 
@@ -72,8 +75,25 @@ static void nb_cli_help(FILE *f)
                "Options take their value as `--lr 0.01` or `--lr=0.01`.\n");
 }
 
+/* OpenBLAS (when linked) starts its thread pool as it is loaded, before
+ * main; under an address-space or data limit (ulimit -v/-d) a worker that
+ * cannot get its buffer retries for ever, and exit waits for it.  nabla runs
+ * OpenBLAS single-threaded anyway (src/kernels/gemm.h), so under such a
+ * limit, unless OPENBLAS_NUM_THREADS is set, the program runs itself again
+ * with it set to 1, before anything else happens.  If that fails, it goes on. */
+static void nb__blas_threads_under_limit(char **argv)
+{
+    struct rlimit as, data;
+    if (getenv("OPENBLAS_NUM_THREADS")) return;
+    if ((getrlimit(RLIMIT_AS, &as) || as.rlim_cur == RLIM_INFINITY) &&
+        (getrlimit(RLIMIT_DATA, &data) || data.rlim_cur == RLIM_INFINITY))
+        return;
+    if (setenv("OPENBLAS_NUM_THREADS", "1", 1) == 0) execv("/proc/self/exe", argv);
+}
+
 int main(int argc, char **argv)
 {
+    nb__blas_threads_under_limit(argv);
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
         nb_cli_help(stdout);
         return 0;

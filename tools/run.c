@@ -199,6 +199,7 @@ const nb_flag nb_run_flags[] = {
     NB_FLAG_STRING("--out", NB__R, out, "DIR", NULL),
     NB_FLAG_BOOL("--resume", NB__R, resume, NULL),
     NB_FLAG_BOOL("--overwrite", NB__R, overwrite, NULL),
+    NB_FLAG_BOOL("--allow-nonfinite", NB__R, allow_nonfinite, NULL),
     NB_FLAG_BOOL("--json", NB__R, json, NULL),
     NB_FLAG_INT("--log-every", NB__R, log_every, 1, 100000000, "N", NULL),
     NB_FLAG_INT("--max-steps", NB__R, max_steps, 1, (double)LONG_MAX, "N", NULL),

@@ -32,7 +32,8 @@ typedef struct nb_run_cfg {
     int threads; /* --threads, 0 when not given (the library's default) */
     const char *out;
     int resume;
-    int overwrite; /* --overwrite: replace the run in --out */
+    int overwrite;       /* --overwrite: replace the run in --out */
+    int allow_nonfinite; /* --allow-nonfinite: --resume loads NaN/Inf weights */
     int json;
     long max_steps;     /* stop after this many optimizer steps (0 = no limit) */
     size_t limit_train; /* use only the first N training samples (0 = all) */

@@ -25,7 +25,9 @@
  * Written by nb_checkpoint_save for --resume, read by nb_checkpoint_load_state:
  *   optim.steps, optim.lr, optim.momentum, sched.epoch, step, epoch,
  *   loader.n, loader.epoch, loader.pos, loader.rng0..3, rng0..3,
- *   rng.has_spare, rng.spare_bits.
+ *   rng.has_spare, rng.spare_bits; and, optional (absent: 0), the current
+ *   epoch's running sums: epoch.loss_sum, epoch.samples, epoch.correct,
+ *   epoch.seconds.
  * `nabla train` also stores its flags (model, act, ..., opt, sched, batch,
  * seed, init, dataset): `train --resume` reads the model's back, the others
  * are for people reading the file.  nb_checkpoint_save writes format, dtype, spec and input_shape
@@ -46,6 +48,12 @@ typedef struct nb_progress {
     int64_t epoch;          /* epochs completed */
     nb_loader_state loader; /* where the training loader stands */
     nb_rng rng;             /* the training RNG (dropout) */
+    /* The current epoch's running sums, so that a run stopped mid-epoch and
+     * resumed reports the whole epoch (all 0 at an epoch's start). */
+    double epoch_loss_sum;  /* batch mean loss x batch size, summed */
+    double epoch_seconds;   /* time spent in its steps */
+    uint64_t epoch_samples; /* samples trained on (<= loader.pos) */
+    uint64_t epoch_correct; /* of them, predicted right (<= epoch_samples) */
 } nb_progress;
 
 typedef struct nb_kv {
