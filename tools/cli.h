@@ -25,6 +25,7 @@ extern const nb_cli_cmd nb_cmd_vanish;
 extern const nb_cli_cmd nb_cmd_summary;
 extern const nb_cli_cmd nb_cmd_compare;
 extern const nb_cli_cmd nb_cmd_graph;
+extern const nb_cli_cmd nb_cmd_sample;
 
 /* Print "nabla NAME: message" to stderr (a usage error) and return 2. */
 int nb_cli_usage_error(const char *cmd, const char *fmt, ...)

@@ -16,7 +16,7 @@
 
 static const nb_cli_cmd *const nb_cli_cmds[] = {
     &nb_cmd_train,     &nb_cmd_eval,   &nb_cmd_predict, &nb_cmd_report,  &nb_cmd_lrfind, &nb_cmd_diagnose,
-    &nb_cmd_gradcheck, &nb_cmd_vanish, &nb_cmd_summary, &nb_cmd_compare, &nb_cmd_graph,
+    &nb_cmd_gradcheck, &nb_cmd_vanish, &nb_cmd_summary, &nb_cmd_compare, &nb_cmd_graph,  &nb_cmd_sample,
 };
 #define NB_CLI_NCMDS (sizeof nb_cli_cmds / sizeof nb_cli_cmds[0])
 
