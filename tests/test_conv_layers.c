@@ -2,7 +2,8 @@
  * shapes, PyTorch's entry names and layouts, the description written back,
  * init fans as PyTorch computes them, a residual block whose shape changes
  * (a strided 1x1 convolution on the skip path), and a small CNN that learns
- * generated images (bars: horizontal or vertical) with its loss going down. */
+ * generated images (bars: horizontal or vertical) with its loss going down;
+ * no heap allocation in a steady-state training step. */
 #include "t.h"
 
 #include <math.h>
@@ -11,6 +12,8 @@
 
 #include "nabla/nn.h"
 #include "nabla/optim.h"
+#include "nabla/train.h"
+#include "t_alloc.h"
 
 static int entry_is(const nb_model *m, const char *name, int nd, const size_t *shape)
 {
@@ -125,4 +128,41 @@ TEST(conv_layers, small_cnn_learns_bars)
     nb_ctx_free(c);
     nb_optim_free(o);
     nb_model_free(m);
+}
+
+TEST(conv_layers, training_step_makes_no_heap_allocation_after_warmup)
+{
+#if !T_ALLOC_INTERPOSED
+    T_SKIP("allocation counting needs glibc without ASan");
+#else
+    const char *why;
+    if (!t_alloc_usable(&why)) T_SKIP("%s", why);
+    enum { B = 16 };
+    nb_model *m = nb_model_from_spec("conv2d(8,k=3,p=1) batchnorm2d relu maxpool2d(2) residual(conv2d(16,k=3,s=2,p=1) "
+                                     "relu) avgpool2d(2) gap linear(10)",
+                                     NB_F32, 3, (size_t[]){1, 28, 28});
+    nb_rng r;
+    nb_rng_seed(&r, 4);
+    CHECK_OK(m && nb_model_init(m, NB_INIT_TORCH, 0, &r) == 0);
+    if (!m) return;
+    nb_optim_config oc = nb_optim_defaults(NB_OPT_ADAM);
+    nb_optim *o = nb_optim_new(&oc, NB_F32, nb_model_n_params(m));
+    static float xv[B * 784];
+    static int32_t yv[B];
+    nb_ctx *c = nb_ctx_new(NULL);
+    nb_step_opts so = {.clip_norm = 1.0, .rng = &r};
+    for (int step = 0; step < 8; step++) {
+        for (int i = 0; i < B * 784; i++) xv[i] = (float)nb_rng_uniform(&r);
+        for (int i = 0; i < B; i++) yv[i] = (int32_t)nb_rng_below(&r, 10);
+        if (step == 2) t_alloc_count_start(); /* steps 0-1 warm up the arena */
+        nb_step_result res;
+        int rc = nb_train_step(m, o, c, xv, yv, B, &so, &res);
+        CHECK_MSG(rc == 0 && !res.nonfinite, "step %d: %s", step, nb_errmsg());
+    }
+    long allocs = t_alloc_count_stop();
+    CHECK_MSG(allocs == 0, "%ld heap allocations in 6 steady-state steps", allocs);
+    nb_ctx_free(c);
+    nb_optim_free(o);
+    nb_model_free(m);
+#endif
 }
