@@ -126,6 +126,12 @@ void nb__init_weight(nb_tensor *w, nb_init init, double param, double fan_in, do
 /* A bias: U(+-1/sqrt(fan_in)) for NB_INIT_TORCH, else zeros. */
 void nb__init_bias(nb_tensor *b, nb_init init, double fan_in, nb_rng *r);
 
+/* Close a residual block whose input and output are images [C, H, W]: when
+ * they differ, the skip path is a 1x1 convolution "proj.weight" [C', C, 1, 1]
+ * with the stride that gives the block's output size (flat widths otherwise,
+ * as nb_model_residual_end).  0, or -1 with nb_errmsg(). */
+int nb__model_residual_end_image(nb_model *m, const nb__shape *in, const nb__shape *out);
+
 /* Keep a copy of the description the model was built from; 0 or -1. */
 int nb__model_set_spec(nb_model *m, const char *spec);
 const char *nb__model_spec_stored(const nb_model *m); /* NULL when built layer by layer */

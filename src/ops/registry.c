@@ -57,6 +57,11 @@ static const nb_op_def nb__op_defs[] = {
     [NB_OP_LE] = {"le", 2, "src/ops/compare.c", 1},
     [NB_OP_EQ] = {"eq", 2, "src/ops/compare.c", 1},
     [NB_OP_NE] = {"ne", 2, "src/ops/compare.c", 1},
+    [NB_OP_CONV2D] = {"conv2d", 3, "src/ops/conv.c", 0}, /* x, w, b (b may be NULL) */
+    [NB_OP_MAX_POOL2D] = {"max_pool2d", 1, "src/ops/conv.c", 0},
+    [NB_OP_AVG_POOL2D] = {"avg_pool2d", 1, "src/ops/conv.c", 0},
+    [NB_OP_GLOBAL_AVG_POOL2D] = {"global_avg_pool2d", 1, "src/ops/conv.c", 0},
+    [NB_OP_BATCH_NORM2D] = {"batch_norm2d", 3, "src/ops/conv.c", 0}, /* x, w, b (w, b may be NULL) */
     [NB_OP_APPLY] = {"apply", -1, "src/autograd/function.c", 0},
 };
 #undef EW
