@@ -168,8 +168,10 @@ NB_API nb_model *nb_mlp_new(nb_dtype dt, const nb_mlp_config *cfg);
  * Adding a layer kind (the extension point): a kind is one row of the
  * registry nb__layer_defs[] in src/nn/spec.c, {name, parameters with their
  * defaults and ranges, block?, build}.  build(b, args) appends the layer to
- * the model with the builders here (a new kind adds its own builder and
- * forward, in its own files) and writes the output shape from the input
+ * the model with the builders here, or, for a kind in its own file (conv2d,
+ * lstm), as an extension layer (src/nn/nn_internal.h: a small table of
+ * forward, init, describe, and parameters of up to 4 dims), and writes the
+ * output shape from the input
  * shape; a shape it cannot take returns NB__SPEC_SHAPE with what it expects,
  * and the parser names both layers and both shapes.  Parsing, errors with a
  * caret, the summary, checkpoints and `nabla summary` then know the kind. */

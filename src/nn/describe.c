@@ -71,7 +71,12 @@ static void nb__gen_seq(const nb_model *m, int parent, nb__sbuf *b)
         if (L.parent != parent) continue;
         if (!first) nb__put(b, " ");
         first = 0;
-        if (!strcmp(L.kind, "linear")) nb__put(b, "linear(%zu%s)", L.out, L.bias ? "" : ",bias=0");
+        if (L.ext) {
+            char tmp[256];
+            int k = L.ext->kind->describe ? L.ext->kind->describe(L.ext, tmp, sizeof tmp) : -1;
+            if (k < 0 || (size_t)k >= sizeof tmp) b->oom = 1; /* cannot be written back */
+            else nb__put(b, "%s", tmp);
+        } else if (!strcmp(L.kind, "linear")) nb__put(b, "linear(%zu%s)", L.out, L.bias ? "" : ",bias=0");
         else if (!strcmp(L.kind, "act")) {
             if (L.act == NB_ACT_NONE) nb__put(b, "identity");
             else if (L.act == NB_ACT_LEAKY_RELU || L.act == NB_ACT_ELU)

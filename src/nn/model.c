@@ -7,9 +7,9 @@
 #include <math.h>
 #include <stdlib.h>
 
-enum { L_LINEAR, L_ACT, L_BN, L_LN, L_DROPOUT, L_FLATTEN, L_RESIDUAL };
+enum { L_LINEAR, L_ACT, L_BN, L_LN, L_DROPOUT, L_FLATTEN, L_RESIDUAL, L_EXT };
 static const char *const nb__layer_kinds[] = {"linear",  "act",     "batchnorm1d", "layernorm",
-                                              "dropout", "flatten", "residual"};
+                                              "dropout", "flatten", "residual",    "ext"};
 
 typedef struct {
     int kind, parent; /* parent: enclosing residual layer, -1 at top level */
@@ -18,6 +18,7 @@ typedef struct {
     nb_act act;
     double p, eps, momentum;
     int e_w, e_b, e_rm, e_rv, e_nbt, e_proj; /* entry indices, -1 = none */
+    nb__ext *ext;                            /* L_EXT: the extension layer (owned) */
     nb_tensor *last_out;
     char name[80]; /* "layers.2 (linear)": anomaly reports (set at finalize) */
 } nb__layer;
@@ -25,9 +26,16 @@ typedef struct {
 typedef struct {
     char name[128];
     int ndim;
-    size_t shape[2];
+    size_t shape[4];
     int trainable;
 } nb__decl;
+
+static size_t nb__decl_numel(const nb__decl *d)
+{
+    size_t n = 1;
+    for (int i = 0; i < d->ndim; i++) n *= d->shape[i];
+    return n;
+}
 
 struct nb_model {
     nb_dtype dt;
@@ -97,6 +105,12 @@ void nb_model_free(nb_model *m)
     free(m->params);
     free(m->grads);
     free(m->buffers);
+    for (int i = 0; i < m->n_layers; i++) {
+        nb__ext *e = m->layers[i].ext;
+        if (!e) continue;
+        if (e->kind->release) e->kind->release(e);
+        free(e);
+    }
     free(m->layers);
     free(m->decls);
     free(m->spec);
@@ -131,7 +145,7 @@ static void nb__layer_prefix(const nb_model *m, int li, char *buf, size_t size)
     }
 }
 
-static int nb__declare(nb_model *m, int li, const char *leaf, int ndim, size_t d0, size_t d1, int trainable)
+static int nb__declare_shape(nb_model *m, int li, const char *leaf, int ndim, const size_t *shape, int trainable)
 {
     if (nb__grow((void **)&m->decls, &m->cap_decls, m->n_decls, sizeof *m->decls)) return -1;
     nb__decl *d = &m->decls[m->n_decls];
@@ -139,10 +153,14 @@ static int nb__declare(nb_model *m, int li, const char *leaf, int ndim, size_t d
     nb__layer_prefix(m, li, pre, sizeof pre);
     snprintf(d->name, sizeof d->name, "%.64s.%.24s", pre, leaf);
     d->ndim = ndim;
-    d->shape[0] = d0;
-    d->shape[1] = d1;
+    for (int i = 0; i < ndim; i++) d->shape[i] = shape[i];
     d->trainable = trainable;
     return m->n_decls++;
+}
+
+static int nb__declare(nb_model *m, int li, const char *leaf, int ndim, size_t d0, size_t d1, int trainable)
+{
+    return nb__declare_shape(m, li, leaf, ndim, (size_t[]){d0, d1}, trainable);
 }
 
 static nb__layer *nb__add_layer(nb_model *m, int kind, const char *what)
@@ -256,6 +274,62 @@ int nb_model_residual_end(nb_model *m)
     return 0;
 }
 
+static size_t nb__shape_numel(const nb__shape *s)
+{
+    size_t n = 1;
+    for (int i = 0; i < s->ndim; i++) n *= s->d[i];
+    return n;
+}
+
+int nb__ext_add(nb_model *m, const nb__ext_kind *k, const double *a, int n_a, const nb__shape *in, const nb__shape *out)
+{
+    if (!m || !k || !k->forward || !in || !out || n_a < 0 || n_a > NB__EXT_MAX_ARGS)
+        return nb__erri("model: bad extension layer");
+    size_t win = nb__shape_numel(in), wout = nb__shape_numel(out);
+    if (nb__need_width(m, k->name, win)) return -1;
+    if (!wout) return nb__erri("%s: output width must be positive", k->name);
+    nb__ext *e = calloc(1, sizeof *e);
+    if (!e) return nb__erri("model: out of memory");
+    nb__layer *l = nb__add_layer(m, L_EXT, k->name);
+    if (!l) {
+        free(e);
+        return -1;
+    }
+    e->kind = k;
+    e->m = m;
+    if (n_a) memcpy(e->a, a, (size_t)n_a * sizeof *a);
+    e->n_a = n_a;
+    e->in = *in;
+    e->out = *out;
+    l->ext = e;
+    l->in = win;
+    l->out = m->width = wout;
+    return 0;
+}
+
+int nb__ext_declare(nb_model *m, const char *leaf, int ndim, const size_t *shape, int trainable)
+{
+    if (!m || !m->n_layers || !m->layers[m->n_layers - 1].ext)
+        return nb__erri("model: no extension layer to declare in");
+    nb__ext *e = m->layers[m->n_layers - 1].ext;
+    if (ndim < 0 || ndim > 4 || (ndim && !shape))
+        return nb__erri("%s: %s has %d dims (0..4)", e->kind->name, leaf, ndim);
+    if (e->n_ent == NB__EXT_MAX_ENTRIES)
+        return nb__erri("%s: more than %d entries", e->kind->name, NB__EXT_MAX_ENTRIES);
+    for (int i = 0; i < ndim; i++)
+        if (!shape[i]) return nb__erri("%s: %s has a zero size", e->kind->name, leaf);
+    int d = nb__declare_shape(m, m->n_layers - 1, leaf, ndim, shape, trainable != 0);
+    if (d < 0) return -1;
+    e->ent[e->n_ent] = d;
+    return e->n_ent++;
+}
+
+nb_tensor *nb__ext_entry(const nb__ext *e, int i)
+{
+    if (!e || i < 0 || i >= e->n_ent || !e->m->finalized) return NULL;
+    return e->m->entries[e->ent[i]].t;
+}
+
 /* "layers.2 (linear)" or "layers.1.block.0 (relu)": what anomaly reports
  * call layer li (the engine gets the string, never the model). */
 static void nb__layer_name(const nb_model *m, int li, char *buf, size_t size)
@@ -263,7 +337,10 @@ static void nb__layer_name(const nb_model *m, int li, char *buf, size_t size)
     char pre[64];
     nb__layer_prefix(m, li, pre, sizeof pre);
     const nb__layer *l = &m->layers[li];
-    snprintf(buf, size, "%s (%s)", pre, l->kind == L_ACT ? nb_act_name(l->act) : nb__layer_kinds[l->kind]);
+    snprintf(buf, size, "%s (%s)", pre,
+             l->kind == L_ACT ? nb_act_name(l->act)
+             : l->ext         ? l->ext->kind->name
+                              : nb__layer_kinds[l->kind]);
 }
 
 int nb_model_finalize(nb_model *m)
@@ -274,8 +351,7 @@ int nb_model_finalize(nb_model *m)
     if (!m->n_layers) return nb__erri("model: no layers");
     size_t es = nb_dtype_size(m->dt), np = 0, nbuf = 0;
     for (int i = 0; i < m->n_decls; i++) {
-        size_t n = m->decls[i].ndim == 0 ? 1
-                                         : m->decls[i].shape[0] * (m->decls[i].ndim == 2 ? m->decls[i].shape[1] : 1);
+        size_t n = nb__decl_numel(&m->decls[i]);
         if (m->decls[i].trainable) np += n;
         else nbuf += n;
     }
@@ -324,6 +400,10 @@ int nb_model_finalize(nb_model *m)
                 *slots[s] = map[*slots[s]];
                 m->entries[*slots[s]].layer = top;
             }
+        for (int s = 0; l->ext && s < l->ext->n_ent; s++) {
+            l->ext->ent[s] = map[l->ext->ent[s]];
+            m->entries[l->ext->ent[s]].layer = top;
+        }
     }
     free(map);
     m->finalized = 1;
@@ -354,9 +434,29 @@ static const nb__layer *nb__next_act(const nb_model *m, int li)
     for (int j = li + 1; j < m->n_layers; j++) {
         if (m->layers[j].parent != m->layers[li].parent) continue;
         if (m->layers[j].kind == L_ACT) return &m->layers[j];
-        if (m->layers[j].kind == L_LINEAR || m->layers[j].kind == L_RESIDUAL) break;
+        if (m->layers[j].kind == L_LINEAR || m->layers[j].kind == L_RESIDUAL || m->layers[j].kind == L_EXT) break;
     }
     return NULL;
+}
+
+void nb__init_weight(nb_tensor *w, nb_init init, double param, double fan_in, double fan_out, double gain, nb_rng *r)
+{
+    switch (init) {
+    case NB_INIT_TORCH: nb__fill_u(w, 1.0 / sqrt(fan_in), r); break;
+    case NB_INIT_XAVIER_UNIFORM: nb__fill_u(w, gain * sqrt(6.0 / (fan_in + fan_out)), r); break;
+    case NB_INIT_XAVIER_NORMAL: nb_fill_normal(w, 0, gain * sqrt(2.0 / (fan_in + fan_out)), r); break;
+    case NB_INIT_HE_UNIFORM: nb__fill_u(w, gain * sqrt(3.0 / fan_in), r); break;
+    case NB_INIT_HE_NORMAL: nb_fill_normal(w, 0, gain / sqrt(fan_in), r); break;
+    case NB_INIT_NORMAL: nb_fill_normal(w, 0, param, r); break;
+    case NB_INIT_ZEROS: nb_fill(w, 0); break;
+    case NB_INIT__COUNT: break;
+    }
+}
+
+void nb__init_bias(nb_tensor *b, nb_init init, double fan_in, nb_rng *r)
+{
+    if (init == NB_INIT_TORCH) nb__fill_u(b, 1.0 / sqrt(fan_in), r);
+    else nb_fill(b, 0.0);
 }
 
 int nb_model_init(nb_model *m, nb_init init, double param, nb_rng *r)
@@ -376,28 +476,20 @@ int nb_model_init(nb_model *m, nb_init init, double param, nb_rng *r)
             if (l->e_nbt >= 0) nb_fill(m->entries[l->e_nbt].t, 0.0);
             continue;
         }
+        if (l->ext) {
+            const nb__layer *a = nb__next_act(m, li);
+            if (l->ext->kind->init && l->ext->kind->init(l->ext, init, param, a ? nb_act_gain(a->act, a->p) : 1.0, r))
+                return -1;
+            continue;
+        }
         int ws[2] = {l->kind == L_LINEAR ? l->e_w : -1, l->e_proj};
         for (int k = 0; k < 2; k++) {
             if (ws[k] < 0) continue;
             nb_tensor *w = m->entries[ws[k]].t;
             double fan_out = (double)w->shape[0], fan_in = (double)w->shape[1];
             const nb__layer *a = k == 0 ? nb__next_act(m, li) : NULL;
-            double gain = a ? nb_act_gain(a->act, a->p) : 1.0;
-            switch (init) {
-            case NB_INIT_TORCH: nb__fill_u(w, 1.0 / sqrt(fan_in), r); break;
-            case NB_INIT_XAVIER_UNIFORM: nb__fill_u(w, gain * sqrt(6.0 / (fan_in + fan_out)), r); break;
-            case NB_INIT_XAVIER_NORMAL: nb_fill_normal(w, 0, gain * sqrt(2.0 / (fan_in + fan_out)), r); break;
-            case NB_INIT_HE_UNIFORM: nb__fill_u(w, gain * sqrt(3.0 / fan_in), r); break;
-            case NB_INIT_HE_NORMAL: nb_fill_normal(w, 0, gain / sqrt(fan_in), r); break;
-            case NB_INIT_NORMAL: nb_fill_normal(w, 0, param, r); break;
-            case NB_INIT_ZEROS: nb_fill(w, 0); break;
-            case NB_INIT__COUNT: break;
-            }
-            if (k == 0 && l->e_b >= 0) {
-                nb_tensor *b = m->entries[l->e_b].t;
-                if (init == NB_INIT_TORCH) nb__fill_u(b, 1.0 / sqrt(fan_in), r);
-                else nb_fill(b, 0.0);
-            }
+            nb__init_weight(w, init, param, fan_in, fan_out, a ? nb_act_gain(a->act, a->p) : 1.0, r);
+            if (k == 0 && l->e_b >= 0) nb__init_bias(m->entries[l->e_b].t, init, fan_in, r);
         }
     }
     return 0;
@@ -505,6 +597,7 @@ static nb_tensor *nb__forward_seq(nb_model *m, int parent, nb_ctx *c, nb_tensor 
             break;
         case L_DROPOUT: x = nb_dropout(c, x, l->p, r); break;
         case L_FLATTEN: x = nb_reshape(c, x, 2, (long[]){(long)x->shape[0], -1}); break;
+        case L_EXT: x = l->ext->kind->forward(l->ext, c, x, r); break;
         case L_RESIDUAL: {
             nb_tensor *h = nb__forward_seq(m, li, c, x, r);
             nb__site_layer(l->name);
@@ -576,7 +669,8 @@ const char *nb_model_layer_kind(const nb_model *m, size_t i)
 {
     int li = nb__top_index(m, i);
     if (li < 0) return NULL;
-    return m->layers[li].kind == L_ACT ? nb_act_name(m->layers[li].act) : nb__layer_kinds[m->layers[li].kind];
+    const nb__layer *l = &m->layers[li];
+    return l->kind == L_ACT ? nb_act_name(l->act) : l->ext ? l->ext->kind->name : nb__layer_kinds[l->kind];
 }
 nb_tensor *nb_model_layer_output(const nb_model *m, size_t i)
 {
@@ -602,6 +696,9 @@ static size_t nb__describe_seq(const nb_model *m, int parent, char *buf, size_t 
             at += (size_t)snprintf(buf + at, size - at, "%sresidual[", sep);
             if (at < size) at = nb__describe_seq(m, li, buf, size, at);
             if (at < size) at += (size_t)snprintf(buf + at, size - at, "]");
+        } else if (l->ext && l->ext->kind->describe) {
+            at += (size_t)snprintf(buf + at, size - at, "%s", sep);
+            if (at < size) at += (size_t)l->ext->kind->describe(l->ext, buf + at, size - at);
         } else at += (size_t)snprintf(buf + at, size - at, "%s%s", sep, nb__layer_kinds[l->kind]);
     }
     return at;
@@ -724,8 +821,17 @@ int nb__model_layer_info(const nb_model *m, int li, nb__layer_info *out)
 {
     if (li < 0 || li >= m->n_layers) return -1;
     const nb__layer *l = &m->layers[li];
-    *out = (nb__layer_info){
-        nb__layer_kinds[l->kind], l->parent, l->in, l->out, l->act, l->p, l->eps, l->momentum, 0, 0};
+    *out = (nb__layer_info){l->ext ? l->ext->kind->name : nb__layer_kinds[l->kind],
+                            l->ext,
+                            l->parent,
+                            l->in,
+                            l->out,
+                            l->act,
+                            l->p,
+                            l->eps,
+                            l->momentum,
+                            0,
+                            0};
     if (l->kind == L_LINEAR) out->bias = l->e_b >= 0;
     if (l->kind == L_BN || l->kind == L_LN) out->affine = l->e_w >= 0;
     return 0;
@@ -736,7 +842,7 @@ size_t nb__model_declared(const nb_model *m, int trainable)
     size_t n = 0;
     for (int i = 0; i < m->n_decls; i++) {
         const nb__decl *d = &m->decls[i];
-        if (d->trainable == trainable) n += d->ndim == 0 ? 1 : d->shape[0] * (d->ndim == 2 ? d->shape[1] : 1);
+        if (d->trainable == trainable) n += nb__decl_numel(d);
     }
     return n;
 }

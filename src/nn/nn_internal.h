@@ -5,9 +5,13 @@
 
 #include "nabla/nn.h"
 
+typedef struct nb__ext nb__ext;
+
 /* One layer as built, nested ones included (index order = build order). */
 typedef struct nb__layer_info {
-    const char *kind;        /* "linear", "act", "batchnorm1d", "layernorm", "dropout", "flatten", "residual" */
+    const char *kind;        /* "linear", "act", "batchnorm1d", "layernorm", "dropout", "flatten", "residual",
+                         or an extension kind's name ("conv2d") */
+    const nb__ext *ext;      /* an extension layer (below), else NULL */
     int parent;              /* index of the enclosing residual layer, -1 at top level */
     size_t in, out;          /* widths (values per sample) */
     nb_act act;              /* for "act" */
@@ -44,7 +48,7 @@ typedef struct nb__param_def {
     int required;       /* no default: must be given */
 } nb__param_def;
 
-#define NB__MAX_LAYER_ARGS 4
+#define NB__MAX_LAYER_ARGS 8
 typedef struct nb__layer_def {
     const char *name;                         /* lower-case torch name: "linear", "batchnorm1d" */
     int tag;                                  /* passed back to build (the activation of an act kind) */
@@ -58,6 +62,69 @@ typedef struct nb__layer_def {
      * block's.  NULL for plain layers. */
     int (*end)(nb__spec_ctx *b);
 } nb__layer_def;
+
+/* ------------------------------------------------ extension layers
+ * A layer kind that lives in its own file (conv2d, lstm, ...), not in
+ * model.c's switch: a nb__ext_kind says how to run it, and its spec.c build
+ * function adds it with nb__ext_add and declares its parameters and buffers
+ * with nb__ext_declare.  The model then names its entries
+ * ("layers.0.weight"), allocates them, checkpoints them, calls forward in
+ * its place in the stack (also inside residual blocks), init at
+ * nb_model_init and describe when the description is written back.
+ *
+ *   static nb_tensor *fwd(nb__ext *e, nb_ctx *c, nb_tensor *x, nb_rng *r)
+ *   { return nb_mul(c, x, nb__ext_entry(e, 0)); }
+ *   static const nb__ext_kind scale_kind = {"scale", fwd, init, describe, NULL};
+ *   ... in build: nb__ext_add(b->m, &scale_kind, args, 1, &b->in, &b->in);
+ *                 nb__ext_declare(b->m, "weight", 1, (size_t[]){n}, 1);
+ */
+#define NB__EXT_MAX_ARGS 12
+#define NB__EXT_MAX_ENTRIES 16
+
+typedef struct nb__ext_kind {
+    const char *name; /* "conv2d": the kind in names, summaries, anomaly reports */
+    /* The layer's output for x ([N, in...], or [N, numel(in)] flat: reshape
+     * as needed).  NULL with nb_errmsg() on error. */
+    nb_tensor *(*forward)(nb__ext *e, nb_ctx *c, nb_tensor *x, nb_rng *r);
+    /* Fill the entries for nb_model_init (nb__init_weight/nb__init_bias
+     * help).  gain: that of the activation right after the layer (1 when
+     * none).  NULL: entries stay zero.  0 or -1. */
+    int (*init)(nb__ext *e, nb_init init, double param, double gain, nb_rng *r);
+    /* Write the layer as the description reads it back ("conv2d(32,k=3,p=1)");
+     * returns what snprintf returns. */
+    int (*describe)(const nb__ext *e, char *buf, size_t size);
+    /* Free e->state; NULL when the kind keeps none. */
+    void (*release)(nb__ext *e);
+} nb__ext_kind;
+
+struct nb__ext {
+    const nb__ext_kind *kind;
+    nb_model *m;
+    double a[NB__EXT_MAX_ARGS]; /* the kind's arguments, its own meaning */
+    int n_a;
+    nb__shape in, out;            /* one sample, no batch dimension */
+    int n_ent;                    /* entries declared, in order */
+    int ent[NB__EXT_MAX_ENTRIES]; /* (model-private indices) */
+    void *state;                  /* the kind's own, freed by release */
+};
+
+/* Append an extension layer taking in and giving out (one sample each);
+ * a[n_a] is copied.  0, or -1 with nb_errmsg(). */
+int nb__ext_add(nb_model *m, const nb__ext_kind *k, const double *a, int n_a, const nb__shape *in,
+                const nb__shape *out);
+/* Declare a parameter (trainable 1) or buffer (0) of the layer added last,
+ * named "<layer prefix>.<leaf>", of shape[ndim] (ndim 0..4).  Returns its
+ * slot (0, 1, ... in declaration order) for nb__ext_entry, or -1. */
+int nb__ext_declare(nb_model *m, const char *leaf, int ndim, const size_t *shape, int trainable);
+/* The tensor in slot i (after the model is finalised; its .grad for a
+ * parameter); NULL when i is not declared. */
+nb_tensor *nb__ext_entry(const nb__ext *e, int i);
+/* Fill w by the scheme, as torch's init functions with these fans and
+ * gain (NB_INIT_TORCH: U(+-1/sqrt(fan_in)), torch's default for linear and
+ * conv; NB_INIT_NORMAL: N(0, param)). */
+void nb__init_weight(nb_tensor *w, nb_init init, double param, double fan_in, double fan_out, double gain, nb_rng *r);
+/* A bias: U(+-1/sqrt(fan_in)) for NB_INIT_TORCH, else zeros. */
+void nb__init_bias(nb_tensor *b, nb_init init, double fan_in, nb_rng *r);
 
 /* Keep a copy of the description the model was built from; 0 or -1. */
 int nb__model_set_spec(nb_model *m, const char *spec);
