@@ -185,7 +185,8 @@ NB_API int nb_vanish_time_validate(const nb_vanish_time_config *cfg);
 
 typedef struct nb_vanish_time_result {
     int T;
-    /* ||dL/dh_t||_2 over the probe batch (mean MSE loss), t = 1..T at [0..T-1] */
+    /* ||dL/dh_t||_2 over the probe batch (mean MSE loss), t = 1..T at [0..T-1];
+     * 0 where a float32 gradient underflowed (every element below 1.4e-45) */
     double grad_norms[NB_VANISH_TIME_MAX_T];
     double grad_norm_first, grad_norm_last; /* grad_norms[0], grad_norms[T-1] */
     double ratio;                           /* first / last */

@@ -317,7 +317,8 @@ int nb_vanish_time_run(const nb_vanish_time_config *cfg, nb_vanish_time_result *
         for (long k = 0; k < nt; k++) s += tail[k];
         out->loss_last = s / (double)nt;
     }
-    out->final_loss = nb__vt_eval(&m, c, tx, ty, cfg->test_n, T);
+    /* untrained: the parameters are the ones loss_init was measured on */
+    out->final_loss = out->steps_done ? nb__vt_eval(&m, c, tx, ty, cfg->test_n, T) : out->loss_init;
     if (!isfinite(out->final_loss)) out->final_loss = NAN;
     out->solved = out->final_loss < cfg->solved_below;
     rc = 0;
