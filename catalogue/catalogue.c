@@ -110,6 +110,43 @@ static int nb__mulexp_bwd(nb_fnctx *fc, const nb_tensor *g, nb_tensor **grad_in,
 
 static const nb_function nb__mulexp = {"mul_exp", nb__mulexp_fwd, nb__mulexp_bwd};
 
+/* A recurrent op (cell 'r' rnn tanh, 'u' rnn relu, 'l' lstm, 'g' gru) on
+ * packed inputs, as the catalogue has at most four: x0 = x [N, T, F], x1 =
+ * [weight_ih | weight_hh] [G*H, F+H] (split at column f), x2 = [bias_ih;
+ * bias_hh] [2, G*H] when bias, x3 (x2 without bias) = the initial states
+ * [S, N, H] (h0; c0) when states.  finals: the sequence runs twice, the
+ * second time from the first's final states (h_n, c_n), and the output is
+ * the second's, so gradients reach the first run only through its final
+ * states; else the op's output. */
+static nb_tensor *nb__rec(nb_ctx *c, nb_tensor *const *in, int n_in, int cell, size_t f, int bias, int states,
+                          int finals)
+{
+    nb_tensor *x = in[0], *w = in[1], *b = bias ? in[2] : NULL, *s = states ? in[n_in - 1] : NULL;
+    const size_t h = w->shape[1] - f, n = x->shape[0], g = w->shape[0];
+    const long hs[2] = {(long)n, (long)h}, bs[1] = {(long)g};
+    nb_tensor *wih = nb_slice(c, w, 1, 0, f), *whh = nb_slice(c, w, 1, f, f + h);
+    nb_tensor *bih = b ? nb_reshape(c, nb_slice(c, b, 0, 0, 1), 1, bs) : NULL;
+    nb_tensor *bhh = b ? nb_reshape(c, nb_slice(c, b, 0, 1, 2), 1, bs) : NULL;
+    nb_tensor *h0 = s ? nb_reshape(c, nb_slice(c, s, 0, 0, 1), 2, hs) : NULL;
+    nb_tensor *c0 = s && cell == 'l' ? nb_reshape(c, nb_slice(c, s, 0, 1, 2), 2, hs) : NULL;
+    if (!wih || !whh || (b && (!bih || !bhh)) || (s && !h0)) return NULL;
+    nb_tensor *hn = NULL, *cn = NULL, *y;
+    nb_tensor **php = finals ? &hn : NULL, **pcp = finals ? &cn : NULL;
+    switch (cell) {
+    case 'r': y = nb_rnn(c, x, wih, whh, bih, bhh, h0, NB_ACT_TANH, php); break;
+    case 'u': y = nb_rnn(c, x, wih, whh, bih, bhh, h0, NB_ACT_RELU, php); break;
+    case 'l': y = nb_lstm(c, x, wih, whh, bih, bhh, h0, c0, php, pcp); break;
+    default: y = nb_gru(c, x, wih, whh, bih, bhh, h0, php); break;
+    }
+    if (!y || !finals) return y;
+    switch (cell) {
+    case 'r': return nb_rnn(c, x, wih, whh, bih, bhh, hn, NB_ACT_TANH, NULL);
+    case 'u': return nb_rnn(c, x, wih, whh, bih, bhh, hn, NB_ACT_RELU, NULL);
+    case 'l': return nb_lstm(c, x, wih, whh, bih, bhh, hn, cn, NULL, NULL);
+    default: return nb_gru(c, x, wih, whh, bih, bhh, hn, NULL);
+    }
+}
+
 /* ------------------------------------------------------------ the cases */
 /* X(op, variant, nabla call, torch expression, number of inputs, inputs...) */
 #define NB__CASES_ELEMENTWISE(X)                                                                            \
@@ -469,6 +506,56 @@ static const nb_function nb__mulexp = {"mul_exp", nb__mulexp_fwd, nb__mulexp_bwd
     X(apply, one_grad, nb_apply(c, &nb__mulexp, 2, in, NULL), "x0 * torch.exp(x1)", 2, K(2, 3, 4), A(2, 3, 4)) \
     X(apply, empty, nb_apply(c, &nb__mulexp, 2, in, NULL), "x0 * torch.exp(x1)", 2, A(2, 0, 4), A(2, 0, 4))
 
+/* Recurrent ops (see nb__rec for the packed inputs): T from 1 to 20, with and
+ * without biases and initial states, the final states, an empty batch.
+ * torch.rnn_tanh & co. take (x, hx, [w_ih, w_hh, b_ih, b_hh], has_biases,
+ * layers, dropout, train, bidirectional, batch_first). */
+#define TW(f) "[x1[:, :" #f "], x1[:, " #f ":], x2[0], x2[1]], True, 1, 0.0, False, False, True)"
+#define TWNB(f) "[x1[:, :" #f "], x1[:, " #f ":]], False, 1, 0.0, False, False, True)"
+#define TZ(h) "x0.new_zeros(1, x0.shape[0], " #h ")"
+#define TCH(fn, hx, p) "(lambda r: torch." fn "(x0, r[1], " p "[0])(torch." fn "(x0, " hx ", " p ")"
+#define TCHL(hx, p) "(lambda r: torch.lstm(x0, [r[1], r[2]], " p "[0])(torch.lstm(x0, " hx ", " p ")"
+#define NB__CASES_RECURRENT(X)                                                                                         \
+    X(rnn, tanh_t1, nb__rec(c, in, n_in, 'r', 3, 1, 0, 0), "torch.rnn_tanh(x0, " TZ(4) ", " TW(3) "[0]", 3,            \
+      A(3, 2, 1, 3), A(2, 4, 7), A(2, 2, 4))                                                                           \
+    X(rnn, tanh_h0_finals, nb__rec(c, in, n_in, 'r', 3, 1, 1, 1), TCH("rnn_tanh", "x3", TW(3)), 4, A(3, 2, 5, 3),      \
+      A(2, 4, 7), A(2, 2, 4), A(3, 1, 2, 4))                                                                           \
+    X(rnn, tanh_t20, nb__rec(c, in, n_in, 'r', 2, 1, 1, 1), TCH("rnn_tanh", "x3", TW(2)), 4, A(3, 2, 20, 2),           \
+      A(2, 3, 5), A(2, 2, 3), A(3, 1, 2, 3))                                                                           \
+    X(rnn, relu_h0, nb__rec(c, in, n_in, 'u', 3, 1, 1, 1), TCH("rnn_relu", "x3", TW(3)), 4, A(3, 2, 4, 3), A(2, 4, 7), \
+      A(2, 2, 4), A(3, 1, 2, 4))                                                                                       \
+    X(rnn, nobias, nb__rec(c, in, n_in, 'r', 3, 0, 1, 1), TCH("rnn_tanh", "x2", TWNB(3)), 3, A(3, 3, 4, 3),            \
+      A(2, 4, 7), A(3, 1, 3, 4))                                                                                       \
+    X(rnn, const_x, nb__rec(c, in, n_in, 'r', 3, 1, 0, 0), "torch.rnn_tanh(x0, " TZ(4) ", " TW(3) "[0]", 3,            \
+      K(3, 2, 3, 3), A(2, 4, 7), A(2, 2, 4))                                                                           \
+    X(rnn, empty_batch, nb__rec(c, in, n_in, 'r', 3, 1, 1, 1), TCH("rnn_tanh", "x3", TW(3)), 4, A(3, 0, 3, 3),         \
+      A(2, 4, 7), A(2, 2, 4), A(3, 1, 0, 4))                                                                           \
+    X(lstm, t1, nb__rec(c, in, n_in, 'l', 3, 1, 0, 0), "torch.lstm(x0, [" TZ(3) ", " TZ(3) "], " TW(3) "[0]", 3,       \
+      A(3, 2, 1, 3), A(2, 12, 6), A(2, 2, 12))                                                                         \
+    X(lstm, states_finals, nb__rec(c, in, n_in, 'l', 3, 1, 1, 1), TCHL("[x3[0:1], x3[1:2]]", TW(3)), 4, A(3, 2, 5, 3), \
+      A(2, 12, 6), A(2, 2, 12), A(3, 2, 2, 3))                                                                         \
+    X(lstm, t20, nb__rec(c, in, n_in, 'l', 2, 1, 1, 1), TCHL("[x3[0:1], x3[1:2]]", TW(2)), 4, A(3, 2, 20, 2),          \
+      A(2, 8, 4), A(2, 2, 8), A(3, 2, 2, 2))                                                                           \
+    X(lstm, zero_states_finals, nb__rec(c, in, n_in, 'l', 3, 1, 0, 1), TCHL("[" TZ(2) ", " TZ(2) "]", TW(3)), 3,       \
+      A(3, 3, 4, 3), A(2, 8, 5), A(2, 2, 8))                                                                           \
+    X(lstm, nobias, nb__rec(c, in, n_in, 'l', 2, 0, 1, 1), TCHL("[x2[0:1], x2[1:2]]", TWNB(2)), 3, A(3, 2, 3, 2),      \
+      A(2, 12, 5), A(3, 2, 2, 3))                                                                                      \
+    X(lstm, empty_batch, nb__rec(c, in, n_in, 'l', 3, 1, 1, 1), TCHL("[x3[0:1], x3[1:2]]", TW(3)), 4, A(3, 0, 2, 3),   \
+      A(2, 12, 6), A(2, 2, 12), A(3, 2, 0, 3))                                                                         \
+    X(gru, t1, nb__rec(c, in, n_in, 'g', 3, 1, 0, 0), "torch.gru(x0, " TZ(3) ", " TW(3) "[0]", 3, A(3, 2, 1, 3),       \
+      A(2, 9, 6), A(2, 2, 9))                                                                                          \
+    X(gru, h0_finals, nb__rec(c, in, n_in, 'g', 3, 1, 1, 1), TCH("gru", "x3", TW(3)), 4, A(3, 2, 5, 3), A(2, 9, 6),    \
+      A(2, 2, 9), A(3, 1, 2, 3))                                                                                       \
+    X(gru, t20, nb__rec(c, in, n_in, 'g', 2, 1, 1, 1), TCH("gru", "x3", TW(2)), 4, A(3, 2, 20, 2), A(2, 6, 4),         \
+      A(2, 2, 6), A(3, 1, 2, 2))                                                                                       \
+    X(gru, nobias, nb__rec(c, in, n_in, 'g', 3, 0, 1, 1), TCH("gru", "x2", TWNB(3)), 3, A(3, 3, 4, 3), A(2, 12, 7),    \
+      A(3, 1, 3, 4))                                                                                                   \
+    X(gru, empty_batch, nb__rec(c, in, n_in, 'g', 3, 1, 1, 1), TCH("gru", "x3", TW(3)), 4, A(3, 0, 2, 3), A(2, 9, 6),  \
+      A(2, 2, 9), A(3, 1, 0, 3))                                                                                       \
+    X(embedding, rows, nb_embedding(c, x0, x1), "F.embedding(x1, x0)", 2, A(2, 5, 3), I(0, 5, 1, 7))                   \
+    X(embedding, two_d, nb_embedding(c, x0, x1), "F.embedding(x1, x0)", 2, A(2, 4, 2), I(0, 4, 2, 3, 5))               \
+    X(embedding, empty, nb_embedding(c, x0, x1), "F.embedding(x1, x0)", 2, A(2, 4, 3), I(0, 4, 1, 0))
+
 /* Dropout has a parameter the tests need (p), and no torch reference where the
  * mask is random: XP(op, variant, nabla call, torch or NULL, p, n, inputs...). */
 #define NB__CASES_DROPOUT(XP)                                                       \
@@ -493,6 +580,7 @@ NB__CASES_INDEX(NB__BUILD)
 NB__CASES_COMPARE(NB__BUILD)
 NB__CASES_APPLY(NB__BUILD)
 NB__CASES_CONV(NB__BUILD)
+NB__CASES_RECURRENT(NB__BUILD)
 NB__CASES_DROPOUT(NB__BUILDP)
 
 #define NB__ENTRY(op_, var, call, tx, n, ...) \
@@ -510,7 +598,7 @@ static const nb_opcase nb__cases[] = {
     NB__CASES_ELEMENTWISE(NB__ENTRY) NB__CASES_MATMUL(NB__ENTRY) NB__CASES_LINEAR(NB__ENTRY) NB__CASES_SHAPE(NB__ENTRY)
         NB__CASES_REDUCE(NB__ENTRY) NB__CASES_SOFTMAX(NB__ENTRY) NB__CASES_LOSS(NB__ENTRY) NB__CASES_DROPOUT(NB__ENTRYP)
             NB__CASES_INDEX(NB__ENTRY) NB__CASES_COMPARE(NB__ENTRY) NB__CASES_APPLY(NB__ENTRY)
-                NB__CASES_CONV(NB__ENTRY)};
+                NB__CASES_CONV(NB__ENTRY) NB__CASES_RECURRENT(NB__ENTRY)};
 
 #undef A
 #undef K

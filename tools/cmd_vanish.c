@@ -20,6 +20,7 @@
 #include "nabla/vanish.h"
 #include "run.h"
 #include "run_folder.h"
+#include "vanish_time.h"
 
 /* "plain" init: small Gaussian weights, the textbook N(0, 0.01^2). */
 #define NB__PLAIN_STD 0.01
@@ -82,10 +83,12 @@ static const char nb__vanish_usage[] =
     "OUT gets grad_norms.svg (layer on x, log gradient norm at init on y, one\n"
     "line per configuration), grad_norms_trained.svg (after training) and\n"
     "results.jsonl (what --json prints: one object per configuration).\n"
+    "With --time it asks the same question through time, of an RNN, an LSTM\n"
+    "and a GRU (below).\n"
     "\n";
 
 static int nb__run_vanish(int argc, char **argv);
-static char nb__vanish_usage_full[8192];
+static char nb__vanish_usage_full[16384];
 const nb_cli_cmd nb_cmd_vanish = {"vanish",
                                   "vanishing/exploding gradients: per-layer norms of deep MLPs, and the cures",
                                   nb__vanish_usage_full, nb__run_vanish};
@@ -182,6 +185,9 @@ __attribute__((constructor)) static void nb__vanish_usage_init(void)
     snprintf(nb__vanish_usage_full, sizeof nb__vanish_usage_full, "%s", nb__vanish_usage);
     nb_flags_help(nb__vanish_usage_full, sizeof nb__vanish_usage_full, nb__vanish_flags,
                   sizeof nb__vanish_flags / sizeof nb__vanish_flags[0], 20);
+    size_t len = strlen(nb__vanish_usage_full);
+    snprintf(nb__vanish_usage_full + len, sizeof nb__vanish_usage_full - len, "\n");
+    nb_vanish_time_usage(nb__vanish_usage_full, sizeof nb__vanish_usage_full);
 }
 
 /* ----------------------------------------------------------------- output */
@@ -536,6 +542,8 @@ done:
 static int nb__run_vanish(int argc, char **argv)
 {
     const char *cmd = "vanish";
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+        if (!strcmp(argv[i], "--time")) return nb_vanish_time_main(argc, argv);
     nb__vanish_args va = {.base = nb_vanish_defaults(),
                           .one = {NB_ACT_RELU, NB_INIT_HE_NORMAL, NB__PLAIN_STD, 0, 0, 0},
                           .jobs = 2,

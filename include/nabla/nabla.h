@@ -469,6 +469,32 @@ NB_API nb_tensor *nb_global_avg_pool2d(nb_ctx *c, nb_tensor *x);
  * are then required.  y = (x - mean) / sqrt(var + eps) w + b. */
 NB_API nb_tensor *nb_batch_norm2d(nb_ctx *c, nb_tensor *x, nb_tensor *w, nb_tensor *b, nb_tensor *running_mean,
                                   nb_tensor *running_var, double momentum, double eps);
+/* ------------------------------------------------------------ recurrent */
+/* One recurrent layer over a whole sequence, PyTorch's torch.nn.RNN / LSTM /
+ * GRU (batch_first=True, one layer, one direction) exactly: the same
+ * equations, gate order and parameter shapes.  G gates: rnn 1, lstm 4 (i, f,
+ * g, o), gru 3 (r, z, n; the reset gate multiplies W_hn h + b_hn, as
+ * PyTorch does).
+ *   x [N, T, F]; w_ih [G*H, F]; w_hh [G*H, H]; b_ih, b_hh [G*H] or NULL (no
+ *   bias); h0 (and the lstm's c0) [N, H] or NULL (zeros).
+ * Returns every step's hidden state [N, T, H].  The final states, when
+ * h_n / c_n are not NULL, are arena tensors [N, H] that are graph nodes too
+ * (a loss may use any of the three): h_n is the last step of the output,
+ * c_n the lstm's last cell state; with T = 0 they are h0 / c0 (or zeros).
+ * One graph node runs the backward through time over the whole sequence.
+ * Stacked layers call the op once per layer, the output feeding the next.
+ * src/ops/rnn.c */
+/* rnn: h_t = act(x_t w_ih^T + b_ih + h_{t-1} w_hh^T + b_hh), act NB_ACT_TANH or NB_ACT_RELU. */
+NB_API nb_tensor *nb_rnn(nb_ctx *c, nb_tensor *x, nb_tensor *w_ih, nb_tensor *w_hh, nb_tensor *b_ih, nb_tensor *b_hh,
+                         nb_tensor *h0, nb_act act, nb_tensor **h_n);
+NB_API nb_tensor *nb_lstm(nb_ctx *c, nb_tensor *x, nb_tensor *w_ih, nb_tensor *w_hh, nb_tensor *b_ih, nb_tensor *b_hh,
+                          nb_tensor *h0, nb_tensor *c0, nb_tensor **h_n, nb_tensor **c_n);
+NB_API nb_tensor *nb_gru(nb_ctx *c, nb_tensor *x, nb_tensor *w_ih, nb_tensor *w_hh, nb_tensor *b_ih, nb_tensor *b_hh,
+                         nb_tensor *h0, nb_tensor **h_n);
+/* Rows of weight [V, D] picked by index (int32, any shape, values in [0, V)):
+ * [..., D] (torch.nn.functional.embedding).  The gradient adds each row of
+ * the upstream gradient into weight's row, repeated indices summing. */
+NB_API nb_tensor *nb_embedding(nb_ctx *c, nb_tensor *weight, const nb_tensor *index);
 
 /* ------------------------------------------------------------ call sites */
 /* Notes the caller's file and line in a thread-local; the macros below call
@@ -550,6 +576,10 @@ NB_API void nb__here(const char *file, int line);
 #undef nb_avg_pool2d
 #undef nb_global_avg_pool2d
 #undef nb_batch_norm2d
+#undef nb_rnn
+#undef nb_lstm
+#undef nb_gru
+#undef nb_embedding
 #endif
 #elif !defined(NB__CALL_SITES)
 #define NB__CALL_SITES 1
@@ -610,4 +640,8 @@ NB_API void nb__here(const char *file, int line);
 #define nb_avg_pool2d(...) NB__AT(nb_avg_pool2d, __VA_ARGS__)
 #define nb_global_avg_pool2d(...) NB__AT(nb_global_avg_pool2d, __VA_ARGS__)
 #define nb_batch_norm2d(...) NB__AT(nb_batch_norm2d, __VA_ARGS__)
+#define nb_rnn(...) NB__AT(nb_rnn, __VA_ARGS__)
+#define nb_lstm(...) NB__AT(nb_lstm, __VA_ARGS__)
+#define nb_gru(...) NB__AT(nb_gru, __VA_ARGS__)
+#define nb_embedding(...) NB__AT(nb_embedding, __VA_ARGS__)
 #endif

@@ -80,6 +80,11 @@ typedef enum nb_op_id {
     NB_OP_AVG_POOL2D,
     NB_OP_GLOBAL_AVG_POOL2D,
     NB_OP_BATCH_NORM2D,
+    /* recurrent, src/ops/rnn.c */
+    NB_OP_RNN,
+    NB_OP_LSTM,
+    NB_OP_GRU,
+    NB_OP_EMBEDDING,
     /* custom functions (nb_apply), src/autograd/function.c */
     NB_OP_APPLY,
     NB_OP_COUNT

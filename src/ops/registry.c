@@ -62,6 +62,10 @@ static const nb_op_def nb__op_defs[] = {
     [NB_OP_AVG_POOL2D] = {"avg_pool2d", 1, "src/ops/conv.c", 0},
     [NB_OP_GLOBAL_AVG_POOL2D] = {"global_avg_pool2d", 1, "src/ops/conv.c", 0},
     [NB_OP_BATCH_NORM2D] = {"batch_norm2d", 3, "src/ops/conv.c", 0}, /* x, w, b (w, b may be NULL) */
+    [NB_OP_RNN] = {"rnn", -1, "src/ops/rnn.c", 0},   /* x, w_ih, w_hh, b_ih, b_hh, h0 (those given) */
+    [NB_OP_LSTM] = {"lstm", -1, "src/ops/rnn.c", 0}, /* the same and c0 */
+    [NB_OP_GRU] = {"gru", -1, "src/ops/rnn.c", 0},
+    [NB_OP_EMBEDDING] = {"embedding", 2, "src/ops/rnn.c", 0}, /* weight, index */
     [NB_OP_APPLY] = {"apply", -1, "src/autograd/function.c", 0},
 };
 #undef EW

@@ -1,0 +1,18 @@
+/* Recurrent kernels (see rnn.h), instantiated for float and double from rnn.inc. */
+#include "rnn.h"
+
+#include <string.h>
+#include <tgmath.h>
+
+#include "gemm.h"
+#include "vmath.h"
+#include "nabla/nabla.h"
+
+/* The gate loops are written for the vectoriser (as in linear.c: GCC's -O2
+ * cost model would leave them scalar). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("tree-vectorize", "vect-cost-model=dynamic")
+#endif
+
+#define NB__TEMPLATE "rnn.inc"
+#include "instantiate.h"

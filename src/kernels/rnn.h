@@ -1,0 +1,77 @@
+/* Kernels of the recurrent ops (private; the ops are src/ops/rnn.c): a whole
+ * sequence forward and backward through time for one layer of a vanilla RNN
+ * (tanh or relu), an LSTM or a GRU, with PyTorch's equations and gate order,
+ * and the embedding lookup.  Legend: N batch, T steps, F input features,
+ * H hidden size, G gates (rnn 1, lstm 4: i f g o, gru 3: r z n).
+ *
+ * Forward: one product x W_ih^T (+ b_ih) for all N*T rows at once, then per
+ * step one product h_{t-1} W_hh^T [N, G*H] and one pass over the gates:
+ *   rnn   h = act(gx + (gh + b_hh))
+ *   lstm  i,f,g,o = sigma, sigma, tanh, sigma of gx + (gh + b_hh)
+ *         c = f c' + i g,  h = o tanh(c)
+ *   gru   r,z = sigma(gx + (gh + b_hh)),  n = tanh(gx_n + r (gh_n + b_hn)),
+ *         h = n + z (h' - n)                  (PyTorch's grouping)
+ * Backward: one pass per step from t = T-1 down to 0 makes the gates'
+ * gradient dG_t (kept for all steps) and, by one product dG_t W_hh, the
+ * gradient reaching h_{t-1}; then three products over all steps give
+ * dx += dG W_ih, dW_ih += dG^T x, dW_hh += dG_h^T h_prev, and column sums
+ * the biases.  Everything runs in the caller's scratch (the ctx arena): no
+ * allocation here.  The products are nb_k_gemm's (bitwise the same for any
+ * thread count); the passes are serial loops.  _f32 and _f64 from rnn.inc. */
+#ifndef NB_KERNELS_RNN_H
+#define NB_KERNELS_RNN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum nb_k_cell { NB_K_RNN_TANH = 0, NB_K_RNN_RELU, NB_K_LSTM, NB_K_GRU } nb_k_cell;
+
+/* Gates per cell: 1, 1, 4, 3. */
+static inline size_t nb_k_cell_gates(nb_k_cell cell) { return cell == NB_K_LSTM ? 4 : cell == NB_K_GRU ? 3 : 1; }
+
+/* One layer's forward: sizes, inputs, outputs and what the backward reads
+ * (float* or double* by the instantiation).  The op fills it, the kernel
+ * runs it, and the op's graph node keeps it for the backward. */
+typedef struct nb_k_rnn {
+    nb_k_cell cell;
+    size_t n, t, f, h;
+    const void *x;           /* [N, T, F] */
+    const void *w_ih;        /* [G*H, F] */
+    const void *w_hh;        /* [G*H, H] */
+    const void *b_ih, *b_hh; /* [G*H] each, or NULL (no bias) */
+    const void *h0, *c0;     /* [N, H] each, or NULL (zeros); c0 lstm only */
+    void *out;               /* [N, T, H]: h_t of every step */
+    void *gates;             /* [N, T, G*H]: x W_ih^T + b_ih, then the activated
+                               gates (lstm i f g o, gru r z n; rnn: unused after) */
+    void *cs;                /* [N, T, H] lstm: c_t;  gru: gh_n + b_hn;  rnn: NULL */
+    void *tanh_c;            /* [N, T, H] lstm: tanh(c_t); else NULL */
+    void *hg;                /* [N, G*H] scratch: h_{t-1} W_hh^T */
+} nb_k_rnn;
+
+/* The gradients: dout flows in; every other pointer but the scratch may be
+ * NULL (not wanted).  Gradients ACCUMULATE (+=). */
+typedef struct nb_k_rnn_grad {
+    const void *dout;         /* [N, T, H] */
+    const void *dc_n;         /* [N, H] lstm: gradient of the last cell state, or NULL */
+    void *dx, *dw_ih, *dw_hh; /* as x, w_ih, w_hh */
+    void *db_ih, *db_hh;      /* [G*H] */
+    void *dh0, *dc0;          /* [N, H] */
+    void *dgx;                /* [N, T, G*H] scratch: gradient of the input-side gates */
+    void *dgh;                /* [N, T, G*H] scratch, gru only (rnn, lstm: dgx is used) */
+    void *hprev;              /* [N, T, H] scratch: h_{t-1} of every step */
+    void *dh, *dc;            /* [N, H] scratch each */
+} nb_k_rnn_grad;
+
+void nb_k_rnn_fwd_f32(const nb_k_rnn *r);
+void nb_k_rnn_fwd_f64(const nb_k_rnn *r);
+void nb_k_rnn_bwd_f32(const nb_k_rnn *r, const nb_k_rnn_grad *g);
+void nb_k_rnn_bwd_f64(const nb_k_rnn *r, const nb_k_rnn_grad *g);
+
+/* out [n, d] = w[idx[i]] rows (idx already checked within [0, v));
+ * backward dw [v, d] += dout rows at idx, in index order (deterministic). */
+void nb_k_embedding_fwd_f32(float *out, const float *w, const int32_t *idx, size_t n, size_t d);
+void nb_k_embedding_fwd_f64(double *out, const double *w, const int32_t *idx, size_t n, size_t d);
+void nb_k_embedding_bwd_f32(float *dw, const float *dout, const int32_t *idx, size_t n, size_t d);
+void nb_k_embedding_bwd_f64(double *dw, const double *dout, const int32_t *idx, size_t n, size_t d);
+
+#endif
