@@ -6,6 +6,8 @@
  * summing.  Finite differences and PyTorch: the rnn.*, lstm.*, gru.* and
  * embedding.* cases of the op catalogue (test_gradcheck.c, test_torch_ref.c). */
 #include "nabla/nn.h"
+#include "nabla/train.h"
+#include "t_alloc.h"
 #include "t_ops.h"
 
 #include <math.h>
@@ -308,4 +310,46 @@ TEST(rnn_layers, embedding_and_description_errors)
               "tanh relu");
     CHECK_ERR(nb_model_from_spec("lstm(8,layers=5)", NB_F32, 2, (size_t[]){4, 3}), "layers", "out of range");
     CHECK_ERR(nb_model_from_spec("lstm(8)", NB_F32, 4, (size_t[]){1, 2, 4, 3}), "lstm", "[steps, features]");
+}
+
+/* After warm-up, a training step of a recurrent model (stacked LSTM, a GRU,
+ * an embedding) makes zero heap allocations: all scratch is in the arena. */
+TEST(rnn_layers, training_step_makes_no_heap_allocation_after_warmup)
+{
+#if !T_ALLOC_INTERPOSED
+    T_SKIP("allocation counting needs glibc without ASan");
+#else
+    const char *why;
+    if (!t_alloc_usable(&why)) {
+        T_SKIP("%s", why);
+        return;
+    }
+    enum { B = 16, T = 8, CLASSES = 5 };
+    nb_rng r;
+    nb_rng_seed(&r, 5);
+    nb_model *m = nb_model_from_spec("embedding(11,6) lstm(12,layers=2,seq=1) gru(8) linear(5)", NB_F32, 1,
+                                     (size_t[]){T});
+    CHECK_OK(m);
+    if (!m) return;
+    CHECK(nb_model_init(m, NB_INIT_TORCH, 0, &r) == 0);
+    nb_optim_config oc = nb_optim_defaults(NB_OPT_ADAM);
+    nb_optim *o = nb_optim_new(&oc, NB_F32, nb_model_n_params(m));
+    nb_ctx *c = nb_ctx_new(NULL);
+    nb_step_opts so = {.clip_norm = 1.0, .rng = &r};
+    static float xv[B * T];
+    static int32_t yv[B];
+    for (int step = 0; step < 10; step++) {
+        for (int i = 0; i < B * T; i++) xv[i] = (float)nb_rng_below(&r, 11);
+        for (int i = 0; i < B; i++) yv[i] = (int32_t)nb_rng_below(&r, CLASSES);
+        if (step == 2) t_alloc_count_start(); /* steps 0-1 warm up the arena */
+        nb_step_result res;
+        int rc = nb_train_step(m, o, c, xv, yv, B, &so, &res);
+        CHECK_MSG(rc == 0 && !res.nonfinite, "step %d: %s", step, nb_errmsg());
+    }
+    long allocs = t_alloc_count_stop();
+    CHECK_MSG(allocs == 0, "%ld heap allocations in 8 steady-state steps", allocs);
+    nb_ctx_free(c);
+    nb_optim_free(o);
+    nb_model_free(m);
+#endif
 }
