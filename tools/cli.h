@@ -26,6 +26,9 @@ extern const nb_cli_cmd nb_cmd_summary;
 extern const nb_cli_cmd nb_cmd_compare;
 extern const nb_cli_cmd nb_cmd_graph;
 
+/* `nabla vanish --time` (tools/cmd_vanish_time.c), which `nabla vanish` hands over to. */
+int nb_vanish_time_main(int argc, char **argv);
+
 /* Print "nabla NAME: message" to stderr (a usage error) and return 2. */
 int nb_cli_usage_error(const char *cmd, const char *fmt, ...)
 #if defined(__GNUC__)

@@ -174,6 +174,7 @@ static const nb_flag nb__vanish_flags[] = {
     NB_FLAG_STRING("--out", NB__A, out, "DIR", "output folder (runs/vanish)"),
     NB_FLAG_BOOL("--json", NB__A, json, "JSON lines on stdout instead of the table"),
     NB_FLAG_BOOL("--quiet", NB__A, quiet, "nothing on stderr but errors"),
+    NB_FLAG_TEXT("  --time               recurrent cells through time instead (`nabla vanish --time -h`)"),
 };
 #undef NB__A
 
@@ -536,6 +537,8 @@ done:
 static int nb__run_vanish(int argc, char **argv)
 {
     const char *cmd = "vanish";
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) /* through time: its own command */
+        if (!strcmp(argv[i], "--time")) return nb_vanish_time_main(argc, argv);
     nb__vanish_args va = {.base = nb_vanish_defaults(),
                           .one = {NB_ACT_RELU, NB_INIT_HE_NORMAL, NB__PLAIN_STD, 0, 0, 0},
                           .jobs = 2,

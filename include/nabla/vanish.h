@@ -115,6 +115,60 @@ NB_API int nb_vanish_weight_grad_norms(nb_model *m, double *norms, int max);
 NB_API int nb_vanish_probe(nb_model *m, nb_ctx *c, const void *x, const int32_t *y, size_t batch, int n, double *norms,
                            int max, double *loss);
 
+/* ----------------------------------------------- vanishing through time
+ * The same question for recurrent cells, on the adding problem: a sequence
+ * of T steps of two features, a value uniform in [0, 1) and a marker that is
+ * 1 at two steps (one in each half); the target is the sum of the two marked
+ * values (predicting the mean, 1, gives a loss of ~0.167).  A cell of
+ * `hidden` units reads the sequence, a Linear reads its last state, the loss
+ * is the mean squared error; Adam trains it on batches drawn from the seed.
+ * Afterwards the sequence is unrolled one step per op on a fresh batch and
+ * ||dloss/dh_t|| (the 2-norm over the batch of the whole gradient reaching
+ * h_t, through every later step) is read at every t.
+ *
+ *   nb_vanish_time_config cfg = nb_vanish_time_defaults();
+ *   cfg.cell = NB_VTIME_LSTM; cfg.T = 100;
+ *   double norms[100];
+ *   nb_vanish_time_result r = {.grad_norms = norms};
+ *   nb_vanish_time_run(&cfg, &r);   // r.solved, r.grad_norm_first_step, ...
+ */
+typedef enum { NB_VTIME_RNN = 0, NB_VTIME_LSTM = 1, NB_VTIME_GRU = 2 } nb_vtime_cell;
+
+typedef struct nb_vanish_time_config {
+    nb_vtime_cell cell; /* rnn (tanh), lstm or gru */
+    size_t T;           /* steps, >= 2 */
+    size_t hidden;      /* units, >= 1 */
+    size_t batch;       /* >= 1 */
+    long steps;         /* Adam steps, >= 0 (0: measure at initialisation) */
+    double lr;          /* Adam's learning rate */
+    double clip_norm;   /* > 0: clip the global gradient norm to it; 0 = off */
+    double whh_scale;   /* weight_hh's init is U(+-whh_scale/sqrt(hidden)) (1: torch's) */
+    uint64_t seed;      /* init, batches */
+} nb_vanish_time_config;
+
+/* lstm, T 100, 32 units, batch 32, 3000 steps, lr 1e-2, clip-norm 1, scale 1, seed 1. */
+NB_API nb_vanish_time_config nb_vanish_time_defaults(void);
+/* "rnn", "lstm", "gru" -> the cell, -1 when unknown; and back. */
+NB_API int nb_vtime_cell_parse(const char *name);
+NB_API const char *nb_vtime_cell_name(nb_vtime_cell cell);
+
+typedef struct nb_vanish_time_result {
+    double *grad_norms;          /* caller's [T] (or NULL): ||dloss/dh_t|| for t = 0..T-1 */
+    double grad_norm_first_step; /* t = 0 */
+    double grad_norm_last_step;  /* t = T-1 */
+    double final_loss;           /* the loss of the measuring batch (256 sequences) */
+    double loss_first;           /* the loss of the first training step (NAN with no steps) */
+    int solved;                  /* final_loss < 0.05 (under a third of the mean's 0.167) */
+    long steps_done;             /* stops at the first non-finite loss */
+    int exploded;                /* a non-finite loss or gradient stopped training */
+    double grad_norm_max;        /* largest global gradient norm before clipping */
+    double seconds;
+} nb_vanish_time_result;
+
+/* Train and measure as above.  0, or -1 (nb_errmsg) on a bad configuration
+ * or out of memory.  Float32, nabla's threads. */
+NB_API int nb_vanish_time_run(const nb_vanish_time_config *cfg, nb_vanish_time_result *out);
+
 #ifdef __cplusplus
 }
 #endif
