@@ -54,6 +54,32 @@ static nb_tensor *nb__dropout_eval(nb_ctx *c, nb_tensor *x, double p)
     return y;
 }
 
+/* Batch norm in training mode, batch statistics only (no running ones). */
+static nb_tensor *nb__bn_train(nb_ctx *c, nb_tensor *x, nb_tensor *w, nb_tensor *b)
+{
+    int was = nb_set_training(c, 1);
+    nb_tensor *y = nb_batch_norm2d(c, x, w, b, NULL, NULL, 0.1, 1e-5);
+    nb_set_training(c, was);
+    return y;
+}
+
+/* Batch norm in eval mode over fixed running statistics, exact in both
+ * dtypes: mean 0.25 k - 0.5, variance 0.25 k + 0.5 for channel k. */
+static nb_tensor *nb__bn_eval(nb_ctx *c, nb_tensor *x, nb_tensor *w, nb_tensor *b)
+{
+    const size_t ch = x->ndim == 4 ? x->shape[1] : 0;
+    nb_tensor *rm = nb_empty(c, x->dtype, 1, &ch), *rv = nb_empty(c, x->dtype, 1, &ch);
+    if (!rm || !rv) return NULL;
+    for (size_t k = 0; k < ch; k++) {
+        nb_set(rm, k, 0.25 * (double)k - 0.5);
+        nb_set(rv, k, 0.25 * (double)k + 0.5);
+    }
+    int was = nb_set_training(c, 0);
+    nb_tensor *y = nb_batch_norm2d(c, x, w, b, rm, rv, 0.1, 1e-5);
+    nb_set_training(c, was);
+    return y;
+}
+
 /* A custom function through nb_apply: y = a * exp(b) (a, b of one shape),
  * forward with ops, backward by hand from the saved a and exp(b). */
 static nb_tensor *nb__mulexp_fwd(nb_fnctx *fc, nb_tensor *const *in, int n_in)
@@ -403,6 +429,58 @@ static nb_tensor *nb__rec(nb_ctx *c, nb_tensor *const *in, int n_in, int cell, s
     X(where, empty, nb_where(c, x0, x1, x2), "torch.where(x0 != 0, x1, x2)", 3, I(0, 2, 2, 0, 4), A(2, 0, 4),         \
       A(2, 0, 4))
 
+/* Convolutional nets: x [N, C, H, W]; conv2d's w [O, C / groups, KH, KW], b [O].
+ * Odd shapes: stride 2, padding 2, dilation 2, groups 2, depthwise, 1x1 and
+ * rectangular kernels, a kernel as large as the input, batch 1 with one
+ * channel, constant operands, empty batches.  Max pooling reads distinct
+ * values (no ties; ties are tests/test_ops_conv.c's). */
+#define BN_RS(k) "torch.arange(x0.shape[1], dtype=x0.dtype) * 0.25 " k
+#define NB__CASES_CONV(X)                                                                                             \
+    X(conv2d, plain, nb_conv2d(c, x0, x1, x2, 1, 0, 1, 1), "F.conv2d(x0, x1, x2)", 3, A(4, 2, 3, 5, 5),               \
+      A(4, 4, 3, 3, 3), A(1, 4))                                                                                      \
+    X(conv2d, stride2_pad2, nb_conv2d(c, x0, x1, x2, 2, 2, 1, 1), "F.conv2d(x0, x1, x2, stride=2, padding=2)", 3,     \
+      A(4, 1, 2, 7, 6), A(4, 3, 2, 3, 3), A(1, 3))                                                                    \
+    X(conv2d, dilation2_nobias, nb_conv2d(c, x0, x1, NULL, 1, 1, 2, 1), "F.conv2d(x0, x1, padding=1, dilation=2)", 2, \
+      A(4, 2, 2, 7, 7), A(4, 3, 2, 3, 3))                                                                             \
+    X(conv2d, groups2, nb_conv2d(c, x0, x1, x2, 1, 1, 1, 2), "F.conv2d(x0, x1, x2, padding=1, groups=2)", 3,          \
+      A(4, 2, 4, 5, 5), A(4, 6, 2, 3, 3), A(1, 6))                                                                    \
+    X(conv2d, depthwise, nb_conv2d(c, x0, x1, x2, 1, 1, 1, 3), "F.conv2d(x0, x1, x2, padding=1, groups=3)", 3,        \
+      A(4, 2, 3, 5, 4), A(4, 3, 1, 3, 3), A(1, 3))                                                                    \
+    X(conv2d, kernel1x1, nb_conv2d(c, x0, x1, x2, 1, 0, 1, 1), "F.conv2d(x0, x1, x2)", 3, A(4, 2, 3, 4, 4),           \
+      A(4, 5, 3, 1, 1), A(1, 5))                                                                                      \
+    X(conv2d, kernel_as_input, nb_conv2d(c, x0, x1, x2, 1, 0, 1, 1), "F.conv2d(x0, x1, x2)", 3, A(4, 2, 2, 4, 5),     \
+      A(4, 3, 2, 4, 5), A(1, 3))                                                                                      \
+    X(conv2d, batch1_one_channel, nb_conv2d(c, x0, x1, x2, 2, 1, 1, 1), "F.conv2d(x0, x1, x2, stride=2, padding=1)",  \
+      3, A(4, 1, 1, 6, 6), A(4, 2, 1, 3, 3), A(1, 2))                                                                 \
+    X(conv2d, rect_kernel, nb_conv2d(c, x0, x1, x2, 1, 1, 1, 1), "F.conv2d(x0, x1, x2, padding=1)", 3,                \
+      A(4, 2, 2, 5, 6), A(4, 3, 2, 2, 3), A(1, 3))                                                                    \
+    X(conv2d, const_w, nb_conv2d(c, x0, x1, x2, 2, 1, 1, 1), "F.conv2d(x0, x1, x2, stride=2, padding=1)", 3,          \
+      A(4, 2, 2, 5, 5), K(4, 3, 2, 3, 3), K(1, 3))                                                                    \
+    X(conv2d, empty, nb_conv2d(c, x0, x1, x2, 1, 1, 1, 1), "F.conv2d(x0, x1, x2, padding=1)", 3, A(4, 0, 2, 4, 4),    \
+      A(4, 3, 2, 3, 3), A(1, 3))                                                                                      \
+    X(max_pool2d, plain, nb_max_pool2d(c, x0, 2, 2, 0), "F.max_pool2d(x0, 2, 2)", 1, D(4, 2, 3, 6, 6))                \
+    X(max_pool2d, pad, nb_max_pool2d(c, x0, 3, 2, 1), "F.max_pool2d(x0, 3, 2, 1)", 1, D(4, 2, 2, 5, 5))               \
+    X(max_pool2d, overlap, nb_max_pool2d(c, x0, 3, 1, 0), "F.max_pool2d(x0, 3, 1)", 1, D(4, 1, 2, 5, 6))              \
+    X(max_pool2d, whole, nb_max_pool2d(c, x0, 4, 4, 0), "F.max_pool2d(x0, 4, 4)", 1, D(4, 1, 1, 4, 4))                \
+    X(max_pool2d, empty, nb_max_pool2d(c, x0, 2, 2, 0), "F.max_pool2d(x0, 2, 2)", 1, D(4, 0, 2, 4, 4))                \
+    X(avg_pool2d, plain, nb_avg_pool2d(c, x0, 2, 2, 0), "F.avg_pool2d(x0, 2, 2)", 1, A(4, 2, 3, 6, 6))                \
+    X(avg_pool2d, pad, nb_avg_pool2d(c, x0, 3, 2, 1), "F.avg_pool2d(x0, 3, 2, 1)", 1, A(4, 2, 2, 5, 5))               \
+    X(avg_pool2d, stride1_pad1, nb_avg_pool2d(c, x0, 3, 1, 1), "F.avg_pool2d(x0, 3, 1, 1)", 1, A(4, 1, 1, 4, 5))      \
+    X(avg_pool2d, empty, nb_avg_pool2d(c, x0, 2, 2, 0), "F.avg_pool2d(x0, 2, 2)", 1, A(4, 0, 2, 4, 4))                \
+    X(global_avg_pool2d, plain, nb_global_avg_pool2d(c, x0), "x0.mean(dim=(2, 3))", 1, A(4, 2, 3, 4, 5))              \
+    X(global_avg_pool2d, one_pixel, nb_global_avg_pool2d(c, x0), "x0.mean(dim=(2, 3))", 1, A(4, 3, 2, 1, 1))          \
+    X(global_avg_pool2d, empty, nb_global_avg_pool2d(c, x0), "x0.mean(dim=(2, 3))", 1, A(4, 0, 3, 2, 2))              \
+    X(batch_norm2d, train_affine, nb__bn_train(c, x0, x1, x2), "F.batch_norm(x0, None, None, x1, x2, training=True)", \
+      3, A(4, 3, 2, 4, 5), A(1, 2), A(1, 2))                                                                          \
+    X(batch_norm2d, train_plain, nb__bn_train(c, x0, NULL, NULL), "F.batch_norm(x0, None, None, training=True)", 1,   \
+      A(4, 2, 3, 3, 3))                                                                                               \
+    X(batch_norm2d, train_batch1, nb__bn_train(c, x0, x1, x2), "F.batch_norm(x0, None, None, x1, x2, training=True)", \
+      3, A(4, 1, 3, 2, 2), A(1, 3), A(1, 3))                                                                          \
+    X(batch_norm2d, eval_affine, nb__bn_eval(c, x0, x1, x2),                                                          \
+      "F.batch_norm(x0, " BN_RS("- 0.5") ", " BN_RS("+ 0.5") ", x1, x2)", 3, A(4, 2, 3, 3, 4), A(1, 3), A(1, 3))      \
+    X(batch_norm2d, eval_empty, nb__bn_eval(c, x0, x1, x2),                                                           \
+      "F.batch_norm(x0, " BN_RS("- 0.5") ", " BN_RS("+ 0.5") ", x1, x2)", 3, A(4, 0, 3, 2, 2), A(1, 3), A(1, 3))
+
 /* Comparisons: no gradient (gradcheck checks that the derivative is zero away
  * from ties); ties come from comparing x0 with its own first row. */
 #define T_(op) "(" op ").to(x0.dtype)"
@@ -511,6 +589,7 @@ NB__CASES_LOSS(NB__BUILD)
 NB__CASES_INDEX(NB__BUILD)
 NB__CASES_COMPARE(NB__BUILD)
 NB__CASES_APPLY(NB__BUILD)
+NB__CASES_CONV(NB__BUILD)
 NB__CASES_RECURRENT(NB__BUILD)
 NB__CASES_DROPOUT(NB__BUILDP)
 
@@ -528,7 +607,7 @@ NB__CASES_DROPOUT(NB__BUILDP)
 static const nb_opcase nb__cases[] = {
     NB__CASES_ELEMENTWISE(NB__ENTRY) NB__CASES_MATMUL(NB__ENTRY) NB__CASES_LINEAR(NB__ENTRY) NB__CASES_SHAPE(NB__ENTRY)
         NB__CASES_REDUCE(NB__ENTRY) NB__CASES_SOFTMAX(NB__ENTRY) NB__CASES_LOSS(NB__ENTRY) NB__CASES_DROPOUT(NB__ENTRYP)
-            NB__CASES_INDEX(NB__ENTRY) NB__CASES_COMPARE(NB__ENTRY) NB__CASES_APPLY(NB__ENTRY)
+            NB__CASES_INDEX(NB__ENTRY) NB__CASES_COMPARE(NB__ENTRY) NB__CASES_APPLY(NB__ENTRY) NB__CASES_CONV(NB__ENTRY)
                 NB__CASES_RECURRENT(NB__ENTRY)};
 
 #undef A

@@ -27,6 +27,7 @@
 #define _DEFAULT_SOURCE 1 /* MAP_ANONYMOUS, flock */
 #include "t.h"
 #include "t_alloc.h"
+#include "t_cli.h"
 
 #include "nabla/io.h"
 #include "nabla/train.h"
@@ -948,4 +949,448 @@ TEST(faults, threads_train_two_models_bitwise_as_alone)
         free(alone[i].params);
         free(together[i].params);
     }
+}
+
+/* ------------------------------------------- the command line killed and resumed */
+/* A small Fashion-MNIST look-alike in dir (uncompressed IDX): n_train and
+ * n_test 28x28 images whose pixels lean on their label, so that training
+ * moves.  0 or -1. */
+static int f_idx_write(const char *dir, const char *name, int images, uint32_t n, uint64_t seed)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "wb");
+    if (!f) return -1;
+    unsigned char h[16] = {0,
+                           0,
+                           8,
+                           images ? 3 : 1,
+                           (unsigned char)(n >> 24),
+                           (unsigned char)(n >> 16),
+                           (unsigned char)(n >> 8),
+                           (unsigned char)n,
+                           0,
+                           0,
+                           0,
+                           28,
+                           0,
+                           0,
+                           0,
+                           28};
+    fwrite(h, 1, images ? 16 : 8, f);
+    nb_rng r;
+    nb_rng_seed(&r, seed);
+    for (uint32_t i = 0; i < n; i++) {
+        nb_rng lr; /* the label: the same stream for the images and the labels file */
+        nb_rng_seed(&lr, seed * 1000003u + i);
+        unsigned char y = (unsigned char)nb_rng_below(&lr, 10);
+        if (!images) {
+            fputc(y, f);
+            continue;
+        }
+        for (int k = 0; k < 784; k++) fputc((int)((k / 78 == y ? 40 : 0) + nb_rng_below(&r, 200)), f);
+    }
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+static int f_fake_mnist(const char *dir, uint32_t n_train, uint32_t n_test)
+{
+    return f_idx_write(dir, "train-images-idx3-ubyte", 1, n_train, 11) ||
+                   f_idx_write(dir, "train-labels-idx1-ubyte", 0, n_train, 11) ||
+                   f_idx_write(dir, "t10k-images-idx3-ubyte", 1, n_test, 12) ||
+                   f_idx_write(dir, "t10k-labels-idx1-ubyte", 0, n_test, 12)
+               ? -1
+               : 0;
+}
+
+/* The run both ways: 3 epochs of 12 batches, dropout (the training RNG),
+ * a per-batch schedule and Adam, one thread (bitwise repeatable). */
+#define F_RUN "--quiet --model 784-24-10 --dropout 0.1 --sched cosine --batch 32 --log-every 3 --threads 1"
+
+/* Start `nabla train ARGS --data DATA --out OUT` with its output sent to
+ * /dev/null; the child's pid. */
+static pid_t f_train_start(const char *data, const char *out, const char *args)
+{
+    char line[1024], exe[512];
+    snprintf(line, sizeof line, "train " F_RUN " --data %s --out %s %s", data, out, args);
+    snprintf(exe, sizeof exe, "%s/nabla", t_build_dir());
+    char *argv[48] = {exe};
+    int argc = 1;
+    for (char *tok = strtok(line, " "); tok && argc < 46; tok = strtok(NULL, " ")) argv[argc++] = tok;
+    argv[argc] = NULL;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int nul = open("/dev/null", O_WRONLY);
+        dup2(nul, 1);
+        if (!getenv("NB_T_VERBOSE")) dup2(nul, 2);
+        execv(exe, argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Run it to the end; the exit status (-1: killed by a signal). */
+static int f_train_wait(pid_t pid)
+{
+    int st = 0;
+    if (pid < 0 || waitpid(pid, &st, 0) != pid) return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Does l[0..len) hold s? */
+static int f_has(const char *l, size_t len, const char *s)
+{
+    size_t n = strlen(s);
+    for (size_t i = 0; i + n <= len; i++)
+        if (!memcmp(l + i, s, n)) return 1;
+    return 0;
+}
+
+/* metrics.jsonl without what differs between runs by design: the start and
+ * summary events each process writes, the done events (but, with
+ * keep_finished, that of a finished run), and the values of the timing
+ * fields (and the checkpoint's path). */
+static char *f_metrics_masked(const char *out, int keep_finished)
+{
+    static const char *const masked[] = {
+        "\"seconds\":", "\"train_seconds\":", "\"train_samples_per_s\":", "\"checkpoint\":"};
+    char p[512];
+    snprintf(p, sizeof p, "%s/metrics.jsonl", out);
+    size_t n;
+    char *all = (char *)f_slurp(p, &n);
+    if (!all) return NULL;
+    char *res = malloc(n + 1), *w = res;
+    for (size_t i = 0; res && i < n;) {
+        char *nl = memchr(all + i, '\n', n - i);
+        size_t len = nl ? (size_t)(nl - (all + i)) + 1 : n - i;
+        char *l = all + i;
+        i += len;
+        if (!strncmp(l, "{\"event\":\"start\"", 16) || !strncmp(l, "{\"event\":\"summary\"", 18) ||
+            (!strncmp(l, "{\"event\":\"done\"", 15) && !(keep_finished && f_has(l, len, "\"stopped\":\"finished\""))))
+            continue;
+        for (size_t k = 0; k < len;) {
+            size_t m = 0;
+            for (size_t q = 0; q < sizeof masked / sizeof masked[0] && !m; q++)
+                if (len - k > strlen(masked[q]) && !strncmp(l + k, masked[q], strlen(masked[q]))) m = strlen(masked[q]);
+            if (!m) {
+                *w++ = l[k++];
+                continue;
+            }
+            memcpy(w, l + k, m), w += m, k += m; /* the key, then "#" for its value */
+            *w++ = '#';
+            while (k < len && l[k] != ',' && l[k] != '}') k++;
+        }
+    }
+    if (w) *w = '\0';
+    free(all);
+    return res;
+}
+
+/* The first line where a and b differ, for the failure message. */
+static void f_first_diff(const char *a, const char *b, char *msg, size_t size)
+{
+    int line = 1;
+    const char *la = a, *lb = b;
+    while (*a && *a == *b) {
+        if (*a == '\n') line++, la = a + 1, lb = b + 1;
+        a++, b++;
+    }
+    snprintf(msg, size, "line %d:\n  straight: %.300s\n  resumed:  %.300s", line, la, lb);
+}
+
+TEST(faults, resumed_epoch_reports_the_whole_epoch)
+{
+    char dir[64], data[96], a[96], b[96];
+    if (f_mkdtemp(dir, sizeof dir)) return;
+    snprintf(data, sizeof data, "%s/data", dir);
+    snprintf(a, sizeof a, "%s/a", dir);
+    snprintf(b, sizeof b, "%s/b", dir);
+    CHECK(mkdir(data, 0777) == 0 && f_fake_mnist(data, 384, 64) == 0);
+    CHECK(f_train_wait(f_train_start(data, a, "--epochs 2")) == 0);
+    /* stopped mid-epoch (as SIGINT/SIGTERM stop, with a save), resumed */
+    CHECK(f_train_wait(f_train_start(data, b, "--epochs 2 --max-steps 17")) == 0);
+    CHECK(f_train_wait(f_train_start(data, b, "--epochs 2 --resume")) == 0);
+    char *ma = f_metrics_masked(a, 1), *mb = f_metrics_masked(b, 1), msg[800] = "";
+    CHECK(ma && mb);
+    if (ma && mb && strcmp(ma, mb)) f_first_diff(ma, mb, msg, sizeof msg);
+    CHECK_MSG(ma && mb && !strcmp(ma, mb), "metrics.jsonl differs at %s", msg);
+    free(ma);
+    free(mb);
+    t_rmrf(dir);
+}
+
+/* A run stopped in its epoch's last step, resumed, and killed after writing
+ * that epoch's event but before its next save: the event is at the
+ * checkpoint's step yet newer than it, and the next resume must drop it
+ * rather than write the epoch twice. */
+TEST(faults, resume_cuts_an_epoch_event_newer_than_the_checkpoint)
+{
+    char dir[64], data[96], a[96], b[96], m[128];
+    if (f_mkdtemp(dir, sizeof dir)) return;
+    snprintf(data, sizeof data, "%s/data", dir);
+    snprintf(a, sizeof a, "%s/a", dir);
+    snprintf(b, sizeof b, "%s/b", dir);
+    CHECK(mkdir(data, 0777) == 0 && f_fake_mnist(data, 384, 64) == 0); /* 12 batches an epoch */
+    CHECK(f_train_wait(f_train_start(data, a, "--epochs 2")) == 0);
+    CHECK(f_train_wait(f_train_start(data, b, "--epochs 2 --max-steps 12")) == 0);
+    /* what the killed resume left: a's epoch 1 event */
+    snprintf(m, sizeof m, "%s/metrics.jsonl", a);
+    size_t n = 0;
+    char *all = (char *)f_slurp(m, &n), *ev = all ? strstr(all, "{\"event\":\"epoch\",\"epoch\":1,") : NULL;
+    char *end = ev ? strchr(ev, '\n') : NULL;
+    snprintf(m, sizeof m, "%s/metrics.jsonl", b);
+    FILE *f = fopen(m, "a");
+    CHECK(ev && end && f && fwrite(ev, 1, (size_t)(end - ev + 1), f) == (size_t)(end - ev + 1));
+    if (f) fclose(f);
+    free(all);
+    CHECK(f_train_wait(f_train_start(data, b, "--epochs 2 --resume")) == 0);
+    char *ma = f_metrics_masked(a, 1), *mb = f_metrics_masked(b, 1), msg[800] = "";
+    CHECK(ma && mb);
+    if (ma && mb && strcmp(ma, mb)) f_first_diff(ma, mb, msg, sizeof msg);
+    CHECK_MSG(ma && mb && !strcmp(ma, mb), "metrics.jsonl differs at %s", msg);
+    free(ma);
+    free(mb);
+    t_rmrf(dir);
+}
+
+/* The epoch's running sums round-trip exactly, are optional (older
+ * checkpoints), and meaningless ones are refused naming the key. */
+TEST(faults, ckpt_epoch_sums_round_trip_and_are_checked)
+{
+    char dir[64], path[128];
+    if (f_mkdtemp(dir, sizeof dir)) return;
+    snprintf(path, sizeof path, "%s/ck.safetensors", dir);
+    nb_model *m = f_mlp("4-3-2", NB_F32, 0, 0, 5);
+    const nb_progress good = {.step = 3,
+                              .loader = {.n = 100, .pos = 40},
+                              .epoch_loss_sum = 0.1 + 1.0 / 3,
+                              .epoch_seconds = 1.25,
+                              .epoch_samples = 40,
+                              .epoch_correct = 17};
+    struct {
+        nb_progress p;
+        const char *why; /* NULL: loads */
+    } cases[] = {
+        {good, NULL},
+        {good, "'epoch.samples' = 41 is more than the 40 samples"},
+        {good, "'epoch.correct' = 41 is more than epoch.samples"},
+        {good, "'epoch.loss_sum' = 'nan' is not a finite number"},
+        {good, "'epoch.seconds' = -1 is negative"},
+    };
+    cases[1].p.epoch_samples = 41;
+    cases[2].p.epoch_correct = 41;
+    cases[3].p.epoch_loss_sum = NAN;
+    cases[4].p.epoch_seconds = -1;
+    for (size_t i = 0; m && i < sizeof cases / sizeof cases[0]; i++) {
+        CHECK(nb_checkpoint_save(path, m, NULL, NULL, &cases[i].p, NULL, 0) == 0);
+        nb_checkpoint *ck = nb_checkpoint_open(path);
+        nb_progress p;
+        memset(&p, 0xff, sizeof p);
+        int rc = ck ? nb_checkpoint_load_state(ck, NULL, NULL, &p) : -2;
+        nb_checkpoint_close(ck);
+        if (!cases[i].why) {
+            CHECK_MSG(rc == 0, "%s", nb_errmsg());
+            CHECK(memcmp(&p.epoch_loss_sum, &good.epoch_loss_sum, sizeof p.epoch_loss_sum) == 0 &&
+                  p.epoch_seconds == good.epoch_seconds && p.epoch_samples == 40 && p.epoch_correct == 17);
+        } else {
+            CHECK_MSG(rc == -1 && strstr(nb_errmsg(), cases[i].why) && strstr(nb_errmsg(), path), "case %zu: %s", i,
+                      nb_errmsg());
+        }
+    }
+    /* a checkpoint without them (an older version): the sums are 0 */
+    CHECK(m && nb_checkpoint_save(path, m, NULL, NULL, &good, NULL, 0) == 0);
+    nb_st_file *f = nb_st_load(path);
+    nb_st_meta meta[64];
+    size_t nm = 0;
+    for (size_t i = 0; f && i < nb_st_meta_count(f) && nm < 64; i++)
+        if (strncmp(nb_st_meta_at(f, i)->key, "epoch.", 6)) meta[nm++] = *nb_st_meta_at(f, i);
+    CHECK(f && nm + 4 == nb_st_meta_count(f));
+    size_t nt = f ? nb_st_count(f) : 0;
+    nb_st_tensor *ts = calloc(nt + 1, sizeof *ts);
+    for (size_t i = 0; ts && i < nt; i++) ts[i] = *nb_st_at(f, i);
+    CHECK(ts && nb_st_save(path, ts, nt, meta, nm) == 0);
+    free(ts);
+    nb_st_free(f);
+    nb_checkpoint *ck = nb_checkpoint_open(path);
+    nb_progress p;
+    memset(&p, 0xff, sizeof p);
+    CHECK_MSG(ck && nb_checkpoint_load_state(ck, NULL, NULL, &p) == 0, "%s", nb_errmsg());
+    CHECK(p.step == 3 && p.epoch_loss_sum == 0 && p.epoch_seconds == 0 && p.epoch_samples == 0 && p.epoch_correct == 0);
+    nb_checkpoint_close(ck);
+    nb_model_free(m);
+    f_rmdir(dir);
+}
+
+/* A copy of checkpoint src at dst with element 0 of tensor name set to NaN;
+ * 0 or -1. */
+static int f_poison(const char *src, const char *dst, const char *name)
+{
+    nb_st_file *f = nb_st_load(src);
+    size_t nt = f ? nb_st_count(f) : 0, nm = f ? nb_st_meta_count(f) : 0;
+    nb_st_tensor *ts = calloc(nt + 1, sizeof *ts);
+    nb_st_meta *meta = calloc(nm + 1, sizeof *meta);
+    void *copy = NULL;
+    int rc = -1;
+    for (size_t i = 0; ts && meta && i < nt; i++) {
+        ts[i] = *nb_st_at(f, i);
+        if (strcmp(ts[i].name, name) || ts[i].dtype != NB_ST_F32) continue;
+        size_t n = 1;
+        for (int d = 0; d < ts[i].ndim; d++) n *= ts[i].shape[d];
+        if (!(copy = malloc(n * sizeof(float)))) break;
+        memcpy(copy, ts[i].data, n * sizeof(float));
+        ((float *)copy)[0] = NAN;
+        ts[i].data = copy;
+    }
+    for (size_t i = 0; meta && i < nm; i++) meta[i] = *nb_st_meta_at(f, i);
+    if (copy) rc = nb_st_save(dst, ts, nt, meta, nm);
+    free(copy);
+    free(ts);
+    free(meta);
+    nb_st_free(f);
+    return rc;
+}
+
+TEST(faults, allow_nonfinite_loads_a_diverged_checkpoint)
+{
+    char dir[64], data[96], run[96], args[1024], *out = NULL;
+    if (f_mkdtemp(dir, sizeof dir)) return;
+    snprintf(data, sizeof data, "%s/data", dir);
+    snprintf(run, sizeof run, "%s/run", dir);
+    CHECK(mkdir(data, 0777) == 0 && f_fake_mnist(data, 128, 32) == 0);
+    CHECK(f_train_wait(f_train_start(data, run, "--epochs 2 --max-steps 2")) == 0);
+    char ck[128], bad[128];
+    snprintf(ck, sizeof ck, "%s/checkpoint.safetensors", run);
+    snprintf(bad, sizeof bad, "%s/bad.safetensors", dir);
+    CHECK(f_poison(ck, bad, "layers.0.weight") == 0);
+    const char *cmds[][2] = {{"eval", "--data"}, {"predict", "--images"}};
+    for (int k = 0; k < 2; k++) {
+        char in[160];
+        snprintf(in, sizeof in, k ? "%s/t10k-images-idx3-ubyte --index 0" : "%s", data);
+        snprintf(args, sizeof args, "%s %s %s %s", cmds[k][0], bad, cmds[k][1], in);
+        int rc = t_cli_run(args, &out);
+        CHECK_MSG(rc == 2 && out && strstr(out, "layers.0.weight") && strstr(out, "NaN"), "%s: exit %d: %s", cmds[k][0],
+                  rc, out ? out : "");
+        free(out);
+        snprintf(args, sizeof args, "%s %s %s %s --allow-nonfinite", cmds[k][0], bad, cmds[k][1], in);
+        rc = t_cli_run(args, &out);
+        CHECK_MSG(rc == 0, "%s --allow-nonfinite: exit %d: %s", cmds[k][0], rc, out ? out : "");
+        free(out);
+    }
+    /* train --resume: refused, or loaded (and then stopped by the NaN loss) */
+    CHECK(rename(bad, ck) == 0);
+    snprintf(args, sizeof args, "train " F_RUN " --data %s --out %s --epochs 2 --resume", data, run);
+    int rc = t_cli_run(args, &out);
+    CHECK_MSG(rc == 2 && out && strstr(out, "layers.0.weight") && strstr(out, "--allow-nonfinite"), "exit %d: %s", rc,
+              out ? out : "");
+    free(out);
+    snprintf(args, sizeof args, "train " F_RUN " --data %s --out %s --epochs 2 --resume --allow-nonfinite", data, run);
+    rc = t_cli_run(args, &out);
+    CHECK_MSG(rc == 1 && out && strstr(out, "loss became NaN at step 3"), "exit %d: %s", rc, out ? out : "");
+    free(out);
+    t_rmrf(dir);
+}
+
+/* Lines in path (0 when absent). */
+static long f_lines(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    long n = 0;
+    int ch;
+    while (f && (ch = getc(f)) != EOF) n += ch == '\n';
+    if (f) fclose(f);
+    return n;
+}
+
+static double f_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The campaign: the run straight through, then the same run stopped again
+ * and again -- SIGINT (a save, exit 130) and SIGKILL (nothing saved after
+ * the last checkpoint) in turn, after seeded-random delays spread over the
+ * straight run's time, so they land in start-up, mid-epoch, in evaluation,
+ * during a save -- and resumed (--overwrite while there is no checkpoint
+ * yet) until it finishes.  metrics.jsonl must then match line by line
+ * (timing masked; a done event is dropped, since a run killed after its
+ * last checkpoint has none and its resume has nothing left to do), and the
+ * final checkpoint byte for byte. */
+TEST(faults, kill_and_resume_campaign_matches_a_straight_run)
+{
+    char dir[64], data[96], a[96], b[96], ck[2][128];
+    if (f_mkdtemp(dir, sizeof dir)) return;
+    snprintf(data, sizeof data, "%s/data", dir);
+    snprintf(a, sizeof a, "%s/a", dir);
+    snprintf(b, sizeof b, "%s/b", dir);
+    snprintf(ck[0], sizeof ck[0], "%s/checkpoint.safetensors", a);
+    snprintf(ck[1], sizeof ck[1], "%s/checkpoint.safetensors", b);
+    char metrics[128];
+    snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", b);
+    CHECK(mkdir(data, 0777) == 0 && f_fake_mnist(data, 960, 64) == 0);
+    const char *run = "--epochs 3 --model 784-192-10";
+    char args[256];
+    double t0 = f_now();
+    CHECK(f_train_wait(f_train_start(data, a, run)) == 0);
+    double straight = f_now() - t0;
+    nb_rng r;
+    nb_rng_seed(&r, 1307);
+    int kills = 0, sigkilled = 0, saved = 0, rounds = 0, finished = 0;
+    struct stat st;
+    while (!finished && rounds++ < 60) {
+        int have_ck = stat(ck[1], &st) == 0;
+        snprintf(args, sizeof args, "%s %s", run, have_ck ? "--resume" : "--overwrite");
+        pid_t pid = f_train_start(data, b, args);
+        int sig = 0;
+        if (kills < 16) {
+            sig = kills % 2 ? SIGKILL : SIGINT;
+            if (kills % 3 == 2) { /* by time: start-up, evaluation, a save... */
+                f_sleep_us((long)(1e6 * 0.3 * straight * nb_rng_uniform(&r)));
+            } else { /* mid-training: after 1..6 more events in metrics.jsonl */
+                long target = f_lines(metrics) + 1 + (long)nb_rng_below(&r, 6);
+                for (int i = 0; i < 20000 && f_lines(metrics) < target && waitpid(pid, NULL, WNOHANG) == 0; i++)
+                    f_sleep_us(200);
+            }
+            kill(pid, sig);
+            kills++;
+        }
+        int rc = f_train_wait(pid);
+        CHECK_MSG(rc == 0 || rc == -1 || (rc == 130 && sig == SIGINT), "round %d (signal %d): exit %d", rounds, sig,
+                  rc);
+        if (rc != 0 && rc != -1 && rc != 130) break;
+        sigkilled += rc == -1;
+        saved += rc == 130;
+        if (getenv("NB_T_VERBOSE")) {
+            nb_checkpoint *c = nb_checkpoint_open(ck[1]);
+            const char *step = c ? nb_checkpoint_get(c, "step") : NULL;
+            fprintf(stderr, "  round %d: signal %d, exit %d, checkpoint at step %s\n", rounds, sig, rc,
+                    step ? step : "-");
+            nb_checkpoint_close(c);
+        }
+        if (rc == 0 && stat(ck[1], &st) == 0) {
+            nb_checkpoint *c = nb_checkpoint_open(ck[1]);
+            const char *e = c ? nb_checkpoint_get(c, "epoch") : NULL;
+            finished = e && !strcmp(e, "3");
+            nb_checkpoint_close(c);
+        }
+    }
+    CHECK_MSG(finished, "the interrupted run did not finish in %d rounds", rounds);
+    if (getenv("NB_T_VERBOSE"))
+        fprintf(stderr, "  %d rounds, %d signals: %d runs died, %d saved on SIGINT (straight run %.2fs)\n", rounds,
+                kills, sigkilled, saved, straight);
+    char *ma = f_metrics_masked(a, 0), *mb = f_metrics_masked(b, 0), msg[800] = "";
+    CHECK(ma && mb);
+    if (ma && mb && strcmp(ma, mb)) f_first_diff(ma, mb, msg, sizeof msg);
+    CHECK_MSG(ma && mb && !strcmp(ma, mb), "metrics.jsonl differs at %s", msg);
+    free(ma);
+    free(mb);
+    size_t na = 0, nb = 0;
+    unsigned char *ba = f_slurp(ck[0], &na), *bb = f_slurp(ck[1], &nb);
+    CHECK_MSG(ba && bb && na == nb && na > 0 && !memcmp(ba, bb, na), "the final checkpoints differ (%zu and %zu bytes)",
+              na, nb);
+    free(ba);
+    free(bb);
+    t_rmrf(dir);
 }

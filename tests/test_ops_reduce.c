@@ -170,3 +170,74 @@ TEST(reduce, finite_difference_max_min_mean_f64)
     CHECK(t_fd_maxerr(mean_01, x, w, NULL) < 1e-8);
     nb_tensor_free(x);
 }
+
+/* Long sums are summed in blocks combined pairwise (src/kernels/psum.inc):
+ * over 600k similar terms one running total drifts ~1e-11 relative in
+ * double; blocks keep it near 1e-15 (PyTorch's pairwise sum: ~4e-16).  The
+ * reference is a long-double total.  A sum of at most 128 terms is still
+ * the plain running total, bit for bit. */
+static double t_drift(double got, long double want) { return (double)fabsl(((long double)got - want) / want); }
+
+TEST(reduce, long_sums_do_not_drift)
+{
+    nb_ctx *c = nb_ctx_new(NULL);
+    const size_t n = 600000;
+    nb_tensor *x = nb_zeros(c, NB_F64, 2, (size_t[]){n / 100, 100});
+    double *xd = x->data;
+    long double want = 0;
+    double running = 0;
+    for (size_t i = 0; i < n; i++) {
+        xd[i] = 0.1 + 1e-3 * (double)(i % 7);
+        want += xd[i];
+        running += xd[i];
+    }
+    double got = nb_item(nb_sum(c, x, NULL, 0, 0));
+    CHECK(t_drift(running, want) > 1e-13); /* the one running total this replaces */
+    CHECK(t_drift(got, want) < 5e-15);
+    CHECK(t_drift(nb_item(nb_mean(c, x, NULL, 0, 0)) * (double)n, want) < 5e-15);
+
+    /* the gradient of a scalar broadcast over 307k copies: sum of the upstream */
+    const size_t m = 307200;
+    nb_tensor *s = nb_zeros(c, NB_F64, 1, (size_t[]){1});
+    CHECK_OK(nb_tensor_set_requires_grad(s, 1) == 0);
+    nb_tensor *big = nb_zeros(c, NB_F64, 1, (size_t[]){m});
+    nb_tensor *w = nb_zeros(c, NB_F64, 1, (size_t[]){m});
+    long double gwant = 0;
+    for (size_t i = 0; i < m; i++) {
+        ((double *)w->data)[i] = 0.3 + 1e-4 * (double)(i % 11);
+        gwant += ((double *)w->data)[i];
+    }
+    nb_tensor *y = nb_sum(c, nb_mul(c, nb_add(c, big, s), w), NULL, 0, 0);
+    CHECK_OK(y && nb_backward(c, y, NULL) == 0);
+    CHECK(s->grad && t_drift(nb_get(s->grad, 0), gwant) < 5e-15);
+
+    /* log_softmax over 240k elements: log-sum-exp in blocks */
+    const size_t d = 240000;
+    nb_tensor *z = nb_zeros(c, NB_F64, 2, (size_t[]){1, d});
+    long double se = 0;
+    for (size_t i = 0; i < d; i++) {
+        ((double *)z->data)[i] = 1e-3 * (double)(i % 13);
+        se += expl((long double)((double *)z->data)[i] - 0.012L);
+    }
+    nb_tensor *ls = nb_log_softmax(c, z, 1);
+    long double lse = logl(se) + 0.012L;
+    double worst = 0;
+    for (size_t i = 0; i < d; i += 997)
+        worst = fmax(worst, t_drift(nb_get(ls, i), (long double)((double *)z->data)[i] - lse));
+    CHECK(worst < 1e-14);
+
+    /* short sums: exactly the running total, in both dtypes */
+    for (int k = 0; k < 2; k++) {
+        nb_tensor *v = nb_zeros(c, DTS[k], 1, (size_t[]){128});
+        double r64 = 0;
+        float r32 = 0;
+        for (size_t i = 0; i < 128; i++) {
+            nb_set(v, i, 0.1 * (double)i + 1.0 / 3.0);
+            r64 += nb_get(v, i);
+            r32 += (float)nb_get(v, i);
+        }
+        double got_k = nb_item(nb_sum(c, v, NULL, 0, 0));
+        CHECK(k == 0 ? got_k == r64 : got_k == (double)r32);
+    }
+    nb_ctx_free(c);
+}

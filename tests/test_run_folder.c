@@ -2,6 +2,7 @@
  * overwrite, resume checked), inputs that are not files do not hang, outputs
  * never go through a planted link, SIGTERM saves, limits are reported. */
 #include "t.h"
+#include "t_alloc.h"
 #include "t_cli.h"
 
 #include <errno.h>
@@ -288,6 +289,63 @@ TEST(run_folder, predict_reads_pgm_strictly)
              dir, data);
     int rc = t_cli_run(args, &out);
     CHECK_MSG(rc == 2 && out && strstr(out, "--index ''"), "exit %d: %s", rc, out ? out : "");
+    free(out);
+    t_rmrf(dir);
+}
+
+TEST(run_folder, resume_without_epochs_takes_the_runs_own)
+{
+    if (!t_have_data()) return;
+    char *dir = rf_dir(), args[512], *out = NULL;
+    snprintf(args, sizeof args, TRAIN " --max-steps 2 --out %s", dir); /* 4 steps an epoch, 2 epochs */
+    CHECK(t_cli_run(args, &out) == 0);
+    free(out);
+    snprintf(args, sizeof args, "train --quiet --limit-train 256 --batch 64 --resume --out %s", dir);
+    int rc = t_cli_run(args, &out);
+    CHECK_MSG(rc == 0, "exit %d: %s", rc, out ? out : "");
+    free(out);
+    CHECK(rf_ck_u64(dir, "epoch") == 2 && rf_ck_u64(dir, "step") == 8); /* not the default 10 epochs */
+    CHECK(rf_ck_u64(dir, "epochs") == 2);
+    /* given, it is a new total */
+    snprintf(args, sizeof args, "train --quiet --limit-train 256 --batch 64 --resume --epochs 3 --out %s", dir);
+    CHECK(t_cli_run(args, &out) == 0);
+    free(out);
+    CHECK(rf_ck_u64(dir, "epoch") == 3 && rf_ck_u64(dir, "epochs") == 3);
+    t_rmrf(dir);
+}
+
+/* OpenBLAS under an address-space limit: its threads (started as the
+ * library loads) and its first product each want a 128 MiB buffer and retry
+ * for ever without one.  The commands must end on their own, in seconds:
+ * the work done, or an out-of-memory message (exit 2).  A hang is stopped by
+ * the timeout (exit 137) and fails. */
+TEST(run_folder, openblas_under_a_memory_limit_does_not_hang)
+{
+#if defined(T_ALLOC_NO_INTERPOSE)
+    T_SKIP("ASan cannot start under ulimit -v");
+    return;
+#endif
+    char cmd[1024], *out = NULL;
+    /* every product that CBLAS may take, forced to it */
+    snprintf(cmd, sizeof cmd,
+             "sh -c 'ulimit -v 120000; NABLA_BLAS=cblas timeout -s KILL 20 %s/nabla gradcheck --op matmul --fast' 2>&1",
+             t_build_dir());
+    FILE *p = popen(cmd, "r");
+    size_t cap = 1 << 14, len = 0, got;
+    out = malloc(cap);
+    while (p && out && (got = fread(out + len, 1, cap - len - 1, p)) > 0) len += got;
+    if (out) out[len] = '\0';
+    int st = p ? pclose(p) : -1, rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    /* (a build without CBLAS refuses NABLA_BLAS=cblas: exit 2, said) */
+    CHECK_MSG(out && ((rc == 0 && strstr(out, "PASS")) || (rc == 2 && strstr(out, "no CBLAS"))), "exit %d: %s", rc,
+              out ? out : "");
+    free(out);
+    if (!t_have_data()) return;
+    /* the data does not fit: a message, and the program ends */
+    char *dir = rf_dir(), args[512];
+    snprintf(args, sizeof args, TRAIN " --out %s", dir);
+    rc = rf_sh("ulimit -v 100000;", args, &out);
+    CHECK_MSG(rc == 2 && out && strstr(out, "out of memory"), "exit %d: %s", rc, out ? out : "");
     free(out);
     t_rmrf(dir);
 }

@@ -338,6 +338,8 @@ static const char *const spec_torch_models[] = {
     "linear(64,bias=0) batchnorm1d tanh dropout(0.2) residual(linear(64,bias=0) batchnorm1d tanh) linear(10)",
     "flatten layernorm linear(32) leaky_relu(0.2) residual(linear(48) elu(0.5) linear(16)) gelu linear(10)",
     "relu residual(linear(40) sigmoid) softplus identity linear(10,bias=0)",
+    ("conv2d(8,k=3,p=1) batchnorm2d relu residual(conv2d(16,k=3,s=2,p=1,bias=0) batchnorm2d(momentum=0.2) relu "
+     "conv2d(16,k=3,p=2,d=2,g=4)) maxpool2d(2) avgpool2d(3,s=2,p=1) conv2d(12,k=1) gap linear(10)"),
 };
 
 TEST(spec, summary_matches_torch)

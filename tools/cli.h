@@ -25,6 +25,7 @@ extern const nb_cli_cmd nb_cmd_vanish;
 extern const nb_cli_cmd nb_cmd_summary;
 extern const nb_cli_cmd nb_cmd_compare;
 extern const nb_cli_cmd nb_cmd_graph;
+extern const nb_cli_cmd nb_cmd_sample;
 
 /* `nabla vanish --time` (tools/cmd_vanish_time.c), which `nabla vanish` hands over to. */
 int nb_vanish_time_main(int argc, char **argv);

@@ -17,12 +17,14 @@ typedef struct {
     const char *data, *images, *index;
     const char *from_torch; /* --from-torch DESC: FILE is the first argument */
     int json;
+    int allow_nonfinite; /* load NaN/Inf weights (to inspect a diverged run) */
 } nb__eval_args;
 
 static const nb_flag nb__eval_flags[] = {
     NB_FLAG_STRING("--data", nb__eval_args, data, "DIR", NULL),
     NB_FLAG_STRING("--from-torch", nb__eval_args, from_torch, "DESC", NULL),
     NB_FLAG_BOOL("--json", nb__eval_args, json, NULL),
+    NB_FLAG_BOOL("--allow-nonfinite", nb__eval_args, allow_nonfinite, NULL),
 };
 
 static const nb_flag nb__predict_flags[] = {
@@ -30,6 +32,7 @@ static const nb_flag nb__predict_flags[] = {
     NB_FLAG_STRING("--index", nb__eval_args, index, "I,J,...", NULL),
     NB_FLAG_STRING("--from-torch", nb__eval_args, from_torch, "DESC", NULL),
     NB_FLAG_BOOL("--json", nb__eval_args, json, NULL),
+    NB_FLAG_BOOL("--allow-nonfinite", nb__eval_args, allow_nonfinite, NULL),
 };
 
 static int nb__eval(int argc, char **argv);
@@ -50,7 +53,7 @@ static int nb__eval(int argc, char **argv)
     const char *path = argv[1], *data = ea.data;
     int json = ea.json;
     nb_model *m = ea.from_torch ? nb_cli_load_model(cmd, NULL, ea.from_torch, path)
-                                : nb_cli_load_model(cmd, path, NULL, NULL);
+                                : nb_cli_load_checkpoint(cmd, path, ea.allow_nonfinite);
     if (!m) return 2;
     nb_dataset *train = NULL, *test = NULL;
     if (nb_fashion_mnist_load(data, &train, &test)) {
@@ -105,14 +108,16 @@ out:
 }
 
 const nb_cli_cmd nb_cmd_eval = {"eval", "test loss, accuracy and confusion matrix of a checkpoint",
-                                "usage: nabla eval CKPT [--data DIR] [--json]\n"
+                                "usage: nabla eval CKPT [--data DIR] [--json] [--allow-nonfinite]\n"
                                 "       nabla eval --from-torch DESC FILE [--data DIR] [--json]\n"
                                 "\n"
                                 "Evaluates the checkpoint's model (rebuilt from the checkpoint alone) on the\n"
                                 "Fashion-MNIST test set: loss, accuracy and the confusion matrix (rows:\n"
                                 "label, columns: prediction).  --from-torch: the model DESC (a layer\n"
                                 "description) with the weights of FILE, saved from the equivalent torch\n"
-                                "nn.Sequential by safetensors.torch.save_file(model.state_dict(), FILE).\n",
+                                "nn.Sequential by safetensors.torch.save_file(model.state_dict(), FILE).\n"
+                                "--allow-nonfinite loads a checkpoint whose weights hold NaN or Inf (a\n"
+                                "diverged run; refused otherwise, naming the tensor).\n",
                                 nb__eval};
 
 /* One number of a PGM header, after whitespace and '#' comment lines (GIMP
@@ -180,7 +185,7 @@ static int nb__predict(int argc, char **argv)
         return nb_cli_usage_error(
             cmd, "needs a checkpoint and images (nabla predict CKPT IMAGE.pgm... | --images IDX [--index I,J])");
     nb_model *m = ea.from_torch ? nb_cli_load_model(cmd, NULL, ea.from_torch, path)
-                                : nb_cli_load_model(cmd, path, NULL, NULL);
+                                : nb_cli_load_checkpoint(cmd, path, ea.allow_nonfinite);
     if (!m) return 2;
     size_t d = nb_model_in_width(m), C = nb_model_out_width(m), n = 0;
     unsigned char *px = calloc(64 * d, 1);
@@ -273,11 +278,13 @@ out:
     return rc;
 }
 
-const nb_cli_cmd nb_cmd_predict = {"predict", "class probabilities for images (PGM files or an IDX file)",
-                                   "usage: nabla predict CKPT IMAGE.pgm...           8-bit binary PGM, 28x28\n"
-                                   "       nabla predict CKPT --images IDX [--index I,J,...] [--json]\n"
-                                   "       nabla predict --from-torch DESC FILE (IMAGE.pgm... | --images IDX ...)\n"
-                                   "\n"
-                                   "Prints each image's most likely class and all class probabilities,\n"
-                                   "normalised as in training.\n",
-                                   nb__predict};
+const nb_cli_cmd nb_cmd_predict = {
+    "predict", "class probabilities for images (PGM files or an IDX file)",
+    "usage: nabla predict CKPT IMAGE.pgm...           8-bit binary PGM, 28x28\n"
+    "       nabla predict CKPT --images IDX [--index I,J,...] [--json] [--allow-nonfinite]\n"
+    "       nabla predict --from-torch DESC FILE (IMAGE.pgm... | --images IDX ...)\n"
+    "\n"
+    "Prints each image's most likely class and all class probabilities,\n"
+    "normalised as in training.  --allow-nonfinite loads a checkpoint whose\n"
+    "weights hold NaN or Inf (refused otherwise).\n",
+    nb__predict};

@@ -246,10 +246,10 @@ static const char *nb__dur(char *buf, size_t size, double s)
  * (not a terminal): batch b of nb, the epoch's running mean loss and train
  * accuracy, samples/s, the epoch's elapsed time and the ETA of its end. */
 static void nb__bar(const nb__out *o, long epoch, long epochs, size_t b, size_t nb, size_t b0, double mean_loss,
-                    double acc, double seconds, double sps)
+                    double acc, double seconds, double seconds0, double sps)
 {
     char el[32], eta[32];
-    double left = b > b0 ? seconds / (double)(b - b0) * (double)(nb - b) : NAN;
+    double left = b > b0 ? (seconds - seconds0) / (double)(b - b0) * (double)(nb - b) : NAN;
     if (!o->tty) {
         fprintf(stderr, "epoch %ld/%ld batch %zu/%zu  loss %.4f  acc %.4f  %.0f samples/s  %s elapsed, ETA %s\n", epoch,
                 epochs, b, nb, mean_loss, acc, sps, nb__dur(el, sizeof el, seconds), nb__dur(eta, sizeof eta, left));
@@ -277,8 +277,11 @@ static const char nb__train_usage[] = "usage: nabla train [OPTIONS]\n"
                                       "  --out DIR            run folder (runs/train)\n"
                                       "  --resume             continue from DIR/checkpoint.safetensors: the flags\n"
                                       "                       must agree with the run's, except --epochs, --lr\n"
-                                      "                       and --max-steps (totals, not more of them)\n"
+                                      "                       and --max-steps (totals, not more of them;\n"
+                                      "                       without --epochs, the run's own count)\n"
                                       "  --overwrite          replace the run DIR holds (else refused)\n"
+                                      "  --allow-nonfinite    with --resume: load a checkpoint whose weights or\n"
+                                      "                       optimizer state hold NaN/Inf (else refused)\n"
                                       "  --json               JSON Lines events on stdout (and nothing else there)\n"
                                       "  --log-every N        batches between log events and, off a terminal,\n"
                                       "                       progress lines (100)\n"
@@ -339,6 +342,7 @@ typedef struct {
     nb__mon_out mout;
     nb_kv kv[32];
     size_t nkv;
+    char epochs_kv[24];
     double train_time, norm_hist[20]; /* norm_hist: the last 20 gradient norms, by step % 20 */
     long long samples, skipped;
     int skip_run, anomaly_told;
@@ -347,11 +351,12 @@ typedef struct {
     size_t nkv_run;   /* kv[0..nkv_run): the configuration; then val's state */
 } nb__train;
 
-/* This epoch's running sums. */
+/* This epoch's running sums (a resumed run: the checkpoint's, then more). */
 typedef struct {
     double loss_sum, seconds;
     size_t loss_n, b; /* b: batches of this epoch done */
     size_t b0;        /* the batch it started at (a resumed run: mid-epoch) */
+    double seconds0;  /* seconds at b0 (the ETA counts this process's steps) */
     size_t correct;   /* training samples predicted right (before each update) */
     double drawn;     /* when the progress bar was last drawn */
 } nb__epoch;
@@ -368,7 +373,7 @@ static int nb__train_flags(nb__train *t, int argc, char **argv)
     int n_pos, k = nb_flags_parse(t->cmd, nb__train_usage_full, tabs, 4, argc, argv, &n_pos);
     if (k != NB_FLAGS_OK) return k == NB_FLAGS_HELP ? 0 : 2;
     if (n_pos) return nb_flags_unexpected(t->cmd, argv[1]);
-    if (nb_run_finish(t->cmd, &t->r)) return 2;
+    if (nb_run_folder_epochs(t->cmd, &t->r, argc, argv) || nb_run_finish(t->cmd, &t->r)) return 2;
     if ((k = nb_run_folder_check(t->cmd, &t->r, argc, argv)) >= 0) return k;
     nb_run_warn_futile(t->cmd, &t->r);
     if (nb_train_val_check(t->cmd, &t->val, t->ddp.on)) return 2;
@@ -385,7 +390,9 @@ static int nb__train_open(nb__train *t)
         return nb_cli_usage_error(t->cmd, "--out %s: cannot write there (%s)", r->out, strerror(errno));
     snprintf(t->ckpt, sizeof t->ckpt, "%s/checkpoint.safetensors", r->out);
     snprintf(t->metrics_path, sizeof t->metrics_path, "%s/metrics.jsonl", r->out);
-    if (nb_fashion_mnist_load(r->data, &t->train, &t->test)) {
+    if (r->text) {
+        if (nb_run_text_data(t->cmd, r, &t->train, &t->test)) return 2;
+    } else if (nb_fashion_mnist_load(r->data, &t->train, &t->test)) {
         fprintf(stderr, "nabla train: %s\n", nb_errmsg());
         return 2;
     }
@@ -419,6 +426,7 @@ static int nb__setup_data(nb__train *t)
         nb_dataset_free(t->train);
         t->train = sub;
     }
+    if (r->text) return 0; /* the description was checked against [seq_len] in nb_run_finish */
     if (r->mlp.widths[0] != t->train->d)
         return nb_cli_usage_error(t->cmd, "--model %s: input width %zu does not match the data's %zu features",
                                   r->model, r->mlp.widths[0], t->train->d);
@@ -457,6 +465,7 @@ static int nb__setup_resume(nb__train *t)
     if (!t->r.resume || t->ddp.rank) return 0;
     nb_checkpoint *ck = nb_checkpoint_open(t->ckpt);
     if (!ck) return nb_cli_usage_error(t->cmd, "--resume: %s", nb_errmsg());
+    nb_checkpoint_allow_nonfinite(ck, t->r.allow_nonfinite);
     int rc = 0;
     if (nb_checkpoint_load_model(ck, t->m) || nb_checkpoint_load_state(ck, t->opt, &t->sched, &t->prog) ||
         nb_loader_set_state(t->loader, &t->prog.loader))
@@ -476,13 +485,14 @@ static int nb__setup_resume(nb__train *t)
 static int nb__setup_outputs(nb__train *t)
 {
     const nb_run_cfg *r = &t->r;
-    if (r->resume && !t->ddp.rank && nb_run_metrics_cut(t->metrics_path, (long long)t->prog.step))
+    if (r->resume && !t->ddp.rank &&
+        nb_run_metrics_cut(t->metrics_path, (long long)t->prog.step, (long long)t->prog.epoch))
         return nb_cli_usage_error(t->cmd, "%s: %s", t->metrics_path, strerror(errno));
     t->o.metrics = nb_fopen_out(t->metrics_path, r->resume ? "a" : "w");
     if (!t->o.metrics) return nb_cli_usage_error(t->cmd, "%s: %s", t->metrics_path, strerror(errno));
     t->c = nb_ctx_new(NULL);
     t->xb = calloc(r->batch * t->train->d, nb_dtype_size(r->dtype));
-    t->yb = calloc(r->batch, sizeof *t->yb);
+    t->yb = calloc(r->batch * nb_dataset_labels_per_sample(t->train), sizeof *t->yb);
     if (!t->c || !t->xb || !t->yb) {
         fprintf(stderr, "nabla train: out of memory\n");
         return 1;
@@ -496,7 +506,9 @@ static int nb__setup_outputs(nb__train *t)
         fprintf(stderr, "nabla train: monitor: %s\n", nb_errmsg());
         return 1;
     }
-    t->nkv = nb_run_config_kv(r, t->kv, 32);
+    t->nkv = nb_run_config_kv(r, t->kv, 31);
+    snprintf(t->epochs_kv, sizeof t->epochs_kv, "%ld", r->epochs); /* what --resume takes without --epochs */
+    t->kv[t->nkv++] = (nb_kv){"epochs", t->epochs_kv};
     t->ev = (nb_eval){.loss = NAN, .accuracy = NAN};
     return 0;
 }
@@ -573,7 +585,8 @@ static void nb__progress(const nb__train *t, long epoch, nb__epoch *ep)
     ep->drawn = now;
     double sps = ep->seconds > 0 ? (double)ep->loss_n / ep->seconds : 0;
     nb__bar(&t->o, epoch + 1, r->epochs, ep->b, t->bpe, ep->b0, ep->loss_sum / (double)ep->loss_n,
-            (double)ep->correct / (double)ep->loss_n, ep->seconds, sps);
+            (double)ep->correct / (double)(ep->loss_n * nb_dataset_labels_per_sample(t->train)), ep->seconds,
+            ep->seconds0, sps);
 }
 
 /* --tensorboard: every --log-every batches, the batch's loss, the lr and the
@@ -618,6 +631,12 @@ static void nb__write_epoch(FILE *f, const void *ev)
     nb_json_write_number(f, e->seconds);
     fputs(",\"train_acc\":", f);
     nb_json_write_number(f, e->train_acc);
+    if (t->r.text) { /* loss per character in nats: bits per character = loss / ln 2 */
+        fputs(",\"train_bpc\":", f);
+        nb_json_write_number(f, e->train_loss / log(2.0));
+        fputs(",\"val_bpc\":", f);
+        nb_json_write_number(f, t->ev.loss / log(2.0));
+    }
     if (t->val.frac) {
         fputs(",\"val_loss\":", f);
         nb_json_write_number(f, t->val.ev.loss);
@@ -651,14 +670,17 @@ static void nb__epoch_event(const nb__train *t, long epoch, const nb__epoch *ep)
 {
     const nb_run_cfg *r = &t->r;
     double tl = ep->loss_n ? ep->loss_sum / (double)ep->loss_n : NAN;
-    double ta = ep->loss_n ? (double)ep->correct / (double)ep->loss_n : NAN;
+    double ta = ep->loss_n ? (double)ep->correct / (double)(ep->loss_n * nb_dataset_labels_per_sample(t->train)) : NAN;
     if (t->o.tty && !r->quiet) fputc('\n', stderr);
     if (!r->json) {
         const nb_eval *ev = t->val.frac ? &t->val.ev : &t->ev;
-        printf("epoch %ld/%ld  train loss %.4f  train acc %.4f  %s loss %.4f  %s acc %.4f  (%.1fs, %.0f samples/s)%s\n",
-               epoch + 1, r->epochs, tl, ta, t->val.frac ? "val" : "test", ev->loss, t->val.frac ? "val" : "test",
-               ev->accuracy, ep->seconds, ep->seconds > 0 ? (double)ep->loss_n / ep->seconds : 0,
-               t->val.frac && t->val.improved ? "  *best" : "");
+        char bpc[48] = ""; /* --text: the held-out text's bits per character */
+        if (r->text) snprintf(bpc, sizeof bpc, "  val bpc %.4f", t->ev.loss / log(2.0));
+        printf(
+            "epoch %ld/%ld  train loss %.4f  train acc %.4f  %s loss %.4f  %s acc %.4f%s  (%.1fs, %.0f samples/s)%s\n",
+            epoch + 1, r->epochs, tl, ta, t->val.frac ? "val" : "test", ev->loss, t->val.frac ? "val" : "test",
+            ev->accuracy, bpc, ep->seconds, ep->seconds > 0 ? (double)ep->loss_n / ep->seconds : 0,
+            t->val.frac && t->val.improved ? "  *best" : "");
         fflush(stdout);
     }
     nb__event(&t->o, nb__write_epoch, &(nb__epoch_ev){t, epoch, tl, ep->seconds, ta});
@@ -680,6 +702,10 @@ static void nb__write_done(FILE *f, const void *ev)
     nb_json_write_number(f, t->ev.accuracy);
     fputs(",\"test_loss\":", f);
     nb_json_write_number(f, t->ev.loss);
+    if (t->r.text) {
+        fputs(",\"val_bpc\":", f);
+        nb_json_write_number(f, t->ev.loss / log(2.0));
+    }
     fputs(",\"train_samples_per_s\":", f);
     nb_json_write_number(f, e->samples_per_s);
     fprintf(f, ",\"steps\":%lld,\"epochs\":%lld,\"threads\":%d", (long long)t->prog.step, (long long)t->prog.epoch,
@@ -745,8 +771,13 @@ static void nb__done_event(const nb__train *t, nb_train_stop stop)
                t->val.patience);
     if (t->val.best_epoch)
         printf("best: epoch %ld, val loss %.4f; %s/best.safetensors\n", t->val.best_epoch, t->val.best_loss, r->out);
-    printf("done: test acc %.4f, test loss %.4f, %.0f train samples/s (%d thread%s); checkpoint %s\n", t->ev.accuracy,
-           t->ev.loss, sps, nb_get_threads(), nb_get_threads() == 1 ? "" : "s", t->ckpt);
+    if (r->text)
+        printf("done: held-out text %.4f bits per character (accuracy %.4f), %.0f train samples/s (%d thread%s); "
+               "checkpoint %s\n",
+               t->ev.loss / log(2.0), t->ev.accuracy, sps, nb_get_threads(), nb_get_threads() == 1 ? "" : "s", t->ckpt);
+    else
+        printf("done: test acc %.4f, test loss %.4f, %.0f train samples/s (%d thread%s); checkpoint %s\n",
+               t->ev.accuracy, t->ev.loss, sps, nb_get_threads(), nb_get_threads() == 1 ? "" : "s", t->ckpt);
     fflush(stdout);
 }
 
@@ -909,7 +940,7 @@ static nb_train_stop nb__step(nb__train *t, long epoch, nb__epoch *ep, size_t n)
     t->norm_hist[t->prog.step % 20] = gnorm;
     ep->loss_sum += lv * (double)n;
     ep->loss_n += n;
-    ep->correct += sr.correct; /* under --ddp: this rank's slice, scaled to the batch */
+    ep->correct += sr.correct; /* labels: per character with --text; under --ddp this rank's slice, scaled */
     if (ns != n && ns) ep->correct += sr.correct * (n - ns) / ns;
     nb__progress(t, epoch, ep);
     if (ep->b % (size_t)r->log_every == 0) nb__log_event(t, epoch, ep, lv, gnorm);
@@ -921,7 +952,14 @@ static nb_train_stop nb__step(nb__train *t, long epoch, nb__epoch *ep, size_t n)
 /* The batches of one epoch (from where the loader stands). */
 static nb_train_stop nb__run_epoch(nb__train *t, long epoch, nb__epoch *ep)
 {
-    *ep = (nb__epoch){.b = t->prog.loader.pos / t->r.batch, .b0 = t->prog.loader.pos / t->r.batch};
+    const nb_progress *p = &t->prog; /* mid-epoch after a resume: the sums so far */
+    *ep = (nb__epoch){.b = p->loader.pos / t->r.batch,
+                      .b0 = p->loader.pos / t->r.batch,
+                      .loss_sum = p->epoch_loss_sum,
+                      .loss_n = (size_t)p->epoch_samples,
+                      .correct = (size_t)p->epoch_correct,
+                      .seconds = p->epoch_seconds,
+                      .seconds0 = p->epoch_seconds};
     nb_batch batch = {.x = t->xb, .dtype = t->r.dtype, .y = t->yb};
     nb_train_stop stop = NB_TRAIN_RUNNING;
     int more = 1;
@@ -975,6 +1013,11 @@ static nb_train_stop nb__end_epoch(nb__train *t, long epoch, const nb__epoch *ep
     nb_loader_get_state(t->loader, &t->prog.loader);
     t->prog.epoch = epoch + (epoch_done ? 1 : 0);
     t->prog.rng = t->rng;
+    /* stopped mid-epoch: its sums so far, for the resumed run's epoch line */
+    t->prog.epoch_loss_sum = epoch_done ? 0 : ep->loss_sum;
+    t->prog.epoch_seconds = epoch_done ? 0 : ep->seconds;
+    t->prog.epoch_samples = epoch_done ? 0 : ep->loss_n;
+    t->prog.epoch_correct = epoch_done ? 0 : ep->correct;
     if (nb_ddp_before_save(&t->ddp, t->m)) return NB_TRAIN_ERROR; /* --ddp: average BatchNorm's running statistics */
     if (epoch_done && !t->ddp.rank) {
         if (nb__epoch_eval(t, epoch)) return NB_TRAIN_ERROR;

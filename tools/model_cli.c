@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "nabla/data.h"
 
 const size_t nb_cli_image_shape[3] = {1, 28, 28};
 #define NB__CLASSES 10 /* Fashion-MNIST */
@@ -22,6 +23,7 @@ int nb_run_is_widths(const char *v)
 
 nb_model *nb_run_build(const nb_run_cfg *r)
 {
+    if (r->model_is_spec && r->text) return nb_model_from_spec(r->model, r->dtype, 1, (size_t[]){r->seq_len});
     if (r->model_is_spec) return nb_model_from_spec(r->model, r->dtype, 3, nb_cli_image_shape);
     nb_model *m = nb_mlp_new(r->dtype, &r->mlp);
     /* the widths MLP reads the image as it comes, flattened: [1, 28, 28] */
@@ -40,7 +42,13 @@ int nb_run_check_spec(const char *cmd, const nb_run_cfg *r)
     if (!m) return nb_cli_usage_error(cmd, "--model: %s", nb_errmsg());
     size_t out = nb_model_out_width(m);
     nb_model_free(m);
-    if (out < NB__CLASSES)
+    if (r->text && out != r->seq_len * NB_TEXT_VOCAB)
+        return nb_cli_usage_error(cmd,
+                                  "--model: with --text the model must give [%zu, %d] (one row of logits per "
+                                  "character), not %zu values; end it with a recurrent layer with seq=1 and "
+                                  "linear(%d)",
+                                  r->seq_len, NB_TEXT_VOCAB, out, NB_TEXT_VOCAB);
+    if (!r->text && out < NB__CLASSES)
         return nb_cli_usage_error(cmd, "--model: the last layer gives [%zu], which cannot hold the data's %d classes",
                                   out, NB__CLASSES);
     return 0;
@@ -65,7 +73,16 @@ nb_model *nb_cli_load_model(const char *cmd, const char *ckpt, const char *torch
         }
         return m;
     }
-    if (!(m = nb_model_load(ckpt))) fprintf(stderr, "nabla %s: %s\n", cmd, nb_errmsg());
+    return nb_cli_load_checkpoint(cmd, ckpt, 0);
+}
+
+nb_model *nb_cli_load_checkpoint(const char *cmd, const char *ckpt, int allow_nonfinite)
+{
+    nb_checkpoint *ck = nb_checkpoint_open(ckpt);
+    nb_checkpoint_allow_nonfinite(ck, allow_nonfinite);
+    nb_model *m = ck ? nb_model_from_checkpoint(ck, ckpt) : NULL;
+    if (!m) fprintf(stderr, "nabla %s: %s\n", cmd, nb_errmsg());
+    nb_checkpoint_close(ck);
     return m;
 }
 
@@ -78,6 +95,7 @@ nb_model *nb_run_model_resume(const char *cmd, nb_run_cfg *r, const char *ckpt, 
         nb_cli_usage_error(cmd, "--resume: %s", nb_errmsg());
         return NULL;
     }
+    nb_checkpoint_allow_nonfinite(ck, r->allow_nonfinite);
     const char *cm = nb_checkpoint_get(ck, "model"), *given = r->model;
     static char *kept; /* r->model outlives the checkpoint */
     nb_model *m = NULL;

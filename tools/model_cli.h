@@ -15,6 +15,9 @@ extern const size_t nb_cli_image_shape[3];
  * torch_file saved from PyTorch.  Errors are printed as "nabla CMD: ...";
  * NULL then. */
 nb_model *nb_cli_load_model(const char *cmd, const char *ckpt, const char *torch_desc, const char *torch_file);
+/* The model of checkpoint ckpt; a NaN or Inf weight is refused (naming it)
+ * unless allow_nonfinite (--allow-nonfinite).  NULL (printed). */
+nb_model *nb_cli_load_checkpoint(const char *cmd, const char *ckpt, int allow_nonfinite);
 
 /* --resume: the model of the checkpoint at ckpt (its weights are loaded
  * later with the optimizer state), and r's model settings taken from it so

@@ -7,13 +7,16 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "nabla/nabla.h"
 
 static const nb_cli_cmd *const nb_cli_cmds[] = {
     &nb_cmd_train,     &nb_cmd_eval,   &nb_cmd_predict, &nb_cmd_report,  &nb_cmd_lrfind, &nb_cmd_diagnose,
-    &nb_cmd_gradcheck, &nb_cmd_vanish, &nb_cmd_summary, &nb_cmd_compare, &nb_cmd_graph,
+    &nb_cmd_gradcheck, &nb_cmd_vanish, &nb_cmd_summary, &nb_cmd_compare, &nb_cmd_graph,  &nb_cmd_sample,
 };
 #define NB_CLI_NCMDS (sizeof nb_cli_cmds / sizeof nb_cli_cmds[0])
 
@@ -72,8 +75,25 @@ static void nb_cli_help(FILE *f)
                "Options take their value as `--lr 0.01` or `--lr=0.01`.\n");
 }
 
+/* OpenBLAS (when linked) starts its thread pool as it is loaded, before
+ * main; under an address-space or data limit (ulimit -v/-d) a worker that
+ * cannot get its buffer retries for ever, and exit waits for it.  nabla runs
+ * OpenBLAS single-threaded anyway (src/kernels/gemm.h), so under such a
+ * limit, unless OPENBLAS_NUM_THREADS is set, the program runs itself again
+ * with it set to 1, before anything else happens.  If that fails, it goes on. */
+static void nb__blas_threads_under_limit(char **argv)
+{
+    struct rlimit as, data;
+    if (getenv("OPENBLAS_NUM_THREADS")) return;
+    if ((getrlimit(RLIMIT_AS, &as) || as.rlim_cur == RLIM_INFINITY) &&
+        (getrlimit(RLIMIT_DATA, &data) || data.rlim_cur == RLIM_INFINITY))
+        return;
+    if (setenv("OPENBLAS_NUM_THREADS", "1", 1) == 0) execv("/proc/self/exe", argv);
+}
+
 int main(int argc, char **argv)
 {
+    nb__blas_threads_under_limit(argv);
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
         nb_cli_help(stdout);
         return 0;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "nabla/data.h"
 
 void nb_run_defaults(nb_run_cfg *r)
 {
@@ -36,6 +37,7 @@ void nb_run_defaults(nb_run_cfg *r)
     r->log_every = 100;
     r->given.momentum = r->given.gamma = r->given.max_lr = NAN;
     r->given.step_size = 3;
+    r->seq_len = 128;
 }
 
 /* --model: the widths shorthand W-W-... or a layer description (checked
@@ -181,6 +183,9 @@ const nb_flag nb_run_flags[] = {
     NB_FLAG_DOUBLE("--max-lr", NB__R, given.max_lr, 0, 1e6, "LR", "OneCycleLR peak (10 x --lr)"),
     NB_FLAG_TEXT("training:\n"),
     NB_FLAG_STRING("--data", NB__R, data, "DIR", "Fashion-MNIST folder (else $NABLA_DATA, else Debian's)"),
+    NB_FLAG_STRING("--text", NB__R, text, "PATH[,PATH]",
+                   "train a character-level model on text files or folders instead (e.g. Debian's fortunes)"),
+    NB_FLAG_INT("--seq-len", NB__R, seq_len, 1, 100000, "N", "characters per training window with --text (128)"),
     NB_FLAG_INT("--batch", NB__R, batch, 1, 1000000, "N", "batch size (64)"),
     NB_FLAG_INT("--epochs", NB__R, epochs, 1, 100000, "N", "epochs (10)"),
     NB_FLAG_DOUBLE("--clip-norm", NB__R, clip_norm, 0, 1e12, "X", "clip the global gradient norm to X (1.0; 0 = off)"),
@@ -194,6 +199,7 @@ const nb_flag nb_run_flags[] = {
     NB_FLAG_STRING("--out", NB__R, out, "DIR", NULL),
     NB_FLAG_BOOL("--resume", NB__R, resume, NULL),
     NB_FLAG_BOOL("--overwrite", NB__R, overwrite, NULL),
+    NB_FLAG_BOOL("--allow-nonfinite", NB__R, allow_nonfinite, NULL),
     NB_FLAG_BOOL("--json", NB__R, json, NULL),
     NB_FLAG_INT("--log-every", NB__R, log_every, 1, 100000000, "N", NULL),
     NB_FLAG_INT("--max-steps", NB__R, max_steps, 1, (double)LONG_MAX, "N", NULL),
@@ -243,6 +249,11 @@ int nb_run_finish(const char *cmd, nb_run_cfg *r)
         s->warmup_start_factor = 0.1;
     }
     if (r->mlp.n_widths < 2) return nb_cli_usage_error(cmd, "--model: needs at least two widths");
+    if (r->text && !r->model_is_spec)
+        return nb_cli_usage_error(cmd,
+                                  "--text needs a layer description that gives one row of %d logits per "
+                                  "character, e.g. --model \"embedding(96,64) lstm(256,seq=1) linear(96)\"",
+                                  NB_TEXT_VOCAB);
     if (nb_run_check_spec(cmd, r)) return 2;
     if (nb_set_threads(r->threads)) return nb_cli_usage_error(cmd, "--threads: %s", nb_cli_errmsg());
     return 0;
@@ -323,9 +334,40 @@ size_t nb_run_config_kv(const nb_run_cfg *r, nb_kv *kv, size_t max)
     KV("batch", buf[2]);
     snprintf(buf[3], sizeof buf[3], "%llu", (unsigned long long)r->seed);
     KV("seed", buf[3]);
-    KV("dataset", "fashion-mnist");
+    KV("dataset", r->text ? "text" : "fashion-mnist");
+    if (r->text) {
+        KV("text", r->text);
+        snprintf(buf[4], sizeof buf[4], "%zu", r->seq_len);
+        KV("seq_len", buf[4]);
+    }
 #undef KV
     return n;
+}
+
+int nb_run_text_data(const char *cmd, const nb_run_cfg *r, nb_dataset **train, nb_dataset **val)
+{
+    *train = *val = NULL;
+    char *list = strdup(r->text);
+    const char *paths[64];
+    int n = 0;
+    for (char *p = list, *save = NULL, *tok; list && n < 64 && (tok = strtok_r(p, ",", &save)); p = NULL)
+        paths[n++] = tok;
+    nb_text *t = list && n ? nb_text_load(paths, n, 0) : NULL, *tr = NULL, *va = NULL;
+    int rc = 0;
+    if (!list) rc = nb_cli_usage_error(cmd, "--text: out of memory");
+    else if (!n) rc = nb_cli_usage_error(cmd, "--text: no path given");
+    else if (!t || nb_text_split(t, &tr, &va)) rc = nb_cli_usage_error(cmd, "--text: %s", nb_cli_errmsg());
+    else if (!(*train = nb_text_windows(tr, r->seq_len, "text train")) ||
+             !(*val = nb_text_windows(va, r->seq_len, "text validation"))) {
+        rc = nb_cli_usage_error(cmd, "--text with --seq-len %zu: %s", r->seq_len, nb_cli_errmsg());
+        nb_dataset_free(*train);
+        *train = NULL;
+    }
+    nb_text_free(t);
+    nb_text_free(tr);
+    nb_text_free(va);
+    free(list);
+    return rc;
 }
 
 double nb_now(void)

@@ -11,6 +11,8 @@
 
 typedef struct nb_run_cfg {
     const char *data;  /* --data DIR or NULL */
+    const char *text;  /* --text PATH[,PATH...]: a character-level model on text, not Fashion-MNIST */
+    size_t seq_len;    /* --seq-len: characters per training window (text) */
     const char *model; /* --model: widths "784-128-10" or a layer description (any length) */
     int model_is_spec; /* --model is a layer description, not widths */
     int model_given;   /* --model was on the command line */
@@ -30,7 +32,8 @@ typedef struct nb_run_cfg {
     int threads; /* --threads, 0 when not given (the library's default) */
     const char *out;
     int resume;
-    int overwrite; /* --overwrite: replace the run in --out */
+    int overwrite;       /* --overwrite: replace the run in --out */
+    int allow_nonfinite; /* --allow-nonfinite: --resume loads NaN/Inf weights */
     int json;
     long max_steps;     /* stop after this many optimizer steps (0 = no limit) */
     size_t limit_train; /* use only the first N training samples (0 = all) */
@@ -74,6 +77,9 @@ nb_model *nb_run_model(const char *cmd, const nb_run_cfg *r, nb_rng *rng);
 int nb_run_is_widths(const char *v);
 nb_model *nb_run_build(const nb_run_cfg *r);
 int nb_run_check_spec(const char *cmd, const nb_run_cfg *r);
+/* --text: read, split (nabla/data.h's nb_text_split) and cut into windows
+ * of r->seq_len; 0, or 2 (printed). */
+int nb_run_text_data(const char *cmd, const nb_run_cfg *r, nb_dataset **train, nb_dataset **val);
 /* Configuration pairs for a checkpoint's metadata (static storage in r). */
 size_t nb_run_config_kv(const nb_run_cfg *r, nb_kv *kv, size_t max);
 

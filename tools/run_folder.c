@@ -156,14 +156,43 @@ int nb_run_folder_check(const char *cmd, nb_run_cfg *r, int argc, char **argv)
     return rc;
 }
 
-/* The "step" of one JSON Lines event, or -1 when it has none. */
-static long long nb__event_step(const char *line)
+int nb_run_folder_epochs(const char *cmd, nb_run_cfg *r, int argc, char **argv)
 {
-    const char *p = strstr(line, "\"step\":");
-    return p ? strtoll(p + 7, NULL, 10) : -1;
+    if (!r->resume || nb__given(argc, argv, "--epochs")) return 0;
+    char ckpt[1100];
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", r->out);
+    struct stat st;
+    if (lstat(ckpt, &st) != 0) return 0; /* the resume step says what is missing */
+    nb_checkpoint *ck = nb_checkpoint_open(ckpt);
+    if (!ck) return nb_cli_usage_error(cmd, "--resume: %s", nb_errmsg());
+    const char *v = nb_checkpoint_get(ck, "epochs");
+    char *end = NULL;
+    errno = 0;
+    long n = v ? strtol(v, &end, 10) : 0;
+    int rc = 0;
+    if (v && (!*v || *end || errno || n < 1 || n > 100000))
+        rc = nb_cli_usage_error(cmd, "--resume: %s: metadata 'epochs' = '%.40s' is not an epoch count in 1..100000",
+                                ckpt, v);
+    else if (v) r->epochs = n;
+    nb_checkpoint_close(ck);
+    return rc;
 }
 
-int nb_run_metrics_cut(const char *path, long long step)
+/* A number field of one JSON Lines event, or -1 when it has none. */
+static long long nb__event_field(const char *line, const char *key)
+{
+    const char *p = strstr(line, key);
+    return p ? strtoll(p + strlen(key), NULL, 10) : -1;
+}
+
+/* Was line written after a checkpoint at step that completed epochs? */
+static int nb__event_newer(const char *line, long long step, long long epochs)
+{
+    if (nb__event_field(line, "\"step\":") > step) return 1;
+    return !strncmp(line, "{\"event\":\"epoch\",", 17) && nb__event_field(line, "\"epoch\":") > epochs;
+}
+
+int nb_run_metrics_cut(const char *path, long long step, long long epochs)
 {
     FILE *in = fopen(path, "rb");
     if (!in) return errno == ENOENT ? 0 : -1;
@@ -183,7 +212,7 @@ int nb_run_metrics_cut(const char *path, long long step)
     ssize_t n;
     while ((n = getline(&line, &cap, in)) > 0) {
         if (line[n - 1] != '\n') break; /* a line torn by a kill */
-        if (nb__event_step(line) > step) continue;
+        if (nb__event_newer(line, step, epochs)) continue;
         fwrite(line, 1, (size_t)n, out);
     }
     free(line);

@@ -25,8 +25,18 @@ int nb_run_folder_lock(const char *cmd, const char *dir);
  * to go on, else the exit status (printed). */
 int nb_run_folder_check(const char *cmd, nb_run_cfg *r, int argc, char **argv);
 
-/* --resume: drop the events of metrics.jsonl newer than the checkpoint's
- * step (they will be written again), atomically.  0, or -1 with errno. */
-int nb_run_metrics_cut(const char *path, long long step);
+/* --resume without --epochs: the run's own epoch count (the checkpoint's
+ * "epochs"; a checkpoint of an older version has none: the default stays),
+ * before the schedule is built from it.  0, or 2 (printed) when the
+ * recorded count is not one. */
+int nb_run_folder_epochs(const char *cmd, nb_run_cfg *r, int argc, char **argv);
+
+/* --resume: drop the events of metrics.jsonl newer than the checkpoint (they
+ * will be written again), atomically: those of a later step, and the epoch
+ * events of epochs it has not completed (a run stopped in its epoch's last
+ * step and resumed writes that epoch's event at the same step; if killed
+ * before its next save, the event is newer than the checkpoint).  0, or -1
+ * with errno. */
+int nb_run_metrics_cut(const char *path, long long step, long long epochs);
 
 #endif

@@ -80,7 +80,11 @@ typedef struct nb_dataset {
     int n_classes; /* labels lie in [0, n_classes) */
     uint8_t *x8;   /* [n, d] when kind == NB_DATA_U8, else NULL */
     double *xf;    /* [n, d] when kind == NB_DATA_F64, else NULL */
-    int32_t *y;    /* [n] */
+    int32_t *y;    /* [n], or [n, y_per] (below) */
+    /* Labels per sample: 0 or 1, one class label; L > 1, one per step of a
+     * sequence (text windows: each input id's next id), y holding n * L.
+     * nb_dataset_labels_per_sample reads it. */
+    size_t y_per;
     /* The loader's default normalisation, x' = (x*scale - mean)/std where
      * scale is 1/255 for uint8 data and 1 for float data.  0 and 1 unless a
      * loader knows better (Fashion-MNIST: 0.2860, 0.3530). */
@@ -93,6 +97,8 @@ typedef struct nb_dataset {
  * The dataset owns its buffers; free with nb_dataset_free (NULL is fine). */
 NB_API nb_dataset *nb_dataset_new(nb_data_kind kind, size_t n, int ndim, const size_t *shape, int n_classes);
 NB_API void nb_dataset_free(nb_dataset *ds);
+/* Labels per sample: 1, or ds->y_per when that is above 1. */
+NB_API size_t nb_dataset_labels_per_sample(const nb_dataset *ds);
 /* Shape, labels in [0, n_classes), float values finite.  0 or -1. */
 NB_API int nb_dataset_validate(const nb_dataset *ds);
 
@@ -117,8 +123,8 @@ NB_API int nb_dataset_split(const nb_dataset *ds, size_t n_val, int shuffle, uin
                             nb_dataset **val);
 
 /* Copy rows[0..n) of ds into x (n*d elements of dtype NB_F32 or NB_F64,
- * normalised as x' = (x*scale - mean)/std; x may be NULL) and y (n labels;
- * may be NULL).  scale 0 = 1/255 for uint8 data, 1 for float data. */
+ * normalised as x' = (x*scale - mean)/std; x may be NULL) and y (n labels,
+ * n * y_per for a sequence dataset; may be NULL).  scale 0 = 1/255 for uint8 data, 1 for float data. */
 NB_API int nb_dataset_gather(const nb_dataset *ds, const size_t *rows, size_t n, double scale, double mean, double std,
                              nb_dtype dtype, void *x, int32_t *y);
 
@@ -147,6 +153,42 @@ NB_API nb_dataset *nb_csv_load(const char *path, const nb_csv_opts *opts);
 /* The same from memory (len bytes of text, no NUL needed); `name` is used in
  * messages in place of the path. */
 NB_API nb_dataset *nb_csv_parse(const void *buf, size_t len, const char *name, const nb_csv_opts *opts);
+
+/* ------------------------------------------------------------------ text */
+/* Plain text for character-level models (nabla train --text).  Bytes map
+ * to a fixed alphabet of NB_TEXT_VOCAB ids: '\n' is 0, the printable ASCII
+ * characters 32..126 are 1..95, a tab reads as a space and any other byte
+ * (control characters, UTF-8 sequences) as '?'. */
+#define NB_TEXT_VOCAB 96
+#define NB_TEXT_DEFAULT_MAX_BYTES ((size_t)1 << 30)
+/* nb_text_split: chunks of NB_TEXT_CHUNK ids in order; every
+ * NB_TEXT_VAL_EVERY-th chunk (the 20th, 40th, ...) is validation. */
+#define NB_TEXT_CHUNK ((size_t)8192)
+#define NB_TEXT_VAL_EVERY 20
+typedef struct nb_text {
+    uint8_t *ids; /* n ids in [0, NB_TEXT_VOCAB) */
+    size_t n, cap;
+    int n_files; /* files read */
+} nb_text;
+NB_API int nb_text_encode(int byte); /* a byte's id */
+NB_API int nb_text_decode(int id);   /* an id's byte ('?' outside the alphabet) */
+/* Read files and folders in order (a folder: its regular files that are not
+ * links, hidden or binary — fortune's .dat indexes are skipped — sorted by
+ * name) into one stream.  A file with a NUL byte is refused.  max_bytes 0 =
+ * 1 GiB.  NULL with nb_errmsg() naming the file on error. */
+NB_API nb_text *nb_text_load(const char *const *paths, int n_paths, size_t max_bytes);
+/* A text of ids (each < NB_TEXT_VOCAB), copied. */
+NB_API nb_text *nb_text_from_ids(const uint8_t *ids, size_t n);
+NB_API void nb_text_free(nb_text *t);
+/* Training and validation streams (see NB_TEXT_CHUNK); -1 when the text is
+ * too short to give both. */
+NB_API int nb_text_split(const nb_text *t, nb_text **train, nb_text **val);
+/* Windows of seq_len ids starting every seq_len ids, each with its next
+ * ids as labels: sample i has inputs ids[i*L .. i*L + L) (as float64 values,
+ * mean 0, std 1: the loader hands the ids over unchanged) and labels
+ * ids[i*L + 1 .. i*L + L] (y_per = L), for a model whose output is one row of
+ * NB_TEXT_VOCAB logits per step. */
+NB_API nb_dataset *nb_text_windows(const nb_text *t, size_t seq_len, const char *name);
 
 /* ----------------------------------------------------------- Fashion-MNIST */
 #define NB_FASHION_MNIST_DEBIAN_DIR "/usr/share/datasets/fashion-mnist"

@@ -443,6 +443,32 @@ typedef struct nb_gradcheck_result {
 NB_API int nb_gradcheck(nb_gc_fn fn, void *user, int n_in, nb_tensor *const *in, const nb_gradcheck_opts *opts,
                         nb_gradcheck_result *res);
 
+/* ---------------------------------------------------- convolutional nets */
+/* All NCHW, contiguous; results as PyTorch's (src/ops/conv.c).  One stride,
+ * padding and dilation for both axes.  A window's output size is
+ * OH = (H + 2 padding - dilation (KH - 1) - 1) / stride + 1, at least 1.
+ * 2-D convolution (F.conv2d): x [N, C, H, W], w [O, C / groups, KH, KW],
+ * b [O] or NULL; zero padding; groups divides C and O (groups == C with
+ * O = C: depthwise).  y [N, O, OH, OW]. */
+NB_API nb_tensor *nb_conv2d(nb_ctx *c, nb_tensor *x, nb_tensor *w, nb_tensor *b, int stride, int padding, int dilation,
+                            int groups);
+/* Max pooling over kernel x kernel windows (F.max_pool2d), padding <= kernel / 2
+ * read as -inf; the gradient goes to the first maximum of each window. */
+NB_API nb_tensor *nb_max_pool2d(nb_ctx *c, nb_tensor *x, int kernel, int stride, int padding);
+/* Average pooling (F.avg_pool2d), padding counted: every window divides by
+ * kernel * kernel (count_include_pad, PyTorch's default). */
+NB_API nb_tensor *nb_avg_pool2d(nb_ctx *c, nb_tensor *x, int kernel, int stride, int padding);
+/* Global average pooling: x [N, C, H, W] -> [N, C], the mean of each plane. */
+NB_API nb_tensor *nb_global_avg_pool2d(nb_ctx *c, nb_tensor *x);
+/* Batch normalisation per channel of x [N, C, H, W] (F.batch_norm).  w, b:
+ * [C] scale and shift, or NULL (no affine part; b needs w).  In training mode
+ * (nb_training) it uses the batch mean and biased variance, and when
+ * running_mean / running_var ([C], x's dtype, both or neither) are given,
+ * updates them in place: r = (1 - momentum) r + momentum s, with the unbiased
+ * variance for running_var.  Otherwise it uses the running statistics, which
+ * are then required.  y = (x - mean) / sqrt(var + eps) w + b. */
+NB_API nb_tensor *nb_batch_norm2d(nb_ctx *c, nb_tensor *x, nb_tensor *w, nb_tensor *b, nb_tensor *running_mean,
+                                  nb_tensor *running_var, double momentum, double eps);
 /* ------------------------------------------------------------ recurrent */
 /* One recurrent layer over a whole sequence, PyTorch's torch.nn.RNN / LSTM /
  * GRU (batch_first=True, one layer, one direction) exactly: the same
@@ -545,6 +571,11 @@ NB_API void nb__here(const char *file, int line);
 #undef nb_eq
 #undef nb_ne
 #undef nb_apply
+#undef nb_conv2d
+#undef nb_max_pool2d
+#undef nb_avg_pool2d
+#undef nb_global_avg_pool2d
+#undef nb_batch_norm2d
 #undef nb_rnn
 #undef nb_lstm
 #undef nb_gru
@@ -604,6 +635,11 @@ NB_API void nb__here(const char *file, int line);
 #define nb_eq(...) NB__AT(nb_eq, __VA_ARGS__)
 #define nb_ne(...) NB__AT(nb_ne, __VA_ARGS__)
 #define nb_apply(...) NB__AT(nb_apply, __VA_ARGS__)
+#define nb_conv2d(...) NB__AT(nb_conv2d, __VA_ARGS__)
+#define nb_max_pool2d(...) NB__AT(nb_max_pool2d, __VA_ARGS__)
+#define nb_avg_pool2d(...) NB__AT(nb_avg_pool2d, __VA_ARGS__)
+#define nb_global_avg_pool2d(...) NB__AT(nb_global_avg_pool2d, __VA_ARGS__)
+#define nb_batch_norm2d(...) NB__AT(nb_batch_norm2d, __VA_ARGS__)
 #define nb_rnn(...) NB__AT(nb_rnn, __VA_ARGS__)
 #define nb_lstm(...) NB__AT(nb_lstm, __VA_ARGS__)
 #define nb_gru(...) NB__AT(nb_gru, __VA_ARGS__)

@@ -74,6 +74,12 @@ typedef enum nb_op_id {
     NB_OP_LE,
     NB_OP_EQ,
     NB_OP_NE,
+    /* convolutional nets, src/ops/conv.c */
+    NB_OP_CONV2D,
+    NB_OP_MAX_POOL2D,
+    NB_OP_AVG_POOL2D,
+    NB_OP_GLOBAL_AVG_POOL2D,
+    NB_OP_BATCH_NORM2D,
     /* recurrent, src/ops/rnn.c */
     NB_OP_RNN,
     NB_OP_LSTM,

@@ -25,7 +25,9 @@
  * Written by nb_checkpoint_save for --resume, read by nb_checkpoint_load_state:
  *   optim.steps, optim.lr, optim.momentum, sched.epoch, step, epoch,
  *   loader.n, loader.epoch, loader.pos, loader.rng0..3, rng0..3,
- *   rng.has_spare, rng.spare_bits.
+ *   rng.has_spare, rng.spare_bits; and, optional (absent: 0), the current
+ *   epoch's running sums: epoch.loss_sum, epoch.samples, epoch.correct,
+ *   epoch.seconds.
  * `nabla train` also stores its flags (model, act, ..., opt, sched, batch,
  * seed, init, dataset): `train --resume` reads the model's back, the others
  * are for people reading the file.  nb_checkpoint_save writes format, dtype, spec and input_shape
@@ -46,6 +48,12 @@ typedef struct nb_progress {
     int64_t epoch;          /* epochs completed */
     nb_loader_state loader; /* where the training loader stands */
     nb_rng rng;             /* the training RNG (dropout) */
+    /* The current epoch's running sums, so that a run stopped mid-epoch and
+     * resumed reports the whole epoch (all 0 at an epoch's start). */
+    double epoch_loss_sum;  /* batch mean loss x batch size, summed */
+    double epoch_seconds;   /* time spent in its steps */
+    uint64_t epoch_samples; /* samples trained on (<= loader.pos) */
+    uint64_t epoch_correct; /* of them, predicted right (<= epoch_samples) */
 } nb_progress;
 
 typedef struct nb_kv {
@@ -118,10 +126,13 @@ typedef struct nb_step_result {
     double loss;      /* the batch's mean loss */
     double grad_norm; /* global gradient norm before clipping */
     int nonfinite;    /* loss or gradient not finite: NO update was made */
-    size_t correct;   /* samples whose arg-max logit (before the update) is the label */
+    size_t correct;   /* labels whose arg-max logit (before the update) is the label */
+    size_t n_labels;  /* labels in the batch: n, or n * T for a sequence model */
 } nb_step_result;
 
-/* One optimizer step on a batch x [n, d] (model dtype), labels y [n]:
+/* One optimizer step on a batch x [n, d] (model dtype), labels y [n] (a
+ * sequence model, whose output is [n, T, classes]: y [n * T], one per step,
+ * and a loss of your own gets them as [n, T]):
  * forward, the loss (cross-entropy, or opts->loss; y may be NULL with a loss
  * of your own), backward, clipping, update, zero-grad, and a reset of c.  When the loss or the gradient norm is not finite the parameters are
  * left untouched and res->nonfinite is set (return 0: that is a result, not
@@ -136,8 +147,8 @@ NB_API int(nb_train_step)(nb_model *m, nb_optim *o, nb_ctx *c, const void *x, co
 
 /* ------------------------------------------------------------ evaluation */
 typedef struct nb_eval {
-    double loss;     /* mean cross-entropy over the dataset */
-    double accuracy; /* fraction of arg-max predictions equal to the label */
+    double loss;     /* mean cross-entropy per label (a sequence model: per step, e.g. nats per character) */
+    double accuracy; /* fraction of arg-max predictions equal to the label (per step likewise) */
     size_t n;        /* samples evaluated */
 } nb_eval;
 

@@ -60,6 +60,8 @@ nb_dataset *nb_dataset_new(nb_data_kind kind, size_t n, int ndim, const size_t *
     return ds;
 }
 
+size_t nb_dataset_labels_per_sample(const nb_dataset *ds) { return ds && ds->y_per > 1 ? ds->y_per : 1; }
+
 int nb_dataset_validate(const nb_dataset *ds)
 {
     if (!ds) return nb__erri("nb_dataset_validate: NULL dataset");
@@ -81,9 +83,10 @@ int nb_dataset_validate(const nb_dataset *ds)
     if (ds->kind == NB_DATA_U8 ? !ds->x8 : !ds->xf) return nb__erri("%s: no feature data", nm);
     if (!isfinite(ds->mean) || !isfinite(ds->std) || !(ds->std > 0))
         return nb__erri("%s: bad normalisation mean %g std %g", nm, ds->mean, ds->std);
-    for (size_t i = 0; i < ds->n; i++)
+    const size_t L = nb_dataset_labels_per_sample(ds);
+    for (size_t i = 0; i < ds->n * L; i++)
         if (ds->y[i] < 0 || ds->y[i] >= ds->n_classes)
-            return nb__erri("%s: label %d of sample %zu is outside [0, %d)", nm, (int)ds->y[i], i, ds->n_classes);
+            return nb__erri("%s: label %d of sample %zu is outside [0, %d)", nm, (int)ds->y[i], i / L, ds->n_classes);
     if (ds->kind == NB_DATA_F64)
         for (size_t i = 0; i < ds->n * ds->d; i++)
             if (!isfinite(ds->xf[i]))
@@ -190,11 +193,19 @@ nb_dataset *nb_dataset_subset(const nb_dataset *ds, const size_t *rows, size_t n
             return nb__err("%s: subset row %zu is %zu, past the %zu samples", nb__dsname(ds), i, rows[i], ds->n);
     nb_dataset *s = nb_dataset_new(ds->kind, n, ds->ndim, ds->shape, ds->n_classes);
     if (!s) return NULL;
-    size_t d = ds->d;
+    const size_t d = ds->d, L = nb_dataset_labels_per_sample(ds);
+    if (L > 1) {
+        free(s->y);
+        if (!(s->y = calloc(n * L, sizeof *s->y))) {
+            nb_dataset_free(s);
+            return nb__err("%s: subset: out of memory", nb__dsname(ds));
+        }
+        s->y_per = L;
+    }
     for (size_t i = 0; i < n; i++) {
         if (ds->kind == NB_DATA_U8) memcpy(s->x8 + i * d, ds->x8 + rows[i] * d, d);
         else memcpy(s->xf + i * d, ds->xf + rows[i] * d, d * sizeof(double));
-        s->y[i] = ds->y[rows[i]];
+        memcpy(s->y + i * L, ds->y + rows[i] * L, L * sizeof *s->y);
     }
     s->mean = ds->mean;
     s->std = ds->std;
@@ -330,7 +341,9 @@ int nb_dataset_gather(const nb_dataset *ds, const size_t *rows, size_t n, double
                 for (size_t j = 0; j < d; j++) ((double *)x)[i * d + j] = (p[j] * sc - mean) / std;
         }
     }
-    if (y)
-        for (size_t i = 0; i < n; i++) y[i] = ds->y[rows[i]];
+    if (y) {
+        const size_t L = nb_dataset_labels_per_sample(ds);
+        for (size_t i = 0; i < n; i++) memcpy(y + i * L, ds->y + rows[i] * L, L * sizeof *y);
+    }
     return 0;
 }

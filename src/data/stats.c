@@ -132,7 +132,7 @@ nb_data_stats *nb_dataset_stats(const nb_dataset *ds)
     }
     for (size_t j = 0; j < d; j++)
         if (s->feat_min[j] == s->feat_max[j]) s->n_constant++;
-    for (size_t i = 0; i < n; i++) s->class_count[ds->y[i]]++;
+    for (size_t i = 0; i < n * nb_dataset_labels_per_sample(ds); i++) s->class_count[ds->y[i]]++;
     s->min_class_count = SIZE_MAX;
     for (int c = 0; c < ds->n_classes; c++) {
         size_t k = s->class_count[c];

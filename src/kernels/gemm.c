@@ -15,6 +15,9 @@
 #endif
 #if defined(NB_HAVE_CBLAS)
 #include <cblas.h>
+#include <stdio.h>
+#include <sys/resource.h>
+#include <unistd.h>
 void openblas_set_num_threads(int num_threads); /* OpenBLAS's own, not CBLAS */
 #endif
 
@@ -192,17 +195,57 @@ static size_t nb__gemm_split(size_t k, size_t kc)
 #define NB__GEMM_CBLAS_PIECES 8
 
 #if defined(NB_HAVE_CBLAS)
-/* OpenBLAS runs one thread inside each of our pieces: set once, before the
- * first product that goes to it. */
+/* OpenBLAS takes a buffer of 128 MiB for each thread that calls it, on its
+ * first product there, and when the address space cannot hold it, retries
+ * for ever: a hang, not an error.  Under an address-space or data limit
+ * (ulimit -v, ulimit -d) that leaves less than one such buffer per thread
+ * (and a margin) above what the process already uses, CBLAS is not used and
+ * the built-in kernels take every product, failing cleanly if anything. */
+#define NB__GEMM_CBLAS_ROOM (160.0 * 1024 * 1024)
+static int nb__gemm_cblas_room(void)
+{
+    struct rlimit as, data;
+    int lim_as = getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY;
+    int lim_data = getrlimit(RLIMIT_DATA, &data) == 0 && data.rlim_cur != RLIM_INFINITY;
+    if (!lim_as && !lim_data) return 1;
+    unsigned long long size = 0, res, shared, text, lib, dat = 0; /* pages */
+    FILE *f = fopen("/proc/self/statm", "r");
+    int n = f ? fscanf(f, "%llu %llu %llu %llu %llu %llu", &size, &res, &shared, &text, &lib, &dat) : 0;
+    if (f) fclose(f);
+    if (n != 6) return 0; /* cannot tell: the side that cannot hang */
+    double page = (double)sysconf(_SC_PAGESIZE), need = (double)(nb__pool_threads() + 1) * NB__GEMM_CBLAS_ROOM;
+    if (lim_as && (double)as.rlim_cur - (double)size * page < need) return 0;
+    if (lim_data && (double)data.rlim_cur - (double)dat * page < need) return 0;
+    return 1;
+}
+
+/* Once, on the first product routed to CBLAS: is there room for it (above),
+ * and OpenBLAS set to one thread inside each of our pieces.  1: use CBLAS. */
+static int nb__gemm_cblas_ok_here;
+static void nb__gemm_cblas_init1(void)
+{
+    nb__gemm_cblas_ok_here = nb__gemm_cblas_room();
+    if (nb__gemm_cblas_ok_here) openblas_set_num_threads(1);
+}
 #if !defined(__STDC_NO_THREADS__)
 static once_flag nb__gemm_cblas_once = ONCE_FLAG_INIT;
-static void nb__gemm_cblas_init1(void) { openblas_set_num_threads(1); }
-static void nb__gemm_cblas_init(void) { call_once(&nb__gemm_cblas_once, nb__gemm_cblas_init1); }
-#else
-static atomic_int nb__gemm_cblas_done;
-static void nb__gemm_cblas_init(void)
+static int nb__gemm_cblas_init(void)
 {
-    if (!atomic_exchange(&nb__gemm_cblas_done, 1)) openblas_set_num_threads(1);
+    call_once(&nb__gemm_cblas_once, nb__gemm_cblas_init1);
+    return nb__gemm_cblas_ok_here;
+}
+#else
+static atomic_int nb__gemm_cblas_state; /* 0 not yet, 1 deciding, 2 decided */
+static int nb__gemm_cblas_init(void)
+{
+    int st = 0;
+    if (atomic_compare_exchange_strong(&nb__gemm_cblas_state, &st, 1)) {
+        nb__gemm_cblas_init1();
+        atomic_store(&nb__gemm_cblas_state, 2);
+    }
+    while (atomic_load(&nb__gemm_cblas_state) != 2) {
+    }
+    return nb__gemm_cblas_ok_here;
 }
 #endif
 /* The default rule (gemm.h): which shapes CBLAS takes when not forced. */

@@ -31,7 +31,10 @@
  *     (lda >= row length ...).  OpenBLAS is set to 1 thread
  *     (openblas_set_num_threads(1), once, on the first product routed to
  *     it: this is process-wide) and runs inside our pieces, so that two
- *     thread pools never compete.
+ *     thread pools never compete.  Under an address-space or data limit
+ *     (ulimit -v/-d) without room for OpenBLAS's 128 MiB buffer per thread
+ *     (it would retry for ever), CBLAS is not used at all (also decided on
+ *     that first product; gemm.c, nb__gemm_cblas_room).
  *   - pieces, built-in: the strategy (below) is chosen once for the whole
  *     shape, then C is cut on the micro-tile grid (MR rows, NR columns; the
  *     4 x 3 grid for dot; direct only across N) into at most

@@ -70,6 +70,30 @@ static inline void nb__walk_next(nb__walk *w)
     w->o[2] = o2;
 }
 
+/* dst = src with adjacent dims merged where operand k's strides allow it
+ * (st[k][d-1] == st[k][d] * shape[d]): the same elements in the same order,
+ * in fewer, longer rows.  Only operand k's strides are kept meaningful: a
+ * walk of dst may use o[k]/s[k] and the flat element index, no others. */
+static inline void nb__walk_merge_dims(nb_k_bcast *dst, const nb_k_bcast *src, int k)
+{
+    *dst = *src;
+    int nd = 1;
+    for (int d = 1; d < src->ndim; d++) {
+        if (dst->st[k][nd - 1] == src->st[k][d] * src->shape[d]) { /* merge d into the last kept dim */
+            dst->shape[nd - 1] *= src->shape[d];
+            dst->st[k][nd - 1] = src->st[k][d];
+        } else {
+            dst->shape[nd] = src->shape[d];
+            dst->st[k][nd] = src->st[k][d];
+            nd++;
+        }
+    }
+    dst->ndim = nd;
+    for (int j = 0; j < 3; j++)
+        if (j != k)
+            for (int d = 0; d < nd; d++) dst->st[j][d] = 0;
+}
+
 /* Rows of a walk (0 for an empty shape). */
 static inline size_t nb__walk_rows(const nb_k_bcast *bc)
 {

@@ -19,6 +19,8 @@ typedef struct {
     double p, eps, momentum;
     int e_w, e_b, e_rm, e_rv, e_nbt, e_proj; /* entry indices, -1 = none */
     nb__ext *ext;                            /* L_EXT: the extension layer (owned) */
+    size_t img[3], img_stride;               /* L_RESIDUAL over images: the input [C, H, W] and the stride of
+                                  its 1x1 convolution projection (e_proj 4-D) */
     nb_tensor *last_out;
     char name[80]; /* "layers.2 (linear)": anomaly reports (set at finalize) */
 } nb__layer;
@@ -272,6 +274,25 @@ int nb_model_residual_end(nb_model *m)
     if (l->out != l->in && (m->layers[li].e_proj = nb__declare(m, li, "proj.weight", 2, l->out, l->in, 1)) < 0)
         return -1;
     return 0;
+}
+
+int nb__model_residual_end_image(nb_model *m, const nb__shape *in, const nb__shape *out)
+{
+    if (!m->n_open) return nb__erri("residual_end: no residual block is open");
+    if (in->ndim != 3 || out->ndim != 3) return nb_model_residual_end(m);
+    if (in->d[0] == out->d[0] && in->d[1] == out->d[1] && in->d[2] == out->d[2]) return nb_model_residual_end(m);
+    size_t s = 1; /* the stride that takes H x W to the block's output size */
+    while (s <= in->d[1] && !((in->d[1] - 1) / s + 1 == out->d[1] && (in->d[2] - 1) / s + 1 == out->d[2])) s++;
+    if (s > in->d[1])
+        return nb__erri("residual: no strided 1x1 convolution takes [%zu, %zu, %zu] to the block's [%zu, %zu, %zu]",
+                        in->d[0], in->d[1], in->d[2], out->d[0], out->d[1], out->d[2]);
+    int li = m->open[--m->n_open];
+    nb__layer *l = &m->layers[li];
+    l->out = m->width;
+    memcpy(l->img, in->d, sizeof l->img);
+    l->img_stride = s;
+    l->e_proj = nb__declare_shape(m, li, "proj.weight", 4, (size_t[]){out->d[0], in->d[0], 1, 1}, 1);
+    return l->e_proj < 0 ? -1 : 0;
 }
 
 static size_t nb__shape_numel(const nb__shape *s)
@@ -601,7 +622,19 @@ static nb_tensor *nb__forward_seq(nb_model *m, int parent, nb_ctx *c, nb_tensor 
         case L_RESIDUAL: {
             nb_tensor *h = nb__forward_seq(m, li, c, x, r);
             nb__site_layer(l->name);
-            nb_tensor *skip = l->e_proj >= 0 ? nb_matmul(c, x, nb__ent(m, l->e_proj), 0, 1) : x;
+            nb_tensor *p = nb__ent(m, l->e_proj), *skip = x;
+            if (p && p->ndim == 4) /* images: a strided 1x1 convolution */
+                skip = nb_conv2d(
+                    c,
+                    nb_reshape(c, x, 4, (long[]){(long)x->shape[0], (long)l->img[0], (long)l->img[1], (long)l->img[2]}),
+                    p, NULL, (int)l->img_stride, 0, 1, 1);
+            else if (p)
+                skip = nb_matmul(c, x->ndim > 2 ? nb_reshape(c, x, 2, (long[]){(long)x->shape[0], -1}) : x, p, 0, 1);
+            if (skip && h && skip->ndim != h->ndim && skip->numel == h->numel) { /* flat input, image block */
+                long sh[NB_MAX_DIMS];
+                for (int d = 0; d < h->ndim; d++) sh[d] = (long)h->shape[d];
+                skip = nb_reshape(c, skip, h->ndim, sh);
+            }
             x = nb_add(c, skip, h);
             break;
         }

@@ -131,6 +131,11 @@ void nb__init_weight(nb_tensor *w, nb_init init, double param, double fan_in, do
 /* A bias: U(+-1/sqrt(fan_in)) for NB_INIT_TORCH, else zeros. */
 void nb__init_bias(nb_tensor *b, nb_init init, double fan_in, nb_rng *r);
 
+/* Close a residual block whose input and output are images [C, H, W]: when
+ * they differ, the skip path is a 1x1 convolution "proj.weight" [C', C, 1, 1]
+ * with the stride that gives the block's output size (flat widths otherwise,
+ * as nb_model_residual_end).  0, or -1 with nb_errmsg(). */
+int nb__model_residual_end_image(nb_model *m, const nb__shape *in, const nb__shape *out);
 /* The recurrent kinds (rnn_layers.c): rnn, lstm, gru (the row's tag) and
  * embedding, built from their spec.c rows' arguments. */
 enum { NB__REC_RNN = 0, NB__REC_LSTM = 1, NB__REC_GRU = 2, NB__REC_MAX_LAYERS = NB__EXT_MAX_ENTRIES / 4 };

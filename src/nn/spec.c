@@ -3,6 +3,7 @@
  * message), shape inference and the builder, in one pass: each layer is
  * built as soon as it is read, from the shape the layer before it gives. */
 #include "../internal.h"
+#include "conv_layers.h"
 #include "nn_internal.h"
 
 #include <ctype.h>
@@ -74,7 +75,10 @@ static int nb__build_residual(nb__spec_ctx *b, const nb__layer_def *def, const d
     return nb_model_residual_begin(b->m);
 }
 
-static int nb__end_residual(nb__spec_ctx *b) { return nb_model_residual_end(b->m); } /* out: the block's */
+static int nb__end_residual(nb__spec_ctx *b) /* out: the block's */
+{
+    return nb__model_residual_end_image(b->m, &b->in, &b->out);
+}
 
 #define NB__NOARGS \
     {              \
@@ -117,6 +121,36 @@ static const nb__layer_def nb__layer_defs[] = {
     {"dropout", 0, {{"p", NB__ARG_FLOAT, 0.5, 0, 1, 0}}, nb__build_dropout, NULL},
     {"flatten", 0, NB__NOARGS, nb__build_flatten, NULL},
     {"residual", 0, NB__NOARGS, nb__build_residual, nb__end_residual},
+    /* convolutional nets, src/nn/conv_layers.c */
+    {"conv2d",
+     0,
+     {{"out", NB__ARG_INT, 0, 1, 1e6, 1},
+      {"k", NB__ARG_INT, 3, 1, 1e4, 0},
+      {"s", NB__ARG_INT, 1, 1, 1e4, 0},
+      {"p", NB__ARG_INT, 0, 0, 1e4, 0},
+      {"d", NB__ARG_INT, 1, 1, 1e4, 0},
+      {"g", NB__ARG_INT, 1, 1, 1e6, 0},
+      {"bias", NB__ARG_BOOL, 1, 0, 1, 0}},
+     nb__build_conv2d,
+     NULL},
+    {"maxpool2d",
+     0,
+     {{"k", NB__ARG_INT, 0, 1, 1e4, 1}, {"s", NB__ARG_INT, 0, 0, 1e4, 0}, {"p", NB__ARG_INT, 0, 0, 1e4, 0}},
+     nb__build_maxpool2d,
+     NULL},
+    {"avgpool2d",
+     0,
+     {{"k", NB__ARG_INT, 0, 1, 1e4, 1}, {"s", NB__ARG_INT, 0, 0, 1e4, 0}, {"p", NB__ARG_INT, 0, 0, 1e4, 0}},
+     nb__build_avgpool2d,
+     NULL},
+    {"gap", 0, NB__NOARGS, nb__build_gap, NULL},
+    {"batchnorm2d",
+     0,
+     {{"eps", NB__ARG_FLOAT, 1e-5, 1e-300, 1, 0},
+      {"momentum", NB__ARG_FLOAT, 0.1, 0, 1, 0},
+      {"affine", NB__ARG_BOOL, 1, 0, 1, 0}},
+     nb__build_batchnorm2d,
+     NULL},
     /* recurrent (src/nn/rnn_layers.c) */
     {"rnn",
      NB__REC_RNN,

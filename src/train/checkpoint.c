@@ -107,6 +107,10 @@ int nb_checkpoint_save(const char *path, nb_model *m, const nb_optim *o, const n
         uint64_t bits;
         memcpy(&bits, &p->rng.spare, sizeof bits);
         nb__put_u64(&kv[nk++], "rng.spare_bits", bits);
+        nb__put_f64(&kv[nk++], "epoch.loss_sum", p->epoch_loss_sum);
+        nb__put_f64(&kv[nk++], "epoch.seconds", p->epoch_seconds);
+        nb__put_u64(&kv[nk++], "epoch.samples", p->epoch_samples);
+        nb__put_u64(&kv[nk++], "epoch.correct", p->epoch_correct);
     }
     for (size_t i = 0; i < nk; i++) meta[nm++] = (nb_st_meta){kv[i].key, kv[i].val};
     rc = nb_st_save(path, ts, nt, meta, nm);
@@ -205,8 +209,8 @@ static int nb__ck_check_values(const nb_checkpoint *ck, const char *name, const 
                    : t->dtype == NB_ST_F32 ? (double)((const float *)t->data)[i]
                                            : 0;
         if (!isfinite(x) && !ck->allow_nonfinite)
-            return nb__erri("%s: tensor '%s' holds %s at element %zu (a checkpoint of a diverged run? it can be "
-                            "loaded anyway when non-finite values are allowed)",
+            return nb__erri("%s: tensor '%s' holds %s at element %zu (a checkpoint of a diverged run? `nabla` "
+                            "loads it with --allow-nonfinite, a program with nb_checkpoint_allow_nonfinite)",
                             ck->path, name,
                             isnan(x) ? "NaN"
                             : x > 0  ? "Inf"
@@ -267,6 +271,34 @@ static int nb__get_f64(const nb_checkpoint *ck, const char *key, double *out)
     double x = strtod(v, &end);
     if (*end || !isfinite(x)) return nb__erri("%s: metadata '%s' = '%s' is not a finite number", ck->path, key, v);
     *out = x;
+    return 0;
+}
+
+/* The current epoch's running sums (absent in older checkpoints: 0, and the
+ * resumed epoch then reports its batches after the resume only): finite
+ * (a loss may be negative, a time not), and no more samples than the loader
+ * has served. */
+static int nb__ck_epoch_sums(const nb_checkpoint *ck, nb_progress *p)
+{
+    static const char *const keys[4] = {"epoch.loss_sum", "epoch.seconds", "epoch.samples", "epoch.correct"};
+    double f[2] = {0, 0};
+    uint64_t u[2] = {0, 0};
+    for (int i = 0; i < 4; i++) {
+        if (!nb_st_meta_get(ck->f, keys[i])) continue;
+        if (i < 2 ? nb__get_f64(ck, keys[i], &f[i]) : nb__get_u64(ck, keys[i], &u[i - 2])) return -1;
+    }
+    if (f[1] < 0) return nb__erri("%s: metadata 'epoch.seconds' = %g is negative", ck->path, f[1]);
+    if (u[0] > p->loader.pos)
+        return nb__erri("%s: metadata 'epoch.samples' = %" PRIu64 " is more than the %" PRIu64
+                        " samples served this epoch (loader.pos)",
+                        ck->path, u[0], p->loader.pos);
+    if (u[1] > u[0])
+        return nb__erri("%s: metadata 'epoch.correct' = %" PRIu64 " is more than epoch.samples = %" PRIu64, ck->path,
+                        u[1], u[0]);
+    p->epoch_loss_sum = f[0];
+    p->epoch_seconds = f[1];
+    p->epoch_samples = u[0];
+    p->epoch_correct = u[1];
     return 0;
 }
 
@@ -340,6 +372,7 @@ int nb_checkpoint_load_state(const nb_checkpoint *ck, nb_optim *o, nb_sched *s, 
         }
         p->rng.has_spare = (int)v[13];
         memcpy(&p->rng.spare, &v[14], sizeof p->rng.spare);
+        if (nb__ck_epoch_sums(ck, p)) return -1;
     }
     return 0;
 }

@@ -32,13 +32,21 @@ int(nb_train_step)(nb_model *m, nb_optim *o, nb_ctx *c, const void *x, const int
     res->nonfinite = 0;
     res->correct = 0;
     nb_anomaly_clear(c); /* afterwards the record describes this step */
+    res->n_labels = n;
     nb_tensor *xt = nb_from_data(c, dt, 2, (size_t[]){n, d}, (void *)x, NB_BORROW);
-    nb_tensor *yt = y ? nb_from_data(c, NB_I32, 1, (size_t[]){n}, (void *)y, NB_BORROW) : NULL;
-    nb_tensor *out = nb_model_forward(m, c, xt, opts->rng);
+    nb_tensor *out = nb_model_forward(m, c, xt, opts->rng), *logits = out, *yt = NULL;
+    if (out && out->ndim == 3) { /* a sequence model: [n, T, classes], one label per step */
+        res->n_labels = n * out->shape[1];
+        logits = nb_reshape(c, out, 2, (long[]){(long)res->n_labels, (long)out->shape[2]});
+    }
+    if (y)
+        yt = opts->loss && out && out->ndim == 3
+                 ? nb_from_data(c, NB_I32, 2, (size_t[]){n, out->shape[1]}, (void *)y, NB_BORROW)
+                 : nb_from_data(c, NB_I32, 1, (size_t[]){res->n_labels}, (void *)y, NB_BORROW);
     nb_tensor *loss = NULL;
     int rc = -1;
     if (!opts->loss) {
-        loss = nb_cross_entropy(c, out, yt, NB_MEAN, opts->label_smoothing);
+        loss = nb_cross_entropy(c, logits, yt, NB_MEAN, opts->label_smoothing);
     } else if (out && (!y || yt)) {
         nb_clear_error(); /* so that a NULL without a message is told apart */
         loss = opts->loss(opts->loss_user, c, out, yt);
@@ -53,7 +61,7 @@ int(nb_train_step)(nb_model *m, nb_optim *o, nb_ctx *c, const void *x, const int
         }
     }
     if (!loss || nb_backward(c, loss, NULL)) goto out;
-    res->correct = y ? nb__count_correct(out, y, n) : 0;
+    res->correct = y && logits ? nb__count_correct(logits, y, res->n_labels) : 0;
     res->loss = nb_item(loss);
     if (h && h->after_backward && h->after_backward(h->user, m, loss)) goto out;
     double max_norm = opts->clip_norm > 0 ? opts->clip_norm : INFINITY;

@@ -23,6 +23,8 @@ from torch import nn
 PARAMS = {
     "linear": ["out", "bias"], "leaky_relu": ["negative_slope"], "elu": ["alpha"],
     "batchnorm1d": ["eps", "momentum", "affine"], "layernorm": ["eps"], "dropout": ["p"],
+    "conv2d": ["out", "k", "s", "p", "d", "g", "bias"], "maxpool2d": ["k", "s", "p"], "avgpool2d": ["k", "s", "p"],
+    "batchnorm2d": ["eps", "momentum", "affine"],
 }
 
 
@@ -79,8 +81,24 @@ class Residual(nn.Module):
 
     def forward(self, x):
         h = self.block(x)
-        skip = self.proj(x.flatten(1)) if hasattr(self, "proj") else x
-        return skip + h
+        if not hasattr(self, "proj"):
+            skip = x
+        elif isinstance(self.proj, nn.Conv2d):  # images: a strided 1x1 convolution
+            skip = self.proj(x)
+        else:
+            skip = self.proj(x.flatten(1))
+        return skip.reshape(h.shape) + h
+
+
+class GAP(nn.Module):
+    """nabla's gap: [N, C, H, W] -> [N, C]."""
+
+    def forward(self, x):
+        return x.mean((2, 3))
+
+
+def win(n, k, s, p, d=1):
+    return (n + 2 * p - d * (k - 1) - 1) // s + 1
 
 
 def build(layers, shape):
@@ -116,10 +134,30 @@ def build(layers, shape):
         elif name == "flatten":
             mods.append(nn.Flatten())
             shape = [n]
+        elif name == "conv2d":
+            out, k, st, p, d, g = (int(a.get(key, dv)) for key, dv in
+                                   (("out", 0), ("k", 3), ("s", 1), ("p", 0), ("d", 1), ("g", 1)))
+            mods.append(nn.Conv2d(shape[0], out, k, st, p, d, g, bias=bool(a.get("bias", 1))))
+            shape = [out, win(shape[1], k, st, p, d), win(shape[2], k, st, p, d)]
+        elif name in ("maxpool2d", "avgpool2d"):
+            k = int(a["k"])
+            st, p = int(a.get("s", 0)) or k, int(a.get("p", 0))
+            mods.append((nn.MaxPool2d if name == "maxpool2d" else nn.AvgPool2d)(k, st, p))
+            shape = [shape[0], win(shape[1], k, st, p), win(shape[2], k, st, p)]
+        elif name == "gap":
+            mods.append(GAP())
+            shape = [shape[0]]
+        elif name == "batchnorm2d":
+            mods.append(nn.BatchNorm2d(shape[0], a.get("eps", 1e-5), a.get("momentum", 0.1), bool(a.get("affine", 1))))
         elif name == "residual":
             block, out_shape = build(children, shape)
             nout = math.prod(out_shape)
-            mods.append(Residual(block, nn.Linear(n, nout, bias=False) if nout != n else None))
+            if len(shape) == 3 and len(out_shape) == 3 and shape != out_shape:
+                st = next(s for s in range(1, shape[1] + 1) if win(shape[1], 1, s, 0) == out_shape[1]
+                          and win(shape[2], 1, s, 0) == out_shape[2])
+                mods.append(Residual(block, nn.Conv2d(shape[0], out_shape[0], 1, st, bias=False)))
+            else:
+                mods.append(Residual(block, nn.Linear(n, nout, bias=False) if nout != n else None))
             shape = out_shape
         else:
             raise SystemExit("torch_spec.py: unknown layer " + name)
@@ -154,10 +192,10 @@ def main():
         torch.manual_seed(seed)
         model, shape = model_of(desc, shape_arg)
         for m in model.modules():  # non-trivial statistics and affine parameters
-            if isinstance(m, (nn.BatchNorm1d, nn.LayerNorm)) and m.weight is not None:
+            if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm)) and m.weight is not None:
                 nn.init.uniform_(m.weight, 0.5, 1.5)
                 nn.init.uniform_(m.bias, -0.5, 0.5)
-            if isinstance(m, nn.BatchNorm1d):
+            if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
                 m.running_mean.uniform_(-0.5, 0.5)
                 m.running_var.uniform_(0.5, 2.0)
         model.eval()

@@ -1,0 +1,360 @@
+/* Convolutional ops (see the convolution section of nabla.h), all NCHW:
+ *   nb_conv2d            y = conv(x, w) + b by im2col and the gemm kernel
+ *   nb_max_pool2d        gradient to the first maximum of each window
+ *   nb_avg_pool2d        padding counted in the divisor (PyTorch's default)
+ *   nb_global_avg_pool2d [N, C, H, W] -> [N, C]
+ *   nb_batch_norm2d      batch or running statistics by the ctx's mode
+ * Shapes (letters as in kernels/conv.h): x [N, C, H, W], w [O, C/G, KH, KW],
+ * b [O], y [N, O, OH, OW]; K = C KH KW, P = OH OW, G groups, Og = O/G,
+ * Kg = K/G.  conv2d forward: col [K, N P] = im2col(x); per group
+ * yt[Og rows] [Og, N P] = w_g [Og, Kg] col_g [Kg, N P] (one product over the
+ * whole batch, which the gemm cuts over the pool); y = yt moved to NCHW + b.
+ * Backward: dyt [O, N P] = dy moved (db += its row sums); dw_g += dyt_g
+ * col_g^T; dcol_g = w_g^T dyt_g; dx += col2im(dcol).  col is kept from the
+ * forward (node->saved); every buffer is in the ctx arena, so a training
+ * step allocates nothing once the arena has grown. */
+#include <math.h>
+
+#include "../internal.h"
+#include "../kernels/conv.h"
+#include "../kernels/gemm.h"
+
+/* C = op(A) op(B) + beta C in dtype dt. */
+static void nb__cv_gemm(nb_dtype dt, int ta, int tb, size_t M, size_t N, size_t K, const void *A, size_t lda,
+                        const void *B, size_t ldb, double beta, void *C, size_t ldc)
+{
+    if (!M || !N) return;
+    if (dt == NB_F32) nb_k_gemm_f32(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, (float)beta, C, ldc);
+    else nb_k_gemm_f64(ta, tb, M, N, K, 1.0, A, lda, B, ldb, beta, C, ldc);
+}
+
+/* Element i of a float tensor's data, as a byte offset base. */
+static void *nb__at(const nb_tensor *t, size_t i) { return (char *)t->data + i * nb_dtype_size(t->dtype); }
+
+/* The window of op over x [N, C, H, W] (x checked 4-D); fills g, 0 or -1. */
+static int nb__win(const char *op, const nb_tensor *x, size_t kh, size_t kw, int stride, int pad, int dil,
+                   nb_k_win2d *g)
+{
+    if (stride < 1 || pad < 0 || dil < 1)
+        return nb__erri("%s: stride %d, padding %d, dilation %d on x %s: need stride >= 1, padding >= 0, "
+                        "dilation >= 1",
+                        op, stride, pad, dil, nb__shp(x));
+    *g = (nb_k_win2d){.n = x->shape[0],
+                      .c = x->shape[1],
+                      .h = x->shape[2],
+                      .w = x->shape[3],
+                      .kh = kh,
+                      .kw = kw,
+                      .stride = (size_t)stride,
+                      .pad = (size_t)pad,
+                      .dil = (size_t)dil};
+    const size_t eh = (size_t)dil * (kh - 1) + 1, ew = (size_t)dil * (kw - 1) + 1; /* window extent */
+    const size_t ph = g->h + 2 * (size_t)pad, pw = g->w + 2 * (size_t)pad;
+    if (kh == 0 || kw == 0 || ph < eh || pw < ew)
+        return nb__erri("%s: the %zux%zu window (dilation %d) does not fit x %s padded by %d: the output would be "
+                        "empty",
+                        op, kh, kw, dil, nb__shp(x), pad);
+    g->oh = (ph - eh) / g->stride + 1;
+    g->ow = (pw - ew) / g->stride + 1;
+    return 0;
+}
+
+static int nb__need4(const char *op, const char *what, const nb_tensor *t)
+{
+    if (t->ndim != 4) return nb__erri("%s: %s %s must be 4-D [N, C, H, W]", op, what, nb__shp(t));
+    return 0;
+}
+
+/* ------------------------------------------------------------- conv2d */
+static int nb__conv2d_backward(nb_ctx *c, nb__node *nd)
+{
+    int err = 0;
+    nb_tensor *x = nd->in[0], *w = nd->in[1], *b = nd->n_in > 2 ? nd->in[2] : NULL;
+    nb_tensor *gx = nb__gbuf(c, x, &err), *gw = nb__gbuf(c, w, &err), *gb = nb__gbuf(c, b, &err);
+    if (err) return err;
+    const nb_dtype dt = x->dtype;
+    const size_t es = nb_dtype_size(dt), groups = (size_t)nd->i[3];
+    nb_k_win2d g;
+    if (nb__win("conv2d", x, w->shape[2], w->shape[3], (int)nd->i[0], (int)nd->i[1], (int)nd->i[2], &g)) return -1;
+    const size_t O = w->shape[0], P = g.oh * g.ow, NP = g.n * P, K = g.c * g.kh * g.kw;
+    const size_t og = O / groups, kg = K / groups;
+    if (NP == 0) return 0;
+    void *dyt = nb__arena_alloc(c, O * NP * es + 1); /* [O, N P] */
+    if (!dyt) return -1;
+    if (dt == NB_F32) nb_k_conv_dy_f32(dyt, gb ? gb->data : NULL, nd->gout->data, g.n, O, P);
+    else nb_k_conv_dy_f64(dyt, gb ? gb->data : NULL, nd->gout->data, g.n, O, P);
+    const char *col = nd->saved;              /* [K, N P] */
+    for (size_t k = 0; gw && k < groups; k++) /* dw_g [Og, Kg] += dyt_g [Og, NP] col_g^T */
+        nb__cv_gemm(dt, 0, 1, og, kg, NP, (char *)dyt + k * og * NP * es, NP, col + k * kg * NP * es, NP, 1,
+                    nb__at(gw, k * og * kg), kg);
+    if (gx && K) {
+        void *dcol = nb__arena_alloc(c, K * NP * es + 1); /* [K, N P] */
+        if (!dcol) return -1;
+        for (size_t k = 0; k < groups; k++) /* dcol_g [Kg, NP] = w_g^T [Kg, Og] dyt_g */
+            nb__cv_gemm(dt, 1, 0, kg, NP, og, nb__at(w, k * og * kg), kg, (char *)dyt + k * og * NP * es, NP, 0,
+                        (char *)dcol + k * kg * NP * es, NP);
+        if (dt == NB_F32) nb_k_col2im_f32(gx->data, dcol, &g);
+        else nb_k_col2im_f64(gx->data, dcol, &g);
+    }
+    return 0;
+}
+static const nb__opdef nb__op_conv2d = {"conv2d", nb__conv2d_backward};
+
+nb_tensor *nb_conv2d(nb_ctx *c, nb_tensor *x, nb_tensor *w, nb_tensor *b, int stride, int padding, int dilation,
+                     int groups)
+{
+    if (!c || !x || !w) return nb__null_arg(__func__);
+    if (nb__need_float("conv2d", x) || nb__need_float("conv2d", w) || (b && nb__need_float("conv2d", b))) return NULL;
+    if (x->dtype != w->dtype || (b && b->dtype != x->dtype))
+        return nb__err("conv2d: dtypes differ (x %s %s, w %s %s%s%s)", nb__shp(x), nb_dtype_name(x->dtype), nb__shp(w),
+                       nb_dtype_name(w->dtype), b ? ", b " : "", b ? nb_dtype_name(b->dtype) : "");
+    if (nb__need4("conv2d", "x", x)) return NULL;
+    if (w->ndim != 4) return nb__err("conv2d: w %s must be 4-D [out, in / groups, kh, kw]", nb__shp(w));
+    const size_t C = x->shape[1], O = w->shape[0];
+    if (groups < 1 || C % (size_t)groups || O % (size_t)groups)
+        return nb__err("conv2d: groups = %d must be >= 1 and divide the %zu input channels of x %s and the %zu "
+                       "output channels of w %s",
+                       groups, C, nb__shp(x), O, nb__shp(w));
+    if (w->shape[1] * (size_t)groups != C)
+        return nb__err("conv2d: w %s expects %zu input channels per group, x %s has %zu channels in %d groups",
+                       nb__shp(w), w->shape[1], nb__shp(x), C, groups);
+    if (b && (b->ndim != 1 || b->shape[0] != O))
+        return nb__err("conv2d: bias %s must be [%zu] for w %s", nb__shp(b), O, nb__shp(w));
+    nb_k_win2d g;
+    if (nb__win("conv2d", x, w->shape[2], w->shape[3], stride, padding, dilation, &g)) return NULL;
+    const nb_dtype dt = x->dtype;
+    const size_t es = nb_dtype_size(dt), P = g.oh * g.ow, NP = g.n * P, K = C * g.kh * g.kw;
+    const size_t G = (size_t)groups, og = O / G, kg = K / G;
+    nb_tensor *y = nb__new(c, dt, 4, (size_t[]){g.n, O, g.oh, g.ow}); /* [N, O, OH, OW] */
+    if (!y) return NULL;
+    void *col = nb__arena_alloc(c, K * NP * es + 1), *yt = nb__arena_alloc(c, O * NP * es + 1);
+    if (!col || !yt) return NULL;
+    if (NP) {
+        if (dt == NB_F32) nb_k_im2col_f32(col, x->data, &g);
+        else nb_k_im2col_f64(col, x->data, &g);
+        for (size_t k = 0; k < G; k++) /* yt_g [Og, NP] = w_g [Og, Kg] col_g [Kg, NP] */
+            nb__cv_gemm(dt, 0, 0, og, NP, kg, nb__at(w, k * og * kg), kg, (char *)col + k * kg * NP * es, NP, 0,
+                        (char *)yt + k * og * NP * es, NP);
+        if (dt == NB_F32) nb_k_conv_out_f32(y->data, yt, b ? b->data : NULL, g.n, O, P);
+        else nb_k_conv_out_f64(y->data, yt, b ? b->data : NULL, g.n, O, P);
+    }
+    nb_tensor *ins[3] = {x, w, b};
+    nb__node *nd;
+    if (nb__record(c, &nb__op_conv2d, y, b ? 3 : 2, ins, &nd)) return NULL;
+    if (nd) {
+        nd->i[0] = stride;
+        nd->i[1] = padding;
+        nd->i[2] = dilation;
+        nd->i[3] = groups;
+        nd->saved = col;
+    }
+    return y;
+}
+
+/* ------------------------------------------------------------ pooling */
+/* Checks shared by the two windowed pools; fills g. */
+static int nb__pool_check(const char *op, nb_ctx *c, const nb_tensor *x, int kernel, int stride, int padding,
+                          nb_k_win2d *g)
+{
+    if (nb__need_float(op, x) || nb__need4(op, "x", x)) return -1;
+    if (kernel < 1) return nb__erri("%s: kernel = %d on x %s must be >= 1", op, kernel, nb__shp(x));
+    if (padding < 0 || padding > kernel / 2)
+        return nb__erri("%s: padding = %d on x %s must be in [0, kernel / 2] (kernel %d)", op, padding, nb__shp(x),
+                        kernel);
+    if (nb__win(op, x, (size_t)kernel, (size_t)kernel, stride, padding, 1, g)) return -1;
+    (void)c;
+    return 0;
+}
+
+static int nb__maxpool_backward(nb_ctx *c, nb__node *nd)
+{
+    int err = 0;
+    nb_tensor *x = nd->in[0], *gx = nb__gbuf(c, x, &err);
+    if (!gx) return err;
+    nb_k_win2d g;
+    if (nb__win("max_pool2d", x, (size_t)nd->i[0], (size_t)nd->i[0], (int)nd->i[1], (int)nd->i[2], 1, &g)) return -1;
+    if (x->dtype == NB_F32) nb_k_maxpool_bwd_f32(gx->data, nd->gout->data, nd->saved, &g);
+    else nb_k_maxpool_bwd_f64(gx->data, nd->gout->data, nd->saved, &g);
+    return 0;
+}
+static const nb__opdef nb__op_max_pool2d = {"max_pool2d", nb__maxpool_backward};
+
+nb_tensor *nb_max_pool2d(nb_ctx *c, nb_tensor *x, int kernel, int stride, int padding)
+{
+    if (!c || !x) return nb__null_arg(__func__);
+    nb_k_win2d g;
+    if (nb__pool_check("max_pool2d", c, x, kernel, stride, padding, &g)) return NULL;
+    if (g.h * g.w > UINT32_MAX) return nb__err("max_pool2d: planes of x %s are too large", nb__shp(x));
+    nb_tensor *y = nb__new(c, x->dtype, 4, (size_t[]){g.n, g.c, g.oh, g.ow});
+    if (!y) return NULL;
+    uint32_t *idx = nb__arena_alloc(c, y->numel * sizeof *idx + 1); /* [N, C, OH, OW] */
+    if (!idx) return NULL;
+    if (x->dtype == NB_F32) nb_k_maxpool_f32(y->data, idx, x->data, &g);
+    else nb_k_maxpool_f64(y->data, idx, x->data, &g);
+    nb__node *nd;
+    if (nb__record(c, &nb__op_max_pool2d, y, 1, &x, &nd)) return NULL;
+    if (nd) {
+        nd->i[0] = kernel;
+        nd->i[1] = stride;
+        nd->i[2] = padding;
+        nd->saved = idx;
+    }
+    return y;
+}
+
+static int nb__avgpool_backward(nb_ctx *c, nb__node *nd)
+{
+    int err = 0;
+    nb_tensor *x = nd->in[0], *gx = nb__gbuf(c, x, &err);
+    if (!gx) return err;
+    nb_k_win2d g;
+    if (nb__win("avg_pool2d", x, (size_t)nd->i[0], (size_t)nd->i[0], (int)nd->i[1], (int)nd->i[2], 1, &g)) return -1;
+    if (x->dtype == NB_F32) nb_k_avgpool_bwd_f32(gx->data, nd->gout->data, &g);
+    else nb_k_avgpool_bwd_f64(gx->data, nd->gout->data, &g);
+    return 0;
+}
+static const nb__opdef nb__op_avg_pool2d = {"avg_pool2d", nb__avgpool_backward};
+
+nb_tensor *nb_avg_pool2d(nb_ctx *c, nb_tensor *x, int kernel, int stride, int padding)
+{
+    if (!c || !x) return nb__null_arg(__func__);
+    nb_k_win2d g;
+    if (nb__pool_check("avg_pool2d", c, x, kernel, stride, padding, &g)) return NULL;
+    nb_tensor *y = nb__new(c, x->dtype, 4, (size_t[]){g.n, g.c, g.oh, g.ow});
+    if (!y) return NULL;
+    if (x->dtype == NB_F32) nb_k_avgpool_f32(y->data, x->data, &g);
+    else nb_k_avgpool_f64(y->data, x->data, &g);
+    nb__node *nd;
+    if (nb__record(c, &nb__op_avg_pool2d, y, 1, &x, &nd)) return NULL;
+    if (nd) {
+        nd->i[0] = kernel;
+        nd->i[1] = stride;
+        nd->i[2] = padding;
+    }
+    return y;
+}
+
+static int nb__gap_backward(nb_ctx *c, nb__node *nd)
+{
+    int err = 0;
+    nb_tensor *x = nd->in[0], *gx = nb__gbuf(c, x, &err);
+    if (!gx) return err;
+    const size_t planes = x->shape[0] * x->shape[1], hw = x->shape[2] * x->shape[3];
+    if (x->dtype == NB_F32) nb_k_gap_bwd_f32(gx->data, nd->gout->data, planes, hw);
+    else nb_k_gap_bwd_f64(gx->data, nd->gout->data, planes, hw);
+    return 0;
+}
+static const nb__opdef nb__op_gap = {"global_avg_pool2d", nb__gap_backward};
+
+nb_tensor *nb_global_avg_pool2d(nb_ctx *c, nb_tensor *x)
+{
+    if (!c || !x) return nb__null_arg(__func__);
+    if (nb__need_float("global_avg_pool2d", x) || nb__need4("global_avg_pool2d", "x", x)) return NULL;
+    const size_t planes = x->shape[0] * x->shape[1], hw = x->shape[2] * x->shape[3];
+    if (hw == 0) return nb__err("global_avg_pool2d: x %s has empty planes (no mean)", nb__shp(x));
+    nb_tensor *y = nb__new(c, x->dtype, 2, (size_t[]){x->shape[0], x->shape[1]}); /* [N, C] */
+    if (!y) return NULL;
+    if (x->dtype == NB_F32) nb_k_gap_f32(y->data, x->data, planes, hw);
+    else nb_k_gap_f64(y->data, x->data, planes, hw);
+    nb__node *nd;
+    if (nb__record(c, &nb__op_gap, y, 1, &x, &nd)) return NULL;
+    return y;
+}
+
+/* --------------------------------------------------------- batch norm */
+static int nb__bn_backward(nb_ctx *c, nb__node *nd)
+{
+    int err = 0;
+    nb_tensor *x = nd->in[0], *w = nd->n_in > 1 ? nd->in[1] : NULL, *b = nd->n_in > 2 ? nd->in[2] : NULL;
+    nb_tensor *gx = nb__gbuf(c, x, &err), *gw = nb__gbuf(c, w, &err), *gb = nb__gbuf(c, b, &err);
+    if (err) return err;
+    const size_t N = x->shape[0], C = x->shape[1], P = x->shape[2] * x->shape[3];
+    const double *mean = nd->saved, *rstd = mean + C;
+    const int training = (int)nd->i[0];
+    if (x->dtype == NB_F32)
+        nb_k_bn_bwd_f32(gx ? gx->data : NULL, gw ? gw->data : NULL, gb ? gb->data : NULL, nd->gout->data, x->data, mean,
+                        rstd, w ? w->data : NULL, training, N, C, P);
+    else
+        nb_k_bn_bwd_f64(gx ? gx->data : NULL, gw ? gw->data : NULL, gb ? gb->data : NULL, nd->gout->data, x->data, mean,
+                        rstd, w ? w->data : NULL, training, N, C, P);
+    return 0;
+}
+static const nb__opdef nb__op_bn2d = {"batch_norm2d", nb__bn_backward};
+
+/* A per-channel vector t of batch_norm2d: NULL, or [C] of x's dtype. */
+static int nb__bn_vec(const char *what, const nb_tensor *t, const nb_tensor *x)
+{
+    if (!t) return 0;
+    if (t->dtype != x->dtype || t->ndim != 1 || t->shape[0] != x->shape[1])
+        return nb__erri("batch_norm2d: %s %s %s must be [%zu] %s for x %s", what, nb__shp(t), nb_dtype_name(t->dtype),
+                        x->shape[1], nb_dtype_name(x->dtype), nb__shp(x));
+    return 0;
+}
+
+static double nb__getd(const nb_tensor *t, size_t i)
+{
+    return t->dtype == NB_F32 ? (double)((const float *)t->data)[i] : ((const double *)t->data)[i];
+}
+
+static void nb__setd(nb_tensor *t, size_t i, double v)
+{
+    if (t->dtype == NB_F32) ((float *)t->data)[i] = (float)v;
+    else ((double *)t->data)[i] = v;
+}
+
+nb_tensor *nb_batch_norm2d(nb_ctx *c, nb_tensor *x, nb_tensor *w, nb_tensor *b, nb_tensor *running_mean,
+                           nb_tensor *running_var, double momentum, double eps)
+{
+    if (!c || !x) return nb__null_arg(__func__);
+    if (nb__need_float("batch_norm2d", x) || nb__need4("batch_norm2d", "x", x)) return NULL;
+    if (nb__bn_vec("weight", w, x) || nb__bn_vec("bias", b, x) || nb__bn_vec("running_mean", running_mean, x) ||
+        nb__bn_vec("running_var", running_var, x))
+        return NULL;
+    if (b && !w) return nb__err("batch_norm2d: a bias without a weight is not supported (x %s)", nb__shp(x));
+    if (!running_mean != !running_var)
+        return nb__err("batch_norm2d: give both running_mean and running_var, or neither (x %s)", nb__shp(x));
+    if (!(eps >= 0) || !(momentum >= 0 && momentum <= 1))
+        return nb__err("batch_norm2d: eps = %g must be >= 0 and momentum = %g in [0, 1] (x %s)", eps, momentum,
+                       nb__shp(x));
+    const int training = nb_training(c);
+    const size_t N = x->shape[0], C = x->shape[1], P = x->shape[2] * x->shape[3], M = N * P;
+    if (training && M < 2)
+        return nb__err("batch_norm2d: training needs more than one value per channel, x %s has %zu", nb__shp(x), M);
+    if (!training && !running_mean)
+        return nb__err("batch_norm2d: eval mode needs running_mean and running_var (x %s)", nb__shp(x));
+    double *st = nb__arena_alloc(c, 2 * C * sizeof *st + 1); /* mean [C], rstd [C] */
+    if (!st) return NULL;
+    double *mean = st, *rstd = st + C;
+    if (training) {
+        if (x->dtype == NB_F32) nb_k_bn_stats_f32(mean, rstd, x->data, N, C, P);
+        else nb_k_bn_stats_f64(mean, rstd, x->data, N, C, P);
+        for (size_t k = 0; k < C; k++) {
+            const double var = rstd[k];
+            if (running_mean) {
+                nb__setd(running_mean, k, (1 - momentum) * nb__getd(running_mean, k) + momentum * mean[k]);
+                nb__setd(running_var, k,
+                         (1 - momentum) * nb__getd(running_var, k) + momentum * var * (double)M / (double)(M - 1));
+            }
+            rstd[k] = 1 / sqrt(var + eps);
+        }
+    } else {
+        for (size_t k = 0; k < C; k++) {
+            mean[k] = nb__getd(running_mean, k);
+            rstd[k] = 1 / sqrt(nb__getd(running_var, k) + eps);
+        }
+    }
+    nb_tensor *y = nb__new_like(c, x);
+    if (!y) return NULL;
+    if (x->dtype == NB_F32)
+        nb_k_bn_fwd_f32(y->data, x->data, mean, rstd, w ? w->data : NULL, b ? b->data : NULL, N, C, P);
+    else nb_k_bn_fwd_f64(y->data, x->data, mean, rstd, w ? w->data : NULL, b ? b->data : NULL, N, C, P);
+    nb_tensor *ins[3] = {x, w, b}; /* x, or x w, or x w b */
+    const int n_in = b ? 3 : w ? 2 : 1;
+    nb__node *nd;
+    if (nb__record(c, &nb__op_bn2d, y, n_in, ins, &nd)) return NULL;
+    if (nd) {
+        nd->i[0] = training;
+        nd->saved = st;
+    }
+    return y;
+}

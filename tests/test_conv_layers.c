@@ -1,0 +1,168 @@
+/* The convolutional layer kinds of descriptions (src/nn/conv_layers.c):
+ * shapes, PyTorch's entry names and layouts, the description written back,
+ * init fans as PyTorch computes them, a residual block whose shape changes
+ * (a strided 1x1 convolution on the skip path), and a small CNN that learns
+ * generated images (bars: horizontal or vertical) with its loss going down;
+ * no heap allocation in a steady-state training step. */
+#include "t.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nabla/nn.h"
+#include "nabla/optim.h"
+#include "nabla/train.h"
+#include "t_alloc.h"
+
+static int entry_is(const nb_model *m, const char *name, int nd, const size_t *shape)
+{
+    const nb_model_entry *e = nb_model_find(m, name);
+    if (!e || e->t->ndim != nd) return 0;
+    for (int d = 0; d < nd; d++)
+        if (e->t->shape[d] != shape[d]) return 0;
+    return 1;
+}
+
+TEST(conv_layers, shapes_names_and_description)
+{
+    const char *d = "conv2d(8,k=3,p=1,bias=0) batchnorm2d relu residual(conv2d(16,k=3,s=2,p=1) "
+                    "batchnorm2d(eps=0.001,momentum=0.2) relu conv2d(16,p=1,g=4)) maxpool2d(2) avgpool2d(3,s=1,p=1) "
+                    "gap linear(10)";
+    nb_model *m = nb_model_from_spec(d, NB_F32, 3, (size_t[]){1, 12, 12});
+    CHECK_OK(m != NULL);
+    if (!m) return;
+    CHECK(entry_is(m, "layers.0.weight", 4, (size_t[]){8, 1, 3, 3}));
+    CHECK(!nb_model_find(m, "layers.0.bias"));
+    CHECK(entry_is(m, "layers.1.weight", 1, (size_t[]){8}) && entry_is(m, "layers.1.running_var", 1, (size_t[]){8}));
+    CHECK(entry_is(m, "layers.1.num_batches_tracked", 0, NULL));
+    CHECK(entry_is(m, "layers.3.block.0.weight", 4, (size_t[]){16, 8, 3, 3}));
+    CHECK(entry_is(m, "layers.3.block.3.weight", 4, (size_t[]){16, 4, 3, 3}));
+    CHECK(entry_is(m, "layers.3.proj.weight", 4, (size_t[]){16, 8, 1, 1}));
+    CHECK(entry_is(m, "layers.7.weight", 2, (size_t[]){10, 16}));
+    char *back = nb_model_spec(m);
+    CHECK_MSG(back && strcmp(back, d) == 0, "written back as '%s'", back ? back : "(null)");
+    free(back);
+    /* forward on a flat batch, [N, C H W] */
+    nb_ctx *c = nb_ctx_new(NULL);
+    nb_rng r;
+    nb_rng_seed(&r, 3);
+    CHECK_OK(nb_model_init(m, NB_INIT_HE_NORMAL, 0, &r) == 0);
+    nb_tensor *x = nb_uniform(c, NB_F32, 2, (size_t[]){3, 144}, -1, 1, &r);
+    nb_tensor *y = nb_model_forward(m, c, x, &r);
+    CHECK_OK(y && y->ndim == 2 && y->shape[0] == 3 && y->shape[1] == 10);
+    nb_ctx_free(c);
+    nb_model_free(m);
+    /* shapes that do not fit say so */
+    CHECK(!nb_model_from_spec("linear(10) conv2d(4)", NB_F32, 3, (size_t[]){1, 8, 8}) &&
+          strstr(nb_errmsg(), "[C, H, W]"));
+    CHECK(!nb_model_from_spec("conv2d(4,k=9)", NB_F32, 3, (size_t[]){1, 8, 8}) && strstr(nb_errmsg(), "9x9"));
+    CHECK(!nb_model_from_spec("conv2d(4,g=3)", NB_F32, 3, (size_t[]){2, 8, 8}) && strstr(nb_errmsg(), "groups"));
+    CHECK(!nb_model_from_spec("maxpool2d(2,p=2)", NB_F32, 3, (size_t[]){2, 8, 8}) && strstr(nb_errmsg(), "half"));
+}
+
+TEST(conv_layers, init_uses_torch_conv_fans)
+{
+    /* fan_in = C / g k k = 16 / 2 * 9 = 72: torch init U(+-1/sqrt(72)) for weight and bias */
+    nb_model *m = nb_model_from_spec("conv2d(32,k=3,g=2) relu", NB_F64, 3, (size_t[]){16, 9, 9});
+    nb_rng r;
+    nb_rng_seed(&r, 5);
+    CHECK_OK(m && nb_model_init(m, NB_INIT_TORCH, 0, &r) == 0);
+    if (!m) return;
+    const nb_tensor *w = nb_model_find(m, "layers.0.weight")->t, *b = nb_model_find(m, "layers.0.bias")->t;
+    double lim = 1 / sqrt(72.0), wmax = 0, ss = 0;
+    for (size_t i = 0; i < w->numel; i++) wmax = fmax(wmax, fabs(nb_get(w, i)));
+    for (size_t i = 0; i < b->numel; i++) wmax = fmax(wmax, fabs(nb_get(b, i)));
+    CHECK(wmax <= lim && wmax > 0.9 * lim);
+    /* he_normal before a relu: std sqrt(2 / fan_in) */
+    CHECK_OK(nb_model_init(m, NB_INIT_HE_NORMAL, 0, &r) == 0);
+    for (size_t i = 0; i < w->numel; i++) ss += nb_get(w, i) * nb_get(w, i);
+    const double sd = sqrt(ss / (double)w->numel);
+    CHECK_MSG(fabs(sd / sqrt(2 / 72.0) - 1) < 0.1, "std %g, expected %g", sd, sqrt(2 / 72.0));
+    nb_model_free(m);
+}
+
+/* 8x8 images: a bright bar across a random row (class 0) or down a random
+ * column (class 1), over noise. */
+static void bars(nb_tensor *x, nb_tensor *y, nb_rng *r)
+{
+    const size_t n = x->shape[0];
+    for (size_t i = 0; i < n; i++) {
+        const int cls = (int)nb_rng_below(r, 2), at = (int)nb_rng_below(r, 8);
+        nb_set(y, i, cls);
+        for (int p = 0; p < 64; p++) {
+            const int on = cls == 0 ? p / 8 == at : p % 8 == at;
+            nb_set(x, i * 64 + (size_t)p, (on ? 1.0 : 0.0) + 0.3 * (nb_rng_uniform(r) - 0.5));
+        }
+    }
+}
+
+TEST(conv_layers, small_cnn_learns_bars)
+{
+    nb_model *m = nb_model_from_spec("conv2d(4,k=3,p=1) batchnorm2d relu residual(conv2d(8,k=3,s=2,p=1) relu) "
+                                     "maxpool2d(2) gap linear(2)",
+                                     NB_F32, 3, (size_t[]){1, 8, 8});
+    nb_rng r;
+    nb_rng_seed(&r, 11);
+    CHECK_OK(m && nb_model_init(m, NB_INIT_TORCH, 0, &r) == 0);
+    if (!m) return;
+    nb_optim_config oc = nb_optim_defaults(NB_OPT_ADAM);
+    oc.lr = 1e-2;
+    nb_optim *o = nb_optim_new(&oc, NB_F32, nb_model_n_params(m));
+    nb_ctx *c = nb_ctx_new(NULL);
+    double first = 0, last = 0;
+    for (int step = 0; step < 60; step++) {
+        nb_tensor *x = nb_empty(c, NB_F32, 2, (size_t[]){32, 64}), *y = nb_empty(c, NB_I32, 1, (size_t[]){32});
+        bars(x, y, &r);
+        nb_model_zero_grad(m);
+        nb_tensor *loss = nb_cross_entropy(c, nb_model_forward(m, c, x, &r), y, NB_MEAN, 0);
+        CHECK_OK(loss && nb_backward(c, loss, NULL) == 0);
+        if (!loss) break;
+        if (step < 5) first += nb_item(loss) / 5;
+        if (step >= 55) last += nb_item(loss) / 5;
+        CHECK_OK(nb_optim_step(o, nb_model_params(m), nb_model_grads(m)) == 0);
+        nb_ctx_reset(c);
+    }
+    CHECK_MSG(last < 0.5 * first, "loss %g -> %g", first, last);
+    CHECK(nb_get(nb_model_find(m, "layers.1.num_batches_tracked")->t, 0) == 60);
+    nb_ctx_free(c);
+    nb_optim_free(o);
+    nb_model_free(m);
+}
+
+TEST(conv_layers, training_step_makes_no_heap_allocation_after_warmup)
+{
+#if !T_ALLOC_INTERPOSED
+    T_SKIP("allocation counting needs glibc without ASan");
+#else
+    const char *why;
+    if (!t_alloc_usable(&why)) T_SKIP("%s", why);
+    enum { B = 16 };
+    nb_model *m = nb_model_from_spec("conv2d(8,k=3,p=1) batchnorm2d relu maxpool2d(2) residual(conv2d(16,k=3,s=2,p=1) "
+                                     "relu) avgpool2d(2) gap linear(10)",
+                                     NB_F32, 3, (size_t[]){1, 28, 28});
+    nb_rng r;
+    nb_rng_seed(&r, 4);
+    CHECK_OK(m && nb_model_init(m, NB_INIT_TORCH, 0, &r) == 0);
+    if (!m) return;
+    nb_optim_config oc = nb_optim_defaults(NB_OPT_ADAM);
+    nb_optim *o = nb_optim_new(&oc, NB_F32, nb_model_n_params(m));
+    static float xv[B * 784];
+    static int32_t yv[B];
+    nb_ctx *c = nb_ctx_new(NULL);
+    nb_step_opts so = {.clip_norm = 1.0, .rng = &r};
+    for (int step = 0; step < 8; step++) {
+        for (int i = 0; i < B * 784; i++) xv[i] = (float)nb_rng_uniform(&r);
+        for (int i = 0; i < B; i++) yv[i] = (int32_t)nb_rng_below(&r, 10);
+        if (step == 2) t_alloc_count_start(); /* steps 0-1 warm up the arena */
+        nb_step_result res;
+        int rc = nb_train_step(m, o, c, xv, yv, B, &so, &res);
+        CHECK_MSG(rc == 0 && !res.nonfinite, "step %d: %s", step, nb_errmsg());
+    }
+    long allocs = t_alloc_count_stop();
+    CHECK_MSG(allocs == 0, "%ld heap allocations in 6 steady-state steps", allocs);
+    nb_ctx_free(c);
+    nb_optim_free(o);
+    nb_model_free(m);
+#endif
+}

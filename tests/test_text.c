@@ -1,0 +1,197 @@
+/* Text for character-level models: the alphabet, files and folders (binary
+ * and linked files skipped), the validation split and the windows. */
+#include "t.h"
+
+#include "../src/nn/nn_internal.h"
+#include "nabla/data.h"
+#include "nabla/optim.h"
+#include "nabla/train.h"
+
+#include <math.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void t_put(const char *dir, const char *name, const void *buf, size_t n)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "wb");
+    if (!f) return;
+    fwrite(buf, 1, n, f);
+    fclose(f);
+}
+
+TEST(text, alphabet_round_trip)
+{
+    for (int b = 32; b <= 126; b++) CHECK(nb_text_decode(nb_text_encode(b)) == b);
+    CHECK(nb_text_encode('\n') == 0 && nb_text_decode(0) == '\n');
+    CHECK(nb_text_encode('\t') == nb_text_encode(' '));
+    CHECK(nb_text_encode(0xC3) == nb_text_encode('?') && nb_text_encode(7) == nb_text_encode('?'));
+    for (int b = 0; b < 256; b++) CHECK(nb_text_encode(b) >= 0 && nb_text_encode(b) < NB_TEXT_VOCAB);
+    CHECK(nb_text_decode(NB_TEXT_VOCAB) == '?' && nb_text_decode(-1) == '?');
+}
+
+TEST(text, folder_reads_text_files_by_name_only)
+{
+    char dir[] = "/tmp/nabla_text_XXXXXX";
+    CHECK_OK(mkdtemp(dir));
+    t_put(dir, "b", "world\n", 6);
+    t_put(dir, "a", "hello\t", 6);
+    t_put(dir, "a.dat", "\0\0\1\2", 4); /* binary: skipped */
+    t_put(dir, ".hidden", "zzz", 3);
+    char a[256], link[256], sub[256];
+    snprintf(a, sizeof a, "%s/a", dir);
+    snprintf(link, sizeof link, "%s/a.u8", dir); /* fortune's links: skipped, no double count */
+    CHECK_OK(symlink(a, link) == 0);
+    snprintf(sub, sizeof sub, "%s/sub", dir);
+    CHECK_OK(mkdir(sub, 0700) == 0);
+    const char *paths[] = {dir};
+    nb_text *t = nb_text_load(paths, 1, 0);
+    CHECK_OK(t);
+    char s[32] = {0};
+    for (size_t i = 0; i < t->n && i < 31; i++) s[i] = (char)nb_text_decode(t->ids[i]);
+    CHECK(t->n == 12 && !strcmp(s, "hello world\n") && t->n_files == 2);
+    nb_text_free(t);
+
+    /* a binary file named explicitly is refused, naming it */
+    char bin[256];
+    snprintf(bin, sizeof bin, "%s/a.dat", dir);
+    const char *pb[] = {a, bin};
+    CHECK(nb_text_load(pb, 2, 0) == NULL && strstr(nb_errmsg(), "a.dat") && strstr(nb_errmsg(), "NUL"));
+    CHECK(nb_text_load(pb, 1, 3) == NULL && strstr(nb_errmsg(), "limit"));
+    const char *pm[] = {"/nonexistent/x"};
+    CHECK(nb_text_load(pm, 1, 0) == NULL && strstr(nb_errmsg(), "/nonexistent/x"));
+    const char *pe[] = {sub};
+    CHECK(nb_text_load(pe, 1, 0) == NULL && strstr(nb_errmsg(), "no text files"));
+    CHECK(nb_text_load(NULL, 0, 0) == NULL);
+
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+}
+
+TEST(text, split_and_windows)
+{
+    size_t n = 20 * NB_TEXT_CHUNK + 100;
+    uint8_t *ids = malloc(n);
+    CHECK_OK(ids);
+    for (size_t i = 0; i < n; i++) ids[i] = (uint8_t)((i / NB_TEXT_CHUNK) % NB_TEXT_VOCAB);
+    nb_text *t = nb_text_from_ids(ids, n), *tr = NULL, *va = NULL;
+    CHECK_OK(t && nb_text_split(t, &tr, &va) == 0);
+    CHECK(va->n == NB_TEXT_CHUNK && tr->n == n - NB_TEXT_CHUNK);
+    CHECK(va->ids[0] == 19 && va->ids[NB_TEXT_CHUNK - 1] == 19); /* the 20th chunk */
+    CHECK(tr->ids[19 * NB_TEXT_CHUNK] == 20);                    /* then the 21st */
+
+    nb_dataset *w = nb_text_windows(va, 100, "val");
+    CHECK_OK(w);
+    CHECK(w->n == (NB_TEXT_CHUNK - 1) / 100 && w->d == 100 && w->n_classes == NB_TEXT_VOCAB);
+    CHECK(w->mean == 0 && w->std == 1 && nb_dataset_validate(w) == 0 && nb_dataset_labels_per_sample(w) == 100);
+    CHECK(w->xf[100] == va->ids[100] && w->y[99] == va->ids[100] && w->y[100] == va->ids[101]);
+    /* the loader hands over the ids unchanged, and one label per step */
+    double xb[2 * 100];
+    int32_t yb[2 * 100];
+    CHECK_OK(nb_dataset_gather(w, (size_t[]){3, 0}, 2, 0, w->mean, w->std, NB_F64, xb, yb) == 0);
+    CHECK(xb[0] == va->ids[300] && xb[100] == va->ids[0] && yb[0] == va->ids[301] && yb[199] == va->ids[100]);
+    nb_dataset *sub = nb_dataset_subset(w, (size_t[]){1}, 1);
+    CHECK(sub && sub->y_per == 100 && sub->y[0] == va->ids[101] && nb_dataset_validate(sub) == 0);
+    nb_dataset_free(sub);
+    w->y[250] = NB_TEXT_VOCAB;
+    CHECK(nb_dataset_validate(w) != 0 && strstr(nb_errmsg(), "sample 2"));
+    nb_dataset_free(w);
+    CHECK(nb_text_windows(va, NB_TEXT_CHUNK, "val") == NULL && strstr(nb_errmsg(), "val"));
+
+    nb_text *small = nb_text_from_ids(ids, 100), *a = NULL, *b = NULL;
+    CHECK(nb_text_split(small, &a, &b) != 0 && strstr(nb_errmsg(), "too few") && !a && !b);
+    ids[5] = NB_TEXT_VOCAB;
+    CHECK(nb_text_from_ids(ids, 10) == NULL && strstr(nb_errmsg(), "outside"));
+    nb_text_free(small);
+    nb_text_free(t);
+    nb_text_free(tr);
+    nb_text_free(va);
+    free(ids);
+}
+
+TEST(text, fortunes_real)
+{
+    struct stat st;
+    if (stat("/usr/share/games/fortunes", &st) != 0) {
+        T_SKIP_UNLESS_REQUIRED("NB_REQUIRE_FORTUNES", "Debian's fortunes is not installed");
+        return;
+    }
+    const char *p[] = {"/usr/share/games/fortunes"};
+    nb_text *t = nb_text_load(p, 1, 0), *tr = NULL, *va = NULL;
+    CHECK_OK(t);
+    CHECK(t->n > 1000000 && t->n_files >= 10);
+    CHECK_OK(nb_text_split(t, &tr, &va) == 0);
+    CHECK(va->n * 25 > t->n && va->n * 15 < t->n); /* about 1/20 */
+    nb_text_free(t);
+    nb_text_free(tr);
+    nb_text_free(va);
+}
+
+/* A sequence model (out [n, T, classes]) trains and evaluates with one label
+ * per step.  The model: a per-step table, logits[t] = w[x_t] (an extension
+ * layer of this test), so the best it can learn is the bigram statistics. */
+static nb_tensor *t_bigram_fwd(nb__ext *e, nb_ctx *c, nb_tensor *x, nb_rng *r)
+{
+    (void)r;
+    const size_t n = x->shape[0], T = e->in.d[0];
+    nb_tensor *idx = nb_zeros(c, NB_I32, 1, (size_t[]){n * T});
+    if (!idx) return NULL;
+    for (size_t i = 0; i < n * T; i++) ((int32_t *)idx->data)[i] = (int32_t)nb_get(x, i);
+    return nb_reshape(c, nb_index_select(c, nb__ext_entry(e, 0), 0, idx), 3, (long[]){(long)n, (long)T, -1});
+}
+
+static const nb__ext_kind t_bigram = {"bigram", t_bigram_fwd, NULL, NULL, NULL};
+
+TEST(text, sequence_model_trains_and_evaluates_per_step)
+{
+    /* "abcabc...": every next id is determined by the current one */
+    const size_t n_ids = 20 * NB_TEXT_CHUNK + 17;
+    uint8_t *ids = malloc(n_ids);
+    CHECK_OK(ids);
+    for (size_t i = 0; i < n_ids; i++) ids[i] = (uint8_t)(1 + i % 3);
+    nb_text *t = nb_text_from_ids(ids, n_ids), *tr = NULL, *va = NULL;
+    free(ids);
+    CHECK_OK(t && nb_text_split(t, &tr, &va) == 0);
+    nb_dataset *dtr = nb_text_windows(tr, 16, "train"), *dva = nb_text_windows(va, 16, "val");
+    CHECK_OK(dtr && dva);
+
+    nb_model *m = nb_model_new(NB_F32);
+    nb__shape in = {1, {16}}, out = {2, {16, NB_TEXT_VOCAB}};
+    CHECK_OK(nb__ext_add(m, &t_bigram, NULL, 0, &in, &out) == 0);
+    CHECK_OK(nb__ext_declare(m, "weight", 2, (size_t[]){NB_TEXT_VOCAB, NB_TEXT_VOCAB}, 1) == 0);
+    CHECK_OK(nb_model_finalize(m) == 0);
+    nb_optim *o = nb_optim_new(&(nb_optim_config){.kind = NB_OPT_SGD, .lr = 1.0}, NB_F32, nb_model_n_params(m));
+    nb_ctx *c = nb_ctx_new(NULL);
+    float xb[8 * 16];
+    int32_t yb[8 * 16];
+    nb_eval e0, e1;
+    CHECK_OK(nb_evaluate(m, c, dva, 4, &e0, NULL) == 0);
+    CHECK(fabs(e0.loss - log(NB_TEXT_VOCAB)) < 1e-5 && e0.n == dva->n); /* zero logits: uniform */
+    for (int step = 0; step < 30; step++) {
+        size_t rows[8];
+        for (size_t i = 0; i < 8; i++) rows[i] = (size_t)(step * 8 + (int)i) % dtr->n;
+        CHECK_OK(nb_dataset_gather(dtr, rows, 8, 0, 0, 1, NB_F32, xb, yb) == 0);
+        nb_step_result res;
+        CHECK_OK(nb_train_step(m, o, c, xb, yb, 8, NULL, &res) == 0);
+        CHECK(res.n_labels == 8 * 16 && res.correct <= res.n_labels);
+    }
+    size_t conf[NB_TEXT_VOCAB * NB_TEXT_VOCAB];
+    CHECK_OK(nb_evaluate(m, c, dva, 4, &e1, conf) == 0);
+    CHECK(e1.loss < 0.3 && e1.loss < e0.loss / 10 && e1.accuracy == 1.0);
+    /* one row per step: each true id is predicted (the diagonal), never another */
+    CHECK(conf[2 * NB_TEXT_VOCAB + 2] > 0 && conf[2 * NB_TEXT_VOCAB + 1] == 0);
+    nb_ctx_free(c);
+    nb_optim_free(o);
+    nb_model_free(m);
+    nb_dataset_free(dtr);
+    nb_dataset_free(dva);
+    nb_text_free(t);
+    nb_text_free(tr);
+    nb_text_free(va);
+}
