@@ -117,7 +117,8 @@ static const nb_function nb__mulexp = {"mul_exp", nb__mulexp_fwd, nb__mulexp_bwd
  * [S, N, H] (h0; c0) when states.  finals: the sequence runs twice, the
  * second time from the first's final states (h_n, c_n), and the output is
  * the second's, so gradients reach the first run only through its final
- * states; else the op's output. */
+ * states; finals 2: two stacked layers (F == H) sharing the weights, the
+ * second from zero states; else the op's output. */
 static nb_tensor *nb__rec(nb_ctx *c, nb_tensor *const *in, int n_in, int cell, size_t f, int bias, int states,
                           int finals)
 {
@@ -139,6 +140,7 @@ static nb_tensor *nb__rec(nb_ctx *c, nb_tensor *const *in, int n_in, int cell, s
     default: y = nb_gru(c, x, wih, whh, bih, bhh, h0, php); break;
     }
     if (!y || !finals) return y;
+    if (finals == 2) hn = cn = NULL, x = y; /* stacked: the output is the next layer's input */
     switch (cell) {
     case 'r': return nb_rnn(c, x, wih, whh, bih, bhh, hn, NB_ACT_TANH, NULL);
     case 'u': return nb_rnn(c, x, wih, whh, bih, bhh, hn, NB_ACT_RELU, NULL);
@@ -514,6 +516,7 @@ static nb_tensor *nb__rec(nb_ctx *c, nb_tensor *const *in, int n_in, int cell, s
 #define TWNB(f) "[x1[:, :" #f "], x1[:, " #f ":]], False, 1, 0.0, False, False, True)"
 #define TZ(h) "x0.new_zeros(1, x0.shape[0], " #h ")"
 #define TCH(fn, hx, p) "(lambda r: torch." fn "(x0, r[1], " p "[0])(torch." fn "(x0, " hx ", " p ")"
+#define TSTK(fn, hx, hx2, p) "torch." fn "(torch." fn "(x0, " hx ", " p "[0], " hx2 ", " p "[0]"
 #define TCHL(hx, p) "(lambda r: torch.lstm(x0, [r[1], r[2]], " p "[0])(torch.lstm(x0, " hx ", " p ")"
 #define NB__CASES_RECURRENT(X)                                                                                         \
     X(rnn, tanh_t1, nb__rec(c, in, n_in, 'r', 3, 1, 0, 0), "torch.rnn_tanh(x0, " TZ(4) ", " TW(3) "[0]", 3,            \
@@ -530,6 +533,13 @@ static nb_tensor *nb__rec(nb_ctx *c, nb_tensor *const *in, int n_in, int cell, s
       K(3, 2, 3, 3), A(2, 4, 7), A(2, 2, 4))                                                                           \
     X(rnn, empty_batch, nb__rec(c, in, n_in, 'r', 3, 1, 1, 1), TCH("rnn_tanh", "x3", TW(3)), 4, A(3, 0, 3, 3),         \
       A(2, 4, 7), A(2, 2, 4), A(3, 1, 0, 4))                                                                           \
+    X(rnn, stacked, nb__rec(c, in, n_in, 'r', 3, 1, 1, 2), TSTK("rnn_tanh", "x3", TZ(3), TW(3)), 4, A(3, 2, 6, 3),     \
+      A(2, 3, 6), A(2, 2, 3), A(3, 1, 2, 3))                                                                           \
+    X(lstm, stacked, nb__rec(c, in, n_in, 'l', 3, 1, 1, 2),                                                            \
+      TSTK("lstm", "[x3[0:1], x3[1:2]]", "[" TZ(3) ", " TZ(3) "]", TW(3)), 4, A(3, 2, 6, 3), A(2, 12, 6), A(2, 2, 12), \
+      A(3, 2, 2, 3))                                                                                                   \
+    X(gru, stacked, nb__rec(c, in, n_in, 'g', 3, 1, 1, 2), TSTK("gru", "x3", TZ(3), TW(3)), 4, A(3, 2, 6, 3),          \
+      A(2, 9, 6), A(2, 2, 9), A(3, 1, 2, 3))                                                                           \
     X(lstm, t1, nb__rec(c, in, n_in, 'l', 3, 1, 0, 0), "torch.lstm(x0, [" TZ(3) ", " TZ(3) "], " TW(3) "[0]", 3,       \
       A(3, 2, 1, 3), A(2, 12, 6), A(2, 2, 12))                                                                         \
     X(lstm, states_finals, nb__rec(c, in, n_in, 'l', 3, 1, 1, 1), TCHL("[x3[0:1], x3[1:2]]", TW(3)), 4, A(3, 2, 5, 3), \
@@ -597,8 +607,8 @@ NB__CASES_DROPOUT(NB__BUILDP)
 static const nb_opcase nb__cases[] = {
     NB__CASES_ELEMENTWISE(NB__ENTRY) NB__CASES_MATMUL(NB__ENTRY) NB__CASES_LINEAR(NB__ENTRY) NB__CASES_SHAPE(NB__ENTRY)
         NB__CASES_REDUCE(NB__ENTRY) NB__CASES_SOFTMAX(NB__ENTRY) NB__CASES_LOSS(NB__ENTRY) NB__CASES_DROPOUT(NB__ENTRYP)
-            NB__CASES_INDEX(NB__ENTRY) NB__CASES_COMPARE(NB__ENTRY) NB__CASES_APPLY(NB__ENTRY)
-                NB__CASES_CONV(NB__ENTRY) NB__CASES_RECURRENT(NB__ENTRY)};
+            NB__CASES_INDEX(NB__ENTRY) NB__CASES_COMPARE(NB__ENTRY) NB__CASES_APPLY(NB__ENTRY) NB__CASES_CONV(NB__ENTRY)
+                NB__CASES_RECURRENT(NB__ENTRY)};
 
 #undef A
 #undef K

@@ -5,6 +5,9 @@
  * bitwise the same results for 1 and 3 threads; repeated embedding indices
  * summing.  Finite differences and PyTorch: the rnn.*, lstm.*, gru.* and
  * embedding.* cases of the op catalogue (test_gradcheck.c, test_torch_ref.c). */
+#include "nabla/nn.h"
+#include "nabla/train.h"
+#include "t_alloc.h"
 #include "t_ops.h"
 
 #include <math.h>
@@ -224,4 +227,129 @@ TEST(embedding, repeated_indices_sum_their_gradients)
     CHECK_VALS(nb_grad(w), ((double[]){0, 0, 1, 1, 0, 0, 3, 3}), 0);
     nb_tensor_free(w);
     nb_ctx_free(c);
+}
+
+/* The layers of the description: PyTorch's parameter names and shapes, the
+ * description written back, torch's init bounds, an image read as rows, and
+ * the model's forward equal to the ops called by hand. */
+TEST(rnn_layers, names_shapes_init_and_forward)
+{
+    nb_model *m = nb_model_from_spec("lstm(6,layers=2) gru(5,seq=1) rnn(4,nonlinearity=relu) linear(3)", NB_F64, 3,
+                                     (size_t[]){1, 7, 3});
+    CHECK_OK(m);
+    if (!m) return;
+    static const struct {
+        const char *name;
+        size_t d0, d1;
+    } want[] = {{"layers.0.weight_ih_l0", 24, 3}, {"layers.0.weight_hh_l0", 24, 6}, {"layers.0.bias_ih_l0", 24, 0},
+                {"layers.0.bias_hh_l0", 24, 0},   {"layers.0.weight_ih_l1", 24, 6}, {"layers.0.weight_hh_l1", 24, 6},
+                {"layers.1.weight_ih_l0", 15, 6}, {"layers.1.bias_hh_l0", 15, 0},   {"layers.2.weight_ih_l0", 4, 5},
+                {"layers.2.weight_hh_l0", 4, 4}};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        const nb_model_entry *e = nb_model_find(m, want[i].name);
+        CHECK_MSG(e && e->t->shape[0] == want[i].d0 &&
+                      (want[i].d1 ? e->t->ndim == 2 && e->t->shape[1] == want[i].d1 : e->t->ndim == 1),
+                  "%s", want[i].name);
+    }
+    CHECK(!nb_model_find(m, "layers.0.weight_ih_l2") && !nb_model_find(m, "layers.1.weight_ih_l1"));
+    CHECK(nb_model_out_width(m) == 3 && !strcmp(nb_model_layer_kind(m, 0), "lstm"));
+    char *spec = nb_model_spec(m);
+    CHECK_MSG(spec && !strcmp(spec, "lstm(6,layers=2) gru(5,seq=1) rnn(4,nonlinearity=relu) linear(3)"), "%s",
+              spec ? spec : "NULL");
+    free(spec);
+    nb_rng r;
+    nb_rng_seed(&r, 3);
+    CHECK(nb_model_init(m, NB_INIT_HE_NORMAL, 0, &r) == 0);
+    const nb_model_entry *w = nb_model_find(m, "layers.1.weight_hh_l0"), *b = nb_model_find(m, "layers.0.bias_ih_l1");
+    double most = 0;
+    for (size_t i = 0; w && i < w->t->numel; i++) most = fmax(most, fabs(nb_get(w->t, i)));
+    CHECK(most > 0 && most <= 1 / sqrt(5.0));
+    CHECK(b && nb_get(b->t, 0) != 0 && fabs(nb_get(b->t, 0)) <= 1 / sqrt(6.0));
+
+    /* the model forward, against the ops by hand (image [1, 7, 3]: 7 steps of 3) */
+    nb_ctx *c = nb_ctx_new(NULL);
+    nb_tensor *x = nb_uniform(c, NB_F64, 2, (size_t[]){2, 21}, -1, 1, &r);
+    nb_tensor *y = nb_model_forward(m, c, x, NULL);
+    CHECK_SHAPE(y, 2, 3);
+#define E(name) nb_model_find(m, name)->t
+    nb_tensor *h = nb_reshape(c, x, 3, (long[]){2, 7, 3});
+    h = nb_lstm(c, h, E("layers.0.weight_ih_l0"), E("layers.0.weight_hh_l0"), E("layers.0.bias_ih_l0"),
+                E("layers.0.bias_hh_l0"), NULL, NULL, NULL, NULL);
+    h = nb_lstm(c, h, E("layers.0.weight_ih_l1"), E("layers.0.weight_hh_l1"), E("layers.0.bias_ih_l1"),
+                E("layers.0.bias_hh_l1"), NULL, NULL, NULL, NULL);
+    nb_tensor *hn;
+    h = nb_gru(c, nb_reshape(c, nb_slice(c, h, 1, 6, 7), 3, (long[]){2, 1, 6}), E("layers.1.weight_ih_l0"),
+               E("layers.1.weight_hh_l0"), E("layers.1.bias_ih_l0"), E("layers.1.bias_hh_l0"), NULL, NULL);
+    h = nb_rnn(c, h, E("layers.2.weight_ih_l0"), E("layers.2.weight_hh_l0"), E("layers.2.bias_ih_l0"),
+               E("layers.2.bias_hh_l0"), NULL, NB_ACT_RELU, &hn);
+    nb_tensor *want_y = nb_linear(c, hn, E("layers.3.weight"), E("layers.3.bias"), NB_ACT_NONE, 0);
+#undef E
+    CHECK(want_y && y && !memcmp(want_y->data, y->data, 6 * sizeof(double)));
+    CHECK(y && nb_backward(c, nb_sum(c, y, NULL, 0, 0), NULL) == 0);
+    CHECK(nb_grad(nb_model_find(m, "layers.0.weight_hh_l0")->t) != NULL);
+    nb_ctx_free(c);
+    nb_model_free(m);
+}
+
+TEST(rnn_layers, embedding_and_description_errors)
+{
+    nb_model *m = nb_model_from_spec("embedding(5,3) lstm(4) linear(2)", NB_F32, 1, (size_t[]){6});
+    CHECK_OK(m);
+    if (m) {
+        const nb_model_entry *w = nb_model_find(m, "layers.0.weight");
+        CHECK(w && w->t->shape[0] == 5 && w->t->shape[1] == 3);
+        nb_ctx *c = nb_ctx_new(NULL);
+        nb_tensor *x = t_vals(c, NB_F32, 2, (size_t[]){1, 6}, (double[]){0, 4, 2, 2, 1, 3});
+        CHECK_SHAPE(nb_model_forward(m, c, x, NULL), 1, 2);
+        nb_set(x, 3, 5);
+        CHECK_ERR(nb_model_forward(m, c, x, NULL), "embedding: input value 5", "[0, 5)");
+        nb_ctx_free(c);
+        nb_model_free(m);
+    }
+    CHECK_ERR(nb_model_from_spec("rnn(8,nonlinearity=gelu)", NB_F32, 2, (size_t[]){4, 3}), "nonlinearity='gelu'",
+              "tanh relu");
+    CHECK_ERR(nb_model_from_spec("lstm(8,layers=5)", NB_F32, 2, (size_t[]){4, 3}), "layers", "out of range");
+    CHECK_ERR(nb_model_from_spec("lstm(8)", NB_F32, 4, (size_t[]){1, 2, 4, 3}), "lstm", "[steps, features]");
+}
+
+/* After warm-up, a training step of a recurrent model (stacked LSTM, a GRU,
+ * an embedding) makes zero heap allocations: all scratch is in the arena. */
+TEST(rnn_layers, training_step_makes_no_heap_allocation_after_warmup)
+{
+#if !T_ALLOC_INTERPOSED
+    T_SKIP("allocation counting needs glibc without ASan");
+#else
+    const char *why;
+    if (!t_alloc_usable(&why)) {
+        T_SKIP("%s", why);
+        return;
+    }
+    enum { B = 16, T = 8, CLASSES = 5 };
+    nb_rng r;
+    nb_rng_seed(&r, 5);
+    nb_model *m = nb_model_from_spec("embedding(11,6) lstm(12,layers=2,seq=1) gru(8) linear(5)", NB_F32, 1,
+                                     (size_t[]){T});
+    CHECK_OK(m);
+    if (!m) return;
+    CHECK(nb_model_init(m, NB_INIT_TORCH, 0, &r) == 0);
+    nb_optim_config oc = nb_optim_defaults(NB_OPT_ADAM);
+    nb_optim *o = nb_optim_new(&oc, NB_F32, nb_model_n_params(m));
+    nb_ctx *c = nb_ctx_new(NULL);
+    nb_step_opts so = {.clip_norm = 1.0, .rng = &r};
+    static float xv[B * T];
+    static int32_t yv[B];
+    for (int step = 0; step < 10; step++) {
+        for (int i = 0; i < B * T; i++) xv[i] = (float)nb_rng_below(&r, 11);
+        for (int i = 0; i < B; i++) yv[i] = (int32_t)nb_rng_below(&r, CLASSES);
+        if (step == 2) t_alloc_count_start(); /* steps 0-1 warm up the arena */
+        nb_step_result res;
+        int rc = nb_train_step(m, o, c, xv, yv, B, &so, &res);
+        CHECK_MSG(rc == 0 && !res.nonfinite, "step %d: %s", step, nb_errmsg());
+    }
+    long allocs = t_alloc_count_stop();
+    CHECK_MSG(allocs == 0, "%ld heap allocations in 8 steady-state steps", allocs);
+    nb_ctx_free(c);
+    nb_optim_free(o);
+    nb_model_free(m);
+#endif
 }

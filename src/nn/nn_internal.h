@@ -39,7 +39,12 @@ typedef struct nb__spec_ctx {
     char expect[64]; /* with NB__SPEC_SHAPE: "[features]", ... */
 } nb__spec_ctx;
 
-typedef enum { NB__ARG_INT, NB__ARG_FLOAT, NB__ARG_BOOL } nb__arg_type;
+typedef enum {
+    NB__ARG_INT,
+    NB__ARG_FLOAT,
+    NB__ARG_BOOL,
+    NB__ARG_WORD /* one of a few words (spec.c's nb__words), the value its index */
+} nb__arg_type;
 
 typedef struct nb__param_def {
     const char *name; /* torch's keyword, e.g. "negative_slope" */
@@ -131,6 +136,11 @@ void nb__init_bias(nb_tensor *b, nb_init init, double fan_in, nb_rng *r);
  * with the stride that gives the block's output size (flat widths otherwise,
  * as nb_model_residual_end).  0, or -1 with nb_errmsg(). */
 int nb__model_residual_end_image(nb_model *m, const nb__shape *in, const nb__shape *out);
+/* The recurrent kinds (rnn_layers.c): rnn, lstm, gru (the row's tag) and
+ * embedding, built from their spec.c rows' arguments. */
+enum { NB__REC_RNN = 0, NB__REC_LSTM = 1, NB__REC_GRU = 2, NB__REC_MAX_LAYERS = NB__EXT_MAX_ENTRIES / 4 };
+int nb__build_recurrent(nb__spec_ctx *b, const nb__layer_def *def, const double *args);
+int nb__build_embedding(nb__spec_ctx *b, const nb__layer_def *def, const double *args);
 
 /* Keep a copy of the description the model was built from; 0 or -1. */
 int nb__model_set_spec(nb_model *m, const char *spec);

@@ -91,6 +91,12 @@ static int nb__end_residual(nb__spec_ctx *b) /* out: the block's */
         name, act, NB__NOARGS, nb__build_act, NULL \
     }
 
+#define NB__REC_ARGS                                                                                      \
+    {                                                                                                     \
+        {"hidden_size", NB__ARG_INT, 0, 1, 1e6, 1}, {"layers", NB__ARG_INT, 1, 1, NB__REC_MAX_LAYERS, 0}, \
+            {"seq", NB__ARG_BOOL, 0, 0, 1, 0},                                                            \
+    }
+
 /* The registry: one row per kind.  The convolution and sequence layers
  * (conv2d, maxpool2d, avgpool2d, gap, batchnorm2d; rnn, lstm, gru,
  * embedding) are added here, each with its build function in its own file. */
@@ -144,6 +150,22 @@ static const nb__layer_def nb__layer_defs[] = {
       {"momentum", NB__ARG_FLOAT, 0.1, 0, 1, 0},
       {"affine", NB__ARG_BOOL, 1, 0, 1, 0}},
      nb__build_batchnorm2d,
+     NULL},
+    /* recurrent (src/nn/rnn_layers.c) */
+    {"rnn",
+     NB__REC_RNN,
+     {{"hidden_size", NB__ARG_INT, 0, 1, 1e6, 1},
+      {"nonlinearity", NB__ARG_WORD, 0, 0, 1, 0},
+      {"layers", NB__ARG_INT, 1, 1, NB__REC_MAX_LAYERS, 0},
+      {"seq", NB__ARG_BOOL, 0, 0, 1, 0}},
+     nb__build_recurrent,
+     NULL},
+    {"lstm", NB__REC_LSTM, NB__REC_ARGS, nb__build_recurrent, NULL},
+    {"gru", NB__REC_GRU, NB__REC_ARGS, nb__build_recurrent, NULL},
+    {"embedding",
+     0,
+     {{"num_embeddings", NB__ARG_INT, 0, 1, 1e7, 1}, {"embedding_dim", NB__ARG_INT, 0, 1, 1e6, 1}},
+     nb__build_embedding,
      NULL},
 };
 #define NB__N_DEFS (sizeof nb__layer_defs / sizeof nb__layer_defs[0])
@@ -279,7 +301,10 @@ static size_t nb__token(nb__parser *P)
     return P->pos - t0;
 }
 
-/* One argument's value: a number (or true/false for a flag), checked. */
+/* The words an NB__ARG_WORD argument accepts, space-separated. */
+static const char *nb__words(const nb__param_def *pd) { return !strcmp(pd->name, "nonlinearity") ? "tanh relu" : ""; }
+
+/* One argument's value: a number (or true/false for a flag, or a word), checked. */
 static int nb__value(const nb__parser *P, const nb__layer_def *def, const nb__param_def *pd, size_t v0, size_t vn,
                      double *out)
 {
@@ -289,6 +314,15 @@ static int nb__value(const nb__parser *P, const nb__layer_def *def, const nb__pa
         if ((vn == 4 && !strncmp(v, "true", 4)) || (vn == 1 && *v == '1')) return *out = 1, 0;
         if ((vn == 5 && !strncmp(v, "false", 5)) || (vn == 1 && *v == '0')) return *out = 0, 0;
         return nb__perr(P, v0, "%s: %s='%.*s' is not 0, 1, true or false", def->name, pd->name, iv, v);
+    }
+    if (pd->type == NB__ARG_WORD) {
+        int k = 0;
+        for (const char *w = nb__words(pd); *w; k++) {
+            size_t wl = strcspn(w, " ");
+            if (wl == vn && !strncmp(w, v, vn)) return *out = k, 0;
+            w += wl + (w[wl] == ' ');
+        }
+        return nb__perr(P, v0, "%s: %s='%.*s' is not one of: %s", def->name, pd->name, iv, v, nb__words(pd));
     }
     char buf[64], *end;
     if (vn >= sizeof buf) return nb__perr(P, v0, "%s: %s='%.20s...' is not a number", def->name, pd->name, v);
