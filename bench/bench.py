@@ -123,7 +123,8 @@ def anchors(deb_py, venv_py):
     extra environment)]}. One thread: the framework's own setting, and for
     JAX, whose XLA CPU client ignores its thread flags, `taskset -c 0`."""
     th = lambda n: ["--threads", str(n)]
-    torch_probe = "import torch; assert int(torch.__version__.split('.')[0]) >= %d, torch.__version__; print(torch.__version__)"
+    torch_probe = ("import torch; v = torch.__version__; assert int(v.split('.')[0]) >= %d,"
+                   " 'torch ' + v + ' is too old'; print(v)")
     inductor = {"TORCHINDUCTOR_COMPILE_THREADS": "1"}  # no pool of compile workers beside the run
     pin = ["taskset", "-c", "0"] if shutil.which("taskset") else None
     return {
@@ -225,13 +226,13 @@ def section_train(res, nabla, deb_py, venv_py, quick, only, scale):
 
     cols = [n for n in an if any(n in r["anchors"] for r in res["train"])]
     print("\nsamples/s at each contender's best thread setting, and nabla's best / that:")
-    head = "%-18s %5s %12s" % ("model", "batch", "nabla") + "".join(" %12s %6s" % (n, "ratio") for n in cols)
+    head = "%-18s %5s %12s" % ("model", "batch", "nabla") + "".join(" %16s %6s" % (n, "ratio") for n in cols)
     print(head + " %9s %6s" % ("best", "ratio"))
     for r in res["train"]:
         line = "%-18s %5d %12s" % (r["model"], r["batch"], fmt_sps(r["nabla_sps"], r["nabla_best"]))
         for n in cols:
             x = r["anchors"].get(n)
-            line += " %12s %6.2f" % (fmt_sps(x["sps"], x["best"]), x["ratio"]) if x else " %12s %6s" % ("-", "-")
+            line += " %16s %6.2f" % (fmt_sps(x["sps"], x["best"]), x["ratio"]) if x else " %16s %6s" % ("-", "-")
         print(line + (" %9s %6.2f" % (r["best_anchor"], r["ratio_vs_best_anchor"]) if "best_anchor" in r else ""))
     for n in an:
         if n in skipped:
