@@ -142,6 +142,9 @@ enum { NB__REC_RNN = 0, NB__REC_LSTM = 1, NB__REC_GRU = 2, NB__REC_MAX_LAYERS = 
 int nb__build_recurrent(nb__spec_ctx *b, const nb__layer_def *def, const double *args);
 int nb__build_embedding(nb__spec_ctx *b, const nb__layer_def *def, const double *args);
 
+/* linear on a sequence [T, F] -> [T, out] (src/nn/seq_linear.c); 0 or -1. */
+int nb__build_seq_linear(nb__spec_ctx *b, size_t out, int bias);
+
 /* Keep a copy of the description the model was built from; 0 or -1. */
 int nb__model_set_spec(nb_model *m, const char *spec);
 const char *nb__model_spec_stored(const nb_model *m); /* NULL when built layer by layer */

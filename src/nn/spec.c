@@ -35,6 +35,8 @@ static int nb__need_features(nb__spec_ctx *b)
 
 static int nb__build_linear(nb__spec_ctx *b, const nb__layer_def *def, const double *a)
 {
+    /* a sequence [T, F] (a recurrent layer with seq=1, an embedding): every step */
+    if (b->in.ndim == 2) return nb__build_seq_linear(b, (size_t)a[0], a[1] != 0);
     size_t in = nb__numel(&b->in), out = (size_t)a[0];
     if (nb_model_linear(b->m, in, out, a[1] != 0)) return -1;
     nb__flat(&b->out, out);
