@@ -68,7 +68,7 @@ $(CLI_OBJ) $(TEST_OBJ): CFLAGS += -Icatalogue
 EX_SRC   := $(wildcard examples/*.c)
 EX_BIN   := $(EX_SRC:examples/%.c=$(B)/examples/%)
 
-.PHONY: all test check examples install clean fixtures run bench print-ldlibs guide
+.PHONY: all test check examples install clean fixtures run run-text bench print-ldlibs guide
 all: $(B)/libnabla.a $(B)/libnabla.so $(B)/nabla
 
 # An object whose .d is missing (built before .d files existed) is rebuilt:
@@ -113,6 +113,13 @@ $(B)/test_nabla: $(TEST_OBJ) $(CAT_OBJ) $(B)/libnabla.a
 run: all
 	@sh scripts/ensure-data.sh
 	./$(B)/nabla train $(ARGS)
+
+# A character-level LSTM on Debian's fortunes (installed when missing), then a sample.
+TEXT_MODEL := embedding(96,64) lstm(256,layers=2,seq=1) linear(96)
+run-text: all
+	@sh scripts/ensure-text.sh
+	./$(B)/nabla train --text /usr/share/games/fortunes --model "$(TEXT_MODEL)" --out runs/text $(ARGS)
+	./$(B)/nabla sample runs/text/checkpoint.safetensors --prompt "The " --length 300 --temperature 0.8
 
 # The guides' transcript checker (scripts/guide.c tells the block format).
 $(B)/guide: scripts/guide.c
