@@ -21,6 +21,7 @@
 #include "run.h"
 #include "run_folder.h"
 #include "vanish_time.h"
+#include "worker.h"
 
 /* "plain" init: small Gaussian weights, the textbook N(0, 0.01^2). */
 #define NB__PLAIN_STD 0.01
@@ -357,15 +358,22 @@ typedef struct {
 } nb__msg;
 
 typedef struct {
-    pid_t pid; /* 0: computed in this process */
-    int fd;
+    nb_worker w;
     nb__msg msg;
 } nb__job;
 
-static void nb__compute(nb__row *r, const nb_dataset *train, const nb_dataset *test, nb__msg *m)
+typedef struct {
+    nb__row *r;
+    const nb_dataset *train, *test;
+} nb__work;
+
+/* nb_worker_fn: a configuration (an nb__work *) into msg */
+static void nb__compute(void *work, void *msg)
 {
+    const nb__work *k = work;
+    nb__msg *m = msg;
     memset(m, 0, sizeof *m);
-    m->rc = nb_vanish_run(&r->cfg, train, test, &m->res);
+    m->rc = nb_vanish_run(&k->r->cfg, k->train, k->test, &m->res);
     if (m->rc) snprintf(m->err, sizeof m->err, "%s", nb_errmsg());
 }
 
@@ -373,59 +381,14 @@ static void nb__compute(nb__row *r, const nb_dataset *train, const nb_dataset *t
  * jobs is 1). */
 static void nb__start(nb__job *j, nb__row *r, const nb_dataset *train, const nb_dataset *test, int jobs)
 {
-    int fds[2];
-    j->pid = 0;
-    if (jobs > 1 && pipe(fds) == 0) {
-        fflush(NULL);
-        pid_t pid = fork();
-        if (pid == 0) {
-            close(fds[0]);
-            nb__msg m;
-            nb__compute(r, train, test, &m);
-            const char *p = (const char *)&m;
-            size_t left = sizeof m;
-            while (left > 0) {
-                ssize_t w = write(fds[1], p, left);
-                if (w < 0 && errno == EINTR) continue;
-                if (w <= 0) _exit(1);
-                p += w;
-                left -= (size_t)w;
-            }
-            _exit(0);
-        }
-        close(fds[1]);
-        if (pid > 0) {
-            j->pid = pid;
-            j->fd = fds[0];
-            return;
-        }
-        close(fds[0]);
-    }
-    nb__compute(r, train, test, &j->msg);
+    nb__work k = {r, train, test};
+    nb_worker_start(&j->w, jobs, nb__compute, &k, &j->msg, sizeof j->msg);
 }
 
-/* Wait for a started configuration; 0, or -1 with *j->msg.err set. */
+/* Wait for a started configuration; 0, or -1 with j->msg.err set. */
 static int nb__finish(nb__job *j)
 {
-    if (j->pid == 0) return j->msg.rc ? -1 : 0;
-    char *p = (char *)&j->msg;
-    size_t got = 0;
-    while (got < sizeof j->msg) {
-        ssize_t n = read(j->fd, p + got, sizeof j->msg - got);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        got += (size_t)n;
-    }
-    close(j->fd);
-    int st = 0;
-    while (waitpid(j->pid, &st, 0) < 0 && errno == EINTR) {
-    }
-    j->pid = 0;
-    if (got != sizeof j->msg) {
-        if (WIFSIGNALED(st)) snprintf(j->msg.err, sizeof j->msg.err, "worker killed by signal %d", WTERMSIG(st));
-        else snprintf(j->msg.err, sizeof j->msg.err, "worker exited (status %d) without a result", WEXITSTATUS(st));
-        j->msg.rc = -1;
-    }
+    if (nb_worker_finish(&j->w, &j->msg, sizeof j->msg, j->msg.err, sizeof j->msg.err)) j->msg.rc = -1;
     return j->msg.rc ? -1 : 0;
 }
 
@@ -532,8 +495,8 @@ static int nb__vanish_rows(const nb__vanish_args *va, nb__vanish_io *io, nb__row
     rc = 0;
 done:
     for (int i = finished + 1; i < started; i++) /* after an error: stop the other workers */
-        if (js[i].pid > 0) {
-            kill(js[i].pid, SIGTERM);
+        if (js[i].w.pid > 0) {
+            kill(js[i].w.pid, SIGTERM);
             nb__finish(&js[i]);
         }
     return rc;

@@ -22,6 +22,7 @@
 #include "run.h"
 #include "run_folder.h"
 #include "vanish_time.h"
+#include "worker.h"
 
 #define NB__VT_MAX_TS 16
 #define NB__VT_MAX_ROWS (NB__VT_MAX_TS * NB_VT__COUNT + 2)
@@ -275,13 +276,15 @@ typedef struct {
 } nb__vt_msg;
 
 typedef struct {
-    pid_t pid; /* 0: computed in this process */
-    int fd;
+    nb_worker w;
     nb__vt_msg msg;
 } nb__vt_job;
 
-static void nb__vt_compute(const nb__vt_row *r, nb__vt_msg *m)
+/* nb_worker_fn: row (a const nb__vt_row *) into msg */
+static void nb__vt_compute(void *row, void *msg)
 {
+    const nb__vt_row *r = row;
+    nb__vt_msg *m = msg;
     memset(m, 0, sizeof *m);
     m->rc = nb_vanish_time_run(&r->cfg, &m->res);
     if (m->rc) snprintf(m->err, sizeof m->err, "%s", nb_errmsg());
@@ -290,59 +293,13 @@ static void nb__vt_compute(const nb__vt_row *r, nb__vt_msg *m)
 /* Start row r in a child process (or here, when fork fails or jobs is 1). */
 static void nb__vt_start(nb__vt_job *j, const nb__vt_row *r, int jobs)
 {
-    int fds[2];
-    j->pid = 0;
-    if (jobs > 1 && pipe(fds) == 0) {
-        fflush(NULL);
-        pid_t pid = fork();
-        if (pid == 0) {
-            close(fds[0]);
-            nb__vt_msg m;
-            nb__vt_compute(r, &m);
-            const char *p = (const char *)&m;
-            size_t left = sizeof m;
-            while (left > 0) {
-                ssize_t w = write(fds[1], p, left);
-                if (w < 0 && errno == EINTR) continue;
-                if (w <= 0) _exit(1);
-                p += w;
-                left -= (size_t)w;
-            }
-            _exit(0);
-        }
-        close(fds[1]);
-        if (pid > 0) {
-            j->pid = pid;
-            j->fd = fds[0];
-            return;
-        }
-        close(fds[0]);
-    }
-    nb__vt_compute(r, &j->msg);
+    nb_worker_start(&j->w, jobs, nb__vt_compute, (void *)r, &j->msg, sizeof j->msg);
 }
 
 /* Wait for a started row; 0, or -1 with j->msg.err set. */
 static int nb__vt_finish(nb__vt_job *j)
 {
-    if (j->pid == 0) return j->msg.rc ? -1 : 0;
-    char *p = (char *)&j->msg;
-    size_t got = 0;
-    while (got < sizeof j->msg) {
-        ssize_t n = read(j->fd, p + got, sizeof j->msg - got);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        got += (size_t)n;
-    }
-    close(j->fd);
-    int st = 0;
-    while (waitpid(j->pid, &st, 0) < 0 && errno == EINTR) {
-    }
-    j->pid = 0;
-    if (got != sizeof j->msg) {
-        if (WIFSIGNALED(st)) snprintf(j->msg.err, sizeof j->msg.err, "worker killed by signal %d", WTERMSIG(st));
-        else snprintf(j->msg.err, sizeof j->msg.err, "worker exited (status %d) without a result", WEXITSTATUS(st));
-        j->msg.rc = -1;
-    }
+    if (nb_worker_finish(&j->w, &j->msg, sizeof j->msg, j->msg.err, sizeof j->msg.err)) j->msg.rc = -1;
     return j->msg.rc ? -1 : 0;
 }
 
@@ -435,8 +392,8 @@ static int nb__vt_run_rows(const nb__vt_args *a, FILE *jf, const char *jpath, nb
     rc = 0;
 done:
     for (int i = finished + 1; i < started; i++) /* after an error: stop the other workers */
-        if (js[i].pid > 0) {
-            kill(js[i].pid, SIGTERM);
+        if (js[i].w.pid > 0) {
+            kill(js[i].w.pid, SIGTERM);
             nb__vt_finish(&js[i]);
         }
     return rc;
