@@ -174,9 +174,23 @@ TEST(reduce, finite_difference_max_min_mean_f64)
 /* Long sums are summed in blocks combined pairwise (src/kernels/psum.inc):
  * over 600k similar terms one running total drifts ~1e-11 relative in
  * double; blocks keep it near 1e-15 (PyTorch's pairwise sum: ~4e-16).  The
- * reference is a long-double total.  A sum of at most 128 terms is still
- * the plain running total, bit for bit. */
-static double t_drift(double got, long double want) { return (double)fabsl(((long double)got - want) / want); }
+ * reference is a compensated (Neumaier) total in double, exact to ~1e-16
+ * (not long double, which valgrind computes in double).  A sum of at most
+ * 128 terms is still the plain running total, bit for bit. */
+typedef struct {
+    double s, c;
+} t_ksum;
+
+static void t_kadd(t_ksum *k, double v)
+{
+    double t = k->s + v;
+    k->c += fabs(k->s) >= fabs(v) ? (k->s - t) + v : (v - t) + k->s;
+    k->s = t;
+}
+
+static double t_kval(const t_ksum *k) { return k->s + k->c; }
+
+static double t_drift(double got, double want) { return fabs((got - want) / want); }
 
 TEST(reduce, long_sums_do_not_drift)
 {
@@ -184,13 +198,14 @@ TEST(reduce, long_sums_do_not_drift)
     const size_t n = 600000;
     nb_tensor *x = nb_zeros(c, NB_F64, 2, (size_t[]){n / 100, 100});
     double *xd = x->data;
-    long double want = 0;
+    t_ksum ks = {0, 0};
     double running = 0;
     for (size_t i = 0; i < n; i++) {
         xd[i] = 0.1 + 1e-3 * (double)(i % 7);
-        want += xd[i];
+        t_kadd(&ks, xd[i]);
         running += xd[i];
     }
+    const double want = t_kval(&ks);
     double got = nb_item(nb_sum(c, x, NULL, 0, 0));
     CHECK(t_drift(running, want) > 1e-13); /* the one running total this replaces */
     CHECK(t_drift(got, want) < 5e-15);
@@ -202,11 +217,12 @@ TEST(reduce, long_sums_do_not_drift)
     CHECK_OK(nb_tensor_set_requires_grad(s, 1) == 0);
     nb_tensor *big = nb_zeros(c, NB_F64, 1, (size_t[]){m});
     nb_tensor *w = nb_zeros(c, NB_F64, 1, (size_t[]){m});
-    long double gwant = 0;
+    t_ksum kg = {0, 0};
     for (size_t i = 0; i < m; i++) {
         ((double *)w->data)[i] = 0.3 + 1e-4 * (double)(i % 11);
-        gwant += ((double *)w->data)[i];
+        t_kadd(&kg, ((double *)w->data)[i]);
     }
+    const double gwant = t_kval(&kg);
     nb_tensor *y = nb_sum(c, nb_mul(c, nb_add(c, big, s), w), NULL, 0, 0);
     CHECK_OK(y && nb_backward(c, y, NULL) == 0);
     CHECK(s->grad && t_drift(nb_get(s->grad, 0), gwant) < 5e-15);
@@ -214,16 +230,15 @@ TEST(reduce, long_sums_do_not_drift)
     /* log_softmax over 240k elements: log-sum-exp in blocks */
     const size_t d = 240000;
     nb_tensor *z = nb_zeros(c, NB_F64, 2, (size_t[]){1, d});
-    long double se = 0;
+    t_ksum kse = {0, 0};
     for (size_t i = 0; i < d; i++) {
         ((double *)z->data)[i] = 1e-3 * (double)(i % 13);
-        se += expl((long double)((double *)z->data)[i] - 0.012L);
+        t_kadd(&kse, exp(((double *)z->data)[i] - 0.012));
     }
     nb_tensor *ls = nb_log_softmax(c, z, 1);
-    long double lse = logl(se) + 0.012L;
+    const double lse = log(t_kval(&kse)) + 0.012;
     double worst = 0;
-    for (size_t i = 0; i < d; i += 997)
-        worst = fmax(worst, t_drift(nb_get(ls, i), (long double)((double *)z->data)[i] - lse));
+    for (size_t i = 0; i < d; i += 997) worst = fmax(worst, t_drift(nb_get(ls, i), ((double *)z->data)[i] - lse));
     CHECK(worst < 1e-14);
 
     /* short sums: exactly the running total, in both dtypes */
