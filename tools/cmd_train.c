@@ -543,12 +543,10 @@ static int nb__start_event(const nb__train *t)
 {
     const nb_run_cfg *r = &t->r;
     if (!r->quiet && !r->json && nb_summary_print(stderr, t->m)) return 1;
-    char desc[512];
-    nb_model_describe(t->m, desc, sizeof desc);
+    /* the table above already names every layer: the start line gives the data and the optimizer */
     if (!r->quiet && !r->json)
-        fprintf(stderr, "model %s\ndata %s: %zu train, %zu test; %s lr %g, batch %zu, %ld epochs%s\n", desc,
-                t->train->name, t->train->n, t->test->n, r->opt_name, r->opt.lr, r->batch, r->epochs,
-                r->resume ? " (resumed)" : "");
+        fprintf(stderr, "data %s: %zu train, %zu test; %s lr %g, batch %zu, %ld epochs%s\n", t->train->name,
+                t->train->n, t->test->n, r->opt_name, r->opt.lr, r->batch, r->epochs, r->resume ? " (resumed)" : "");
     nb__event(&t->o, nb__write_start, t);
     nb__event(&t->o, nb__write_summary, t->m);
     return 0;
