@@ -203,6 +203,18 @@ TEST(cli, messages_in_the_cli_words)
     SAYS("eval README.md", "README.md: not a safetensors checkpoint");
 }
 
+/* With --text, summary reads a description on --seq-len character indices
+ * (the text itself is not opened). */
+TEST(cli, summary_of_a_text_model)
+{
+    char *out;
+    CHECK(cli_run("summary --model \"embedding(96,8) lstm(16,seq=1) linear(96)\" --text none --seq-len 12", &out) == 0);
+    CHECK_MSG(out && strstr(out, "[12, 96]") && strstr(out, "[12, 16]"), "%s", out ? out : "");
+    free(out);
+    SAYS("summary --model \"embedding(96,8) lstm(16) linear(96)\" --text none --seq-len 12",
+         "one row of logits per character");
+}
+
 /* --flag=value is the same as --flag value, for every kind of flag. */
 TEST(cli, flag_equals_value)
 {

@@ -7,13 +7,14 @@
 #include "model_cli.h"
 
 static const char nb__summary_usage[] =
-    "usage: nabla summary --model DESC [--dtype f32|f64] [--json]\n"
+    "usage: nabla summary --model DESC [--dtype f32|f64] [--text PATH --seq-len N] [--json]\n"
     "       nabla summary CKPT [--json]\n"
     "\n"
     "One row per layer (nested ones indented): name, kind, output shape of one\n"
     "sample and trainable parameters; then the totals, the parameter bytes and\n"
     "the activation bytes per sample.  The input is a Fashion-MNIST image,\n"
-    "[1, 28, 28]; a checkpoint brings its own description and input shape.\n"
+    "[1, 28, 28]; with --text it is --seq-len character indices, [N] (the\n"
+    "text is not read); a checkpoint brings its own description and input shape.\n"
     "\n"
     "Layer descriptions (--model): layers separated by spaces, PyTorch's names\n"
     "in lower case, positional or key=value arguments, blocks nest; each layer\n"
