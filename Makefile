@@ -138,7 +138,8 @@ test: all $(B)/test_nabla examples $(B)/guide
 
 check: test
 
-# Speed against OpenBLAS and PyTorch (~10 min): one report, bench/results.json.
+# Speed against OpenBLAS, PyTorch 1.13 and 2.x and JAX (~20-30 min with every
+# anchor): one report, bench/results.json.
 # Installs OpenBLAS and Debian's PyTorch first when missing (as root), then
 # builds (so that BLAS=auto sees OpenBLAS).  Nothing here is a test.
 bench:
