@@ -1,6 +1,7 @@
 /* The training doctor: the library on synthetic blobs (fast), and `nabla
  * diagnose` on planted faults, each of which must be named by the right
  * check (it FAILs, and no check before it does). */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -121,6 +122,30 @@ TEST(doctor, blobs_planted_faults)
     nb_doctor_report_free(NULL);
     CHECK(!strcmp(nb_check_status_name(NB_CHECK_WARN), "warn"));
     nb_model_free(wide);
+    nb_model_free(m);
+    nb_dataset_free(ds);
+}
+
+/* A net that is NaN before any update: the lr is not blamed anywhere; every
+ * later check points back at the init. */
+TEST(doctor, nan_at_init_is_not_the_lr)
+{
+    nb_doctor_opts o = blob_opts();
+    nb_doctor_report rep;
+    nb_dataset *ds = blobs(600, 8, 3, 1.0, 7);
+    nb_model *m = mlp(8, 16, 3, 1);
+    double *w = m ? nb_model_params(m) : NULL;
+    if (w) w[0] = INFINITY; /* an init that overflowed: inf - inf and inf * 0 follow */
+    CHECK_OK(ds && m && nb_doctor_run(m, ds, NULL, &o, &rep) == 0);
+    CHECK_MSG(rep.first_fail == NB_DOC_LOSS_FINITE, "first fail %d", rep.first_fail);
+    const char *ini = rep.checks[NB_DOC_INITIAL_LOSS].advice, *dec = rep.checks[NB_DOC_LOSS_DECREASES].advice;
+    const char *fit = rep.checks[NB_DOC_OVERFIT_BATCH].advice;
+    CHECK_MSG(strstr(ini, "see loss_finite") && !strstr(ini, "confidently"), "%s", ini);
+    CHECK_MSG(rep.checks[NB_DOC_LOSS_DECREASES].status == NB_CHECK_FAIL && strstr(dec, "not the lr"), "%s", dec);
+    CHECK_MSG(!strstr(fit, "lr is too large") && strstr(fit, "init"), "%s", fit);
+    CHECK(rep.checks[NB_DOC_GRAD_VANISHING].status != NB_CHECK_PASS);
+    if (rep.first_fail != NB_DOC_LOSS_FINITE) print_report(&rep);
+    nb_doctor_report_free(&rep);
     nb_model_free(m);
     nb_dataset_free(ds);
 }

@@ -153,6 +153,7 @@ typedef struct {
     int32_t *yp;
     size_t n_probe;
     int lr_large, lr_small;               /* loss_decreases blamed the lr (FAIL) */
+    int broken_init;                      /* NaN/Inf before any update: the init or the data, not the lr */
     int slow;                             /* ... or found it slow (WARN), not broken */
     const nb_dataset *all;                /* the training data as given */
     const nb_dataset *train, *val, *shrt; /* train less val; shrt: its short-training subset */
@@ -345,7 +346,10 @@ static int nb__check_init(nb__doc *D, nb_doctor_report *r)
                                                      : NB_CHECK_PASS;
     nb__judge(r, id, st, "%.4g at init; a uniform guess over %g outputs gives ln(%g) = %.4g (x%.3g)", L, C, C, lnC,
               L / lnC);
-    if (st != NB_CHECK_PASS && !(L < lnC)) {
+    if (!isfinite(L))
+        nb__advise(r, id, "the loss is %s before any training (see loss_finite): fix that first",
+                   isnan(L) ? "NaN" : "Inf");
+    else if (st != NB_CHECK_PASS && !(L < lnC)) {
         nb__setup u = nb__setup_of(D->m, D->o);
         char fix[300] = "";
         if (r->checks[NB_DOC_INPUT_STATS].status != NB_CHECK_PASS)
@@ -373,9 +377,9 @@ static int nb__check_init(nb__doc *D, nb_doctor_report *r)
     const nb_doctor_param *lo = r->i_min_grad >= 0 ? &r->params[r->i_min_grad] : NULL;
     const nb_doctor_param *hi = r->i_max_grad >= 0 ? &r->params[r->i_max_grad] : NULL;
     r->checks[id].value = lo ? lo->grad_norm : NAN;
-    st = lo && lo->grad_norm < D->o->vanish ? NB_CHECK_FAIL
-         : r->first_last_ratio < 1e-2       ? NB_CHECK_WARN
-                                            : NB_CHECK_PASS;
+    st = lo && lo->grad_norm < D->o->vanish                      ? NB_CHECK_FAIL
+         : r->first_last_ratio < 1e-2 || (!lo && nonfinite_grad) ? NB_CHECK_WARN
+                                                                 : NB_CHECK_PASS;
     nb__judge(r, id, st, "smallest gradient norm %s %.3g (limit %g)%s", lo ? lo->name : "-", lo ? lo->grad_norm : NAN,
               D->o->vanish, first_last);
     nb__setup u = nb__setup_of(D->m, D->o);
@@ -385,6 +389,8 @@ static int nb__check_init(nb__doc *D, nb_doctor_report *r)
                    "%s gets no gradient at all: all-zero weights (zeros init) keep units identical, or dead "
                    "ReLUs (every pre-activation < 0): use torch/he init, leaky_relu, or a smaller lr",
                    lo->name);
+    else if (!lo && nonfinite_grad)
+        nb__advise(r, id, "every gradient is NaN/Inf, so vanishing cannot be judged: fix grad_exploding first");
     else if (st != NB_CHECK_PASS) {
         if (u.squash)
             nb__remedy(fix, sizeof fix,
@@ -486,7 +492,21 @@ out:
     int id = NB_DOC_LOSS_DECREASES;
     double f = r->trend_first, L = r->trend_last, lr = D->o->opt.lr, drop = (f - L) / f, chg = -100 * drop;
     r->checks[id].value = L / f;
-    if (r->trend_nonfinite_step >= 0) {
+    if (r->trend_nonfinite_step == 0 && (!isfinite(f) || r->checks[NB_DOC_LOSS_FINITE].status == NB_CHECK_FAIL ||
+                                         !isfinite(r->checks[NB_DOC_GRAD_EXPLODING].value))) {
+        /* step 1 computes its loss and gradient on the initial weights: no lr
+         * has acted yet, so lowering it cannot help */
+        nb__judge(r, id, NB_CHECK_FAIL, "the first step, before any update, already gives a %s (first loss %.4g)",
+                  isnan(bad)      ? "NaN loss"
+                  : isfinite(bad) ? "NaN/Inf gradient"
+                                  : "loss of Inf",
+                  f);
+        r->checks[id].value = NAN;
+        D->broken_init = 1;
+        nb__advise(r, id,
+                   "this is not the lr: the initial weights or the data already overflow (see loss_finite and "
+                   "grad_exploding); fix those first");
+    } else if (r->trend_nonfinite_step >= 0) {
         nb__judge(r, id, NB_CHECK_FAIL, "at lr %g the %s at step %d of %d (first loss %.4g)", lr,
                   isnan(bad)      ? "loss became NaN"
                   : isfinite(bad) ? "gradient became NaN/Inf"
@@ -609,7 +629,11 @@ static int nb__check_overfit(nb__doc *D, nb_doctor_report *r)
                                                                              : NB_CHECK_FAIL;
     nb__judge(r, id, st, "%d steps on one batch of %zu at lr %g: loss %.4g -> %.4g, %.1f%% of the batch right%s", steps,
               n, D->o->opt.lr, L0, L, 100 * acc, diverged ? " (stopped: the loss became NaN/Inf)" : "");
-    if (st != NB_CHECK_PASS && (D->lr_large || diverged))
+    if (st != NB_CHECK_PASS && D->broken_init)
+        nb__advise(r, id,
+                   "the net is NaN/Inf before any update (see loss_finite and loss_decreases): fix the init or "
+                   "the data first");
+    else if (st != NB_CHECK_PASS && (D->lr_large || diverged))
         nb__advise(r, id,
                    "the lr is too large to settle even on one batch (see loss_decreases): lower it first, "
                    "then run this check again");
