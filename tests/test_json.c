@@ -49,6 +49,23 @@ TEST(json, write_number_nine_digits_or_null)
     CHECK_MSG(!strcmp(b, "0.1 -0.0015 1.23456789e+11 null null null "), "%s", b);
 }
 
+TEST(json, write_key_number_is_one_more_member)
+{
+    FILE *f = tmpfile();
+    CHECK(f != NULL);
+    if (!f) return;
+    fputs("{\"a\":1", f);
+    nb_json_write_key_number(f, "loss", 0.25);
+    nb_json_write_key_number(f, "ratio", NAN);
+    fputc('}', f);
+    rewind(f);
+    char b[128];
+    size_t n = fread(b, 1, sizeof b - 1, f);
+    b[n] = '\0';
+    fclose(f);
+    CHECK_MSG(!strcmp(b, "{\"a\":1,\"loss\":0.25,\"ratio\":null}"), "%s", b);
+}
+
 TEST(json, written_strings_read_back)
 {
     const char *s = "x\"\\\n\t\r\x02y";

@@ -222,16 +222,12 @@ static void nb__result_json(FILE *f, const nb__result *s, size_t budget)
 {
     fputs("{\"event\":\"config\",\"config\":", f);
     nb_json_write_string(f, s->label);
-    fprintf(f, ",\"samples\":%zu,\"steps\":%lld,\"final_loss\":", budget, s->steps);
-    nb_json_write_number(f, s->final_loss);
-    fputs(",\"test_loss\":", f);
-    nb_json_write_number(f, s->test_loss);
-    fputs(",\"test_acc\":", f);
-    nb_json_write_number(f, s->test_acc);
-    fputs(",\"seconds\":", f);
-    nb_json_write_number(f, s->seconds);
-    fputs(",\"samples_per_s\":", f);
-    nb_json_write_number(f, s->seconds > 0 ? (double)budget / s->seconds : NAN);
+    fprintf(f, ",\"samples\":%zu,\"steps\":%lld", budget, s->steps);
+    nb_json_write_key_number(f, "final_loss", s->final_loss);
+    nb_json_write_key_number(f, "test_loss", s->test_loss);
+    nb_json_write_key_number(f, "test_acc", s->test_acc);
+    nb_json_write_key_number(f, "seconds", s->seconds);
+    nb_json_write_key_number(f, "samples_per_s", s->seconds > 0 ? (double)budget / s->seconds : NAN);
     fprintf(f, ",\"nonfinite\":%s,\"curve\":[", s->nonfinite ? "true" : "false");
     for (int i = 0; i < s->n_points; i++) {
         fprintf(f, "%s[%.0f,", i ? "," : "", s->x[i]);

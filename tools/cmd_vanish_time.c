@@ -173,12 +173,6 @@ static const char *nb__vt_verdict(const nb__vt_row *r, char *buf, size_t size)
     return buf;
 }
 
-static void nb__vt_key_num(FILE *f, const char *key, double v)
-{
-    fprintf(f, ",\"%s\":", key);
-    nb_json_write_number(f, v);
-}
-
 static void nb__vt_json_row(FILE *f, const nb__vt_row *r)
 {
     const nb_vanish_time_config *c = &r->cfg;
@@ -187,33 +181,33 @@ static void nb__vt_json_row(FILE *f, const nb__vt_row *r)
     fputs("{\"cell\":", f);
     nb_json_write_string(f, nb_vt_cell_name(c->cell));
     fprintf(f, ",\"T\":%d", c->T);
-    nb__vt_key_num(f, "grad_norm_first_step", v->grad_norm_first);
-    nb__vt_key_num(f, "grad_norm_last_step", v->grad_norm_last);
+    nb_json_write_key_number(f, "grad_norm_first_step", v->grad_norm_first);
+    nb_json_write_key_number(f, "grad_norm_last_step", v->grad_norm_last);
     fputs(",\"grad_norms\":[", f);
     for (int t = 0; t < v->T; t++) {
         if (t) fputc(',', f);
         nb_json_write_number(f, v->grad_norms[t]);
     }
     fputc(']', f);
-    nb__vt_key_num(f, "final_loss", v->final_loss);
+    nb_json_write_key_number(f, "final_loss", v->final_loss);
     fprintf(f, ",\"solved\":%s,\"config\":", v->solved ? "true" : "false");
     nb_json_write_string(f, r->label);
     fprintf(f, ",\"hidden\":%zu,\"steps\":%ld,\"batch\":%zu", c->hidden, c->steps, c->batch);
-    nb__vt_key_num(f, "lr", c->opt.lr);
-    nb__vt_key_num(f, "gate_bias", c->cell == NB_VT_RNN ? NAN : c->gate_bias);
-    nb__vt_key_num(f, "rnn_init_scale", c->hh_scale);
-    nb__vt_key_num(f, "clip_norm", c->clip_norm);
+    nb_json_write_key_number(f, "lr", c->opt.lr);
+    nb_json_write_key_number(f, "gate_bias", c->cell == NB_VT_RNN ? NAN : c->gate_bias);
+    nb_json_write_key_number(f, "rnn_init_scale", c->hh_scale);
+    nb_json_write_key_number(f, "clip_norm", c->clip_norm);
     fprintf(f, ",\"seed\":%llu", (unsigned long long)c->seed);
-    nb__vt_key_num(f, "ratio", v->ratio);
-    nb__vt_key_num(f, "loss_init", v->loss_init);
-    nb__vt_key_num(f, "loss_first", v->loss_first);
-    nb__vt_key_num(f, "loss_last", v->loss_last);
-    nb__vt_key_num(f, "loss_max", v->loss_max);
-    nb__vt_key_num(f, "grad_norm_max", v->grad_norm_max);
+    nb_json_write_key_number(f, "ratio", v->ratio);
+    nb_json_write_key_number(f, "loss_init", v->loss_init);
+    nb_json_write_key_number(f, "loss_first", v->loss_first);
+    nb_json_write_key_number(f, "loss_last", v->loss_last);
+    nb_json_write_key_number(f, "loss_max", v->loss_max);
+    nb_json_write_key_number(f, "grad_norm_max", v->grad_norm_max);
     fprintf(f, ",\"clipped_steps\":%ld,\"steps_done\":%ld,\"exploded\":%s,\"exploded_at\":%ld,\"verdict\":",
             v->clipped_steps, v->steps_done, v->exploded ? "true" : "false", v->exploded_at);
     nb_json_write_string(f, nb__vt_verdict(r, verdict, sizeof verdict));
-    nb__vt_key_num(f, "seconds", v->seconds);
+    nb_json_write_key_number(f, "seconds", v->seconds);
     fputs("}\n", f);
     fflush(f);
 }

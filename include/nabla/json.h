@@ -56,6 +56,9 @@ NB_API void nb_json_write_string(FILE *f, const char *s);
 /* Write v as a JSON number with 9 significant digits (enough for a float),
  * or null when v is NaN or infinite (JSON has neither). */
 NB_API void nb_json_write_number(FILE *f, double v);
+/* Write ,"key":v -- one more member of an object already opened, the number
+ * as nb_json_write_number writes it (key is written as it is: no escaping). */
+NB_API void nb_json_write_key_number(FILE *f, const char *key, double v);
 
 #ifdef __cplusplus
 }

@@ -524,6 +524,12 @@ void nb_json_write_number(FILE *f, double v)
     else fputs("null", f);
 }
 
+void nb_json_write_key_number(FILE *f, const char *key, double v)
+{
+    fprintf(f, ",\"%s\":", key);
+    nb_json_write_number(f, v);
+}
+
 /* ------------------------------------------------------- the public reader */
 struct nb_json {
     nb__json j;
