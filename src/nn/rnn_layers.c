@@ -97,6 +97,18 @@ static nb__ext *nb__rec_layer(nb_model *m, int *li)
     return NULL;
 }
 
+const char *nb__rec_gates(nb_model *m, const nb_tensor *t)
+{
+    nb__ext *e;
+    for (int li = 0; t && (e = nb__rec_layer(m, &li));) {
+        const int cell = (int)e->a[A_CELL];
+        for (int k = 0; cell != NB__REC_RNN && k < (int)e->a[A_LAYERS]; k++)
+            if (nb__ext_entry(e, 4 * k) == t || nb__ext_entry(e, 4 * k + 1) == t)
+                return cell == NB__REC_LSTM ? "ifgo" : "rzn";
+    }
+    return NULL;
+}
+
 int nb_model_carry_states(nb_model *m, size_t batch)
 {
     if (!m) return nb__erri("carry_states: NULL model");
