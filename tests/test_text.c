@@ -369,3 +369,53 @@ TEST(text, cli_tbptt_learns_across_windows)
     free(o);
     t_rmrf(dir);
 }
+
+/* eval, lr-find and diagnose on a --text model: eval reads the checkpoint's
+ * text and gives the run's held-out bits per character; lr-find sweeps the
+ * training windows; diagnose runs its checks on them (one row per step). */
+TEST(text, cli_eval_lrfind_diagnose_understand_text)
+{
+    char dir[] = "/tmp/nabla_texttools_XXXXXX";
+    CHECK_OK(mkdtemp(dir));
+    char txt[128], args[1024], *o = NULL;
+    snprintf(txt, sizeof txt, "%s/cat.txt", dir);
+    FILE *f = fopen(txt, "w");
+    CHECK_OK(f);
+    for (int i = 0; f && i < 9000; i++) fputs(i % 3 ? "the cat sat on the mat.\n" : "a dog ran.\n", f);
+    if (f) fclose(f);
+    const char *model = "embedding(96,8) gru(16,seq=1) linear(96)";
+    snprintf(args, sizeof args,
+             "train --text %s --model \"%s\" --seq-len 16 --lr 0.01 --max-steps 40 --quiet --json --threads 1 --out "
+             "%s/run",
+             txt, model, dir);
+    CHECK(t_cli_run(args, &o) == 0);
+    const char *v = o ? strstr(o, "{\"event\":\"done\"") : NULL;
+    v = v ? strstr(v, "\"val_bpc\":") : NULL;
+    double bpc = v ? strtod(v + 10, NULL) : NAN;
+    free(o);
+    snprintf(args, sizeof args, "eval %s/run/checkpoint.safetensors --json", dir);
+    CHECK(t_cli_run(args, &o) == 0 && o && (v = strstr(o, "\"val_bpc\":")));
+    CHECK_MSG(o && v && fabs(strtod(v + 10, NULL) - bpc) < 1e-6 * bpc, "eval %s, train %g", o ? o : "", bpc);
+    free(o);
+    snprintf(args, sizeof args, "eval %s/run/checkpoint.safetensors", dir);
+    CHECK(t_cli_run(args, &o) == 0 && o && strstr(o, "bits per character"));
+    free(o);
+    snprintf(args, sizeof args,
+             "lr-find --text %s --model \"%s\" --seq-len 16 --steps 30 --threads 1 --quiet --out %s/lrf", txt, model,
+             dir);
+    CHECK(t_cli_run(args, &o) == 0);
+    free(o);
+    snprintf(args, sizeof args, "%s/lrf/lr_find.csv", dir);
+    struct stat st;
+    CHECK(stat(args, &st) == 0 && st.st_size > 100);
+    snprintf(args, sizeof args, "diagnose --text %s --model \"%s\" --seq-len 16 --threads 1 --json --limit-train 2000",
+             txt, model);
+    int rc = t_cli_run(args, &o);
+    CHECK_MSG((rc == 0 || rc == 1) && o && strstr(o, "\"loss_finite\"") && !strstr(o, "cross_entropy"), "rc %d: %s", rc,
+              o ? o : "");
+    free(o);
+    snprintf(args, sizeof args, "lr-find --text %s --model \"%s\" --tbptt --out %s/lrf", txt, model, dir);
+    CHECK(t_cli_run(args, &o) == 2 && o && strstr(o, "only nabla train"));
+    free(o);
+    t_rmrf(dir);
+}
