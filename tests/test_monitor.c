@@ -430,3 +430,72 @@ TEST(monitor, custom_loss_reaches_the_monitor_and_clipping)
     nb_model_free(m);
     nb_model_free(twin);
 }
+
+/* The spy's backward for models without small_model's layers. */
+static int spy_backward_grads(void *u, nb_model *m, nb_tensor *loss)
+{
+    spy *s = u;
+    memcpy(s->grads, nb_model_grads(m), s->n * sizeof(double));
+    return s->mon->after_backward(s->mon->user, m, loss);
+}
+
+/* Gated recurrent layers: after the entries, one row per gate of each
+ * weight_ih_l<k> / weight_hh_l<k> ("layers.0.weight_hh_l1[f]"), the norm of
+ * that gate's rows [j*H, (j+1)*H), the squares summing to the whole's; the
+ * global norm counts the entries only; a plain rnn gets no gate rows. */
+TEST(monitor, recurrent_weights_split_per_gate)
+{
+    const char *specs[] = {"lstm(4,layers=2) linear(3)", "gru(4) linear(3)", "rnn(4) linear(3)"};
+    const char *gates[] = {"ifgo", "rzn", ""};
+    const size_t n_ent[] = {10, 6, 6};
+    enum { N = 5, T = 3, F = 2 };
+    for (int k = 0; k < 3; k++) {
+        nb_rng r;
+        nb_rng_seed(&r, 4);
+        nb_model *m = nb_model_from_spec(specs[k], NB_F64, 2, (size_t[]){T, F});
+        CHECK_OK(m && nb_model_init(m, NB_INIT_TORCH, 0, &r) == 0);
+        size_t n = nb_model_n_params(m);
+        nb_optim_config oc = nb_optim_defaults(NB_OPT_SGD);
+        nb_optim *o = nb_optim_new(&oc, NB_F64, n);
+        nb_monitor *mon = nb_monitor_new(m, &(nb_monitor_opts){.every = 1});
+        CHECK_OK(mon);
+        spy s = {.mon = nb_monitor_hooks(mon), .m = m, .n = n};
+        s.grads = calloc(n, sizeof(double));
+        s.before = calloc(n, sizeof(double));
+        s.after = calloc(n, sizeof(double));
+        nb_step_hooks hooks = {
+            .user = &s, .after_backward = spy_backward_grads, .after_clip = spy_clip, .after_update = spy_update};
+        nb_ctx *c = nb_ctx_new(NULL);
+        double x[N * T * F];
+        int32_t y[N];
+        for (int i = 0; i < N * T * F; i++) x[i] = nb_rng_normal(&r);
+        for (int i = 0; i < N; i++) y[i] = (int32_t)nb_rng_below(&r, 3);
+        nb_step_result res;
+        CHECK_OK(nb_train_step(m, o, c, x, y, N, &(nb_step_opts){.rng = &r, .hooks = &hooks}, &res) == 0);
+        const nb_monitor_record *rec = nb_monitor_last(mon);
+        const size_t G = strlen(gates[k]), n_mat = k == 0 ? 4 : 2;
+        CHECK_OK(rec && rec->n_params == n_ent[k] + G * n_mat);
+        CHECK_NEAR(rec->grad_norm, norm(s.grads, 0, n), 1e-12);
+        for (size_t i = n_ent[k]; i < rec->n_params; i++) {
+            const nb_monitor_param *p = &rec->params[i];
+            char whole[96];
+            const char *br = strchr(p->name, '[');
+            CHECK_OK(br && br[2] == ']' && !br[3]);
+            snprintf(whole, sizeof whole, "%.*s", (int)(br - p->name), p->name);
+            const nb_model_entry *e = nb_model_find(m, whole);
+            const char *at = strchr(gates[k], br[1]);
+            CHECK_OK(e && at && strstr(whole, "weight_") && p->numel * G == e->t->numel);
+            const size_t off = e->offset + (size_t)(at - gates[k]) * p->numel;
+            CHECK_NEAR(p->grad_norm, norm(s.grads, off, p->numel), 1e-12);
+            CHECK(p->grad_norm > 0 && isfinite(p->update_ratio));
+        }
+        if (k == 0) CHECK(!strcmp(rec->params[n_ent[k] + 5].name, "layers.0.weight_hh_l0[f]"));
+        nb_ctx_free(c);
+        free(s.grads);
+        free(s.before);
+        free(s.after);
+        nb_monitor_free(mon);
+        nb_optim_free(o);
+        nb_model_free(m);
+    }
+}

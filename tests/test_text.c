@@ -238,3 +238,184 @@ TEST(text, cli_train_text_then_sample)
     free(o);
     t_rmrf(dir);
 }
+
+/* --tbptt's layout: batch j's row r is stream r's window j, so row r of
+ * batch j + 1 starts where row r of batch j ended. */
+TEST(text, streams_continue_across_batches)
+{
+    uint8_t ids[1000];
+    for (size_t i = 0; i < sizeof ids; i++) ids[i] = (uint8_t)(i % NB_TEXT_VOCAB);
+    nb_text *t = nb_text_from_ids(ids, sizeof ids);
+    CHECK_OK(t);
+    const size_t B = 3, L = 10, S = (sizeof ids - 1) / B / L; /* 33 windows per stream */
+    nb_dataset *ds = nb_text_streams(t, L, B, "streams");
+    CHECK_OK(ds);
+    CHECK(ds->n == B * S && ds->y_per == L && nb_dataset_validate(ds) == 0);
+    for (size_t j = 0; j < S; j++)
+        for (size_t r = 0; r < B; r++) {
+            const size_t s = j * B + r, at = (r * S + j) * L;
+            CHECK(ds->xf[s * L] == ids[at] && ds->y[s * L + L - 1] == ids[at + L]);
+            if (j + 1 < S) CHECK(ds->xf[(s + B) * L] == ds->y[s * L + L - 1]); /* the next batch goes on */
+        }
+    CHECK(nb_text_streams(t, 400, 3, "few") == NULL && strstr(nb_errmsg(), "few"));
+    nb_dataset_free(ds);
+    nb_text_free(t);
+}
+
+/* nb_model_carry_states: two forwards of T steps, the second starting from
+ * the first's final states, give what one forward of 2T steps gives (rnn,
+ * lstm and gru, two stacked layers); another batch size starts
+ * from zeros; nb_model_reset_states starts over; the carried input is no
+ * graph input (no gradient crosses the boundary). */
+TEST(text, carried_states_continue_one_long_sequence)
+{
+    const char *specs[] = {"rnn(5,layers=2,seq=1)", "lstm(5,layers=2,seq=1)", "gru(5,layers=2,seq=1)"};
+    enum { N = 3, T = 4, F = 2, H = 5 };
+    double x[N * 2 * T * F], xa[N * T * F], xb[N * T * F];
+    for (size_t i = 0; i < sizeof x / sizeof *x; i++) x[i] = sin(0.7 * (double)i + 0.3);
+    for (int n = 0; n < N; n++)
+        for (int t = 0; t < T * F; t++) {
+            xa[n * T * F + t] = x[n * 2 * T * F + t];
+            xb[n * T * F + t] = x[n * 2 * T * F + T * F + t];
+        }
+    for (int k = 0; k < 3; k++) {
+        nb_model *lm = nb_model_from_spec(specs[k], NB_F64, 2, (size_t[]){2 * T, F});
+        nb_model *sm = nb_model_from_spec(specs[k], NB_F64, 2, (size_t[]){T, F});
+        CHECK_OK(lm && sm);
+        nb_rng r1, r2;
+        nb_rng_seed(&r1, 3);
+        nb_rng_seed(&r2, 3);
+        CHECK_OK(nb_model_init(lm, NB_INIT_TORCH, 0, &r1) == 0 && nb_model_init(sm, NB_INIT_TORCH, 0, &r2) == 0);
+        nb_ctx *c = nb_ctx_new(NULL);
+        nb_set_training(c, 1);
+        nb_tensor *yl = nb_model_forward(lm, c, nb_from_data(c, NB_F64, 2, (size_t[]){N, 2 * T * F}, x, NB_BORROW),
+                                         NULL);
+        CHECK_OK(yl && yl->numel == N * 2 * T * H);
+        CHECK_OK(nb_model_carry_states(sm, N) == 0);
+        for (int pass = 0; pass < 2; pass++) { /* the second pass after a reset: the same again */
+            nb_tensor *ya = nb_model_forward(sm, c, nb_from_data(c, NB_F64, 2, (size_t[]){N, T * F}, xa, NB_BORROW),
+                                             NULL);
+            nb_tensor *yb = nb_model_forward(sm, c, nb_from_data(c, NB_F64, 2, (size_t[]){N, T * F}, xb, NB_BORROW),
+                                             NULL);
+            CHECK_OK(ya && yb);
+            double err = 0;
+            for (int n = 0; n < N; n++)
+                for (int i = 0; i < T * H; i++) {
+                    err = fmax(err,
+                               fabs(nb_get(ya, (size_t)(n * T * H + i)) - nb_get(yl, (size_t)(n * 2 * T * H + i))));
+                    err = fmax(err, fabs(nb_get(yb, (size_t)(n * T * H + i)) -
+                                         nb_get(yl, (size_t)(n * 2 * T * H + T * H + i))));
+                }
+            CHECK_MSG(err < 1e-12, "%s pass %d: %g", specs[k], pass, err);
+            /* detached: the second forward's graph reaches the parameters only */
+            nb_tensor *loss = nb_sum(c, yb, NULL, 0, 0);
+            CHECK_OK(loss && nb_backward(c, loss, NULL) == 0);
+            nb_model_reset_states(sm);
+        }
+        /* between two forwards of N rows, one of another size: from zeros (its row 0 is
+         * the long sequence's first steps), the states untouched (the next one goes on) */
+        nb_tensor *ya = nb_model_forward(sm, c, nb_from_data(c, NB_F64, 2, (size_t[]){N, T * F}, xa, NB_BORROW), NULL);
+        nb_tensor *y1 = nb_model_forward(sm, c, nb_from_data(c, NB_F64, 2, (size_t[]){1, T * F}, xa, NB_BORROW), NULL);
+        nb_tensor *yb = nb_model_forward(sm, c, nb_from_data(c, NB_F64, 2, (size_t[]){N, T * F}, xb, NB_BORROW), NULL);
+        CHECK_OK(ya && y1 && yb);
+        CHECK(fabs(nb_get(y1, T * H - 1) - nb_get(yl, T * H - 1)) < 1e-12);
+        CHECK(fabs(nb_get(yb, T * H - 1) - nb_get(yl, 2 * T * H - 1)) < 1e-12);
+        CHECK(nb_model_carry_states(sm, 0) == 0);
+        nb_ctx_free(c);
+        nb_model_free(lm);
+        nb_model_free(sm);
+    }
+}
+
+/* nabla train --tbptt on a text whose dependency spans windows: lines
+ * "a...a" / "b...b" (the letter drawn at random), windows of 4.  The closing
+ * letter repeats the opening one, 4 characters back: a window that starts
+ * after the opening letter cannot know it, the carried state can.  At best
+ * 1 bit per 6-character line is left (0.17 bits per character). */
+TEST(text, cli_tbptt_learns_across_windows)
+{
+    char dir[] = "/tmp/nabla_tbptt_XXXXXX";
+    CHECK_OK(mkdtemp(dir));
+    char txt[128], args[1024], *o = NULL;
+    snprintf(txt, sizeof txt, "%s/ab.txt", dir);
+    FILE *f = fopen(txt, "w");
+    CHECK_OK(f);
+    nb_rng r;
+    nb_rng_seed(&r, 1);
+    for (int i = 0; f && i < 30000; i++) {
+        const char ch = nb_rng_below(&r, 2) ? 'a' : 'b';
+        fprintf(f, "%c...%c\n", ch, ch);
+    }
+    if (f) fclose(f);
+    double bpc[2] = {NAN, NAN};
+    for (int tb = 0; tb < 2; tb++) {
+        snprintf(args, sizeof args,
+                 "train --text %s --model \"embedding(96,8) gru(32,seq=1) linear(96)\" --seq-len 4 --batch 16 "
+                 "--lr 0.01 --max-steps 600 --quiet --json --threads 1 --out %s/run%d%s",
+                 txt, dir, tb, tb ? " --tbptt" : "");
+        CHECK(t_cli_run(args, &o) == 0);
+        const char *v = o ? strstr(o, "{\"event\":\"done\"") : NULL;
+        v = v ? strstr(v, "\"val_bpc\":") : NULL;
+        if (v) bpc[tb] = strtod(v + 10, NULL);
+        free(o);
+    }
+    CHECK_MSG(bpc[0] > 0.35 && bpc[1] < 0.25, "val bpc %g without, %g with --tbptt", bpc[0], bpc[1]);
+    CHECK(t_cli_run("train --tbptt --max-steps 1", &o) == 2 && o && strstr(o, "--tbptt needs --text"));
+    free(o);
+    snprintf(args, sizeof args,
+             "train --text %s --model \"embedding(96,8) gru(8,seq=1) linear(96)\" --tbptt --val 0.1 --out %s/r", txt,
+             dir);
+    CHECK(t_cli_run(args, &o) == 2 && o && strstr(o, "not with --ddp, --val"));
+    free(o);
+    t_rmrf(dir);
+}
+
+/* eval, lr-find and diagnose on a --text model: eval reads the checkpoint's
+ * text and gives the run's held-out bits per character; lr-find sweeps the
+ * training windows; diagnose runs its checks on them (one row per step). */
+TEST(text, cli_eval_lrfind_diagnose_understand_text)
+{
+    char dir[] = "/tmp/nabla_texttools_XXXXXX";
+    CHECK_OK(mkdtemp(dir));
+    char txt[128], args[1024], *o = NULL;
+    snprintf(txt, sizeof txt, "%s/cat.txt", dir);
+    FILE *f = fopen(txt, "w");
+    CHECK_OK(f);
+    for (int i = 0; f && i < 9000; i++) fputs(i % 3 ? "the cat sat on the mat.\n" : "a dog ran.\n", f);
+    if (f) fclose(f);
+    const char *model = "embedding(96,8) gru(16,seq=1) linear(96)";
+    snprintf(args, sizeof args,
+             "train --text %s --model \"%s\" --seq-len 16 --lr 0.01 --max-steps 40 --quiet --json --threads 1 --out "
+             "%s/run",
+             txt, model, dir);
+    CHECK(t_cli_run(args, &o) == 0);
+    const char *v = o ? strstr(o, "{\"event\":\"done\"") : NULL;
+    v = v ? strstr(v, "\"val_bpc\":") : NULL;
+    double bpc = v ? strtod(v + 10, NULL) : NAN;
+    free(o);
+    snprintf(args, sizeof args, "eval %s/run/checkpoint.safetensors --json", dir);
+    CHECK(t_cli_run(args, &o) == 0 && o && (v = strstr(o, "\"val_bpc\":")));
+    CHECK_MSG(o && v && fabs(strtod(v + 10, NULL) - bpc) < 1e-6 * bpc, "eval %s, train %g", o ? o : "", bpc);
+    free(o);
+    snprintf(args, sizeof args, "eval %s/run/checkpoint.safetensors", dir);
+    CHECK(t_cli_run(args, &o) == 0 && o && strstr(o, "bits per character"));
+    free(o);
+    snprintf(args, sizeof args,
+             "lr-find --text %s --model \"%s\" --seq-len 16 --steps 30 --threads 1 --quiet --out %s/lrf", txt, model,
+             dir);
+    CHECK(t_cli_run(args, &o) == 0);
+    free(o);
+    snprintf(args, sizeof args, "%s/lrf/lr_find.csv", dir);
+    struct stat st;
+    CHECK(stat(args, &st) == 0 && st.st_size > 100);
+    snprintf(args, sizeof args, "diagnose --text %s --model \"%s\" --seq-len 16 --threads 1 --json --limit-train 2000",
+             txt, model);
+    int rc = t_cli_run(args, &o);
+    CHECK_MSG((rc == 0 || rc == 1) && o && strstr(o, "\"loss_finite\"") && !strstr(o, "cross_entropy"), "rc %d: %s", rc,
+              o ? o : "");
+    free(o);
+    snprintf(args, sizeof args, "lr-find --text %s --model \"%s\" --tbptt --out %s/lrf", txt, model, dir);
+    CHECK(t_cli_run(args, &o) == 2 && o && strstr(o, "only nabla train"));
+    free(o);
+    t_rmrf(dir);
+}

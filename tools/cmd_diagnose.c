@@ -178,17 +178,20 @@ static int nb__diag_run(int argc, char **argv)
     nb_doctor_opts o = da.o;
     int shuffle_labels = da.shuffle_labels, no_normalize = da.no_normalize;
     if (nb_run_finish(cmd, &r)) return 2;
+    if (r.tbptt) return nb_cli_usage_error(cmd, "--tbptt: only nabla train carries the states");
     nb_run_warn_futile(cmd, &r);
 
     nb_dataset *train = NULL, *test = NULL;
-    if (nb_fashion_mnist_load(r.data, &train, &test)) {
+    if (r.text) { /* --text: its training and held-out windows */
+        if (nb_run_text_data(cmd, &r, &train, &test)) return 2;
+    } else if (nb_fashion_mnist_load(r.data, &train, &test)) {
         fprintf(stderr, "nabla diagnose: %s\n", nb_errmsg());
         return 2;
     }
     int rc = 1;
     nb_model *m = NULL;
     nb_doctor_report rep = {0};
-    if (r.mlp.widths[0] != train->d || (int)r.mlp.widths[r.mlp.n_widths - 1] < train->n_classes) {
+    if (!r.text && (r.mlp.widths[0] != train->d || (int)r.mlp.widths[r.mlp.n_widths - 1] < train->n_classes)) {
         rc = nb_cli_usage_error(cmd, "--model %s does not fit the data (%zu features, %d classes)", r.model, train->d,
                                 train->n_classes);
         goto out;
@@ -196,7 +199,7 @@ static int nb__diag_run(int argc, char **argv)
     if (shuffle_labels) { /* Fisher-Yates over the labels: class counts stay, the pairing goes */
         nb_rng lr;
         nb_rng_seed(&lr, r.seed ^ 0x1abe15ULL);
-        for (size_t i = train->n - 1; i > 0; i--) {
+        for (size_t i = train->n * nb_dataset_labels_per_sample(train) - 1; i > 0; i--) { /* --text: every step's */
             size_t j = (size_t)nb_rng_below(&lr, i + 1);
             int32_t t = train->y[i];
             train->y[i] = train->y[j];

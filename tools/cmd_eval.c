@@ -15,6 +15,7 @@
 /* The flags of eval and predict (their usage lines say them all). */
 typedef struct {
     const char *data, *images, *index;
+    const char *text;       /* eval --text PATH[,PATH]: a character model's held-out text */
     const char *from_torch; /* --from-torch DESC: FILE is the first argument */
     int json;
     int allow_nonfinite; /* load NaN/Inf weights (to inspect a diverged run) */
@@ -22,6 +23,7 @@ typedef struct {
 
 static const nb_flag nb__eval_flags[] = {
     NB_FLAG_STRING("--data", nb__eval_args, data, "DIR", NULL),
+    NB_FLAG_STRING("--text", nb__eval_args, text, "PATH[,PATH]", NULL),
     NB_FLAG_STRING("--from-torch", nb__eval_args, from_torch, "DESC", NULL),
     NB_FLAG_BOOL("--json", nb__eval_args, json, NULL),
     NB_FLAG_BOOL("--allow-nonfinite", nb__eval_args, allow_nonfinite, NULL),
@@ -39,6 +41,52 @@ static int nb__eval(int argc, char **argv);
 static int nb__predict(int argc, char **argv);
 extern const nb_cli_cmd nb_cmd_eval, nb_cmd_predict;
 
+/* A character model (nabla train --text): bits per character on the held-out
+ * part of `text` (split and windowed as nabla train does; --tbptt runs: the
+ * held-out streams with the states carried, in batches of the run's size).
+ * The exit status. */
+static int nb__eval_text(const char *cmd, const char *path, nb_model *m, const char *text, const nb_checkpoint *ck,
+                         int json)
+{
+    nb_run_cfg r;
+    nb_run_defaults(&r);
+    const char *tb = ck ? nb_checkpoint_get(ck, "tbptt") : NULL, *bs = ck ? nb_checkpoint_get(ck, "batch") : NULL;
+    r.text = text;
+    r.seq_len = nb_model_in_width(m);
+    r.tbptt = tb && !strcmp(tb, "1");
+    if (r.tbptt && bs) r.batch = (size_t)strtoull(bs, NULL, 10);
+    if (!r.batch) r.batch = 1;
+    nb_dataset *train = NULL, *val = NULL;
+    if (nb_run_text_data(cmd, &r, &train, &val)) return 2;
+    nb_dataset_free(train);
+    nb_ctx *c = nb_ctx_new(NULL);
+    nb_eval ev;
+    int rc = 0;
+    if (!c || (r.tbptt && nb_model_carry_states(m, r.batch)) ||
+        nb_evaluate(m, c, val, r.tbptt ? r.batch : 1000, &ev, NULL)) {
+        fprintf(stderr, "nabla %s: %s\n", cmd, nb_errmsg());
+        rc = 1;
+    } else if (json) {
+        printf("{\"checkpoint\":");
+        nb_json_write_string(stdout, path);
+        printf(",\"text\":");
+        nb_json_write_string(stdout, text);
+        printf(",\"n\":%zu,\"characters\":%zu,\"test_loss\":", ev.n, ev.n * r.seq_len);
+        nb_json_write_number(stdout, ev.loss);
+        printf(",\"test_acc\":");
+        nb_json_write_number(stdout, ev.accuracy);
+        printf(",\"val_bpc\":");
+        nb_json_write_number(stdout, ev.loss / log(2.0));
+        printf("}\n");
+    } else
+        printf("%s: %zu held-out characters of %s: %.4f bits per character (loss %.4f nats), next-character "
+               "accuracy %.4f\n",
+               path, ev.n * r.seq_len, text, ev.loss / log(2.0), ev.loss, ev.accuracy);
+    nb_ctx_free(c);
+    nb_dataset_free(val);
+    return rc;
+}
+
 static int nb__eval(int argc, char **argv)
 {
     const char *cmd = "eval";
@@ -55,6 +103,17 @@ static int nb__eval(int argc, char **argv)
     nb_model *m = ea.from_torch ? nb_cli_load_model(cmd, NULL, ea.from_torch, path)
                                 : nb_cli_load_checkpoint(cmd, path, ea.allow_nonfinite);
     if (!m) return 2;
+    /* a character model: the checkpoint's text (or --text's) */
+    nb_checkpoint *ck = ea.from_torch ? NULL : nb_checkpoint_open(path);
+    const char *ds = ck ? nb_checkpoint_get(ck, "dataset") : NULL;
+    const char *text = ea.text ? ea.text : ds && !strcmp(ds, "text") ? nb_checkpoint_get(ck, "text") : NULL;
+    if (text) {
+        int trc = nb__eval_text(cmd, path, m, text, ck, json);
+        nb_checkpoint_close(ck);
+        nb_model_free(m);
+        return trc;
+    }
+    nb_checkpoint_close(ck);
     nb_dataset *train = NULL, *test = NULL;
     if (nb_fashion_mnist_load(data, &train, &test)) {
         fprintf(stderr, "nabla eval: %s\n", nb_errmsg());
@@ -108,12 +167,14 @@ out:
 }
 
 const nb_cli_cmd nb_cmd_eval = {"eval", "test loss, accuracy and confusion matrix of a checkpoint",
-                                "usage: nabla eval CKPT [--data DIR] [--json] [--allow-nonfinite]\n"
+                                "usage: nabla eval CKPT [--data DIR | --text PATH] [--json] [--allow-nonfinite]\n"
                                 "       nabla eval --from-torch DESC FILE [--data DIR] [--json]\n"
                                 "\n"
                                 "Evaluates the checkpoint's model (rebuilt from the checkpoint alone) on the\n"
                                 "Fashion-MNIST test set: loss, accuracy and the confusion matrix (rows:\n"
-                                "label, columns: prediction).  --from-torch: the model DESC (a layer\n"
+                                "label, columns: prediction).  A character model (nabla train --text) is\n"
+                                "evaluated on the held-out part of its text (or of --text PATH): bits per\n"
+                                "character and next-character accuracy.  --from-torch: the model DESC (a layer\n"
                                 "description) with the weights of FILE, saved from the equivalent torch\n"
                                 "nn.Sequential by safetensors.torch.save_file(model.state_dict(), FILE).\n"
                                 "--allow-nonfinite loads a checkpoint whose weights hold NaN or Inf (a\n"

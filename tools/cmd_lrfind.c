@@ -215,6 +215,7 @@ static int nb__lrfind_run(int argc, char **argv)
     if (k != NB_FLAGS_OK) return k == NB_FLAGS_HELP ? 0 : 2;
     if (n_pos) return nb_flags_unexpected(cmd, argv[1]);
     if (nb_run_finish(cmd, &r)) return 2;
+    if (r.tbptt) return nb_cli_usage_error(cmd, "--tbptt: only nabla train carries the states");
     nb_run_cfg swept = r; /* the sweep sets the rate: --lr plays no part */
     swept.opt.lr = lo.lr_end;
     nb_run_warn_futile(cmd, &swept);
@@ -222,8 +223,11 @@ static int nb__lrfind_run(int argc, char **argv)
         return nb_cli_usage_error(cmd, "--start %g must be below --end %g", lo.lr_start, lo.lr_end);
     if (nb_out_dir(r.out)) return nb_cli_usage_error(cmd, "--out %s: %s", r.out, strerror(errno));
 
-    nb_dataset *train = NULL;
-    if (nb_fashion_mnist_load(r.data, &train, NULL)) {
+    nb_dataset *train = NULL, *heldout = NULL;
+    if (r.text) { /* the training windows of --text (the loss: nats per character) */
+        if (nb_run_text_data(cmd, &r, &train, &heldout)) return 2;
+        nb_dataset_free(heldout);
+    } else if (nb_fashion_mnist_load(r.data, &train, NULL)) {
         fprintf(stderr, "nabla lr-find: %s\n", nb_errmsg());
         return 2;
     }
@@ -243,7 +247,7 @@ static int nb__lrfind_run(int argc, char **argv)
         nb_dataset_free(train);
         train = sub;
     }
-    if (r.mlp.widths[0] != train->d || (int)r.mlp.widths[r.mlp.n_widths - 1] < train->n_classes) {
+    if (!r.text && (r.mlp.widths[0] != train->d || (int)r.mlp.widths[r.mlp.n_widths - 1] < train->n_classes)) {
         rc = nb_cli_usage_error(cmd, "--model %s does not fit the data (%zu features, %d classes)", r.model, train->d,
                                 train->n_classes);
         goto out;

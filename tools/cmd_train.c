@@ -377,6 +377,8 @@ static int nb__train_flags(nb__train *t, int argc, char **argv)
     if ((k = nb_run_folder_check(t->cmd, &t->r, argc, argv)) >= 0) return k;
     nb_run_warn_futile(t->cmd, &t->r);
     if (nb_train_val_check(t->cmd, &t->val, t->ddp.on)) return 2;
+    if (t->r.tbptt && (t->ddp.on || t->val.frac || t->r.limit_train)) /* they would break the streams' order */
+        return nb_cli_usage_error(t->cmd, "--tbptt: not with --ddp, --val or --limit-train");
     if (t->dg.report && !t->dg.monitor) t->dg.monitor = t->r.log_every;
     return -1;
 }
@@ -447,8 +449,12 @@ static int nb__setup_model(nb__train *t)
     if (!(t->m = nb_run_model_resume(t->cmd, r, t->ckpt, &init_rng))) return 2;
     if (!(t->opt = nb_optim_new(&r->opt, r->dtype, nb_model_n_params(t->m))))
         return nb_cli_usage_error(t->cmd, "%s", nb_errmsg());
-    t->loader = nb_loader_new(t->train, &(nb_loader_opts){.batch_size = r->batch, .shuffle = 1, .seed = r->seed});
+    /* --tbptt: the streams in order, whole batches, the states carried from batch to batch */
+    t->loader = nb_loader_new(t->train,
+                              &(nb_loader_opts){.batch_size = r->batch, .shuffle = !r->tbptt, .seed = r->seed});
     if (!t->loader) return nb_cli_usage_error(t->cmd, "--batch %zu: %s", r->batch, nb_errmsg());
+    if (r->tbptt && nb_model_carry_states(t->m, r->batch))
+        return nb_cli_usage_error(t->cmd, "--tbptt: %s", nb_errmsg());
     t->bpe = nb_loader_batches_per_epoch(t->loader);
     t->per_batch = nb_run_sched_steps(r, t->bpe);
     if (nb_sched_init(&t->sched, &r->sched, r->opt.lr) || nb_sched_apply(&t->sched, t->opt))
@@ -961,6 +967,7 @@ static nb_train_stop nb__run_epoch(nb__train *t, long epoch, nb__epoch *ep)
     nb_batch batch = {.x = t->xb, .dtype = t->r.dtype, .y = t->yb};
     nb_train_stop stop = NB_TRAIN_RUNNING;
     int more = 1;
+    nb_model_reset_states(t->m); /* --tbptt: every epoch (and a resumed one) reads the streams from zero states */
     while (stop == NB_TRAIN_RUNNING && (more = nb_loader_next(t->loader, &batch)) == 1)
         stop = nb__step(t, epoch, ep, batch.n);
     if (more < 0) {
@@ -987,12 +994,22 @@ static int nb__select(nb__train *t, long epoch)
     return 0;
 }
 
+/* nb_evaluate; with --tbptt the held-out streams in order, batch by batch
+ * (the states carried), from zero states and leaving them zero. */
+static int nb__evaluate(nb__train *t, const nb_dataset *ds, nb_eval *ev)
+{
+    nb_model_reset_states(t->m);
+    int rc = nb_evaluate(t->m, t->c, ds, t->r.tbptt ? t->r.batch : 1000, ev, NULL);
+    nb_model_reset_states(t->m);
+    return rc;
+}
+
 /* The epoch's evaluation: the validation set with --val (and the best
  * checkpoint), else the test set; 0 or -1 (printed). */
 static int nb__epoch_eval(nb__train *t, long epoch)
 {
     nb_train_val *v = &t->val;
-    if (nb_evaluate(t->m, t->c, v->frac ? v->set : t->test, 1000, v->frac ? &v->ev : &t->ev, NULL)) {
+    if (nb__evaluate(t, v->frac ? v->set : t->test, v->frac ? &v->ev : &t->ev)) {
         fprintf(stderr, "nabla train: evaluation: %s\n", nb_errmsg());
         return -1;
     }
@@ -1058,7 +1075,7 @@ static nb_train_stop nb__train_loop(nb__train *t)
 static int nb__final_test(nb__train *t, nb_train_stop stop)
 {
     if (t->ddp.rank || (stop == NB_TRAIN_FINISHED && !t->val.frac)) return 0;
-    if (nb_evaluate(t->m, t->c, t->test, 1000, &t->ev, NULL)) {
+    if (nb__evaluate(t, t->test, &t->ev)) {
         fprintf(stderr, "nabla train: evaluation: %s\n", nb_errmsg());
         return -1;
     }

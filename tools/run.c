@@ -186,6 +186,9 @@ const nb_flag nb_run_flags[] = {
     NB_FLAG_STRING("--text", NB__R, text, "PATH[,PATH]",
                    "train a character-level model on text files or folders instead (e.g. Debian's fortunes)"),
     NB_FLAG_INT("--seq-len", NB__R, seq_len, 1, 100000, "N", "characters per training window with --text (128)"),
+    NB_FLAG_BOOL("--tbptt", NB__R, tbptt,
+                 "with --text: each batch row reads on where it stopped and the recurrent states carry over "
+                 "(detached: truncated backpropagation through time)"),
     NB_FLAG_INT("--batch", NB__R, batch, 1, 1000000, "N", "batch size (64)"),
     NB_FLAG_INT("--epochs", NB__R, epochs, 1, 100000, "N", "epochs (10)"),
     NB_FLAG_DOUBLE("--clip-norm", NB__R, clip_norm, 0, 1e12, "X", "clip the global gradient norm to X (1.0; 0 = off)"),
@@ -254,6 +257,7 @@ int nb_run_finish(const char *cmd, nb_run_cfg *r)
                                   "--text needs a layer description that gives one row of %d logits per "
                                   "character, e.g. --model \"embedding(96,64) lstm(256,seq=1) linear(96)\"",
                                   NB_TEXT_VOCAB);
+    if (r->tbptt && !r->text) return nb_cli_usage_error(cmd, "--tbptt needs --text");
     if (nb_run_check_spec(cmd, r)) return 2;
     if (nb_set_threads(r->threads)) return nb_cli_usage_error(cmd, "--threads: %s", nb_cli_errmsg());
     return 0;
@@ -339,6 +343,7 @@ size_t nb_run_config_kv(const nb_run_cfg *r, nb_kv *kv, size_t max)
         KV("text", r->text);
         snprintf(buf[4], sizeof buf[4], "%zu", r->seq_len);
         KV("seq_len", buf[4]);
+        if (r->tbptt) KV("tbptt", "1");
     }
 #undef KV
     return n;
@@ -357,8 +362,10 @@ int nb_run_text_data(const char *cmd, const nb_run_cfg *r, nb_dataset **train, n
     if (!list) rc = nb_cli_usage_error(cmd, "--text: out of memory");
     else if (!n) rc = nb_cli_usage_error(cmd, "--text: no path given");
     else if (!t || nb_text_split(t, &tr, &va)) rc = nb_cli_usage_error(cmd, "--text: %s", nb_cli_errmsg());
-    else if (!(*train = nb_text_windows(tr, r->seq_len, "text train")) ||
-             !(*val = nb_text_windows(va, r->seq_len, "text validation"))) {
+    else if (!(*train = r->tbptt ? nb_text_streams(tr, r->seq_len, r->batch, "text train")
+                                 : nb_text_windows(tr, r->seq_len, "text train")) ||
+             !(*val = r->tbptt ? nb_text_streams(va, r->seq_len, r->batch, "text validation")
+                               : nb_text_windows(va, r->seq_len, "text validation"))) {
         rc = nb_cli_usage_error(cmd, "--text with --seq-len %zu: %s", r->seq_len, nb_cli_errmsg());
         nb_dataset_free(*train);
         *train = NULL;

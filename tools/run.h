@@ -13,6 +13,7 @@ typedef struct nb_run_cfg {
     const char *data;  /* --data DIR or NULL */
     const char *text;  /* --text PATH[,PATH...]: a character-level model on text, not Fashion-MNIST */
     size_t seq_len;    /* --seq-len: characters per training window (text) */
+    int tbptt;         /* --tbptt: batch rows read contiguous streams, states carried (text) */
     const char *model; /* --model: widths "784-128-10" or a layer description (any length) */
     int model_is_spec; /* --model is a layer description, not widths */
     int model_given;   /* --model was on the command line */

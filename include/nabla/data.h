@@ -189,6 +189,12 @@ NB_API int nb_text_split(const nb_text *t, nb_text **train, nb_text **val);
  * ids[i*L + 1 .. i*L + L] (y_per = L), for a model whose output is one row of
  * NB_TEXT_VOCAB logits per step. */
 NB_API nb_dataset *nb_text_windows(const nb_text *t, size_t seq_len, const char *name);
+/* Windows for truncated backpropagation through time (nabla train --tbptt):
+ * the text cut into `batch` contiguous streams of S = (n - 1) / batch / L
+ * windows each, laid out so that sample j*batch + r is stream r's window j.
+ * Read in order by batches of `batch` (no shuffle), row r of batch j + 1
+ * continues row r of batch j.  Labels as nb_text_windows. */
+NB_API nb_dataset *nb_text_streams(const nb_text *t, size_t seq_len, size_t batch, const char *name);
 
 /* ----------------------------------------------------------- Fashion-MNIST */
 #define NB_FASHION_MNIST_DEBIAN_DIR "/usr/share/datasets/fashion-mnist"

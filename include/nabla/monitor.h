@@ -80,7 +80,12 @@ typedef struct nb_monitor_record {
     double grad_norm_clipped; /* after clipping by norm; NAN when no update was made */
     int updated;              /* the optimizer step ran (else update fields are NAN) */
     size_t n_params;
-    const nb_monitor_param *params; /* [n_params], trainable entries in model order */
+    /* [n_params]: the trainable entries in model order, then, for each gated
+     * recurrent weight matrix (lstm, gru: weight_ih_l<k>, weight_hh_l<k>),
+     * one row per gate, named "layers.1.weight_hh_l0[f]" (lstm i f g o, gru
+     * r z n): parts of the rows before, not counted again in grad_norm nor
+     * warned about on their own. */
+    const nb_monitor_param *params;
     size_t n_layers;
     const nb_monitor_layer *layers; /* [n_layers] */
     size_t n_warnings;              /* warnings this step raised */

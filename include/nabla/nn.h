@@ -208,6 +208,19 @@ NB_API nb_model *nb_model_load(const char *path);
  * not have is an error, as torch's strict loading.  0 or -1. */
 NB_API int nb_model_load_torch(nb_model *m, const char *path);
 
+/* Truncated backpropagation through time (states carried across batches,
+ * detached).  With batch > 0, each recurrent layer (rnn, lstm, gru) starts a
+ * forward of exactly `batch` rows from the final states of the previous
+ * such forward -- as values: no gradient crosses into the previous batch --
+ * and from zeros at first and after nb_model_reset_states.  Forwards of
+ * another batch size start from zeros and leave the states alone.  A held-out
+ * text read as streams too is evaluated the same way, batch by batch (reset
+ * before and after).  batch 0 turns carrying off.  The states are allocated
+ * here, once: the steps allocate nothing more.  0 or -1 (out of memory). */
+NB_API int nb_model_carry_states(nb_model *m, size_t batch);
+/* Zero the carried states (an epoch's start); nothing when not carrying. */
+NB_API void nb_model_reset_states(nb_model *m);
+
 /* ----------------------------------------------------------- summary */
 typedef struct nb_summary_row {
     char name[96]; /* "layers.0", "layers.3.block.1" */

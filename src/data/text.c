@@ -219,3 +219,33 @@ nb_dataset *nb_text_windows(const nb_text *t, size_t seq_len, const char *name)
     snprintf(ds->name, sizeof ds->name, "%s", name ? name : "text");
     return ds;
 }
+
+nb_dataset *nb_text_streams(const nb_text *t, size_t seq_len, size_t batch, const char *name)
+{
+    if (!t || !seq_len || !batch) return nb__err("text_streams: NULL text, zero length or zero batch");
+    const char *nm = name ? name : "text";
+    const size_t L = seq_len, S = t->n ? (t->n - 1) / batch / L : 0; /* windows per stream */
+    if (!S) return nb__err("%s: %zu characters give %zu streams no window of %zu + 1 each", nm, t->n, batch, seq_len);
+    const size_t n = batch * S;
+    nb_dataset *ds = nb_dataset_new(NB_DATA_F64, n, 1, (size_t[]){L}, NB_TEXT_VOCAB);
+    if (!ds) return NULL;
+    free(ds->y);
+    if (!(ds->y = calloc(n * L, sizeof *ds->y))) {
+        nb_dataset_free(ds);
+        return nb__err("%s: out of memory for %zu windows", nm, n);
+    }
+    ds->y_per = L;
+    /* sample j*batch + r: stream r's window j, which starts at (r*S + j)*L */
+    for (size_t j = 0; j < S; j++)
+        for (size_t r = 0; r < batch; r++) {
+            const size_t at = (r * S + j) * L, to = (j * batch + r) * L;
+            for (size_t i = 0; i < L; i++) {
+                ds->xf[to + i] = t->ids[at + i];
+                ds->y[to + i] = t->ids[at + i + 1];
+            }
+        }
+    ds->mean = 0;
+    ds->std = 1;
+    snprintf(ds->name, sizeof ds->name, "%s", nm);
+    return ds;
+}

@@ -145,9 +145,10 @@ typedef struct {
     const nb_doctor_opts *o;
     nb_dtype dt;
     size_t d, np;
+    size_t L; /* labels per sample: 1, or a text window's steps (logits [n, L, C]) */
     nb_ctx *c;
     void *xb;             /* [batch, d] */
-    int32_t *yb;          /* [batch] */
+    int32_t *yb;          /* [batch * L] */
     nb__model_state init; /* the model as given */
     void *xp;             /* [n_probe, d] a fixed probe batch: the first samples of shrt */
     int32_t *yp;
@@ -175,6 +176,12 @@ static nb_loader *nb__loader(const nb__doc *D, const nb_dataset *ds)
     return nb_loader_new(ds, &(nb_loader_opts){.batch_size = D->o->batch, .shuffle = 1, .seed = D->o->seed});
 }
 
+/* A sequence model's logits [n, L, C] as rows [n*L, C], one per label. */
+static nb_tensor *nb__rows(nb_ctx *c, nb_tensor *logits)
+{
+    return logits && logits->ndim == 3 ? nb_reshape(c, logits, 2, (long[]){-1, (long)logits->shape[2]}) : logits;
+}
+
 /* The mean loss on the probe batch in training mode (batch statistics; the
  * same dropout masks every time) with grad off; NAN on error. */
 static double nb__probe_loss(nb__doc *D)
@@ -184,8 +191,8 @@ static double nb__probe_loss(nb__doc *D)
     nb_rng_seed(&rng, D->o->seed ^ 0x9b0b);
     int g = nb_set_grad_enabled(c, 0);
     nb_tensor *x = nb_from_data(c, D->dt, 2, (size_t[]){D->n_probe, D->d}, D->xp, NB_BORROW);
-    nb_tensor *y = nb_from_data(c, NB_I32, 1, (size_t[]){D->n_probe}, D->yp, NB_BORROW);
-    nb_tensor *loss = nb_cross_entropy(c, nb_model_forward(D->m, c, x, &rng), y, NB_MEAN, 0.0);
+    nb_tensor *y = nb_from_data(c, NB_I32, 1, (size_t[]){D->n_probe * D->L}, D->yp, NB_BORROW);
+    nb_tensor *loss = nb_cross_entropy(c, nb__rows(c, nb_model_forward(D->m, c, x, &rng)), y, NB_MEAN, 0.0);
     double v = loss ? nb_item(loss) : NAN;
     nb_set_grad_enabled(c, g);
     nb_ctx_reset(c);
@@ -285,13 +292,14 @@ static int nb__check_init(nb__doc *D, nb_doctor_report *r)
     nb_rng_seed(&rng, D->o->seed ^ 0xd0c7);
     nb_ctx *c = D->c;
     nb_tensor *x = nb_from_data(c, D->dt, 2, (size_t[]){n, D->d}, D->xb, NB_BORROW);
-    nb_tensor *y = nb_from_data(c, NB_I32, 1, (size_t[]){n}, D->yb, NB_BORROW);
-    nb_tensor *loss = nb_cross_entropy(c, nb_model_forward(D->m, c, x, &rng), y, NB_MEAN, D->o->step.label_smoothing);
+    nb_tensor *y = nb_from_data(c, NB_I32, 1, (size_t[]){n * D->L}, D->yb, NB_BORROW);
+    nb_tensor *loss = nb_cross_entropy(c, nb__rows(c, nb_model_forward(D->m, c, x, &rng)), y, NB_MEAN,
+                                       D->o->step.label_smoothing);
     if (!loss || nb_backward(c, loss, NULL)) {
         nb_ctx_reset(c);
         return -1;
     }
-    double L = nb_item(loss), C = (double)nb_model_out_width(D->m), lnC = log(C);
+    double L = nb_item(loss), C = (double)(nb_model_out_width(D->m) / D->L), lnC = log(C);
     r->init_loss = L;
     r->expected_loss = lnC;
     /* per-parameter gradient norms */
@@ -599,13 +607,13 @@ static int nb__check_overfit(nb__doc *D, nb_doctor_report *r)
     nb_ctx *c = D->c;
     int g = nb_set_grad_enabled(c, 0), tr = nb_set_training(c, 0);
     nb_tensor *x = nb_from_data(c, D->dt, 2, (size_t[]){n, D->d}, D->xb, NB_BORROW);
-    nb_tensor *y = nb_from_data(c, NB_I32, 1, (size_t[]){n}, D->yb, NB_BORROW);
-    nb_tensor *logits = nb_model_forward(D->m, c, x, NULL);
+    nb_tensor *y = nb_from_data(c, NB_I32, 1, (size_t[]){n * D->L}, D->yb, NB_BORROW);
+    nb_tensor *logits = nb__rows(c, nb_model_forward(D->m, c, x, NULL));
     nb_tensor *loss = nb_cross_entropy(c, logits, y, NB_MEAN, 0.0);
-    size_t correct = 0, C = nb_model_out_width(D->m);
+    size_t correct = 0, C = logits ? logits->shape[1] : 0;
     if (loss) {
         r->overfit_loss = nb_item(loss);
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < n * D->L; i++) {
             size_t best = 0;
             for (size_t j = 1; j < C; j++)
                 if (nb_get(logits, i * C + j) > nb_get(logits, i * C + best)) best = j;
@@ -616,7 +624,7 @@ static int nb__check_overfit(nb__doc *D, nb_doctor_report *r)
     nb_set_training(c, tr);
     nb_ctx_reset(c);
     if (!loss) goto out;
-    r->overfit_acc = (double)correct / (double)n;
+    r->overfit_acc = (double)correct / (double)(n * D->L);
     rc = 0;
 
     int id = NB_DOC_OVERFIT_BATCH;
@@ -706,7 +714,8 @@ static int nb__check_short(nb__doc *D, nb_doctor_report *r)
     rc = 0;
 
     int id = NB_DOC_ABOVE_CHANCE;
-    double acc = ev.accuracy, ch = r->chance, gap = 1 - ch, lnC = log((double)nb_model_out_width(D->m));
+    double acc = ev.accuracy, ch = r->chance, gap = 1 - ch,
+           lnC = log((double)(nb_model_out_width(D->m) / D->L)); /* per label */
     r->short_loss = ev.loss;
     r->checks[id].value = acc;
     /* At chance, or barely above it while the held-out loss is no better
@@ -776,14 +785,19 @@ int nb_doctor_run(nb_model *m, const nb_dataset *train, const nb_dataset *val, c
                         train->n_classes);
     if (train->n < 2) return nb__erri("doctor: %s has %zu samples; need at least 2", train->name, train->n);
 
-    nb__doc D = {.m = m, .o = o, .dt = nb_model_dtype(m), .d = train->d, .np = nb_model_n_params(m)};
+    nb__doc D = {.m = m,
+                 .o = o,
+                 .dt = nb_model_dtype(m),
+                 .d = train->d,
+                 .np = nb_model_n_params(m),
+                 .L = nb_dataset_labels_per_sample(train)};
     nb_dataset *tr_own = NULL, *val_own = NULL, *short_own = NULL;
     size_t *rows = NULL;
     int rc = -1;
     if (nb__model_state_save(&D.init, m)) return -1;
     D.c = nb_ctx_new(NULL);
     D.xb = malloc(o->batch * train->d * nb_dtype_size(D.dt));
-    D.yb = malloc(o->batch * sizeof *D.yb);
+    D.yb = malloc(o->batch * D.L * sizeof *D.yb);
     if (!D.c || !D.xb || !D.yb) {
         nb__erri("doctor: out of memory");
         goto out;
@@ -811,7 +825,7 @@ int nb_doctor_run(nb_model *m, const nb_dataset *train, const nb_dataset *val, c
     /* the probe: the first (up to) 256 samples of the short-training data */
     D.n_probe = D.shrt->n < 256 ? D.shrt->n : 256;
     D.xp = malloc(D.n_probe * D.d * nb_dtype_size(D.dt));
-    D.yp = malloc(D.n_probe * sizeof *D.yp);
+    D.yp = malloc(D.n_probe * D.L * sizeof *D.yp);
     size_t *prow = malloc(D.n_probe * sizeof *prow);
     for (size_t i = 0; prow && i < D.n_probe; i++) prow[i] = i;
     int gathered = D.xp && D.yp && prow &&

@@ -136,7 +136,7 @@ int nb_lrfind(nb_model *m, const nb_optim *o, const nb_dataset *ds, nb_rng *rng,
     nb_loader *l = nb_loader_new(ds, &(nb_loader_opts){.batch_size = opts->batch, .shuffle = 1, .seed = opts->seed});
     nb_ctx *c = nb_ctx_new(NULL);
     void *xb = calloc(opts->batch * ds->d, nb_dtype_size(nb_model_dtype(m)));
-    int32_t *yb = calloc(opts->batch, sizeof *yb);
+    int32_t *yb = calloc(opts->batch * nb_dataset_labels_per_sample(ds), sizeof *yb); /* text: one per step */
     res->lr = malloc(N * sizeof(double));
     res->loss = malloc(N * sizeof(double));
     res->smooth = malloc(N * sizeof(double));

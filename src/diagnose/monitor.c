@@ -1,23 +1,33 @@
 /* The gradient monitor (see nabla/monitor.h): step hooks that measure a
  * step's gradients, parameters, updates and activations every N steps. */
 #include "../internal.h"
+#include "../nn/nn_internal.h"
 #include "nabla/json.h"
 #include "nabla/monitor.h"
 
 #include <math.h>
 #include <stdlib.h>
 
+/* A measured slice of the parameters: a trainable entry, or one gate's rows
+ * of a gated recurrent layer's weight matrix ("layers.1.weight_hh_l0[f]"). */
+typedef struct {
+    const char *name; /* the entry's (owned by the model), or gname */
+    size_t offset, numel;
+    char gname[96];
+} nb__mon_row;
+
 struct nb_monitor {
     nb_model *m;
     nb_monitor_opts o;
     nb_step_hooks hooks;
     nb_dtype dt;
-    size_t np;                  /* trainable entries */
-    const nb_model_entry **ent; /* [np] */
-    size_t nl;                  /* monitored activation layers */
-    nb_monitor_layer *lay0;     /* [nl] layer, kind filled once */
-    void *snap;                 /* [n_params] parameters before the update */
-    int64_t next_step;          /* number of the next step */
+    size_t np;              /* rows: the trainable entries, then their gates' parts */
+    size_t np_ent;          /* of which trainable entries */
+    nb__mon_row *row;       /* [np] */
+    size_t nl;              /* monitored activation layers */
+    nb_monitor_layer *lay0; /* [nl] layer, kind filled once */
+    void *snap;             /* [n_params] parameters before the update */
+    int64_t next_step;      /* number of the next step */
     /* the record being built */
     nb_monitor_record cur;
     nb_monitor_param *cur_p; /* [np] */
@@ -73,13 +83,18 @@ nb_monitor *nb_monitor_new(nb_model *m, const nb_monitor_opts *opts)
     mon->next_step = 1;
     mon->stride = 1;
     size_t ne = nb_model_n_entries(m), nlay = nb_model_n_layers(m);
-    for (size_t i = 0; i < ne; i++) mon->np += nb_model_entry_at(m, i)->trainable != 0;
+    for (size_t i = 0; i < ne; i++) {
+        const nb_model_entry *e = nb_model_entry_at(m, i);
+        const char *g = e->trainable ? nb__rec_gates(m, e->t) : NULL;
+        mon->np_ent += e->trainable != 0;
+        mon->np += (e->trainable != 0) + (g ? strlen(g) : 0);
+    }
     for (size_t i = 0; i < nlay; i++) {
         const char *k = nb_model_layer_kind(m, i);
         mon->nl += k && (!strcmp(k, "relu") || !strcmp(k, "sigmoid") || !strcmp(k, "tanh"));
     }
     size_t np1 = mon->np ? mon->np : 1, nl1 = mon->nl ? mon->nl : 1;
-    mon->ent = calloc(np1, sizeof *mon->ent);
+    mon->row = calloc(np1, sizeof *mon->row);
     mon->lay0 = calloc(nl1, sizeof *mon->lay0);
     mon->cur_p = calloc(np1, sizeof *mon->cur_p);
     mon->cur_l = calloc(nl1, sizeof *mon->cur_l);
@@ -87,15 +102,25 @@ nb_monitor *nb_monitor_new(nb_model *m, const nb_monitor_opts *opts)
     mon->last_l = calloc(nl1, sizeof *mon->last_l);
     mon->step_w = calloc(mon->np + mon->nl + 2, sizeof *mon->step_w);
     mon->snap = calloc(nb_model_n_params(m) ? nb_model_n_params(m) : 1, nb_dtype_size(mon->dt));
-    if (!mon->ent || !mon->lay0 || !mon->cur_p || !mon->cur_l || !mon->last_p || !mon->last_l || !mon->step_w ||
+    if (!mon->row || !mon->lay0 || !mon->cur_p || !mon->cur_l || !mon->last_p || !mon->last_l || !mon->step_w ||
         !mon->snap) {
         nb_monitor_free(mon);
         return nb__err("nb_monitor_new: out of memory");
     }
-    size_t k = 0;
+    size_t k = 0, kg = mon->np_ent;
     for (size_t i = 0; i < ne; i++) {
         const nb_model_entry *e = nb_model_entry_at(m, i);
-        if (e->trainable) mon->ent[k++] = e;
+        if (!e->trainable) continue;
+        mon->row[k++] = (nb__mon_row){.name = e->name, .offset = e->offset, .numel = e->t->numel};
+        const char *g = nb__rec_gates(m, e->t);
+        const size_t G = g ? strlen(g) : 0;
+        for (size_t j = 0; j < G; j++) { /* [G*H, F]: gate j holds rows j*H .. (j+1)*H */
+            nb__mon_row *r = &mon->row[kg++];
+            r->numel = e->t->numel / G;
+            r->offset = e->offset + j * r->numel;
+            snprintf(r->gname, sizeof r->gname, "%s[%c]", e->name, g[j]);
+            r->name = r->gname;
+        }
     }
     k = 0;
     for (size_t i = 0; i < nlay; i++) {
@@ -112,7 +137,7 @@ nb_monitor *nb_monitor_new(nb_model *m, const nb_monitor_opts *opts)
 void nb_monitor_free(nb_monitor *mon)
 {
     if (!mon) return;
-    free(mon->ent);
+    free(mon->row);
     free(mon->lay0);
     free(mon->cur_p);
     free(mon->cur_l);
@@ -290,7 +315,8 @@ static void nb__finish(nb_monitor *mon)
     mon->n_step_w = 0;
     if (!isfinite(r->loss)) nb__warn(mon, NB_MON_NONFINITE, "loss", r->loss, NAN);
     nb__norm_warnings(mon, "global", r->grad_norm);
-    for (size_t i = 0; i < mon->np; i++) nb__norm_warnings(mon, mon->cur_p[i].name, mon->cur_p[i].grad_norm);
+    for (size_t i = 0; i < mon->np_ent; i++) /* the gates' parts: in their entry's */
+        nb__norm_warnings(mon, mon->cur_p[i].name, mon->cur_p[i].grad_norm);
     for (size_t i = 0; i < mon->nl; i++) {
         const nb_monitor_layer *l = &mon->cur_l[i];
         char where[96];
@@ -351,12 +377,12 @@ static int nb__after_backward(void *user, nb_model *m, nb_tensor *loss)
     const void *g = nb_model_grads(m);
     double total = 0;
     for (size_t i = 0; i < mon->np; i++) {
-        const nb_model_entry *e = mon->ent[i];
+        const nb__mon_row *e = &mon->row[i];
         nb_monitor_param *p = &mon->cur_p[i];
-        double ss = nb__ss(g, mon->dt, e->offset, e->t->numel);
-        total += ss;
+        double ss = nb__ss(g, mon->dt, e->offset, e->numel);
+        if (i < mon->np_ent) total += ss;
         *p = (nb_monitor_param){.name = e->name,
-                                .numel = e->t->numel,
+                                .numel = e->numel,
                                 .grad_norm = sqrt(ss),
                                 .param_norm = NAN,
                                 .update_norm = NAN,
@@ -394,10 +420,10 @@ static int nb__after_update(void *user, nb_model *m)
     if (mon->have_snap) {
         const void *p = nb_model_params(m);
         for (size_t i = 0; i < mon->np; i++) {
-            const nb_model_entry *e = mon->ent[i];
+            const nb__mon_row *e = &mon->row[i];
             nb_monitor_param *q = &mon->cur_p[i];
-            q->param_norm = sqrt(nb__ss(mon->snap, mon->dt, e->offset, e->t->numel));
-            q->update_norm = sqrt(nb__ss_diff(p, mon->snap, mon->dt, e->offset, e->t->numel));
+            q->param_norm = sqrt(nb__ss(mon->snap, mon->dt, e->offset, e->numel));
+            q->update_norm = sqrt(nb__ss_diff(p, mon->snap, mon->dt, e->offset, e->numel));
             q->update_ratio = q->param_norm > 0 ? q->update_norm / q->param_norm : NAN;
         }
     }

@@ -153,4 +153,9 @@ const char *nb__model_spec_stored(const nb_model *m); /* NULL when built layer b
  * malloc'd (free it), shape gets "1,28,28".  0 or -1. */
 int nb__model_meta(const nb_model *m, char **spec, char *shape, size_t shape_size);
 
+/* For the gradient monitor: when t is a gated recurrent layer's weight_ih_l<k>
+ * or weight_hh_l<k> [G*H, F], its gates' letters in row order ("ifgo" for
+ * lstm, "rzn" for gru), else NULL (rnn_layers.c). */
+const char *nb__rec_gates(nb_model *m, const nb_tensor *t);
+
 #endif

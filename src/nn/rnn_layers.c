@@ -17,7 +17,10 @@
  * stored in the model's float dtype) -> [T, D]; weight [V, D] drawn N(0, 1)
  * as torch.nn.Embedding does. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "../internal.h"
 #include "nn_internal.h"
@@ -25,24 +28,120 @@
 /* e->a: cell, H, nonlinearity (0 tanh, 1 relu), layers, seq, T, F */
 enum { A_CELL, A_H, A_NL, A_LAYERS, A_SEQ, A_T, A_F, A_N };
 
+/* e->state under nb_model_carry_states: every layer's final h (and the
+ * lstm's c) of the last training forward of n rows, values only. */
+typedef struct nb__rec_carry {
+    size_t n;  /* rows carried */
+    void *buf; /* [layers][2][n][H] in the model's dtype: h, then c */
+} nb__rec_carry;
+
+/* Layer k's carried state s (0 h, 1 c) as an arena copy [N, H] outside the
+ * graph (so no gradient crosses into the previous batch). */
+static nb_tensor *nb__rec_carried(nb_ctx *c, const nb__rec_carry *st, nb_dtype dt, int k, int s, size_t H)
+{
+    nb_tensor *t = nb_empty(c, dt, 2, (const size_t[]){st->n, H}); /* [N, H] */
+    const size_t bytes = st->n * H * nb_dtype_size(dt);
+    if (t) memcpy(t->data, (const char *)st->buf + (size_t)(2 * k + s) * bytes, bytes);
+    return t;
+}
+
 static nb_tensor *nb__rec_forward(nb__ext *e, nb_ctx *c, nb_tensor *x, nb_rng *r)
 {
     (void)r;
     if (!x) return NULL;
     const int cell = (int)e->a[A_CELL], layers = (int)e->a[A_LAYERS];
     const long N = (long)x->shape[0], T = (long)e->a[A_T], F = (long)e->a[A_F], H = (long)e->a[A_H];
+    nb__rec_carry *st = e->state;
+    const int carry = st && st->n == (size_t)N;
+    const size_t es = nb_dtype_size(x->dtype), bytes = (size_t)N * (size_t)H * es;
     nb_tensor *h = nb_reshape(c, x, 3, (const long[]){N, T, F}); /* [N, T, F] */
     for (int k = 0; h && k < layers; k++) {
         nb_tensor *wih = nb__ext_entry(e, 4 * k), *whh = nb__ext_entry(e, 4 * k + 1);
         nb_tensor *bih = nb__ext_entry(e, 4 * k + 2), *bhh = nb__ext_entry(e, 4 * k + 3);
+        nb_tensor *h0 = NULL, *c0 = NULL, *cn = NULL;
+        if (carry && (!(h0 = nb__rec_carried(c, st, x->dtype, k, 0, (size_t)H)) ||
+                      (cell == NB__REC_LSTM && !(c0 = nb__rec_carried(c, st, x->dtype, k, 1, (size_t)H)))))
+            return NULL;
         switch (cell) {
-        case NB__REC_LSTM: h = nb_lstm(c, h, wih, whh, bih, bhh, NULL, NULL, NULL, NULL); break;
-        case NB__REC_GRU: h = nb_gru(c, h, wih, whh, bih, bhh, NULL, NULL); break;
-        default: h = nb_rnn(c, h, wih, whh, bih, bhh, NULL, e->a[A_NL] != 0 ? NB_ACT_RELU : NB_ACT_TANH, NULL); break;
+        case NB__REC_LSTM: h = nb_lstm(c, h, wih, whh, bih, bhh, h0, c0, NULL, carry ? &cn : NULL); break;
+        case NB__REC_GRU: h = nb_gru(c, h, wih, whh, bih, bhh, h0, NULL); break;
+        default: h = nb_rnn(c, h, wih, whh, bih, bhh, h0, e->a[A_NL] != 0 ? NB_ACT_RELU : NB_ACT_TANH, NULL); break;
+        }
+        if (carry && h && T > 0) { /* keep the final states for the next batch: h_n is every row's last step */
+            char *to = (char *)st->buf + (size_t)(2 * k) * bytes;
+            for (long i = 0; i < N; i++)
+                memcpy(to + (size_t)(i * H) * es, (const char *)h->data + (size_t)((i * T + T - 1) * H) * es,
+                       (size_t)H * es);
+            if (cn) memcpy(to + bytes, cn->data, bytes);
         }
     }
     if (!h || e->a[A_SEQ] != 0) return h;                                                       /* [N, T, H] */
     return nb_reshape(c, nb_slice(c, h, 1, (size_t)T - 1, (size_t)T), 2, (const long[]){N, H}); /* [N, H] */
+}
+
+static void nb__rec_release(nb__ext *e)
+{
+    nb__rec_carry *st = e->state;
+    if (st) free(st->buf);
+    free(st);
+    e->state = NULL;
+}
+
+/* The recurrent layers of m, one by one: the i-th's nb__ext, or NULL after
+ * the last. */
+static nb__ext *nb__rec_layer(nb_model *m, int *li)
+{
+    nb__layer_info info;
+    while (nb__model_layer_info(m, (*li)++, &info) == 0)
+        if (info.ext && info.ext->kind->release == nb__rec_release) return (nb__ext *)info.ext; /* m is ours */
+    return NULL;
+}
+
+const char *nb__rec_gates(nb_model *m, const nb_tensor *t)
+{
+    nb__ext *e;
+    for (int li = 0; t && (e = nb__rec_layer(m, &li));) {
+        const int cell = (int)e->a[A_CELL];
+        for (int k = 0; cell != NB__REC_RNN && k < (int)e->a[A_LAYERS]; k++)
+            if (nb__ext_entry(e, 4 * k) == t || nb__ext_entry(e, 4 * k + 1) == t)
+                return cell == NB__REC_LSTM ? "ifgo" : "rzn";
+    }
+    return NULL;
+}
+
+int nb_model_carry_states(nb_model *m, size_t batch)
+{
+    if (!m) return nb__erri("carry_states: NULL model");
+    const size_t es = nb_dtype_size(nb_model_dtype(m));
+    nb__ext *e;
+    for (int li = 0; (e = nb__rec_layer(m, &li));) {
+        nb__rec_release(e);
+        if (!batch) continue;
+        const size_t per = 2 * (size_t)e->a[A_LAYERS] * (size_t)e->a[A_H];
+        nb__rec_carry *st = calloc(1, sizeof *st);
+        if (st && per > SIZE_MAX / es / batch) {
+            free(st);
+            st = NULL;
+        }
+        if (!st || !(st->buf = calloc(batch * per, es))) {
+            free(st);
+            return nb__erri("carry_states: out of memory for %zu rows", batch);
+        }
+        st->n = batch;
+        e->state = st;
+    }
+    return 0;
+}
+
+void nb_model_reset_states(nb_model *m)
+{
+    nb__ext *e;
+    for (int li = 0; m && (e = nb__rec_layer(m, &li));) {
+        nb__rec_carry *st = e->state;
+        if (st)
+            memset(st->buf, 0,
+                   st->n * 2 * (size_t)e->a[A_LAYERS] * (size_t)e->a[A_H] * nb_dtype_size(nb_model_dtype(m)));
+    }
 }
 
 static int nb__rec_init(nb__ext *e, nb_init init, double param, double gain, nb_rng *r)
@@ -61,9 +160,9 @@ static int nb__rec_describe(const nb__ext *e, char *buf, size_t size)
     return snprintf(buf, size, "%s(%d%s%s%s)", e->kind->name, (int)e->a[A_H], nl, ly, e->a[A_SEQ] != 0 ? ",seq=1" : "");
 }
 
-static const nb__ext_kind nb__rnn_kind = {"rnn", nb__rec_forward, nb__rec_init, nb__rec_describe, NULL};
-static const nb__ext_kind nb__lstm_kind = {"lstm", nb__rec_forward, nb__rec_init, nb__rec_describe, NULL};
-static const nb__ext_kind nb__gru_kind = {"gru", nb__rec_forward, nb__rec_init, nb__rec_describe, NULL};
+static const nb__ext_kind nb__rnn_kind = {"rnn", nb__rec_forward, nb__rec_init, nb__rec_describe, nb__rec_release};
+static const nb__ext_kind nb__lstm_kind = {"lstm", nb__rec_forward, nb__rec_init, nb__rec_describe, nb__rec_release};
+static const nb__ext_kind nb__gru_kind = {"gru", nb__rec_forward, nb__rec_init, nb__rec_describe, nb__rec_release};
 
 int nb__build_recurrent(nb__spec_ctx *b, const nb__layer_def *def, const double *args)
 {
