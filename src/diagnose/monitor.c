@@ -3,6 +3,7 @@
 #include "../internal.h"
 #include "nabla/json.h"
 #include "nabla/monitor.h"
+#include "state.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -14,6 +15,8 @@ struct nb_monitor {
     nb_dtype dt;
     size_t np;                  /* trainable entries */
     const nb_model_entry **ent; /* [np] */
+    bool *redundant;            /* [np] a bias that batch normalisation follows (nb__bias_before_batchnorm) */
+    bool told_redundant;        /* NB_MON_REDUNDANT_BIAS raised (once per monitor) */
     size_t nl;                  /* monitored activation layers */
     nb_monitor_layer *lay0;     /* [nl] layer, kind filled once */
     void *snap;                 /* [n_params] parameters before the update */
@@ -39,8 +42,8 @@ struct nb_monitor {
     size_t n_warn, cap_warn, n_warn_total;
 };
 
-static const char *const nb__warn_names[NB_MON__COUNT] = {"vanishing", "exploding", "dead_relu", "saturated",
-                                                          "nonfinite"};
+static const char *const nb__warn_names[NB_MON__COUNT] = {"vanishing", "exploding", "dead_relu",
+                                                          "saturated", "nonfinite", "redundant_bias"};
 
 const char *nb_monitor_warn_name(nb_monitor_warn k) { return (unsigned)k < NB_MON__COUNT ? nb__warn_names[k] : "?"; }
 
@@ -80,6 +83,7 @@ nb_monitor *nb_monitor_new(nb_model *m, const nb_monitor_opts *opts)
     }
     size_t np1 = mon->np ? mon->np : 1, nl1 = mon->nl ? mon->nl : 1;
     mon->ent = calloc(np1, sizeof *mon->ent);
+    mon->redundant = calloc(np1, sizeof *mon->redundant);
     mon->lay0 = calloc(nl1, sizeof *mon->lay0);
     mon->cur_p = calloc(np1, sizeof *mon->cur_p);
     mon->cur_l = calloc(nl1, sizeof *mon->cur_l);
@@ -87,15 +91,17 @@ nb_monitor *nb_monitor_new(nb_model *m, const nb_monitor_opts *opts)
     mon->last_l = calloc(nl1, sizeof *mon->last_l);
     mon->step_w = calloc(mon->np + mon->nl + 2, sizeof *mon->step_w);
     mon->snap = calloc(nb_model_n_params(m) ? nb_model_n_params(m) : 1, nb_dtype_size(mon->dt));
-    if (!mon->ent || !mon->lay0 || !mon->cur_p || !mon->cur_l || !mon->last_p || !mon->last_l || !mon->step_w ||
-        !mon->snap) {
+    if (!mon->ent || !mon->redundant || !mon->lay0 || !mon->cur_p || !mon->cur_l || !mon->last_p || !mon->last_l ||
+        !mon->step_w || !mon->snap) {
         nb_monitor_free(mon);
         return nb__err("nb_monitor_new: out of memory");
     }
     size_t k = 0;
     for (size_t i = 0; i < ne; i++) {
         const nb_model_entry *e = nb_model_entry_at(m, i);
-        if (e->trainable) mon->ent[k++] = e;
+        if (!e->trainable) continue;
+        mon->redundant[k] = nb__bias_before_batchnorm(m, e->name);
+        mon->ent[k++] = e;
     }
     k = 0;
     for (size_t i = 0; i < nlay; i++) {
@@ -113,6 +119,7 @@ void nb_monitor_free(nb_monitor *mon)
 {
     if (!mon) return;
     free(mon->ent);
+    free(mon->redundant);
     free(mon->lay0);
     free(mon->cur_p);
     free(mon->cur_l);
@@ -290,7 +297,12 @@ static void nb__finish(nb_monitor *mon)
     mon->n_step_w = 0;
     if (!isfinite(r->loss)) nb__warn(mon, NB_MON_NONFINITE, "loss", r->loss, NAN);
     nb__norm_warnings(mon, "global", r->grad_norm);
-    for (size_t i = 0; i < mon->np; i++) nb__norm_warnings(mon, mon->cur_p[i].name, mon->cur_p[i].grad_norm);
+    for (size_t i = 0; i < mon->np; i++) {
+        const nb_monitor_param *p = &mon->cur_p[i];
+        if (!mon->redundant[i] || !isfinite(p->grad_norm)) nb__norm_warnings(mon, p->name, p->grad_norm);
+        else if (!mon->told_redundant) nb__warn(mon, NB_MON_REDUNDANT_BIAS, p->name, p->grad_norm, NAN);
+    }
+    mon->told_redundant = true;
     for (size_t i = 0; i < mon->nl; i++) {
         const nb_monitor_layer *l = &mon->cur_l[i];
         char where[96];
@@ -457,6 +469,13 @@ char *nb_monitor_warning_str(const nb_monitor_warning *w, char *buf, size_t size
     case NB_MON_SATURATED:
         snprintf(buf, size, "step %lld: saturated units: %s: %.0f%% of its outputs are saturated (> %.0f%%)",
                  (long long)w->step, w->where, 100 * w->value, 100 * w->threshold);
+        break;
+    case NB_MON_REDUNDANT_BIAS:
+        snprintf(buf, size,
+                 "step %lld: redundant bias: %s gradient norm %.3g: batch normalisation follows its layer and "
+                 "subtracts the per-channel mean, so this bias cancels out and its gradient is zero by "
+                 "construction (not vanishing); drop it (bias=0)",
+                 (long long)w->step, w->where, w->value);
         break;
     case NB_MON_NONFINITE:
         if (!strcmp(w->where, "loss"))
