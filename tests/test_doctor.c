@@ -296,3 +296,33 @@ TEST(doctor, cli_usage)
     CHECK(t_cli_run("help diagnose", &out) == 0 && out && strstr(out, "--shuffle-labels") && strstr(out, "--lr"));
     free(out);
 }
+
+/* The bias of a Linear that batchnorm follows gets a zero gradient by
+ * construction: grad_vanishing leaves it out and names it as redundant. */
+TEST(doctor, bias_before_batchnorm_is_not_a_vanishing_gradient)
+{
+    nb_dataset *ds = blobs(600, 8, 3, 1.0, 7);
+    nb_model *m = nb_model_from_spec("linear(16) batchnorm1d relu linear(3)", NB_F64, 1, (size_t[]){8});
+    nb_rng r;
+    nb_rng_seed(&r, 1);
+    CHECK_OK(ds && m && nb_model_init(m, NB_INIT_TORCH, 0, &r) == 0);
+    if (!ds || !m) goto done;
+    nb_doctor_opts o = blob_opts();
+    nb_doctor_report rep;
+    CHECK_OK(nb_doctor_run(m, ds, NULL, &o, &rep) == 0);
+    const nb_doctor_check *g = &rep.checks[NB_DOC_GRAD_VANISHING];
+    CHECK_MSG(g->status == NB_CHECK_PASS, "%s | %s", g->detail, g->advice);
+    CHECK_MSG(strstr(g->detail, "layers.0.bias left out") && strstr(g->detail, "redundant bias, use bias=0"), "%s",
+              g->detail);
+    int n_red = 0;
+    for (size_t i = 0; i < rep.n_params; i++) {
+        n_red += rep.params[i].redundant;
+        if (rep.params[i].redundant)
+            CHECK(!strcmp(rep.params[i].name, "layers.0.bias") && rep.params[i].grad_norm < 1e-6);
+    }
+    CHECK(n_red == 1 && rep.i_min_grad >= 0 && strcmp(rep.params[rep.i_min_grad].name, "layers.0.bias"));
+    nb_doctor_report_free(&rep);
+done:
+    nb_model_free(m);
+    nb_dataset_free(ds);
+}

@@ -499,3 +499,51 @@ TEST(monitor, recurrent_weights_split_per_gate)
         nb_model_free(m);
     }
 }
+
+/* A bias right before batch normalisation cancels out: its gradient is zero
+ * up to rounding.  The monitor names it once as a redundant bias, never as a
+ * vanishing gradient; biases with no batchnorm after them are not named. */
+TEST(monitor, bias_before_batchnorm_is_redundant_not_vanishing)
+{
+    nb_model *m = nb_model_from_spec("conv2d(4,k=3,p=1) batchnorm2d relu residual(conv2d(4,k=3,p=1) batchnorm2d) "
+                                     "flatten linear(8) batchnorm1d relu linear(3)",
+                                     NB_F64, 3, (size_t[]){1, 5, 5});
+    CHECK_OK(m != NULL);
+    if (!m) return;
+    nb_rng r;
+    nb_rng_seed(&r, 3);
+    CHECK_OK(nb_model_init(m, NB_INIT_TORCH, 0, &r) == 0);
+    nb_optim_config oc = nb_optim_defaults(NB_OPT_ADAM);
+    nb_optim *o = nb_optim_new(&oc, NB_F64, nb_model_n_params(m));
+    nb_monitor *mon = nb_monitor_new(m, &(nb_monitor_opts){.every = 1});
+    nb_step_opts so = {.rng = &r, .hooks = nb_monitor_hooks(mon)};
+    nb_ctx *c = nb_ctx_new(NULL);
+    double x[8 * 25];
+    int32_t y[8];
+    for (int i = 0; i < 8 * 25; i++) x[i] = nb_rng_normal(&r);
+    for (int i = 0; i < 8; i++) y[i] = i % 3;
+    nb_step_result res;
+    for (int s = 0; s < 3; s++) CHECK_OK(nb_train_step(m, o, c, x, y, 8, &so, &res) == 0);
+    const char *want[] = {"layers.0.bias", "layers.3.block.0.bias", "layers.5.bias"};
+    int seen[3] = {0}, other = 0;
+    for (size_t i = 0; i < nb_monitor_n_warnings(mon); i++) {
+        const nb_monitor_warning *w = nb_monitor_warning_at(mon, i);
+        int k = -1;
+        for (int j = 0; j < 3; j++)
+            if (!strcmp(w->where, want[j])) k = j;
+        if (w->kind == NB_MON_REDUNDANT_BIAS && k >= 0 && w->step == 1 && w->value < 1e-6) seen[k]++;
+        else other += k >= 0 || w->kind == NB_MON_REDUNDANT_BIAS;
+        if (w->kind != NB_MON_REDUNDANT_BIAS) continue;
+        char line[512];
+        nb_monitor_warning_str(w, line, sizeof line);
+        CHECK_MSG(strstr(line, "redundant bias: ") && strstr(line, "not vanishing") && strstr(line, "bias=0"), "%s",
+                  line);
+        CHECK(!strcmp(nb_monitor_warn_name(w->kind), "redundant_bias"));
+    }
+    CHECK_MSG(seen[0] == 1 && seen[1] == 1 && seen[2] == 1 && other == 0, "%d %d %d, %d others", seen[0], seen[1],
+              seen[2], other);
+    nb_ctx_free(c);
+    nb_monitor_free(mon);
+    nb_optim_free(o);
+    nb_model_free(m);
+}

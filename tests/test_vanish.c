@@ -329,6 +329,77 @@ static void check_json_object(const char *line, size_t len, int depth)
     nb__json_free(&j);
 }
 
+/* The CNN lab on 8x8 images (blobs reshaped; avgpool2d(4) makes them 2x2):
+ * 10 weight layers of 4 channels.  Sigmoid with plain init vanishes;
+ * batchnorm2d and residual blocks keep the first conv's gradient within a
+ * few orders of the last layer's; the norms are the conv kernels' and the
+ * last Linear's, and the model is the one nb_vanish.h describes. */
+TEST(vanish, cnn_plain_vanishes_batchnorm_and_residual_do_not)
+{
+    nb_dataset *flat[2] = {blobs(256, 64, 4, 1), blobs(100, 64, 4, 2)};
+    nb_dataset *img[2] = {NULL, NULL};
+    for (int i = 0; i < 2 && flat[i]; i++) {
+        img[i] = nb_dataset_new(NB_DATA_F64, flat[i]->n, 2, (size_t[]){8, 8}, 4);
+        if (!img[i]) break;
+        memcpy(img[i]->xf, flat[i]->xf, flat[i]->n * 64 * sizeof(double));
+        memcpy(img[i]->y, flat[i]->y, flat[i]->n * sizeof(int32_t));
+    }
+    CHECK_OK(img[0] && img[1]);
+    double ratio[3] = {0};
+    for (int k = 0; k < 3 && img[0] && img[1]; k++) {
+        nb_vanish_config c = small(NB_ACT_SIGMOID, NB_INIT_NORMAL, 0.01, k == 1, k == 2, 1);
+        c.conv = 4;
+        c.steps = 2;
+        nb_vanish_result r;
+        if (nb_vanish_run(&c, img[0], img[1], &r)) {
+            t_fail(__FILE__, __LINE__, "nb_vanish_run: %s", nb_errmsg());
+            break;
+        }
+        CHECK(r.depth == 10 && r.steps_done == 2 && r.test_n == 100);
+        ratio[k] = r.ratio_init;
+        if (k == 0)
+            for (int l = 0; l + 1 < 9; l++) CHECK_MSG(r.grad_init[l] < r.grad_init[l + 1], "layer %d", l + 1);
+    }
+    CHECK_MSG(ratio[0] > 0 && ratio[0] < 1e-8, "plain: %g", ratio[0]);
+    CHECK_MSG(ratio[1] > 1e-3 && ratio[2] > 1e-4, "bn %g, res %g", ratio[1], ratio[2]);
+    nb_vanish_config c = nb_vanish_defaults();
+    c.conv = 8;
+    c.batchnorm = 1;
+    char buf[64];
+    CHECK_MSG(!strcmp(nb_vanish_label(&c, buf, sizeof buf), "cnn8 relu he bn"), "%s", buf);
+    c.conv = 5000;
+    CHECK(nb_vanish_validate(&c) == -1 && strstr(nb_errmsg(), "conv"));
+    c.conv = 4; /* not images: refused */
+    nb_vanish_result r;
+    CHECK(flat[0] && nb_vanish_run(&c, flat[0], NULL, &r) == -1 && strstr(nb_errmsg(), "images"));
+    for (int i = 0; i < 2; i++) {
+        nb_dataset_free(flat[i]);
+        nb_dataset_free(img[i]);
+    }
+}
+
+TEST(vanish, cli_conv_presets)
+{
+    if (!t_have_data()) return;
+    char dir[64], args[512], *out;
+    CHECK(tmpdir(dir, sizeof dir));
+    snprintf(args, sizeof args, "vanish --conv 2 --depth 4 --steps 2 --eval 100 --probe-batches 1 --out %s", dir);
+    CHECK(t_cli_run(args, &out) == 0);
+    CHECK_MSG(out && strstr(out, "|dW4|") && strstr(out, "cnn2 sigmoid normal(0.01) bn") &&
+                  strstr(out, "cnn2 sigmoid normal(0.01) res") && strstr(out, "cnn2 relu torch") &&
+                  strstr(out, "cnn2 relu he") && strstr(out, "wrote"),
+              "%s", out ? out : "");
+    free(out);
+    char path[128], line[8192];
+    snprintf(path, sizeof path, "%s/results.jsonl", dir);
+    FILE *f = fopen(path, "r");
+    int n = 0;
+    while (f && fgets(line, sizeof line, f)) n += strstr(line, "\"conv\":2") != NULL;
+    if (f) fclose(f);
+    CHECK_MSG(n == 7, "%d lines with conv 2", n);
+    t_rmrf(dir);
+}
+
 TEST(vanish, cli_json_one_configuration)
 {
     if (!t_have_data()) return;

@@ -52,6 +52,18 @@ static const nb__preset nb__presets[] = {
 };
 #define NB__NPRESETS (int)(sizeof nb__presets / sizeof nb__presets[0])
 
+/* With --conv: a plain CNN, with batchnorm2d, residual; sigmoid and relu. */
+static const nb__preset nb__cnn_presets[] = {
+    {NB_ACT_SIGMOID, NB_INIT_NORMAL, NB__PLAIN_STD, 0, 0, 0}, /* vanishes */
+    {NB_ACT_SIGMOID, NB_INIT_NORMAL, NB__PLAIN_STD, 1, 0, 0}, /* cure: batchnorm2d */
+    {NB_ACT_SIGMOID, NB_INIT_NORMAL, NB__PLAIN_STD, 0, 1, 0}, /* cure: residual */
+    {NB_ACT_RELU, NB_INIT_TORCH, 0, 0, 0, 0},                 /* PyTorch's default init shrinks it */
+    {NB_ACT_RELU, NB_INIT_HE_NORMAL, 0, 0, 0, 0},             /* He init keeps it */
+    {NB_ACT_RELU, NB_INIT_TORCH, 0, 1, 0, 0},                 /* so does batchnorm2d */
+    {NB_ACT_RELU, NB_INIT_TORCH, 0, 0, 1, 0},                 /* and residual blocks */
+};
+#define NB__NCNN_PRESETS (int)(sizeof nb__cnn_presets / sizeof nb__cnn_presets[0])
+
 static const char nb__vanish_usage[] =
     "usage: nabla vanish [OPTIONS]\n"
     "\n"
@@ -84,6 +96,12 @@ static const char nb__vanish_usage[] =
     "OUT gets grad_norms.svg (layer on x, log gradient norm at init on y, one\n"
     "line per configuration), grad_norms_trained.svg (after training) and\n"
     "results.jsonl (what --json prints: one object per configuration).\n"
+    "With --conv C the models are CNNs of the same depth: avgpool2d(4) (28x28\n"
+    "becomes 7x7), depth-1 conv2d(C,k=3,p=1) layers with the activation after\n"
+    "each (batchnorm2d before it, residual blocks around each C-to-C conv),\n"
+    "gap, linear(10); the norms are the conv kernels' and the last Linear's.\n"
+    "Its presets: sigmoid normal(0.01) plain, bn and res; relu with PyTorch's\n"
+    "default init (torch) plain, bn and res; relu he.\n"
     "With --time it asks the same question through time, of an RNN, an LSTM\n"
     "and a GRU (below).\n"
     "\n";
@@ -164,6 +182,7 @@ static const nb_flag nb__vanish_flags[] = {
     NB_FLAG_TEXT("every run:\n"),
     NB_FLAG_INT("--depth", NB__A, base.depth, 2, NB_VANISH_MAX_DEPTH, "N", "Linear layers (20; 2..63)"),
     NB_FLAG_INT("--width", NB__A, base.width, 1, 100000, "N", "hidden width (64)"),
+    NB_FLAG_INT("--conv", NB__A, base.conv, 1, 4096, "C", "CNNs of C channels instead of MLPs (see above)"),
     NB_FLAG_INT("--steps", NB__A, base.steps, 0, 100000000, "N", "training steps (300; 0 = measure at init only)"),
     NB_FLAG_INT("--batch", NB__A, base.batch, 2, 100000, "N", "batch size (64)"),
     NB_FLAG_INT("--probe-batches", NB__A, base.probe_batches, 1, 10000, "N",
@@ -233,6 +252,7 @@ static void nb__json_row(FILE *f, const nb__row *r)
     else fputs("null", f);
     fprintf(f, ",\"batchnorm\":%s,\"residual\":%s,\"depth\":%d,\"width\":%zu,\"steps\":%ld,\"batch\":%zu",
             c->batchnorm ? "true" : "false", c->residual ? "true" : "false", c->depth, c->width, c->steps, c->batch);
+    if (c->conv) fprintf(f, ",\"conv\":%zu", c->conv);
     nb__json_key_num(f, "lr", c->opt.lr);
     nb__json_key_num(f, "momentum", c->opt.momentum);
     nb__json_key_num(f, "clip_norm", c->clip_norm);
@@ -267,7 +287,7 @@ static void nb__json_row(FILE *f, const nb__row *r)
     fflush(f);
 }
 
-#define NB__ROWFMT "%-25s %9s %9s %9s %9s %9s %19s %8s  %s\n"
+#define NB__ROWFMT "%-30s %9s %9s %9s %9s %9s %19s %8s  %s\n"
 
 static void nb__table_header(FILE *f, int depth, long steps)
 {
@@ -311,14 +331,18 @@ static int nb__svg(const char *path, const nb__row *rows, int n, int trained)
     for (int k = 0; k < NB_VANISH_MAX_DEPTH; k++) xs[k] = k + 1;
     char title[200];
     const nb_vanish_config *c = &rows[0].cfg;
-    if (trained)
+    if (c->conv)
+        snprintf(title, sizeof title, "Gradient norm of each weight layer %s (CNN: %d layers, %zu channels)",
+                 trained ? "after training" : "at initialisation", c->depth, c->conv);
+    else if (trained)
         snprintf(title, sizeof title, "Gradient norm of each Linear weight after %ld SGD steps (%d layers, width %zu)",
                  c->steps, c->depth, c->width);
     else
         snprintf(title, sizeof title, "Gradient norm of each Linear weight at initialisation (%d layers, width %zu)",
                  c->depth, c->width);
     nb_plot p;
-    nb_plot_init(&p, title, "Linear layer (1 = next to the input)", "||dL/dW|| (log scale)");
+    nb_plot_init(&p, title, c->conv ? "weight layer (1 = next to the input)" : "Linear layer (1 = next to the input)",
+                 "||dL/dW|| (log scale)");
     p.log_y = 1;
     static char labels[NB_PLOT_MAX_SERIES][96];
     int series_of[NB_PLOT_MAX_SERIES];
@@ -398,7 +422,7 @@ static int nb__finish(nb__job *j)
 static int nb__make_rows(const char *cmd, const nb__vanish_args *va, nb__row *rows, int n_rows)
 {
     for (int i = 0; i < n_rows; i++) {
-        const nb__preset *p = va->single ? &va->one : &nb__presets[i];
+        const nb__preset *p = va->single ? &va->one : va->base.conv ? &nb__cnn_presets[i] : &nb__presets[i];
         nb__row *r = &rows[i];
         r->cfg = va->base;
         r->cfg.act = p->act;
@@ -462,11 +486,14 @@ static void nb__vanish_close(nb__vanish_io *io)
 static int nb__vanish_rows(const nb__vanish_args *va, nb__vanish_io *io, nb__row *rows, nb__job *js, int n_rows)
 {
     const nb_vanish_config *base = &va->base;
+    char shape[64];
+    if (base->conv) snprintf(shape, sizeof shape, "CNN layers, %zu channels", base->conv);
+    else snprintf(shape, sizeof shape, "Linear layers, width %zu", base->width);
     if (!va->quiet)
         fprintf(stderr,
-                "nabla vanish: %d configuration%s of %d Linear layers, width %zu; gradient norms: mean over %d batches "
+                "nabla vanish: %d configuration%s of %d %s; gradient norms: mean over %d batches "
                 "of %zu; %ld SGD steps (lr %g, momentum %g); test accuracy on %zu images\n",
-                n_rows, n_rows > 1 ? "s" : "", base->depth, base->width, base->probe_batches, base->batch, base->steps,
+                n_rows, n_rows > 1 ? "s" : "", base->depth, shape, base->probe_batches, base->batch, base->steps,
                 base->opt.lr, base->opt.momentum, io->evalset->n);
     if (!va->json) nb__table_header(stdout, base->depth, base->steps);
     double t0 = nb_now();
@@ -516,7 +543,7 @@ static int nb__run_vanish(int argc, char **argv)
     if (k != NB_FLAGS_OK) return k == NB_FLAGS_HELP ? 0 : 2;
     if (n_pos) return nb_flags_unexpected(cmd, argv[1]);
     if (va.std_given && !va.init_given) va.one.init = NB_INIT_NORMAL; /* --init-std S alone means N(0, S^2) */
-    int n_rows = va.single ? 1 : NB__NPRESETS;
+    int n_rows = va.single ? 1 : va.base.conv ? NB__NCNN_PRESETS : NB__NPRESETS;
     nb__row *rows = calloc((size_t)n_rows, sizeof *rows);
     nb__job *js = calloc((size_t)n_rows, sizeof *js);
     nb__vanish_io io = {0};

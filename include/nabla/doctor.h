@@ -108,6 +108,8 @@ typedef struct nb_doctor_param {
     const char *name; /* the model entry's name (owned by the model) */
     double grad_norm; /* L2 norm of its gradient on one batch at init */
     double norm;      /* L2 norm of the parameter itself */
+    int redundant;    /* a bias that batch normalisation follows directly: its gradient is zero by
+                         construction, so grad_vanishing leaves it out (and names it) */
 } nb_doctor_param;
 
 typedef struct nb_doctor_opts {

@@ -92,11 +92,14 @@ typedef struct nb_monitor_record {
 } nb_monitor_record;
 
 typedef enum {
-    NB_MON_VANISHING = 0, /* a gradient norm (a parameter's or the global one) below opts.vanishing */
-    NB_MON_EXPLODING,     /* ... above opts.exploding */
-    NB_MON_DEAD_RELU,     /* a ReLU layer with more than opts.dead_frac dead units */
-    NB_MON_SATURATED,     /* a sigmoid/tanh layer with more than opts.saturated_frac saturated outputs */
-    NB_MON_NONFINITE,     /* the loss or a gradient norm is NaN/Inf */
+    NB_MON_VANISHING = 0,  /* a gradient norm (a parameter's or the global one) below opts.vanishing */
+    NB_MON_EXPLODING,      /* ... above opts.exploding */
+    NB_MON_DEAD_RELU,      /* a ReLU layer with more than opts.dead_frac dead units */
+    NB_MON_SATURATED,      /* a sigmoid/tanh layer with more than opts.saturated_frac saturated outputs */
+    NB_MON_NONFINITE,      /* the loss or a gradient norm is NaN/Inf */
+    NB_MON_REDUNDANT_BIAS, /* a bias that batch normalisation follows directly: its gradient is zero by
+                              construction (the normalisation removes the per-channel mean); raised once,
+                              at the first record, instead of NB_MON_VANISHING */
     NB_MON__COUNT
 } nb_monitor_warn;
 

@@ -28,7 +28,15 @@
  * of those layers' input sizes (784 normalised pixels for the first).  With
  * sigmoid residual blocks the stream grows by sigmoid's mean (~0.5 a unit)
  * per block, so the last Linear sees a large input and first/last is ~1e-2
- * although no layer's gradient decays: the whole profile (grad_init) tells. */
+ * although no layer's gradient decays: the whole profile (grad_init) tells.
+ *
+ * With cfg.conv = C > 0 the model is a plain CNN of the same depth instead:
+ * avgpool2d(4) (Fashion-MNIST's 28x28 becomes 7x7, to keep 20 layers cheap),
+ * then depth - 1 conv2d(C, k=3, p=1) layers, each followed by the
+ * activation (with batchnorm2d before it, and residual blocks around every
+ * C-to-C conv, as for the MLP), then gap and linear(classes): `depth` weight
+ * layers, the first conv next to the input.  The gradient norms are then
+ * those of the conv kernels and the last Linear's weight. */
 #ifndef NABLA_VANISH_H
 #define NABLA_VANISH_H
 
@@ -47,10 +55,11 @@ typedef struct nb_vanish_config {
     double act_param;    /* leaky_relu slope / elu alpha */
     nb_init init;        /* weight initialisation (biases 0, torch: U(±1/sqrt(fan_in))) */
     double init_std;     /* std for NB_INIT_NORMAL */
-    int batchnorm;       /* BatchNorm1d before every hidden activation */
-    int residual;        /* x + act(Linear(x)) around every width-to-width hidden Linear */
-    int depth;           /* Linear layers, 2..NB_VANISH_MAX_DEPTH */
-    size_t width;        /* hidden width, >= 1 */
+    int batchnorm;       /* BatchNorm1d (batchnorm2d) before every hidden activation */
+    int residual;        /* x + act(Linear(x)) (or conv) around every width-to-width hidden layer */
+    int depth;           /* weight layers (Linear, or conv and the last Linear), 2..NB_VANISH_MAX_DEPTH */
+    size_t width;        /* hidden width of the MLP, >= 1 */
+    size_t conv;         /* 0: the MLP; > 0: the CNN above, with this many channels (<= 4096) */
     long steps;          /* training steps, >= 0 (0: measure at init only) */
     size_t batch;        /* training and probe batch size, >= 2 */
     int probe_batches;   /* batches each gradient-norm profile is averaged over, >= 1 */
@@ -67,7 +76,8 @@ typedef struct nb_vanish_config {
 NB_API nb_vanish_config nb_vanish_defaults(void);
 /* Check a configuration: 0, or -1 with an error naming the field. */
 NB_API int nb_vanish_validate(const nb_vanish_config *cfg);
-/* "sigmoid normal(0.01) bn res clip 1": a short label for tables and legends. */
+/* "sigmoid normal(0.01) bn res clip 1" ("cnn8 relu he bn" with conv = 8):
+ * a short label for tables and legends. */
 NB_API const char *nb_vanish_label(const nb_vanish_config *cfg, char *buf, size_t size);
 
 typedef struct nb_vanish_result {
@@ -102,8 +112,9 @@ typedef struct nb_vanish_result {
 NB_API int nb_vanish_run(const nb_vanish_config *cfg, const nb_dataset *train, const nb_dataset *test,
                          nb_vanish_result *out);
 
-/* The 2-norm of the current gradient of every Linear weight of m (every
- * trainable 2-D entry, in creation order: first layer first) into norms[max].
+/* The 2-norm of the current gradient of every Linear or conv weight of m
+ * (every trainable entry of 2 or more dimensions, in creation order: first
+ * layer first) into norms[max].
  * Returns how many there are (may exceed max: only max are written), or -1. */
 NB_API int nb_vanish_weight_grad_norms(nb_model *m, double *norms, int max);
 

@@ -6,6 +6,8 @@
 #include "nabla/doctor.h"
 #include "state.h"
 
+#include <string.h>
+
 #include <math.h>
 #include <stdlib.h>
 
@@ -320,8 +322,9 @@ static int nb__check_init(nb__doc *D, nb_doctor_report *r)
         q->name = e->name;
         q->grad_norm = nb__norm(g, D->dt, e->offset, e->t->numel);
         q->norm = nb__norm(p, D->dt, e->offset, e->t->numel);
+        q->redundant = nb__bias_before_batchnorm(D->m, e->name);
         if (!isfinite(q->grad_norm)) nonfinite_grad = 1;
-        else {
+        else if (!q->redundant) {
             if (r->i_min_grad < 0 || q->grad_norm < r->params[r->i_min_grad].grad_norm) r->i_min_grad = (int)np;
             if (r->i_max_grad < 0 || q->grad_norm > r->params[r->i_max_grad].grad_norm) r->i_max_grad = (int)np;
         }
@@ -388,8 +391,19 @@ static int nb__check_init(nb__doc *D, nb_doctor_report *r)
     st = lo && lo->grad_norm < D->o->vanish                      ? NB_CHECK_FAIL
          : r->first_last_ratio < 1e-2 || (!lo && nonfinite_grad) ? NB_CHECK_WARN
                                                                  : NB_CHECK_PASS;
-    nb__judge(r, id, st, "smallest gradient norm %s %.3g (limit %g)%s", lo ? lo->name : "-", lo ? lo->grad_norm : NAN,
-              D->o->vanish, first_last);
+    char redundant[160] = "";
+    size_t n_red = 0;
+    for (size_t i = 0; i < r->n_params; i++) {
+        if (!r->params[i].redundant) continue;
+        if (!n_red++) snprintf(redundant, sizeof redundant, "%s", r->params[i].name);
+    }
+    if (n_red > 1)
+        snprintf(redundant + strlen(redundant), sizeof redundant - strlen(redundant), " and %zu more", n_red - 1);
+    if (n_red)
+        snprintf(redundant + strlen(redundant), sizeof redundant - strlen(redundant),
+                 " left out (batchnorm follows: zero gradient by construction; a redundant bias, use bias=0)");
+    nb__judge(r, id, st, "smallest gradient norm %s %.3g (limit %g)%s%s%s", lo ? lo->name : "-",
+              lo ? lo->grad_norm : NAN, D->o->vanish, first_last, n_red ? "; " : "", redundant);
     nb__setup u = nb__setup_of(D->m, D->o);
     char fix[400] = "";
     if (st != NB_CHECK_PASS && lo && lo->grad_norm == 0)

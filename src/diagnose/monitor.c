@@ -4,6 +4,7 @@
 #include "../nn/nn_internal.h"
 #include "nabla/json.h"
 #include "nabla/monitor.h"
+#include "state.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 typedef struct {
     const char *name; /* the entry's (owned by the model), or gname */
     size_t offset, numel;
+    bool redundant; /* a bias that batch normalisation follows (nb__bias_before_batchnorm) */
     char gname[96];
 } nb__mon_row;
 
@@ -24,6 +26,7 @@ struct nb_monitor {
     size_t np;              /* rows: the trainable entries, then their gates' parts */
     size_t np_ent;          /* of which trainable entries */
     nb__mon_row *row;       /* [np] */
+    bool told_redundant;    /* NB_MON_REDUNDANT_BIAS raised (once per monitor) */
     size_t nl;              /* monitored activation layers */
     nb_monitor_layer *lay0; /* [nl] layer, kind filled once */
     void *snap;             /* [n_params] parameters before the update */
@@ -49,8 +52,8 @@ struct nb_monitor {
     size_t n_warn, cap_warn, n_warn_total;
 };
 
-static const char *const nb__warn_names[NB_MON__COUNT] = {"vanishing", "exploding", "dead_relu", "saturated",
-                                                          "nonfinite"};
+static const char *const nb__warn_names[NB_MON__COUNT] = {"vanishing", "exploding", "dead_relu",
+                                                          "saturated", "nonfinite", "redundant_bias"};
 
 const char *nb_monitor_warn_name(nb_monitor_warn k) { return (unsigned)k < NB_MON__COUNT ? nb__warn_names[k] : "?"; }
 
@@ -111,7 +114,10 @@ nb_monitor *nb_monitor_new(nb_model *m, const nb_monitor_opts *opts)
     for (size_t i = 0; i < ne; i++) {
         const nb_model_entry *e = nb_model_entry_at(m, i);
         if (!e->trainable) continue;
-        mon->row[k++] = (nb__mon_row){.name = e->name, .offset = e->offset, .numel = e->t->numel};
+        mon->row[k++] = (nb__mon_row){.name = e->name,
+                                      .offset = e->offset,
+                                      .numel = e->t->numel,
+                                      .redundant = nb__bias_before_batchnorm(m, e->name)};
         const char *g = nb__rec_gates(m, e->t);
         const size_t G = g ? strlen(g) : 0;
         for (size_t j = 0; j < G; j++) { /* [G*H, F]: gate j holds rows j*H .. (j+1)*H */
@@ -315,8 +321,12 @@ static void nb__finish(nb_monitor *mon)
     mon->n_step_w = 0;
     if (!isfinite(r->loss)) nb__warn(mon, NB_MON_NONFINITE, "loss", r->loss, NAN);
     nb__norm_warnings(mon, "global", r->grad_norm);
-    for (size_t i = 0; i < mon->np_ent; i++) /* the gates' parts: in their entry's */
-        nb__norm_warnings(mon, mon->cur_p[i].name, mon->cur_p[i].grad_norm);
+    for (size_t i = 0; i < mon->np_ent; i++) { /* the gates' parts: in their entry's */
+        const nb_monitor_param *p = &mon->cur_p[i];
+        if (!mon->row[i].redundant || !isfinite(p->grad_norm)) nb__norm_warnings(mon, p->name, p->grad_norm);
+        else if (!mon->told_redundant) nb__warn(mon, NB_MON_REDUNDANT_BIAS, p->name, p->grad_norm, NAN);
+    }
+    mon->told_redundant = true;
     for (size_t i = 0; i < mon->nl; i++) {
         const nb_monitor_layer *l = &mon->cur_l[i];
         char where[96];
@@ -483,6 +493,13 @@ char *nb_monitor_warning_str(const nb_monitor_warning *w, char *buf, size_t size
     case NB_MON_SATURATED:
         snprintf(buf, size, "step %lld: saturated units: %s: %.0f%% of its outputs are saturated (> %.0f%%)",
                  (long long)w->step, w->where, 100 * w->value, 100 * w->threshold);
+        break;
+    case NB_MON_REDUNDANT_BIAS:
+        snprintf(buf, size,
+                 "step %lld: redundant bias: %s gradient norm %.3g: batch normalisation follows its layer and "
+                 "subtracts the per-channel mean, so this bias cancels out and its gradient is zero by "
+                 "construction (not vanishing); drop it (bias=0)",
+                 (long long)w->step, w->where, w->value);
         break;
     case NB_MON_NONFINITE:
         if (!strcmp(w->where, "loss"))

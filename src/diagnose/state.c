@@ -63,3 +63,17 @@ nb_optim *nb__optim_clone(const nb_optim *o)
     }
     return c;
 }
+
+int nb__bias_before_batchnorm(const nb_model *m, const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (n < 6 || strcmp(name + n - 5, ".bias")) return 0;
+    size_t end = n - 5, start = end; /* name[start..end) is the layer's index */
+    while (start > 0 && name[start - 1] >= '0' && name[start - 1] <= '9') start--;
+    if (start == end || end - start > 9) return 0;
+    long idx = strtol(name + start, NULL, 10);
+    char next[160];
+    if (snprintf(next, sizeof next, "%.*s%ld.running_mean", (int)start, name, idx + 1) >= (int)sizeof next) return 0;
+    const nb_model_entry *e = nb_model_find(m, next);
+    return e && !e->trainable;
+}

@@ -24,4 +24,11 @@ void nb__model_state_free(nb__model_state *s); /* zeroes s; a zeroed s is fine *
  * stepping the clone leaves o untouched.  NULL (error set) on failure. */
 nb_optim *nb__optim_clone(const nb_optim *o);
 
+/* 1 when the parameter `name` is the bias of a layer that batch
+ * normalisation follows directly ("layers.0.bias" and a batchnorm1d/2d at
+ * layers.1, inside the same block): in training the normalisation subtracts
+ * the per-channel batch mean, so this bias cancels out and its gradient is
+ * zero up to rounding.  It is redundant (bias=0), not a vanishing gradient. */
+int nb__bias_before_batchnorm(const nb_model *m, const char *name);
+
 #endif

@@ -1,5 +1,5 @@
 /* The vanishing/exploding-gradient lab: per-layer gradient norms of a deep
- * MLP at initialisation and after a short training, plus its accuracy. */
+ * MLP (or CNN) at initialisation and after a short training, plus its accuracy. */
 #include "../internal.h"
 #include "nabla/train.h"
 #include "nabla/vanish.h"
@@ -46,6 +46,7 @@ int nb_vanish_validate(const nb_vanish_config *c)
     if (c->depth < 2 || c->depth > NB_VANISH_MAX_DEPTH)
         return nb__erri("vanish: depth %d is out of range [2, %d] (Linear layers)", c->depth, NB_VANISH_MAX_DEPTH);
     if (c->width < 1 || c->width > 1000000) return nb__erri("vanish: width %zu is out of range [1, 1000000]", c->width);
+    if (c->conv > 4096) return nb__erri("vanish: conv %zu is out of range [0, 4096] (channels)", c->conv);
     if (c->steps < 0) return nb__erri("vanish: steps must be >= 0 (got %ld)", c->steps);
     if (c->batch < 2) return nb__erri("vanish: batch must be >= 2 (got %zu)", c->batch);
     if (c->probe_batches < 1) return nb__erri("vanish: probe_batches must be >= 1 (got %d)", c->probe_batches);
@@ -66,8 +67,10 @@ const char *nb_vanish_label(const nb_vanish_config *c, char *buf, size_t size)
     else snprintf(init, sizeof init, "%s", nb_init_name(c->init));
     char clip[32] = "";
     if (c->clip_norm > 0) snprintf(clip, sizeof clip, " clip %g", c->clip_norm);
-    snprintf(buf, size, "%s %s%s%s%s", nb_act_name(c->act), init, c->batchnorm ? " bn" : "", c->residual ? " res" : "",
-             clip);
+    char cnn[32] = "";
+    if (c->conv) snprintf(cnn, sizeof cnn, "cnn%zu ", c->conv);
+    snprintf(buf, size, "%s%s %s%s%s%s", cnn, nb_act_name(c->act), init, c->batchnorm ? " bn" : "",
+             c->residual ? " res" : "", clip);
     return buf;
 }
 
@@ -78,7 +81,7 @@ int nb_vanish_weight_grad_norms(nb_model *m, double *norms, int max)
     int k = 0;
     for (size_t i = 0; i < nb_model_n_entries(m); i++) {
         const nb_model_entry *e = nb_model_entry_at(m, i);
-        if (!e->trainable || e->t->ndim != 2) continue;
+        if (!e->trainable || e->t->ndim < 2) continue;
         if (k < max) {
             const nb_tensor *g = e->t->grad;
             double s = 0;
@@ -139,6 +142,32 @@ int nb_vanish_probe(nb_model *m, nb_ctx *c, const void *x, const int32_t *y, siz
     return count;
 }
 
+/* The CNN of nabla/vanish.h for images of train's shape ([H, W] or
+ * [C, H, W]), built from a layer description. */
+static nb_model *nb__vanish_cnn(const nb_vanish_config *cfg, const nb_dataset *train)
+{
+    size_t in[3] = {1, 0, 0};
+    if (train->ndim == 2) in[1] = train->shape[0], in[2] = train->shape[1];
+    else if (train->ndim == 3) memcpy(in, train->shape, sizeof in);
+    if (!in[1] || in[1] < 4 || in[2] < 4)
+        return nb__err("vanish: conv needs images of at least 4x4 ([H, W] or [C, H, W]); %s is not", train->name);
+    char act[48];
+    if (cfg->act == NB_ACT_LEAKY_RELU || cfg->act == NB_ACT_ELU)
+        snprintf(act, sizeof act, "%s(%g)", nb_act_name(cfg->act), cfg->act_param);
+    else snprintf(act, sizeof act, "%s", nb_act_name(cfg->act));
+    char spec[8192];
+    int at = snprintf(spec, sizeof spec, "avgpool2d(4)");
+    for (int l = 0; l + 1 < cfg->depth && at > 0 && (size_t)at < sizeof spec; l++) {
+        const int res = cfg->residual && l > 0;
+        at += snprintf(spec + at, sizeof spec - (size_t)at, " %sconv2d(%zu,k=3,p=1)%s %s%s", res ? "residual(" : "",
+                       cfg->conv, cfg->batchnorm ? " batchnorm2d" : "", act, res ? ")" : "");
+    }
+    if (at > 0 && (size_t)at < sizeof spec)
+        at += snprintf(spec + at, sizeof spec - (size_t)at, " gap linear(%d)", train->n_classes);
+    if (at < 0 || (size_t)at >= sizeof spec) return nb__err("vanish: the CNN's description is too long");
+    return nb_model_from_spec(spec, cfg->dtype, 3, in);
+}
+
 /* ||a - b||_2 over n values of dtype dt. */
 static double nb__diff_norm(const void *a, const void *b, size_t n, nb_dtype dt)
 {
@@ -183,7 +212,7 @@ int nb_vanish_run(const nb_vanish_config *cfg, const nb_dataset *train, const nb
     nb_rng init_rng, probe_rng;
     nb_rng_seed(&init_rng, cfg->seed);
     nb_rng_seed(&probe_rng, cfg->seed ^ 0x9b0be5ULL);
-    nb_model *m = nb_mlp_new(dt, &mc);
+    nb_model *m = cfg->conv ? nb__vanish_cnn(cfg, train) : nb_mlp_new(dt, &mc);
     nb_optim *o = NULL;
     nb_loader *L = NULL;
     nb_ctx *c = nb_ctx_new(NULL);
@@ -227,7 +256,7 @@ int nb_vanish_run(const nb_vanish_config *cfg, const nb_dataset *train, const nb
                              &out->loss_init);
     if (nl < 0) goto done;
     if (nl != cfg->depth) {
-        nb__erri("vanish: measured %d Linear weights, expected %d", nl, cfg->depth);
+        nb__erri("vanish: measured %d weight layers, expected %d", nl, cfg->depth);
         goto done;
     }
     out->ratio_init = out->grad_init[0] / out->grad_init[nl - 1];
