@@ -1,7 +1,7 @@
 /* Kernels of the convolution family (private; the ops are src/ops/conv.c):
  * im2col / col2im for nb_conv2d (whose products are the gemm kernel's), the
- * layout passes around those products, max / average / global average
- * pooling and 2-D batch normalisation.  Letters in shape comments:
+ * bias fill and bias gradient around those products, max / average / global
+ * average pooling and 2-D batch normalisation.  Letters in shape comments:
  *   N batch, C input channels, H W input height and width, O output
  *   channels, OH OW output height and width, P = OH * OW, K = C * KH * KW.
  * Every tensor is NCHW, contiguous.  A window (nb_k_win2d) has one stride,
