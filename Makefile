@@ -68,7 +68,7 @@ $(CLI_OBJ) $(TEST_OBJ): CFLAGS += -Icatalogue
 EX_SRC   := $(wildcard examples/*.c)
 EX_BIN   := $(EX_SRC:examples/%.c=$(B)/examples/%)
 
-.PHONY: all test check examples install clean fixtures run run-text bench print-ldlibs guide
+.PHONY: all test check examples install clean fixtures run run-text bench conv-bench print-ldlibs guide
 all: $(B)/libnabla.a $(B)/libnabla.so $(B)/nabla
 
 # An object whose .d is missing (built before .d files existed) is rebuilt:
@@ -146,6 +146,14 @@ bench:
 	@PYTHON_TORCH=$(PYTHON_TORCH) sh bench/ensure-deps.sh
 	$(MAKE) all
 	CC="$(CC)" PYTHON_TORCH=$(PYTHON_TORCH) sh bench/bench.sh $(B)
+
+# Convolution GFLOP/s on the CNN's layers (tests/bench/conv_bench.c, white-box
+# like gemm_bench, which bench/bench.sh builds): `make conv-bench` runs it.
+$(B)/conv_bench: tests/bench/conv_bench.c $(B)/libnabla.a
+	$(CC) $(CFLAGS) -Iinclude -Isrc $< $(B)/libnabla.a $(LDLIBS) -o $@
+
+conv-bench: $(B)/conv_bench
+	./$(B)/conv_bench
 
 # Regenerate the PyTorch reference fixtures (needs Debian's python3-torch).
 fixtures: $(B)/nabla

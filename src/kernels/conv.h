@@ -1,7 +1,7 @@
 /* Kernels of the convolution family (private; the ops are src/ops/conv.c):
  * im2col / col2im for nb_conv2d (whose products are the gemm kernel's), the
- * layout passes around those products, max / average / global average
- * pooling and 2-D batch normalisation.  Letters in shape comments:
+ * bias fill and bias gradient around those products, max / average / global
+ * average pooling and 2-D batch normalisation.  Letters in shape comments:
  *   N batch, C input channels, H W input height and width, O output
  *   channels, OH OW output height and width, P = OH * OW, K = C * KH * KW.
  * Every tensor is NCHW, contiguous.  A window (nb_k_win2d) has one stride,
@@ -35,12 +35,13 @@ void nb_k_im2col_f64(double *col, const double *x, const nb_k_win2d *g);
 /* dx [N, C, H, W] += the transpose of im2col applied to dcol [K, N * P]. */
 void nb_k_col2im_f32(float *dx, const float *dcol, const nb_k_win2d *g);
 void nb_k_col2im_f64(double *dx, const double *dcol, const nb_k_win2d *g);
-/* y [N, O, P] = yt [O, N * P] moved, plus b [O] (NULL: none). */
-void nb_k_conv_out_f32(float *y, const float *yt, const float *b, size_t n, size_t o, size_t p);
-void nb_k_conv_out_f64(double *y, const double *yt, const double *b, size_t n, size_t o, size_t p);
-/* dyt [O, N * P] = dy [N, O, P] moved; db [O] += its row sums (db NULL: none). */
-void nb_k_conv_dy_f32(float *dyt, float *db, const float *dy, size_t n, size_t o, size_t p);
-void nb_k_conv_dy_f64(double *dyt, double *db, const double *dy, size_t n, size_t o, size_t p);
+/* y [O, P] = b [O] along each plane (one image's output, before the product
+ * adds to it; in the caller: one image is small). */
+void nb_k_conv_bias_f32(float *y, const float *b, size_t o, size_t p);
+void nb_k_conv_bias_f64(double *y, const double *b, size_t o, size_t p);
+/* db [O] += the sums of dy [N, O, P] over N and P (in double). */
+void nb_k_conv_db_f32(float *db, const float *dy, size_t n, size_t o, size_t p);
+void nb_k_conv_db_f64(double *db, const double *dy, size_t n, size_t o, size_t p);
 
 /* Max pooling: y [N, C, OH, OW] and idx [N, C, OH, OW], the flat position in
  * the H W plane of the FIRST maximum of each window (row-major window order;

@@ -6,12 +6,14 @@
  *   nb_batch_norm2d      batch or running statistics by the ctx's mode
  * Shapes (letters as in kernels/conv.h): x [N, C, H, W], w [O, C/G, KH, KW],
  * b [O], y [N, O, OH, OW]; K = C KH KW, P = OH OW, G groups, Og = O/G,
- * Kg = K/G.  conv2d forward: col [K, N P] = im2col(x); per group
- * yt[Og rows] [Og, N P] = w_g [Og, Kg] col_g [Kg, N P] (one product over the
- * whole batch, which the gemm cuts over the pool); y = yt moved to NCHW + b.
- * Backward: dyt [O, N P] = dy moved (db += its row sums); dw_g += dyt_g
- * col_g^T; dcol_g = w_g^T dyt_g; dx += col2im(dcol).  col is kept from the
- * forward (node->saved); every buffer is in the ctx arena, so a training
+ * Kg = K/G.  conv2d forward: col [K, N P] = im2col(x); then image by image
+ * and group by group, y_n,g [Og, P] = b + w_g [Og, Kg] col_g,n [Kg, P] (the
+ * products read col where it lies and write y's NCHW planes, the bias stored
+ * first and added to by the product while the image is in cache).
+ * Backward, image by image: db += the sums of dy; dw_g += dy_n,g col_g,n^T;
+ * dcol_g [Kg, P] = w_g^T dy_n,g; dx_n += col2im(dcol) (one image's dcol,
+ * still in cache).  dy is read in place (no moved copy).  col is kept from
+ * the forward (node->saved); every buffer is in the ctx arena, so a training
  * step allocates nothing once the arena has grown. */
 #include <math.h>
 
@@ -79,22 +81,27 @@ static int nb__conv2d_backward(nb_ctx *c, nb__node *nd)
     const size_t O = w->shape[0], P = g.oh * g.ow, NP = g.n * P, K = g.c * g.kh * g.kw;
     const size_t og = O / groups, kg = K / groups;
     if (NP == 0) return 0;
-    void *dyt = nb__arena_alloc(c, O * NP * es + 1); /* [O, N P] */
-    if (!dyt) return -1;
-    if (dt == NB_F32) nb_k_conv_dy_f32(dyt, gb ? gb->data : NULL, nd->gout->data, g.n, O, P);
-    else nb_k_conv_dy_f64(dyt, gb ? gb->data : NULL, nd->gout->data, g.n, O, P);
-    const char *col = nd->saved;              /* [K, N P] */
-    for (size_t k = 0; gw && k < groups; k++) /* dw_g [Og, Kg] += dyt_g [Og, NP] col_g^T */
-        nb__cv_gemm(dt, 0, 1, og, kg, NP, (char *)dyt + k * og * NP * es, NP, col + k * kg * NP * es, NP, 1,
-                    nb__at(gw, k * og * kg), kg);
-    if (gx && K) {
-        void *dcol = nb__arena_alloc(c, K * NP * es + 1); /* [K, N P] */
-        if (!dcol) return -1;
-        for (size_t k = 0; k < groups; k++) /* dcol_g [Kg, NP] = w_g^T [Kg, Og] dyt_g */
-            nb__cv_gemm(dt, 1, 0, kg, NP, og, nb__at(w, k * og * kg), kg, (char *)dyt + k * og * NP * es, NP, 0,
-                        (char *)dcol + k * kg * NP * es, NP);
-        if (dt == NB_F32) nb_k_col2im_f32(gx->data, dcol, &g);
-        else nb_k_col2im_f64(gx->data, dcol, &g);
+    const char *dy = nd->gout->data, *col = nd->saved; /* dy [N, O, P], col [K, N P] */
+    if (gb) {
+        if (dt == NB_F32) nb_k_conv_db_f32(gb->data, nd->gout->data, g.n, O, P);
+        else nb_k_conv_db_f64(gb->data, nd->gout->data, g.n, O, P);
+    }
+    void *dcol = NULL; /* [K, P]: one image's */
+    if (gx && K && !(dcol = nb__arena_alloc(c, K * P * es + 1))) return -1;
+    nb_k_win2d g1 = g;
+    g1.n = 1;
+    /* image by image: dy_n and col_n are read where they lie, and dcol stays
+     * in cache between its product and col2im */
+    for (size_t n = 0; n < g.n; n++) {
+        for (size_t k = 0; gw && k < groups; k++) /* dw_g [Og, Kg] += dy_n,g [Og, P] col_g,n^T */
+            nb__cv_gemm(dt, 0, 1, og, kg, P, dy + (n * O + k * og) * P * es, P, col + (k * kg * NP + n * P) * es, NP, 1,
+                        nb__at(gw, k * og * kg), kg);
+        if (!dcol) continue;
+        for (size_t k = 0; k < groups; k++) /* dcol_g [Kg, P] = w_g^T [Kg, Og] dy_n,g [Og, P] */
+            nb__cv_gemm(dt, 1, 0, kg, P, og, nb__at(w, k * og * kg), kg, dy + (n * O + k * og) * P * es, P, 0,
+                        (char *)dcol + k * kg * P * es, P);
+        if (dt == NB_F32) nb_k_col2im_f32((float *)gx->data + n * g.c * g.h * g.w, dcol, &g1);
+        else nb_k_col2im_f64((double *)gx->data + n * g.c * g.h * g.w, dcol, &g1);
     }
     return 0;
 }
@@ -127,16 +134,21 @@ nb_tensor *nb_conv2d(nb_ctx *c, nb_tensor *x, nb_tensor *w, nb_tensor *b, int st
     const size_t G = (size_t)groups, og = O / G, kg = K / G;
     nb_tensor *y = nb__new(c, dt, 4, (size_t[]){g.n, O, g.oh, g.ow}); /* [N, O, OH, OW] */
     if (!y) return NULL;
-    void *col = nb__arena_alloc(c, K * NP * es + 1), *yt = nb__arena_alloc(c, O * NP * es + 1);
-    if (!col || !yt) return NULL;
+    void *col = nb__arena_alloc(c, K * NP * es + 1); /* [K, N P] */
+    if (!col) return NULL;
     if (NP) {
         if (dt == NB_F32) nb_k_im2col_f32(col, x->data, &g);
         else nb_k_im2col_f64(col, x->data, &g);
-        for (size_t k = 0; k < G; k++) /* yt_g [Og, NP] = w_g [Og, Kg] col_g [Kg, NP] */
-            nb__cv_gemm(dt, 0, 0, og, NP, kg, nb__at(w, k * og * kg), kg, (char *)col + k * kg * NP * es, NP, 0,
-                        (char *)yt + k * og * NP * es, NP);
-        if (dt == NB_F32) nb_k_conv_out_f32(y->data, yt, b ? b->data : NULL, g.n, O, P);
-        else nb_k_conv_out_f64(y->data, yt, b ? b->data : NULL, g.n, O, P);
+        /* image by image, straight into y's layout (while a plane is in
+         * cache, its bias first, which the product then adds to) */
+        for (size_t n = 0; n < g.n; n++) {
+            void *yn = nb__at(y, n * O * P); /* [O, P] */
+            if (b && dt == NB_F32) nb_k_conv_bias_f32(yn, b->data, O, P);
+            else if (b) nb_k_conv_bias_f64(yn, b->data, O, P);
+            for (size_t k = 0; k < G; k++) /* y_n,g [Og, P] (+)= w_g [Og, Kg] col_g,n [Kg, P] */
+                nb__cv_gemm(dt, 0, 0, og, P, kg, nb__at(w, k * og * kg), kg, (char *)col + (k * kg * NP + n * P) * es,
+                            NP, b ? 1 : 0, (char *)yn + k * og * P * es, P);
+        }
     }
     nb_tensor *ins[3] = {x, w, b};
     nb__node *nd;
