@@ -447,7 +447,8 @@ static int nb__setup_model(nb__train *t)
     if (!(t->m = nb_run_model_resume(t->cmd, r, t->ckpt, &init_rng))) return 2;
     if (!(t->opt = nb_optim_new(&r->opt, r->dtype, nb_model_n_params(t->m))))
         return nb_cli_usage_error(t->cmd, "%s", nb_errmsg());
-    t->loader = nb_loader_new(t->train, &(nb_loader_opts){.batch_size = r->batch, .shuffle = 1, .seed = r->seed});
+    t->loader = nb_loader_new(t->train,
+                              &(nb_loader_opts){.batch_size = r->batch, .shuffle = 1, .seed = r->seed, .prefetch = 1});
     if (!t->loader) return nb_cli_usage_error(t->cmd, "--batch %zu: %s", r->batch, nb_errmsg());
     t->bpe = nb_loader_batches_per_epoch(t->loader);
     t->per_batch = nb_run_sched_steps(r, t->bpe);
