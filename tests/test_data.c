@@ -1094,3 +1094,42 @@ TEST(data, fashion_mnist_real)
     nb_dataset_free(tr);
     nb_dataset_free(te);
 }
+
+/* A prefetching loader serves the batches of a plain one, bit for bit and in
+ * the same order: across epochs, with a partial last batch or drop_last,
+ * in both dtypes, after a change of dtype, and after set_state. */
+TEST(data, loader_prefetch_serves_the_same_batches)
+{
+    nb_dataset *ds = t_indexed(300);
+    CHECK_OK(ds);
+    for (int drop = 0; drop < 2; drop++) {
+        nb_loader_opts o = {.batch_size = 64, .shuffle = 1, .drop_last = drop, .seed = 9};
+        nb_loader *A = nb_loader_new(ds, &o);
+        o.prefetch = 1;
+        nb_loader *P = nb_loader_new(ds, &o);
+        CHECK_OK(A && P);
+        double xa[64 * 3], xp[64 * 3];
+        int32_t ya[64], yp[64];
+        size_t ia[64], ip[64];
+        nb_loader_state mid = {0};
+        for (int call = 0; call < 40; call++) {
+            const nb_dtype dt = call % 13 == 12 ? NB_F64 : NB_F32; /* now and then another dtype */
+            nb_batch a = {.x = xa, .dtype = dt, .y = ya, .index = ia}, p = {.x = xp, .dtype = dt, .y = yp, .index = ip};
+            if (call == 17) p.y = NULL, a.y = NULL; /* and a batch without labels */
+            memset(xa, 0, sizeof xa);
+            memset(xp, 0, sizeof xp);
+            const int ra = nb_loader_next(A, &a), rp = nb_loader_next(P, &p);
+            CHECK(ra == rp && a.n == p.n);
+            CHECK(!memcmp(xa, xp, sizeof xa) && !memcmp(ia, ip, a.n * sizeof ia[0]));
+            CHECK(!a.y || !memcmp(ya, yp, a.n * sizeof ya[0]));
+            if (call == 7) nb_loader_get_state(A, &mid);
+            if (call == 25) { /* both back to where A was at call 7 */
+                CHECK_OK(nb_loader_set_state(A, &mid) == 0 && nb_loader_set_state(P, &mid) == 0);
+            }
+        }
+        CHECK(nb_loader_epoch(A) == nb_loader_epoch(P));
+        nb_loader_free(A);
+        nb_loader_free(P);
+    }
+    nb_dataset_free(ds);
+}

@@ -256,3 +256,52 @@ TEST(reduce, long_sums_do_not_drift)
     }
     nb_ctx_free(c);
 }
+
+/* Sums over an outer dim (a [R, C] sum into [C]: sum over axis 0, the
+ * gradient of a row broadcast, a Linear's bias gradient) sum each column in
+ * blocks too, with the same bits for any thread count. */
+TEST(reduce, outer_dim_sums_do_not_drift)
+{
+    nb_ctx *c = nb_ctx_new(NULL);
+    const size_t r = 200000, cols = 3;
+    nb_tensor *x = nb_zeros(c, NB_F64, 2, (size_t[]){r, cols});
+    double *xd = x->data;
+    t_ksum ks[3] = {{0, 0}, {0, 0}, {0, 0}};
+    double running[3] = {0, 0, 0};
+    for (size_t i = 0; i < r * cols; i++) {
+        xd[i] = 0.1 + 1e-3 * (double)(i % 7) + 0.5 * (double)(i % cols);
+        t_kadd(&ks[i % cols], xd[i]);
+        running[i % cols] += xd[i];
+    }
+    nb_tensor *s0 = nb_sum(c, x, (int[]){0}, 1, 0);
+    CHECK_OK(s0 && s0->numel == cols);
+    CHECK(t_drift(running[0], t_kval(&ks[0])) > 1e-14); /* the running total this replaces */
+    for (size_t j = 0; j < cols; j++) CHECK(t_drift(nb_get(s0, j), t_kval(&ks[j])) < 5e-15);
+
+    /* the bias gradient of a Linear over r rows: sum over the batch of dy */
+    nb_tensor *w = nb_zeros(c, NB_F64, 2, (size_t[]){cols, 1});
+    nb_tensor *b = nb_zeros(c, NB_F64, 1, (size_t[]){cols});
+    nb_tensor *in = nb_zeros(c, NB_F64, 2, (size_t[]){r, 1});
+    nb_tensor *up = nb_zeros(c, NB_F64, 2, (size_t[]){r, cols});
+    memcpy(up->data, xd, r * cols * sizeof(double));
+    CHECK_OK(nb_tensor_set_requires_grad(b, 1) == 0);
+    nb_tensor *loss = nb_sum(c, nb_mul(c, nb_linear(c, in, w, b, NB_ACT_NONE, 0), up), NULL, 0, 0);
+    CHECK_OK(loss && nb_backward(c, loss, NULL) == 0);
+    for (size_t j = 0; j < cols; j++) CHECK(b->grad && t_drift(nb_get(b->grad, j), t_kval(&ks[j])) < 5e-15);
+
+    /* wide enough for the pool: the same bits on 1 and 2 threads, both dtypes */
+    const int threads = nb_get_threads();
+    for (int k = 0; k < 2; k++) {
+        nb_tensor *v = nb_zeros(c, DTS[k], 2, (size_t[]){1000, 256});
+        for (size_t i = 0; i < v->numel; i++) nb_set(v, i, 1.0 / (double)(1 + i % 97));
+        nb_tensor *got[2];
+        for (int t = 0; t < 2; t++) {
+            nb_set_threads(t + 1);
+            got[t] = nb_sum(c, v, (int[]){0}, 1, 0);
+        }
+        CHECK_OK(got[0] && got[1]);
+        CHECK(!memcmp(got[0]->data, got[1]->data, 256 * nb_dtype_size(DTS[k])));
+    }
+    nb_set_threads(threads);
+    nb_ctx_free(c);
+}

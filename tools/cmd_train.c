@@ -450,8 +450,8 @@ static int nb__setup_model(nb__train *t)
     if (!(t->opt = nb_optim_new(&r->opt, r->dtype, nb_model_n_params(t->m))))
         return nb_cli_usage_error(t->cmd, "%s", nb_errmsg());
     /* --tbptt: the streams in order, whole batches, the states carried from batch to batch */
-    t->loader = nb_loader_new(t->train,
-                              &(nb_loader_opts){.batch_size = r->batch, .shuffle = !r->tbptt, .seed = r->seed});
+    t->loader = nb_loader_new(
+        t->train, &(nb_loader_opts){.batch_size = r->batch, .shuffle = !r->tbptt, .seed = r->seed, .prefetch = 1});
     if (!t->loader) return nb_cli_usage_error(t->cmd, "--batch %zu: %s", r->batch, nb_errmsg());
     if (r->tbptt && nb_model_carry_states(t->m, r->batch))
         return nb_cli_usage_error(t->cmd, "--tbptt: %s", nb_errmsg());

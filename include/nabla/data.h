@@ -228,6 +228,10 @@ typedef struct nb_loader_opts {
     double scale;      /* 0 = 1/255 for uint8 data, 1 for float data */
     double mean, std;  /* x' = (x*scale - mean)/std; std 0 = the dataset's
                           own mean and std (ds->mean, ds->std) */
+    int prefetch;      /* 1: a thread of the loader's own gathers the next
+                          batch of the epoch while the caller works on this
+                          one (same batches, same order, copied in on the
+                          next nb_loader_next; buffers made on the first) */
 } nb_loader_opts;
 
 typedef struct nb_loader nb_loader;

@@ -81,6 +81,7 @@ int nb_get_threads(void)
 }
 
 size_t nb__pool_threads(void) { return nb__in_task ? 1 : (size_t)nb_get_threads(); }
+void nb__pool_stay_serial(void) { nb__in_task = 1; }
 
 static void nb__run_serial(size_t ntasks, void (*fn)(void *, size_t), void *arg)
 {

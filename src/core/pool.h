@@ -28,6 +28,11 @@
 /* Threads a region started now by this thread would use (1 inside a task). */
 size_t nb__pool_threads(void);
 
+/* From now on, regions started by the calling thread run in it alone (a
+ * helper thread of the library's own, such as the loader's prefetcher,
+ * never takes the pool from the thread that runs the step). */
+void nb__pool_stay_serial(void);
+
 /* Run fn(arg, t) for every t in [0, ntasks), spread over the pool's threads
  * (the caller runs tasks too); returns when all are done.  The order and
  * placement of tasks is unspecified. */

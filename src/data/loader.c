@@ -1,11 +1,28 @@
 /* The batch loader: a permutation per epoch drawn from its own nb_rng (from
  * the identity, so one saved generator state regenerates the epoch), batches
- * gathered into the caller's buffers.  Nothing is allocated after creation. */
+ * gathered into the caller's buffers.  With prefetch, a thread of the
+ * loader's own gathers the epoch's next batch into the loader's buffers as
+ * soon as one is served, and the next call copies it out: the same rows in
+ * the same order, computed by the same code.  Nothing is allocated after
+ * the first prefetch. */
 #include "../internal.h"
+#include "core/pool.h"
 #include "nabla/data.h"
 
 #include <math.h>
 #include <stdlib.h>
+#if !defined(__STDC_NO_THREADS__)
+#include <threads.h>
+#define NB__LOADER_THREADS 1
+#endif
+
+/* A batch the prefetcher gathers: rows perm[pos, pos + m) as dtype dt, x
+ * and/or y. */
+typedef struct {
+    size_t pos, m;
+    nb_dtype dt;
+    int want_x, want_y;
+} nb__prefetch_job;
 
 struct nb_loader {
     const nb_dataset *ds;
@@ -17,6 +34,21 @@ struct nb_loader {
     uint64_t epoch;   /* epochs completed */
     nb_rng epoch_rng; /* the generator when this epoch began */
     nb_rng rng;       /* the generator now (after this epoch's shuffle) */
+    int prefetch;     /* opts->prefetch, and the thread could start */
+#if defined(NB__LOADER_THREADS)
+    /* The prefetcher; mu guards everything below, cv signals both ways. */
+    thrd_t th;
+    mtx_t mu;
+    cnd_t cv;
+    int started; /* th, mu, cv exist */
+    int posted;  /* job is the batch gathered, or being gathered */
+    int running; /* the thread is gathering job now */
+    int quit;
+    int rc; /* nb_dataset_gather's result for job */
+    nb__prefetch_job job;
+    void *xb; /* [bs * d] of the largest dtype, [bs * labels per sample] */
+    int32_t *yb;
+#endif
 };
 
 /* Start an epoch from the generator state in l->rng. */
@@ -34,6 +66,116 @@ static void nb__loader_begin(nb_loader *l)
         }
     l->pos = 0;
 }
+
+#if defined(NB__LOADER_THREADS)
+static int nb__prefetcher(void *arg)
+{
+    nb_loader *l = arg;
+    nb__pool_stay_serial(); /* the pool belongs to the thread running the step */
+    mtx_lock(&l->mu);
+    for (;;) {
+        while (!l->running && !l->quit) cnd_wait(&l->cv, &l->mu);
+        if (l->quit) break;
+        const nb__prefetch_job j = l->job;
+        mtx_unlock(&l->mu);
+        const int rc = nb_dataset_gather(l->ds, l->perm + j.pos, j.m, l->scale, l->mean, l->std, j.dt,
+                                         j.want_x ? l->xb : NULL, j.want_y ? l->yb : NULL);
+        mtx_lock(&l->mu);
+        l->rc = rc;
+        l->running = 0;
+        cnd_broadcast(&l->cv);
+    }
+    mtx_unlock(&l->mu);
+    return 0;
+}
+
+/* Wait until the prefetcher is idle; the posted job (if any) stays. */
+static void nb__prefetch_wait(nb_loader *l)
+{
+    if (!l->started) return;
+    mtx_lock(&l->mu);
+    while (l->running) cnd_wait(&l->cv, &l->mu);
+    mtx_unlock(&l->mu);
+}
+
+/* Start gathering the batch at l->pos when the epoch has one more; the
+ * first call makes the buffers and the thread (on failure, no prefetch). */
+static void nb__prefetch_post(nb_loader *l, const nb_batch *b)
+{
+    const size_t left = l->ds->n - l->pos;
+    if (left == 0 || (l->drop_last && left < l->bs)) return;
+    if (!l->started) {
+        const size_t d = l->ds->d;
+        l->xb = malloc(l->bs * (d ? d : 1) * sizeof(double));
+        l->yb = malloc(l->bs * nb_dataset_labels_per_sample(l->ds) * sizeof *l->yb);
+        int ok = l->xb && l->yb && mtx_init(&l->mu, mtx_plain) == thrd_success;
+        if (ok && cnd_init(&l->cv) != thrd_success) {
+            mtx_destroy(&l->mu);
+            ok = 0;
+        }
+        if (ok && thrd_create(&l->th, nb__prefetcher, l) != thrd_success) {
+            cnd_destroy(&l->cv);
+            mtx_destroy(&l->mu);
+            ok = 0;
+        }
+        if (!ok) {
+            free(l->xb);
+            free(l->yb);
+            l->xb = NULL;
+            l->yb = NULL;
+            l->prefetch = 0;
+            return;
+        }
+        l->started = 1;
+    }
+    mtx_lock(&l->mu);
+    l->job = (nb__prefetch_job){.pos = l->pos,
+                                .m = left < l->bs ? left : l->bs,
+                                .dt = b->dtype,
+                                .want_x = b->x != NULL,
+                                .want_y = b->y != NULL};
+    l->posted = 1;
+    l->running = 1;
+    cnd_broadcast(&l->cv);
+    mtx_unlock(&l->mu);
+}
+
+/* The posted batch into b, when it is the one asked for (same rows, dtype
+ * and parts) and was gathered without error: 1; else 0 (the caller
+ * gathers).  Either way nothing is posted afterwards. */
+static int nb__prefetch_take(nb_loader *l, nb_batch *b, size_t m)
+{
+    if (!l->started || !l->posted) return 0;
+    nb__prefetch_wait(l);
+    l->posted = 0;
+    const nb__prefetch_job *j = &l->job;
+    if (l->rc != 0 || j->pos != l->pos || j->m != m || j->dt != b->dtype || j->want_x != (b->x != NULL) ||
+        j->want_y != (b->y != NULL))
+        return 0;
+    if (b->x) memcpy(b->x, l->xb, m * l->ds->d * nb_dtype_size(b->dtype));
+    if (b->y) memcpy(b->y, l->yb, m * nb_dataset_labels_per_sample(l->ds) * sizeof *b->y);
+    return 1;
+}
+
+static void nb__prefetch_stop(nb_loader *l)
+{
+    if (!l->started) return;
+    mtx_lock(&l->mu);
+    l->quit = 1;
+    cnd_broadcast(&l->cv);
+    mtx_unlock(&l->mu);
+    thrd_join(l->th, NULL);
+    cnd_destroy(&l->cv);
+    mtx_destroy(&l->mu);
+    free(l->xb);
+    free(l->yb);
+}
+#else
+static void nb__prefetch_wait(nb_loader *l) { (void)l; }
+static void nb__prefetch_post(nb_loader *l, const nb_batch *b) { (void)l, (void)b; }
+static int nb__prefetch_take(nb_loader *l, nb_batch *b, size_t m) { return (void)l, (void)b, (void)m, 0; }
+static void nb__prefetch_stop(nb_loader *l) { (void)l; }
+#endif
 
 nb_loader *nb_loader_new(const nb_dataset *ds, const nb_loader_opts *opts)
 {
@@ -63,6 +205,7 @@ nb_loader *nb_loader_new(const nb_dataset *ds, const nb_loader_opts *opts)
     l->scale = opts->scale;
     l->mean = mean;
     l->std = std;
+    l->prefetch = opts->prefetch != 0;
     nb_rng_seed(&l->rng, opts->seed);
     nb__loader_begin(l);
     return l;
@@ -71,6 +214,7 @@ nb_loader *nb_loader_new(const nb_dataset *ds, const nb_loader_opts *opts)
 void nb_loader_free(nb_loader *l)
 {
     if (!l) return;
+    nb__prefetch_stop(l);
     free(l->perm);
     free(l);
 }
@@ -84,16 +228,20 @@ int nb_loader_next(nb_loader *l, nb_batch *b)
                         nb_dtype_name(b->dtype));
     size_t left = l->ds->n - l->pos;
     if (left == 0 || (l->drop_last && left < l->bs)) {
+        nb__prefetch_take(l, b, 0); /* nothing is posted past an epoch; this only makes sure */
         l->epoch++;
         nb__loader_begin(l);
         return 0;
     }
     size_t m = left < l->bs ? left : l->bs;
     const size_t *rows = l->perm + l->pos;
-    if (nb_dataset_gather(l->ds, rows, m, l->scale, l->mean, l->std, b->dtype, b->x, b->y) != 0) return -1;
+    if (!nb__prefetch_take(l, b, m) &&
+        nb_dataset_gather(l->ds, rows, m, l->scale, l->mean, l->std, b->dtype, b->x, b->y) != 0)
+        return -1;
     if (b->index) memcpy(b->index, rows, m * sizeof *rows);
     l->pos += m;
     b->n = m;
+    if (l->prefetch) nb__prefetch_post(l, b);
     return 1;
 }
 
@@ -127,6 +275,10 @@ int nb_loader_set_state(nb_loader *l, const nb_loader_state *st)
                         (unsigned long long)st->n);
     if (!(st->rng[0] | st->rng[1] | st->rng[2] | st->rng[3]))
         return nb__erri("%s: loader state has an all-zero generator (corrupt state)", nm);
+    nb__prefetch_wait(l);
+#if defined(NB__LOADER_THREADS)
+    l->posted = 0;
+#endif
     for (int i = 0; i < 4; i++) l->rng.s[i] = st->rng[i];
     l->rng.spare = 0.0;
     l->rng.has_spare = 0;

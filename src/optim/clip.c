@@ -72,6 +72,30 @@ static void nb__scale_range(void *arg, size_t lo, size_t hi)
     else nb__scale_f64((double *)j->g + lo, hi - lo, j->coef);
 }
 
+/* One pass in double; a second, scaled by the largest |g|, only when the sum
+ * of squares overflows or underflows although every value is finite. */
+double nb__grad_norm(void *const *grads, const size_t *ns, int count, nb_dtype dt, int *nonfinite)
+{
+    if (nonfinite) *nonfinite = 0;
+    double amax = 0, ss = 0;
+    for (int k = 0; k < count; k++) ss += nb__sumsq(grads[k], dt, ns[k], 1.0, &amax);
+    double norm = sqrt(ss);
+    if (isfinite(amax) && amax > 0 && (isinf(ss) || ss < DBL_MIN)) {
+        double a2 = 0;
+        ss = 0;
+        for (int k = 0; k < count; k++) ss += nb__sumsq(grads[k], dt, ns[k], amax, &a2);
+        norm = amax * sqrt(ss);
+    }
+    if (!isfinite(norm) && nonfinite) *nonfinite = 1;
+    return norm;
+}
+
+double nb__clip_coef(double norm, double max_norm)
+{
+    const double coef = max_norm / (norm + 1e-6);
+    return coef < 1 ? coef : 1;
+}
+
 double nb_clip_grad_norm_multi(void *const *grads, const size_t *ns, int count, nb_dtype dt, double max_norm,
                                int *nonfinite)
 {
@@ -82,23 +106,10 @@ double nb_clip_grad_norm_multi(void *const *grads, const size_t *ns, int count, 
     for (int k = 0; k < count; k++)
         if (!grads[k] && ns[k]) return nb__erri("%s: buffer %d is NULL", fn, k);
 
-    /* One pass in double; a second, scaled by the largest |g|, only when the
-     * sum of squares overflows or underflows although every value is finite. */
-    double amax = 0, ss = 0;
-    for (int k = 0; k < count; k++) ss += nb__sumsq(grads[k], dt, ns[k], 1.0, &amax);
-    double norm = sqrt(ss);
-    if (isfinite(amax) && amax > 0 && (isinf(ss) || ss < DBL_MIN)) {
-        double a2 = 0;
-        ss = 0;
-        for (int k = 0; k < count; k++) ss += nb__sumsq(grads[k], dt, ns[k], amax, &a2);
-        norm = amax * sqrt(ss);
-    }
-    if (!isfinite(norm)) {
-        if (nonfinite) *nonfinite = 1;
-        return norm;
-    }
-    const double coef = max_norm / (norm + 1e-6);
-    if (coef < 1)
+    const double norm = nb__grad_norm(grads, ns, count, dt, nonfinite);
+    if (!isfinite(norm)) return norm;
+    const double coef = nb__clip_coef(norm, max_norm);
+    if (coef != 1)
         for (int k = 0; k < count; k++) {
             nb__scale_job j = {grads[k], dt, coef};
             nb__parallel_for(ns[k], NB__OPTIM_GRAIN, nb__scale_range, &j);

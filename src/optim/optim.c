@@ -133,7 +133,7 @@ void nb_optim_free(nb_optim *o)
 typedef struct {
     const nb_optim *o;
     void *p;
-    const void *g;
+    void *g;
     const nb__opt_hp *h;
 } nb__step_job;
 
@@ -148,7 +148,7 @@ static void nb__step_range(void *arg, size_t lo, size_t hi)
     const int f32 = j->o->dt == NB_F32;
     const size_t sz = f32 ? sizeof(float) : sizeof(double), n = hi - lo;
     void *p = (char *)j->p + lo * sz;
-    const void *g = (const char *)j->g + lo * sz;
+    void *g = (char *)j->g + lo * sz;
     void *mom = nb__off(b[NB__BUF_MOM], lo, sz);
     switch (j->o->cfg.kind) {
     case NB_OPT_SGD:
@@ -174,7 +174,9 @@ static void nb__step_range(void *arg, size_t lo, size_t hi)
     }
 }
 
-int nb_optim_step(nb_optim *o, void *params, const void *grads)
+/* The update, with the fused pass's gradient handling when gscale != 1 or
+ * zero (gradients written then, else only read). */
+static int nb__step(nb_optim *o, void *params, void *grads, double gscale, int zero)
 {
     if (!o || !params || !grads)
         return nb__erri("nb_optim_step: %s is NULL", !o ? "optimizer" : !params ? "params" : "grads");
@@ -196,12 +198,24 @@ int nb_optim_step(nb_optim *o, void *params, const void *grads)
         .centered = c->centered,
         .step = o->steps + 1,
         .mom_init = o->mom_init,
+        .gscale = gscale,
+        .scale_g = gscale != 1,
+        .zero_g = zero != 0,
     };
     nb__step_job j = {o, params, grads, &h};
     nb__parallel_for(o->n, NB__OPTIM_GRAIN, nb__step_range, &j);
     if (c->kind == NB_OPT_SGD && c->momentum != 0) o->mom_init = 1;
     o->steps++;
     return 0;
+}
+
+/* The kernels write the gradients only when scale_g or zero_g is set, which
+ * nb_optim_step never sets: casting its const away is safe. */
+int nb_optim_step(nb_optim *o, void *params, const void *grads) { return nb__step(o, params, (void *)grads, 1, 0); }
+
+int nb__optim_step_fused(nb_optim *o, void *params, void *grads, double gscale, int zero)
+{
+    return nb__step(o, params, grads, gscale, zero);
 }
 
 int nb_optim_set_lr(nb_optim *o, double lr)

@@ -19,6 +19,11 @@ typedef struct nb__opt_hp {
     int nesterov, maximize, amsgrad, centered;
     int64_t step; /* the step being taken, counted from 1 (Adam) */
     int mom_init; /* SGD: the momentum buffer already holds a value */
+    /* The fused pass (nb__optim_step_fused): scale_g: each gradient is first
+     * multiplied by (T)gscale, as clipping's own pass would have done, and the
+     * product written back; zero_g: the gradient is set to 0 once read. */
+    double gscale;
+    int scale_g, zero_g;
 } nb__opt_hp;
 
 /* The named state buffers, in the order nb_optim_state_name lists them. */
@@ -41,15 +46,15 @@ struct nb_optim {
     void *buf[NB__BUF_COUNT]; /* NULL when the kind/config has no such buffer */
 };
 
-/* params p [n], gradients g [n]; state buffers [n] (NULL when unused). */
-void nb__sgd_f32(float *p, const float *g, float *mom, size_t n, const nb__opt_hp *h);
-void nb__sgd_f64(double *p, const double *g, double *mom, size_t n, const nb__opt_hp *h);
-void nb__adam_f32(float *p, const float *g, float *m, float *v, float *vmax, size_t n, const nb__opt_hp *h,
+/* params p [n], gradients g [n] (written only by the fused pass: see
+ * nb__opt_hp); state buffers [n] (NULL when unused). */
+void nb__sgd_f32(float *p, float *g, float *mom, size_t n, const nb__opt_hp *h);
+void nb__sgd_f64(double *p, double *g, double *mom, size_t n, const nb__opt_hp *h);
+void nb__adam_f32(float *p, float *g, float *m, float *v, float *vmax, size_t n, const nb__opt_hp *h, int decoupled);
+void nb__adam_f64(double *p, double *g, double *m, double *v, double *vmax, size_t n, const nb__opt_hp *h,
                   int decoupled);
-void nb__adam_f64(double *p, const double *g, double *m, double *v, double *vmax, size_t n, const nb__opt_hp *h,
-                  int decoupled);
-void nb__rmsprop_f32(float *p, const float *g, float *sq, float *gavg, float *mom, size_t n, const nb__opt_hp *h);
-void nb__rmsprop_f64(double *p, const double *g, double *sq, double *gavg, double *mom, size_t n, const nb__opt_hp *h);
+void nb__rmsprop_f32(float *p, float *g, float *sq, float *gavg, float *mom, size_t n, const nb__opt_hp *h);
+void nb__rmsprop_f64(double *p, double *g, double *sq, double *gavg, double *mom, size_t n, const nb__opt_hp *h);
 /* sum of (g/scale)^2 in double; *amax = max |g| (inf if any is inf) */
 double nb__sumsq_f32(const float *g, size_t n, double scale, double *amax);
 double nb__sumsq_f64(const double *g, size_t n, double scale, double *amax);
@@ -58,20 +63,29 @@ void nb__scale_f64(double *g, size_t n, double c);
 void nb__clamp_f32(float *g, size_t n, double v);
 void nb__clamp_f64(double *g, size_t n, double v);
 
+/* The training step's fused pass (src/train/step.c): the update of
+ * nb_optim_step with every gradient first multiplied by gscale (no multiply
+ * when gscale == 1, as clipping does not scale then) and, when zero is set,
+ * each gradient set to 0 once read, in the same sweep.  The parameters get
+ * the bits nb_clip_grad_norm's scaling followed by nb_optim_step gives; the
+ * gradients end as that scaling leaves them (zero == 0) or zeroed. */
+int nb__optim_step_fused(nb_optim *o, void *params, void *grads, double gscale, int zero);
+/* The global norm nb_clip_grad_norm_multi computes, without clipping; and
+ * the factor it would scale the gradients by (1 when it would not). */
+double nb__grad_norm(void *const *grads, const size_t *ns, int count, nb_dtype dt, int *nonfinite);
+double nb__clip_coef(double norm, double max_norm);
+
 /* AVX2 versions (update_avx2.c), bit-identical to the loops above: each does
  * the leading multiple of its vector width (0 when it does not handle the
  * configuration) and returns how many; call them only when nb__cpu_has_avx2() (core/cpu.h). */
 #if defined(__x86_64__) && defined(__GNUC__)
 #define NB__OPTIM_X86 1
-size_t nb__sgd_avx2_f32(float *p, const float *g, float *mom, size_t n, const nb__opt_hp *h);
-size_t nb__sgd_avx2_f64(double *p, const double *g, double *mom, size_t n, const nb__opt_hp *h);
-size_t nb__adam_avx2_f32(float *p, const float *g, float *m, float *v, size_t n, const nb__opt_hp *h, int decoupled);
-size_t nb__adam_avx2_f64(double *p, const double *g, double *m, double *v, size_t n, const nb__opt_hp *h,
-                         int decoupled);
-size_t nb__rmsprop_avx2_f32(float *p, const float *g, float *sq, float *gavg, float *mom, size_t n,
-                            const nb__opt_hp *h);
-size_t nb__rmsprop_avx2_f64(double *p, const double *g, double *sq, double *gavg, double *mom, size_t n,
-                            const nb__opt_hp *h);
+size_t nb__sgd_avx2_f32(float *p, float *g, float *mom, size_t n, const nb__opt_hp *h);
+size_t nb__sgd_avx2_f64(double *p, double *g, double *mom, size_t n, const nb__opt_hp *h);
+size_t nb__adam_avx2_f32(float *p, float *g, float *m, float *v, size_t n, const nb__opt_hp *h, int decoupled);
+size_t nb__adam_avx2_f64(double *p, double *g, double *m, double *v, size_t n, const nb__opt_hp *h, int decoupled);
+size_t nb__rmsprop_avx2_f32(float *p, float *g, float *sq, float *gavg, float *mom, size_t n, const nb__opt_hp *h);
+size_t nb__rmsprop_avx2_f64(double *p, double *g, double *sq, double *gavg, double *mom, size_t n, const nb__opt_hp *h);
 /* *ss = the sum of squares of the elements done (summed in another order) */
 size_t nb__sumsq_avx2_f32(const float *g, size_t n, double scale, double *ss, double *amax);
 size_t nb__sumsq_avx2_f64(const double *g, size_t n, double scale, double *ss, double *amax);

@@ -1,6 +1,7 @@
 /* One training step: the loop body every command shares. */
 #include "../internal.h"
 #include "nabla/train.h"
+#include "optim/optim_impl.h"
 
 #include <math.h>
 
@@ -44,7 +45,7 @@ int(nb_train_step)(nb_model *m, nb_optim *o, nb_ctx *c, const void *x, const int
                  ? nb_from_data(c, NB_I32, 2, (size_t[]){n, out->shape[1]}, (void *)y, NB_BORROW)
                  : nb_from_data(c, NB_I32, 1, (size_t[]){res->n_labels}, (void *)y, NB_BORROW);
     nb_tensor *loss = NULL;
-    int rc = -1;
+    int rc = -1, zeroed = 0;
     if (!opts->loss) {
         loss = nb_cross_entropy(c, logits, yt, NB_MEAN, opts->label_smoothing);
     } else if (out && (!y || yt)) {
@@ -64,8 +65,17 @@ int(nb_train_step)(nb_model *m, nb_optim *o, nb_ctx *c, const void *x, const int
     res->correct = y && logits ? nb__count_correct(logits, y, res->n_labels) : 0;
     res->loss = nb_item(loss);
     if (h && h->after_backward && h->after_backward(h->user, m, loss)) goto out;
+    /* Clipping's scale, the update and the zeroing of the gradients are one
+     * sweep (nb__optim_step_fused) unless a hook could look at the gradients
+     * in between: after_clip sees them clipped and after_update sees them
+     * still there, as they always did; so with such a hook (or a clamp) the
+     * passes stay apart. */
     double max_norm = opts->clip_norm > 0 ? opts->clip_norm : INFINITY;
-    res->grad_norm = nb_clip_grad_norm(nb_model_grads(m), dt, np, max_norm, &res->nonfinite);
+    void *g = nb_model_grads(m);
+    const int fuse_clip = !(h && h->after_clip) && !(opts->clip_value > 0);
+    const int fuse_zero = !(h && h->after_update) && nb_optim_size(o) == np && nb_optim_dtype(o) == dt;
+    if (fuse_clip) res->grad_norm = nb__grad_norm(&g, &np, 1, dt, &res->nonfinite);
+    else res->grad_norm = nb_clip_grad_norm(g, dt, np, max_norm, &res->nonfinite);
     if (!isfinite(res->loss)) res->nonfinite = 1;
     if (nb_detect_anomaly(c) == NB_ANOMALY_SKIP_STEP && nb_anomaly_get(c)) res->nonfinite = 1;
     if (res->nonfinite) {
@@ -76,12 +86,14 @@ int(nb_train_step)(nb_model *m, nb_optim *o, nb_ctx *c, const void *x, const int
         double after = res->grad_norm > max_norm ? max_norm : res->grad_norm;
         if (h->after_clip(h->user, m, res->grad_norm, after)) goto out;
     }
-    if (opts->clip_value > 0 && nb_clip_grad_value(nb_model_grads(m), dt, np, opts->clip_value)) goto out;
-    if (nb_optim_step(o, nb_model_params(m), nb_model_grads(m))) goto out;
+    if (opts->clip_value > 0 && nb_clip_grad_value(g, dt, np, opts->clip_value)) goto out;
+    const double gscale = fuse_clip ? nb__clip_coef(res->grad_norm, max_norm) : 1;
+    if (nb__optim_step_fused(o, nb_model_params(m), g, gscale, fuse_zero)) goto out;
+    zeroed = fuse_zero;
     if (h && h->after_update && h->after_update(h->user, m)) goto out;
     rc = 0;
 out:
-    nb_model_zero_grad(m);
+    if (!zeroed) nb_model_zero_grad(m);
     nb_ctx_reset(c);
     return rc;
 }
