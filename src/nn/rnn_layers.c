@@ -29,7 +29,7 @@
 enum { A_CELL, A_H, A_NL, A_LAYERS, A_SEQ, A_T, A_F, A_N };
 
 /* e->state under nb_model_carry_states: every layer's final h (and the
- * lstm's c) of the last training forward of n rows, values only. */
+ * lstm's c) of the last forward of n rows, values only. */
 typedef struct nb__rec_carry {
     size_t n;  /* rows carried */
     void *buf; /* [layers][2][n][H] in the model's dtype: h, then c */
