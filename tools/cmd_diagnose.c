@@ -84,8 +84,7 @@ static void nb__json_check(const nb_doctor_report *rep, int id)
     nb_json_write_string(f, k->name);
     fputs(",\"status\":", f);
     nb_json_write_string(f, nb_check_status_name(k->status));
-    fputs(",\"value\":", f);
-    nb_json_write_number(f, k->value);
+    nb_json_write_key_number(f, "value", k->value);
     fputs(",\"title\":", f);
     nb_json_write_string(f, k->title);
     fputs(",\"detail\":", f);

@@ -73,10 +73,8 @@ static int nb__eval_text(const char *cmd, const char *path, nb_model *m, const c
         nb_json_write_string(stdout, text);
         printf(",\"n\":%zu,\"characters\":%zu,\"test_loss\":", ev.n, ev.n * r.seq_len);
         nb_json_write_number(stdout, ev.loss);
-        printf(",\"test_acc\":");
-        nb_json_write_number(stdout, ev.accuracy);
-        printf(",\"val_bpc\":");
-        nb_json_write_number(stdout, ev.loss / log(2.0));
+        nb_json_write_key_number(stdout, "test_acc", ev.accuracy);
+        nb_json_write_key_number(stdout, "val_bpc", ev.loss / log(2.0));
         printf("}\n");
     } else
         printf("%s: %zu held-out characters of %s: %.4f bits per character (loss %.4f nats), next-character "
@@ -133,8 +131,7 @@ static int nb__eval(int argc, char **argv)
         nb_json_write_string(stdout, path);
         printf(",\"n\":%zu,\"test_loss\":", ev.n);
         nb_json_write_number(stdout, ev.loss);
-        printf(",\"test_acc\":");
-        nb_json_write_number(stdout, ev.accuracy);
+        nb_json_write_key_number(stdout, "test_acc", ev.accuracy);
         printf(",\"confusion\":[");
         for (int i = 0; i < C; i++) {
             printf(i ? ",[" : "[");

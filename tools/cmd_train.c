@@ -528,15 +528,13 @@ static void nb__write_start(FILE *f, const void *ev)
     nb_json_write_string(f, r->model);
     fprintf(f, ",\"params\":%zu,\"opt\":", nb_model_n_params(t->m));
     nb_json_write_string(f, r->opt_name);
-    fputs(",\"lr\":", f);
-    nb_json_write_number(f, r->opt.lr);
-    fputs(",\"lr_first\":", f); /* what the schedule gives the next step */
-    nb_json_write_number(f, nb_optim_lr(t->opt));
+    nb_json_write_key_number(f, "lr", r->opt.lr);
+    /* what the schedule gives the next step */
+    nb_json_write_key_number(f, "lr_first", nb_optim_lr(t->opt));
     fprintf(f, ",\"batch\":%zu,\"epochs\":%ld", r->batch, r->epochs);
     fprintf(f, ",\"threads\":%d,\"resumed\":%s,\"step\":%lld", nb_get_threads(), r->resume ? "true" : "false",
             (long long)t->prog.step);
-    fputs(",\"clip_norm\":", f);
-    nb_json_write_number(f, r->clip_norm);
+    nb_json_write_key_number(f, "clip_norm", r->clip_norm);
     fprintf(f, ",\"monitor\":%ld,\"detect_anomaly\":", t->dg.monitor);
     nb_json_write_string(f, nb_anomaly_policy_name(t->dg.policy));
 }
@@ -571,10 +569,8 @@ static void nb__write_log(FILE *f, const void *ev)
     fprintf(f, "{\"event\":\"log\",\"step\":%lld,\"epoch\":%ld,\"batch\":%zu,\"loss\":", (long long)e->t->prog.step,
             e->epoch + 1, e->b);
     nb_json_write_number(f, e->loss);
-    fputs(",\"grad_norm\":", f);
-    nb_json_write_number(f, e->grad_norm);
-    fputs(",\"lr\":", f);
-    nb_json_write_number(f, e->t->step_lr);
+    nb_json_write_key_number(f, "grad_norm", e->grad_norm);
+    nb_json_write_key_number(f, "lr", e->t->step_lr);
 }
 
 /* After every step: on a terminal, the bar (at most ten times a second, and
@@ -625,27 +621,18 @@ static void nb__write_epoch(FILE *f, const void *ev)
     fprintf(f, "{\"event\":\"epoch\",\"epoch\":%ld,\"step\":%lld,\"train_loss\":", e->epoch + 1,
             (long long)t->prog.step);
     nb_json_write_number(f, e->train_loss);
-    fputs(",\"test_loss\":", f);
-    nb_json_write_number(f, t->ev.loss);
-    fputs(",\"test_acc\":", f);
-    nb_json_write_number(f, t->ev.accuracy);
-    fputs(",\"lr\":", f);
-    nb_json_write_number(f, nb_optim_lr(t->opt));
-    fputs(",\"seconds\":", f);
-    nb_json_write_number(f, e->seconds);
-    fputs(",\"train_acc\":", f);
-    nb_json_write_number(f, e->train_acc);
+    nb_json_write_key_number(f, "test_loss", t->ev.loss);
+    nb_json_write_key_number(f, "test_acc", t->ev.accuracy);
+    nb_json_write_key_number(f, "lr", nb_optim_lr(t->opt));
+    nb_json_write_key_number(f, "seconds", e->seconds);
+    nb_json_write_key_number(f, "train_acc", e->train_acc);
     if (t->r.text) { /* loss per character in nats: bits per character = loss / ln 2 */
-        fputs(",\"train_bpc\":", f);
-        nb_json_write_number(f, e->train_loss / log(2.0));
-        fputs(",\"val_bpc\":", f);
-        nb_json_write_number(f, t->ev.loss / log(2.0));
+        nb_json_write_key_number(f, "train_bpc", e->train_loss / log(2.0));
+        nb_json_write_key_number(f, "val_bpc", t->ev.loss / log(2.0));
     }
     if (t->val.frac) {
-        fputs(",\"val_loss\":", f);
-        nb_json_write_number(f, t->val.ev.loss);
-        fputs(",\"val_acc\":", f);
-        nb_json_write_number(f, t->val.ev.accuracy);
+        nb_json_write_key_number(f, "val_loss", t->val.ev.loss);
+        nb_json_write_key_number(f, "val_acc", t->val.ev.accuracy);
         fprintf(f, ",\"best\":%s", t->val.improved ? "true" : "false");
     }
 }
@@ -704,18 +691,14 @@ static void nb__write_done(FILE *f, const void *ev)
     const nb__train *t = e->t;
     fputs("{\"event\":\"done\",\"test_acc\":", f);
     nb_json_write_number(f, t->ev.accuracy);
-    fputs(",\"test_loss\":", f);
-    nb_json_write_number(f, t->ev.loss);
+    nb_json_write_key_number(f, "test_loss", t->ev.loss);
     if (t->r.text) {
-        fputs(",\"val_bpc\":", f);
-        nb_json_write_number(f, t->ev.loss / log(2.0));
+        nb_json_write_key_number(f, "val_bpc", t->ev.loss / log(2.0));
     }
-    fputs(",\"train_samples_per_s\":", f);
-    nb_json_write_number(f, e->samples_per_s);
+    nb_json_write_key_number(f, "train_samples_per_s", e->samples_per_s);
     fprintf(f, ",\"steps\":%lld,\"epochs\":%lld,\"threads\":%d", (long long)t->prog.step, (long long)t->prog.epoch,
             nb_get_threads());
-    fputs(",\"train_seconds\":", f);
-    nb_json_write_number(f, t->train_time);
+    nb_json_write_key_number(f, "train_seconds", t->train_time);
     fputs(",\"checkpoint\":", f);
     nb_json_write_string(f, t->ckpt);
     fputs(",\"interrupted\":", f);
@@ -723,12 +706,9 @@ static void nb__write_done(FILE *f, const void *ev)
     fputs(",\"stopped\":", f);
     nb_json_write_string(f, e->stopped);
     if (t->val.frac) {
-        fputs(",\"val_loss\":", f);
-        nb_json_write_number(f, t->val.ev.loss);
-        fputs(",\"val_acc\":", f);
-        nb_json_write_number(f, t->val.ev.accuracy);
-        fputs(",\"best_val_loss\":", f);
-        nb_json_write_number(f, t->val.best_loss);
+        nb_json_write_key_number(f, "val_loss", t->val.ev.loss);
+        nb_json_write_key_number(f, "val_acc", t->val.ev.accuracy);
+        nb_json_write_key_number(f, "best_val_loss", t->val.best_loss);
         fprintf(f, ",\"best_epoch\":%ld,\"best_checkpoint\":", t->val.best_epoch);
         char best[1100];
         snprintf(best, sizeof best, "%s/best.safetensors", t->r.out);
@@ -826,11 +806,9 @@ static void nb__write_nonfinite(FILE *f, const void *ev)
     const nb__nonfinite_ev *e = ev;
     fprintf(f, "{\"event\":\"nonfinite\",\"step\":%lld,\"loss\":", (long long)e->t->prog.step + 1);
     nb_json_write_number(f, e->loss);
-    fputs(",\"lr\":", f);
-    nb_json_write_number(f, nb_optim_lr(e->t->opt));
+    nb_json_write_key_number(f, "lr", nb_optim_lr(e->t->opt));
     if (e->grad_norm) {
-        fputs(",\"grad_norm\":", f);
-        nb_json_write_number(f, *e->grad_norm);
+        nb_json_write_key_number(f, "grad_norm", *e->grad_norm);
     }
     fputs(",\"message\":", f);
     nb_json_write_string(f, e->message);

@@ -230,12 +230,6 @@ static const char *nb__verdict(const nb__row *r, char *buf, size_t size)
     return buf;
 }
 
-static void nb__json_key_num(FILE *f, const char *key, double v)
-{
-    fprintf(f, ",\"%s\":", key);
-    nb_json_write_number(f, v);
-}
-
 static void nb__json_row(FILE *f, const nb__row *r)
 {
     const nb_vanish_config *c = &r->cfg;
@@ -253,9 +247,9 @@ static void nb__json_row(FILE *f, const nb__row *r)
     fprintf(f, ",\"batchnorm\":%s,\"residual\":%s,\"depth\":%d,\"width\":%zu,\"steps\":%ld,\"batch\":%zu",
             c->batchnorm ? "true" : "false", c->residual ? "true" : "false", c->depth, c->width, c->steps, c->batch);
     if (c->conv) fprintf(f, ",\"conv\":%zu", c->conv);
-    nb__json_key_num(f, "lr", c->opt.lr);
-    nb__json_key_num(f, "momentum", c->opt.momentum);
-    nb__json_key_num(f, "clip_norm", c->clip_norm);
+    nb_json_write_key_number(f, "lr", c->opt.lr);
+    nb_json_write_key_number(f, "momentum", c->opt.momentum);
+    nb_json_write_key_number(f, "clip_norm", c->clip_norm);
     fprintf(f, ",\"seed\":%llu", (unsigned long long)c->seed);
     for (int t = 0; t < 2; t++) {
         const double *g = t ? v->grad_trained : v->grad_init;
@@ -266,23 +260,23 @@ static void nb__json_row(FILE *f, const nb__row *r)
         }
         fputc(']', f);
     }
-    nb__json_key_num(f, "grad_norm_first", v->grad_init[0]);
-    nb__json_key_num(f, "grad_norm_last", v->grad_init[v->depth - 1]);
-    nb__json_key_num(f, "ratio", v->ratio_init);
-    nb__json_key_num(f, "ratio_trained", v->ratio_trained);
-    nb__json_key_num(f, "loss_init", v->loss_init);
-    nb__json_key_num(f, "loss_first", v->loss_first);
-    nb__json_key_num(f, "loss_last", v->loss_last);
-    nb__json_key_num(f, "loss_max", v->loss_max);
-    nb__json_key_num(f, "grad_norm_max", v->grad_norm_max);
-    nb__json_key_num(f, "update_norm_max", v->update_norm_max);
+    nb_json_write_key_number(f, "grad_norm_first", v->grad_init[0]);
+    nb_json_write_key_number(f, "grad_norm_last", v->grad_init[v->depth - 1]);
+    nb_json_write_key_number(f, "ratio", v->ratio_init);
+    nb_json_write_key_number(f, "ratio_trained", v->ratio_trained);
+    nb_json_write_key_number(f, "loss_init", v->loss_init);
+    nb_json_write_key_number(f, "loss_first", v->loss_first);
+    nb_json_write_key_number(f, "loss_last", v->loss_last);
+    nb_json_write_key_number(f, "loss_max", v->loss_max);
+    nb_json_write_key_number(f, "grad_norm_max", v->grad_norm_max);
+    nb_json_write_key_number(f, "update_norm_max", v->update_norm_max);
     fprintf(f, ",\"clipped_steps\":%ld,\"steps_done\":%ld,\"exploded\":%s,\"exploded_at\":%ld", v->clipped_steps,
             v->steps_done, v->exploded ? "true" : "false", v->exploded_at);
-    nb__json_key_num(f, "test_acc", v->test_acc);
-    nb__json_key_num(f, "test_loss", v->test_loss);
+    nb_json_write_key_number(f, "test_acc", v->test_acc);
+    nb_json_write_key_number(f, "test_loss", v->test_loss);
     fprintf(f, ",\"test_n\":%zu,\"verdict\":", v->test_n);
     nb_json_write_string(f, nb__verdict(r, verdict, sizeof verdict));
-    nb__json_key_num(f, "seconds", v->seconds);
+    nb_json_write_key_number(f, "seconds", v->seconds);
     fputs("}\n", f);
     fflush(f);
 }
