@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "t_alloc.h"
+#include "t_steady.h"
 
 #if T_ALLOC_INTERPOSED
 enum { B = 64, IN = 784, OUT = 10 };
@@ -27,12 +28,6 @@ TEST(alloc, training_step_makes_no_heap_allocation_after_warmup)
     nb_mlp_parse_widths(&cfg, "784-128-10");
     nb_model *m = nb_mlp_new(NB_F32, &cfg);
     nb_model_init(m, NB_INIT_TORCH, 0, &r);
-    nb_optim_config oc = nb_optim_defaults(NB_OPT_ADAM);
-    nb_optim *o = nb_optim_new(&oc, NB_F32, nb_model_n_params(m));
-    static float xv[B * IN];
-    static int32_t yv[B];
-    nb_ctx *c = nb_ctx_new(NULL);
-    nb_step_opts so = {.clip_norm = 1.0, .rng = &r};
 
     /* valgrind replaces malloc everywhere, ours included: nothing to count */
     const char *why;
@@ -45,18 +40,8 @@ TEST(alloc, training_step_makes_no_heap_allocation_after_warmup)
     free(probe);
     CHECK_MSG(skip || probed == 1, "malloc interposition is not counting (%ld)", probed);
 
-    for (int step = 0; step < 12 && !skip; step++) {
-        for (int i = 0; i < B * IN; i++) xv[i] = (float)nb_rng_uniform(&r);
-        for (int i = 0; i < B; i++) yv[i] = (int32_t)nb_rng_below(&r, OUT);
-        if (step == 2) t_alloc_count_start(); /* steps 0-1 warm up the arena */
-        nb_step_result res;
-        int rc = nb_train_step(m, o, c, xv, yv, B, &so, &res);
-        CHECK_MSG(rc == 0 && !res.nonfinite, "step %d: %s", step, nb_errmsg());
-    }
-    long allocs = t_alloc_count_stop();
-    CHECK_MSG(skip || allocs == 0, "%ld heap allocations in 10 steady-state steps", allocs);
-    nb_ctx_free(c);
-    nb_optim_free(o);
+    long allocs = skip ? 0 : t_steady_allocs(m, &r, &(t_steady){.batch = B, .in = IN, .classes = OUT, .steps = 12});
+    CHECK_MSG(allocs == 0, "%ld heap allocations in 10 steady-state steps", allocs);
     nb_model_free(m);
 #endif
 }
@@ -73,28 +58,16 @@ TEST(alloc, carried_recurrent_states_make_no_heap_allocation_after_warmup)
     nb_rng_seed(&r, 5);
     nb_model *m = nb_model_from_spec("embedding(96,8) lstm(16,layers=2,seq=1) linear(96)", NB_F32, 1, (size_t[]){T});
     CHECK_OK(m && nb_model_init(m, NB_INIT_TORCH, 0, &r) == 0 && nb_model_carry_states(m, N) == 0);
-    nb_optim_config oc = nb_optim_defaults(NB_OPT_ADAM);
-    nb_optim *o = nb_optim_new(&oc, NB_F32, nb_model_n_params(m));
-    static float xv[N * T];
-    static int32_t yv[N * T];
-    nb_ctx *c = nb_ctx_new(NULL);
-    nb_step_opts so = {.clip_norm = 1.0, .rng = &r};
     const char *why;
-    int skip = !t_alloc_usable(&why);
-    if (skip) T_SKIP("%s", why);
-    for (int step = 0; step < 12 && !skip; step++) {
-        for (int i = 0; i < N * T; i++) xv[i] = (float)nb_rng_below(&r, V);
-        for (int i = 0; i < N * T; i++) yv[i] = (int32_t)nb_rng_below(&r, V);
-        if (step == 2) t_alloc_count_start();
-        if (step == 6) nb_model_reset_states(m); /* an epoch's start */
-        nb_step_result res;
-        int rc = nb_train_step(m, o, c, xv, yv, N, &so, &res);
-        CHECK_MSG(rc == 0 && !res.nonfinite, "step %d: %s", step, nb_errmsg());
+    if (!t_alloc_usable(&why)) {
+        nb_model_free(m);
+        T_SKIP("%s", why);
+        return;
     }
-    long allocs = t_alloc_count_stop();
-    CHECK_MSG(skip || allocs == 0, "%ld heap allocations in 10 steady-state steps", allocs);
-    nb_ctx_free(c);
-    nb_optim_free(o);
+    /* step 6 resets the states, as an epoch's start does */
+    long allocs = t_steady_allocs(
+        m, &r, &(t_steady){.batch = N, .in = T, .vocab = V, .classes = V, .labels_per = T, .steps = 12, .reset_at = 6});
+    CHECK_MSG(allocs == 0, "%ld heap allocations in 10 steady-state steps", allocs);
     nb_model_free(m);
 #endif
 }

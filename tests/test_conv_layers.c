@@ -14,6 +14,7 @@
 #include "nabla/optim.h"
 #include "nabla/train.h"
 #include "t_alloc.h"
+#include "t_steady.h"
 
 static int entry_is(const nb_model *m, const char *name, int nd, const size_t *shape)
 {
@@ -145,24 +146,8 @@ TEST(conv_layers, training_step_makes_no_heap_allocation_after_warmup)
     nb_rng_seed(&r, 4);
     CHECK_OK(m && nb_model_init(m, NB_INIT_TORCH, 0, &r) == 0);
     if (!m) return;
-    nb_optim_config oc = nb_optim_defaults(NB_OPT_ADAM);
-    nb_optim *o = nb_optim_new(&oc, NB_F32, nb_model_n_params(m));
-    static float xv[B * 784];
-    static int32_t yv[B];
-    nb_ctx *c = nb_ctx_new(NULL);
-    nb_step_opts so = {.clip_norm = 1.0, .rng = &r};
-    for (int step = 0; step < 8; step++) {
-        for (int i = 0; i < B * 784; i++) xv[i] = (float)nb_rng_uniform(&r);
-        for (int i = 0; i < B; i++) yv[i] = (int32_t)nb_rng_below(&r, 10);
-        if (step == 2) t_alloc_count_start(); /* steps 0-1 warm up the arena */
-        nb_step_result res;
-        int rc = nb_train_step(m, o, c, xv, yv, B, &so, &res);
-        CHECK_MSG(rc == 0 && !res.nonfinite, "step %d: %s", step, nb_errmsg());
-    }
-    long allocs = t_alloc_count_stop();
+    long allocs = t_steady_allocs(m, &r, &(t_steady){.batch = B, .in = 784, .classes = 10, .steps = 8});
     CHECK_MSG(allocs == 0, "%ld heap allocations in 6 steady-state steps", allocs);
-    nb_ctx_free(c);
-    nb_optim_free(o);
     nb_model_free(m);
 #endif
 }

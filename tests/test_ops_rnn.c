@@ -8,6 +8,7 @@
 #include "nabla/nn.h"
 #include "nabla/train.h"
 #include "t_alloc.h"
+#include "t_steady.h"
 #include "t_ops.h"
 
 #include <math.h>
@@ -332,24 +333,9 @@ TEST(rnn_layers, training_step_makes_no_heap_allocation_after_warmup)
     CHECK_OK(m);
     if (!m) return;
     CHECK(nb_model_init(m, NB_INIT_TORCH, 0, &r) == 0);
-    nb_optim_config oc = nb_optim_defaults(NB_OPT_ADAM);
-    nb_optim *o = nb_optim_new(&oc, NB_F32, nb_model_n_params(m));
-    nb_ctx *c = nb_ctx_new(NULL);
-    nb_step_opts so = {.clip_norm = 1.0, .rng = &r};
-    static float xv[B * T];
-    static int32_t yv[B];
-    for (int step = 0; step < 10; step++) {
-        for (int i = 0; i < B * T; i++) xv[i] = (float)nb_rng_below(&r, 11);
-        for (int i = 0; i < B; i++) yv[i] = (int32_t)nb_rng_below(&r, CLASSES);
-        if (step == 2) t_alloc_count_start(); /* steps 0-1 warm up the arena */
-        nb_step_result res;
-        int rc = nb_train_step(m, o, c, xv, yv, B, &so, &res);
-        CHECK_MSG(rc == 0 && !res.nonfinite, "step %d: %s", step, nb_errmsg());
-    }
-    long allocs = t_alloc_count_stop();
+    long allocs = t_steady_allocs(m, &r,
+                                  &(t_steady){.batch = B, .in = T, .vocab = 11, .classes = CLASSES, .steps = 10});
     CHECK_MSG(allocs == 0, "%ld heap allocations in 8 steady-state steps", allocs);
-    nb_ctx_free(c);
-    nb_optim_free(o);
     nb_model_free(m);
 #endif
 }
