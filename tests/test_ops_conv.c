@@ -185,7 +185,7 @@ static unsigned char *run_net(nb_dtype dt, int threads, size_t *n)
     nb_rng r;
     nb_rng_seed(&r, 99);
     nb_ctx *c = nb_ctx_new(NULL);
-    nb_tensor *x = rleaf(dt, 4, (size_t[]){8, 6, 16, 16}, &r);
+    nb_tensor *x = rleaf(dt, 4, (size_t[]){20, 6, 16, 16}, &r); /* 8 chunks of 2 or 3 images in conv2d's dw */
     nb_tensor *w = rleaf(dt, 4, (size_t[]){16, 3, 3, 3}, &r), *b = rleaf(dt, 1, (size_t[]){16}, &r);
     nb_tensor *bw = rleaf(dt, 1, (size_t[]){16}, &r), *bb = rleaf(dt, 1, (size_t[]){16}, &r);
     nb_tensor *y = nb_conv2d(c, x, w, b, 1, 1, 1, 2);

@@ -12,12 +12,15 @@
  * first and added to by the product while the image is in cache).
  * Backward, image by image: db += the sums of dy; dw_g += dy_n,g col_g,n^T;
  * dcol_g [Kg, P] = w_g^T dy_n,g; dx_n += col2im(dcol) (one image's dcol,
- * still in cache).  dy is read in place (no moved copy).  col is kept from
- * the forward (node->saved); every buffer is in the ctx arena, so a training
- * step allocates nothing once the arena has grown. */
+ * still in cache).  Groups of images are the thread pool's tasks (dw summed
+ * in fixed chunks of the batch: see conv2d below).  dy is read in place (no
+ * moved copy).  col is kept from the forward (node->saved); every buffer is
+ * in the ctx arena, so a training step allocates nothing once the arena has
+ * grown. */
 #include <math.h>
 
 #include "../internal.h"
+#include "../core/pool.h"
 #include "../kernels/conv.h"
 #include "../kernels/gemm.h"
 
@@ -29,9 +32,6 @@ static void nb__cv_gemm(nb_dtype dt, int ta, int tb, size_t M, size_t N, size_t 
     if (dt == NB_F32) nb_k_gemm_f32(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, (float)beta, C, ldc);
     else nb_k_gemm_f64(ta, tb, M, N, K, 1.0, A, lda, B, ldb, beta, C, ldc);
 }
-
-/* Element i of a float tensor's data, as a byte offset base. */
-static void *nb__at(const nb_tensor *t, size_t i) { return (char *)t->data + i * nb_dtype_size(t->dtype); }
 
 /* The window of op over x [N, C, H, W] (x checked 4-D); fills g, 0 or -1. */
 static int nb__win(const char *op, const nb_tensor *x, size_t kh, size_t kw, int stride, int pad, int dil,
@@ -68,6 +68,86 @@ static int nb__need4(const char *op, const char *what, const nb_tensor *t)
 }
 
 /* ------------------------------------------------------------- conv2d */
+/* Batch-level parallelism.  One image's products are often below the size
+ * the gemm kernel cuts across the pool, so images are what the pool shares:
+ * tasks run whole images, and inside a task the products run in it alone
+ * (core/pool.h: a region started by a task is serial).  The forward and dx
+ * are per image, so any split gives the same bits.  dw is a sum over
+ * images: the batch is cut into NB__CV_CHUNKS (or N, if fewer) chunks, a
+ * number that depends on the shape only; chunk 0 adds into dw, every other
+ * one into a partial of its own, added to dw in chunk order at the end. */
+#define NB__CV_CHUNKS 8
+/* Below this many multiply-adds a pass runs in the caller (whose products may
+ * still use the pool): waking it costs ~10 us. */
+#define NB__CV_PAR_MIN ((size_t)1 << 17)
+
+typedef struct {
+    nb_dtype dt;
+    size_t es, O, P, NP, K, groups, og, kg, hw_in; /* hw_in: C H W of one input image */
+    size_t n, nchunks, ntasks;
+    nb_k_win2d g1; /* the window on one image */
+    const char *x, *w, *b, *col, *dy;
+    char *y, *gx, *gw, *part, *dcol; /* part: nchunks - 1 partial dw; dcol: one [K, P] per task */
+} nb__cv_job;
+
+/* Images [n0, n1) of the forward: y_n = b + w col_n, group by group. */
+static void nb__cv_fwd_images(const nb__cv_job *j, size_t n0, size_t n1)
+{
+    const size_t es = j->es, P = j->P;
+    for (size_t n = n0; n < n1; n++) {
+        char *yn = j->y + n * j->O * P * es; /* [O, P] */
+        if (j->b && j->dt == NB_F32) nb_k_conv_bias_f32((float *)yn, (const float *)j->b, j->O, P);
+        else if (j->b) nb_k_conv_bias_f64((double *)yn, (const double *)j->b, j->O, P);
+        for (size_t k = 0; k < j->groups; k++) /* y_n,g [Og, P] (+)= w_g [Og, Kg] col_g,n [Kg, P] */
+            nb__cv_gemm(j->dt, 0, 0, j->og, P, j->kg, j->w + k * j->og * j->kg * es, j->kg,
+                        j->col + (k * j->kg * j->NP + n * P) * es, j->NP, j->b ? 1 : 0, yn + k * j->og * P * es, P);
+    }
+}
+
+static void nb__cv_fwd_task(void *arg, size_t t)
+{
+    const nb__cv_job *j = arg;
+    nb__cv_fwd_images(j, t * j->n / j->ntasks, (t + 1) * j->n / j->ntasks);
+}
+
+/* Chunk i of the backward, with the dcol scratch of task t: image by image,
+ * dw (or chunk i's partial) += dy_n col_n^T; dcol = w^T dy_n; dx_n +=
+ * col2im(dcol) (dy_n and col_n read where they lie, dcol still in cache). */
+static void nb__cv_bwd_chunk(const nb__cv_job *j, size_t i, size_t t)
+{
+    const size_t es = j->es, P = j->P, n0 = i * j->n / j->nchunks, n1 = (i + 1) * j->n / j->nchunks;
+    char *dw = !j->gw ? NULL : i == 0 ? j->gw : j->part + (i - 1) * j->O * j->kg * es; /* [O, Kg] */
+    char *dcol = j->dcol ? j->dcol + t * j->K * P * es : NULL;                         /* [K, P] */
+    for (size_t n = n0; n < n1; n++) {
+        const char *dyn = j->dy + n * j->O * P * es;
+        for (size_t k = 0; dw && k < j->groups; k++) /* dw_g [Og, Kg] += dy_n,g [Og, P] col_g,n^T */
+            nb__cv_gemm(j->dt, 0, 1, j->og, j->kg, P, dyn + k * j->og * P * es, P,
+                        j->col + (k * j->kg * j->NP + n * P) * es, j->NP, i == 0 || n > n0 ? 1 : 0,
+                        dw + k * j->og * j->kg * es, j->kg);
+        if (!dcol) continue;
+        for (size_t k = 0; k < j->groups; k++) /* dcol_g [Kg, P] = w_g^T [Kg, Og] dy_n,g [Og, P] */
+            nb__cv_gemm(j->dt, 1, 0, j->kg, P, j->og, j->w + k * j->og * j->kg * es, j->kg, dyn + k * j->og * P * es, P,
+                        0, dcol + k * j->kg * P * es, P);
+        if (j->dt == NB_F32) nb_k_col2im_f32((float *)j->gx + n * j->hw_in, (const float *)dcol, &j->g1);
+        else nb_k_col2im_f64((double *)j->gx + n * j->hw_in, (const double *)dcol, &j->g1);
+    }
+}
+
+static void nb__cv_bwd_task(void *arg, size_t t)
+{
+    const nb__cv_job *j = arg;
+    for (size_t i = t; i < j->nchunks; i += j->ntasks) nb__cv_bwd_chunk(j, i, t);
+}
+
+/* How many tasks share n units of a pass of `macs` multiply-adds: 1 (run in
+ * the caller) unless there are threads and work for more. */
+static size_t nb__cv_tasks(size_t n, size_t macs)
+{
+    size_t nt = nb__pool_threads();
+    if (nt > n) nt = n;
+    return nt < 2 || macs < NB__CV_PAR_MIN ? 1 : nt;
+}
+
 static int nb__conv2d_backward(nb_ctx *c, nb__node *nd)
 {
     int err = 0;
@@ -79,29 +159,48 @@ static int nb__conv2d_backward(nb_ctx *c, nb__node *nd)
     nb_k_win2d g;
     if (nb__win("conv2d", x, w->shape[2], w->shape[3], (int)nd->i[0], (int)nd->i[1], (int)nd->i[2], &g)) return -1;
     const size_t O = w->shape[0], P = g.oh * g.ow, NP = g.n * P, K = g.c * g.kh * g.kw;
-    const size_t og = O / groups, kg = K / groups;
     if (NP == 0) return 0;
-    const char *dy = nd->gout->data, *col = nd->saved; /* dy [N, O, P], col [K, N P] */
     if (gb) {
         if (dt == NB_F32) nb_k_conv_db_f32(gb->data, nd->gout->data, g.n, O, P);
         else nb_k_conv_db_f64(gb->data, nd->gout->data, g.n, O, P);
     }
-    void *dcol = NULL; /* [K, P]: one image's */
-    if (gx && K && !(dcol = nb__arena_alloc(c, K * P * es + 1))) return -1;
-    nb_k_win2d g1 = g;
-    g1.n = 1;
-    /* image by image: dy_n and col_n are read where they lie, and dcol stays
-     * in cache between its product and col2im */
-    for (size_t n = 0; n < g.n; n++) {
-        for (size_t k = 0; gw && k < groups; k++) /* dw_g [Og, Kg] += dy_n,g [Og, P] col_g,n^T */
-            nb__cv_gemm(dt, 0, 1, og, kg, P, dy + (n * O + k * og) * P * es, P, col + (k * kg * NP + n * P) * es, NP, 1,
-                        nb__at(gw, k * og * kg), kg);
-        if (!dcol) continue;
-        for (size_t k = 0; k < groups; k++) /* dcol_g [Kg, P] = w_g^T [Kg, Og] dy_n,g [Og, P] */
-            nb__cv_gemm(dt, 1, 0, kg, P, og, nb__at(w, k * og * kg), kg, dy + (n * O + k * og) * P * es, P, 0,
-                        (char *)dcol + k * kg * P * es, P);
-        if (dt == NB_F32) nb_k_col2im_f32((float *)gx->data + n * g.c * g.h * g.w, dcol, &g1);
-        else nb_k_col2im_f64((double *)gx->data + n * g.c * g.h * g.w, dcol, &g1);
+    if (!gw && !gx) return 0;
+    nb__cv_job j = {.dt = dt,
+                    .es = es,
+                    .O = O,
+                    .P = P,
+                    .NP = NP,
+                    .K = K,
+                    .groups = groups,
+                    .og = O / groups,
+                    .kg = K / groups,
+                    .hw_in = g.c * g.h * g.w,
+                    .n = g.n,
+                    .nchunks = g.n < NB__CV_CHUNKS ? g.n : NB__CV_CHUNKS,
+                    .g1 = g,
+                    .w = w->data,
+                    .col = nd->saved,
+                    .dy = nd->gout->data,
+                    .gx = gx ? gx->data : NULL,
+                    .gw = gw ? gw->data : NULL};
+    j.g1.n = 1;
+    j.ntasks = nb__cv_tasks(j.nchunks, ((gw != NULL) + (gx != NULL)) * NP * O * j.kg);
+    if (gw && j.nchunks > 1 && !(j.part = nb__arena_alloc(c, (j.nchunks - 1) * O * j.kg * es + 1))) return -1;
+    if (gx && K && !(j.dcol = nb__arena_alloc(c, j.ntasks * K * P * es + 1))) return -1;
+    if (j.ntasks == 1) nb__cv_bwd_task(&j, 0);
+    else nb__pool_run(j.ntasks, nb__cv_bwd_task, &j);
+    /* the partials, in chunk order */
+    const size_t nw = O * j.kg;
+    for (size_t i = 1; gw && i < j.nchunks; i++) {
+        if (dt == NB_F32) {
+            float *d = gw->data;
+            const float *s = (const float *)j.part + (i - 1) * nw;
+            for (size_t e = 0; e < nw; e++) d[e] += s[e];
+        } else {
+            double *d = gw->data;
+            const double *s = (const double *)j.part + (i - 1) * nw;
+            for (size_t e = 0; e < nw; e++) d[e] += s[e];
+        }
     }
     return 0;
 }
@@ -140,15 +239,25 @@ nb_tensor *nb_conv2d(nb_ctx *c, nb_tensor *x, nb_tensor *w, nb_tensor *b, int st
         if (dt == NB_F32) nb_k_im2col_f32(col, x->data, &g);
         else nb_k_im2col_f64(col, x->data, &g);
         /* image by image, straight into y's layout (while a plane is in
-         * cache, its bias first, which the product then adds to) */
-        for (size_t n = 0; n < g.n; n++) {
-            void *yn = nb__at(y, n * O * P); /* [O, P] */
-            if (b && dt == NB_F32) nb_k_conv_bias_f32(yn, b->data, O, P);
-            else if (b) nb_k_conv_bias_f64(yn, b->data, O, P);
-            for (size_t k = 0; k < G; k++) /* y_n,g [Og, P] (+)= w_g [Og, Kg] col_g,n [Kg, P] */
-                nb__cv_gemm(dt, 0, 0, og, P, kg, nb__at(w, k * og * kg), kg, (char *)col + (k * kg * NP + n * P) * es,
-                            NP, b ? 1 : 0, (char *)yn + k * og * P * es, P);
-        }
+         * cache, its bias first, which the product then adds to); groups of
+         * images are the pool's tasks */
+        nb__cv_job j = {.dt = dt,
+                        .es = es,
+                        .O = O,
+                        .P = P,
+                        .NP = NP,
+                        .K = K,
+                        .groups = G,
+                        .og = og,
+                        .kg = kg,
+                        .n = g.n,
+                        .w = w->data,
+                        .b = b ? b->data : NULL,
+                        .col = col,
+                        .y = y->data};
+        j.ntasks = nb__cv_tasks(g.n, NP * O * kg);
+        if (j.ntasks == 1) nb__cv_fwd_images(&j, 0, g.n);
+        else nb__pool_run(j.ntasks, nb__cv_fwd_task, &j);
     }
     nb_tensor *ins[3] = {x, w, b};
     nb__node *nd;

@@ -18,7 +18,7 @@
  * Build (from the repository root; `make conv-bench` does it):
  *   cc -O2 -Iinclude -Isrc tests/bench/conv_bench.c build/libnabla.a $(make -s print-ldlibs) -o conv_bench
  * Run:
- *   ./conv_bench [-d] [-r REPS] [-t THREADS]     -d: float64 */
+ *   ./conv_bench [-d] [-w] [-r REPS] [-t THREADS]  -d: float64, -w: wall time */
 #include "nabla/nabla.h"
 
 #include <stdio.h>
@@ -26,10 +26,12 @@
 #include <string.h>
 #include <time.h>
 
+static int wall_clock; /* -w: wall time instead (for -t > 1) */
+
 static double cpu_now(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    clock_gettime(wall_clock ? CLOCK_MONOTONIC : CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -120,17 +122,18 @@ int main(int argc, char **argv)
     nb_dtype dt = NB_F32;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-d")) dt = NB_F64;
+        else if (!strcmp(argv[i], "-w")) wall_clock = 1;
         else if (!strcmp(argv[i], "-r") && i + 1 < argc) reps = atoi(argv[++i]) > 0 ? atoi(argv[i]) : 1;
         else if (!strcmp(argv[i], "-t") && i + 1 < argc) threads = atoi(argv[++i]) > 0 ? atoi(argv[i]) : 1;
         else {
-            fprintf(stderr, "usage: %s [-d] [-r REPS] [-t THREADS]\n", argv[0]);
+            fprintf(stderr, "usage: %s [-d] [-w] [-r REPS] [-t THREADS]\n", argv[0]);
             return 2;
         }
     }
     nb_set_threads(threads);
     const double peak = fma_peak();
-    printf("fma peak %.1f GFLOP/s float, 1 thread; %s, %d thread%s, CPU time, best of %d\n", peak, nb_dtype_name(dt),
-           threads, threads > 1 ? "s" : "", reps);
+    printf("fma peak %.1f GFLOP/s float, 1 thread; %s, %d thread%s, %s time, best of %d\n", peak, nb_dtype_name(dt),
+           threads, threads > 1 ? "s" : "", wall_clock ? "wall" : "CPU", reps);
     printf("%-22s %5s  %8s %6s  %8s %6s  %8s %6s\n", "layer", "batch", "fwd ms", "GF/s", "wgrad ms", "GF/s", "dgrad ms",
            "GF/s");
     static const layer layers[] = {{"conv1 1->32 28x28", 1, 28, 32}, {"conv2 32->64 14x14", 32, 14, 64}};
