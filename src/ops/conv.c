@@ -23,6 +23,7 @@
 #include "../core/pool.h"
 #include "../kernels/conv.h"
 #include "../kernels/gemm.h"
+#include "../kernels/kernels.h"
 
 /* C = op(A) op(B) + beta C in dtype dt. */
 static void nb__cv_gemm(nb_dtype dt, int ta, int tb, size_t M, size_t N, size_t K, const void *A, size_t lda,
@@ -191,16 +192,9 @@ static int nb__conv2d_backward(nb_ctx *c, nb__node *nd)
     else nb__pool_run(j.ntasks, nb__cv_bwd_task, &j);
     /* the partials, in chunk order */
     const size_t nw = O * j.kg;
-    for (size_t i = 1; gw && i < j.nchunks; i++) {
-        if (dt == NB_F32) {
-            float *d = gw->data;
-            const float *s = (const float *)j.part + (i - 1) * nw;
-            for (size_t e = 0; e < nw; e++) d[e] += s[e];
-        } else {
-            double *d = gw->data;
-            const double *s = (const double *)j.part + (i - 1) * nw;
-            for (size_t e = 0; e < nw; e++) d[e] += s[e];
-        }
+    for (size_t i = 1; gw && i < j.nchunks; i++) { /* a = 1: the product is exact, so these are plain adds */
+        if (dt == NB_F32) nb_k_axpy_f32(gw->data, 1.0f, (const float *)j.part + (i - 1) * nw, nw);
+        else nb_k_axpy_f64(gw->data, 1.0, (const double *)j.part + (i - 1) * nw, nw);
     }
     return 0;
 }
