@@ -54,6 +54,13 @@ static inline bool nb__is_float(nb_dtype dt) { return dt == NB_F32 || dt == NB_F
  * 64-byte aligned; n * elem bytes, NULL on failure or overflow (as calloc);
  * released with free(). */
 void *nb__big_zalloc(size_t n, size_t elem);
+/* How many bytes a model's storage may take: NABLA_MEMORY_LIMIT ("512M",
+ * "2G"; powers of 1024) when set, else the least of the machine's memory,
+ * the control group's memory.max and the address-space and data limits;
+ * why gets what it is ("this machine's memory (15.6 GiB)"). */
+size_t nb__memory_limit(char *why, size_t size);
+int nb__parse_bytes(const char *s, size_t *out);                 /* 0, or -1 when s is no size */
+const char *nb__bytes_str(size_t bytes, char *buf, size_t size); /* "7.2 TiB" */
 
 /* ------------------------------------------------------------------ arena */
 void *nb__arena_alloc(nb_ctx *c, size_t bytes); /* 64-aligned, NOT zeroed; NULL + error on OOM */

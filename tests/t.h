@@ -53,6 +53,12 @@ const char *t_build_dir(void);
     do {                                                      \
         if (!(cond)) t_fail(__FILE__, __LINE__, __VA_ARGS__); \
     } while (0)
+/* failed must hold (NULL / -1 / NAN returned) with a message containing want. */
+#define FAILS_WITH(failed, want)                                                                        \
+    do {                                                                                                \
+        CHECK_MSG(failed, "did not fail (expected \"%s\")", want);                                      \
+        CHECK_MSG(strstr(nb_errmsg(), want) != NULL, "message \"%s\" lacks \"%s\"", nb_errmsg(), want); \
+    } while (0)
 #define CHECK_NEAR(a, b, tol)                                                                                      \
     do {                                                                                                           \
         double a_ = (a), b_ = (b);                                                                                 \

@@ -119,6 +119,9 @@ static const char *const spec_bad[][2] = {
     {"784-128-10x", "shorthand"},
     {"linear(10) @", "'@'"},
     {"   ", "no layers"},
+    /* 999*999*999*999 weights: named at the layer, never allocated (found by the fuzzer) */
+    {"conv2d(999,k=999,p=999) conv2d(999,k=999,p=999) flatten linear(10)", "layers.1.weight [999, 999, 999, 999]"},
+    {"conv2d(1000000,k=1,p=10000) flatten linear(1000000) linear(10)", "more bytes than a size_t holds"},
     {"linear(5)", "10 classes"},
     {"residual(residual(residual(residual(residual(residual(residual(residual(residual(relu))))))))) linear(10)",
      "8 deep"},
@@ -167,6 +170,49 @@ TEST(spec, caret_points_at_the_token)
     const char *ql = strstr(e, "\n  ..."), *cl = ql ? strchr(ql + 1, '\n') : NULL;
     const char *hat = cl ? strchr(cl, '^') : NULL;
     CHECK_MSG(hat && !strncmp(ql + 3 + (hat - (cl + 3)), "bogus", 5), "caret not under 'bogus':\n%s", e);
+}
+
+/* A model's storage is checked against the memory there is as each tensor is
+ * declared: the layer that asks for too much is named, nothing is allocated,
+ * and NABLA_MEMORY_LIMIT lowers the bound. */
+TEST(spec, storage_beyond_the_memory_limit_names_the_layer)
+{
+    const char *old = getenv("NABLA_MEMORY_LIMIT");
+    char keep[64] = "";
+    if (old) snprintf(keep, sizeof keep, "%s", old);
+    setenv("NABLA_MEMORY_LIMIT", "4M", 1);
+    /* 784*128 + 128 + 128*10 + 10 = 101,770 f32 parameters: 0.8 MB with their gradients */
+    nb_model *m = nb_model_from_spec("linear(128) relu linear(10)", NB_F32, 3, img);
+    CHECK_MSG(m != NULL, "%s", nb_errmsg());
+    nb_model_free(m);
+    /* 784*1024 f32 with their gradients: 6.1 MiB */
+    FAILS_WITH(!nb_model_from_spec("linear(128) relu linear(8192) linear(10)", NB_F32, 3, img),
+               "linear (layers.2): layers.2.weight [8192, 128]");
+    FAILS_WITH(!nb_model_from_spec("linear(1024) linear(10)", NB_F32, 3, img),
+               "the model would take 6.1 MiB (values and gradients), more than NABLA_MEMORY_LIMIT=4M");
+    /* the C API the same way, at the call that declares it */
+    m = nb_model_new(NB_F64);
+    CHECK(m && nb_model_linear(m, 784, 256, 1) == 0);
+    FAILS_WITH(nb_model_linear(m, 256, 2048, 1) != 0, "layers.1.weight [2048, 256]");
+    nb_model_free(m);
+    setenv("NABLA_MEMORY_LIMIT", "lots", 1);
+    FAILS_WITH(nb_check_env() != 0, "NABLA_MEMORY_LIMIT=lots: expected a size");
+    char *out = NULL;
+    int rc = t_cli_run("summary --model 'linear(10)'", &out);
+    CHECK_MSG(rc == 2 && out && strstr(out, "NABLA_MEMORY_LIMIT=lots"), "exit %d: %s", rc, out ? out : "");
+    free(out);
+    const char *good[] = {"512M", "2G", "1.5GiB", "65536", "64KB", "1t"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        setenv("NABLA_MEMORY_LIMIT", good[i], 1);
+        CHECK_MSG(nb_check_env() == 0, "%s: %s", good[i], nb_errmsg());
+    }
+    const char *bad[] = {"", "-1G", "0", "2X", "G", "1e30", "nan"};
+    for (size_t i = 1; i < sizeof bad / sizeof bad[0]; i++) {
+        setenv("NABLA_MEMORY_LIMIT", bad[i], 1);
+        CHECK_MSG(nb_check_env() != 0, "%s accepted", bad[i]);
+    }
+    if (old) setenv("NABLA_MEMORY_LIMIT", keep, 1);
+    else unsetenv("NABLA_MEMORY_LIMIT");
 }
 
 /* A long description (600+ characters) through a checkpoint and back. */

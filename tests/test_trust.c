@@ -10,13 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* expr must fail (NULL / -1 / NAN, as `failed` says) leaving a message with want. */
-#define FAILS_WITH(failed, want)                                                                        \
-    do {                                                                                                \
-        CHECK_MSG(failed, "did not fail (expected \"%s\")", want);                                      \
-        CHECK_MSG(strstr(nb_errmsg(), want) != NULL, "message \"%s\" lacks \"%s\"", nb_errmsg(), want); \
-    } while (0)
-
 TEST(trust, sum_with_more_axes_than_dims)
 {
     nb_ctx *c = nb_ctx_new(NULL);

@@ -68,9 +68,13 @@ NB_API void nb_clear_error(void);
 NB_API int nb_set_threads(int n);
 NB_API int nb_get_threads(void);
 /* Are the environment's settings valid (NABLA_THREADS: 1..64, NABLA_BLAS:
- * builtin or cblas)?  0, or -1 with nb_errmsg() naming the variable.  A bad
- * value is otherwise ignored (the default is used); nb_set_threads(0) checks
- * it too. */
+ * builtin or cblas, NABLA_MEMORY_LIMIT: a size such as 512M or 2G)?  0, or -1
+ * with nb_errmsg() naming the variable.  A bad value is otherwise ignored
+ * (the default is used); nb_set_threads(0) checks it too.
+ * NABLA_MEMORY_LIMIT bounds a model's storage (parameters, their gradients
+ * and buffers): a layer that would take it past the bound is refused, named,
+ * before anything is allocated.  Without it the bound is the machine's
+ * memory, or less where a control group or ulimit says so. */
 NB_API int nb_check_env(void);
 
 /* ---------------------------------------------------------------- dtypes */

@@ -55,6 +55,10 @@ int nb_check_env(void)
         return nb__erri("NABLA_BLAS=%.40s: expected builtin or cblas", e);
     if (e && !strcmp(e, "cblas") && !nb__gemm_have_cblas())
         return nb__erri("NABLA_BLAS=cblas: this build has no CBLAS (make BLAS=openblas)");
+    e = getenv("NABLA_MEMORY_LIMIT");
+    size_t bytes;
+    if (e && *e && nb__parse_bytes(e, &bytes))
+        return nb__erri("NABLA_MEMORY_LIMIT=%.40s: expected a size such as 512M, 2G or 1073741824", e);
     return 0;
 }
 

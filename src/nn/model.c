@@ -147,6 +147,35 @@ static void nb__layer_prefix(const nb_model *m, int li, char *buf, size_t size)
     }
 }
 
+/* a + b * k, or SIZE_MAX when it overflows */
+static size_t nb__add_mul(size_t a, size_t b, size_t k)
+{
+    if (k && b > (SIZE_MAX - a) / k) return SIZE_MAX;
+    return a + b * k;
+}
+
+/* Would the model's storage, with this entry, fit in memory?  Its values and
+ * gradients (2 per parameter) and its buffers; checked as each entry is
+ * declared, so that the layer that asks for too much is the one named. */
+static int nb__check_storage(const nb_model *m, const nb__decl *d)
+{
+    size_t n = 1, es = nb_dtype_size(m->dt);
+    for (int i = 0; i < d->ndim; i++) n = d->shape[i] && n > SIZE_MAX / d->shape[i] ? SIZE_MAX : n * d->shape[i];
+    size_t bytes = nb__add_mul(0, n, d->trainable ? 2 * es : es);
+    for (int i = 0; i < m->n_decls && bytes != SIZE_MAX; i++)
+        bytes = nb__add_mul(bytes, nb__decl_numel(&m->decls[i]), m->decls[i].trainable ? 2 * es : es);
+    char why[96], need[32];
+    size_t limit = nb__memory_limit(why, sizeof why);
+    if (bytes <= limit) return 0;
+    char shape[96] = "";
+    for (int i = 0, o = 0; i < d->ndim && o < (int)sizeof shape; i++)
+        o += snprintf(shape + o, sizeof shape - (size_t)o, "%s%zu", i ? ", " : "", d->shape[i]);
+    if (bytes == SIZE_MAX)
+        return nb__erri("%s [%s]: the model's storage would need more bytes than a size_t holds", d->name, shape);
+    return nb__erri("%s [%s]: the model would take %s (values and gradients), more than %s", d->name, shape,
+                    nb__bytes_str(bytes, need, sizeof need), why);
+}
+
 static int nb__declare_shape(nb_model *m, int li, const char *leaf, int ndim, const size_t *shape, int trainable)
 {
     if (nb__grow((void **)&m->decls, &m->cap_decls, m->n_decls, sizeof *m->decls)) return -1;
@@ -157,6 +186,7 @@ static int nb__declare_shape(nb_model *m, int li, const char *leaf, int ndim, co
     d->ndim = ndim;
     for (int i = 0; i < ndim; i++) d->shape[i] = shape[i];
     d->trainable = trainable;
+    if (nb__check_storage(m, d)) return -1;
     return m->n_decls++;
 }
 
