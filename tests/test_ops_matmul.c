@@ -141,6 +141,85 @@ TEST(matmul, gemm_block_edges_match_reference)
     CHECK(nb__gemm_set_path(NB__GEMM_AUTO, NB__GEMM_CHOOSE) == 0);
 }
 
+/* A B packed once (the recurrent layers' W_hh): op(B) for both flags, against
+ * the reference on each path, with the default and with tiny blocks (several
+ * K and M blocks); and C's rows computed in pieces of 7 are bitwise those of
+ * one call over all rows. */
+static int gemm_pb_case(int f32, int tb, size_t M, size_t N, size_t K, double beta, nb_rng *r)
+{
+    const size_t br = tb ? N : K, bc = tb ? K : N, lda = K + 3, ldb = bc + 1, ldc = N + 2;
+    const size_t na = M * lda, nb = br * ldb, nc = M * ldc, es = f32 ? 4 : 8;
+    nb_k_gemm_pb pb;
+    if (f32) nb_k_gemm_pb_init_f32(&pb, K, N);
+    else nb_k_gemm_pb_init_f64(&pb, K, N);
+    const size_t wsz = nb_k_gemm_pb_ws(&pb, M);
+    char *a = malloc(na * es + 1), *b = malloc(nb * es + 1), *c0 = malloc(nc * es + 1), *c1 = malloc(nc * es + 1),
+         *c2 = malloc(nc * es + 1);
+    void *bp = aligned_alloc(64, (pb.size * es + 63) / 64 * 64 + 64),
+         *ws = aligned_alloc(64, (wsz * es + 63) / 64 * 64 + 64);
+    for (size_t i = 0; i < na + nb + nc; i++) {
+        const double v = i >= na + nb && beta == 0 ? NAN : nb_rng_uniform(r) * 2 - 1;
+        char *dst = i < na ? a + i * es : i < na + nb ? b + (i - na) * es : c0 + (i - na - nb) * es;
+        if (f32) *(float *)dst = (float)v;
+        else *(double *)dst = v;
+    }
+    memcpy(c1, c0, nc * es);
+    memcpy(c2, c0, nc * es);
+    int bad = 0;
+    if (f32) {
+        nb_k_gemm_pb_pack_f32(&pb, bp, tb, (const float *)b, ldb);
+        nb_k_gemm_pb_mul_f32(&pb, M, (const float *)a, lda, (float)beta, (float *)c1, ldc, ws);
+        nb_k_gemm_ref_f32(0, tb, M, N, K, 1, (const float *)a, lda, (const float *)b, ldb, (float)beta, (float *)c2,
+                          ldc);
+    } else {
+        nb_k_gemm_pb_pack_f64(&pb, bp, tb, (const double *)b, ldb);
+        nb_k_gemm_pb_mul_f64(&pb, M, (const double *)a, lda, beta, (double *)c1, ldc, ws);
+        nb_k_gemm_ref_f64(0, tb, M, N, K, 1, (const double *)a, lda, (const double *)b, ldb, beta, (double *)c2, ldc);
+    }
+    for (size_t i = 0; i < M * ldc; i++) {
+        const double x = f32 ? ((float *)c1)[i] : ((double *)c1)[i], y = f32 ? ((float *)c2)[i] : ((double *)c2)[i];
+        if (i % ldc >= N) bad |= memcmp(c1 + i * es, c2 + i * es, es) != 0; /* padding untouched */
+        else bad |= !(fabs(x - y) / (1 + fabs(y)) < gemm_tol(f32, K));
+    }
+    /* rows in pieces of 7: the same bits */
+    memcpy(c2, c0, nc * es);
+    for (size_t i0 = 0; i0 < M; i0 += 7) {
+        const size_t m = M - i0 < 7 ? M - i0 : 7;
+        if (f32)
+            nb_k_gemm_pb_mul_f32(&pb, m, (const float *)a + i0 * lda, lda, (float)beta, (float *)c2 + i0 * ldc, ldc,
+                                 ws);
+        else nb_k_gemm_pb_mul_f64(&pb, m, (const double *)a + i0 * lda, lda, beta, (double *)c2 + i0 * ldc, ldc, ws);
+    }
+    bad |= (memcmp(c1, c2, nc * es) != 0) << 1;
+    free(a), free(b), free(c0), free(c1), free(c2), free(bp), free(ws);
+    return bad;
+}
+
+TEST(matmul, gemm_prepacked_b_matches_reference_and_cuts_rows_exactly)
+{
+    static const size_t dims[][3] = {{1, 1, 1},      {7, 33, 17},   {32, 512, 128},
+                                     {32, 128, 512}, {65, 129, 21}, {13, 17, 300}};
+    nb_rng r;
+    nb_rng_seed(&r, 13);
+    for (int small = 0; small < 2; small++) {
+        nb__gemm_set_blocks(small ? 7 : 0, small ? 5 : 0, small ? 9 : 0);
+        for (int path = NB__GEMM_GENERIC; path < NB__GEMM_NPATHS; path++) {
+            if (nb__gemm_set_path(path, NB__GEMM_CHOOSE) != 0) break;
+            for (int f32 = 0; f32 < 2; f32++)
+                for (size_t s = 0; s < sizeof dims / sizeof dims[0]; s++)
+                    for (int tb = 0; tb < 2; tb++) {
+                        const double beta = (s + (size_t)tb) % 3 == 0 ? 0 : (s % 2 ? 1 : -0.5);
+                        int bad = gemm_pb_case(f32, tb, dims[s][0], dims[s][1], dims[s][2], beta, &r);
+                        CHECK_MSG(!bad, "%s %s%s tb=%d M=%zu N=%zu K=%zu beta=%g: %s", nb__gemm_path_name(path),
+                                  f32 ? "f32" : "f64", small ? " small blocks" : "", tb, dims[s][0], dims[s][1],
+                                  dims[s][2], beta, bad & 1 ? "differs from the reference" : "pieces differ");
+                    }
+        }
+    }
+    nb__gemm_set_blocks(0, 0, 0);
+    CHECK(nb__gemm_set_path(NB__GEMM_AUTO, NB__GEMM_CHOOSE) == 0);
+}
+
 TEST(matmul, gemm_special_sizes_and_settings)
 {
     float c[6] = {NAN, NAN, NAN, 1, 2, 3}, a[1] = {NAN}, b[1] = {NAN};

@@ -15,6 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cpu.h"
+#include "kernels/rnn_avx2.h"
+#include "kernels/vmath.h"
+
 static nb_tensor *rnn_leaf(nb_dtype dt, int nd, const size_t *shape, nb_rng *r)
 {
     nb_tensor *t = nb_tensor_new(dt, nd, shape);
@@ -186,7 +190,8 @@ TEST(rnn, bitwise_same_for_any_thread_count)
     nb_ctx *c = nb_ctx_new(NULL);
     for (int cell = 0; cell < 3; cell++) {
         const size_t g = cell == 0 ? 1 : cell == 1 ? 4 : 3;
-        rnn_set s = rnn_set_new(NB_F32, g, 16, 9, 40, 48, 10 + (uint64_t)cell);
+        /* 70 rows: chunks of 32, 32 and 6 (kernels/rnn.h), run by 1 or 3 threads */
+        rnn_set s = rnn_set_new(NB_F32, g, 70, 9, 40, 48, 10 + (uint64_t)cell);
         nb_tensor *keep[2][3] = {{0}};
         for (int run = 0; run < 2; run++) {
             nb_set_threads(run ? 3 : 1);
@@ -215,6 +220,52 @@ TEST(rnn, bitwise_same_for_any_thread_count)
     nb_set_threads(before);
     nb_ctx_free(c);
 }
+
+#if defined(NB__RNN_X86)
+/* The AVX2 rows of the float32 LSTM cell against the formulas of rnn.inc's
+ * scalar loops, in their order: bitwise equal, with and without c_{t-1}, on
+ * a width with a tail (37) and a multiple of 8. */
+TEST(rnn, lstm_avx2_rows_are_the_scalar_bits)
+{
+    if (!nb__cpu_has_avx2()) return;
+    nb_rng r;
+    nb_rng_seed(&r, 77);
+    static const size_t hs[2] = {37, 128};
+    for (int k = 0; k < 2; k++)
+        for (int with_cp = 0; with_cp < 2; with_cp++) {
+            const size_t h = hs[k];
+            float g[4 * 128], cp[128], tc[128], dy[128], dh[128], dc[128], dc2[128], dg[4 * 128], dg2[4 * 128];
+            float cn[128], tcn[128], ho[128], cn2[128], tcn2[128], ho2[128];
+            for (size_t j = 0; j < 4 * h; j++) g[j] = (float)nb_rng_uniform(&r);
+            for (size_t j = 0; j < h; j++) {
+                cp[j] = (float)(nb_rng_uniform(&r) * 4 - 2);
+                tc[j] = (float)(nb_rng_uniform(&r) * 2 - 1);
+                dy[j] = (float)(nb_rng_uniform(&r) - 0.5);
+                dh[j] = (float)(nb_rng_uniform(&r) - 0.5);
+                dc[j] = dc2[j] = (float)(nb_rng_uniform(&r) - 0.5);
+            }
+            const float *c = with_cp ? cp : NULL;
+            nb__lstm_fwd_row_avx2_f32(h, g, c, cn, tcn, ho);
+            nb__lstm_bwd_row_avx2_f32(h, g, c, tc, dy, dh, dc, dg);
+            for (size_t j = 0; j < h; j++) {
+                const float i = g[j], f = g[h + j], gg = g[2 * h + j], o = g[3 * h + j];
+                cn2[j] = (c ? f * c[j] : 0.0f) + i * gg;
+                const float d = dy[j] + dh[j], dcj = dc2[j] + d * o * (1.0f - tc[j] * tc[j]);
+                dg2[j] = dcj * gg * i * (1.0f - i);
+                dg2[h + j] = c ? dcj * c[j] * f * (1.0f - f) : 0.0f;
+                dg2[2 * h + j] = dcj * i * (1.0f - gg * gg);
+                dg2[3 * h + j] = d * tc[j] * o * (1.0f - o);
+                dc2[j] = dcj * f;
+            }
+            nb__vtanh_f32(tcn2, cn2, h);
+            for (size_t j = 0; j < h; j++) ho2[j] = g[3 * h + j] * tcn2[j];
+            CHECK_MSG(!memcmp(cn, cn2, h * 4) && !memcmp(tcn, tcn2, h * 4) && !memcmp(ho, ho2, h * 4),
+                      "forward row differs (h %zu, c_{t-1} %d)", h, with_cp);
+            CHECK_MSG(!memcmp(dg, dg2, 4 * h * 4) && !memcmp(dc, dc2, h * 4),
+                      "backward row differs (h %zu, c_{t-1} %d)", h, with_cp);
+        }
+}
+#endif
 
 TEST(embedding, repeated_indices_sum_their_gradients)
 {

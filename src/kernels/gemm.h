@@ -85,6 +85,36 @@ void nb_k_gemm_ref_f32(int ta, int tb, size_t M, size_t N, size_t K, float alpha
 void nb_k_gemm_ref_f64(int ta, int tb, size_t M, size_t N, size_t K, double alpha, const double *A, size_t lda,
                        const double *B, size_t ldb, double beta, double *C, size_t ldc);
 
+/* A B packed once for many products with it (the recurrent layers' W_hh,
+ * used by every step).  nb_k_gemm_pb_init sets the kernels, blocks and the
+ * size of the packed op(B) [K, N] (pb->size elements, 64-byte aligned
+ * storage from the caller); nb_k_gemm_pb_pack packs it there; then
+ * nb_k_gemm_pb_mul computes C [M, N] = A [M, K] op(B) + beta C, A as stored
+ * with rows lda apart, serially in the calling thread (the caller runs them
+ * as pool tasks), with ws scratch of nb_k_gemm_pb_ws elements, 64-byte
+ * aligned.  Always the built-in packed kernels, never CBLAS; every row of C
+ * is computed the same way whatever M is (rows never meet), so cutting the
+ * rows into pieces cannot change a bit.  beta as in nb_k_gemm. */
+typedef struct nb_k_gemm_pb {
+    const void *kn;              /* the path's kernels (nb__gemm_kern_f32 / _f64) */
+    size_t k, n, mc, kc, mr, nr; /* sizes and blocks */
+    size_t size;                 /* elements of the packed B */
+    const void *bp;              /* the packed B (set by nb_k_gemm_pb_pack) */
+} nb_k_gemm_pb;
+static inline size_t nb_k_gemm_pb_ws(const nb_k_gemm_pb *pb, size_t m)
+{
+    const size_t rows = (m < pb->mc ? m : pb->mc) + pb->mr - 1;
+    return ((rows / pb->mr * pb->mr * (pb->kc < pb->k ? pb->kc : pb->k)) + 15) / 16 * 16;
+}
+void nb_k_gemm_pb_init_f32(nb_k_gemm_pb *pb, size_t K, size_t N);
+void nb_k_gemm_pb_init_f64(nb_k_gemm_pb *pb, size_t K, size_t N);
+void nb_k_gemm_pb_pack_f32(nb_k_gemm_pb *pb, float *bp, int tb, const float *B, size_t ldb);
+void nb_k_gemm_pb_pack_f64(nb_k_gemm_pb *pb, double *bp, int tb, const double *B, size_t ldb);
+void nb_k_gemm_pb_mul_f32(const nb_k_gemm_pb *pb, size_t M, const float *A, size_t lda, float beta, float *C,
+                          size_t ldc, float *ws);
+void nb_k_gemm_pb_mul_f64(const nb_k_gemm_pb *pb, size_t M, const double *A, size_t lda, double beta, double *C,
+                          size_t ldc, double *ws);
+
 /* ------------------------------------------------------ tests and benchmarks */
 /* Instruction-set paths.  NB__GEMM_AUTO is the detected best one. */
 enum { NB__GEMM_AUTO, NB__GEMM_GENERIC, NB__GEMM_AVX2, NB__GEMM_AVX512, NB__GEMM_NPATHS };

@@ -4,7 +4,10 @@
 #include <string.h>
 #include <tgmath.h>
 
+#include "../core/pool.h"
+#include "../core/cpu.h"
 #include "gemm.h"
+#include "rnn_avx2.h"
 #include "vmath.h"
 #include "nabla/nabla.h"
 

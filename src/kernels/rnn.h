@@ -4,25 +4,34 @@
  * and the embedding lookup.  Legend: N batch, T steps, F input features,
  * H hidden size, G gates (rnn 1, lstm 4: i f g o, gru 3: r z n).
  *
- * Forward: one product x W_ih^T (+ b_ih) for all N*T rows at once, then per
- * step one product h_{t-1} W_hh^T [N, G*H] and one pass over the gates:
- *   rnn   h = act(gx + (gh + b_hh))
- *   lstm  i,f,g,o = sigma, sigma, tanh, sigma of gx + (gh + b_hh)
+ * Rows of a batch never meet in a recurrent layer, so the batch is cut into
+ * chunks of NB_K_RNN_ROWS rows (fixed: the results cannot depend on the
+ * threads), and each chunk is one pool task that runs through the whole
+ * sequence: one region per sequence, not one per step.
+ * Forward, per chunk: one product x W_ih^T for all its T steps, plus the
+ * biases, then per step one product h_{t-1} W_hh^T with W_hh packed once
+ * (nb_k_gemm_pb, gemm.h) and one pass over the gates:
+ *   rnn   h = act(h W_hh^T + ((gx + b_ih) + b_hh))   (the product added in)
+ *   lstm  i,f,g,o = sigma, sigma, tanh, sigma of the same sum
  *         c = f c' + i g,  h = o tanh(c)
  *   gru   r,z = sigma(gx + (gh + b_hh)),  n = tanh(gx_n + r (gh_n + b_hn)),
- *         h = n + z (h' - n)                  (PyTorch's grouping)
- * Backward: one pass per step from t = T-1 down to 0 makes the gates'
- * gradient dG_t (kept for all steps) and, by one product dG_t W_hh, the
- * gradient reaching h_{t-1}; then three products over all steps give
- * dx += dG W_ih, dW_ih += dG^T x, dW_hh += dG_h^T h_prev, and column sums
- * the biases.  Everything runs in the caller's scratch (the ctx arena): no
- * allocation here.  The products are nb_k_gemm's (bitwise the same for any
- * thread count); the passes are serial loops.  _f32 and _f64 from rnn.inc. */
+ *         h = n + z (h' - n)                  (PyTorch's grouping; gh from
+ *                                              the product into hg)
+ * Backward, per chunk: one pass per step from t = T-1 down to 0 makes the
+ * gates' gradient dG_t (kept for all steps) and, by one product dG_t W_hh
+ * (packed once), the gradient reaching h_{t-1}; then, over the whole batch,
+ * three products give dx += dG W_ih, dW_ih += dG^T x, dW_hh += dG_h^T
+ * h_prev, and column sums the biases.  Everything runs in the caller's
+ * scratch (the ctx arena; ws of nb_k_rnn_ws elements, 64-byte aligned): no
+ * allocation here.  _f32 and _f64 from rnn.inc. */
 #ifndef NB_KERNELS_RNN_H
 #define NB_KERNELS_RNN_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+/* Rows of the batch per pool task. */
+#define NB_K_RNN_ROWS 32
 
 typedef enum nb_k_cell { NB_K_RNN_TANH = 0, NB_K_RNN_RELU, NB_K_LSTM, NB_K_GRU } nb_k_cell;
 
@@ -45,7 +54,7 @@ typedef struct nb_k_rnn {
                                gates (lstm i f g o, gru r z n; rnn: unused after) */
     void *cs;                /* [N, T, H] lstm: c_t;  gru: gh_n + b_hn;  rnn: NULL */
     void *tanh_c;            /* [N, T, H] lstm: tanh(c_t); else NULL */
-    void *hg;                /* [N, G*H] scratch: h_{t-1} W_hh^T */
+    void *hg;                /* [N, G*H] gru scratch: h_{t-1} W_hh^T; else NULL */
 } nb_k_rnn;
 
 /* The gradients: dout flows in; every other pointer but the scratch may be
@@ -58,14 +67,21 @@ typedef struct nb_k_rnn_grad {
     void *dh0, *dc0;          /* [N, H] */
     void *dgx;                /* [N, T, G*H] scratch: gradient of the input-side gates */
     void *dgh;                /* [N, T, G*H] scratch, gru only (rnn, lstm: dgx is used) */
-    void *hprev;              /* [N, T, H] scratch: h_{t-1} of every step */
+    void *hprev;              /* [N, T, H] scratch: h_{t-1} of every step, or with
+                                 dw_xh [N, T, F + H]: x_t then h_{t-1} */
+    void *dw_xh;              /* NULL, or (rnn, lstm, dw_ih and dw_hh both wanted)
+                                 [G*H, F + H] scratch: both by one product, so that
+                                 dG^T is packed once, not twice */
     void *dh, *dc;            /* [N, H] scratch each */
 } nb_k_rnn_grad;
 
-void nb_k_rnn_fwd_f32(const nb_k_rnn *r);
-void nb_k_rnn_fwd_f64(const nb_k_rnn *r);
-void nb_k_rnn_bwd_f32(const nb_k_rnn *r, const nb_k_rnn_grad *g);
-void nb_k_rnn_bwd_f64(const nb_k_rnn *r, const nb_k_rnn_grad *g);
+/* Elements of scratch the forward (backward = 0) or the backward needs. */
+size_t nb_k_rnn_ws_f32(const nb_k_rnn *r, int backward);
+size_t nb_k_rnn_ws_f64(const nb_k_rnn *r, int backward);
+void nb_k_rnn_fwd_f32(const nb_k_rnn *r, void *ws);
+void nb_k_rnn_fwd_f64(const nb_k_rnn *r, void *ws);
+void nb_k_rnn_bwd_f32(const nb_k_rnn *r, const nb_k_rnn_grad *g, void *ws);
+void nb_k_rnn_bwd_f64(const nb_k_rnn *r, const nb_k_rnn_grad *g, void *ws);
 
 /* out [n, d] = w[idx[i]] rows (idx already checked within [0, v));
  * backward dw [v, d] += dout rows at idx, in index order (deterministic). */

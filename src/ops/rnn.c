@@ -56,13 +56,18 @@ static int nb__rnn_backward(nb_ctx *c, nb__node *nd)
         .dh0 = d[NB__RH0],
         .dc0 = d[NB__RC0],
     };
+    /* rnn, lstm: dW_ih and dW_hh by one product when both are wanted (kernels/rnn.h) */
+    const int xh = k->cell != NB_K_GRU && gr.dw_ih && gr.dw_hh;
     if (!(gr.dgx = nb__rnn_buf(c, dt, NT * G * k->h)) ||
         (k->cell == NB_K_GRU && !(gr.dgh = nb__rnn_buf(c, dt, NT * G * k->h))) ||
-        !(gr.hprev = nb__rnn_buf(c, dt, NT * k->h)) || !(gr.dh = nb__rnn_buf(c, dt, k->n * k->h)) ||
-        !(gr.dc = nb__rnn_buf(c, dt, k->n * k->h)))
+        !(gr.hprev = nb__rnn_buf(c, dt, NT * (k->h + (xh ? k->f : 0)))) ||
+        (xh && !(gr.dw_xh = nb__rnn_buf(c, dt, G * k->h * (k->f + k->h)))) ||
+        !(gr.dh = nb__rnn_buf(c, dt, k->n * k->h)) || !(gr.dc = nb__rnn_buf(c, dt, k->n * k->h)))
         return -1;
-    if (dt == NB_F32) nb_k_rnn_bwd_f32(k, &gr);
-    else nb_k_rnn_bwd_f64(k, &gr);
+    void *ws = nb__rnn_buf(c, dt, dt == NB_F32 ? nb_k_rnn_ws_f32(k, 1) : nb_k_rnn_ws_f64(k, 1));
+    if (!ws) return -1;
+    if (dt == NB_F32) nb_k_rnn_bwd_f32(k, &gr, ws);
+    else nb_k_rnn_bwd_f64(k, &gr, ws);
     if (s->dc_n) memset(s->dc_n->data, 0, s->dc_n->numel * nb_dtype_size(dt)); /* ready for another pass */
     return 0;
 }
@@ -151,12 +156,15 @@ static nb_tensor *nb__recurrent(nb_ctx *c, const char *op, nb_k_cell cell, nb_te
     k->b_hh = in[NB__RBHH] ? in[NB__RBHH]->data : NULL;
     k->h0 = in[NB__RH0] ? in[NB__RH0]->data : NULL;
     k->c0 = in[NB__RC0] ? in[NB__RC0]->data : NULL;
-    if (!(k->gates = nb__rnn_buf(c, dt, N * T * GH)) || !(k->hg = nb__rnn_buf(c, dt, N * GH))) return NULL;
+    if (!(k->gates = nb__rnn_buf(c, dt, N * T * GH))) return NULL;
+    if (cell == NB_K_GRU && !(k->hg = nb__rnn_buf(c, dt, N * GH))) return NULL;
     if (cell == NB_K_LSTM || cell == NB_K_GRU)
         if (!(k->cs = nb__rnn_buf(c, dt, N * T * H))) return NULL;
     if (cell == NB_K_LSTM && !(k->tanh_c = nb__rnn_buf(c, dt, N * T * H))) return NULL;
-    if (dt == NB_F32) nb_k_rnn_fwd_f32(k);
-    else nb_k_rnn_fwd_f64(k);
+    void *ws = nb__rnn_buf(c, dt, dt == NB_F32 ? nb_k_rnn_ws_f32(k, 0) : nb_k_rnn_ws_f64(k, 0));
+    if (!ws) return NULL;
+    if (dt == NB_F32) nb_k_rnn_fwd_f32(k, ws);
+    else nb_k_rnn_fwd_f64(k, ws);
 
     nb_tensor *ins[NB__RNIN];
     int n_in = 0;
