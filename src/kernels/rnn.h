@@ -19,9 +19,9 @@
  *                                              the product into hg)
  * Backward, per chunk: one pass per step from t = T-1 down to 0 makes the
  * gates' gradient dG_t (kept for all steps) and, by one product dG_t W_hh
- * (packed once), the gradient reaching h_{t-1}; then, over the whole batch,
- * three products give dx += dG W_ih, dW_ih += dG^T x, dW_hh += dG_h^T
- * h_prev, and column sums the biases.  Everything runs in the caller's
+ * (packed once), the gradient reaching h_{t-1}, and the bias sums; then,
+ * over the whole batch, dx += dG W_ih and dW_ih += dG^T x, dW_hh += dG_h^T
+ * h_prev (rnn and lstm: both by one product, see dw_xh).  Everything runs in the caller's
  * scratch (the ctx arena; ws of nb_k_rnn_ws elements, 64-byte aligned): no
  * allocation here.  _f32 and _f64 from rnn.inc. */
 #ifndef NB_KERNELS_RNN_H
@@ -70,8 +70,9 @@ typedef struct nb_k_rnn_grad {
     void *hprev;              /* [N, T, H] scratch: h_{t-1} of every step, or with
                                  dw_xh [N, T, F + H]: x_t then h_{t-1} */
     void *dw_xh;              /* NULL, or (rnn, lstm, dw_ih and dw_hh both wanted)
-                                 [G*H, F + H] scratch: both by one product, so that
-                                 dG^T is packed once, not twice */
+                                 [F + H, G*H] scratch: both, transposed, by one
+                                 product [x h_prev]^T dG, whose big operand dG is
+                                 then packed once and row by row */
     void *dh, *dc;            /* [N, H] scratch each */
 } nb_k_rnn_grad;
 
