@@ -132,6 +132,50 @@ TEST(conv, max_pool_gradient_goes_to_the_first_maximum)
     nb_ctx_free(c);
 }
 
+/* The 2x2 stride-2 pool (an AVX2 loop in float32) against plain loops: ties
+ * everywhere (values from {0, 1, 2}), NaNs, a width with a tail (38: 19
+ * outputs = 8 + 8 + 3) and an odd height; values, and the gradient at the
+ * first maximum of each window. */
+TEST(conv, max_pool_2x2_matches_plain_loops)
+{
+    nb_ctx *c = nb_ctx_new(NULL);
+    const size_t N = 2, C = 3, H = 9, W = 38, OH = 4, OW = 19;
+    nb_rng r;
+    nb_rng_seed(&r, 21);
+    nb_tensor *x = nb_tensor_new(NB_F32, 4, (size_t[]){N, C, H, W});
+    float *xv = x->data;
+    for (size_t i = 0; i < x->numel; i++)
+        xv[i] = nb_rng_uniform(&r) < 0.03 ? NAN : (float)(int)(nb_rng_uniform(&r) * 3);
+    nb_tensor_set_requires_grad(x, 1);
+    nb_tensor *y = nb_max_pool2d(c, x, 2, 2, 0);
+    CHECK(y && y->shape[2] == OH && y->shape[3] == OW);
+    nb_tensor *dy = nb_zeros(c, NB_F32, 4, y->shape);
+    for (size_t i = 0; i < dy->numel; i++) ((float *)dy->data)[i] = (float)(i + 1);
+    CHECK_OK(nb_backward(c, y, dy) == 0);
+    float *want = calloc(x->numel, sizeof *want);
+    int bad_y = 0;
+    for (size_t pl = 0; pl < N * C; pl++)
+        for (size_t oy = 0; oy < OH; oy++)
+            for (size_t ox = 0; ox < OW; ox++) {
+                size_t at = pl * H * W + 2 * oy * W + 2 * ox;
+                float best = xv[at];
+                for (size_t i = 0; i < 2; i++)
+                    for (size_t j = 0; j < 2; j++) {
+                        const size_t k = pl * H * W + (2 * oy + i) * W + 2 * ox + j;
+                        if (xv[k] > best || (isnan(xv[k]) && !isnan(best))) best = xv[k], at = k;
+                    }
+                const size_t o = (pl * OH + oy) * OW + ox;
+                const float got = ((float *)y->data)[o];
+                bad_y += !(got == best || (isnan(got) && isnan(best)));
+                want[at] += (float)(o + 1);
+            }
+    CHECK_MSG(!bad_y, "%d pooled values differ", bad_y);
+    CHECK_MSG(!memcmp(want, x->grad->data, x->numel * sizeof *want), "the gradient went to another maximum");
+    free(want);
+    nb_tensor_free(x);
+    nb_ctx_free(c);
+}
+
 TEST(conv, avg_pool_counts_the_padding)
 {
     nb_ctx *c = nb_ctx_new(NULL);

@@ -3,7 +3,9 @@
 
 #include <math.h>
 
+#include "../core/cpu.h"
 #include "../core/pool.h"
+#include "conv_avx2.h"
 
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("tree-vectorize", "vect-cost-model=dynamic")
