@@ -434,7 +434,10 @@ TEST(faults, ckpt_disk_full_keeps_the_old_checkpoint)
     if (pid == 0) {
         signal(SIGXFSZ, SIG_IGN);
         struct rlimit rl = {65536, 65536};
-        if (setrlimit(RLIMIT_FSIZE, &rl) != 0) _exit(3);
+        if (setrlimit(RLIMIT_FSIZE, &rl) != 0) { /* 5: not valgrind's --error-exitcode=3 */
+            fprintf(stderr, "  child: setrlimit(RLIMIT_FSIZE): %s\n", strerror(errno));
+            _exit(5);
+        }
         nb_model *m = f_mlp("64-256-10", NB_F32, 0, 0, 7); /* 19 K params: 3 x 78 KB with Adam */
         nb_optim_config oc = nb_optim_defaults(NB_OPT_ADAM);
         nb_optim *o = nb_optim_new(&oc, NB_F32, nb_model_n_params(m));
@@ -451,7 +454,9 @@ TEST(faults, ckpt_disk_full_keeps_the_old_checkpoint)
     }
     int st = 0;
     CHECK(pid > 0 && waitpid(pid, &st, 0) == pid);
-    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %d", st);
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child %s %d%s", WIFEXITED(st) ? "exit status" : "wait status",
+              WIFEXITED(st) ? WEXITSTATUS(st) : st,
+              WIFEXITED(st) && WEXITSTATUS(st) == 3 ? " (valgrind's error exit)" : "");
     size_t n1;
     unsigned char *after = f_slurp(path, &n1);
     CHECK_MSG(before && after && n0 == n1 && memcmp(before, after, n0) == 0, "the old checkpoint changed");

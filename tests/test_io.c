@@ -383,7 +383,10 @@ TEST(io, save_atomic_disk_full)
     if (pid == 0) {
         signal(SIGXFSZ, SIG_IGN);
         struct rlimit rl = {65536, 65536};
-        if (setrlimit(RLIMIT_FSIZE, &rl) != 0) _exit(3);
+        if (setrlimit(RLIMIT_FSIZE, &rl) != 0) { /* 5: not valgrind's --error-exitcode=3 */
+            fprintf(stderr, "  child: setrlimit(RLIMIT_FSIZE): %s\n", strerror(errno));
+            _exit(5);
+        }
         size_t n = 1 << 16; /* 256 KiB of floats */
         float *big = calloc(n, sizeof *big);
         nb_st_tensor t = {"new", NB_ST_F32, 1, {n}, big};
@@ -395,7 +398,9 @@ TEST(io, save_atomic_disk_full)
     }
     int status = 0;
     CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
-    CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
+    CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child %s %d%s",
+              WIFEXITED(status) ? "exit status" : "wait status", WIFEXITED(status) ? WEXITSTATUS(status) : status,
+              WIFEXITED(status) && WEXITSTATUS(status) == 3 ? " (valgrind's error exit)" : "");
     io_check_old(dir, path, __LINE__);
     remove(path);
     rmdir(dir);
