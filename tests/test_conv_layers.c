@@ -201,3 +201,31 @@ TEST(conv_layers, documented_resnet_parses_and_trains)
     nb_optim_free(o);
     nb_model_free(m);
 }
+
+/* The CLI's evaluation batch keeps a CNN's activations near 64 MiB instead of
+ * 1000 images at a time; an MLP still takes 1000. */
+TEST(conv_layers, evaluation_batch_follows_the_activations)
+{
+    static const size_t img[3] = {1, 28, 28};
+    nb_model *mlp = nb_model_from_spec("linear(128) relu linear(10)", NB_F32, 3, img);
+    nb_model *cnn = nb_model_from_spec("conv2d(32,k=3,p=1) relu maxpool2d(2) conv2d(64,k=3,p=1) relu maxpool2d(2) "
+                                       "flatten linear(128) relu linear(10)",
+                                       NB_F32, 3, img);
+    nb_model *wide = nb_model_from_spec("conv2d(512,k=3,p=1) relu gap linear(10)", NB_F32, 3, img);
+    CHECK(mlp && cnn && wide);
+    nb_summary *s = nb_model_summary(cnn);
+    CHECK(s != NULL);
+    if (s) {
+        /* 25088 + 25088 + 6272 + 12544 + 12544 + 3136 + 3136 + 128 + 128 + 10 floats a sample */
+        CHECK_MSG(s->activation_bytes == 88074 * 4, "%zu", s->activation_bytes);
+        CHECK_MSG(nb_evaluate_batch(cnn) == ((size_t)64 << 20) / (2 * s->activation_bytes), "%zu",
+                  nb_evaluate_batch(cnn));
+    }
+    nb_summary_free(s);
+    CHECK(nb_evaluate_batch(mlp) == 1000);
+    CHECK_MSG(nb_evaluate_batch(wide) == 16, "%zu", nb_evaluate_batch(wide)); /* 401k floats a sample: the floor */
+    CHECK(nb_evaluate_batch(NULL) == 1000);
+    nb_model_free(mlp);
+    nb_model_free(cnn);
+    nb_model_free(wide);
+}

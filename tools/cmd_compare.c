@@ -199,7 +199,7 @@ static int nb__train_one(const char *cmd, const nb_run_cfg *r, const nb_dataset 
     res->test_loss = res->test_acc = NAN;
     if (!res->nonfinite) {
         nb_eval ev;
-        if (nb_evaluate(m, c, test, 1000, &ev, NULL)) {
+        if (nb_evaluate(m, c, test, nb_evaluate_batch(m), &ev, NULL)) {
             fprintf(stderr, "nabla %s: evaluation: %s\n", cmd, nb_errmsg());
             goto out;
         }

@@ -63,7 +63,7 @@ static int nb__eval_text(const char *cmd, const char *path, nb_model *m, const c
     nb_eval ev;
     int rc = 0;
     if (!c || (r.tbptt && nb_model_carry_states(m, r.batch)) ||
-        nb_evaluate(m, c, val, r.tbptt ? r.batch : 1000, &ev, NULL)) {
+        nb_evaluate(m, c, val, r.tbptt ? r.batch : nb_evaluate_batch(m), &ev, NULL)) {
         fprintf(stderr, "nabla %s: %s\n", cmd, nb_errmsg());
         rc = 1;
     } else if (json) {
@@ -122,7 +122,7 @@ static int nb__eval(int argc, char **argv)
     size_t *conf = calloc((size_t)C * (size_t)C, sizeof *conf);
     nb_ctx *c = nb_ctx_new(NULL);
     nb_eval ev;
-    if (!conf || !c || nb_evaluate(m, c, test, 1000, &ev, conf)) {
+    if (!conf || !c || nb_evaluate(m, c, test, nb_evaluate_batch(m), &ev, conf)) {
         fprintf(stderr, "nabla eval: %s\n", nb_errmsg());
         goto out;
     }

@@ -332,9 +332,10 @@ typedef struct {
     nb_monitor *mon;
     void *xb;
     int32_t *yb;
-    size_t bpe;     /* batches per epoch */
-    int per_batch;  /* the schedule steps per batch, else per epoch */
-    double step_lr; /* the learning rate the last step used (logged) */
+    size_t bpe;        /* batches per epoch */
+    size_t eval_batch; /* nb_evaluate_batch: the forward's activations near 64 MiB */
+    int per_batch;     /* the schedule steps per batch, else per epoch */
+    double step_lr;    /* the learning rate the last step used (logged) */
     nb_sched sched;
     nb_progress prog;
     nb_rng rng;
@@ -447,6 +448,7 @@ static int nb__setup_model(nb__train *t)
     nb_rng_seed(&t->rng, r->seed ^ 0x5eed5eed5eedULL);
     /* --resume: the checkpoint's model */
     if (!(t->m = nb_run_model_resume(t->cmd, r, t->ckpt, &init_rng))) return 2;
+    t->eval_batch = nb_evaluate_batch(t->m);
     if (!(t->opt = nb_optim_new(&r->opt, r->dtype, nb_model_n_params(t->m))))
         return nb_cli_usage_error(t->cmd, "%s", nb_errmsg());
     /* --tbptt: the streams in order, whole batches, the states carried from batch to batch */
@@ -977,7 +979,7 @@ static int nb__select(nb__train *t, long epoch)
 static int nb__evaluate(nb__train *t, const nb_dataset *ds, nb_eval *ev)
 {
     nb_model_reset_states(t->m);
-    int rc = nb_evaluate(t->m, t->c, ds, t->r.tbptt ? t->r.batch : 1000, ev, NULL);
+    int rc = nb_evaluate(t->m, t->c, ds, t->r.tbptt ? t->r.batch : t->eval_batch, ev, NULL);
     nb_model_reset_states(t->m);
     return rc;
 }

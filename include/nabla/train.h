@@ -157,6 +157,12 @@ typedef struct nb_eval {
  * confusion: NULL, or n_classes*n_classes counts (row = label, column =
  * prediction), zeroed here.  0 or -1. */
 NB_API int(nb_evaluate)(nb_model *m, nb_ctx *c, const nb_dataset *ds, size_t batch, nb_eval *out, size_t *confusion);
+/* A batch for nb_evaluate that keeps the forward's activations near 64 MiB
+ * (from nb_model_summary's activation bytes per sample, doubled for a
+ * layer's input and output): 16 to 1000; 1000 when m has no summary.  The
+ * CLI evaluates with it: a small CNN no longer evaluates 1000 images at a
+ * time (700 MB of activations for a 100k-parameter model). */
+NB_API size_t nb_evaluate_batch(const nb_model *m);
 
 #ifdef __cplusplus
 }

@@ -5,6 +5,18 @@
 #include <math.h>
 #include <stdlib.h>
 
+#define NB__EVAL_BYTES ((size_t)64 << 20)
+
+size_t nb_evaluate_batch(const nb_model *m)
+{
+    nb_summary *s = m ? nb_model_summary(m) : NULL;
+    const size_t per = s ? 2 * s->activation_bytes : 0;
+    nb_summary_free(s);
+    if (!per) return 1000;
+    const size_t b = NB__EVAL_BYTES / per;
+    return b < 16 ? 16 : b > 1000 ? 1000 : b;
+}
+
 int nb_evaluate(nb_model *m, nb_ctx *c, const nb_dataset *ds, size_t batch, nb_eval *out, size_t *confusion)
 {
     if (!m || !c || !ds || !out || batch == 0) return nb__erri("evaluate: NULL argument or batch 0");
