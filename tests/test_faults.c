@@ -1182,13 +1182,18 @@ TEST(faults, ckpt_epoch_sums_round_trip_and_are_checked)
         {good, "'epoch.correct' = 41 is more than epoch.samples"},
         {good, "'epoch.loss_sum' = 'nan' is not a finite number"},
         {good, "'epoch.seconds' = -1 is negative"},
+        {good, NULL}, /* text: 4 labels a sample */
+        {good, "'epoch.correct' = 161 is more than epoch.samples = 40 times seq_len"},
     };
     cases[1].p.epoch_samples = 41;
     cases[2].p.epoch_correct = 41;
     cases[3].p.epoch_loss_sum = NAN;
     cases[4].p.epoch_seconds = -1;
+    cases[5].p.epoch_correct = 160;
+    cases[6].p.epoch_correct = 161;
+    const nb_kv text_kv[] = {{"seq_len", "4"}};
     for (size_t i = 0; m && i < sizeof cases / sizeof cases[0]; i++) {
-        CHECK(nb_checkpoint_save(path, m, NULL, NULL, &cases[i].p, NULL, 0) == 0);
+        CHECK(nb_checkpoint_save(path, m, NULL, NULL, &cases[i].p, i >= 5 ? text_kv : NULL, i >= 5) == 0);
         nb_checkpoint *ck = nb_checkpoint_open(path);
         nb_progress p;
         memset(&p, 0xff, sizeof p);
@@ -1197,7 +1202,8 @@ TEST(faults, ckpt_epoch_sums_round_trip_and_are_checked)
         if (!cases[i].why) {
             CHECK_MSG(rc == 0, "%s", nb_errmsg());
             CHECK(memcmp(&p.epoch_loss_sum, &good.epoch_loss_sum, sizeof p.epoch_loss_sum) == 0 &&
-                  p.epoch_seconds == good.epoch_seconds && p.epoch_samples == 40 && p.epoch_correct == 17);
+                  p.epoch_seconds == good.epoch_seconds && p.epoch_samples == 40 &&
+                  p.epoch_correct == cases[i].p.epoch_correct);
         } else {
             CHECK_MSG(rc == -1 && strstr(nb_errmsg(), cases[i].why) && strstr(nb_errmsg(), path), "case %zu: %s", i,
                       nb_errmsg());

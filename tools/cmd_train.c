@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "ddp_train.h"
 #include "model_cli.h"
+#include "nabla/io.h"
 #include "nabla/monitor.h"
 #include "report.h"
 #include "run.h"
@@ -324,6 +325,8 @@ typedef struct {
     nb__diag dg;
     nb_ddp ddp;
     char ckpt[1100], metrics_path[1100];
+    char states_path[1100]; /* --tbptt: the carried states beside the checkpoint */
+    int keep_states;        /* --tbptt resumed mid-epoch: the first epoch goes on from the saved states */
     nb_dataset *train, *test;
     nb_model *m;
     nb_optim *opt;
@@ -392,6 +395,7 @@ static int nb__train_open(nb__train *t)
     if (nb_out_dir(r->out))
         return nb_cli_usage_error(t->cmd, "--out %s: cannot write there (%s)", r->out, strerror(errno));
     snprintf(t->ckpt, sizeof t->ckpt, "%s/checkpoint.safetensors", r->out);
+    snprintf(t->states_path, sizeof t->states_path, "%s/tbptt_states.safetensors", r->out);
     snprintf(t->metrics_path, sizeof t->metrics_path, "%s/metrics.jsonl", r->out);
     if (r->text) {
         if (nb_run_text_data(t->cmd, r, &t->train, &t->test)) return 2;
@@ -466,6 +470,48 @@ static int nb__setup_model(nb__train *t)
     return 0;
 }
 
+/* --tbptt: the carried states, saved beside each checkpoint (atomically,
+ * after it) with the checkpoint's step, so that a run stopped mid-epoch
+ * resumes its streams where they were rather than from zeros. */
+static int nb__states_save(nb__train *t)
+{
+    const size_t bytes = nb_model_states_bytes(t->m), es = nb_dtype_size(t->r.dtype);
+    if (!t->r.tbptt || !bytes) return 0;
+    void *buf = malloc(bytes);
+    char step[32];
+    snprintf(step, sizeof step, "%lld", (long long)t->prog.step);
+    nb_st_tensor ts = {"states", t->r.dtype == NB_F64 ? NB_ST_F64 : NB_ST_F32, 1, {bytes / es}, buf};
+    nb_st_meta meta = {"step", step};
+    int rc = !buf || nb_model_states_get(t->m, buf, bytes) || nb_st_save(t->states_path, &ts, 1, &meta, 1);
+    free(buf);
+    return rc ? -1 : 0;
+}
+
+/* The states saved with the checkpoint being resumed: used when they are of
+ * its step and of this model; otherwise the streams restart from zeros,
+ * said on stderr.  1 when they were loaded. */
+static int nb__states_load(nb__train *t)
+{
+    const size_t es = nb_dtype_size(t->r.dtype);
+    const nb_st_dtype dt = t->r.dtype == NB_F64 ? NB_ST_F64 : NB_ST_F32;
+    nb_st_file *f = nb_st_load(t->states_path);
+    const nb_st_tensor *ts = f ? nb_st_find(f, "states") : NULL;
+    const char *step = f ? nb_st_meta_get(f, "step") : NULL;
+    char want[32];
+    snprintf(want, sizeof want, "%lld", (long long)t->prog.step);
+    const char *why = !f                                 ? nb_errmsg()
+                      : !ts || !step                     ? "no states or step in it"
+                      : strcmp(step, want)               ? "saved at another step than the checkpoint"
+                      : ts->dtype != dt || ts->ndim != 1 ? "not a vector of the model's dtype"
+                      : nb_model_states_set(t->m, ts->data, ts->shape[0] * es) ? nb_errmsg()
+                                                                               : NULL;
+    if (why) /* even with --quiet: the run is no longer the one it continues */
+        fprintf(stderr, "nabla train: --resume --tbptt: %s: %s; the streams restart from zero states\n", t->states_path,
+                why);
+    nb_st_free(f);
+    return !why;
+}
+
 /* --resume: model, optimizer, schedule and progress from OUT's checkpoint
  * (with --ddp, rank 0 reads and nb_ddp_sync broadcasts); 0 or the exit status. */
 static int nb__setup_resume(nb__train *t)
@@ -479,6 +525,7 @@ static int nb__setup_resume(nb__train *t)
         nb_loader_set_state(t->loader, &t->prog.loader))
         rc = nb_cli_usage_error(t->cmd, "--resume: %s", nb_errmsg());
     else t->rng = t->prog.rng;
+    if (!rc && t->r.tbptt && t->prog.loader.pos > 0) t->keep_states = nb__states_load(t);
     if (!rc && t->r.given.lr && nb_optim_lr(t->opt) != t->r.opt.lr) { /* the documented override */
         if (!t->r.quiet)
             fprintf(stderr, "nabla train: --resume: --lr %g replaces the run's %g\n", t->r.opt.lr, nb_optim_lr(t->opt));
@@ -947,7 +994,10 @@ static nb_train_stop nb__run_epoch(nb__train *t, long epoch, nb__epoch *ep)
     nb_batch batch = {.x = t->xb, .dtype = t->r.dtype, .y = t->yb};
     nb_train_stop stop = NB_TRAIN_RUNNING;
     int more = 1;
-    nb_model_reset_states(t->m); /* --tbptt: every epoch (and a resumed one) reads the streams from zero states */
+    /* --tbptt: every epoch reads the streams from zero states; one resumed
+     * mid-epoch goes on from the states saved with its checkpoint */
+    if (!t->keep_states) nb_model_reset_states(t->m);
+    t->keep_states = 0;
     while (stop == NB_TRAIN_RUNNING && (more = nb_loader_next(t->loader, &batch)) == 1)
         stop = nb__step(t, epoch, ep, batch.n);
     if (more < 0) {
@@ -1020,6 +1070,10 @@ static nb_train_stop nb__end_epoch(nb__train *t, long epoch, const nb__epoch *ep
     }
     if (!t->ddp.rank && nb_checkpoint_save(t->ckpt, t->m, t->opt, &t->sched, &t->prog, t->kv, t->nkv)) {
         fprintf(stderr, "nabla train: checkpoint not saved: %s\n", nb_errmsg());
+        return NB_TRAIN_ERROR;
+    }
+    if (!t->ddp.rank && nb__states_save(t)) {
+        fprintf(stderr, "nabla train: --tbptt states not saved: %s\n", nb_errmsg());
         return NB_TRAIN_ERROR;
     }
     if (stop == NB_TRAIN_INTERRUPTED && !t->r.quiet)

@@ -220,6 +220,14 @@ NB_API int nb_model_load_torch(nb_model *m, const char *path);
 NB_API int nb_model_carry_states(nb_model *m, size_t batch);
 /* Zero the carried states (an epoch's start); nothing when not carrying. */
 NB_API void nb_model_reset_states(nb_model *m);
+/* The carried states as one block of bytes, every recurrent layer's in
+ * order (each [layers][h, c][batch][H] in the model's dtype), so that a run
+ * saved mid-epoch resumes its streams where they were: the size (0 when not
+ * carrying), a copy out, a copy back in.  get and set: 0, or -1 when bytes
+ * is not the size. */
+NB_API size_t nb_model_states_bytes(nb_model *m);
+NB_API int nb_model_states_get(nb_model *m, void *dst, size_t bytes);
+NB_API int nb_model_states_set(nb_model *m, const void *src, size_t bytes);
 
 /* ----------------------------------------------------------- summary */
 typedef struct nb_summary_row {

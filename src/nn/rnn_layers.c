@@ -144,6 +144,47 @@ void nb_model_reset_states(nb_model *m)
     }
 }
 
+/* One layer's carried block: its bytes (0 when not carrying). */
+static size_t nb__rec_state_bytes(const nb__ext *e, size_t es)
+{
+    const nb__rec_carry *st = e->state;
+    return st ? st->n * 2 * (size_t)e->a[A_LAYERS] * (size_t)e->a[A_H] * es : 0;
+}
+
+size_t nb_model_states_bytes(nb_model *m)
+{
+    size_t n = 0;
+    nb__ext *e;
+    for (int li = 0; m && (e = nb__rec_layer(m, &li));) n += nb__rec_state_bytes(e, nb_dtype_size(nb_model_dtype(m)));
+    return n;
+}
+
+/* Copy every layer's block out (to = 1) or in. */
+static int nb__rec_states_copy(nb_model *m, void *p, size_t bytes, int out)
+{
+    const size_t total = nb_model_states_bytes(m);
+    if (!m || !p || bytes != total)
+        return nb__erri("model states: %zu bytes given, the carried states take %zu", bytes, total);
+    const size_t es = nb_dtype_size(nb_model_dtype(m));
+    char *q = p;
+    nb__ext *e;
+    for (int li = 0; (e = nb__rec_layer(m, &li));) {
+        const size_t b = nb__rec_state_bytes(e, es);
+        if (!b) continue;
+        nb__rec_carry *st = e->state;
+        if (out) memcpy(q, st->buf, b);
+        else memcpy(st->buf, q, b);
+        q += b;
+    }
+    return 0;
+}
+
+int nb_model_states_get(nb_model *m, void *dst, size_t bytes) { return nb__rec_states_copy(m, dst, bytes, 1); }
+int nb_model_states_set(nb_model *m, const void *src, size_t bytes)
+{
+    return nb__rec_states_copy(m, (void *)(uintptr_t)src, bytes, 0);
+}
+
 static int nb__rec_init(nb__ext *e, nb_init init, double param, double gain, nb_rng *r)
 {
     const double k = 1 / sqrt(e->a[A_H]);

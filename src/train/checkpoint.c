@@ -292,9 +292,12 @@ static int nb__ck_epoch_sums(const nb_checkpoint *ck, nb_progress *p)
         return nb__erri("%s: metadata 'epoch.samples' = %" PRIu64 " is more than the %" PRIu64
                         " samples served this epoch (loader.pos)",
                         ck->path, u[0], p->loader.pos);
-    if (u[1] > u[0])
-        return nb__erri("%s: metadata 'epoch.correct' = %" PRIu64 " is more than epoch.samples = %" PRIu64, ck->path,
-                        u[1], u[0]);
+    /* a text run (metadata seq_len) counts one label per character: seq_len per sample */
+    uint64_t per = 1;
+    if (nb_st_meta_get(ck->f, "seq_len") && nb__get_u64(ck, "seq_len", &per)) return -1;
+    if (per < 1 || u[1] / per > u[0] || (u[1] / per == u[0] && u[1] % per))
+        return nb__erri("%s: metadata 'epoch.correct' = %" PRIu64 " is more than epoch.samples = %" PRIu64 "%s",
+                        ck->path, u[1], u[0], per > 1 ? " times seq_len" : "");
     p->epoch_loss_sum = f[0];
     p->epoch_seconds = f[1];
     p->epoch_samples = u[0];
