@@ -33,6 +33,15 @@ int t_close(double a, double b, double atol, double rtol);
 /* 1 when running under valgrind (its preload is in LD_PRELOAD): heavy sweeps
  * then test a representative subset, as everything runs ~50-300x slower. */
 int t_under_valgrind(void);
+/* A forked child's verdict: the child writes one byte 'k' to fd (the write
+ * end of a pipe, the parent's read end is passed here) when its own checks
+ * passed, then _exit(0).  1 when it passed.  Under valgrind the child's leak
+ * check also sees what the parent's other threads left (glibc keeps the
+ * stacks and TLS vectors of exited threads for reuse), which can make
+ * valgrind exit a passing child with its error code 3: that counts as
+ * passed, with a note; the child's own output still shows any report.
+ * why gets the status otherwise. */
+int t_child_passed(int pid, int fd, char *why, size_t size);
 /* Directory holding the build (NB_BUILD, default "build"). */
 const char *t_build_dir(void);
 /* Path of a repository file (tests run from the repository root). */
