@@ -32,10 +32,11 @@ typedef struct {
     int trainable;
 } nb__decl;
 
+/* Its elements, SIZE_MAX when they overflow (nb__check_storage refuses those). */
 static size_t nb__decl_numel(const nb__decl *d)
 {
     size_t n = 1;
-    for (int i = 0; i < d->ndim; i++) n *= d->shape[i];
+    for (int i = 0; i < d->ndim; i++) n = d->shape[i] && n > SIZE_MAX / d->shape[i] ? SIZE_MAX : n * d->shape[i];
     return n;
 }
 
@@ -159,9 +160,8 @@ static size_t nb__add_mul(size_t a, size_t b, size_t k)
  * declared, so that the layer that asks for too much is the one named. */
 static int nb__check_storage(const nb_model *m, const nb__decl *d)
 {
-    size_t n = 1, es = nb_dtype_size(m->dt);
-    for (int i = 0; i < d->ndim; i++) n = d->shape[i] && n > SIZE_MAX / d->shape[i] ? SIZE_MAX : n * d->shape[i];
-    size_t bytes = nb__add_mul(0, n, d->trainable ? 2 * es : es);
+    const size_t es = nb_dtype_size(m->dt);
+    size_t bytes = nb__add_mul(0, nb__decl_numel(d), d->trainable ? 2 * es : es);
     for (int i = 0; i < m->n_decls && bytes != SIZE_MAX; i++)
         bytes = nb__add_mul(bytes, nb__decl_numel(&m->decls[i]), m->decls[i].trainable ? 2 * es : es);
     char why[96], need[32];

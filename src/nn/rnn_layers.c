@@ -133,22 +133,20 @@ int nb_model_carry_states(nb_model *m, size_t batch)
     return 0;
 }
 
-void nb_model_reset_states(nb_model *m)
-{
-    nb__ext *e;
-    for (int li = 0; m && (e = nb__rec_layer(m, &li));) {
-        nb__rec_carry *st = e->state;
-        if (st)
-            memset(st->buf, 0,
-                   st->n * 2 * (size_t)e->a[A_LAYERS] * (size_t)e->a[A_H] * nb_dtype_size(nb_model_dtype(m)));
-    }
-}
-
 /* One layer's carried block: its bytes (0 when not carrying). */
 static size_t nb__rec_state_bytes(const nb__ext *e, size_t es)
 {
     const nb__rec_carry *st = e->state;
     return st ? st->n * 2 * (size_t)e->a[A_LAYERS] * (size_t)e->a[A_H] * es : 0;
+}
+
+void nb_model_reset_states(nb_model *m)
+{
+    nb__ext *e;
+    for (int li = 0; m && (e = nb__rec_layer(m, &li));) {
+        nb__rec_carry *st = e->state;
+        if (st) memset(st->buf, 0, nb__rec_state_bytes(e, nb_dtype_size(nb_model_dtype(m))));
+    }
 }
 
 size_t nb_model_states_bytes(nb_model *m)
