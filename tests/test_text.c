@@ -425,6 +425,17 @@ TEST(text, cli_tbptt_resume_keeps_the_streams_states)
     CHECK_MSG(tx_same_params(a, b), "30 + resume + 30 steps differ from 60 straight steps");
     snprintf(b, sizeof b, "%s/cold/checkpoint.safetensors", dir);
     CHECK_MSG(!tx_same_params(a, b), "resuming from zero states gave the same weights");
+    /* a states file that is not one: named, with the reason, once */
+    snprintf(a, sizeof a, "%s/cold/tbptt_states.safetensors", dir);
+    f = fopen(a, "w");
+    if (f) fputs("not a safetensors file", f), fclose(f);
+    snprintf(args, sizeof args, "train --text %s %s --max-steps 70 --resume --out %s/cold", txt, common, dir);
+    CHECK(t_cli_run(args, &o) == 0);
+    const char *msg = o ? strstr(o, "--resume --tbptt: ") : NULL;
+    CHECK_MSG(msg && strstr(msg, "tbptt_states.safetensors: ") && strstr(msg, "restart from zero states") &&
+                  !strstr(strstr(msg, "tbptt_states.safetensors") + 1, "tbptt_states.safetensors"),
+              "%s", o ? o : "");
+    free(o);
     t_rmrf(dir);
 }
 

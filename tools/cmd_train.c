@@ -505,9 +505,9 @@ static int nb__states_load(nb__train *t)
                       : ts->dtype != dt || ts->ndim != 1 ? "not a vector of the model's dtype"
                       : nb_model_states_set(t->m, ts->data, ts->shape[0] * es) ? nb_errmsg()
                                                                                : NULL;
-    if (why) /* even with --quiet: the run is no longer the one it continues */
-        fprintf(stderr, "nabla train: --resume --tbptt: %s: %s; the streams restart from zero states\n", t->states_path,
-                why);
+    if (why) /* even with --quiet: the run is no longer the one it continues (a load error names the file) */
+        fprintf(stderr, "nabla train: --resume --tbptt: %s%s%s; the streams restart from zero states\n",
+                f ? t->states_path : "", f ? ": " : "", why);
     nb_st_free(f);
     return !why;
 }
