@@ -2,6 +2,7 @@
  * datasets, splits, statistics, the loader, and the real Fashion-MNIST. */
 #include "t.h"
 
+#include "core/pool.h"
 #include "nabla/data.h"
 
 #include <stdlib.h>
@@ -1095,14 +1096,27 @@ TEST(data, fashion_mnist_real)
     nb_dataset_free(te);
 }
 
+static void loader_spin_task(void *p, size_t t)
+{
+    (void)p, (void)t;
+    volatile double x = 0;
+    for (int i = 0; i < 5000; i++) x += i;
+}
+
 /* A prefetching loader serves the batches of a plain one, bit for bit and in
  * the same order: across epochs, with a partial last batch or drop_last,
- * in both dtypes, after a change of dtype, and after set_state. */
+ * in both dtypes, after a change of dtype, and after set_state.  On one
+ * thread its own thread gathers; with a pool thread for every CPU, the pool's
+ * idle threads do (a pool region between batches lets them). */
 TEST(data, loader_prefetch_serves_the_same_batches)
 {
     nb_dataset *ds = t_indexed(300);
     CHECK_OK(ds);
-    for (int drop = 0; drop < 2; drop++) {
+    const int saved = nb_get_threads();
+    const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    for (int run = 0; run < 4; run++) {
+        const int drop = run & 1;
+        CHECK_OK(nb_set_threads(run < 2 ? 1 : cpus < 2 ? 2 : (int)(cpus > 64 ? 64 : cpus)) == 0);
         nb_loader_opts o = {.batch_size = 64, .shuffle = 1, .drop_last = drop, .seed = 9};
         nb_loader *A = nb_loader_new(ds, &o);
         o.prefetch = 1;
@@ -1126,10 +1140,12 @@ TEST(data, loader_prefetch_serves_the_same_batches)
             if (call == 25) { /* both back to where A was at call 7 */
                 CHECK_OK(nb_loader_set_state(A, &mid) == 0 && nb_loader_set_state(P, &mid) == 0);
             }
+            nb__pool_run(4, loader_spin_task, NULL);
         }
         CHECK(nb_loader_epoch(A) == nb_loader_epoch(P));
         nb_loader_free(A);
         nb_loader_free(P);
     }
+    nb_set_threads(saved);
     nb_dataset_free(ds);
 }

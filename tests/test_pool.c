@@ -150,3 +150,59 @@ TEST(pool, concurrent_callers)
     nb_set_threads(saved);
 }
 #endif
+
+/* Idle work: every chunk runs once, whether pool threads pick it up between
+ * and inside regions or the poster finishes it; inside a chunk the pool is
+ * serial; one job at a time; no job on one thread. */
+typedef struct {
+    atomic_int hits[NT_MAX];
+    atomic_int nested_threads, by_others;
+    thrd_t poster;
+} idle_counts;
+
+static void idle_chunk(void *p, size_t c)
+{
+    idle_counts *k = p;
+    atomic_fetch_add(&k->hits[c], 1);
+    atomic_store(&k->nested_threads, (int)nb__pool_threads());
+    if (!thrd_equal(thrd_current(), k->poster)) atomic_fetch_add(&k->by_others, 1);
+}
+
+static void spin_task(void *p, size_t t)
+{
+    (void)p, (void)t;
+    volatile double x = 0;
+    for (int i = 0; i < 20000; i++) x += i; /* ~20 us */
+}
+
+TEST(pool, idle_work_runs_every_chunk_once)
+{
+#if defined(__STDC_NO_THREADS__)
+    t_skip("no C11 threads");
+#else
+    const int saved = nb_get_threads();
+    static idle_counts k;
+    CHECK_OK(nb_set_threads(1) == 0);
+    CHECK(nb__pool_idle_post(4, idle_chunk, &k) == -1); /* one thread: nobody is idle */
+    CHECK_OK(nb_set_threads(2) == 0);
+    CHECK(nb__pool_idle_post(0, idle_chunk, &k) == -1);
+    int others = 0;
+    for (int rep = 0; rep < 30; rep++) {
+        memset(&k, 0, sizeof k);
+        k.poster = thrd_current();
+        const size_t n = rep % 3 == 0 ? 1 : 7 * (size_t)rep;
+        CHECK(nb__pool_idle_post(n, idle_chunk, &k) == 0);
+        CHECK(nb__pool_idle_post(3, idle_chunk, &k) == -1); /* one job at a time */
+        for (int r = 0; r < rep % 4; r++) nb__pool_run(2, spin_task, NULL);
+        nb__pool_idle_finish();
+        int bad = 0;
+        for (size_t c = 0; c < NT_MAX; c++) bad += atomic_load(&k.hits[c]) != (c < n);
+        CHECK_MSG(bad == 0, "job of %zu chunks: %d chunks ran a wrong number of times", n, bad);
+        CHECK(atomic_load(&k.nested_threads) == 1);
+        others += atomic_load(&k.by_others);
+    }
+    nb__pool_idle_finish(); /* nothing live: returns at once */
+    printf("  note: %d chunks ran on pool workers, the rest on the poster\n", others);
+    nb_set_threads(saved);
+#endif
+}

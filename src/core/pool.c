@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <sched.h>
 #include <time.h>
@@ -132,6 +133,40 @@ static double nb__now_us(void)
     return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec * 1e-3;
 }
 
+/* Idle work (pool.h): one job of chunks at a time.  ticket packs the job's
+ * generation (high 32 bits) and the next chunk to claim (low 32); a claim is
+ * a compare-and-swap on it, so a thread that read an older job's ticket can
+ * never claim a chunk of a newer one.  The job's fields are written before
+ * its ticket is published and stay until every chunk is done. */
+static struct {
+    _Atomic(uint64_t) ticket;
+    _Atomic(void (*)(void *, size_t)) fn;
+    _Atomic(void *) arg;
+    atomic_size_t n, done;
+    atomic_int live; /* a job is posted and not yet finished */
+} B;
+
+/* Claim and run one chunk of the idle job; 1 if one ran. */
+static int nb__idle_one(void)
+{
+    if (!atomic_load_explicit(&B.live, memory_order_acquire)) return 0;
+    uint64_t t = atomic_load_explicit(&B.ticket, memory_order_acquire);
+    for (;;) {
+        const size_t c = (size_t)(t & 0xffffffffu);
+        if (c >= atomic_load_explicit(&B.n, memory_order_acquire)) return 0;
+        if (atomic_compare_exchange_weak_explicit(&B.ticket, &t, t + 1, memory_order_acq_rel, memory_order_acquire)) {
+            void (*fn)(void *, size_t) = atomic_load_explicit(&B.fn, memory_order_acquire);
+            void *arg = atomic_load_explicit(&B.arg, memory_order_acquire);
+            const int in = nb__in_task;
+            nb__in_task = 1;
+            fn(arg, c);
+            nb__in_task = in;
+            atomic_fetch_add_explicit(&B.done, 1, memory_order_acq_rel);
+            return 1;
+        }
+    }
+}
+
 /* How a worker waits for the next region (and the caller for the last
  * task): NB__SPIN_US of pause-spinning, then up to NB__YIELD_US more checking
  * between sched_yield() calls, then sleep on the condition variable.
@@ -151,6 +186,7 @@ static unsigned nb__spin_gen(unsigned v)
     for (unsigned i = 1;; i++) {
         const unsigned g = atomic_load_explicit(&P.gen, memory_order_acquire);
         if (g != v) return g;
+        if (nb__idle_one()) continue;
         if ((i & 63) == 0) {
             const double t = nb__now_us();
             if (t0 == 0) t0 = t;
@@ -239,6 +275,7 @@ void nb__pool_run(size_t ntasks, void (*fn)(void *, size_t), void *arg)
         mtx_unlock(&P.mu);
         double t0 = 0;
         for (unsigned i = 1; atomic_load_explicit(&P.remaining, memory_order_acquire); i++) {
+            if (nb__idle_one()) continue;
             if ((i & 63) == 0) {
                 const double t = nb__now_us();
                 if (t0 == 0) t0 = t;
@@ -260,8 +297,42 @@ void nb__pool_run(size_t ntasks, void (*fn)(void *, size_t), void *arg)
     mtx_unlock(&P.mu);
     atomic_flag_clear(&nb__busy);
 }
+
+int nb__pool_idle_post(size_t nchunks, void (*fn)(void *, size_t), void *arg)
+{
+    if (nchunks == 0 || nchunks > 0xffffffffu || nb__pool_threads() <= 1) return -1;
+    int zero = 0;
+    if (!atomic_compare_exchange_strong(&B.live, &zero, 2)) return -1; /* 2: being posted */
+    atomic_store_explicit(&B.fn, fn, memory_order_relaxed);
+    atomic_store_explicit(&B.arg, arg, memory_order_relaxed);
+    atomic_store_explicit(&B.done, 0, memory_order_relaxed);
+    atomic_store_explicit(&B.n, nchunks, memory_order_release);
+    const uint64_t gen = (atomic_load_explicit(&B.ticket, memory_order_relaxed) >> 32) + 1;
+    atomic_store_explicit(&B.ticket, gen << 32, memory_order_release);
+    atomic_store_explicit(&B.live, 1, memory_order_release);
+    return 0;
+}
+
+void nb__pool_idle_finish(void)
+{
+    if (atomic_load(&B.live) != 1) return;
+    while (nb__idle_one()) {
+    }
+    const size_t n = atomic_load(&B.n);
+    for (unsigned i = 1; atomic_load_explicit(&B.done, memory_order_acquire) < n; i++) {
+        if ((i & 1023) == 0) sched_yield(); /* the chunk's thread may share this CPU */
+        else nb__cpu_relax();
+    }
+    atomic_store_explicit(&B.n, 0, memory_order_release);
+    atomic_store_explicit(&B.live, 0, memory_order_release);
+}
 #else
 void nb__pool_run(size_t ntasks, void (*fn)(void *, size_t), void *arg) { nb__run_serial(ntasks, fn, arg); }
+int nb__pool_idle_post(size_t nchunks, void (*fn)(void *, size_t), void *arg)
+{
+    return (void)nchunks, (void)fn, (void)arg, -1;
+}
+void nb__pool_idle_finish(void) {}
 #endif
 
 /* nb__parallel_for: contiguous ranges, one task each. */

@@ -38,6 +38,18 @@ void nb__pool_stay_serial(void);
  * placement of tasks is unspecified. */
 void nb__pool_run(size_t ntasks, void (*fn)(void *arg, size_t task), void *arg);
 
+/* Idle work: fn(arg, c) for every chunk c in [0, nchunks), run by pool
+ * threads that would otherwise wait -- workers between regions, the caller
+ * waiting for a region's last task -- one chunk at a time, so a chunk should
+ * be short (a few microseconds: it can delay the region a thread was waiting
+ * for by that much).  Chunks run with the pool serial inside them, and must
+ * not call nb__err.  One job at a time in the process: post returns -1 (and
+ * posts nothing) when one is live or the pool has one thread; else 0.
+ * finish, called by the poster, runs the chunks nobody claimed and waits for
+ * the rest; a job's buffers may be read only after it. */
+int nb__pool_idle_post(size_t nchunks, void (*fn)(void *arg, size_t chunk), void *arg);
+void nb__pool_idle_finish(void);
+
 /* Split [0, n) into at most nb__pool_threads() contiguous ranges of at least
  * `grain` elements (boundaries multiples of 16) and run fn(arg, lo, hi) on
  * each.  For element-wise work only (where the split cannot change a result);

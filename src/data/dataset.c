@@ -295,6 +295,12 @@ static void nb__gather_rows(void *arg, size_t lo, size_t hi)
     const size_t d = g->ds->d;
     for (size_t i = lo; i < hi; i++) {
         const uint8_t *p = g->ds->x8 + g->rows[i] * d;
+#if defined(__GNUC__)
+        /* rows are random, so the hardware prefetchers cannot guess the
+         * next one: ask for it while this one is converted */
+        if (i + 1 < hi)
+            for (size_t j = 0; j < d; j += 64) __builtin_prefetch(g->ds->x8 + g->rows[i + 1] * d + j);
+#endif
         if (g->f32) {
             const float *lf = g->lut;
             float *o = (float *)g->x + i * d;

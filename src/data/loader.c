@@ -4,13 +4,18 @@
  * loader's own gathers the epoch's next batch into the loader's buffers as
  * soon as one is served, and the next call copies it out: the same rows in
  * the same order, computed by the same code.  Nothing is allocated after
- * the first prefetch. */
+ * the first prefetch.  When the step's pool has a thread for every CPU, a
+ * thread more would only preempt one of them (and a region waits for its
+ * slowest thread): then the batch is gathered in chunks by pool threads that
+ * would otherwise wait (nb__pool_idle_post), and no thread is started. */
 #include "../internal.h"
 #include "core/pool.h"
 #include "nabla/data.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+#include <unistd.h>
 #if !defined(__STDC_NO_THREADS__)
 #include <threads.h>
 #define NB__LOADER_THREADS 1
@@ -40,9 +45,12 @@ struct nb_loader {
     thrd_t th;
     mtx_t mu;
     cnd_t cv;
-    int started; /* th, mu, cv exist */
-    int posted;  /* job is the batch gathered, or being gathered */
-    int running; /* the thread is gathering job now */
+    int started;        /* th, mu, cv exist */
+    int bufs;           /* xb, yb exist */
+    int idle;           /* job was posted to the pool's idle threads, not to th */
+    atomic_int idle_rc; /* non-zero: a chunk of the idle job failed */
+    int posted;         /* job is the batch gathered, or being gathered */
+    int running;        /* the thread is gathering job now */
     int quit;
     int rc; /* nb_dataset_gather's result for job */
     nb__prefetch_job job;
@@ -89,9 +97,37 @@ static int nb__prefetcher(void *arg)
     return 0;
 }
 
+/* Rows of one chunk of an idle-time gather: a few microseconds. */
+#define NB__IDLE_ROWS 8
+
+static void nb__idle_gather(void *arg, size_t c)
+{
+    nb_loader *l = arg;
+    const nb__prefetch_job *j = &l->job;
+    const size_t lo = c * NB__IDLE_ROWS, m = j->m - lo < NB__IDLE_ROWS ? j->m - lo : NB__IDLE_ROWS;
+    const size_t es = nb_dtype_size(j->dt), L = nb_dataset_labels_per_sample(l->ds);
+    if (nb_dataset_gather(l->ds, l->perm + j->pos + lo, m, l->scale, l->mean, l->std, j->dt,
+                          j->want_x ? (char *)l->xb + lo * l->ds->d * es : NULL, j->want_y ? l->yb + lo * L : NULL))
+        atomic_store(&l->idle_rc, -1);
+}
+
+/* Whether to gather on the pool's idle time: it has a thread for every CPU. */
+static int nb__prefetch_on_idle(void)
+{
+    const size_t nt = nb__pool_threads();
+    const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    return nt > 1 && (cpus < 1 || nt >= (size_t)cpus);
+}
+
 /* Wait until the prefetcher is idle; the posted job (if any) stays. */
 static void nb__prefetch_wait(nb_loader *l)
 {
+    if (l->posted && l->idle) {
+        nb__pool_idle_finish();
+        l->rc = atomic_load(&l->idle_rc);
+        l->idle = 0;
+        return;
+    }
     if (!l->started) return;
     mtx_lock(&l->mu);
     while (l->running) cnd_wait(&l->cv, &l->mu);
@@ -104,11 +140,36 @@ static void nb__prefetch_post(nb_loader *l, const nb_batch *b)
 {
     const size_t left = l->ds->n - l->pos;
     if (left == 0 || (l->drop_last && left < l->bs)) return;
-    if (!l->started) {
+    if (!l->bufs) {
         const size_t d = l->ds->d;
         l->xb = malloc(l->bs * (d ? d : 1) * sizeof(double));
         l->yb = malloc(l->bs * nb_dataset_labels_per_sample(l->ds) * sizeof *l->yb);
-        int ok = l->xb && l->yb && mtx_init(&l->mu, mtx_plain) == thrd_success;
+        if (!l->xb || !l->yb) {
+            free(l->xb);
+            free(l->yb);
+            l->xb = NULL;
+            l->yb = NULL;
+            l->prefetch = 0;
+            return;
+        }
+        l->bufs = 1;
+    }
+    const nb__prefetch_job job = {.pos = l->pos,
+                                  .m = left < l->bs ? left : l->bs,
+                                  .dt = b->dtype,
+                                  .want_x = b->x != NULL,
+                                  .want_y = b->y != NULL};
+    if (nb__prefetch_on_idle()) {
+        l->job = job;
+        atomic_store(&l->idle_rc, 0);
+        if (nb__pool_idle_post((job.m + NB__IDLE_ROWS - 1) / NB__IDLE_ROWS, nb__idle_gather, l) == 0) {
+            l->posted = 1;
+            l->idle = 1;
+        }
+        return; /* when another job holds the pool's idle time, this batch is gathered when asked for */
+    }
+    if (!l->started) {
+        int ok = mtx_init(&l->mu, mtx_plain) == thrd_success;
         if (ok && cnd_init(&l->cv) != thrd_success) {
             mtx_destroy(&l->mu);
             ok = 0;
@@ -119,21 +180,13 @@ static void nb__prefetch_post(nb_loader *l, const nb_batch *b)
             ok = 0;
         }
         if (!ok) {
-            free(l->xb);
-            free(l->yb);
-            l->xb = NULL;
-            l->yb = NULL;
             l->prefetch = 0;
             return;
         }
         l->started = 1;
     }
     mtx_lock(&l->mu);
-    l->job = (nb__prefetch_job){.pos = l->pos,
-                                .m = left < l->bs ? left : l->bs,
-                                .dt = b->dtype,
-                                .want_x = b->x != NULL,
-                                .want_y = b->y != NULL};
+    l->job = job;
     l->posted = 1;
     l->running = 1;
     cnd_broadcast(&l->cv);
@@ -145,7 +198,7 @@ static void nb__prefetch_post(nb_loader *l, const nb_batch *b)
  * gathers).  Either way nothing is posted afterwards. */
 static int nb__prefetch_take(nb_loader *l, nb_batch *b, size_t m)
 {
-    if (!l->started || !l->posted) return 0;
+    if (!l->posted) return 0;
     nb__prefetch_wait(l);
     l->posted = 0;
     const nb__prefetch_job *j = &l->job;
@@ -159,7 +212,12 @@ static int nb__prefetch_take(nb_loader *l, nb_batch *b, size_t m)
 
 static void nb__prefetch_stop(nb_loader *l)
 {
-    if (!l->started) return;
+    nb__prefetch_wait(l); /* an idle-time job must not outlive the loader */
+    if (!l->started) {
+        free(l->xb);
+        free(l->yb);
+        return;
+    }
     mtx_lock(&l->mu);
     l->quit = 1;
     cnd_broadcast(&l->cv);
