@@ -228,10 +228,14 @@ typedef struct nb_loader_opts {
     double scale;      /* 0 = 1/255 for uint8 data, 1 for float data */
     double mean, std;  /* x' = (x*scale - mean)/std; std 0 = the dataset's
                           own mean and std (ds->mean, ds->std) */
-    int prefetch;      /* 1: a thread of the loader's own gathers the next
-                          batch of the epoch while the caller works on this
-                          one (same batches, same order, copied in on the
-                          next nb_loader_next; buffers made on the first) */
+    int prefetch;      /* 1: the next batch of the epoch is gathered while
+                          the caller works on this one (same batches, same
+                          order, copied in on the next nb_loader_next;
+                          buffers made on the first): by a thread of the
+                          loader's own while the pool has fewer threads
+                          than CPUs, else in chunks by pool threads that
+                          would otherwise wait (so no thread preempts the
+                          step's) */
 } nb_loader_opts;
 
 typedef struct nb_loader nb_loader;
