@@ -1101,6 +1101,7 @@ static void loader_spin_task(void *p, size_t t)
     (void)p, (void)t;
     volatile double x = 0;
     for (int i = 0; i < 5000; i++) x += i;
+    (void)x;
 }
 
 /* A prefetching loader serves the batches of a plain one, bit for bit and in

@@ -173,6 +173,7 @@ static void spin_task(void *p, size_t t)
     (void)p, (void)t;
     volatile double x = 0;
     for (int i = 0; i < 20000; i++) x += i; /* ~20 us */
+    (void)x;
 }
 
 TEST(pool, idle_work_runs_every_chunk_once)
