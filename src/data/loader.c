@@ -46,7 +46,7 @@ struct nb_loader {
     mtx_t mu;
     cnd_t cv;
     int started;        /* th, mu, cv exist */
-    int bufs;           /* xb, yb exist */
+    long cpus;          /* online CPUs when the loader was made (0: unknown) */
     int idle;           /* job was posted to the pool's idle threads, not to th */
     atomic_int idle_rc; /* non-zero: a chunk of the idle job failed */
     int posted;         /* job is the batch gathered, or being gathered */
@@ -112,11 +112,10 @@ static void nb__idle_gather(void *arg, size_t c)
 }
 
 /* Whether to gather on the pool's idle time: it has a thread for every CPU. */
-static int nb__prefetch_on_idle(void)
+static int nb__prefetch_on_idle(const nb_loader *l)
 {
     const size_t nt = nb__pool_threads();
-    const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    return nt > 1 && (cpus < 1 || nt >= (size_t)cpus);
+    return nt > 1 && (l->cpus < 1 || nt >= (size_t)l->cpus);
 }
 
 /* Wait until the prefetcher is idle; the posted job (if any) stays. */
@@ -140,7 +139,7 @@ static void nb__prefetch_post(nb_loader *l, const nb_batch *b)
 {
     const size_t left = l->ds->n - l->pos;
     if (left == 0 || (l->drop_last && left < l->bs)) return;
-    if (!l->bufs) {
+    if (!l->xb) { /* xb and yb exist together */
         const size_t d = l->ds->d;
         l->xb = malloc(l->bs * (d ? d : 1) * sizeof(double));
         l->yb = malloc(l->bs * nb_dataset_labels_per_sample(l->ds) * sizeof *l->yb);
@@ -152,14 +151,13 @@ static void nb__prefetch_post(nb_loader *l, const nb_batch *b)
             l->prefetch = 0;
             return;
         }
-        l->bufs = 1;
     }
     const nb__prefetch_job job = {.pos = l->pos,
                                   .m = left < l->bs ? left : l->bs,
                                   .dt = b->dtype,
                                   .want_x = b->x != NULL,
                                   .want_y = b->y != NULL};
-    if (nb__prefetch_on_idle()) {
+    if (nb__prefetch_on_idle(l)) {
         l->job = job;
         atomic_store(&l->idle_rc, 0);
         if (nb__pool_idle_post((job.m + NB__IDLE_ROWS - 1) / NB__IDLE_ROWS, nb__idle_gather, l) == 0) {
@@ -264,6 +262,9 @@ nb_loader *nb_loader_new(const nb_dataset *ds, const nb_loader_opts *opts)
     l->mean = mean;
     l->std = std;
     l->prefetch = opts->prefetch != 0;
+#if defined(NB__LOADER_THREADS)
+    if (l->prefetch) l->cpus = sysconf(_SC_NPROCESSORS_ONLN); /* once, not per batch */
+#endif
     nb_rng_seed(&l->rng, opts->seed);
     nb__loader_begin(l);
     return l;
