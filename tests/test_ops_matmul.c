@@ -141,10 +141,10 @@ TEST(matmul, gemm_block_edges_match_reference)
     CHECK(nb__gemm_set_path(NB__GEMM_AUTO, NB__GEMM_CHOOSE) == 0);
 }
 
-/* A B packed once (the recurrent layers' W_hh): op(B) for both flags, against
- * the reference on each path, with the default and with tiny blocks (several
- * K and M blocks); and C's rows computed in pieces of 7 are bitwise those of
- * one call over all rows. */
+/* A B packed once (the recurrent layers' weights): op(B) for both flags,
+ * against the reference on each path, with the default and with tiny blocks
+ * (several K and M blocks); and C's rows computed in pieces of 7 are bitwise
+ * those of one call over all rows (other tile heights for the same rows). */
 static int gemm_pb_case(int f32, int tb, size_t M, size_t N, size_t K, double beta, nb_rng *r)
 {
     const size_t br = tb ? N : K, bc = tb ? K : N, lda = K + 3, ldb = bc + 1, ldc = N + 2;
@@ -197,8 +197,9 @@ static int gemm_pb_case(int f32, int tb, size_t M, size_t N, size_t K, double be
 
 TEST(matmul, gemm_prepacked_b_matches_reference_and_cuts_rows_exactly)
 {
-    static const size_t dims[][3] = {{1, 1, 1},      {7, 33, 17},   {32, 512, 128},
-                                     {32, 128, 512}, {65, 129, 21}, {13, 17, 300}};
+    /* M = 8, 20, 32: 6-row slivers and a 2-row edge */
+    static const size_t dims[][3] = {{1, 1, 1},     {7, 33, 17},   {32, 512, 128}, {32, 128, 512},
+                                     {65, 129, 21}, {13, 17, 300}, {8, 40, 19},    {20, 24, 64}};
     nb_rng r;
     nb_rng_seed(&r, 13);
     for (int small = 0; small < 2; small++) {

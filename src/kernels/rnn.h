@@ -7,21 +7,27 @@
  * Rows of a batch never meet in a recurrent layer, so the batch is cut into
  * chunks of NB_K_RNN_ROWS rows (fixed: the results cannot depend on the
  * threads), and each chunk is one pool task that runs through the whole
- * sequence: one region per sequence, not one per step.
- * Forward, per chunk: one product x W_ih^T for all its T steps, plus the
- * biases, then per step one product h_{t-1} W_hh^T with W_hh packed once
- * (nb_k_gemm_pb, gemm.h) and one pass over the gates:
- *   rnn   h = act(h W_hh^T + ((gx + b_ih) + b_hh))   (the product added in)
+ * sequence: one region per sequence, not one per step.  The scratch the
+ * forward keeps (gates, cell states, xh) and the backward's dG are
+ * time-major, row t N + n, so that a step's rows of a chunk lie together;
+ * x, the output and its gradient are batch-first as the op's tensors.
+ * Forward, per chunk and step: one product [x_t h_{t-1}] [W_ih W_hh]^T
+ * (rnn, lstm; the weights side by side, packed once per sequence by
+ * nb_k_gemm_pb, gemm.h; the rows [x_t h_{t-1}] kept in xh) or, for the gru,
+ * x_t W_ih^T and h_{t-1} W_hh^T, and one pass over the gates:
+ *   rnn   h = act(([x h] [W_ih W_hh]^T + b_ih) + b_hh)
  *   lstm  i,f,g,o = sigma, sigma, tanh, sigma of the same sum
  *         c = f c' + i g,  h = o tanh(c)
- *   gru   r,z = sigma(gx + (gh + b_hh)),  n = tanh(gx_n + r (gh_n + b_hn)),
+ *   gru   r,z = sigma((gx + b_ih) + (gh + b_hh)),
+ *         n = tanh((gx_n + b_in) + r (gh_n + b_hn)),
  *         h = n + z (h' - n)                  (PyTorch's grouping; gh from
  *                                              the product into hg)
  * Backward, per chunk: one pass per step from t = T-1 down to 0 makes the
  * gates' gradient dG_t (kept for all steps) and, by one product dG_t W_hh
  * (packed once), the gradient reaching h_{t-1}, and the bias sums; then,
- * over the whole batch, dx += dG W_ih and dW_ih += dG^T x, dW_hh += dG_h^T
- * h_prev (rnn and lstm: both by one product, see dw_xh).  Everything runs in the caller's
+ * over the whole batch, dx += dG W_ih (a product per step), and
+ * dW_ih += dG^T x, dW_hh += dG_h^T h_prev from the rows of xh (rnn and
+ * lstm: both by one product, see dw_xh).  Everything runs in the caller's
  * scratch (the ctx arena; ws of nb_k_rnn_ws elements, 64-byte aligned): no
  * allocation here.  _f32 and _f64 from rnn.inc. */
 #ifndef NB_KERNELS_RNN_H
@@ -50,10 +56,12 @@ typedef struct nb_k_rnn {
     const void *b_ih, *b_hh; /* [G*H] each, or NULL (no bias) */
     const void *h0, *c0;     /* [N, H] each, or NULL (zeros); c0 lstm only */
     void *out;               /* [N, T, H]: h_t of every step */
-    void *gates;             /* [N, T, G*H]: x W_ih^T + b_ih, then the activated
-                               gates (lstm i f g o, gru r z n; rnn: unused after) */
-    void *cs;                /* [N, T, H] lstm: c_t;  gru: gh_n + b_hn;  rnn: NULL */
-    void *tanh_c;            /* [N, T, H] lstm: tanh(c_t); else NULL */
+    void *gates;             /* [T, N, G*H]: the products, then the activated gates
+                               (lstm i f g o, gru r z n; rnn: unused after) */
+    void *cs;                /* [T, N, H] lstm: c_t;  gru: gh_n + b_hn;  rnn: NULL */
+    void *tanh_c;            /* [T, N, H] lstm: tanh(c_t); else NULL */
+    void *xh;                /* [T, N, F + H]: x_t then h_{t-1} of every step (h0
+                               or zeros at t = 0), the A of the products */
     void *hg;                /* [N, G*H] gru scratch: h_{t-1} W_hh^T; else NULL */
 } nb_k_rnn;
 
@@ -65,14 +73,12 @@ typedef struct nb_k_rnn_grad {
     void *dx, *dw_ih, *dw_hh; /* as x, w_ih, w_hh */
     void *db_ih, *db_hh;      /* [G*H] */
     void *dh0, *dc0;          /* [N, H] */
-    void *dgx;                /* [N, T, G*H] scratch: gradient of the input-side gates */
-    void *dgh;                /* [N, T, G*H] scratch, gru only (rnn, lstm: dgx is used) */
-    void *hprev;              /* [N, T, H] scratch: h_{t-1} of every step, or with
-                                 dw_xh [N, T, F + H]: x_t then h_{t-1} */
+    void *dgx;                /* [T, N, G*H] scratch: gradient of the input-side gates */
+    void *dgh;                /* [T, N, G*H] scratch, gru only (rnn, lstm: dgx is used) */
     void *dw_xh;              /* NULL, or (rnn, lstm, dw_ih and dw_hh both wanted)
                                  [F + H, G*H] scratch: both, transposed, by one
-                                 product [x h_prev]^T dG, whose big operand dG is
-                                 then packed once and row by row */
+                                 product xh^T dG, whose big operand dG is then
+                                 packed once and row by row */
     void *dh, *dc;            /* [N, H] scratch each */
 } nb_k_rnn_grad;
 

@@ -60,7 +60,6 @@ static int nb__rnn_backward(nb_ctx *c, nb__node *nd)
     const int xh = k->cell != NB_K_GRU && gr.dw_ih && gr.dw_hh;
     if (!(gr.dgx = nb__rnn_buf(c, dt, NT * G * k->h)) ||
         (k->cell == NB_K_GRU && !(gr.dgh = nb__rnn_buf(c, dt, NT * G * k->h))) ||
-        !(gr.hprev = nb__rnn_buf(c, dt, NT * (k->h + (xh ? k->f : 0)))) ||
         (xh && !(gr.dw_xh = nb__rnn_buf(c, dt, G * k->h * (k->f + k->h)))) ||
         !(gr.dh = nb__rnn_buf(c, dt, k->n * k->h)) || !(gr.dc = nb__rnn_buf(c, dt, k->n * k->h)))
         return -1;
@@ -161,6 +160,7 @@ static nb_tensor *nb__recurrent(nb_ctx *c, const char *op, nb_k_cell cell, nb_te
     if (cell == NB_K_LSTM || cell == NB_K_GRU)
         if (!(k->cs = nb__rnn_buf(c, dt, N * T * H))) return NULL;
     if (cell == NB_K_LSTM && !(k->tanh_c = nb__rnn_buf(c, dt, N * T * H))) return NULL;
+    if (!(k->xh = nb__rnn_buf(c, dt, N * T * (F + H)))) return NULL;
     void *ws = nb__rnn_buf(c, dt, dt == NB_F32 ? nb_k_rnn_ws_f32(k, 0) : nb_k_rnn_ws_f64(k, 0));
     if (!ws) return NULL;
     if (dt == NB_F32) nb_k_rnn_fwd_f32(k, ws);
@@ -183,12 +183,12 @@ static nb_tensor *nb__recurrent(nb_ctx *c, const char *op, nb_k_cell cell, nb_te
         if (!*h_n) return NULL;
     }
     if (c_n && !T && !(*c_n = nb__rnn_state0(c, in[NB__RC0], dt, N, H))) return NULL;
-    if (c_n && T) { /* [N, H] = the cell states of the last step */
+    if (c_n && T) { /* [N, H] = the cell states of the last step (k->cs is time-major) */
         nb_tensor *cn = nb__new(c, dt, 2, (const size_t[]){N, H});
         if (!cn) return NULL;
         const size_t esz = nb_dtype_size(dt);
         for (size_t n = 0; n < N; n++)
-            memcpy((char *)cn->data + n * H * esz, (const char *)k->cs + ((n * T + T - 1) * H) * esz, H * esz);
+            memcpy((char *)cn->data + n * H * esz, (const char *)k->cs + (((T - 1) * N + n) * H) * esz, H * esz);
         nb__node *cnd;
         if (nb__record(c, &nb__op_lstm_cn, cn, 1, &y, &cnd)) return NULL;
         *c_n = cn;
