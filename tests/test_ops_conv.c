@@ -71,11 +71,22 @@ TEST(conv, errors_name_the_op_and_shapes)
 TEST(conv, im2col_path_matches_reference_loops)
 {
     static const size_t cases[][10] = {/* n, c, h, w, o, kh, kw, stride, pad, dil (groups below) */
-                                       {2, 3, 9, 7, 5, 3, 3, 1, 1, 1},   {1, 4, 8, 8, 8, 3, 3, 2, 2, 1},
-                                       {3, 2, 10, 9, 4, 3, 2, 1, 0, 2},  {2, 6, 6, 6, 6, 3, 3, 1, 1, 1},
-                                       {4, 1, 28, 28, 8, 3, 3, 1, 1, 1}, {2, 8, 5, 5, 4, 1, 1, 1, 0, 1},
-                                       {2, 3, 4, 5, 2, 4, 5, 1, 0, 1},   {1, 4, 7, 7, 4, 5, 5, 3, 2, 1}};
-    static const size_t groups[] = {1, 2, 1, 6, 1, 4, 1, 2};
+                                       {2, 3, 9, 7, 5, 3, 3, 1, 1, 1},
+                                       {1, 4, 8, 8, 8, 3, 3, 2, 2, 1},
+                                       {3, 2, 10, 9, 4, 3, 2, 1, 0, 2},
+                                       {2, 6, 6, 6, 6, 3, 3, 1, 1, 1},
+                                       {4, 1, 28, 28, 8, 3, 3, 1, 1, 1},
+                                       {2, 8, 5, 5, 4, 1, 1, 1, 0, 1},
+                                       {2, 3, 4, 5, 2, 4, 5, 1, 0, 1},
+                                       {1, 4, 7, 7, 4, 5, 5, 3, 2, 1},
+                                       /* stride 1, output as wide as x (im2col's shifted-plane copy):
+                                          dilation 2 with padding 2, a 3x1 window (fewer rows out),
+                                          a window larger than x, a 5x5 window */
+                                       {2, 3, 6, 5, 4, 3, 3, 1, 2, 2},
+                                       {2, 2, 6, 5, 4, 3, 1, 1, 0, 1},
+                                       {1, 2, 2, 2, 3, 3, 3, 1, 1, 1},
+                                       {2, 2, 5, 6, 2, 5, 5, 1, 2, 1}};
+    static const size_t groups[] = {1, 2, 1, 6, 1, 4, 1, 2, 1, 2, 1, 1};
     nb_rng r;
     nb_rng_seed(&r, 16);
     nb_ctx *c = nb_ctx_new(NULL);

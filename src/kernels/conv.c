@@ -2,6 +2,7 @@
 #include "conv.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "../core/cpu.h"
 #include "../core/pool.h"

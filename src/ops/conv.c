@@ -6,16 +6,18 @@
  *   nb_batch_norm2d      batch or running statistics by the ctx's mode
  * Shapes (letters as in kernels/conv.h): x [N, C, H, W], w [O, C/G, KH, KW],
  * b [O], y [N, O, OH, OW]; K = C KH KW, P = OH OW, G groups, Og = O/G,
- * Kg = K/G.  conv2d forward: col [K, N P] = im2col(x); then image by image
- * and group by group, y_n,g [Og, P] = b + w_g [Og, Kg] col_g,n [Kg, P] (the
- * products read col where it lies and write y's NCHW planes, the bias stored
- * first and added to by the product while the image is in cache).
- * Backward, image by image: db += the sums of dy; dw_g += dy_n,g col_g,n^T;
- * dcol_g [Kg, P] = w_g^T dy_n,g; dx_n += col2im(dcol) (one image's dcol,
- * still in cache).  Groups of images are the thread pool's tasks (dw summed
- * in fixed chunks of the batch: see conv2d below).  dy is read in place (no
- * moved copy).  col is kept from the forward (node->saved); every buffer is
- * in the ctx arena, so a training step allocates nothing once the arena has
+ * Kg = K/G.  conv2d forward, image by image: col_n [K, P] = im2col(x_n)
+ * (one image's, in the task's scratch, still in cache when read), then group
+ * by group y_n,g [Og, P] = b + w_g [Og, Kg] col_g,n [Kg, P] (the products
+ * write y's NCHW planes, the bias stored first and added to by the product).
+ * Backward, image by image: db += the sums of dy; col_n again (a copy of
+ * x_n, cheaper than keeping [K, N P] for the whole batch: 14 MB for the
+ * benchmark CNN's second layer at batch 64, written and read back from
+ * memory); dw_g += dy_n,g col_g,n^T; dcol_g [Kg, P] = w_g^T dy_n,g;
+ * dx_n += col2im(dcol) (one image's dcol, still in cache).  Groups of images
+ * are the thread pool's tasks (dw summed in fixed chunks of the batch: see
+ * conv2d below).  dy is read in place (no moved copy).  Every buffer is in
+ * the ctx arena, so a training step allocates nothing once the arena has
  * grown. */
 #include <math.h>
 
@@ -87,28 +89,38 @@ typedef struct {
     size_t es, O, P, NP, K, groups, og, kg, hw_in; /* hw_in: C H W of one input image */
     size_t n, nchunks, ntasks;
     nb_k_win2d g1; /* the window on one image */
-    const char *x, *w, *b, *col, *dy;
-    char *y, *gx, *gw, *part, *dcol; /* part: nchunks - 1 partial dw; dcol: one [K, P] per task */
+    const char *x, *w, *b, *dy;
+    char *y, *gx, *gw, *part, *col, *dcol; /* part: nchunks - 1 partial dw; col, dcol: one [K, P] per task */
 } nb__cv_job;
 
-/* Images [n0, n1) of the forward: y_n = b + w col_n, group by group. */
-static void nb__cv_fwd_images(const nb__cv_job *j, size_t n0, size_t n1)
+/* col [K, P] = im2col(x_n), the scratch of task t. */
+static const char *nb__cv_col(const nb__cv_job *j, size_t n, size_t t)
+{
+    char *col = j->col + t * j->K * j->P * j->es;
+    if (j->dt == NB_F32) nb_k_im2col_f32((float *)col, (const float *)j->x + n * j->hw_in, &j->g1);
+    else nb_k_im2col_f64((double *)col, (const double *)j->x + n * j->hw_in, &j->g1);
+    return col;
+}
+
+/* Images [n0, n1) of the forward in task t: y_n = b + w col_n, group by group. */
+static void nb__cv_fwd_images(const nb__cv_job *j, size_t n0, size_t n1, size_t t)
 {
     const size_t es = j->es, P = j->P;
     for (size_t n = n0; n < n1; n++) {
         char *yn = j->y + n * j->O * P * es; /* [O, P] */
         if (j->b && j->dt == NB_F32) nb_k_conv_bias_f32((float *)yn, (const float *)j->b, j->O, P);
         else if (j->b) nb_k_conv_bias_f64((double *)yn, (const double *)j->b, j->O, P);
+        const char *col = nb__cv_col(j, n, t);
         for (size_t k = 0; k < j->groups; k++) /* y_n,g [Og, P] (+)= w_g [Og, Kg] col_g,n [Kg, P] */
-            nb__cv_gemm(j->dt, 0, 0, j->og, P, j->kg, j->w + k * j->og * j->kg * es, j->kg,
-                        j->col + (k * j->kg * j->NP + n * P) * es, j->NP, j->b ? 1 : 0, yn + k * j->og * P * es, P);
+            nb__cv_gemm(j->dt, 0, 0, j->og, P, j->kg, j->w + k * j->og * j->kg * es, j->kg, col + k * j->kg * P * es, P,
+                        j->b ? 1 : 0, yn + k * j->og * P * es, P);
     }
 }
 
 static void nb__cv_fwd_task(void *arg, size_t t)
 {
     const nb__cv_job *j = arg;
-    nb__cv_fwd_images(j, t * j->n / j->ntasks, (t + 1) * j->n / j->ntasks);
+    nb__cv_fwd_images(j, t * j->n / j->ntasks, (t + 1) * j->n / j->ntasks, t);
 }
 
 /* Chunk i of the backward, with the dcol scratch of task t: image by image,
@@ -120,11 +132,10 @@ static void nb__cv_bwd_chunk(const nb__cv_job *j, size_t i, size_t t)
     char *dw = !j->gw ? NULL : i == 0 ? j->gw : j->part + (i - 1) * j->O * j->kg * es; /* [O, Kg] */
     char *dcol = j->dcol ? j->dcol + t * j->K * P * es : NULL;                         /* [K, P] */
     for (size_t n = n0; n < n1; n++) {
-        const char *dyn = j->dy + n * j->O * P * es;
+        const char *dyn = j->dy + n * j->O * P * es, *col = dw ? nb__cv_col(j, n, t) : NULL;
         for (size_t k = 0; dw && k < j->groups; k++) /* dw_g [Og, Kg] += dy_n,g [Og, P] col_g,n^T */
-            nb__cv_gemm(j->dt, 0, 1, j->og, j->kg, P, dyn + k * j->og * P * es, P,
-                        j->col + (k * j->kg * j->NP + n * P) * es, j->NP, i == 0 || n > n0 ? 1 : 0,
-                        dw + k * j->og * j->kg * es, j->kg);
+            nb__cv_gemm(j->dt, 0, 1, j->og, j->kg, P, dyn + k * j->og * P * es, P, col + k * j->kg * P * es, P,
+                        i == 0 || n > n0 ? 1 : 0, dw + k * j->og * j->kg * es, j->kg);
         if (!dcol) continue;
         for (size_t k = 0; k < j->groups; k++) /* dcol_g [Kg, P] = w_g^T [Kg, Og] dy_n,g [Og, P] */
             nb__cv_gemm(j->dt, 1, 0, j->kg, P, j->og, j->w + k * j->og * j->kg * es, j->kg, dyn + k * j->og * P * es, P,
@@ -179,8 +190,8 @@ static int nb__conv2d_backward(nb_ctx *c, nb__node *nd)
                     .n = g.n,
                     .nchunks = g.n < NB__CV_CHUNKS ? g.n : NB__CV_CHUNKS,
                     .g1 = g,
+                    .x = x->data,
                     .w = w->data,
-                    .col = nd->saved,
                     .dy = nd->gout->data,
                     .gx = gx ? gx->data : NULL,
                     .gw = gw ? gw->data : NULL};
@@ -188,6 +199,7 @@ static int nb__conv2d_backward(nb_ctx *c, nb__node *nd)
     j.ntasks = nb__cv_tasks(j.nchunks, ((gw != NULL) + (gx != NULL)) * NP * O * j.kg);
     if (gw && j.nchunks > 1 && !(j.part = nb__arena_alloc(c, (j.nchunks - 1) * O * j.kg * es + 1))) return -1;
     if (gx && K && !(j.dcol = nb__arena_alloc(c, j.ntasks * K * P * es + 1))) return -1;
+    if (gw && K && !(j.col = nb__arena_alloc(c, j.ntasks * K * P * es + 1))) return -1;
     if (j.ntasks == 1) nb__cv_bwd_task(&j, 0);
     else nb__pool_run(j.ntasks, nb__cv_bwd_task, &j);
     /* the partials, in chunk order */
@@ -227,14 +239,10 @@ nb_tensor *nb_conv2d(nb_ctx *c, nb_tensor *x, nb_tensor *w, nb_tensor *b, int st
     const size_t G = (size_t)groups, og = O / G, kg = K / G;
     nb_tensor *y = nb__new(c, dt, 4, (size_t[]){g.n, O, g.oh, g.ow}); /* [N, O, OH, OW] */
     if (!y) return NULL;
-    void *col = nb__arena_alloc(c, K * NP * es + 1); /* [K, N P] */
-    if (!col) return NULL;
     if (NP) {
-        if (dt == NB_F32) nb_k_im2col_f32(col, x->data, &g);
-        else nb_k_im2col_f64(col, x->data, &g);
         /* image by image, straight into y's layout (while a plane is in
          * cache, its bias first, which the product then adds to); groups of
-         * images are the pool's tasks */
+         * images are the pool's tasks, each with its own col [K, P] */
         nb__cv_job j = {.dt = dt,
                         .es = es,
                         .O = O,
@@ -244,13 +252,17 @@ nb_tensor *nb_conv2d(nb_ctx *c, nb_tensor *x, nb_tensor *w, nb_tensor *b, int st
                         .groups = G,
                         .og = og,
                         .kg = kg,
+                        .hw_in = C * g.h * g.w,
                         .n = g.n,
+                        .g1 = g,
+                        .x = x->data,
                         .w = w->data,
                         .b = b ? b->data : NULL,
-                        .col = col,
                         .y = y->data};
+        j.g1.n = 1;
         j.ntasks = nb__cv_tasks(g.n, NP * O * kg);
-        if (j.ntasks == 1) nb__cv_fwd_images(&j, 0, g.n);
+        if (!(j.col = nb__arena_alloc(c, j.ntasks * K * P * es + 1))) return NULL;
+        if (j.ntasks == 1) nb__cv_fwd_images(&j, 0, g.n, 0);
         else nb__pool_run(j.ntasks, nb__cv_fwd_task, &j);
     }
     nb_tensor *ins[3] = {x, w, b};
@@ -261,7 +273,6 @@ nb_tensor *nb_conv2d(nb_ctx *c, nb_tensor *x, nb_tensor *w, nb_tensor *b, int st
         nd->i[1] = padding;
         nd->i[2] = dilation;
         nd->i[3] = groups;
-        nd->saved = col;
     }
     return y;
 }
