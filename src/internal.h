@@ -136,6 +136,14 @@ int nb__anomaly_forward(nb_ctx *c, const char *op, const nb_tensor *out, int n_i
  * allocation failure. */
 nb_tensor *nb__gbuf(nb_ctx *c, nb_tensor *x, int *err);
 
+/* conv2d with an activation taken in (the model's conv2d followed by an
+ * activation layer): y = act(conv(x, w) + b) as one node, applied to each
+ * image's planes while they are in cache; the same values and gradients as
+ * nb_conv2d then the activation op.  Only activations whose derivative
+ * follows from y (nb__linear_needs_z false); others are refused. */
+nb_tensor *nb__conv2d_act(nb_ctx *c, nb_tensor *x, nb_tensor *w, nb_tensor *b, int stride, int padding, int dilation,
+                          int groups, nb_act act, double param);
+
 /* ------------------------------------------------------------- hooks */
 typedef struct nb__hook {
     nb_hook_fn fn;

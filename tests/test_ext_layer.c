@@ -40,7 +40,7 @@ static void t_release(nb__ext *e)
     t_released++;
 }
 
-static const nb__ext_kind t_kind = {"chscale", t_fwd, t_init, t_describe, t_release};
+static const nb__ext_kind t_kind = {"chscale", t_fwd, t_init, t_describe, t_release, NULL};
 
 static int t_add(nb_model *m, size_t C, size_t H, size_t W)
 {

@@ -6,6 +6,7 @@
  * 1 to 4 threads.  Finite differences and PyTorch values: the conv2d.*,
  * max_pool2d.*, avg_pool2d.*, global_avg_pool2d.* and batch_norm2d.* cases
  * of the op catalogue (test_gradcheck.c, test_torch_ref.c). */
+#include "internal.h"
 #include "kernels/conv.h"
 #include "t_ops.h"
 
@@ -280,4 +281,61 @@ TEST(conv, bitwise_identical_for_any_thread_count)
         free(one);
     }
     nb_set_threads(saved);
+}
+
+/* conv2d with the activation taken in (the model's conv2d + activation
+ * layer) against conv2d then the activation op: the same bytes for the
+ * output and every gradient, for each activation that can be taken in, both
+ * dtypes, 1 and 2 threads (the batch is big enough for dz's pool tasks);
+ * and gelu, whose derivative needs the pre-activation, is refused. */
+TEST(conv, activation_taken_in_gives_the_bytes_of_two_ops)
+{
+    static const struct {
+        nb_act act;
+        double p;
+    } acts[] = {{NB_ACT_RELU, 0}, {NB_ACT_LEAKY_RELU, 0.1}, {NB_ACT_ELU, 1}, {NB_ACT_SIGMOID, 0}, {NB_ACT_TANH, 0}};
+    const int saved = nb_get_threads();
+    for (int threads = 1; threads <= 2; threads++)
+        for (int f32 = 0; f32 < 2; f32++)
+            for (size_t k = 0; k < sizeof acts / sizeof acts[0]; k++) {
+                nb_set_threads(threads);
+                const nb_dtype dt = f32 ? NB_F32 : NB_F64;
+                const size_t es = nb_dtype_size(dt);
+                nb_rng r;
+                nb_rng_seed(&r, 5);
+                nb_ctx *c = nb_ctx_new(NULL);
+                nb_tensor *x = rleaf(dt, 4, (size_t[]){16, 3, 32, 32}, &r);
+                nb_tensor *w = rleaf(dt, 4, (size_t[]){32, 3, 3, 3}, &r), *b = rleaf(dt, 1, (size_t[]){32}, &r);
+                nb_tensor *g = nb_uniform(c, dt, 4, (size_t[]){16, 32, 32, 32}, -1, 1, &r);
+                unsigned char *got[2][4] = {{0}};
+                for (int fused = 0; fused < 2; fused++) {
+                    nb_tensor *y = fused ? nb__conv2d_act(c, x, w, b, 1, 1, 1, 1, acts[k].act, acts[k].p)
+                                         : nb_conv2d(c, x, w, b, 1, 1, 1, 1);
+                    if (!fused && y)
+                        y = acts[k].act == NB_ACT_RELU         ? nb_relu(c, y)
+                            : acts[k].act == NB_ACT_LEAKY_RELU ? nb_leaky_relu(c, y, acts[k].p)
+                            : acts[k].act == NB_ACT_ELU        ? nb_elu(c, y, acts[k].p)
+                            : acts[k].act == NB_ACT_SIGMOID    ? nb_sigmoid(c, y)
+                                                               : nb_tanh(c, y);
+                    CHECK_OK(y && nb_backward(c, y, g) == 0);
+                    const nb_tensor *parts[4] = {y, x->grad, w->grad, b->grad};
+                    for (int q = 0; q < 4 && y; q++)
+                        if ((got[fused][q] = malloc(parts[q]->numel * es)))
+                            memcpy(got[fused][q], parts[q]->data, parts[q]->numel * es);
+                    nb_zero_grad(x), nb_zero_grad(w), nb_zero_grad(b);
+                }
+                const size_t sizes[4] = {16 * 32 * 32 * 32, 16 * 3 * 32 * 32, 32 * 3 * 3 * 3, 32};
+                for (int q = 0; q < 4; q++)
+                    CHECK_MSG(got[0][q] && got[1][q] && memcmp(got[0][q], got[1][q], sizes[q] * es) == 0,
+                              "act %d %s, %d threads: %s differs", (int)acts[k].act, nb_dtype_name(dt), threads,
+                              (const char *[]){"y", "dx", "dw", "db"}[q]);
+                for (int q = 0; q < 8; q++) free(got[q / 4][q % 4]);
+                nb_tensor_free(x), nb_tensor_free(w), nb_tensor_free(b);
+                nb_ctx_free(c);
+            }
+    nb_set_threads(saved);
+    nb_ctx *c = nb_ctx_new(NULL);
+    nb_tensor *x = nb_zeros(c, NB_F32, 4, (size_t[]){1, 1, 4, 4}), *w = nb_zeros(c, NB_F32, 4, (size_t[]){1, 1, 3, 3});
+    CHECK_ERR(nb__conv2d_act(c, x, w, NULL, 1, 1, 1, 1, NB_ACT_GELU, 0), "conv2d: activation", "pre-activation");
+    nb_ctx_free(c);
 }

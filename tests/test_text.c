@@ -147,7 +147,7 @@ static nb_tensor *t_bigram_fwd(nb__ext *e, nb_ctx *c, nb_tensor *x, nb_rng *r)
     return nb_reshape(c, nb_index_select(c, nb__ext_entry(e, 0), 0, idx), 3, (long[]){(long)n, (long)T, -1});
 }
 
-static const nb__ext_kind t_bigram = {"bigram", t_bigram_fwd, NULL, NULL, NULL};
+static const nb__ext_kind t_bigram = {"bigram", t_bigram_fwd, NULL, NULL, NULL, NULL};
 
 TEST(text, sequence_model_trains_and_evaluates_per_step)
 {

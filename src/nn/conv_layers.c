@@ -45,6 +45,14 @@ static nb_tensor *nb__conv_fwd(nb__ext *e, nb_ctx *c, nb_tensor *x, nb_rng *r)
                      (int)e->a[2], (int)e->a[3], (int)e->a[4], (int)e->a[5]);
 }
 
+/* The same with the activation layer after it taken in (nn_internal.h). */
+static nb_tensor *nb__conv_fwd_act(nb__ext *e, nb_ctx *c, nb_tensor *x, nb_rng *r, nb_act act, double param)
+{
+    (void)r;
+    return nb__conv2d_act(c, nb__as_image(c, e, x), nb__ext_entry(e, 0), e->a[6] != 0 ? nb__ext_entry(e, 1) : NULL,
+                          (int)e->a[2], (int)e->a[3], (int)e->a[4], (int)e->a[5], act, param);
+}
+
 /* PyTorch's fans for conv: fan_in = C/g k k, fan_out = out/g k k. */
 static int nb__conv_init(nb__ext *e, nb_init init, double param, double gain, nb_rng *r)
 {
@@ -67,7 +75,8 @@ static int nb__conv_describe(const nb__ext *e, char *buf, size_t size)
     return at;
 }
 
-static const nb__ext_kind nb__conv2d_kind = {"conv2d", nb__conv_fwd, nb__conv_init, nb__conv_describe, NULL};
+static const nb__ext_kind nb__conv2d_kind = {"conv2d",          nb__conv_fwd, nb__conv_init,
+                                             nb__conv_describe, NULL,         nb__conv_fwd_act};
 
 int nb__build_conv2d(nb__spec_ctx *b, const nb__layer_def *def, const double *a)
 {
@@ -111,8 +120,8 @@ static int nb__pool_describe(const nb__ext *e, char *buf, size_t size)
     return at;
 }
 
-static const nb__ext_kind nb__maxpool2d_kind = {"maxpool2d", nb__maxpool_fwd, NULL, nb__pool_describe, NULL};
-static const nb__ext_kind nb__avgpool2d_kind = {"avgpool2d", nb__avgpool_fwd, NULL, nb__pool_describe, NULL};
+static const nb__ext_kind nb__maxpool2d_kind = {"maxpool2d", nb__maxpool_fwd, NULL, nb__pool_describe, NULL, NULL};
+static const nb__ext_kind nb__avgpool2d_kind = {"avgpool2d", nb__avgpool_fwd, NULL, nb__pool_describe, NULL, NULL};
 
 static int nb__build_pool(nb__spec_ctx *b, const nb__ext_kind *kind, const double *a)
 {
@@ -151,7 +160,7 @@ static int nb__gap_describe(const nb__ext *e, char *buf, size_t size)
     return snprintf(buf, size, "gap");
 }
 
-static const nb__ext_kind nb__gap_kind = {"gap", nb__gap_fwd, NULL, nb__gap_describe, NULL};
+static const nb__ext_kind nb__gap_kind = {"gap", nb__gap_fwd, NULL, nb__gap_describe, NULL, NULL};
 
 int nb__build_gap(nb__spec_ctx *b, const nb__layer_def *def, const double *a)
 {
@@ -204,7 +213,7 @@ static int nb__bn2d_describe(const nb__ext *e, char *buf, size_t size)
     return at;
 }
 
-static const nb__ext_kind nb__bn2d_kind = {"batchnorm2d", nb__bn2d_fwd, nb__bn2d_init, nb__bn2d_describe, NULL};
+static const nb__ext_kind nb__bn2d_kind = {"batchnorm2d", nb__bn2d_fwd, nb__bn2d_init, nb__bn2d_describe, NULL, NULL};
 
 int nb__build_batchnorm2d(nb__spec_ctx *b, const nb__layer_def *def, const double *a)
 {

@@ -3,6 +3,7 @@
 #include "nabla/nn.h"
 #include "../core/pool.h"
 #include "nn_internal.h"
+#include "../kernels/linear.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -648,7 +649,26 @@ static nb_tensor *nb__forward_seq(nb_model *m, int parent, nb_ctx *c, nb_tensor 
             break;
         case L_DROPOUT: x = nb_dropout(c, x, l->p, r); break;
         case L_FLATTEN: x = nb_reshape(c, x, 2, (long[]){(long)x->shape[0], -1}); break;
-        case L_EXT: x = l->ext->kind->forward(l->ext, c, x, r); break;
+        case L_EXT: {
+            /* A kind that can take in the activation layer after it does
+             * (conv2d: one op, the activation applied while each image is in
+             * cache), as linear above; anomaly mode keeps them apart. */
+            nb__layer *a = l->ext->kind->forward_act && !c->anomaly_policy && li + 1 < m->n_layers &&
+                                   m->layers[li + 1].parent == parent && m->layers[li + 1].kind == L_ACT &&
+                                   m->layers[li + 1].act != NB_ACT_NONE &&
+                                   !nb__linear_needs_z(m->layers[li + 1].act, m->layers[li + 1].p)
+                               ? &m->layers[li + 1]
+                               : NULL;
+            if (a) {
+                x = l->ext->kind->forward_act(l->ext, c, x, r, a->act, a->p);
+                l->last_out = NULL;
+                a->last_out = x;
+                li++;
+                continue;
+            }
+            x = l->ext->kind->forward(l->ext, c, x, r);
+            break;
+        }
         case L_RESIDUAL: {
             nb_tensor *h = nb__forward_seq(m, li, c, x, r);
             nb__site_layer(l->name);

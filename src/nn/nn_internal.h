@@ -79,7 +79,7 @@ typedef struct nb__layer_def {
  *
  *   static nb_tensor *fwd(nb__ext *e, nb_ctx *c, nb_tensor *x, nb_rng *r)
  *   { return nb_mul(c, x, nb__ext_entry(e, 0)); }
- *   static const nb__ext_kind scale_kind = {"scale", fwd, init, describe, NULL};
+ *   static const nb__ext_kind scale_kind = {"scale", fwd, init, describe, NULL, NULL};
  *   ... in build: nb__ext_add(b->m, &scale_kind, args, 1, &b->in, &b->in);
  *                 nb__ext_declare(b->m, "weight", 1, (size_t[]){n}, 1);
  */
@@ -100,6 +100,11 @@ typedef struct nb__ext_kind {
     int (*describe)(const nb__ext *e, char *buf, size_t size);
     /* Free e->state; NULL when the kind keeps none. */
     void (*release)(nb__ext *e);
+    /* forward with the activation layer right after it taken in, as one op
+     * (the model calls it for activations whose derivative follows from the
+     * output, nb__linear_needs_z false, outside anomaly mode); NULL: the
+     * two layers run apart. */
+    nb_tensor *(*forward_act)(nb__ext *e, nb_ctx *c, nb_tensor *x, nb_rng *r, nb_act act, double param);
 } nb__ext_kind;
 
 struct nb__ext {

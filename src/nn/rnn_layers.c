@@ -199,9 +199,12 @@ static int nb__rec_describe(const nb__ext *e, char *buf, size_t size)
     return snprintf(buf, size, "%s(%d%s%s%s)", e->kind->name, (int)e->a[A_H], nl, ly, e->a[A_SEQ] != 0 ? ",seq=1" : "");
 }
 
-static const nb__ext_kind nb__rnn_kind = {"rnn", nb__rec_forward, nb__rec_init, nb__rec_describe, nb__rec_release};
-static const nb__ext_kind nb__lstm_kind = {"lstm", nb__rec_forward, nb__rec_init, nb__rec_describe, nb__rec_release};
-static const nb__ext_kind nb__gru_kind = {"gru", nb__rec_forward, nb__rec_init, nb__rec_describe, nb__rec_release};
+static const nb__ext_kind nb__rnn_kind = {"rnn", nb__rec_forward, nb__rec_init, nb__rec_describe, nb__rec_release,
+                                          NULL};
+static const nb__ext_kind nb__lstm_kind = {"lstm",           nb__rec_forward, nb__rec_init,
+                                           nb__rec_describe, nb__rec_release, NULL};
+static const nb__ext_kind nb__gru_kind = {"gru", nb__rec_forward, nb__rec_init, nb__rec_describe, nb__rec_release,
+                                          NULL};
 
 int nb__build_recurrent(nb__spec_ctx *b, const nb__layer_def *def, const double *args)
 {
@@ -269,7 +272,8 @@ static int nb__emb_describe(const nb__ext *e, char *buf, size_t size)
     return snprintf(buf, size, "embedding(%d,%d)", (int)e->a[0], (int)e->a[1]);
 }
 
-static const nb__ext_kind nb__embedding_kind = {"embedding", nb__emb_forward, nb__emb_init, nb__emb_describe, NULL};
+static const nb__ext_kind nb__embedding_kind = {"embedding", nb__emb_forward, nb__emb_init, nb__emb_describe, NULL,
+                                                NULL};
 
 int nb__build_embedding(nb__spec_ctx *b, const nb__layer_def *def, const double *args)
 {

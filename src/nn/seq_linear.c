@@ -36,8 +36,8 @@ static int nb__seq_linear_describe(const nb__ext *e, char *buf, size_t size)
     return snprintf(buf, size, "linear(%.0f%s)", e->a[A_OUT], e->a[A_BIAS] != 0 ? "" : ",bias=0");
 }
 
-static const nb__ext_kind nb__seq_linear_kind = {"linear", nb__seq_linear_forward, nb__seq_linear_init,
-                                                 nb__seq_linear_describe, NULL};
+static const nb__ext_kind nb__seq_linear_kind = {
+    "linear", nb__seq_linear_forward, nb__seq_linear_init, nb__seq_linear_describe, NULL, NULL};
 
 int nb__build_seq_linear(nb__spec_ctx *b, size_t out, int bias)
 {

@@ -26,6 +26,7 @@
 #include "../kernels/conv.h"
 #include "../kernels/gemm.h"
 #include "../kernels/kernels.h"
+#include "../kernels/linear.h"
 
 /* C = op(A) op(B) + beta C in dtype dt. */
 static void nb__cv_gemm(nb_dtype dt, int ta, int tb, size_t M, size_t N, size_t K, const void *A, size_t lda,
@@ -88,6 +89,8 @@ typedef struct {
     nb_dtype dt;
     size_t es, O, P, NP, K, groups, og, kg, hw_in; /* hw_in: C H W of one input image */
     size_t n, nchunks, ntasks;
+    nb_act act;    /* the activation taken in (nb__conv2d_act), NB_ACT_NONE when none */
+    double param;  /* its parameter */
     nb_k_win2d g1; /* the window on one image */
     const char *x, *w, *b, *dy;
     char *y, *gx, *gw, *part, *col, *dcol; /* part: nchunks - 1 partial dw; col, dcol: one [K, P] per task */
@@ -114,6 +117,9 @@ static void nb__cv_fwd_images(const nb__cv_job *j, size_t n0, size_t n1, size_t 
         for (size_t k = 0; k < j->groups; k++) /* y_n,g [Og, P] (+)= w_g [Og, Kg] col_g,n [Kg, P] */
             nb__cv_gemm(j->dt, 0, 0, j->og, P, j->kg, j->w + k * j->og * j->kg * es, j->kg, col + k * j->kg * P * es, P,
                         j->b ? 1 : 0, yn + k * j->og * P * es, P);
+        if (j->act != NB_ACT_NONE && j->dt == NB_F32) /* in place, while the image is in cache */
+            nb_k_act_f32(j->act, (float *)yn, (const float *)yn, j->O * P, j->param);
+        else if (j->act != NB_ACT_NONE) nb_k_act_f64(j->act, (double *)yn, (const double *)yn, j->O * P, j->param);
     }
 }
 
@@ -160,6 +166,32 @@ static size_t nb__cv_tasks(size_t n, size_t macs)
     return nt < 2 || macs < NB__CV_PAR_MIN ? 1 : nt;
 }
 
+/* dz = dy act'(y) over images: zeros plus what the activation op's backward
+ * adds to its zeroed gradient, so the same bits as the two ops (y stands for
+ * the pre-activation: only its side of 0 is read, see nb__linear_needs_z).
+ * Task t of nt takes images [t n / nt, (t + 1) n / nt), per elements each. */
+typedef struct {
+    nb_dtype dt;
+    nb_act act;
+    double param;
+    size_t n, per, nt;
+    const void *dy, *y;
+    void *dz;
+} nb__cv_dz_job;
+
+static void nb__cv_dz_task(void *arg, size_t t)
+{
+    const nb__cv_dz_job *j = arg;
+    const size_t es = nb_dtype_size(j->dt), lo = t * j->n / j->nt * j->per, hi = (t + 1) * j->n / j->nt * j->per;
+    memset((char *)j->dz + lo * es, 0, (hi - lo) * es);
+    if (j->dt == NB_F32)
+        nb_k_act_bwd_f32(j->act, (float *)j->dz + lo, (const float *)j->dy + lo, (const float *)j->y + lo,
+                         (const float *)j->y + lo, hi - lo, j->param);
+    else
+        nb_k_act_bwd_f64(j->act, (double *)j->dz + lo, (const double *)j->dy + lo, (const double *)j->y + lo,
+                         (const double *)j->y + lo, hi - lo, j->param);
+}
+
 static int nb__conv2d_backward(nb_ctx *c, nb__node *nd)
 {
     int err = 0;
@@ -171,10 +203,19 @@ static int nb__conv2d_backward(nb_ctx *c, nb__node *nd)
     nb_k_win2d g;
     if (nb__win("conv2d", x, w->shape[2], w->shape[3], (int)nd->i[0], (int)nd->i[1], (int)nd->i[2], &g)) return -1;
     const size_t O = w->shape[0], P = g.oh * g.ow, NP = g.n * P, K = g.c * g.kh * g.kw;
-    if (NP == 0) return 0;
+    if (NP == 0 || (!gb && !gw && !gx)) return 0;
+    const void *dy = nd->gout->data; /* [N, O, P]: the gradient reaching the products */
+    if ((nb_act)nd->i[4] != NB_ACT_NONE) {
+        nb__cv_dz_job dj = {dt, (nb_act)nd->i[4], nd->f[0], g.n, O * P, 1, nd->gout->data, nd->out->data, NULL};
+        if (!(dj.dz = nb__arena_alloc(c, NP * O * es + 1))) return -1;
+        dj.nt = nb__cv_tasks(g.n, NP * O / 8);
+        if (dj.nt == 1) nb__cv_dz_task(&dj, 0);
+        else nb__pool_run(dj.nt, nb__cv_dz_task, &dj);
+        dy = dj.dz;
+    }
     if (gb) {
-        if (dt == NB_F32) nb_k_conv_db_f32(gb->data, nd->gout->data, g.n, O, P);
-        else nb_k_conv_db_f64(gb->data, nd->gout->data, g.n, O, P);
+        if (dt == NB_F32) nb_k_conv_db_f32(gb->data, dy, g.n, O, P);
+        else nb_k_conv_db_f64(gb->data, dy, g.n, O, P);
     }
     if (!gw && !gx) return 0;
     nb__cv_job j = {.dt = dt,
@@ -192,7 +233,7 @@ static int nb__conv2d_backward(nb_ctx *c, nb__node *nd)
                     .g1 = g,
                     .x = x->data,
                     .w = w->data,
-                    .dy = nd->gout->data,
+                    .dy = dy,
                     .gx = gx ? gx->data : NULL,
                     .gw = gw ? gw->data : NULL};
     j.g1.n = 1;
@@ -215,7 +256,17 @@ static const nb__opdef nb__op_conv2d = {"conv2d", nb__conv2d_backward};
 nb_tensor *nb_conv2d(nb_ctx *c, nb_tensor *x, nb_tensor *w, nb_tensor *b, int stride, int padding, int dilation,
                      int groups)
 {
-    if (!c || !x || !w) return nb__null_arg(__func__);
+    return nb__conv2d_act(c, x, w, b, stride, padding, dilation, groups, NB_ACT_NONE, 0);
+}
+
+nb_tensor *nb__conv2d_act(nb_ctx *c, nb_tensor *x, nb_tensor *w, nb_tensor *b, int stride, int padding, int dilation,
+                          int groups, nb_act act, double param)
+{
+    if (!c || !x || !w) return nb__null_arg("nb_conv2d");
+    if ((unsigned)act >= NB_ACT__COUNT || nb__linear_needs_z(act, param))
+        return nb__err("conv2d: activation %d (parameter %g) cannot be taken in: its derivative needs the "
+                       "pre-activation",
+                       (int)act, param);
     if (nb__need_float("conv2d", x) || nb__need_float("conv2d", w) || (b && nb__need_float("conv2d", b))) return NULL;
     if (x->dtype != w->dtype || (b && b->dtype != x->dtype))
         return nb__err("conv2d: dtypes differ (x %s %s, w %s %s%s%s)", nb__shp(x), nb_dtype_name(x->dtype), nb__shp(w),
@@ -258,7 +309,9 @@ nb_tensor *nb_conv2d(nb_ctx *c, nb_tensor *x, nb_tensor *w, nb_tensor *b, int st
                         .x = x->data,
                         .w = w->data,
                         .b = b ? b->data : NULL,
-                        .y = y->data};
+                        .y = y->data,
+                        .act = act,
+                        .param = param};
         j.g1.n = 1;
         j.ntasks = nb__cv_tasks(g.n, NP * O * kg);
         if (!(j.col = nb__arena_alloc(c, j.ntasks * K * P * es + 1))) return NULL;
@@ -273,6 +326,8 @@ nb_tensor *nb_conv2d(nb_ctx *c, nb_tensor *x, nb_tensor *w, nb_tensor *b, int st
         nd->i[1] = padding;
         nd->i[2] = dilation;
         nd->i[3] = groups;
+        nd->i[4] = act;
+        nd->f[0] = param;
     }
     return y;
 }
