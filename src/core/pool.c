@@ -364,3 +364,7 @@ void nb__parallel_for(size_t n, size_t grain, void (*fn)(void *, size_t, size_t)
     nb__pfor f = {fn, arg, n, chunk};
     nb__pool_run((n + chunk - 1) / chunk, nb__pfor_task, &f);
 }
+
+static void nb__zero_range(void *p, size_t lo, size_t hi) { memset((char *)p + lo, 0, hi - lo); }
+
+void nb__parallel_zero(void *p, size_t bytes, size_t grain) { nb__parallel_for(bytes, grain, nb__zero_range, p); }

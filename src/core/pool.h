@@ -56,4 +56,8 @@ void nb__pool_idle_finish(void);
  * n < 2 * grain runs fn(arg, 0, n) in the caller. */
 void nb__parallel_for(size_t n, size_t grain, void (*fn)(void *arg, size_t lo, size_t hi), void *arg);
 
+/* memset(p, 0, bytes) by nb__parallel_for, grain bytes at the least a part:
+ * zeroing a big buffer is a memory-bound pass that one thread does alone. */
+void nb__parallel_zero(void *p, size_t bytes, size_t grain);
+
 #endif

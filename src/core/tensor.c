@@ -160,15 +160,13 @@ nb_tensor *nb__new(nb_ctx *c, nb_dtype dt, int ndim, const size_t *shape)
 
 nb_tensor *nb__new_like(nb_ctx *c, const nb_tensor *t) { return nb__new(c, t->dtype, t->ndim, t->shape); }
 
-static void nb__zero_range(void *p, size_t lo, size_t hi) { memset((char *)p + lo, 0, hi - lo); }
-
 /* Zeros, by the pool's threads from 256 KiB on: the backward zeroes every
  * activation's gradient buffer (21 MB a step for the benchmark CNN at batch
  * 64), and one thread doing that leaves the others waiting. */
 nb_tensor *nb__zeros_like(nb_ctx *c, const nb_tensor *t)
 {
     nb_tensor *z = nb__new_like(c, t);
-    if (z) nb__parallel_for(z->numel * nb_dtype_size(z->dtype), (size_t)1 << 17, nb__zero_range, z->data);
+    if (z) nb__parallel_zero(z->data, z->numel * nb_dtype_size(z->dtype), (size_t)1 << 17);
     return z;
 }
 

@@ -716,12 +716,9 @@ void *nb_model_params(nb_model *m) { return nb_model_finalize(m) ? NULL : m->par
 void *nb_model_grads(nb_model *m) { return nb_model_finalize(m) ? NULL : m->grads; }
 size_t nb_model_n_buffer_values(const nb_model *m) { return m->n_buffers; }
 void *nb_model_buffers(nb_model *m) { return nb_model_finalize(m) ? NULL : m->buffers; }
-/* Zeroing a big gradient buffer is a memory-bound pass: split over the pool. */
-static void nb__zero_range(void *grads, size_t lo, size_t hi) { memset((char *)grads + lo, 0, hi - lo); }
-
 void nb_model_zero_grad(nb_model *m)
 {
-    if (m && m->finalized) nb__parallel_for(m->n_params * nb_dtype_size(m->dt), 1 << 18, nb__zero_range, m->grads);
+    if (m && m->finalized) nb__parallel_zero(m->grads, m->n_params * nb_dtype_size(m->dt), 1 << 18);
 }
 size_t nb_model_n_entries(const nb_model *m) { return m && m->finalized ? (size_t)m->n_decls : 0; }
 const nb_model_entry *nb_model_entry_at(const nb_model *m, size_t i)
