@@ -166,32 +166,6 @@ static size_t nb__cv_tasks(size_t n, size_t macs)
     return nt < 2 || macs < NB__CV_PAR_MIN ? 1 : nt;
 }
 
-/* dz = dy act'(y) over images: zeros plus what the activation op's backward
- * adds to its zeroed gradient, so the same bits as the two ops (y stands for
- * the pre-activation: only its side of 0 is read, see nb__linear_needs_z).
- * Task t of nt takes images [t n / nt, (t + 1) n / nt), per elements each. */
-typedef struct {
-    nb_dtype dt;
-    nb_act act;
-    double param;
-    size_t n, per, nt;
-    const void *dy, *y;
-    void *dz;
-} nb__cv_dz_job;
-
-static void nb__cv_dz_task(void *arg, size_t t)
-{
-    const nb__cv_dz_job *j = arg;
-    const size_t es = nb_dtype_size(j->dt), lo = t * j->n / j->nt * j->per, hi = (t + 1) * j->n / j->nt * j->per;
-    memset((char *)j->dz + lo * es, 0, (hi - lo) * es);
-    if (j->dt == NB_F32)
-        nb_k_act_bwd_f32(j->act, (float *)j->dz + lo, (const float *)j->dy + lo, (const float *)j->y + lo,
-                         (const float *)j->y + lo, hi - lo, j->param);
-    else
-        nb_k_act_bwd_f64(j->act, (double *)j->dz + lo, (const double *)j->dy + lo, (const double *)j->y + lo,
-                         (const double *)j->y + lo, hi - lo, j->param);
-}
-
 static int nb__conv2d_backward(nb_ctx *c, nb__node *nd)
 {
     int err = 0;
@@ -206,12 +180,16 @@ static int nb__conv2d_backward(nb_ctx *c, nb__node *nd)
     if (NP == 0 || (!gb && !gw && !gx)) return 0;
     const void *dy = nd->gout->data; /* [N, O, P]: the gradient reaching the products */
     if ((nb_act)nd->i[4] != NB_ACT_NONE) {
-        nb__cv_dz_job dj = {dt, (nb_act)nd->i[4], nd->f[0], g.n, O * P, 1, nd->gout->data, nd->out->data, NULL};
-        if (!(dj.dz = nb__arena_alloc(c, NP * O * es + 1))) return -1;
-        dj.nt = nb__cv_tasks(g.n, NP * O / 8);
-        if (dj.nt == 1) nb__cv_dz_task(&dj, 0);
-        else nb__pool_run(dj.nt, nb__cv_dz_task, &dj);
-        dy = dj.dz;
+        /* dz = dy act'(y) as the activation op's backward makes it (zeros,
+         * then its kernel adds): the same bits as the two ops.  y stands for
+         * the pre-activation, of which only the side of 0 is read
+         * (nb__linear_needs_z). */
+        nb_tensor *dz = nb__zeros_like(c, nd->gout);
+        if (!dz) return -1;
+        const nb_act act = (nb_act)nd->i[4];
+        if (dt == NB_F32) nb_k_act_bwd_f32(act, dz->data, dy, nd->out->data, nd->out->data, dz->numel, nd->f[0]);
+        else nb_k_act_bwd_f64(act, dz->data, dy, nd->out->data, nd->out->data, dz->numel, nd->f[0]);
+        dy = dz->data;
     }
     if (gb) {
         if (dt == NB_F32) nb_k_conv_db_f32(gb->data, dy, g.n, O, P);
