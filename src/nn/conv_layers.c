@@ -38,19 +38,18 @@ static int nb__argtail(char *buf, size_t size, int at, const char *key, double v
 }
 
 /* ------------------------------------------------------------- conv2d */
-static nb_tensor *nb__conv_fwd(nb__ext *e, nb_ctx *c, nb_tensor *x, nb_rng *r)
-{
-    (void)r;
-    return nb_conv2d(c, nb__as_image(c, e, x), nb__ext_entry(e, 0), e->a[6] != 0 ? nb__ext_entry(e, 1) : NULL,
-                     (int)e->a[2], (int)e->a[3], (int)e->a[4], (int)e->a[5]);
-}
-
-/* The same with the activation layer after it taken in (nn_internal.h). */
+/* The layer, with the activation layer after it taken in (nn_internal.h)
+ * or without (NB_ACT_NONE). */
 static nb_tensor *nb__conv_fwd_act(nb__ext *e, nb_ctx *c, nb_tensor *x, nb_rng *r, nb_act act, double param)
 {
     (void)r;
     return nb__conv2d_act(c, nb__as_image(c, e, x), nb__ext_entry(e, 0), e->a[6] != 0 ? nb__ext_entry(e, 1) : NULL,
                           (int)e->a[2], (int)e->a[3], (int)e->a[4], (int)e->a[5], act, param);
+}
+
+static nb_tensor *nb__conv_fwd(nb__ext *e, nb_ctx *c, nb_tensor *x, nb_rng *r)
+{
+    return nb__conv_fwd_act(e, c, x, r, NB_ACT_NONE, 0);
 }
 
 /* PyTorch's fans for conv: fan_in = C/g k k, fan_out = out/g k k. */

@@ -604,6 +604,14 @@ static nb_tensor *nb__batchnorm(nb_model *m, nb__layer *l, nb_ctx *c, nb_tensor 
     return y;
 }
 
+/* The activation layer right after layer li in the same block, or NULL: the
+ * one a linear or a conv2d layer takes in. */
+static nb__layer *nb__act_after(nb_model *m, int li, int parent)
+{
+    nb__layer *a = li + 1 < m->n_layers ? &m->layers[li + 1] : NULL;
+    return a && a->parent == parent && a->kind == L_ACT ? a : NULL;
+}
+
 static nb_tensor *nb__forward_seq(nb_model *m, int parent, nb_ctx *c, nb_tensor *x, nb_rng *r)
 {
     for (int li = parent + 1; li < m->n_layers && x; li++) {
@@ -629,9 +637,7 @@ static nb_tensor *nb__forward_seq(nb_model *m, int parent, nb_ctx *c, nb_tensor 
             /* One fused op, taking in the activation layer right after it
              * (same values): that layer's output is the fused op's output,
              * and this layer has none of its own. */
-            nb__layer *a = li + 1 < m->n_layers && m->layers[li + 1].parent == parent && m->layers[li + 1].kind == L_ACT
-                               ? &m->layers[li + 1]
-                               : NULL;
+            nb__layer *a = nb__act_after(m, li, parent);
             x = nb_linear(c, x, nb__ent(m, l->e_w), nb__ent(m, l->e_b), a ? a->act : NB_ACT_NONE, a ? a->p : 0);
             if (a) {
                 l->last_out = NULL;
@@ -653,13 +659,8 @@ static nb_tensor *nb__forward_seq(nb_model *m, int parent, nb_ctx *c, nb_tensor 
             /* A kind that can take in the activation layer after it does
              * (conv2d: one op, the activation applied while each image is in
              * cache), as linear above; anomaly mode keeps them apart. */
-            nb__layer *a = l->ext->kind->forward_act && !c->anomaly_policy && li + 1 < m->n_layers &&
-                                   m->layers[li + 1].parent == parent && m->layers[li + 1].kind == L_ACT &&
-                                   m->layers[li + 1].act != NB_ACT_NONE &&
-                                   !nb__linear_needs_z(m->layers[li + 1].act, m->layers[li + 1].p)
-                               ? &m->layers[li + 1]
-                               : NULL;
-            if (a) {
+            nb__layer *a = l->ext->kind->forward_act && !c->anomaly_policy ? nb__act_after(m, li, parent) : NULL;
+            if (a && a->act != NB_ACT_NONE && !nb__linear_needs_z(a->act, a->p)) {
                 x = l->ext->kind->forward_act(l->ext, c, x, r, a->act, a->p);
                 l->last_out = NULL;
                 a->last_out = x;
