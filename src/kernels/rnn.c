@@ -17,5 +17,9 @@
 #pragma GCC optimize("tree-vectorize", "vect-cost-model=dynamic")
 #endif
 
+/* n elements rounded up to a multiple of 16 (64 bytes of float, 128 of
+ * double): the scratch's regions start 64-byte aligned */
+#define NB__RNN_UP16(n) (((n) + 15) / 16 * 16)
+
 #define NB__TEMPLATE "rnn.inc"
 #include "instantiate.h"
