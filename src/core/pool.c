@@ -303,12 +303,16 @@ int nb__pool_idle_post(size_t nchunks, void (*fn)(void *, size_t), void *arg)
     if (nchunks == 0 || nchunks > 0xffffffffu || nb__pool_threads() <= 1) return -1;
     int zero = 0;
     if (!atomic_compare_exchange_strong(&B.live, &zero, 2)) return -1; /* 2: being posted */
+    /* The new generation first, while n is still 0 (nothing claimable), then
+     * n: a thread that read the old ticket and then the new n would
+     * otherwise claim, with that stale ticket, a chunk the new one hands out
+     * again (seen: one chunk run twice).  Now its compare-and-swap fails. */
+    const uint64_t gen = (atomic_load_explicit(&B.ticket, memory_order_relaxed) >> 32) + 1;
+    atomic_store_explicit(&B.ticket, gen << 32, memory_order_release);
     atomic_store_explicit(&B.fn, fn, memory_order_relaxed);
     atomic_store_explicit(&B.arg, arg, memory_order_relaxed);
     atomic_store_explicit(&B.done, 0, memory_order_relaxed);
     atomic_store_explicit(&B.n, nchunks, memory_order_release);
-    const uint64_t gen = (atomic_load_explicit(&B.ticket, memory_order_relaxed) >> 32) + 1;
-    atomic_store_explicit(&B.ticket, gen << 32, memory_order_release);
     atomic_store_explicit(&B.live, 1, memory_order_release);
     return 0;
 }
