@@ -14,7 +14,9 @@
  * Every "$ " line is a command, run with sh in a scratch folder that holds a
  * link `build` to the build (so `build/nabla` works and `runs/...` outputs
  * land there), with NABLA_THREADS=1 and NABLA_BLAS=builtin (so that a build
- * with OpenBLAS prints what one without it does); the lines up to the next "$ " line are
+ * with OpenBLAS prints what one without it does), and NABLA_ISA=avx2 where
+ * the CPU has AVX2 (so that a CPU showing AVX-512 prints what one hiding it
+ * does); the lines up to the next "$ " line are
  * its quoted output.  The scratch folder is shared by the blocks of one file
  * (a block may read what an earlier one wrote) and removed at the end.  A
  * command quoted again later (the same text, in the same or another file
@@ -506,6 +508,12 @@ int main(int argc, char **argv)
     }
     setenv("NABLA_THREADS", "1", 1);
     setenv("NABLA_BLAS", "builtin", 1); /* the same products with or without OpenBLAS */
+#if defined(__x86_64__) && defined(__GNUC__)
+    /* the same products where the CPU shows AVX-512 and where it hides it:
+       the AVX-512 kernels sum in another order */
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) setenv("NABLA_ISA", "avx2", 1);
+#endif
     double t0 = now_s();
     for (int i = 1; i < argc; i++) {
         if (argv[i][0] == '-') {

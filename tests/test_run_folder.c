@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -250,6 +251,41 @@ TEST(run_folder, bad_environment_is_exit_2)
     rc = rf_sh("NABLA_BLAS=abc", "eval nowhere.safetensors", &out);
     CHECK_MSG(rc == 2 && out && strstr(out, "NABLA_BLAS=abc"), "exit %d: %s", rc, out ? out : "");
     free(out);
+    rc = rf_sh("NABLA_ISA=avx1024", "eval nowhere.safetensors", &out);
+    CHECK_MSG(rc == 2 && out && strstr(out, "NABLA_ISA=avx1024: expected avx512, avx2 or generic"), "exit %d: %s", rc,
+              out ? out : "");
+    free(out);
+}
+
+/* NABLA_ISA narrows the kernels' instruction set, and the run says which it
+ * used: generic anywhere, avx2 where the CPU has it, and unset (empty) the
+ * widest the CPU shows; the same model trained on the portable path and on
+ * the widest learns alike (the bits differ). */
+TEST(run_folder, isa_setting_is_used_and_reported)
+{
+    if (!t_have_data()) return;
+    const char *isas[] = {"generic", "avx2", ""};
+    double loss[3] = {0};
+    for (int i = 0; i < 3; i++) {
+        char *dir = rf_dir(), pre[64], args[768], *out = NULL, want[64];
+        snprintf(pre, sizeof pre, "NABLA_ISA=%s", isas[i]);
+        snprintf(args, sizeof args, TRAIN " --json --seed 3 --max-steps 6 --model 784-32-10 --out %s/r", dir);
+        int rc = rf_sh(pre, args, &out);
+        if (i == 1 && rc == 2 && out && strstr(out, "does not show AVX2")) { /* a CPU without it */
+            free(out);
+            continue;
+        }
+        snprintf(want, sizeof want, "\"isa\":\"%s", isas[i]);
+        CHECK_MSG(rc == 0 && out && strstr(out, want), "%s: exit %d, no %s in: %.300s", pre, rc, want, out ? out : "");
+        const char *l = out ? strstr(out, "\"train_loss\":") : NULL;
+        if (l) loss[i] = atof(l + strlen("\"train_loss\":"));
+        free(out);
+        char rm[128];
+        snprintf(rm, sizeof rm, "rm -rf %s", dir);
+        CHECK(system(rm) == 0);
+    }
+    CHECK_MSG(loss[0] > 0 && fabs(loss[0] - loss[2]) < 1e-3 * loss[0], "train loss generic %.9g, %s %.9g", loss[0],
+              nb_isa(), loss[2]);
 }
 
 static void rf_pgm(const char *path, const char *header, int n, int value)

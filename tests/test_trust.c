@@ -115,6 +115,15 @@ TEST(trust, bad_environment_settings_are_named)
     FAILS_WITH(nb_set_threads(0) != 0, "NABLA_BLAS=abc: expected builtin or cblas");
     setenv("NABLA_BLAS", "builtin", 1);
     CHECK(nb_set_threads(0) == 0);
+    const char *old_i = getenv("NABLA_ISA");
+    char keep_i[64] = "";
+    if (old_i) snprintf(keep_i, sizeof keep_i, "%s", old_i);
+    setenv("NABLA_ISA", "sse9", 1);
+    FAILS_WITH(nb_set_threads(0) != 0, "NABLA_ISA=sse9: expected avx512, avx2 or generic");
+    setenv("NABLA_ISA", "generic", 1);
+    CHECK(nb_set_threads(0) == 0);
+    if (old_i) setenv("NABLA_ISA", keep_i, 1);
+    else unsetenv("NABLA_ISA");
     if (old_t) setenv("NABLA_THREADS", keep_t, 1);
     else unsetenv("NABLA_THREADS");
     if (old_b) setenv("NABLA_BLAS", keep_b, 1);

@@ -581,8 +581,8 @@ static void nb__write_start(FILE *f, const void *ev)
     /* what the schedule gives the next step */
     nb_json_write_key_number(f, "lr_first", nb_optim_lr(t->opt));
     fprintf(f, ",\"batch\":%zu,\"epochs\":%ld", r->batch, r->epochs);
-    fprintf(f, ",\"threads\":%d,\"resumed\":%s,\"step\":%lld", nb_get_threads(), r->resume ? "true" : "false",
-            (long long)t->prog.step);
+    fprintf(f, ",\"threads\":%d,\"isa\":\"%s\",\"resumed\":%s,\"step\":%lld", nb_get_threads(), nb_isa(),
+            r->resume ? "true" : "false", (long long)t->prog.step);
     nb_json_write_key_number(f, "clip_norm", r->clip_norm);
     fprintf(f, ",\"monitor\":%ld,\"detect_anomaly\":", t->dg.monitor);
     nb_json_write_string(f, nb_anomaly_policy_name(t->dg.policy));

@@ -68,7 +68,8 @@ NB_API void nb_clear_error(void);
 NB_API int nb_set_threads(int n);
 NB_API int nb_get_threads(void);
 /* Are the environment's settings valid (NABLA_THREADS: 1..64, NABLA_BLAS:
- * builtin or cblas, NABLA_MEMORY_LIMIT: a size such as 512M or 2G)?  0, or -1
+ * builtin or cblas, NABLA_ISA: avx512, avx2 or generic, as the CPU allows,
+ * NABLA_MEMORY_LIMIT: a size such as 512M or 2G)?  0, or -1
  * with nb_errmsg() naming the variable.  A bad value is otherwise ignored
  * (the default is used); nb_set_threads(0) checks it too.
  * NABLA_MEMORY_LIMIT bounds a model's storage (parameters, their gradients
@@ -76,6 +77,13 @@ NB_API int nb_get_threads(void);
  * before anything is allocated.  Without it the bound is the machine's
  * memory, or less where a control group or ulimit says so. */
 NB_API int nb_check_env(void);
+/* The widest instruction set the kernels use: "avx512", "avx2" or "generic"
+ * (portable C).  The best the CPU shows, unless NABLA_ISA=avx2 or generic
+ * (checked by nb_check_env: avx512 and avx2 must be there) narrows it, read
+ * once, at the first kernel that asks.  The paths sum in different orders,
+ * so their last bits differ; on one path results are bitwise identical for
+ * any thread count. */
+NB_API const char *nb_isa(void);
 
 /* ---------------------------------------------------------------- dtypes */
 typedef enum {

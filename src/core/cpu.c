@@ -1,7 +1,11 @@
 /* The CPU-feature probe (see cpu.h). */
 #include "cpu.h"
 
+#include "nabla/nabla.h"
+
 #include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
 
 enum { NB__CPU_KNOWN = 1, NB__CPU_AVX2 = 2, NB__CPU_FMA = 4, NB__CPU_AVX512F = 8 };
 
@@ -9,21 +13,46 @@ enum { NB__CPU_KNOWN = 1, NB__CPU_AVX2 = 2, NB__CPU_FMA = 4, NB__CPU_AVX512F = 8
  * and stores the same value. */
 static atomic_int nb__cpu_bits;
 
+/* What the CPU shows, NABLA_ISA aside. */
+static int nb__cpu_shown(void)
+{
+    int b = NB__CPU_KNOWN;
+#if defined(NB__CPU_X86)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2")) b |= NB__CPU_AVX2;
+    if (__builtin_cpu_supports("fma")) b |= NB__CPU_FMA;
+    if (__builtin_cpu_supports("avx512f")) b |= NB__CPU_AVX512F;
+#endif
+    return b;
+}
+
 static int nb__cpu(void)
 {
     int b = atomic_load_explicit(&nb__cpu_bits, memory_order_relaxed);
     if (!b) {
-        b = NB__CPU_KNOWN;
-#if defined(NB__CPU_X86)
-        __builtin_cpu_init();
-        if (__builtin_cpu_supports("avx2")) b |= NB__CPU_AVX2;
-        if (__builtin_cpu_supports("fma")) b |= NB__CPU_FMA;
-        if (__builtin_cpu_supports("avx512f")) b |= NB__CPU_AVX512F;
-#endif
+        b = nb__cpu_shown();
+        const char *e = getenv("NABLA_ISA");
+        if (e && !strcmp(e, "avx2")) b &= ~NB__CPU_AVX512F;
+        else if (e && !strcmp(e, "generic")) b = NB__CPU_KNOWN;
         atomic_store_explicit(&nb__cpu_bits, b, memory_order_relaxed);
     }
     return b;
 }
+
+const char *nb__cpu_isa_env_error(void)
+{
+    const char *e = getenv("NABLA_ISA");
+    if (!e || !*e || !strcmp(e, "generic")) return NULL;
+    const int b = nb__cpu_shown();
+    if (!strcmp(e, "avx512"))
+        return b & NB__CPU_AVX512F ? NULL : "this CPU does not show AVX-512F (expected avx2 or generic)";
+    if (!strcmp(e, "avx2"))
+        return (b & NB__CPU_AVX2) && (b & NB__CPU_FMA) ? NULL
+                                                       : "this CPU does not show AVX2 and FMA (expected generic)";
+    return "expected avx512, avx2 or generic";
+}
+
+const char *nb_isa(void) { return nb__cpu_has_avx512f() ? "avx512" : nb__cpu_has_avx2_fma() ? "avx2" : "generic"; }
 
 int nb__cpu_has_avx2(void) { return (nb__cpu() & NB__CPU_AVX2) != 0; }
 

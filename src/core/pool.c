@@ -7,6 +7,7 @@
  * and leaves no window in which a late worker could run a task of the wrong
  * region. */
 #include "internal.h"
+#include "core/cpu.h"
 #include "core/pool.h"
 #include "kernels/gemm.h"
 
@@ -56,6 +57,8 @@ int nb_check_env(void)
         return nb__erri("NABLA_BLAS=%.40s: expected builtin or cblas", e);
     if (e && !strcmp(e, "cblas") && !nb__gemm_have_cblas())
         return nb__erri("NABLA_BLAS=cblas: this build has no CBLAS (make BLAS=openblas)");
+    const char *isa = nb__cpu_isa_env_error();
+    if (isa) return nb__erri("NABLA_ISA=%.40s: %s", getenv("NABLA_ISA"), isa);
     e = getenv("NABLA_MEMORY_LIMIT");
     size_t bytes;
     if (e && *e && nb__parse_bytes(e, &bytes))
