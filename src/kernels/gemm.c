@@ -132,8 +132,10 @@ _Thread_local size_t nb__gemm_pieces;
 size_t nb__gemm_last_pieces(void) { return nb__gemm_pieces; }
 
 /* ------------------------------------------------------ packing scratch */
-/* One block per thread, grown to the largest size asked and kept: after the
- * first products of a given size, no call allocates.  The pointer lives in a
+/* One block per thread, grown to the largest size asked ON ANY THREAD and
+ * kept: after one round of products of a given size, no call allocates, even
+ * on a thread that did not happen to run the largest of them then (which
+ * thread takes which task of the pool is not fixed).  The pointer lives in a
  * _Thread_local; a C11 tss key with a destructor frees it when the thread
  * exits (the main thread's block goes with the process). */
 static _Thread_local struct {
@@ -155,12 +157,18 @@ static void nb__gemm_tl_free(void *p)
 static void nb__gemm_key_init(void) { nb__gemm_key_ok = tss_create(&nb__gemm_key, nb__gemm_tl_free) == thrd_success; }
 #endif
 
+static atomic_size_t nb__gemm_scratch_max; /* the largest block any thread holds */
+
 void *nb__gemm_scratch(size_t bytes)
 {
-    if (bytes <= nb__gemm_tl.cap) return nb__gemm_tl.p;
-    const size_t cap = (bytes + 63) / 64 * 64;
+    size_t cap = atomic_load_explicit(&nb__gemm_scratch_max, memory_order_relaxed);
+    if (bytes <= nb__gemm_tl.cap && cap <= nb__gemm_tl.cap) return nb__gemm_tl.p;
+    if (bytes > cap) cap = (bytes + 63) / 64 * 64;
     void *p = aligned_alloc(64, cap);
     if (!p) return NULL;
+    size_t m = atomic_load_explicit(&nb__gemm_scratch_max, memory_order_relaxed);
+    while (m < cap && !atomic_compare_exchange_weak(&nb__gemm_scratch_max, &m, cap)) {
+    }
     free(nb__gemm_tl.p);
     nb__gemm_tl.p = p;
     nb__gemm_tl.cap = cap;
@@ -248,9 +256,11 @@ static int nb__gemm_cblas_init(void)
     return nb__gemm_cblas_ok_here;
 }
 #endif
-/* The default rule (gemm.h): which shapes CBLAS takes when not forced. */
-#define NB__GEMM_CBLAS_WINS(ta, tb, M, N, K) \
-    ((!(ta) && !(tb) && (M) >= 16 && ((M) < 128 || (K) < 32)) || ((ta) && !(tb) && (K) <= 64 && (M) >= 64))
+/* The default rule (gemm.h): which shapes CBLAS takes when not forced (none
+ * beside the AVX-512 kernels). */
+#define NB__GEMM_CBLAS_WINS(path, ta, tb, M, N, K) \
+    ((path) != NB__GEMM_AVX512 &&                  \
+     ((!(ta) && !(tb) && (M) >= 16 && ((M) < 128 || (K) < 32)) || ((ta) && !(tb) && (K) <= 64 && (M) >= 64)))
 #endif
 
 #define NB__TEMPLATE "gemm.inc"

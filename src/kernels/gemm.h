@@ -27,6 +27,10 @@
  *       A B    (NN) with 16 <= M < 128, or M >= 16 and K < 32
  *                   (dX = dY W at batch 64, and dX of a 10-wide layer);
  *       A^T B  (TN) with K <= 64 and M >= 64 (dW = dY^T X at batch 64);
+ *     none where the built-in path is AVX-512: measured the same way on a
+ *     Xeon showing it, those shapes ran within ~10% of OpenBLAS either way
+ *     (the CNN's convolutions too), and OpenBLAS's small-matrix kernels for
+ *     AVX-512 allocate on every call (a training step must not);
  *     and only when every size and stride fits CBLAS's int and its rules
  *     (lda >= row length ...).  OpenBLAS is set to 1 thread
  *     (openblas_set_num_threads(1), once, on the first product routed to
@@ -154,6 +158,7 @@ void nb__gemm_set_blocks(size_t mc, size_t kc, size_t nc);
  * op(A)/op(B) as stored. */
 typedef struct nb__gemm_kern_f32 {
     size_t mr, nr, mc, kc, nc; /* micro-tile and default blocks */
+    double dotr;               /* the dot kernel's multiply-adds a cycle (the cost model's units) */
     void (*pack_a)(float *ap, const float *a, size_t lda, int ta, size_t m, size_t k);
     void (*pack_b)(float *bp, const float *b, size_t ldb, int tb, size_t k, size_t n);
     /* C[m, n] (m <= mr, n <= nr) = alpha * ap b + beta * C; b: k rows ldb apart, nr
@@ -171,6 +176,7 @@ typedef struct nb__gemm_kern_f32 {
 /* The same for double. */
 typedef struct nb__gemm_kern_f64 {
     size_t mr, nr, mc, kc, nc; /* micro-tile and default blocks */
+    double dotr;               /* the dot kernel's multiply-adds a cycle (the cost model's units) */
     void (*pack_a)(double *ap, const double *a, size_t lda, int ta, size_t m, size_t k);
     void (*pack_b)(double *bp, const double *b, size_t ldb, int tb, size_t k, size_t n);
     /* C[m, n] (m <= mr, n <= nr) = alpha * ap b + beta * C; b: k rows ldb apart, nr
