@@ -66,14 +66,23 @@ def last_json(text, key):
     return v
 
 
+def cpu_shows_avx512():
+    try:
+        with open("/proc/cpuinfo") as f:
+            return " avx512f" in f.read()
+    except OSError:
+        return False
+
+
 def gemm(exe, args):
     """gemm_bench's JSON mode: the FMA peak and one dict per shape."""
     text, _ = run([exe, "-j"] + args)
     peak, rows = None, []
     for line in text.splitlines():
-        m = re.match(r"fma peak ([0-9.]+)", line)
+        m = re.match(r"fma peak ([0-9.]+)[^(]*(\(.*\))?", line)
         if m:
             peak = float(m.group(1))
+            gemm.peak_note = m.group(2) or ""
         elif line.startswith("{"):
             rows.append(json.loads(line))
     return peak, rows
@@ -84,7 +93,8 @@ def section_gemm(res, gemm_exe, quick):
           " by default (CBLAS for some shapes) against OpenBLAS called directly, 1 and 2 threads each")
     peak, rows = gemm(gemm_exe, ["-T", "1,2", "-r", "5"] + (["-q"] if quick else []))
     res["fma_peak_gflops"] = peak
-    print("FMA peak (1 thread, AVX2): %.1f GFLOP/s" % peak)
+    print("FMA peak (1 thread): %.1f GFLOP/s %s" % (peak, gemm.peak_note))
+    res["fma_peak_note"] = gemm.peak_note
     print("%-36s %-14s %6s %6s %6s %6s %6s %6s %6s %6s %6s" % ("shape", "MxNxK", "blt1", "dft1", "obl1", "b/o1",
           "blt2", "dft2", "obl2", "b/o2", "b1/pk"))
     for r in rows:
@@ -183,16 +193,22 @@ def section_train(res, nabla, deb_py, venv_py, quick, only, scale):
                                " (%s): %s" % (a["version"], ", ".join(s[0] for s in a["settings"]))))
     cases = [(name, nm, am, b, max(int(s * scale / (5 if quick else 1)), 10))
              for name, nm, am, bs in CASES if only in name for b, s in bs]
+    # nabla as it dispatches (the widest path the CPU shows), and where that is
+    # AVX-512 also on its AVX2 kernels (NABLA_ISA=avx2), reported beside it
+    isas = [""] + (["avx2"] if cpu_shows_avx512() else [])
+    res["nabla_isa_runs"] = ["default"] + isas[1:]
     for name, nmodel, amodel, batch, steps in cases:
-        nv, rss = {}, {"nabla": 0}
+        nv, nv_isa, rss = {}, {}, {"nabla": 0}
         av = {n: {} for n in an}
         for rep in range(reps):
-            for th in (1, 2):
+            for th, isa in [(th, isa) for isa in isas for th in (1, 2)]:
                 t, r = run([nabla, "train", "--json", "--quiet", "--threads", str(th), "--model", nmodel,
                             "--batch", str(batch), "--max-steps", str(steps), "--limit-train",
                             str(min(60000, batch * steps)), "--epochs", "100",
-                            "--out", tempfile.mkdtemp(prefix="nb-bench-")])
-                nv["%dt" % th] = max(nv.get("%dt" % th, 0), last_json(t, "train_samples_per_s"))
+                            "--out", tempfile.mkdtemp(prefix="nb-bench-")], dict(os.environ, NABLA_ISA=isa))
+                tag = "%dt" % th + ("-" + isa if isa else "")
+                d = nv_isa if isa else nv
+                d[tag] = max(d.get(tag, 0), last_json(t, "train_samples_per_s"))
                 rss["nabla"] = max(rss["nabla"], r)
             for n, a in an.items():
                 for tag, pre, post, extra in a["settings"]:
@@ -212,6 +228,7 @@ def section_train(res, nabla, deb_py, venv_py, quick, only, scale):
                     rss[n] = max(rss.get(n, 0), r)
         nbest = max(nv, key=nv.get)
         row = {"model": name, "batch": batch, "steps": steps, "nabla_sps": nv, "nabla_best": nbest,
+               "nabla_sps_other_isa": nv_isa,
                "anchors": {}, "peak_rss_mib": rss}
         for n in an:
             if av[n] and n not in skipped:
@@ -223,7 +240,7 @@ def section_train(res, nabla, deb_py, venv_py, quick, only, scale):
             row["best_anchor"], row["ratio_vs_best_anchor"] = ba, row["anchors"][ba]["ratio"]
         res["train"].append(row)
         print("  %s b%d, %d steps: nabla %s | %s" % (name, batch, steps, " ".join(
-              "%s %.0f" % kv for kv in nv.items()), " | ".join(
+              "%s %.0f" % kv for kv in list(nv.items()) + list(nv_isa.items())), " | ".join(
               "%s %s" % (n, " ".join("%s %.0f" % kv for kv in av[n].items())) for n in an if av[n])))
 
     cols = [n for n in an if any(n in r["anchors"] for r in res["train"])]
@@ -236,6 +253,14 @@ def section_train(res, nabla, deb_py, venv_py, quick, only, scale):
             x = r["anchors"].get(n)
             line += " %16s %6.2f" % (fmt_sps(x["sps"], x["best"]), x["ratio"]) if x else " %16s %6s" % ("-", "-")
         print(line + (" %9s %6.2f" % (r["best_anchor"], r["ratio_vs_best_anchor"]) if "best_anchor" in r else ""))
+    for r in res["train"]:
+        o = r["nabla_sps_other_isa"]
+        if o and "best_anchor" in r:
+            b = max(o, key=o.get)
+            ba = r["anchors"][r["best_anchor"]]
+            r["other_isa_ratio_vs_best_anchor"] = o[b] / ba["sps"][ba["best"]]
+            print("%-18s %5d nabla on its AVX2 kernels (NABLA_ISA=avx2): %.0f %s, %.2f x the best anchor" % (
+                  r["model"], r["batch"], o[b], b, r["other_isa_ratio_vs_best_anchor"]))
     for n in an:
         if n in skipped:
             print("skipped %s: %s" % (n, skipped[n]))

@@ -2,7 +2,7 @@
  * input gradient (dgrad) on the two conv layers of the CNN of issue 16
  * (conv2d(32,k=3,p=1) on [N,1,28,28], conv2d(64,k=3,p=1) on [N,32,14,14]),
  * at batch 64 and 256, in GFLOP/s and as a fraction of the measured 1-thread
- * FMA peak (the same AVX2 loop as gemm_bench's: 10 chains of 8-wide FMAs).
+ * FMA peak (fma_peak.h: AVX-512 where the CPU shows it, else AVX2).
  *
  * Timed through the public API (the op as training runs it: im2col, the
  * products, the layout passes, the bias), by the calling thread's CPU clock,
@@ -35,38 +35,7 @@ static double cpu_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Peak float GFLOP/s of one core: independent chains of 8-wide FMAs. */
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-__attribute__((target("avx2,fma"))) static double fma_peak(void)
-{
-    const size_t iters = 10 * 1000 * 1000;
-    double best = 0;
-    for (int rep = 0; rep < 3; rep++) {
-        const __m256 a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
-        __m256 c[10];
-        for (int k = 0; k < 10; k++) c[k] = _mm256_set1_ps((float)k);
-        const double t0 = cpu_now();
-        for (size_t i = 0; i < iters; i++) {
-            c[0] = _mm256_fmadd_ps(c[0], a, b), c[1] = _mm256_fmadd_ps(c[1], a, b);
-            c[2] = _mm256_fmadd_ps(c[2], a, b), c[3] = _mm256_fmadd_ps(c[3], a, b);
-            c[4] = _mm256_fmadd_ps(c[4], a, b), c[5] = _mm256_fmadd_ps(c[5], a, b);
-            c[6] = _mm256_fmadd_ps(c[6], a, b), c[7] = _mm256_fmadd_ps(c[7], a, b);
-            c[8] = _mm256_fmadd_ps(c[8], a, b), c[9] = _mm256_fmadd_ps(c[9], a, b);
-        }
-        const double t = cpu_now() - t0;
-        __m256 s = c[0];
-        for (int k = 1; k < 10; k++) s = _mm256_add_ps(s, c[k]);
-        float out[8];
-        _mm256_storeu_ps(out, s);
-        const double g = 2.0 * 8 * 10 * (double)iters / t * 1e-9;
-        if (g > best && out[0] == out[0]) best = g;
-    }
-    return best;
-}
-#else
-static double fma_peak(void) { return 0; }
-#endif
+#include "fma_peak.h"
 
 typedef struct {
     const char *name;
@@ -131,9 +100,12 @@ int main(int argc, char **argv)
         }
     }
     nb_set_threads(threads);
-    const double peak = fma_peak();
-    printf("fma peak %.1f GFLOP/s float, 1 thread; %s, %d thread%s, %s time, best of %d\n", peak, nb_dtype_name(dt),
-           threads, threads > 1 ? "s" : "", wall_clock ? "wall" : "CPU", reps);
+    double p2;
+    const char *isa;
+    const double peak = fma_peak(&p2, &isa);
+    printf("fma peak %.1f GFLOP/s float, 1 thread (%s; avx2 %.1f); kernels %s; %s, %d thread%s, %s time, best of %d\n",
+           peak, isa, p2, nb_isa(), nb_dtype_name(dt), threads, threads > 1 ? "s" : "", wall_clock ? "wall" : "CPU",
+           reps);
     printf("%-22s %5s  %8s %6s  %8s %6s  %8s %6s\n", "layer", "batch", "fwd ms", "GF/s", "wgrad ms", "GF/s", "dgrad ms",
            "GF/s");
     static const layer layers[] = {{"conv1 1->32 28x28", 1, 28, 32}, {"conv2 32->64 14x14", 32, 14, 64}};

@@ -36,7 +36,8 @@
  *   {"shape":"square NN","ta":0,"tb":0,"M":256,"N":256,"K":256,"dtype":"f32",
  *    "gflops":{"nabla_builtin_1t":61.2,"nabla_builtin_2t":118.0,...}}
  * The first line of both modes is `fma peak X GFLOP/s float, 1 thread`, the
- * measured single-thread peak (an AVX2 FMA loop, x86-64 only). */
+ * measured single-thread peak (fma_peak.h: the AVX-512 FMA loop where the CPU
+ * shows AVX-512F, else the AVX2 one; x86-64 only). */
 #include "kernels/gemm.h"
 #include "nabla/nabla.h"
 
@@ -67,41 +68,7 @@ static double now(void)
 static int use_f64;
 static void *A, *B, *C;
 
-/* Peak float GFLOP/s of one core: 10 independent chains of 8-wide FMAs
- * (enough to cover the FMA latency on every AVX2 core), best of 5 runs. */
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-__attribute__((target("avx2,fma"))) static double fma_peak(void)
-{
-    const size_t iters = 20 * 1000 * 1000;
-    double best = 0;
-    for (int rep = 0; rep < 5; rep++) {
-        const __m256 a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
-        __m256 c0 = _mm256_set1_ps(0), c1 = _mm256_set1_ps(1), c2 = _mm256_set1_ps(2), c3 = _mm256_set1_ps(3),
-               c4 = _mm256_set1_ps(4), c5 = _mm256_set1_ps(5), c6 = _mm256_set1_ps(6), c7 = _mm256_set1_ps(7),
-               c8 = _mm256_set1_ps(8), c9 = _mm256_set1_ps(9);
-        const double t0 = now();
-        for (size_t i = 0; i < iters; i++) {
-            c0 = _mm256_fmadd_ps(c0, a, b), c1 = _mm256_fmadd_ps(c1, a, b);
-            c2 = _mm256_fmadd_ps(c2, a, b), c3 = _mm256_fmadd_ps(c3, a, b);
-            c4 = _mm256_fmadd_ps(c4, a, b), c5 = _mm256_fmadd_ps(c5, a, b);
-            c6 = _mm256_fmadd_ps(c6, a, b), c7 = _mm256_fmadd_ps(c7, a, b);
-            c8 = _mm256_fmadd_ps(c8, a, b), c9 = _mm256_fmadd_ps(c9, a, b);
-        }
-        const double t = now() - t0;
-        float out[8];
-        __m256 sum = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(c0, c1), _mm256_add_ps(c2, c3)),
-                                   _mm256_add_ps(_mm256_add_ps(c4, c5), _mm256_add_ps(c6, c7)));
-        _mm256_storeu_ps(out, _mm256_add_ps(sum, _mm256_add_ps(c8, c9)));
-        const float sink = out[0];
-        const double g = 2.0 * 8 * 10 * (double)iters / t * 1e-9;
-        if (g > best && sink == sink) best = g;
-    }
-    return best;
-}
-#else
-static double fma_peak(void) { return 0; }
-#endif
+#include "fma_peak.h"
 
 /* A contender: nabla with a backend (NB__GEMM_BACKEND_DEFAULT, NB__GEMM_BUILTIN,
  * NB__GEMM_CBLAS), or OpenBLAS called directly; on `threads` threads. */
@@ -262,7 +229,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "path not available on this CPU\n");
         return 1;
     }
-    printf("fma peak %.1f GFLOP/s float, 1 thread\n", fma_peak());
+    double p2;
+    const char *isa;
+    const double peak = fma_peak(&p2, &isa);
+    printf("fma peak %.1f GFLOP/s float, 1 thread (%s; avx2 %.1f)\n", peak, isa, p2);
 
     add("square NN", 0, 0, 256, 256, 256, 0);
     add("square NN", 0, 0, 512, 512, 512, 0);
