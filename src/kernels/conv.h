@@ -35,8 +35,8 @@ void nb_k_im2col_f64(double *col, const double *x, const nb_k_win2d *g);
 /* dx [N, C, H, W] += the transpose of im2col applied to dcol [K, N * P]. */
 void nb_k_col2im_f32(float *dx, const float *dcol, const nb_k_win2d *g);
 void nb_k_col2im_f64(double *dx, const double *dcol, const nb_k_win2d *g);
-/* y [O, P] = b [O] along each plane (one image's output, before the product
- * adds to it; in the caller: one image is small). */
+/* y [O, P] += b [O] along each plane (one image's output, after the product
+ * wrote it, while it is in cache; in the caller: one image is small). */
 void nb_k_conv_bias_f32(float *y, const float *b, size_t o, size_t p);
 void nb_k_conv_bias_f64(double *y, const double *b, size_t o, size_t p);
 /* db [O] += the sums of dy [N, O, P] over N and P (in double). */

@@ -8,8 +8,9 @@
  * b [O], y [N, O, OH, OW]; K = C KH KW, P = OH OW, G groups, Og = O/G,
  * Kg = K/G.  conv2d forward, image by image: col_n [K, P] = im2col(x_n)
  * (one image's, in the task's scratch, still in cache when read), then group
- * by group y_n,g [Og, P] = b + w_g [Og, Kg] col_g,n [Kg, P] (the products
- * write y's NCHW planes, the bias stored first and added to by the product).
+ * by group y_n,g [Og, P] = w_g [Og, Kg] col_g,n [Kg, P] + b (the products
+ * write y's NCHW planes; the bias, then a fused activation, follow while the
+ * image's planes are in cache).
  * Backward, image by image: db += the sums of dy; col_n again (a copy of
  * x_n, cheaper than keeping [K, N P] for the whole batch: 14 MB for the
  * benchmark CNN's second layer at batch 64, written and read back from
@@ -105,19 +106,21 @@ static const char *nb__cv_col(const nb__cv_job *j, size_t n, size_t t)
     return col;
 }
 
-/* Images [n0, n1) of the forward in task t: y_n = b + w col_n, group by group. */
+/* Images [n0, n1) of the forward in task t: y_n = w col_n + b, group by group. */
 static void nb__cv_fwd_images(const nb__cv_job *j, size_t n0, size_t n1, size_t t)
 {
     const size_t es = j->es, P = j->P;
     for (size_t n = n0; n < n1; n++) {
         char *yn = j->y + n * j->O * P * es; /* [O, P] */
+        const char *col = nb__cv_col(j, n, t);
+        for (size_t k = 0; k < j->groups; k++) /* y_n,g [Og, P] = w_g [Og, Kg] col_g,n [Kg, P] */
+            nb__cv_gemm(j->dt, 0, 0, j->og, P, j->kg, j->w + k * j->og * j->kg * es, j->kg, col + k * j->kg * P * es, P,
+                        0, yn + k * j->og * P * es, P);
+        /* the bias, then the activation, in place while the image is in cache
+         * (the product writes y without reading it) */
         if (j->b && j->dt == NB_F32) nb_k_conv_bias_f32((float *)yn, (const float *)j->b, j->O, P);
         else if (j->b) nb_k_conv_bias_f64((double *)yn, (const double *)j->b, j->O, P);
-        const char *col = nb__cv_col(j, n, t);
-        for (size_t k = 0; k < j->groups; k++) /* y_n,g [Og, P] (+)= w_g [Og, Kg] col_g,n [Kg, P] */
-            nb__cv_gemm(j->dt, 0, 0, j->og, P, j->kg, j->w + k * j->og * j->kg * es, j->kg, col + k * j->kg * P * es, P,
-                        j->b ? 1 : 0, yn + k * j->og * P * es, P);
-        if (j->act != NB_ACT_NONE && j->dt == NB_F32) /* in place, while the image is in cache */
+        if (j->act != NB_ACT_NONE && j->dt == NB_F32)
             nb_k_act_f32(j->act, (float *)yn, (const float *)yn, j->O * P, j->param);
         else if (j->act != NB_ACT_NONE) nb_k_act_f64(j->act, (double *)yn, (const double *)yn, j->O * P, j->param);
     }
@@ -269,9 +272,9 @@ nb_tensor *nb__conv2d_act(nb_ctx *c, nb_tensor *x, nb_tensor *w, nb_tensor *b, i
     nb_tensor *y = nb__new(c, dt, 4, (size_t[]){g.n, O, g.oh, g.ow}); /* [N, O, OH, OW] */
     if (!y) return NULL;
     if (NP) {
-        /* image by image, straight into y's layout (while a plane is in
-         * cache, its bias first, which the product then adds to); groups of
-         * images are the pool's tasks, each with its own col [K, P] */
+        /* image by image, straight into y's layout (the bias and activation
+         * while the image is in cache); groups of images are the pool's tasks,
+         * each with its own col [K, P] */
         nb__cv_job j = {.dt = dt,
                         .es = es,
                         .O = O,
