@@ -143,6 +143,11 @@ nb_tensor *nb__gbuf(nb_ctx *c, nb_tensor *x, int *err);
  * follows from y (nb__linear_needs_z false); others are refused. */
 nb_tensor *nb__conv2d_act(nb_ctx *c, nb_tensor *x, nb_tensor *w, nb_tensor *b, int stride, int padding, int dilation,
                           int groups, nb_act act, double param);
+/* nb__conv2d_act with relu, then the max pool of window and stride pool (no
+ * padding) after it, as one op: the pool's output, the bits of the three ops
+ * (the model's conv2d relu maxpool2d(k), outside anomaly mode). */
+nb_tensor *nb__conv2d_relu_pool(nb_ctx *c, nb_tensor *x, nb_tensor *w, nb_tensor *b, int stride, int padding,
+                                int dilation, int groups, int pool);
 
 /* ------------------------------------------------------------- hooks */
 typedef struct nb__hook {

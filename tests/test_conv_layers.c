@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nabla/monitor.h"
 #include "nabla/nn.h"
 #include "nabla/optim.h"
 #include "nabla/train.h"
@@ -131,6 +132,58 @@ TEST(conv_layers, small_cnn_learns_bars)
     nb_model_free(m);
 }
 
+/* conv2d relu maxpool2d(2) runs as one op (no relu output is made), unless
+ * a monitor reads the relu layers: training steps give the same bytes
+ * either way, 1 and 2 threads. */
+TEST(conv_layers, relu_and_pool_taken_in_train_as_the_layers_apart)
+{
+    const char *d =
+        "conv2d(8,k=3,p=1) relu maxpool2d(2) conv2d(16,k=3,p=1,bias=0) relu maxpool2d(2) flatten linear(10)";
+    const int saved = nb_get_threads();
+    for (int threads = 1; threads <= 2; threads++) {
+        nb_set_threads(threads);
+        nb_model *m[2];
+        nb_optim *o[2];
+        nb_monitor *mon = NULL;
+        enum { B = 12 };
+        float x[B * 196];
+        int32_t y[B];
+        for (int k = 0; k < 2; k++) {
+            nb_rng r;
+            nb_rng_seed(&r, 8);
+            m[k] = nb_model_from_spec(d, NB_F32, 3, (size_t[]){1, 14, 14});
+            CHECK_OK(m[k] && nb_model_init(m[k], NB_INIT_TORCH, 0, &r) == 0);
+            if (!m[k]) return;
+            nb_optim_config oc = nb_optim_defaults(NB_OPT_ADAM);
+            o[k] = nb_optim_new(&oc, NB_F32, nb_model_n_params(m[k]));
+        }
+        CHECK_OK((mon = nb_monitor_new(m[1], NULL)) != NULL); /* m[1] keeps its relu outputs */
+        nb_rng r;
+        nb_rng_seed(&r, 9);
+        for (int step = 0; step < 3; step++) {
+            for (size_t i = 0; i < sizeof x / sizeof x[0]; i++) x[i] = (float)nb_rng_uniform(&r) - 0.3f;
+            for (int i = 0; i < B; i++) y[i] = (int32_t)nb_rng_below(&r, 10);
+            for (int k = 0; k < 2; k++) {
+                nb_ctx *c = nb_ctx_new(NULL);
+                nb_step_opts so = {.clip_norm = 1.0};
+                nb_step_result res;
+                CHECK_OK(nb_train_step(m[k], o[k], c, x, y, B, &so, &res) == 0);
+                if (step == 2) {
+                    CHECK_MSG((nb_model_layer_output(m[k], 1) == NULL) == (k == 0), "model %d: relu output %p", k,
+                              (void *)nb_model_layer_output(m[k], 1));
+                    CHECK(nb_model_layer_output(m[k], 2) != NULL);
+                }
+                nb_ctx_free(c);
+            }
+        }
+        CHECK_MSG(memcmp(nb_model_params(m[0]), nb_model_params(m[1]), nb_model_n_params(m[0]) * sizeof(float)) == 0,
+                  "%d threads: the parameters differ after 3 steps", threads);
+        nb_monitor_free(mon);
+        for (int k = 0; k < 2; k++) nb_model_free(m[k]), nb_optim_free(o[k]);
+    }
+    nb_set_threads(saved);
+}
+
 TEST(conv_layers, training_step_makes_no_heap_allocation_after_warmup)
 {
 #if !T_ALLOC_INTERPOSED
@@ -148,6 +201,15 @@ TEST(conv_layers, training_step_makes_no_heap_allocation_after_warmup)
     if (!m) return;
     long allocs = t_steady_allocs(m, &r, &(t_steady){.batch = B, .in = 784, .classes = 10, .steps = 8});
     CHECK_MSG(allocs == 0, "%ld heap allocations in 6 steady-state steps", allocs);
+    nb_model_free(m);
+    /* the CNN of the benchmark, whose conv2d relu maxpool2d run as one op */
+    m = nb_model_from_spec(
+        "conv2d(8,k=3,p=1) relu maxpool2d(2) conv2d(16,k=3,p=1) relu maxpool2d(2) flatten linear(10)", NB_F32, 3,
+        (size_t[]){1, 28, 28});
+    CHECK_OK(m && nb_model_init(m, NB_INIT_TORCH, 0, &r) == 0);
+    if (!m) return;
+    allocs = t_steady_allocs(m, &r, &(t_steady){.batch = B, .in = 784, .classes = 10, .steps = 8});
+    CHECK_MSG(allocs == 0, "conv relu pool: %ld heap allocations in 6 steady-state steps", allocs);
     nb_model_free(m);
 #endif
 }

@@ -288,6 +288,76 @@ TEST(conv, bitwise_identical_for_any_thread_count)
  * output and every gradient, for each activation that can be taken in, both
  * dtypes, 1 and 2 threads (the batch is big enough for dz's pool tasks);
  * and gelu, whose derivative needs the pre-activation, is refused. */
+/* conv2d, relu and a max pool whose windows do not overlap, taken in as one
+ * op (the model's conv2d relu maxpool2d(k)): the bytes of the three ops, for
+ * the output and every gradient.  Odd sizes (a row and a column the pool
+ * drops), stride, groups, no bias, pools of 2 and 3, ties (inputs on a coarse
+ * grid, and windows where relu gives all zeros), 1 and 2 threads. */
+TEST(conv, relu_and_max_pool_taken_in_give_the_bytes_of_three_ops)
+{
+    static const struct {
+        size_t n, c, h, w, o, k;
+        int s, p, g, bias, pool;
+    } cs[] = {{5, 3, 13, 11, 8, 3, 1, 1, 1, 1, 2}, {4, 4, 16, 16, 6, 3, 1, 1, 2, 0, 2},
+              {3, 2, 15, 17, 4, 3, 2, 2, 1, 1, 2}, {2, 1, 28, 28, 32, 3, 1, 1, 1, 1, 2},
+              {6, 3, 10, 10, 5, 1, 1, 0, 1, 1, 3}, {1, 2, 9, 9, 3, 5, 1, 2, 1, 1, 9}};
+    const int saved = nb_get_threads();
+    for (int threads = 1; threads <= 2; threads++)
+        for (int f32 = 0; f32 < 2; f32++)
+            for (size_t k = 0; k < sizeof cs / sizeof cs[0]; k++) {
+                nb_set_threads(threads);
+                const nb_dtype dt = f32 ? NB_F32 : NB_F64;
+                const size_t es = nb_dtype_size(dt);
+                nb_rng r;
+                nb_rng_seed(&r, 11 + k);
+                nb_ctx *c = nb_ctx_new(NULL);
+                nb_tensor *x = rleaf(dt, 4, (size_t[]){cs[k].n, cs[k].c, cs[k].h, cs[k].w}, &r);
+                nb_tensor *w = rleaf(dt, 4, (size_t[]){cs[k].o, cs[k].c / cs[k].g, cs[k].k, cs[k].k}, &r);
+                nb_tensor *b = cs[k].bias ? rleaf(dt, 1, (size_t[]){cs[k].o}, &r) : NULL;
+                for (size_t i = 0; i < x->numel; i++) /* a coarse grid: equal products, ties in the pool */
+                    nb_set(x, i, floor(nb_get(x, i) * 4) / 4);
+                for (size_t i = 0; i < w->numel; i++) nb_set(w, i, floor(nb_get(w, i) * 4) / 4);
+                unsigned char *got[2][4] = {{0}};
+                size_t sizes[4] = {0, x->numel, w->numel, b ? b->numel : 0};
+                nb_tensor *g = NULL;
+                for (int fused = 0; fused < 2; fused++) {
+                    nb_tensor *y = fused
+                                       ? nb__conv2d_relu_pool(c, x, w, b, cs[k].s, cs[k].p, 1, cs[k].g, cs[k].pool)
+                                       : nb_max_pool2d(c,
+                                                       nb_relu(c, nb_conv2d(c, x, w, b, cs[k].s, cs[k].p, 1, cs[k].g)),
+                                                       cs[k].pool, cs[k].pool, 0);
+                    CHECK_OK(y != NULL);
+                    if (!y) break;
+                    if (!g)
+                        g = nb_uniform(c, dt, 4, (size_t[]){y->shape[0], y->shape[1], y->shape[2], y->shape[3]}, -1, 1,
+                                       &r);
+                    sizes[0] = y->numel;
+                    CHECK_OK(nb_backward(c, y, g) == 0);
+                    const nb_tensor *parts[4] = {y, x->grad, w->grad, b ? b->grad : NULL};
+                    for (int q = 0; q < 4; q++)
+                        if (parts[q] && (got[fused][q] = malloc(sizes[q] * es)))
+                            memcpy(got[fused][q], parts[q]->data, sizes[q] * es);
+                    nb_zero_grad(x), nb_zero_grad(w);
+                    if (b) nb_zero_grad(b);
+                }
+                for (int q = 0; q < 4; q++)
+                    CHECK_MSG(sizes[q] == 0 ||
+                                  (got[0][q] && got[1][q] && memcmp(got[0][q], got[1][q], sizes[q] * es) == 0),
+                              "case %zu %s, %d threads: %s differs", k, nb_dtype_name(dt), threads,
+                              (const char *[]){"y", "dx", "dw", "db"}[q]);
+                for (int q = 0; q < 8; q++) free(got[q / 4][q % 4]);
+                nb_tensor_free(x), nb_tensor_free(w);
+                if (b) nb_tensor_free(b);
+                nb_ctx_free(c);
+            }
+    nb_set_threads(saved);
+    nb_ctx *c = nb_ctx_new(NULL);
+    nb_tensor *x = nb_zeros(c, NB_F32, 4, (size_t[]){1, 1, 4, 4}), *w = nb_zeros(c, NB_F32, 4, (size_t[]){1, 1, 3, 3});
+    CHECK_ERR(nb__conv2d_relu_pool(c, x, w, NULL, 1, 0, 1, 1, 3), "conv2d", "max pool taken in does not fit");
+    CHECK_ERR(nb__conv2d_relu_pool(c, x, w, NULL, 1, 0, 1, 1, 0), "conv2d", "max pool of 0");
+    nb_ctx_free(c);
+}
+
 TEST(conv, activation_taken_in_gives_the_bytes_of_two_ops)
 {
     static const struct {

@@ -63,6 +63,7 @@ nb_monitor *nb_monitor_new(nb_model *m, const nb_monitor_opts *opts)
 {
     if (!m) return nb__err("nb_monitor_new: NULL model");
     if (nb_model_finalize(m)) return NULL;
+    nb__model_keep_acts(m); /* the relu layers' outputs, for the dead-unit counts */
     nb_monitor_opts o = opts ? *opts : (nb_monitor_opts){0};
     if (o.every < 0) return nb__err("nb_monitor_new: every must be >= 0 (got %ld)", o.every);
     o.every = o.every ? o.every : 1;

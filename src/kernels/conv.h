@@ -39,6 +39,19 @@ void nb_k_col2im_f64(double *dx, const double *dcol, const nb_k_win2d *g);
  * wrote it, while it is in cache; in the caller: one image is small). */
 void nb_k_conv_bias_f32(float *y, const float *b, size_t o, size_t p);
 void nb_k_conv_bias_f64(double *y, const double *b, size_t o, size_t p);
+/* The sum of s [p] in double, by 8 running totals then their sum in order:
+ * the sum of one plane that conv_db adds over the batch in order. */
+double nb_k_conv_plane_sum_f32(const float *s, size_t p);
+double nb_k_conv_plane_sum_f64(const double *s, size_t p);
+/* dz [C, HW] (one image) = the gradient reaching relu(z) through a max pool
+ * with windows that do not overlap (kernel = stride, no padding): y, idx [C,
+ * PQ] its output and argmax (flat positions in the HW plane), dy [C, PQ] the
+ * gradient of y.  Every element written: 0 + (y > 0 ? 0 + dy : 0) at each
+ * argmax, +0 elsewhere, the bits of the two ops' backward. */
+void nb_k_relu_unpool_f32(float *dz, const float *dy, const float *y, const uint32_t *idx, size_t c, size_t hw,
+                          size_t pq);
+void nb_k_relu_unpool_f64(double *dz, const double *dy, const double *y, const uint32_t *idx, size_t c, size_t hw,
+                          size_t pq);
 /* db [O] += the sums of dy [N, O, P] over N and P (in double). */
 void nb_k_conv_db_f32(float *db, const float *dy, size_t n, size_t o, size_t p);
 void nb_k_conv_db_f64(double *db, const double *dy, size_t n, size_t o, size_t p);

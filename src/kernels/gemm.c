@@ -132,16 +132,18 @@ _Thread_local size_t nb__gemm_pieces;
 size_t nb__gemm_last_pieces(void) { return nb__gemm_pieces; }
 
 /* ------------------------------------------------------ packing scratch */
-/* One block per thread, grown to the largest size asked ON ANY THREAD and
- * kept: after one round of products of a given size, no call allocates, even
- * on a thread that did not happen to run the largest of them then (which
- * thread takes which task of the pool is not fixed).  The pointer lives in a
- * _Thread_local; a C11 tss key with a destructor frees it when the thread
- * exits (the main thread's block goes with the process). */
+/* One block per thread, grown to the largest size asked and kept: after the
+ * first products of a given size, no call allocates.  A product run inside a
+ * pool task (a task of the caller's: a conv2d's images) takes instead the
+ * scratch that task lent (nb__gemm_lend) when it fits: which thread runs
+ * which task is not fixed, so a thread's own block could still grow in a
+ * late step, the first time that thread happened to run the largest task.
+ * The pointer lives in a _Thread_local; a C11 tss key with a destructor frees
+ * it when the thread exits (the main thread's block goes with the process). */
 static _Thread_local struct {
     void *p;
     size_t cap;
-} nb__gemm_tl;
+} nb__gemm_tl, nb__gemm_lent;
 
 #if !defined(__STDC_NO_THREADS__)
 static tss_t nb__gemm_key;
@@ -157,18 +159,19 @@ static void nb__gemm_tl_free(void *p)
 static void nb__gemm_key_init(void) { nb__gemm_key_ok = tss_create(&nb__gemm_key, nb__gemm_tl_free) == thrd_success; }
 #endif
 
-static atomic_size_t nb__gemm_scratch_max; /* the largest block any thread holds */
+void nb__gemm_lend(void *p, size_t bytes)
+{
+    nb__gemm_lent.p = p;
+    nb__gemm_lent.cap = p ? bytes : 0;
+}
 
 void *nb__gemm_scratch(size_t bytes)
 {
-    size_t cap = atomic_load_explicit(&nb__gemm_scratch_max, memory_order_relaxed);
-    if (bytes <= nb__gemm_tl.cap && cap <= nb__gemm_tl.cap) return nb__gemm_tl.p;
-    if (bytes > cap) cap = (bytes + 63) / 64 * 64;
+    if (nb__gemm_lent.p && bytes <= nb__gemm_lent.cap) return nb__gemm_lent.p;
+    if (bytes <= nb__gemm_tl.cap) return nb__gemm_tl.p;
+    const size_t cap = (bytes + 63) / 64 * 64;
     void *p = aligned_alloc(64, cap);
     if (!p) return NULL;
-    size_t m = atomic_load_explicit(&nb__gemm_scratch_max, memory_order_relaxed);
-    while (m < cap && !atomic_compare_exchange_weak(&nb__gemm_scratch_max, &m, cap)) {
-    }
     free(nb__gemm_tl.p);
     nb__gemm_tl.p = p;
     nb__gemm_tl.cap = cap;

@@ -79,6 +79,10 @@
 #include <stddef.h>
 
 /* C = alpha op(A) op(B) + beta C, by the fastest path (see above) */
+/* The scratch bytes a product of this shape takes from nb__gemm_scratch when
+ * it runs on one thread (as inside a pool task); 0 when it takes none. */
+size_t nb_k_gemm_scratch_f32(int ta, int tb, size_t M, size_t N, size_t K, size_t lda, size_t ldb, size_t ldc);
+size_t nb_k_gemm_scratch_f64(int ta, int tb, size_t M, size_t N, size_t K, size_t lda, size_t ldb, size_t ldc);
 void nb_k_gemm_f32(int ta, int tb, size_t M, size_t N, size_t K, float alpha, const float *A, size_t lda,
                    const float *B, size_t ldb, float beta, float *C, size_t ldc);
 void nb_k_gemm_f64(int ta, int tb, size_t M, size_t N, size_t K, double alpha, const double *A, size_t lda,
@@ -208,9 +212,15 @@ typedef struct {
     size_t mc, kc, nc;
 } nb__gemm_cfg;
 void nb__gemm_get_cfg(nb__gemm_cfg *cfg);
-/* The calling thread's packing scratch, 64-byte aligned, at least `bytes`;
- * NULL if it cannot be had.  Valid until the thread's next call. */
+/* The calling thread's packing scratch, 64-byte aligned, at least `bytes`:
+ * what it lent, when that fits, else its own block; NULL if it cannot be
+ * had.  Valid until the thread's next call. */
 void *nb__gemm_scratch(size_t bytes);
+/* Lend the calling thread's next products the 64-byte aligned scratch p of
+ * `bytes` (NULL: lend none).  A pool task that runs products lends its own
+ * share of the caller's arena (nb_k_gemm_scratch_* says how much), so that
+ * nothing is allocated whichever thread runs it. */
+void nb__gemm_lend(void *p, size_t bytes);
 extern _Thread_local size_t nb__gemm_pieces; /* behind nb__gemm_last_pieces */
 
 #endif

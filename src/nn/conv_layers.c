@@ -122,6 +122,19 @@ static int nb__pool_describe(const nb__ext *e, char *buf, size_t size)
 static const nb__ext_kind nb__maxpool2d_kind = {"maxpool2d", nb__maxpool_fwd, NULL, nb__pool_describe, NULL, NULL};
 static const nb__ext_kind nb__avgpool2d_kind = {"avgpool2d", nb__avgpool_fwd, NULL, nb__pool_describe, NULL, NULL};
 
+int nb__conv_takes_pool(const nb__ext *conv, const nb__ext *next)
+{
+    return conv->kind == &nb__conv2d_kind && next->kind == &nb__maxpool2d_kind && next->a[1] == next->a[0] &&
+           next->a[2] == 0;
+}
+
+nb_tensor *nb__conv_fwd_relu_pool(nb__ext *e, nb_ctx *c, nb_tensor *x, const nb__ext *pool)
+{
+    return nb__conv2d_relu_pool(c, nb__as_image(c, e, x), nb__ext_entry(e, 0),
+                                e->a[6] != 0 ? nb__ext_entry(e, 1) : NULL, (int)e->a[2], (int)e->a[3], (int)e->a[4],
+                                (int)e->a[5], (int)pool->a[0]);
+}
+
 static int nb__build_pool(nb__spec_ctx *b, const nb__ext_kind *kind, const double *a)
 {
     int rc = nb__need_image(b);

@@ -17,5 +17,10 @@ int nb__build_maxpool2d(nb__spec_ctx *b, const nb__layer_def *def, const double 
 int nb__build_avgpool2d(nb__spec_ctx *b, const nb__layer_def *def, const double *a);
 int nb__build_gap(nb__spec_ctx *b, const nb__layer_def *def, const double *a);
 int nb__build_batchnorm2d(nb__spec_ctx *b, const nb__layer_def *def, const double *a);
+/* Can conv (a layer) take in the max pool `next` after its relu: conv2d and
+ * maxpool2d with kernel = stride and no padding (windows that do not
+ * overlap)?  Then the model runs the three as nb__conv_fwd_relu_pool. */
+int nb__conv_takes_pool(const nb__ext *conv, const nb__ext *next);
+nb_tensor *nb__conv_fwd_relu_pool(nb__ext *conv, nb_ctx *c, nb_tensor *x, const nb__ext *pool);
 
 #endif

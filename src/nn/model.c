@@ -3,6 +3,7 @@
 #include "nabla/nn.h"
 #include "../core/pool.h"
 #include "nn_internal.h"
+#include "conv_layers.h"
 #include "../kernels/linear.h"
 
 #include <math.h>
@@ -56,7 +57,13 @@ struct nb_model {
     char *spec;  /* the description it was built from (nb__model_set_spec), or NULL */
     int in_ndim; /* input shape of one sample (0: [in_width]) */
     size_t in_shape[NB_MAX_DIMS];
+    int keep_acts; /* nb__model_keep_acts: every activation layer's output is made */
 };
+
+void nb__model_keep_acts(nb_model *m)
+{
+    if (m) m->keep_acts = 1;
+}
 
 static const char *const nb__act_names[NB_ACT__COUNT] = {"none", "relu",    "leaky_relu", "elu",
                                                          "gelu", "sigmoid", "tanh",       "softplus"};
@@ -660,6 +667,18 @@ static nb_tensor *nb__forward_seq(nb_model *m, int parent, nb_ctx *c, nb_tensor 
              * (conv2d: one op, the activation applied while each image is in
              * cache), as linear above; anomaly mode keeps them apart. */
             nb__layer *a = l->ext->kind->forward_act && !c->anomaly_policy ? nb__act_after(m, li, parent) : NULL;
+            /* conv2d relu maxpool2d(k) (windows that do not overlap): one op
+             * too, each image pooled from its planes in cache; the relu's
+             * output is then never made, so not while a monitor reads it */
+            nb__layer *pl = a && a->act == NB_ACT_RELU && !m->keep_acts && li + 2 < m->n_layers ? &m->layers[li + 2]
+                                                                                                : NULL;
+            if (pl && pl->parent == parent && pl->kind == L_EXT && nb__conv_takes_pool(l->ext, pl->ext)) {
+                x = nb__conv_fwd_relu_pool(l->ext, c, x, pl->ext);
+                l->last_out = a->last_out = NULL;
+                pl->last_out = x;
+                li += 2;
+                continue;
+            }
             if (a && a->act != NB_ACT_NONE && !nb__linear_needs_z(a->act, a->p)) {
                 x = l->ext->kind->forward_act(l->ext, c, x, r, a->act, a->p);
                 l->last_out = NULL;

@@ -152,6 +152,10 @@ int nb__build_seq_linear(nb__spec_ctx *b, size_t out, int bias);
 
 /* Keep a copy of the description the model was built from; 0 or -1. */
 int nb__model_set_spec(nb_model *m, const char *spec);
+/* Every activation layer's output is made from now on (nb_model_layer_output
+ * never NULL for one): a monitor reads them.  Without it the forward may take
+ * conv2d relu maxpool2d in as one op, and the relu then has no output. */
+void nb__model_keep_acts(nb_model *m);
 const char *nb__model_spec_stored(const nb_model *m); /* NULL when built layer by layer */
 
 /* The description and the input shape as checkpoint metadata: *spec is

@@ -95,7 +95,37 @@ typedef struct {
     nb_k_win2d g1; /* the window on one image */
     const char *x, *w, *b, *dy;
     char *y, *gx, *gw, *part, *col, *dcol; /* part: nchunks - 1 partial dw; col, dcol: one [K, P] per task */
+    /* with a max pool taken in (nb__conv2d_relu_pool): its window on one
+     * image's output, y then being the pooled output, and its argmax; ys, dz:
+     * one [O, P] per task (the image's relu(conv), its gradient); dbp [N, O]:
+     * the per-plane sums of the gradient for db */
+    size_t pool;
+    nb_k_win2d gp;
+    uint32_t *idx;
+    const char *pooled;
+    char *ys, *dz;
+    double *dbp;
+    /* on the pool: lend_sz bytes of product scratch per task (nb__gemm_lend) */
+    char *lend;
+    size_t lend_sz;
 } nb__cv_job;
+
+/* The product scratch of one task: the largest of the products it runs, each
+ * whole, 64-byte multiples (the arena aligns to 64). */
+static size_t nb__cv_scratch(nb_dtype dt, int ta, int tb, size_t M, size_t N, size_t K, size_t lda, size_t ldb,
+                             size_t ldc, size_t have)
+{
+    const size_t b = dt == NB_F32 ? nb_k_gemm_scratch_f32(ta, tb, M, N, K, lda, ldb, ldc)
+                                  : nb_k_gemm_scratch_f64(ta, tb, M, N, K, lda, ldb, ldc);
+    const size_t r = (b + 63) / 64 * 64;
+    return r > have ? r : have;
+}
+
+/* Task t's share of the lent scratch, lent to the products it runs next. */
+static void nb__cv_lend(const nb__cv_job *j, size_t t)
+{
+    if (j->lend) nb__gemm_lend(j->lend + t * j->lend_sz, j->lend_sz);
+}
 
 /* col [K, P] = im2col(x_n), the scratch of task t. */
 static const char *nb__cv_col(const nb__cv_job *j, size_t n, size_t t)
@@ -111,7 +141,7 @@ static void nb__cv_fwd_images(const nb__cv_job *j, size_t n0, size_t n1, size_t 
 {
     const size_t es = j->es, P = j->P;
     for (size_t n = n0; n < n1; n++) {
-        char *yn = j->y + n * j->O * P * es; /* [O, P] */
+        char *yn = j->pool ? j->ys + t * j->O * P * es : j->y + n * j->O * P * es; /* [O, P] */
         const char *col = nb__cv_col(j, n, t);
         for (size_t k = 0; k < j->groups; k++) /* y_n,g [Og, P] = w_g [Og, Kg] col_g,n [Kg, P] */
             nb__cv_gemm(j->dt, 0, 0, j->og, P, j->kg, j->w + k * j->og * j->kg * es, j->kg, col + k * j->kg * P * es, P,
@@ -123,13 +153,21 @@ static void nb__cv_fwd_images(const nb__cv_job *j, size_t n0, size_t n1, size_t 
         if (j->act != NB_ACT_NONE && j->dt == NB_F32)
             nb_k_act_f32(j->act, (float *)yn, (const float *)yn, j->O * P, j->param);
         else if (j->act != NB_ACT_NONE) nb_k_act_f64(j->act, (double *)yn, (const double *)yn, j->O * P, j->param);
+        if (!j->pool) continue;
+        /* the pool, from the image's planes still in cache */
+        const size_t pq = j->gp.oh * j->gp.ow;
+        if (j->dt == NB_F32)
+            nb_k_maxpool_f32((float *)j->y + n * j->O * pq, j->idx + n * j->O * pq, (const float *)yn, &j->gp);
+        else nb_k_maxpool_f64((double *)j->y + n * j->O * pq, j->idx + n * j->O * pq, (const double *)yn, &j->gp);
     }
 }
 
 static void nb__cv_fwd_task(void *arg, size_t t)
 {
     const nb__cv_job *j = arg;
+    nb__cv_lend(j, t);
     nb__cv_fwd_images(j, t * j->n / j->ntasks, (t + 1) * j->n / j->ntasks, t);
+    nb__gemm_lend(NULL, 0);
 }
 
 /* Chunk i of the backward, with the dcol scratch of task t: image by image,
@@ -141,7 +179,22 @@ static void nb__cv_bwd_chunk(const nb__cv_job *j, size_t i, size_t t)
     char *dw = !j->gw ? NULL : i == 0 ? j->gw : j->part + (i - 1) * j->O * j->kg * es; /* [O, Kg] */
     char *dcol = j->dcol ? j->dcol + t * j->K * P * es : NULL;                         /* [K, P] */
     for (size_t n = n0; n < n1; n++) {
-        const char *dyn = j->dy + n * j->O * P * es, *col = dw ? nb__cv_col(j, n, t) : NULL;
+        const char *dyn = j->dy + n * j->O * P * es;
+        if (j->pool) { /* the image's gradient of the conv output, from the pool's (in cache) */
+            char *dz = j->dz + t * j->O * P * es;
+            const size_t pq = j->gp.oh * j->gp.ow, at = n * j->O * pq;
+            if (j->dt == NB_F32)
+                nb_k_relu_unpool_f32((float *)dz, (const float *)j->dy + at, (const float *)j->pooled + at, j->idx + at,
+                                     j->O, P, pq);
+            else
+                nb_k_relu_unpool_f64((double *)dz, (const double *)j->dy + at, (const double *)j->pooled + at,
+                                     j->idx + at, j->O, P, pq);
+            for (size_t o = 0; j->dbp && o < j->O; o++)
+                j->dbp[n * j->O + o] = j->dt == NB_F32 ? nb_k_conv_plane_sum_f32((const float *)dz + o * P, P)
+                                                       : nb_k_conv_plane_sum_f64((const double *)dz + o * P, P);
+            dyn = dz;
+        }
+        const char *col = dw ? nb__cv_col(j, n, t) : NULL;
         for (size_t k = 0; dw && k < j->groups; k++) /* dw_g [Og, Kg] += dy_n,g [Og, P] col_g,n^T */
             nb__cv_gemm(j->dt, 0, 1, j->og, j->kg, P, dyn + k * j->og * P * es, P, col + k * j->kg * P * es, P,
                         i == 0 || n > n0 ? 1 : 0, dw + k * j->og * j->kg * es, j->kg);
@@ -157,7 +210,9 @@ static void nb__cv_bwd_chunk(const nb__cv_job *j, size_t i, size_t t)
 static void nb__cv_bwd_task(void *arg, size_t t)
 {
     const nb__cv_job *j = arg;
+    nb__cv_lend(j, t);
     for (size_t i = t; i < j->nchunks; i += j->ntasks) nb__cv_bwd_chunk(j, i, t);
+    nb__gemm_lend(NULL, 0);
 }
 
 /* How many tasks share n units of a pass of `macs` multiply-adds: 1 (run in
@@ -167,6 +222,23 @@ static size_t nb__cv_tasks(size_t n, size_t macs)
     size_t nt = nb__pool_threads();
     if (nt > n) nt = n;
     return nt < 2 || macs < NB__CV_PAR_MIN ? 1 : nt;
+}
+
+/* The window of a max pool (kernel = stride = pool, no padding) over one
+ * image's conv output [O, OH, OW]. */
+static nb_k_win2d nb__cv_pool_win(size_t O, size_t oh, size_t ow, size_t pool)
+{
+    return (nb_k_win2d){.n = 1,
+                        .c = O,
+                        .h = oh,
+                        .w = ow,
+                        .kh = pool,
+                        .kw = pool,
+                        .stride = pool,
+                        .pad = 0,
+                        .dil = 1,
+                        .oh = oh / pool,
+                        .ow = ow / pool};
 }
 
 static int nb__conv2d_backward(nb_ctx *c, nb__node *nd)
@@ -181,8 +253,9 @@ static int nb__conv2d_backward(nb_ctx *c, nb__node *nd)
     if (nb__win("conv2d", x, w->shape[2], w->shape[3], (int)nd->i[0], (int)nd->i[1], (int)nd->i[2], &g)) return -1;
     const size_t O = w->shape[0], P = g.oh * g.ow, NP = g.n * P, K = g.c * g.kh * g.kw;
     if (NP == 0 || (!gb && !gw && !gx)) return 0;
-    const void *dy = nd->gout->data; /* [N, O, P]: the gradient reaching the products */
-    if ((nb_act)nd->i[4] != NB_ACT_NONE) {
+    const void *dy = nd->gout->data;      /* [N, O, P]: the gradient reaching the products */
+    const size_t pool = (size_t)nd->i[5]; /* with a pool taken in: dy is [N, O, OH / pool, OW / pool] */
+    if (!pool && (nb_act)nd->i[4] != NB_ACT_NONE) {
         /* dz = dy act'(y) as the activation op's backward makes it (zeros,
          * then its kernel adds): the same bits as the two ops.  y stands for
          * the pre-activation, of which only the side of 0 is read
@@ -194,11 +267,11 @@ static int nb__conv2d_backward(nb_ctx *c, nb__node *nd)
         else nb_k_act_bwd_f64(act, dz->data, dy, nd->out->data, nd->out->data, dz->numel, nd->f[0]);
         dy = dz->data;
     }
-    if (gb) {
+    if (gb && !pool) {
         if (dt == NB_F32) nb_k_conv_db_f32(gb->data, dy, g.n, O, P);
         else nb_k_conv_db_f64(gb->data, dy, g.n, O, P);
     }
-    if (!gw && !gx) return 0;
+    if (!gw && !gx && !(pool && gb)) return 0;
     nb__cv_job j = {.dt = dt,
                     .es = es,
                     .O = O,
@@ -218,10 +291,23 @@ static int nb__conv2d_backward(nb_ctx *c, nb__node *nd)
                     .gx = gx ? gx->data : NULL,
                     .gw = gw ? gw->data : NULL};
     j.g1.n = 1;
-    j.ntasks = nb__cv_tasks(j.nchunks, ((gw != NULL) + (gx != NULL)) * NP * O * j.kg);
+    if (pool) {
+        j.pool = pool;
+        j.gp = nb__cv_pool_win(O, g.oh, g.ow, pool);
+        j.idx = nd->saved;
+        j.pooled = nd->out->data;
+    }
+    j.ntasks = nb__cv_tasks(j.nchunks, ((gw != NULL) + (gx != NULL) + (pool != 0)) * NP * O * j.kg);
+    if (pool && !(j.dz = nb__arena_alloc(c, j.ntasks * O * P * es + 1))) return -1;
+    if (pool && gb && !(j.dbp = nb__arena_alloc(c, g.n * O * sizeof *j.dbp))) return -1;
     if (gw && j.nchunks > 1 && !(j.part = nb__arena_alloc(c, (j.nchunks - 1) * O * j.kg * es + 1))) return -1;
     if (gx && K && !(j.dcol = nb__arena_alloc(c, j.ntasks * K * P * es + 1))) return -1;
     if (gw && K && !(j.col = nb__arena_alloc(c, j.ntasks * K * P * es + 1))) return -1;
+    if (j.ntasks > 1) {
+        if (gw) j.lend_sz = nb__cv_scratch(dt, 0, 1, j.og, j.kg, P, P, P, j.kg, 0);
+        if (gx) j.lend_sz = nb__cv_scratch(dt, 1, 0, j.kg, P, j.og, j.kg, P, P, j.lend_sz);
+        if (j.lend_sz && !(j.lend = nb__arena_alloc(c, j.ntasks * j.lend_sz))) return -1;
+    }
     if (j.ntasks == 1) nb__cv_bwd_task(&j, 0);
     else nb__pool_run(j.ntasks, nb__cv_bwd_task, &j);
     /* the partials, in chunk order */
@@ -230,18 +316,44 @@ static int nb__conv2d_backward(nb_ctx *c, nb__node *nd)
         if (dt == NB_F32) nb_k_axpy_f32(gw->data, 1.0f, (const float *)j.part + (i - 1) * nw, nw);
         else nb_k_axpy_f64(gw->data, 1.0, (const double *)j.part + (i - 1) * nw, nw);
     }
+    for (size_t o = 0; j.dbp && o < O; o++) { /* db as conv_db adds it: the planes' sums over the batch in order */
+        double acc = 0;
+        for (size_t n = 0; n < g.n; n++) acc += j.dbp[n * O + o];
+        if (dt == NB_F32) ((float *)gb->data)[o] += (float)acc;
+        else ((double *)gb->data)[o] += acc;
+    }
     return 0;
 }
 static const nb__opdef nb__op_conv2d = {"conv2d", nb__conv2d_backward};
 
+static nb_tensor *nb__conv2d_fwd(nb_ctx *c, nb_tensor *x, nb_tensor *w, nb_tensor *b, int stride, int padding,
+                                 int dilation, int groups, nb_act act, double param, int pool);
+
 nb_tensor *nb_conv2d(nb_ctx *c, nb_tensor *x, nb_tensor *w, nb_tensor *b, int stride, int padding, int dilation,
                      int groups)
 {
-    return nb__conv2d_act(c, x, w, b, stride, padding, dilation, groups, NB_ACT_NONE, 0);
+    return nb__conv2d_fwd(c, x, w, b, stride, padding, dilation, groups, NB_ACT_NONE, 0, 0);
 }
 
 nb_tensor *nb__conv2d_act(nb_ctx *c, nb_tensor *x, nb_tensor *w, nb_tensor *b, int stride, int padding, int dilation,
                           int groups, nb_act act, double param)
+{
+    return nb__conv2d_fwd(c, x, w, b, stride, padding, dilation, groups, act, param, 0);
+}
+
+nb_tensor *nb__conv2d_relu_pool(nb_ctx *c, nb_tensor *x, nb_tensor *w, nb_tensor *b, int stride, int padding,
+                                int dilation, int groups, int pool)
+{
+    if (pool < 1) return nb__err("conv2d: a max pool of %d taken in: expected a window of 1 or more", pool);
+    return nb__conv2d_fwd(c, x, w, b, stride, padding, dilation, groups, NB_ACT_RELU, 0, pool);
+}
+
+/* conv2d, with the activation act taken in (NB_ACT_NONE: none) and, when pool
+ * > 0 (act being relu), the max pool of window and stride pool after it: the
+ * output is then the pool's, and each image's relu(conv) lives only in the
+ * task's scratch. */
+static nb_tensor *nb__conv2d_fwd(nb_ctx *c, nb_tensor *x, nb_tensor *w, nb_tensor *b, int stride, int padding,
+                                 int dilation, int groups, nb_act act, double param, int pool)
 {
     if (!c || !x || !w) return nb__null_arg("nb_conv2d");
     if ((unsigned)act >= NB_ACT__COUNT || nb__linear_needs_z(act, param))
@@ -269,8 +381,16 @@ nb_tensor *nb__conv2d_act(nb_ctx *c, nb_tensor *x, nb_tensor *w, nb_tensor *b, i
     const nb_dtype dt = x->dtype;
     const size_t es = nb_dtype_size(dt), P = g.oh * g.ow, NP = g.n * P, K = C * g.kh * g.kw;
     const size_t G = (size_t)groups, og = O / G, kg = K / G;
-    nb_tensor *y = nb__new(c, dt, 4, (size_t[]){g.n, O, g.oh, g.ow}); /* [N, O, OH, OW] */
+    const size_t pl = (size_t)pool;
+    if (pl && (g.oh < pl || g.ow < pl))
+        return nb__err("conv2d: the %dx%d max pool taken in does not fit the %zux%zu output of x %s", pool, pool, g.oh,
+                       g.ow, nb__shp(x));
+    if (pl && g.oh * g.ow > UINT32_MAX) return nb__err("conv2d: the output planes of x %s are too large", nb__shp(x));
+    /* [N, O, OH, OW], or the pool's [N, O, OH / pool, OW / pool] */
+    nb_tensor *y = nb__new(c, dt, 4, (size_t[]){g.n, O, pl ? g.oh / pl : g.oh, pl ? g.ow / pl : g.ow});
     if (!y) return NULL;
+    uint32_t *idx = pl ? nb__arena_alloc(c, y->numel * sizeof *idx + 1) : NULL; /* the pool's argmax */
+    if (pl && !idx) return NULL;
     if (NP) {
         /* image by image, straight into y's layout (the bias and activation
          * while the image is in cache); groups of images are the pool's tasks,
@@ -292,10 +412,17 @@ nb_tensor *nb__conv2d_act(nb_ctx *c, nb_tensor *x, nb_tensor *w, nb_tensor *b, i
                         .b = b ? b->data : NULL,
                         .y = y->data,
                         .act = act,
-                        .param = param};
+                        .param = param,
+                        .pool = pl,
+                        .idx = idx};
         j.g1.n = 1;
+        if (pl) j.gp = nb__cv_pool_win(O, g.oh, g.ow, pl);
         j.ntasks = nb__cv_tasks(g.n, NP * O * kg);
         if (!(j.col = nb__arena_alloc(c, j.ntasks * K * P * es + 1))) return NULL;
+        if (pl && !(j.ys = nb__arena_alloc(c, j.ntasks * O * P * es + 1))) return NULL;
+        if (j.ntasks > 1 && (j.lend_sz = nb__cv_scratch(dt, 0, 0, og, P, kg, kg, P, P, 0)) &&
+            !(j.lend = nb__arena_alloc(c, j.ntasks * j.lend_sz)))
+            return NULL;
         if (j.ntasks == 1) nb__cv_fwd_images(&j, 0, g.n, 0);
         else nb__pool_run(j.ntasks, nb__cv_fwd_task, &j);
     }
@@ -308,7 +435,9 @@ nb_tensor *nb__conv2d_act(nb_ctx *c, nb_tensor *x, nb_tensor *w, nb_tensor *b, i
         nd->i[2] = dilation;
         nd->i[3] = groups;
         nd->i[4] = act;
+        nd->i[5] = pool;
         nd->f[0] = param;
+        nd->saved = idx;
     }
     return y;
 }
