@@ -118,7 +118,12 @@ NB_API const nb_model_entry *nb_model_find(const nb_model *m, const char *name);
  * The forward runs a Linear and the activation right after it as one
  * nb_linear (unless anomaly detection is on, which keeps every op apart): the
  * activation layer's output is that op's output, and the Linear then has no
- * output of its own (NULL); an unfused Linear reports its output. */
+ * output of its own (NULL); an unfused Linear reports its output.  A conv2d
+ * and its activation are one op the same way; a conv2d, relu and
+ * maxpool2d(k) (stride k, no padding) are one op whose output is the pool
+ * layer's, the conv2d and relu then having none -- unless a monitor is
+ * attached to the model (nb_monitor_new), which keeps every activation
+ * layer's output. */
 NB_API size_t nb_model_n_layers(const nb_model *m);
 NB_API const char *nb_model_layer_kind(const nb_model *m, size_t i);
 NB_API nb_tensor *nb_model_layer_output(const nb_model *m, size_t i);
