@@ -26,14 +26,26 @@ static int nb__cpu_shown(void)
     return b;
 }
 
+/* NABLA_ISA: 0 unset or empty, NB__ISA_* as named, -1 anything else. */
+enum { NB__ISA_AVX512 = 1, NB__ISA_AVX2, NB__ISA_GENERIC };
+static int nb__isa_env(void)
+{
+    const char *e = getenv("NABLA_ISA");
+    return !e || !*e               ? 0
+           : !strcmp(e, "avx512")  ? NB__ISA_AVX512
+           : !strcmp(e, "avx2")    ? NB__ISA_AVX2
+           : !strcmp(e, "generic") ? NB__ISA_GENERIC
+                                   : -1;
+}
+
 static int nb__cpu(void)
 {
     int b = atomic_load_explicit(&nb__cpu_bits, memory_order_relaxed);
     if (!b) {
         b = nb__cpu_shown();
-        const char *e = getenv("NABLA_ISA");
-        if (e && !strcmp(e, "avx2")) b &= ~NB__CPU_AVX512F;
-        else if (e && !strcmp(e, "generic")) b = NB__CPU_KNOWN;
+        const int isa = nb__isa_env();
+        if (isa == NB__ISA_AVX2) b &= ~NB__CPU_AVX512F;
+        else if (isa == NB__ISA_GENERIC) b = NB__CPU_KNOWN;
         atomic_store_explicit(&nb__cpu_bits, b, memory_order_relaxed);
     }
     return b;
@@ -41,15 +53,12 @@ static int nb__cpu(void)
 
 const char *nb__cpu_isa_env_error(void)
 {
-    const char *e = getenv("NABLA_ISA");
-    if (!e || !*e || !strcmp(e, "generic")) return NULL;
-    const int b = nb__cpu_shown();
-    if (!strcmp(e, "avx512"))
-        return b & NB__CPU_AVX512F ? NULL : "this CPU does not show AVX-512F (expected avx2 or generic)";
-    if (!strcmp(e, "avx2"))
-        return (b & NB__CPU_AVX2) && (b & NB__CPU_FMA) ? NULL
-                                                       : "this CPU does not show AVX2 and FMA (expected generic)";
-    return "expected avx512, avx2 or generic";
+    const int isa = nb__isa_env(), b = nb__cpu_shown();
+    if (isa == NB__ISA_AVX512 && !(b & NB__CPU_AVX512F))
+        return "this CPU does not show AVX-512F (expected avx2 or generic)";
+    if (isa == NB__ISA_AVX2 && !((b & NB__CPU_AVX2) && (b & NB__CPU_FMA)))
+        return "this CPU does not show AVX2 and FMA (expected generic)";
+    return isa < 0 ? "expected avx512, avx2 or generic" : NULL;
 }
 
 const char *nb_isa(void) { return nb__cpu_has_avx512f() ? "avx512" : nb__cpu_has_avx2_fma() ? "avx2" : "generic"; }
