@@ -611,12 +611,13 @@ static nb_tensor *nb__batchnorm(nb_model *m, nb__layer *l, nb_ctx *c, nb_tensor 
     return y;
 }
 
-/* The activation layer right after layer li in the same block, or NULL: the
- * one a linear or a conv2d layer takes in. */
-static nb__layer *nb__act_after(nb_model *m, int li, int parent)
+/* The layer right after layer li in the same block if it is of this kind,
+ * else NULL: the activation a linear or a conv2d layer takes in (L_ACT), the
+ * pool after a conv2d's relu (L_EXT). */
+static nb__layer *nb__layer_after(nb_model *m, int li, int parent, int kind)
 {
     nb__layer *a = li + 1 < m->n_layers ? &m->layers[li + 1] : NULL;
-    return a && a->parent == parent && a->kind == L_ACT ? a : NULL;
+    return a && a->parent == parent && (int)a->kind == kind ? a : NULL;
 }
 
 static nb_tensor *nb__forward_seq(nb_model *m, int parent, nb_ctx *c, nb_tensor *x, nb_rng *r)
@@ -644,7 +645,7 @@ static nb_tensor *nb__forward_seq(nb_model *m, int parent, nb_ctx *c, nb_tensor 
             /* One fused op, taking in the activation layer right after it
              * (same values): that layer's output is the fused op's output,
              * and this layer has none of its own. */
-            nb__layer *a = nb__act_after(m, li, parent);
+            nb__layer *a = nb__layer_after(m, li, parent, L_ACT);
             x = nb_linear(c, x, nb__ent(m, l->e_w), nb__ent(m, l->e_b), a ? a->act : NB_ACT_NONE, a ? a->p : 0);
             if (a) {
                 l->last_out = NULL;
@@ -666,13 +667,14 @@ static nb_tensor *nb__forward_seq(nb_model *m, int parent, nb_ctx *c, nb_tensor 
             /* A kind that can take in the activation layer after it does
              * (conv2d: one op, the activation applied while each image is in
              * cache), as linear above; anomaly mode keeps them apart. */
-            nb__layer *a = l->ext->kind->forward_act && !c->anomaly_policy ? nb__act_after(m, li, parent) : NULL;
+            nb__layer *a = l->ext->kind->forward_act && !c->anomaly_policy ? nb__layer_after(m, li, parent, L_ACT)
+                                                                           : NULL;
             /* conv2d relu maxpool2d(k) (windows that do not overlap): one op
              * too, each image pooled from its planes in cache; the relu's
              * output is then never made, so not while a monitor reads it */
-            nb__layer *pl = a && a->act == NB_ACT_RELU && !m->keep_acts && li + 2 < m->n_layers ? &m->layers[li + 2]
-                                                                                                : NULL;
-            if (pl && pl->parent == parent && pl->kind == L_EXT && nb__conv_takes_pool(l->ext, pl->ext)) {
+            nb__layer *pl = a && a->act == NB_ACT_RELU && !m->keep_acts ? nb__layer_after(m, li + 1, parent, L_EXT)
+                                                                        : NULL;
+            if (pl && nb__conv_takes_pool(l->ext, pl->ext)) {
                 x = nb__conv_fwd_relu_pool(l->ext, c, x, pl->ext);
                 l->last_out = a->last_out = NULL;
                 pl->last_out = x;
