@@ -29,6 +29,10 @@ typedef double nb__gv2d __attribute__((vector_size(16)));
         for (size_t i = 0; i < n; i++) v[i] = p[i];                           \
         return v;                                                             \
     }                                                                         \
+    static inline void nb__gstorem_##S(T *p, size_t n, V v)                   \
+    {                                                                         \
+        for (size_t i = 0; i < n; i++) p[i] = v[i];                           \
+    }                                                                         \
     static inline V nb__gbcast_##S(T x)                                       \
     {                                                                         \
         V v;                                                                  \
@@ -59,6 +63,7 @@ NB__GV(nb__gv2d, double, f64, 2)
 #define VBCAST(x) nb__gbcast_f32(x)
 #define VHSUM(v) nb__ghsum_f32(v)
 #define VLOADM(p, m) nb__gloadm_f32(p, m)
+#define VSTOREM(p, m, v) nb__gstorem_f32(p, m, v)
 #define KS(name) nb__generic_##name##_f32
 #define KTYPE nb__gemm_kern_f32
 #define KNAME nb__gemm_generic_f32
@@ -75,6 +80,7 @@ NB__GV(nb__gv2d, double, f64, 2)
 #undef VBCAST
 #undef VHSUM
 #undef VLOADM
+#undef VSTOREM
 #undef KS
 #undef KTYPE
 #undef KNAME
@@ -92,6 +98,7 @@ NB__GV(nb__gv2d, double, f64, 2)
 #define VBCAST(x) nb__gbcast_f64(x)
 #define VHSUM(v) nb__ghsum_f64(v)
 #define VLOADM(p, m) nb__gloadm_f64(p, m)
+#define VSTOREM(p, m, v) nb__gstorem_f64(p, m, v)
 #define KS(name) nb__generic_##name##_f64
 #define KTYPE nb__gemm_kern_f64
 #define KNAME nb__gemm_generic_f64
@@ -114,6 +121,7 @@ NB__GV(nb__gv2d, double, f64, 2)
 #define VADD(a, b) ((a) + (b))
 #define VHSUM(v) (v)
 #define VLOADM(p, m) ((m) ? *(p) : 0)
+#define VSTOREM(p, m, v) ((m) ? (void)(*(p) = (v)) : (void)0)
 #define KMC 128
 #define KKC 256
 #define KNC 1024
