@@ -80,7 +80,7 @@ TEST(gemm_threads, builtin_bitwise_identical_for_1_to_4_threads)
 {
     const int saved = nb_get_threads();
     CHECK(nb__gemm_set_backend(NB__GEMM_BUILTIN) == 0);
-    for (int st = NB__GEMM_CHOOSE; st <= NB__GEMM_DOT; st++) {
+    for (int st = NB__GEMM_CHOOSE; st <= NB__GEMM_NARROW; st++) {
         int split = 0;
         char what[48];
         snprintf(what, sizeof what, "builtin strategy %d", st);

@@ -108,7 +108,7 @@ TEST(matmul, gemm_every_path_and_strategy_matches_reference)
     nb_rng_seed(&r, 11);
     int ran = 0;
     for (int path = NB__GEMM_GENERIC; path < NB__GEMM_NPATHS; path++)
-        for (int st = NB__GEMM_CHOOSE; st <= NB__GEMM_DOT; st++) {
+        for (int st = NB__GEMM_CHOOSE; st <= NB__GEMM_NARROW; st++) {
             if (nb__gemm_set_path(path, st) != 0) break; /* not on this machine */
             char what[64];
             snprintf(what, sizeof what, "%s/strategy %d", nb__gemm_path_name(path), st);
@@ -131,7 +131,7 @@ TEST(matmul, gemm_block_edges_match_reference)
     nb_rng_seed(&r, 12);
     nb__gemm_set_blocks(7, 5, 9);
     for (int path = NB__GEMM_GENERIC; path < NB__GEMM_NPATHS; path++)
-        for (int st = NB__GEMM_PACKED; st <= NB__GEMM_DOT; st++) {
+        for (int st = NB__GEMM_PACKED; st <= NB__GEMM_NARROW; st++) {
             if (nb__gemm_set_path(path, st) != 0) break;
             char what[64];
             snprintf(what, sizeof what, "%s/strategy %d/small blocks", nb__gemm_path_name(path), st);

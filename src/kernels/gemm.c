@@ -64,7 +64,7 @@ const char *nb__gemm_path_name(int path)
 
 int nb__gemm_set_path(int path, int strategy)
 {
-    if (path < 0 || path >= NB__GEMM_NPATHS || strategy < NB__GEMM_CHOOSE || strategy > NB__GEMM_DOT) return -1;
+    if (path < 0 || path >= NB__GEMM_NPATHS || strategy < NB__GEMM_CHOOSE || strategy > NB__GEMM_NARROW) return -1;
     if (path != NB__GEMM_AUTO && !nb__gemm_can_run(path)) return -1;
     atomic_store(&nb__gemm_forced, path);
     atomic_store(&nb__gemm_strategy, strategy);

@@ -65,6 +65,9 @@
  *     (M == 1) packs nothing.
  *   - "dot" for A B^T (ta == 0, tb == 1) with small M or N: every C element is
  *     a dot product of two stored rows; nothing is packed.
+ *   - "narrow" for A B^T with N <= NR (a layer of 10 outputs), on paths that
+ *     have it (AVX-512): op(B) is packed into one panel a K block, and A is
+ *     read where it lies, 8 rows at a time.
  *   - the instruction set (AVX-512F, AVX2+FMA, or portable C) is detected once
  *     at run time (core/cpu.h) and cached.
  *   - packing scratch is one 64-byte-aligned block per calling thread, grown
@@ -128,7 +131,7 @@ void nb_k_gemm_pb_mul_f64(const nb_k_gemm_pb *pb, size_t M, const double *A, siz
 enum { NB__GEMM_AUTO, NB__GEMM_GENERIC, NB__GEMM_AVX2, NB__GEMM_AVX512, NB__GEMM_NPATHS };
 /* Strategies (see above); NB__GEMM_CHOOSE lets each call pick by its shape.
  * A forced strategy that cannot do a call's transposes falls back to packed. */
-enum { NB__GEMM_CHOOSE, NB__GEMM_PACKED, NB__GEMM_DIRECT, NB__GEMM_DOT };
+enum { NB__GEMM_CHOOSE, NB__GEMM_PACKED, NB__GEMM_DIRECT, NB__GEMM_DOT, NB__GEMM_NARROW };
 
 /* Backends: the default rule (see the top), the built-in kernels, or CBLAS
  * (only when built with it).  NABLA_BLAS=builtin|cblas picks one for the
@@ -175,6 +178,10 @@ typedef struct nb__gemm_kern_f32 {
     /* C[m, n] (m <= 4, n <= 3) = alpha * A B^T + beta * C, A rows lda apart, B ldb */
     void (*dot)(size_t k, const float *a, size_t lda, const float *b, size_t ldb, float alpha, float beta, float *c,
                 size_t ldc, size_t m, size_t n);
+    /* C[m, n] (m <= 8, n <= nr) = alpha * A b + beta * C, A rows as stored lda apart,
+     * b a packed panel [k][nr] (the narrow strategy); NULL where the path has none */
+    void (*tile_sa)(size_t k, const float *a, size_t lda, const float *b, float alpha, float beta, float *c, size_t ldc,
+                    size_t m, size_t n);
 } nb__gemm_kern_f32;
 
 /* The same for double. */
@@ -193,10 +200,15 @@ typedef struct nb__gemm_kern_f64 {
     /* C[m, n] (m <= 4, n <= 3) = alpha * A B^T + beta * C, A rows lda apart, B ldb */
     void (*dot)(size_t k, const double *a, size_t lda, const double *b, size_t ldb, double alpha, double beta,
                 double *c, size_t ldc, size_t m, size_t n);
+    /* C[m, n] (m <= 8, n <= nr) = alpha * A b + beta * C, A rows as stored lda apart,
+     * b a packed panel [k][nr] (the narrow strategy); NULL where the path has none */
+    void (*tile_sa)(size_t k, const double *a, size_t lda, const double *b, double alpha, double beta, double *c,
+                    size_t ldc, size_t m, size_t n);
 } nb__gemm_kern_f64;
 
 #define NB__GEMM_DOT_M 4
 #define NB__GEMM_DOT_N 3
+#define NB__GEMM_SA_M 8 /* rows of a narrow tile */
 
 extern const nb__gemm_kern_f32 nb__gemm_generic_f32;
 extern const nb__gemm_kern_f64 nb__gemm_generic_f64;
