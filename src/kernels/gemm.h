@@ -170,8 +170,8 @@ typedef struct nb__gemm_kern_f32 {
     void (*pack_b)(float *bp, const float *b, size_t ldb, int tb, size_t k, size_t n);
     /* C[m, n] (m <= mr, n <= nr) = alpha * ap b + beta * C; b: k rows ldb apart, nr
      * columns each, all read (a packed panel, or B as stored) */
-    void (*tile)(size_t k, const float *ap, const float *b, size_t ldb, float alpha, float beta, float *c, size_t ldc,
-                 size_t m, size_t n);
+    void (*tile)(size_t k, const float *ap, size_t as, const float *b, size_t ldb, float alpha, float beta, float *c,
+                 size_t ldc, size_t m, size_t n);
     /* one row: a[p * inca], b as stored (tb == 0), n <= nr */
     void (*row)(size_t k, const float *a, size_t inca, const float *b, size_t ldb, float alpha, float beta, float *c,
                 size_t n);
@@ -192,8 +192,8 @@ typedef struct nb__gemm_kern_f64 {
     void (*pack_b)(double *bp, const double *b, size_t ldb, int tb, size_t k, size_t n);
     /* C[m, n] (m <= mr, n <= nr) = alpha * ap b + beta * C; b: k rows ldb apart, nr
      * columns each, all read (a packed panel, or B as stored) */
-    void (*tile)(size_t k, const double *ap, const double *b, size_t ldb, double alpha, double beta, double *c,
-                 size_t ldc, size_t m, size_t n);
+    void (*tile)(size_t k, const double *ap, size_t as, const double *b, size_t ldb, double alpha, double beta,
+                 double *c, size_t ldc, size_t m, size_t n);
     /* one row: a[p * inca], b as stored (tb == 0), n <= nr */
     void (*row)(size_t k, const double *a, size_t inca, const double *b, size_t ldb, double alpha, double beta,
                 double *c, size_t n);

@@ -57,7 +57,7 @@ KATTR static inline double nb__avx2_hsum_pd(__m256d v)
 #define KTYPE nb__gemm_kern_f32
 #define KNAME nb__gemm_avx2_f32
 #define KPACK_AN(ap, s, lda, k) nb__avx2_pack_an6_f32(ap, s, lda, k)
-#define KPACK_BT(bp, s, ldb, k, cols) nb__avx2_pack_bt_f32(bp, s, ldb, k, 16, cols)
+#define KPACK_BT(bp, s, ldb, k, cols, n) nb__avx2_pack_bt_f32(bp, s, ldb, k, 16, cols, n)
 #define KPACK_BTW 8
 #define KMC 144
 #define KKC 256
@@ -106,7 +106,7 @@ KATTR static inline double nb__avx2_hsum_pd(__m256d v)
 #define KTYPE nb__gemm_kern_f64
 #define KNAME nb__gemm_avx2_f64
 #define KPACK_AN(ap, s, lda, k) nb__avx2_pack_an6_f64(ap, s, lda, k)
-#define KPACK_BT(bp, s, ldb, k, cols) nb__avx2_pack_bt_f64(bp, s, ldb, k, 8, cols)
+#define KPACK_BT(bp, s, ldb, k, cols, n) nb__avx2_pack_bt_f64(bp, s, ldb, k, 8, cols, n)
 #define KPACK_BTW 4
 #define KMC 72
 #define KKC 256

@@ -38,7 +38,7 @@
 #define KTYPE nb__gemm_kern_f32
 #define KNAME nb__gemm_avx512_f32
 #define KPACK_AN(ap, s, lda, k) nb__avx512_pack_an12_f32(ap, s, lda, k)
-#define KPACK_BT(bp, s, ldb, k, cols) nb__avx512_pack_bt_f32(bp, s, ldb, k, 32, cols)
+#define KPACK_BT(bp, s, ldb, k, cols, n) nb__avx512_pack_bt_f32(bp, s, ldb, k, 32, cols, n)
 #define KPACK_BTW 8
 #define KNARROW 1
 #define KMC 144
@@ -95,7 +95,7 @@
 #define KTYPE nb__gemm_kern_f64
 #define KNAME nb__gemm_avx512_f64
 #define KPACK_AN(ap, s, lda, k) nb__avx512_pack_an12_f64(ap, s, lda, k)
-#define KPACK_BT(bp, s, ldb, k, cols) nb__avx512_pack_bt_f64(bp, s, ldb, k, 16, cols)
+#define KPACK_BT(bp, s, ldb, k, cols, n) nb__avx512_pack_bt_f64(bp, s, ldb, k, 16, cols, n)
 #define KPACK_BTW 4
 #define KNARROW 1
 #define KMC 72
