@@ -7,7 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { NB__CPU_KNOWN = 1, NB__CPU_AVX2 = 2, NB__CPU_FMA = 4, NB__CPU_AVX512F = 8 };
+/* NB__CPU_SHOWS_AVX512F: what the CPU shows, kept whatever NABLA_ISA says. */
+enum { NB__CPU_KNOWN = 1, NB__CPU_AVX2 = 2, NB__CPU_FMA = 4, NB__CPU_AVX512F = 8, NB__CPU_SHOWS_AVX512F = 16 };
 
 /* 0 until probed, then NB__CPU_KNOWN and the features; a race probes twice
  * and stores the same value. */
@@ -43,9 +44,10 @@ static int nb__cpu(void)
     int b = atomic_load_explicit(&nb__cpu_bits, memory_order_relaxed);
     if (!b) {
         b = nb__cpu_shown();
+        if (b & NB__CPU_AVX512F) b |= NB__CPU_SHOWS_AVX512F;
         const int isa = nb__isa_env();
         if (isa == NB__ISA_AVX2) b &= ~NB__CPU_AVX512F;
-        else if (isa == NB__ISA_GENERIC) b = NB__CPU_KNOWN;
+        else if (isa == NB__ISA_GENERIC) b = NB__CPU_KNOWN | (b & NB__CPU_SHOWS_AVX512F);
         atomic_store_explicit(&nb__cpu_bits, b, memory_order_relaxed);
     }
     return b;
@@ -72,3 +74,4 @@ int nb__cpu_has_avx2_fma(void)
 }
 
 int nb__cpu_has_avx512f(void) { return (nb__cpu() & NB__CPU_AVX512F) != 0; }
+int nb__cpu_shows_avx512f(void) { return (nb__cpu() & NB__CPU_SHOWS_AVX512F) != 0; }

@@ -13,9 +13,10 @@
 #define NB__CPU_X86 1 /* the compiler can build AVX2 / AVX-512 code */
 #endif
 
-int nb__cpu_has_avx2(void);     /* AVX2 */
-int nb__cpu_has_avx2_fma(void); /* AVX2 and FMA */
-int nb__cpu_has_avx512f(void);  /* AVX-512F */
+int nb__cpu_has_avx2(void);      /* AVX2 */
+int nb__cpu_has_avx2_fma(void);  /* AVX2 and FMA */
+int nb__cpu_has_avx512f(void);   /* AVX-512F */
+int nb__cpu_shows_avx512f(void); /* AVX-512F shown by the CPU, even where NABLA_ISA keeps it unused */
 /* NULL when NABLA_ISA is unset or means something here, else why not (for
  * nb_check_env): an unknown value, or avx512/avx2 that the CPU lacks. */
 const char *nb__cpu_isa_env_error(void);

@@ -259,10 +259,12 @@ static int nb__gemm_cblas_init(void)
     return nb__gemm_cblas_ok_here;
 }
 #endif
-/* The default rule (gemm.h): which shapes CBLAS takes when not forced (none
- * beside the AVX-512 kernels). */
-#define NB__GEMM_CBLAS_WINS(path, ta, tb, M, N, K) \
-    ((path) != NB__GEMM_AVX512 &&                  \
+/* The default rule (gemm.h): which shapes CBLAS takes when not forced.  None
+ * on a CPU that shows AVX-512, whatever path runs: OpenBLAS picks its
+ * kernels by the CPU, and its AVX-512 small-matrix ones allocate on every
+ * call (with NABLA_ISA=avx2 there, the allocation tests failed). */
+#define NB__GEMM_CBLAS_WINS(ta, tb, M, N, K) \
+    (!nb__cpu_shows_avx512f() &&             \
      ((!(ta) && !(tb) && (M) >= 16 && ((M) < 128 || (K) < 32)) || ((ta) && !(tb) && (K) <= 64 && (M) >= 64)))
 #endif
 

@@ -27,10 +27,11 @@
  *       A B    (NN) with 16 <= M < 128, or M >= 16 and K < 32
  *                   (dX = dY W at batch 64, and dX of a 10-wide layer);
  *       A^T B  (TN) with K <= 64 and M >= 64 (dW = dY^T X at batch 64);
- *     none where the built-in path is AVX-512: measured the same way on a
- *     Xeon showing it, those shapes ran within ~10% of OpenBLAS either way
- *     (the CNN's convolutions too), and OpenBLAS's small-matrix kernels for
- *     AVX-512 allocate on every call (a training step must not);
+ *     none on a CPU that shows AVX-512, whichever path runs (NABLA_ISA=avx2
+ *     too): measured the same way on a Xeon showing it, those shapes ran
+ *     within ~10% of OpenBLAS either way (the CNN's convolutions too), and
+ *     OpenBLAS, which picks its kernels by the CPU, allocates on every call
+ *     in its AVX-512 small-matrix ones (a training step must not);
  *     and only when every size and stride fits CBLAS's int and its rules
  *     (lda >= row length ...).  OpenBLAS is set to 1 thread
  *     (openblas_set_num_threads(1), once, on the first product routed to
