@@ -42,7 +42,7 @@
  *     that first product; gemm.c, nb__gemm_cblas_room).
  *   - pieces, built-in: the strategy (below) is chosen once for the whole
  *     shape, then C is cut on the micro-tile grid (MR rows, NR columns; the
- *     4 x 3 grid for dot; direct only across N) into at most
+ *     dot's tile grid; direct only across N) into at most
  *     nb__pool_threads() pieces, the cut with the least estimated time for
  *     its largest piece, counting ~30k cycles (~10 us) to wake the pool: a
  *     product under ~1M multiply-adds stays whole.  Every tile of C is
@@ -167,6 +167,9 @@ void nb__gemm_set_blocks(size_t mc, size_t kc, size_t nc);
 typedef struct nb__gemm_kern_f32 {
     size_t mr, nr, mc, kc, nc; /* micro-tile and default blocks */
     double dotr;               /* the dot kernel's multiply-adds a cycle (the cost model's units) */
+    size_t dm, dn;             /* the dot kernel's tile: rows of A, rows of B */
+    double dsum;               /* cycles to finish a dot tile (its horizontal sums), for the cost model */
+    double dstream;            /* cycles per element of B a dot row of tiles reads when B is past L1 */
     void (*pack_a)(float *ap, const float *a, size_t lda, int ta, size_t m, size_t k);
     void (*pack_b)(float *bp, const float *b, size_t ldb, int tb, size_t k, size_t n);
     /* C[m, n] (m <= mr, n <= nr) = alpha * ap b + beta * C; b: k rows ldb apart, nr
@@ -176,7 +179,7 @@ typedef struct nb__gemm_kern_f32 {
     /* one row: a[p * inca], b as stored (tb == 0), n <= nr */
     void (*row)(size_t k, const float *a, size_t inca, const float *b, size_t ldb, float alpha, float beta, float *c,
                 size_t n);
-    /* C[m, n] (m <= 4, n <= 3) = alpha * A B^T + beta * C, A rows lda apart, B ldb */
+    /* C[m, n] (m <= dm, n <= dn) = alpha * A B^T + beta * C, A rows lda apart, B ldb */
     void (*dot)(size_t k, const float *a, size_t lda, const float *b, size_t ldb, float alpha, float beta, float *c,
                 size_t ldc, size_t m, size_t n);
     /* C[m, n] (m <= 8, n <= nr) = alpha * A b + beta * C, A rows as stored lda apart,
@@ -189,6 +192,9 @@ typedef struct nb__gemm_kern_f32 {
 typedef struct nb__gemm_kern_f64 {
     size_t mr, nr, mc, kc, nc; /* micro-tile and default blocks */
     double dotr;               /* the dot kernel's multiply-adds a cycle (the cost model's units) */
+    size_t dm, dn;             /* the dot kernel's tile: rows of A, rows of B */
+    double dsum;               /* cycles to finish a dot tile (its horizontal sums), for the cost model */
+    double dstream;            /* cycles per element of B a dot row of tiles reads when B is past L1 */
     void (*pack_a)(double *ap, const double *a, size_t lda, int ta, size_t m, size_t k);
     void (*pack_b)(double *bp, const double *b, size_t ldb, int tb, size_t k, size_t n);
     /* C[m, n] (m <= mr, n <= nr) = alpha * ap b + beta * C; b: k rows ldb apart, nr
@@ -198,7 +204,7 @@ typedef struct nb__gemm_kern_f64 {
     /* one row: a[p * inca], b as stored (tb == 0), n <= nr */
     void (*row)(size_t k, const double *a, size_t inca, const double *b, size_t ldb, double alpha, double beta,
                 double *c, size_t n);
-    /* C[m, n] (m <= 4, n <= 3) = alpha * A B^T + beta * C, A rows lda apart, B ldb */
+    /* C[m, n] (m <= dm, n <= dn) = alpha * A B^T + beta * C, A rows lda apart, B ldb */
     void (*dot)(size_t k, const double *a, size_t lda, const double *b, size_t ldb, double alpha, double beta,
                 double *c, size_t ldc, size_t m, size_t n);
     /* C[m, n] (m <= 8, n <= nr) = alpha * A b + beta * C, A rows as stored lda apart,
@@ -207,8 +213,6 @@ typedef struct nb__gemm_kern_f64 {
                     size_t ldc, size_t m, size_t n);
 } nb__gemm_kern_f64;
 
-#define NB__GEMM_DOT_M 4
-#define NB__GEMM_DOT_N 3
 #define NB__GEMM_SA_M 8 /* rows of a narrow tile */
 
 extern const nb__gemm_kern_f32 nb__gemm_generic_f32;
