@@ -42,7 +42,8 @@
  *     that first product; gemm.c, nb__gemm_cblas_room).
  *   - pieces, built-in: the strategy (below) is chosen once for the whole
  *     shape, then C is cut on the micro-tile grid (MR rows, NR columns; the
- *     dot's tile grid; direct only across N) into at most
+ *     dot's tile grid; direct only across N; narrow only across M, 8 rows at
+ *     a time) into at most
  *     nb__pool_threads() pieces, the cut with the least estimated time for
  *     its largest piece, counting ~30k cycles (~10 us) to wake the pool: a
  *     product under ~1M multiply-adds stays whole.  Every tile of C is
@@ -62,13 +63,15 @@
  *     register-tiled micro-kernel computes each MR x NR tile of C.  Transposes
  *     are absorbed by the packing; nothing is copied whole.
  *   - "direct" for op(B) = B (tb == 0) with small M or tiny products: the same
- *     loops, but B is read where it lies (only op(A) is packed); a single row
- *     (M == 1) packs nothing.
+ *     loops, but B is read where it lies (only op(A) is packed; op(A) = A^T
+ *     of an even number of rows up to MR, a tile's height, is read where it
+ *     lies too); a single row (M == 1) packs nothing.
  *   - "dot" for A B^T (ta == 0, tb == 1) with small M or N: every C element is
- *     a dot product of two stored rows; nothing is packed.
- *   - "narrow" for A B^T with N <= NR (a layer of 10 outputs), on paths that
- *     have it (AVX-512): op(B) is packed into one panel a K block, and A is
- *     read where it lies, 8 rows at a time.
+ *     a dot product of two stored rows; nothing is packed.  Tiles of 4 x 3
+ *     (AVX-512 float: 4 x 5, whose 20 sums share one shuffle tree).
+ *   - "narrow" for A B^T with N <= NR (20 to 32 columns, where it beats dot),
+ *     on paths that have it (AVX-512): op(B) is packed into one panel a K
+ *     block, and A is read where it lies, 8 rows at a time.
  *   - the instruction set (AVX-512F, AVX2+FMA, or portable C) is detected once
  *     at run time (core/cpu.h) and cached.
  *   - packing scratch is one 64-byte-aligned block per calling thread, grown
