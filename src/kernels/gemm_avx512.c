@@ -31,6 +31,10 @@
 /* ... and two of those into 1 lane each. */
 #define NB__R4(u, w) _mm512_add_ps(_mm512_shuffle_ps(u, w, 0x88), _mm512_shuffle_ps(u, w, 0xDD))
 
+/* The template's masked row store (gemm_kern.inc, instantiated below). */
+KATTR static inline void nb__avx512_store_row_f32(float *c, __m512 x, __m512 y, __m512 va, __m512 vb, int b0,
+                                                  __mmask16 m0, __mmask16 m1, int two);
+
 /* C[m, n] (m <= 4, n <= 5) = alpha * A B^T + beta * C, each element a dot
  * product over k of a stored row of A (lda apart) and one of B (ldb apart),
  * like the template's 4 x 3 dot kernel; rows past m (n) repeat the last one.
@@ -89,15 +93,13 @@ KATTR static void nb__avx512_dot45_f32(size_t k, const float *a, size_t lda, con
     const __m512 z0 = NB__R3(w0, w1), z1 = NB__R3(w2, w3), z2 = NB__R3(w4, w4);
     const __m512 r0 = NB__R4(z0, z1), r1 = NB__R4(z2, z2);
     /* row i's 5 sums into lanes 0-4 (index 16 + l: lane l of r1), then stored
-     * as the template's kernel stores: alpha * s, then + beta * c, unfused */
+     * as the tiles store an edge row: alpha * s, then + beta * c, unfused */
     static const int32_t rows[4][16] = {{0, 4, 8, 12, 1}, {5, 9, 13, 2, 6}, {10, 14, 3, 7, 11}, {15, 16, 20, 24, 28}};
     const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
     const __mmask16 mn = (__mmask16)((1u << n) - 1u);
     for (size_t i = 0; i < m; i++) {
-        const __m512i ix = _mm512_loadu_si512((const void *)rows[i]);
-        __m512 v = _mm512_mul_ps(va, _mm512_permutex2var_ps(r0, ix, r1));
-        if (beta != 0) v = _mm512_add_ps(v, _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(mn, c + i * ldc)));
-        _mm512_mask_storeu_ps(c + i * ldc, mn, v);
+        const __m512 v = _mm512_permutex2var_ps(r0, _mm512_loadu_si512((const void *)rows[i]), r1);
+        nb__avx512_store_row_f32(c + i * ldc, v, v, va, vb, beta == 0, mn, 0, 0);
     }
 }
 #undef NB__R1
