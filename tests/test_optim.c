@@ -6,6 +6,7 @@
 #include "t_cli.h"
 
 #include "nabla/optim.h"
+#include "optim/optim_impl.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -255,6 +256,132 @@ TEST(optim, torch_parity_schedules)
     parity_stats st;
     run_fixture(1, &st);
     CHECK_MSG(st.cases >= 30, "only %d schedule cases in %s", st.cases, FIXTURE);
+}
+
+/* ---------------------------------------------- vector loops = scalar */
+/* The optimizers' vector loops (update_avx2.inc, on a CPU with AVX2) promise
+ * the bits of the scalar loop (update.inc).  Each case runs a buffer of NV
+ * elements, which the vector loop does but for a short tail, and then every
+ * element again alone (n = 1: the scalar loop), and compares bits: p, the
+ * gradient (scaled or zeroed in the fused pass) and every state buffer.
+ * The values span magnitudes, with zeros, infinities and NaN among them;
+ * Adam's division by the bias correction (a multiply and an FMA correction
+ * where the CPU has FMA) is covered over many steps and beta2. */
+enum { NV = 67, NBUF = 4 };
+static char vs_first[160]; /* the first difference vs_case found */
+
+static double vs_value(uint64_t *s, int i)
+{
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    const double u = (double)(*s >> 11) / 9007199254740992.0;
+    switch (i % 23) {
+    case 5: return 0;
+    case 11: return -0.0;
+    case 17: return i % 2 ? INFINITY : -INFINITY;
+    case 19: return NAN;
+    default: return (u - 0.5) * pow(10, (double)(i % 13) - 6);
+    }
+}
+
+/* One case: kind 0 SGD, 1 Adam, 2 AdamW, 3 RMSprop; returns how many values differ. */
+static int vs_case(nb_dtype dt, int kind, const nb__opt_hp *h, uint64_t seed)
+{
+    const size_t es = dt == NB_F64 ? 8 : 4;
+    unsigned char buf[2][NBUF + 2][NV * 8];
+    for (int b = 0; b < NBUF + 2; b++)
+        for (int i = 0; i < NV; i++) {
+            double x = vs_value(&seed, i * 7 + b);
+            if ((kind == 1 || kind == 2) ? b == 3 || b == 4 : kind == 3 && b == 2) x = fabs(x); /* second moments */
+            if (dt == NB_F64) memcpy(buf[0][b] + i * 8, &x, 8);
+            else {
+                const float f = (float)x;
+                memcpy(buf[0][b] + i * 4, &f, 4);
+            }
+        }
+    if (kind == 1 || kind == 2) { /* v at the ends of the range: its root is never subnormal */
+        const double fv[] = {0x1p-149, 0x1p-126, 0x1.fffffep127, 0x1p-140};
+        const double dv[] = {0x1p-1074, 0x1p-1022, 0x1.fffffffffffffp1023, 0x1p-1060};
+        for (int i = 0; i < 4; i++) {
+            const float f = (float)fv[i];
+            if (dt == NB_F64) memcpy(buf[0][3] + i * 8, &dv[i], 8);
+            else memcpy(buf[0][3] + i * 4, &f, 4);
+        }
+    }
+    memcpy(buf[1], buf[0], sizeof buf[0]);
+    for (int w = 0; w < 2; w++) {
+        const size_t n = w ? 1 : NV, reps = w ? NV : 1;
+        for (size_t r = 0; r < reps; r++) {
+            void *q[NBUF + 2];
+            for (int b = 0; b < NBUF + 2; b++) q[b] = buf[w][b] + r * es;
+            if (dt == NB_F32) {
+                if (kind == 0) nb__sgd_f32(q[0], q[1], q[2], n, h);
+                else if (kind == 3) nb__rmsprop_f32(q[0], q[1], q[2], q[3], q[4], n, h);
+                else nb__adam_f32(q[0], q[1], q[2], q[3], q[4], n, h, kind == 2);
+            } else {
+                if (kind == 0) nb__sgd_f64(q[0], q[1], q[2], n, h);
+                else if (kind == 3) nb__rmsprop_f64(q[0], q[1], q[2], q[3], q[4], n, h);
+                else nb__adam_f64(q[0], q[1], q[2], q[3], q[4], n, h, kind == 2);
+            }
+        }
+    }
+    int bad = 0;
+    for (int b = 0; b < NBUF + 2; b++)
+        for (size_t e = 0; e < NV; e++) {
+            double x0, x1;
+            if (dt == NB_F64) memcpy(&x0, buf[0][b] + e * 8, 8), memcpy(&x1, buf[1][b] + e * 8, 8);
+            else {
+                float f0, f1;
+                memcpy(&f0, buf[0][b] + e * 4, 4), memcpy(&f1, buf[1][b] + e * 4, 4);
+                x0 = f0, x1 = f1;
+            }
+            /* a NaN's sign is which operand the compiler put first, in
+             * either loop: any NaN matches any NaN */
+            if ((isnan(x0) && isnan(x1)) || !memcmp(buf[0][b] + e * es, buf[1][b] + e * es, es)) continue;
+            if (!bad++)
+                snprintf(vs_first, sizeof vs_first, "buffer %d element %zu: %a in the vector loop, %a alone", b, e, x0,
+                         x1);
+        }
+    return bad;
+}
+
+TEST(optim, vector_loops_give_the_scalar_loops_bits)
+{
+    int cases = 0;
+    const double beta2s[] = {0.999, 0.99, 0.9999, 0.95, 0.0, 0.5};
+    const int64_t steps[] = {1, 2, 3, 10, 100, 1000, 30000};
+    for (int d = 0; d < 2; d++) {
+        const nb_dtype dt = d ? NB_F64 : NB_F32;
+        for (int kind = 0; kind < 4; kind++)
+            for (int b = 0; b < 6; b++)
+                for (int s = 0; s < 7; s++)
+                    for (int fl = 0; fl < 4; fl++) {
+                        nb__opt_hp h = {.lr = 1e-3 * (1 + s),
+                                        .wd = fl & 1 ? 1e-2 : 0,
+                                        .momentum = kind == 0 || (fl & 2) ? 0.9 : 0,
+                                        .dampening = fl & 2 ? 0.1 : 0,
+                                        .beta1 = 0.9,
+                                        .beta2 = beta2s[b],
+                                        .eps = b == 3 ? 1e-3 : 1e-8,
+                                        .alpha = 0.99,
+                                        .nesterov = kind == 0 && fl == 2,
+                                        .centered = kind == 3 && (fl & 1),
+                                        .step = steps[s],
+                                        .mom_init = s > 0,
+                                        .gscale = fl & 2 ? 0.37 : 1,
+                                        .scale_g = (fl & 2) != 0,
+                                        .zero_g = fl == 3};
+                        const int n = vs_case(dt, kind, &h, (uint64_t)(cases + 1));
+                        CHECK_MSG(n == 0,
+                                  "%s %s beta2 %g step %lld flags %d: %d values differ from the scalar loop's (%s)",
+                                  nb_dtype_name(dt),
+                                  kind == 0   ? "sgd"
+                                  : kind == 3 ? "rmsprop"
+                                              : "adam",
+                                  h.beta2, (long long)h.step, fl, n, vs_first);
+                        cases++;
+                    }
+    }
+    CHECK(cases == 2 * 4 * 6 * 7 * 4);
 }
 
 /* ------------------------------------------------------------- clipping */
