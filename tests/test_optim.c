@@ -466,6 +466,56 @@ TEST(optim, clip_grad_norm_semantics)
     CHECK(nb_clip_grad_norm(g, NB_F64, 2, -1.0, NULL) == -1 && strstr(nb_errmsg(), "max_norm"));
 }
 
+/* Long float buffers go through the vector sums (AVX2, or AVX-512's own
+ * order where the CPU has it) and the scalar tail: the norm within 1e-13 of
+ * a long double sum, max |g| exact, and a NaN or an infinity anywhere (in a
+ * vector block or in the tail) makes the norm NaN or infinite. */
+TEST(optim, clip_norm_of_long_float_buffers)
+{
+    const size_t ns[] = {1, 7, 31, 32, 33, 63, 64, 65, 100, 1000, 65536 + 37, 200003};
+    float *g = malloc(200003 * sizeof *g);
+    CHECK(g != NULL);
+    if (!g) return;
+    uint64_t seed = 7;
+    for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++) {
+        const size_t n = ns[k];
+        long double ref = 0;
+        double mx = 0;
+        for (size_t i = 0; i < n; i++) {
+            g[i] = (float)vs_value(&seed, (int)(i % 13)); /* magnitudes 1e-6 to 1e6, and zeros */
+            ref += (long double)g[i] * g[i];
+            if (fabs((double)g[i]) > mx) mx = fabs((double)g[i]);
+        }
+        double amax = 0;
+        const double ss = nb__sumsq_f32(g, n, 1.0, &amax);
+        CHECK_MSG(fabsl((long double)ss - ref) <= 1e-13L * ref, "n %zu: sum of squares %.17g, long double %.17Lg", n,
+                  ss, ref);
+        CHECK_MSG(amax == mx, "n %zu: max |g| %g, want %g", n, amax, mx);
+        int bad = -1;
+        const double norm = nb_clip_grad_norm(g, NB_F32, n, INFINITY, &bad);
+        CHECK_MSG(bad == 0 && fabs(norm - (double)sqrtl(ref)) <= 1e-13 * norm, "n %zu: norm %.17g", n, norm);
+        const size_t at[] = {0, n / 2, n - 1};
+        for (int a = 0; a < 3; a++) {
+            const float keep = g[at[a]];
+            g[at[a]] = -INFINITY;
+            CHECK_MSG(isinf(nb_clip_grad_norm(g, NB_F32, n, 1.0, &bad)) && bad == 1, "n %zu: -inf at %zu", n, at[a]);
+            amax = 0;
+            nb__sumsq_f32(g, n, 1.0, &amax);
+            CHECK_MSG(isinf(amax), "n %zu: -inf at %zu, max |g| %g", n, at[a], amax);
+            g[at[a]] = NAN;
+            CHECK_MSG(isnan(nb_clip_grad_norm(g, NB_F32, n, 1.0, &bad)) && bad == 1, "n %zu: NaN at %zu", n, at[a]);
+            double want = 0; /* a NaN is never the maximum */
+            for (size_t i = 0; i < n; i++)
+                if (i != at[a] && fabs((double)g[i]) > want) want = fabs((double)g[i]);
+            amax = 0;
+            nb__sumsq_f32(g, n, 1.0, &amax);
+            CHECK_MSG(amax == want, "n %zu: NaN at %zu, max |g| %g, want %g", n, at[a], amax, want);
+            g[at[a]] = keep;
+        }
+    }
+    free(g);
+}
+
 TEST(optim, clip_grad_norm_multi_equals_concatenated)
 {
     double a[] = {1, -2, 3}, b[] = {4, 0.5}, cat[] = {1, -2, 3, 4, 0.5};

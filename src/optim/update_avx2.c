@@ -61,8 +61,45 @@ KATTR size_t nb__sumsq_avx2_f64(const double *g, size_t n, double scale, double 
     return i;
 }
 
+/* The float sum on a CPU with AVX-512 (and scale 1, the usual case): four
+ * accumulators of 8 doubles, so that the additions' latency no longer bounds
+ * the loop (the AVX2 loop's two of 4 lanes did: 2 elements a cycle, 6-8% of
+ * a 784-128-10 step at batch 64), and max |g| taken on the floats (the same
+ * value: a float converts to double exactly).  x * x is exact in double, so
+ * the FMA adds what the unfused product would.  The order of the additions
+ * is this loop's own: the norm agrees with the AVX2 loop's to rounding, and
+ * is the same for any thread count (the chunks are fixed). */
+__attribute__((target("avx512f"))) static size_t nb__sumsq_avx512_f32(const float *g, size_t n, double *ss,
+                                                                      double *amax)
+{
+    const __m512i abs = _mm512_set1_epi32(0x7fffffff);
+    __m512d s0 = _mm512_setzero_pd(), s1 = s0, s2 = s0, s3 = s0;
+    __m512 m0 = _mm512_setzero_ps(), m1 = m0;
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        const __m512d x0 = _mm512_cvtps_pd(_mm256_loadu_ps(g + i)), x1 = _mm512_cvtps_pd(_mm256_loadu_ps(g + i + 8));
+        const __m512d x2 = _mm512_cvtps_pd(_mm256_loadu_ps(g + i + 16));
+        const __m512d x3 = _mm512_cvtps_pd(_mm256_loadu_ps(g + i + 24));
+        s0 = _mm512_fmadd_pd(x0, x0, s0);
+        s1 = _mm512_fmadd_pd(x1, x1, s1);
+        s2 = _mm512_fmadd_pd(x2, x2, s2);
+        s3 = _mm512_fmadd_pd(x3, x3, s3);
+        /* |x| by clearing the sign bit; max returns its second operand, the
+         * running maximum, when x is NaN */
+        const __m512 a0 = _mm512_castsi512_ps(_mm512_and_epi32(_mm512_castps_si512(_mm512_loadu_ps(g + i)), abs));
+        const __m512 a1 = _mm512_castsi512_ps(_mm512_and_epi32(_mm512_castps_si512(_mm512_loadu_ps(g + i + 16)), abs));
+        m0 = _mm512_max_ps(a0, m0);
+        m1 = _mm512_max_ps(a1, m1);
+    }
+    *ss = _mm512_reduce_add_pd(_mm512_add_pd(_mm512_add_pd(s0, s1), _mm512_add_pd(s2, s3)));
+    const double m = _mm512_reduce_max_ps(_mm512_max_ps(m0, m1));
+    if (m > *amax) *amax = m;
+    return i;
+}
+
 KATTR size_t nb__sumsq_avx2_f32(const float *g, size_t n, double scale, double *ss, double *amax)
 {
+    if (scale == 1.0 && nb__cpu_has_avx512f()) return nb__sumsq_avx512_f32(g, n, ss, amax);
     const __m256d sc = _mm256_set1_pd(scale), sign = _mm256_set1_pd(-0.0);
     const int div = scale != 1.0;
     __m256d s0 = _mm256_setzero_pd(), s1 = s0, mx = s0;
