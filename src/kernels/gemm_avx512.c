@@ -136,9 +136,12 @@ KATTR static void nb__avx512_dot45_f32(size_t k, const float *a, size_t lda, con
 /* The 4 x 5 dot kernel above (the template's 4 x 3 one ran no faster than
  * AVX2's: 12 horizontal sums a tile).  Its rate and the cost of a tile's
  * sums are fitted to gemm_bench (1 thread, Xeon): 64 x 10 x 128 ran it at
- * ~110 GFLOP/s where narrow ran ~78; with a B past L1 (64 KiB or more) each
- * row of tiles reads it again from L2, ~8 floats a cycle: 64 x 128 x 784 ran
- * dot at ~105 where packed ran ~130. */
+ * ~110 GFLOP/s where narrow ran ~78.  With a B past L2 (NB__GEMM_DOT_L2,
+ * gemm.inc) each row of tiles reads it again from L3, ~8 floats a cycle:
+ * 64 x 768 x 784 ran dot at ~90 where packed ran ~147.  (The threshold was
+ * 64 KiB, from gemm_bench timing 64 x 128 x 784 dot at ~105 against packed
+ * ~130; a harness with allocations of its own, and the 784-128-10 step,
+ * run that product dot at ~165-185 against ~145.) */
 #define KDOT nb__avx512_dot45_f32
 #define KDOTM 4
 #define KDOTN 5
