@@ -86,7 +86,9 @@ size_t nb__adam_avx2_f32(float *p, float *g, float *m, float *v, size_t n, const
 size_t nb__adam_avx2_f64(double *p, double *g, double *m, double *v, size_t n, const nb__opt_hp *h, int decoupled);
 size_t nb__rmsprop_avx2_f32(float *p, float *g, float *sq, float *gavg, float *mom, size_t n, const nb__opt_hp *h);
 size_t nb__rmsprop_avx2_f64(double *p, double *g, double *sq, double *gavg, double *mom, size_t n, const nb__opt_hp *h);
-/* *ss = the sum of squares of the elements done (summed in another order) */
+/* *ss = the sum of squares of the elements done (summed in another order;
+ * the float one runs its own AVX-512 loop where the CPU has it and scale
+ * is 1) */
 size_t nb__sumsq_avx2_f32(const float *g, size_t n, double scale, double *ss, double *amax);
 size_t nb__sumsq_avx2_f64(const double *g, size_t n, double scale, double *ss, double *amax);
 size_t nb__scale_avx2_f32(float *g, size_t n, double c);
