@@ -55,7 +55,7 @@ static int same_for_any_threads(int f32, int ta, int tb, size_t M, size_t N, siz
  * multiply-adds on; the CBLAS backend cuts only from 2^24 on (gemm.inc). */
 static const size_t DIMS[][3] = {{1, 513, 300},   {513, 17, 129}, {17, 513, 257}, {7, 1025, 64},
                                  {130, 130, 130}, {64, 128, 784}, {128, 784, 64}, {64, 784, 128},
-                                 {257, 255, 33},  {1025, 7, 300}, {33, 2049, 17}};
+                                 {257, 255, 33},  {1025, 7, 300}, {33, 2049, 17}, {130, 1030, 10}};
 static const size_t BIG[][3] = {{257, 1025, 129}, {1025, 255, 200}, {130, 2050, 300}, {64, 1024, 1024}};
 
 static int sweep(const char *what, const size_t (*dims)[3], size_t ndims, int *split)

@@ -98,12 +98,14 @@ TEST(matmul, gemm_fast_matches_reference_on_odd_shapes)
 
 /* Each instruction set this machine can run, each strategy forced (one that
  * cannot do a flag combination falls back to packed), on odd shapes around the
- * micro-tiles (MR 4/6/12, NR 4/8/16/32) and the MLP's shapes. */
+ * micro-tiles (MR 4/6/12, NR 4/8/16/32) and the MLP's shapes; K <= 16 with
+ * slivers of every height, odd ones included, reads A where it lies. */
 TEST(matmul, gemm_every_path_and_strategy_matches_reference)
 {
     static const size_t dims[][3] = {{1, 1, 1},     {1, 17, 33},   {1, 40, 7},    {7, 1, 33},    {17, 33, 1},
                                      {33, 17, 7},   {6, 16, 8},    {12, 32, 5},   {13, 33, 257}, {2, 3, 300},
-                                     {64, 10, 128}, {65, 129, 21}, {33, 513, 17}, {513, 7, 33},  {17, 33, 513}};
+                                     {64, 10, 128}, {65, 129, 21}, {33, 513, 17}, {513, 7, 33},  {17, 33, 513},
+                                     {47, 97, 10},  {25, 64, 16},  {64, 128, 10}};
     nb_rng r;
     nb_rng_seed(&r, 11);
     int ran = 0;

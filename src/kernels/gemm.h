@@ -62,10 +62,12 @@
  *     NR-wide column panels, op(A) [MC, KC] into MR-tall row panels, and a
  *     register-tiled micro-kernel computes each MR x NR tile of C.  Transposes
  *     are absorbed by the packing; nothing is copied whole.
- *   - "direct" for op(B) = B (tb == 0) with small M or tiny products: the same
- *     loops, but B is read where it lies (only op(A) is packed; op(A) = A^T
- *     of an even number of rows up to MR, a tile's height, is read where it
- *     lies too); a single row (M == 1) packs nothing.
+ *   - "direct" for op(B) = B (tb == 0) with small M, tiny products or a
+ *     short K: the same loops, but B is read where it lies (only op(A) is
+ *     packed; op(A) = A^T of an even number of rows up to MR, a tile's
+ *     height, is read where it lies too, and so is op(A) = A of K <= 16,
+ *     each sliver then running along the whole of C in one call: a layer of
+ *     10 outputs' input gradient); a single row (M == 1) packs nothing.
  *   - "dot" for A B^T (ta == 0, tb == 1) with small M or N: every C element is
  *     a dot product of two stored rows; nothing is packed.  Tiles of 4 x 3
  *     (AVX-512 float: 4 x 5, whose 20 sums share one shuffle tree).
@@ -189,6 +191,10 @@ typedef struct nb__gemm_kern_f32 {
      * b a packed panel [k][nr] (the narrow strategy); NULL where the path has none */
     void (*tile_sa)(size_t k, const float *a, size_t lda, const float *b, float alpha, float beta, float *c, size_t ldc,
                     size_t m, size_t n);
+    /* C[m, n] (m <= mr, any n) = alpha * A b + beta * C, A's m rows read where they
+     * lie (lda apart), b: k rows ldb apart, all of n read, nr columns at a time */
+    void (*tile_rm)(size_t k, const float *a, size_t lda, const float *b, size_t ldb, float alpha, float beta, float *c,
+                    size_t ldc, size_t m, size_t n);
 } nb__gemm_kern_f32;
 
 /* The same for double. */
@@ -214,6 +220,10 @@ typedef struct nb__gemm_kern_f64 {
      * b a packed panel [k][nr] (the narrow strategy); NULL where the path has none */
     void (*tile_sa)(size_t k, const double *a, size_t lda, const double *b, double alpha, double beta, double *c,
                     size_t ldc, size_t m, size_t n);
+    /* C[m, n] (m <= mr, any n) = alpha * A b + beta * C, A's m rows read where they
+     * lie (lda apart), b: k rows ldb apart, all of n read, nr columns at a time */
+    void (*tile_rm)(size_t k, const double *a, size_t lda, const double *b, size_t ldb, double alpha, double beta,
+                    double *c, size_t ldc, size_t m, size_t n);
 } nb__gemm_kern_f64;
 
 #define NB__GEMM_SA_M 8 /* rows of a narrow tile */
