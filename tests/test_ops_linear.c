@@ -49,7 +49,10 @@ static double max_diff(const nb_tensor *a, const nb_tensor *b)
 
 TEST(linear, fused_equals_matmul_add_activation)
 {
-    static const size_t shapes[][3] = {{1, 7, 5}, {6, 13, 9}, {33, 40, 17}, {64, 31, 128}};
+    /* the last two split their passes over the pool by columns (n <= 128:
+     * db takes the rows as they come; over that, block sums) */
+    static const size_t shapes[][3] = {{1, 7, 5},     {6, 13, 9},    {33, 40, 17},
+                                       {64, 31, 128}, {100, 9, 700}, {300, 5, 240}};
     static const struct {
         nb_act a;
         double p;
@@ -98,6 +101,59 @@ TEST(linear, fused_equals_matmul_add_activation)
                 }
     }
     nb_ctx_free(c);
+}
+
+/* The forward and backward passes split by columns over the pool: y, dx, dw,
+ * db bit for bit the same on 1, 2 and 3 threads, both sides of 128 rows,
+ * with and without bias, an activation that keeps z and one that does not. */
+TEST(linear, passes_bitwise_identical_for_any_thread_count)
+{
+    static const size_t shapes[][3] = {{100, 9, 700}, {300, 5, 240}, {129, 3, 1000}};
+    static const nb_act acts[] = {NB_ACT_NONE, NB_ACT_RELU, NB_ACT_GELU};
+    const int saved = nb_get_threads();
+    nb_rng r;
+    nb_rng_seed(&r, 29);
+    nb_ctx *c = nb_ctx_new(NULL);
+    for (int f32 = 0; f32 < 2; f32++)
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+            for (size_t k = 0; k < sizeof acts / sizeof acts[0]; k++)
+                for (int bias = 0; bias < 2; bias++) {
+                    const nb_dtype dt = f32 ? NB_F32 : NB_F64;
+                    const size_t n = shapes[s][0], in = shapes[s][1], out = shapes[s][2];
+                    nb_tensor *x = rand_leaf(dt, 2, (size_t[]){n, in}, 2.0, &r);
+                    nb_tensor *w = rand_leaf(dt, 2, (size_t[]){out, in}, 1.0, &r);
+                    nb_tensor *b = bias ? rand_leaf(dt, 1, (size_t[]){out}, 1.0, &r) : NULL;
+                    nb_tensor *g = nb_tensor_new(dt, 2, (size_t[]){n, out});
+                    nb_fill_uniform(g, -1, 1, &r);
+                    nb_tensor *ref[4] = {NULL, NULL, NULL, NULL};
+                    for (int threads = 1; threads <= 3; threads++) {
+                        CHECK_OK(nb_set_threads(threads) == 0);
+                        nb_zero_grad(x);
+                        nb_zero_grad(w);
+                        nb_zero_grad(b);
+                        nb_tensor *y = nb_linear(c, x, w, b, acts[k], 0);
+                        CHECK_OK(y && nb_backward(c, y, g) == 0);
+                        const nb_tensor *got[4] = {y, x->grad, w->grad, b ? b->grad : NULL};
+                        for (int q = 0; q < 4; q++) {
+                            if (!got[q]) continue;
+                            if (threads == 1) ref[q] = nb_tensor_clone(got[q]);
+                            else
+                                CHECK_MSG(ref[q] &&
+                                              !memcmp(ref[q]->data, got[q]->data, got[q]->numel * nb_dtype_size(dt)),
+                                          "%s [%zu, %zu] x [%zu, %zu]%s act %d, %d threads: %s differs from 1 thread",
+                                          nb_dtype_name(dt), n, in, out, in, bias ? " + b" : "", (int)acts[k], threads,
+                                          (const char *[]){"y", "dx", "dw", "db"}[q]);
+                        }
+                        nb_ctx_reset(c);
+                    }
+                    for (int q = 0; q < 4; q++) nb_tensor_free(ref[q]);
+                    nb_tensor_free(g);
+                    nb_tensor_free(x);
+                    nb_tensor_free(w);
+                    nb_tensor_free(b);
+                }
+    nb_ctx_free(c);
+    nb_set_threads(saved);
 }
 
 TEST(linear, by_hand)
